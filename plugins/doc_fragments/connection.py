@@ -1,0 +1,61 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Paired with argspec.connection_spec().
+    DOCUMENTATION = r"""
+options:
+  provider_type:
+    description:
+      - The kind of hypervisor or runtime to talk to.
+      - V(mock) is an in-memory provider for demos and tests.
+      - If not set, the value of the E(VIRTRIGAUD_PROVIDER_TYPE) environment variable is used.
+    type: str
+    choices: [libvirt, mock]
+    default: libvirt
+  uri:
+    description:
+      - Where the provider is.
+      - For V(libvirt), a libvirt connection URI such as V(qemu:///system) or V(qemu+ssh://root@host/system).
+      - For V(mock), V(mock://) keeps VMs in memory, V(mock:///path/state.json) keeps them in that file.
+      - If not set, the E(VIRTRIGAUD_URI) environment variable is used, then E(LIBVIRT_DEFAULT_URI),
+        then the provider's default (V(qemu:///system) for libvirt).
+    type: str
+    aliases: [endpoint]
+  username:
+    description:
+      - User name for providers that authenticate with a password (libvirt SASL or TCP).
+      - If not set, the E(VIRTRIGAUD_USERNAME) environment variable is used.
+    type: str
+  password:
+    description:
+      - Password for O(username). Never shown in results, diffs or errors.
+      - If not set, the E(VIRTRIGAUD_PASSWORD) environment variable is used.
+    type: str
+  validate_certs:
+    description:
+      - Whether to verify the provider's TLS certificate.
+      - If not set, the E(VIRTRIGAUD_VALIDATE_CERTS) environment variable is used.
+    type: bool
+    default: true
+  default_datastore:
+    description:
+      - Where disks go when a VM's O(placement.datastore) is not set. For libvirt, a storage pool name.
+      - For libvirt the pool V(default) is used when neither is set.
+      - If not set, the E(VIRTRIGAUD_DEFAULT_DATASTORE) environment variable is used.
+    type: str
+  libvirt_domain_type:
+    description:
+      - The libvirt domain type for new VMs. V(auto) uses V(kvm) when the host offers it, else V(qemu)
+        (software emulation).
+      - If not set, the E(VIRTRIGAUD_LIBVIRT_DOMAIN_TYPE) environment variable is used.
+    type: str
+    choices: [auto, kvm, qemu]
+    default: auto
+requirements:
+  - libvirt-python (for O(provider_type=libvirt))
+  - pycdlib (for cloud-init seeds with O(provider_type=libvirt))
+"""

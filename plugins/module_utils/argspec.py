@@ -1,0 +1,130 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Argument-spec pieces, each paired with a doc fragment of the same name.
+
+connection_spec ↔ virtrigaud.core.connection, wait_spec ↔ virtrigaud.core.wait,
+vm_spec ↔ the options documented in virtrigaud_vm.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible.module_utils.basic import env_fallback
+
+from .planner import SHUTDOWN_MODES
+from .providers.registry import PROVIDER_TYPES
+from .spec import DISK_TYPES, FIRMWARES, NIC_MODELS
+
+Spec = dict[str, dict[str, Any]]
+
+
+def connection_spec() -> Spec:
+    return {
+        "provider_type": {
+            "type": "str",
+            "choices": list(PROVIDER_TYPES),
+            "default": "libvirt",
+            "fallback": (env_fallback, ["VIRTRIGAUD_PROVIDER_TYPE"]),
+        },
+        "uri": {
+            "type": "str",
+            "aliases": ["endpoint"],
+            "fallback": (env_fallback, ["VIRTRIGAUD_URI", "LIBVIRT_DEFAULT_URI"]),
+        },
+        "username": {"type": "str", "fallback": (env_fallback, ["VIRTRIGAUD_USERNAME"])},
+        "password": {"type": "str", "no_log": True, "fallback": (env_fallback, ["VIRTRIGAUD_PASSWORD"])},
+        "validate_certs": {
+            "type": "bool",
+            "default": True,
+            "fallback": (env_fallback, ["VIRTRIGAUD_VALIDATE_CERTS"]),
+        },
+        "default_datastore": {"type": "str", "fallback": (env_fallback, ["VIRTRIGAUD_DEFAULT_DATASTORE"])},
+        "libvirt_domain_type": {
+            "type": "str",
+            "choices": ["auto", "kvm", "qemu"],
+            "default": "auto",
+            "fallback": (env_fallback, ["VIRTRIGAUD_LIBVIRT_DOMAIN_TYPE"]),
+        },
+    }
+
+
+def wait_spec(default_timeout: int = 300) -> Spec:
+    return {
+        "wait": {"type": "bool", "default": True},
+        "wait_timeout": {"type": "int", "default": default_timeout},
+    }
+
+
+def vm_ref_spec() -> Spec:
+    return {"name": {"type": "str"}, "id": {"type": "str", "aliases": ["vm_id"]}}
+
+
+def vm_spec() -> Spec:
+    return {
+        "cpu": {"type": "int"},
+        "memory": {"type": "raw"},
+        "firmware": {"type": "str", "choices": list(FIRMWARES)},
+        "disk_defaults": {
+            "type": "dict",
+            "options": {"size": {"type": "raw"}, "type": {"type": "str", "choices": list(DISK_TYPES)}},
+        },
+        "image": {"type": "str"},
+        "disks": {
+            "type": "list",
+            "elements": "dict",
+            "options": {
+                "name": {"type": "str", "required": True},
+                "size": {"type": "raw", "required": True},
+                "type": {"type": "str", "choices": list(DISK_TYPES)},
+            },
+        },
+        "networks": {
+            "type": "list",
+            "elements": "dict",
+            "options": {
+                "name": {"type": "str", "required": True},
+                "network": {"type": "str"},
+                "bridge": {"type": "str"},
+                "model": {"type": "str", "choices": list(NIC_MODELS)},
+                "mac_address": {"type": "str"},
+                "ip_address": {"type": "str"},
+                "prefix": {"type": "int"},
+                "gateway": {"type": "str"},
+                "dns": {"type": "list", "elements": "str"},
+            },
+            "mutually_exclusive": [["network", "bridge"]],
+        },
+        "placement": {
+            "type": "dict",
+            "options": {
+                key: {"type": "str"} for key in ("datastore", "cluster", "host", "folder", "resource_pool")
+            },
+        },
+        "cloud_init": {
+            "type": "dict",
+            "options": {
+                "user_data": {"type": "str", "no_log": True},
+                "meta_data": {"type": "str"},
+                "network_config": {"type": "str"},
+            },
+        },
+        "tags": {"type": "list", "elements": "str"},
+    }
+
+
+def lifecycle_spec() -> Spec:
+    return {
+        "state": {
+            "type": "str",
+            "default": "present",
+            "choices": ["present", "absent", "started", "stopped", "restarted"],
+        },
+        "clone_from": {"type": "str"},
+        "linked_clone": {"type": "bool", "default": False},
+        "allow_power_cycling": {"type": "bool", "default": False},
+        "shutdown_mode": {"type": "str", "default": "graceful", "choices": list(SHUTDOWN_MODES)},
+        "shutdown_timeout": {"type": "int", "default": 120},
+        "delete_disks": {"type": "bool", "default": True},
+        "wait_for_ip_address": {"type": "bool", "default": False},
+    }

@@ -1,0 +1,141 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Carry out a plan on a provider, in order, waiting for each backend task.
+
+On a failure the error says which actions completed and which one failed, so
+nothing is left half-done without the user being told.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Optional
+
+from .errors import DeadlineExceededError, ProviderError, VirtrigaudError
+from .planner import RECONFIGURE_ACTIONS, Action, Plan
+from .providers.base import PowerOp, Provider, Reconfiguration, TaskRef
+from .resilience import Deadline, Sleep, poll
+
+
+class Executor:
+    """Runs actions against one VM; ``vm_id`` is learnt from create or clone."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        deadline: Deadline,
+        vm_id: Optional[str] = None,
+        shutdown_timeout: int = 120,
+        wait: bool = True,
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        self.wait = wait
+        self.provider = provider
+        self.deadline = deadline
+        self.vm_id = vm_id
+        self.shutdown_timeout = shutdown_timeout
+        self.sleep = sleep
+
+    def apply(self, plan: Plan) -> list[Action]:
+        """Execute every action of the plan and return those done (equal to ``plan.actions``)."""
+        done: list[Action] = []
+        batch: list[Action] = []
+        for action in plan.actions:
+            if action.action in RECONFIGURE_ACTIONS and (not batch or _same_mode(batch[0], action)):
+                batch.append(action)
+                continue
+            self._run_batch(batch, done)
+            batch = [action] if action.action in RECONFIGURE_ACTIONS else []
+            if not batch:
+                self._guarded(action, done, lambda: self._run(action))
+        self._run_batch(batch, done)
+        return done
+
+    def _run_batch(self, batch: list[Action], done: list[Action]) -> None:
+        if batch:
+            self._guarded(batch[0], done, lambda: self._wait(self.provider.reconfigure(self._id, _reconfiguration(batch))))
+            done.extend(batch[1:])
+
+    def _guarded(self, action: Action, done: list[Action], run: Callable[[], None]) -> None:
+        try:
+            run()
+        except VirtrigaudError as err:
+            err.details.setdefault("completed_actions", [a.to_dict() for a in done])
+            err.details.setdefault("failed_action", action.to_dict())
+            raise err.add_context(vm=action.target if action.action in ("create", "clone") else None,
+                                  provider=self.provider.config.label, operation=action.action)
+        done.append(action)
+
+    @property
+    def _id(self) -> str:
+        if not self.vm_id:
+            raise ProviderError("no VM id known for this action")
+        return self.vm_id
+
+    def _run(self, action: Action) -> None:
+        kind = action.action
+        if kind == "create":
+            self.vm_id, task = self.provider.create(action.options["spec"])
+            self._wait(task)
+        elif kind == "clone":
+            self.vm_id, task = self.provider.clone(action.options["source_id"], action.target, action.options["linked"])
+            self._wait(task)
+        elif kind == "delete":
+            self._wait(self.provider.delete(self._id, action.options.get("delete_disks", True)))
+        elif kind == "power_on":
+            self._wait(self.provider.power(self._id, PowerOp.ON))
+        elif kind == "reboot":
+            self._wait(self.provider.power(self._id, PowerOp.REBOOT))
+        elif kind == "power_off":
+            self._power_off(action.options.get("mode", "graceful"))
+        elif kind == "snapshot_create":
+            _snapshot_id, task = self.provider.snapshot_create(
+                self._id, action.target, action.options["description"], action.options["include_memory"]
+            )
+            self._wait(task)
+        elif kind == "snapshot_delete":
+            self._wait(self.provider.snapshot_delete(self._id, action.options["snapshot_id"]))
+        elif kind == "snapshot_revert":
+            self._wait(self.provider.snapshot_revert(self._id, action.options["snapshot_id"]))
+        else:
+            raise ProviderError("unknown action '%s'" % kind)
+
+    def _power_off(self, mode: str) -> None:
+        if mode == "hard":
+            self._wait(self.provider.power(self._id, PowerOp.OFF))
+            return
+        try:
+            self._wait(self.provider.power(self._id, PowerOp.SHUTDOWN_GRACEFUL, self.shutdown_timeout))
+        except DeadlineExceededError:
+            if mode != "graceful_then_hard":
+                raise
+            self._wait(self.provider.power(self._id, PowerOp.OFF))
+
+    def _wait(self, task: TaskRef) -> None:
+        if not task.id or not self.wait:
+            return
+
+        def finished() -> Optional[bool]:
+            status = self.provider.task_status(task)
+            if status.error:
+                raise ProviderError("task %s failed: %s" % (task.id, status.error))
+            return True if status.done else None
+
+        poll(finished, self.deadline, "task %s" % task.id, sleep=self.sleep)
+
+
+def _same_mode(first: Action, action: Action) -> bool:
+    return bool(first.options.get("live")) == bool(action.options.get("live"))
+
+
+def _reconfiguration(batch: list[Action]) -> Reconfiguration:
+    by_kind = {a.action: a for a in batch}
+    return Reconfiguration(
+        cpu=by_kind["set_cpu"].new if "set_cpu" in by_kind else None,
+        memory_mib=by_kind["set_memory"].new if "set_memory" in by_kind else None,
+        disk_sizes_gib={a.target: a.new for a in batch if a.action == "resize_disk"},
+        add_disks=tuple(a.options["disk"] for a in batch if a.action == "add_disk"),
+        add_networks=tuple(a.options["network"] for a in batch if a.action == "add_network"),
+        tags=tuple(by_kind["set_tags"].new) if "set_tags" in by_kind else None,
+        live=bool(batch[0].options.get("live")),
+    )

@@ -1,0 +1,285 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Desired spec versus observed VM → an ordered list of actions.  Pure: no I/O.
+
+Check mode reports the plan; a real run hands the same plan to the executor,
+so a prediction and its result cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Optional
+
+from .errors import NotFoundError, PreconditionError, SpecError
+from .providers.base import Capabilities, ObservedVM, Snapshot
+from .spec import VMSpec
+
+STATES = ("present", "absent", "started", "stopped", "restarted")
+SHUTDOWN_MODES = ("graceful", "hard", "graceful_then_hard")
+RECONFIGURE_ACTIONS = ("set_cpu", "set_memory", "resize_disk", "add_disk", "add_network", "set_tags")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How the user allows the plan to reach the desired state."""
+
+    state: str = "present"
+    allow_power_cycling: bool = False
+    shutdown_mode: str = "graceful"
+    delete_disks: bool = True
+    clone_from: Optional[str] = None
+    linked_clone: bool = False
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step.  ``options`` carries what the executor needs but users need not see."""
+
+    action: str
+    target: str
+    old: Any = None
+    new: Any = None
+    options: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "target": self.target, "old": self.old, "new": self.new}
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...]
+    before: Optional[dict[str, Any]]
+    after: Optional[dict[str, Any]]
+    power_cycle: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.actions)
+
+    @property
+    def diff(self) -> dict[str, Any]:
+        return {"before": self.before or {}, "after": self.after or {}}
+
+
+def observed_view(vm: ObservedVM) -> dict[str, Any]:
+    """The observed VM in the shape of :meth:`VMSpec.view`, for diffs."""
+    root = vm.disk("root")
+    return {
+        "name": vm.name,
+        "cpu": vm.cpu,
+        "memory_mib": vm.memory_mib,
+        "firmware": vm.firmware,
+        "root_disk_gib": root.size_gib if root else None,
+        "disks": [{"name": d.name, "size_gib": d.size_gib} for d in vm.disks if d.name != "root"],
+        "networks": len(vm.nics),
+        "tags": list(vm.tags),
+        "power_state": vm.power_state,
+    }
+
+
+def plan(
+    desired: Optional[VMSpec],
+    observed: Optional[ObservedVM],
+    policy: Policy,
+    capabilities: Capabilities,
+    clone_source: Optional[ObservedVM] = None,
+) -> Plan:
+    """Decide what to do; raise SpecError or PreconditionError when it cannot be done safely."""
+    if policy.state == "absent" or desired is None:
+        return _plan_absent(observed, policy)
+    if observed is None:
+        if policy.clone_from:
+            return _plan_clone(desired, policy, capabilities, clone_source)
+        return _plan_create(desired, policy)
+    return _plan_update(desired, observed, policy, capabilities)
+
+
+def _plan_absent(observed: Optional[ObservedVM], policy: Policy) -> Plan:
+    if observed is None:
+        return Plan((), None, None)
+    actions = []
+    if observed.power_state == "On":
+        actions.append(Action("power_off", observed.name, "On", "Off", {"mode": "hard"}))
+    actions.append(Action("delete", observed.name, "present", "absent", {"delete_disks": policy.delete_disks}))
+    return Plan(tuple(actions), observed_view(observed), None)
+
+
+def _plan_create(desired: VMSpec, policy: Policy) -> Plan:
+    actions = [Action("create", desired.name, None, "present", {"spec": desired})]
+    if policy.state != "stopped":
+        actions.append(Action("power_on", desired.name, "Off", "On"))
+    after = dict(desired.view(), power_state="Off" if policy.state == "stopped" else "On")
+    return Plan(tuple(actions), None, after)
+
+
+def _plan_clone(
+    desired: VMSpec, policy: Policy, capabilities: Capabilities, source: Optional[ObservedVM]
+) -> Plan:
+    if source is None:
+        raise SpecError("no VM named '%s' to clone from" % policy.clone_from, option="clone_from")
+    if policy.linked_clone and not capabilities.supports_linked_clones:
+        raise SpecError("this provider cannot make linked clones", option="linked_clone")
+    clone = Action(
+        "clone", desired.name, source.name, "linked" if policy.linked_clone else "full",
+        {"source_id": source.id, "linked": policy.linked_clone},
+    )
+    as_cloned = replace(source, id="", name=desired.name, power_state="Off", console_url=None, raw={})
+    rest = _plan_update(desired, as_cloned, policy, capabilities)
+    after = dict(rest.after or {}, name=desired.name)
+    return Plan((clone,) + rest.actions, None, after, rest.power_cycle)
+
+
+def _plan_update(desired: VMSpec, observed: ObservedVM, policy: Policy, capabilities: Capabilities) -> Plan:
+    running = observed.power_state == "On"
+    changes = _reconfigure_actions(desired, observed, capabilities, running)
+    offline = [a for a in changes if not a.options.get("live")]
+    wants = _wanted_power(policy.state, observed.power_state)
+    actions: list[Action] = []
+    power_cycle = False
+    stop = Action("power_off", observed.name, "On", "Off", {"mode": policy.shutdown_mode})
+    start = Action("power_on", observed.name, "Off", "On")
+    if running and offline and wants == "On":
+        if not policy.allow_power_cycling:
+            raise PreconditionError(
+                "%s cannot be changed while the VM is running; set allow_power_cycling=true to let the module "
+                "stop and start it, or stop the VM first" % ", ".join(sorted({a.action for a in offline})),
+                vm=observed.name,
+                option="allow_power_cycling",
+            )
+        power_cycle = True
+        actions = [stop] + [_offline(a) for a in changes] + [start]
+    elif running and wants == "Off":
+        actions = [stop] + [_offline(a) for a in changes]
+    elif not running and wants == "On":
+        actions = changes + [start]
+    else:
+        actions = list(changes)
+    if policy.state == "restarted" and running and not power_cycle:
+        actions.append(Action("reboot", observed.name, "On", "On"))
+    before = observed_view(observed)
+    return Plan(tuple(actions), before, _after(before, actions), power_cycle)
+
+
+def _wanted_power(state: str, current: str) -> str:
+    if state in ("started", "restarted"):
+        return "On"
+    if state == "stopped":
+        return "Off"
+    return current
+
+
+def _offline(action: Action) -> Action:
+    return replace(action, options=dict(action.options, live=False))
+
+
+def _reconfigure_actions(
+    desired: VMSpec, observed: ObservedVM, capabilities: Capabilities, running: bool
+) -> list[Action]:
+    online = capabilities.supports_reconfigure_online and running
+    grow_online = capabilities.supports_disk_expansion_online and running
+    actions = []
+    if desired.cpu is not None and desired.cpu != observed.cpu:
+        live = online and observed.max_cpu is not None and desired.cpu <= observed.max_cpu
+        actions.append(Action("set_cpu", observed.name, observed.cpu, desired.cpu, {"live": live}))
+    if desired.memory_mib is not None and desired.memory_mib != observed.memory_mib:
+        live = online and observed.max_memory_mib is not None and desired.memory_mib <= observed.max_memory_mib
+        actions.append(Action("set_memory", observed.name, observed.memory_mib, desired.memory_mib, {"live": live}))
+    actions.extend(_disk_actions(desired, observed, grow_online, online))
+    for index, network in enumerate(desired.networks[len(observed.nics):], start=len(observed.nics)):
+        actions.append(Action("add_network", network.name, None, index, {"live": online, "network": network}))
+    if desired.tags is not None and tuple(desired.tags) != tuple(sorted(observed.tags)):
+        actions.append(Action("set_tags", observed.name, list(observed.tags), list(desired.tags), {"live": running}))
+    return actions
+
+
+def _disk_actions(desired: VMSpec, observed: ObservedVM, grow_online: bool, online: bool) -> list[Action]:
+    wanted = [("root", desired.root_disk_gib, "disk_defaults.size")]
+    wanted += [(d.name, d.size_gib, "disks[%d].size" % i) for i, d in enumerate(desired.disks)]
+    actions = []
+    for name, size, option in wanted:
+        current = observed.disk(name)
+        if size is None:
+            continue
+        if current is None:
+            if name != "root":
+                disk = next(d for d in desired.disks if d.name == name)
+                actions.append(Action("add_disk", name, None, size, {"live": online, "disk": disk}))
+        elif size < current.size_gib:
+            raise SpecError(
+                "disk '%s' is %d GiB and cannot shrink to %d GiB" % (name, current.size_gib, size), option=option
+            )
+        elif size > current.size_gib:
+            actions.append(Action("resize_disk", name, current.size_gib, size, {"live": grow_online}))
+    return actions
+
+
+def _after(before: dict[str, Any], actions: list[Action]) -> dict[str, Any]:
+    after = dict(before, disks=[dict(d) for d in before["disks"]])
+    for action in actions:
+        if action.action == "set_cpu":
+            after["cpu"] = action.new
+        elif action.action == "set_memory":
+            after["memory_mib"] = action.new
+        elif action.action == "resize_disk" and action.target == "root":
+            after["root_disk_gib"] = action.new
+        elif action.action == "resize_disk":
+            next(d for d in after["disks"] if d["name"] == action.target)["size_gib"] = action.new
+        elif action.action == "add_disk":
+            after["disks"].append({"name": action.target, "size_gib": action.new})
+        elif action.action == "add_network":
+            after["networks"] += 1
+        elif action.action == "set_tags":
+            after["tags"] = action.new
+        elif action.action in ("power_on", "power_off"):
+            after["power_state"] = action.new
+    return after
+
+
+SNAPSHOT_STATES = ("present", "absent", "reverted")
+_SNAPSHOT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+
+
+def parse_snapshot_name(name: Any) -> str:
+    """Snapshot names every backend accepts (Proxmox is the strictest)."""
+    if not isinstance(name, str) or not _SNAPSHOT_NAME.match(name):
+        raise SpecError(
+            "%r is not a snapshot name: 1-40 letters, digits, '_' or '-', starting with a letter" % (name,),
+            option="name",
+        )
+    return name
+
+
+def plan_snapshot(
+    state: str,
+    name: str,
+    vm: Optional[ObservedVM],
+    snapshots: list[Snapshot],
+    description: str = "",
+    include_memory: bool = False,
+    capabilities: Optional[Capabilities] = None,
+) -> Plan:
+    """Snapshot create/delete/revert.  A revert is always carried out, like a restart."""
+    existing = next((s for s in snapshots if s.name == name), None)
+    before = existing.to_dict() if existing else None
+    if state == "absent":
+        if vm is None or existing is None:
+            return Plan((), before, None)
+        return Plan((Action("snapshot_delete", name, "present", "absent", {"snapshot_id": existing.id}),), before, None)
+    if vm is None:
+        raise NotFoundError("the VM does not exist", option="vm_name")
+    if state == "reverted":
+        if existing is None:
+            raise NotFoundError("VM '%s' has no snapshot named '%s'" % (vm.name, name), option="name")
+        action = Action("snapshot_revert", name, None, "reverted", {"snapshot_id": existing.id})
+        return Plan((action,), before, before)
+    if existing is not None:
+        return Plan((), before, before)
+    if include_memory and capabilities is not None and not capabilities.supports_memory_snapshots:
+        raise SpecError("this provider cannot include memory in snapshots", option="include_memory")
+    memory = include_memory and vm.power_state == "On"
+    after = {"name": name, "description": description, "has_memory": memory}
+    action = Action("snapshot_create", name, None, "present",
+                    {"description": description, "include_memory": include_memory})
+    return Plan((action,), None, after)

@@ -1,0 +1,286 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The provider contract: one abstract class every backend implements.
+
+It mirrors VirtRigaud's ``provider.v1.Provider`` RPCs, so a direct backend and a
+remote runtime are interchangeable.  Providers take plain configuration, return
+the plain values below and raise :mod:`errors`; they never see AnsibleModule.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+from ..spec import DiskSpec, NetworkSpec, VMSpec
+
+
+class PowerOp(enum.Enum):
+    """Values match VirtRigaud's PowerOp enum on the wire."""
+
+    ON = 1
+    OFF = 2
+    REBOOT = 3
+    SHUTDOWN_GRACEFUL = 4
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """Where and how to connect; secrets stay here and are never echoed."""
+
+    type: str
+    uri: Optional[str] = None
+    username: Optional[str] = None
+    password: Optional[str] = field(default=None, repr=False)
+    validate_certs: bool = True
+    name: Optional[str] = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """How errors and results name this provider: never includes credentials."""
+        return self.name or "%s:%s" % (self.type, _strip_userinfo(self.uri or "default"))
+
+
+def _strip_userinfo(uri: str) -> str:
+    scheme, sep, rest = uri.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        rest = rest.split("@", 1)[1]
+    return scheme + sep + rest
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """An asynchronous operation still running in the backend; an empty id means done."""
+
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    done: bool
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class ObservedDisk:
+    name: str
+    size_gib: int
+    format: Optional[str] = None
+    path: Optional[str] = None
+    device: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ObservedNIC:
+    name: str
+    mac_address: Optional[str] = None
+    network: Optional[str] = None
+    bridge: Optional[str] = None
+    model: Optional[str] = None
+    ip_addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    id: str
+    name: str
+    description: str = ""
+    created: Optional[str] = None
+    has_memory: bool = False
+    parent: Optional[str] = None
+    current: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+@dataclass(frozen=True)
+class ObservedVM:
+    """What a backend reports about one VM, in the spec's units."""
+
+    id: str
+    name: str
+    power_state: str
+    cpu: Optional[int] = None
+    memory_mib: Optional[int] = None
+    firmware: Optional[str] = None
+    max_cpu: Optional[int] = None
+    max_memory_mib: Optional[int] = None
+    disks: tuple[ObservedDisk, ...] = ()
+    nics: tuple[ObservedNIC, ...] = ()
+    tags: tuple[str, ...] = ()
+    console_url: Optional[str] = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ip_addresses(self) -> tuple[str, ...]:
+        return tuple(ip for nic in self.nics for ip in nic.ip_addresses)
+
+    def disk(self, name: str) -> Optional[ObservedDisk]:
+        return next((d for d in self.disks if d.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The normalised VM as returned to users and the wire; never a raw backend object."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "power_state": self.power_state,
+            "cpu": self.cpu,
+            "memory_mib": self.memory_mib,
+            "firmware": self.firmware,
+            "disks": [dict(vars(d)) for d in self.disks],
+            "nics": [dict(vars(n), ip_addresses=list(n.ip_addresses)) for n in self.nics],
+            "ip_addresses": list(self.ip_addresses),
+            "tags": list(self.tags),
+            "console_url": self.console_url,
+        }
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """Field names follow GetCapabilitiesResponse."""
+
+    supports_reconfigure_online: bool = False
+    supports_disk_expansion_online: bool = False
+    supports_snapshots: bool = False
+    supports_memory_snapshots: bool = False
+    supports_linked_clones: bool = False
+    supports_image_import: bool = False
+    supports_disk_export: bool = False
+    supports_disk_import: bool = False
+    supports_export_compression: bool = False
+    supported_disk_types: tuple[str, ...] = ()
+    supported_network_types: tuple[str, ...] = ()
+    supported_export_formats: tuple[str, ...] = ()
+    supported_import_formats: tuple[str, ...] = ()
+    supported_export_backends: tuple[str, ...] = ()
+    supported_import_backends: tuple[str, ...] = ()
+    supported_transfer_modes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(self).items()}
+
+
+@dataclass(frozen=True)
+class Reconfiguration:
+    """Changes to apply to an existing VM (the Reconfigure RPC); ``None`` or empty leaves a field alone."""
+
+    cpu: Optional[int] = None
+    memory_mib: Optional[int] = None
+    disk_sizes_gib: Mapping[str, int] = field(default_factory=dict)
+    add_disks: tuple[DiskSpec, ...] = ()
+    add_networks: tuple[NetworkSpec, ...] = ()
+    tags: Optional[tuple[str, ...]] = None
+    live: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.cpu or self.memory_mib or self.disk_sizes_gib or self.add_disks or self.add_networks
+        ) or self.tags is not None
+
+
+class Provider(abc.ABC):
+    """One backend connection.  All methods raise :class:`errors.VirtrigaudError` subclasses.
+
+    Mutating calls return a :class:`TaskRef` for work still running in the
+    backend (an empty id means it already finished); :meth:`task_status` polls it.
+    """
+
+    type_name = ""
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+
+    def __enter__(self) -> "Provider":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the connection; safe to call twice."""
+
+    @abc.abstractmethod
+    def validate(self) -> None:
+        """Check that the backend is reachable and the credentials work."""
+
+    @abc.abstractmethod
+    def check_spec(self, spec: VMSpec) -> None:
+        """Check a spec against the backend (image, networks, datastore exist) without changing anything.
+
+        Raises:
+            SpecError: naming the offending option.
+        """
+
+    @abc.abstractmethod
+    def capabilities(self) -> Capabilities:
+        """What this backend supports."""
+
+    @abc.abstractmethod
+    def describe(self, vm_id: str) -> Optional[ObservedVM]:
+        """The VM with this id, or None when it does not exist."""
+
+    @abc.abstractmethod
+    def find(self, name: str) -> Optional[ObservedVM]:
+        """The VM with this name, or None.
+
+        Raises:
+            ConflictError: several VMs carry the name; the message lists their ids.
+        """
+
+    @abc.abstractmethod
+    def list_vms(self) -> list[ObservedVM]:
+        """Every VM of this provider, fetched in bulk."""
+
+    @abc.abstractmethod
+    def create(self, spec: VMSpec) -> tuple[str, TaskRef]:
+        """Create the VM (powered off) and return its id; an existing VM of that name is returned as is."""
+
+    @abc.abstractmethod
+    def delete(self, vm_id: str, delete_disks: bool = True) -> TaskRef:
+        """Remove the VM, and its disks unless told otherwise.
+
+        Raises:
+            PreconditionError: the VM is running.
+        """
+
+    @abc.abstractmethod
+    def power(self, vm_id: str, op: PowerOp, graceful_timeout: int = 60) -> TaskRef:
+        """Change the power state.
+
+        Raises:
+            DeadlineExceededError: a graceful shutdown did not finish in ``graceful_timeout`` seconds.
+        """
+
+    @abc.abstractmethod
+    def reconfigure(self, vm_id: str, change: Reconfiguration) -> TaskRef:
+        """Apply cpu, memory, disk growth, new disks and NICs, and tags; ``change.live`` says the VM is running."""
+
+    @abc.abstractmethod
+    def task_status(self, task: TaskRef) -> TaskStatus:
+        """Poll a task.  An unknown task is reported done with an error."""
+
+    @abc.abstractmethod
+    def snapshot_list(self, vm_id: str) -> list[Snapshot]:
+        """The VM's snapshots, oldest first."""
+
+    @abc.abstractmethod
+    def snapshot_create(
+        self, vm_id: str, name: str, description: str = "", include_memory: bool = False
+    ) -> tuple[str, TaskRef]:
+        """Take a snapshot and return its id."""
+
+    @abc.abstractmethod
+    def snapshot_delete(self, vm_id: str, snapshot_id: str) -> TaskRef:
+        """Remove a snapshot; a missing one is a success."""
+
+    @abc.abstractmethod
+    def snapshot_revert(self, vm_id: str, snapshot_id: str) -> TaskRef:
+        """Return the VM to a snapshot."""
+
+    @abc.abstractmethod
+    def clone(self, source_id: str, target_name: str, linked: bool = False) -> tuple[str, TaskRef]:
+        """Copy a VM (powered off) under a new name, fully or as a linked clone; return the new id."""

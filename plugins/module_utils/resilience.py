@@ -1,0 +1,95 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Deadlines, jittered backoff, retries and polling, with the clock injected.
+
+Tests pass a fake clock and sleep, so nothing here ever really waits in a unit test.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Optional, TypeVar
+
+from .errors import DeadlineExceededError, VirtrigaudError
+
+T = TypeVar("T")
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+
+@dataclass
+class Deadline:
+    """A point in time operations must finish by; ``None`` seconds means no limit."""
+
+    seconds: Optional[float]
+    clock: Clock = time.monotonic
+    start: float = field(default=0.0)
+
+    def __post_init__(self) -> None:
+        self.start = self.clock()
+
+    @property
+    def remaining(self) -> Optional[float]:
+        if self.seconds is None:
+            return None
+        return max(0.0, self.start + self.seconds - self.clock())
+
+    @property
+    def expired(self) -> bool:
+        remaining = self.remaining
+        return remaining is not None and remaining <= 0
+
+    def cap(self, delay: float) -> float:
+        remaining = self.remaining
+        return delay if remaining is None else min(delay, remaining)
+
+
+def backoff(
+    base: float = 0.5, factor: float = 2.0, cap: float = 30.0, jitter: float = 0.1, rng: Callable[[], float] = random.random
+) -> Iterator[float]:
+    """Endless exponential delays, each spread by up to ``jitter`` of itself."""
+    delay = base
+    while True:
+        yield delay * (1 + jitter * (2 * rng() - 1))
+        delay = min(cap, delay * factor)
+
+
+def retry(
+    call: Callable[[], T],
+    attempts: int = 5,
+    delays: Optional[Iterator[float]] = None,
+    sleep: Sleep = time.sleep,
+    deadline: Optional[Deadline] = None,
+) -> T:
+    """Call until it succeeds; only errors marked ``retryable`` are tried again."""
+    delays = delays if delays is not None else backoff()
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except VirtrigaudError as err:
+            if not err.retryable or attempt == attempts or (deadline is not None and deadline.expired):
+                raise
+            delay = next(delays)
+            sleep(deadline.cap(delay) if deadline else delay)
+    raise AssertionError("unreachable")
+
+
+def poll(
+    probe: Callable[[], Optional[T]],
+    deadline: Deadline,
+    what: str,
+    interval: float = 1.0,
+    max_interval: float = 5.0,
+    sleep: Sleep = time.sleep,
+) -> T:
+    """Call ``probe`` until it returns something other than None, or raise at the deadline."""
+    delays = backoff(base=interval, factor=1.5, cap=max_interval, jitter=0.0)
+    while True:
+        result = probe()
+        if result is not None:
+            return result
+        if deadline.expired:
+            raise DeadlineExceededError("timed out after %ss waiting for %s" % (deadline.seconds, what))
+        sleep(deadline.cap(next(delays)))

@@ -1,0 +1,378 @@
+#!/usr/bin/python
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: virtrigaud_vm
+short_description: Create, update, power and remove a virtual machine on any VirtRigaud provider
+version_added: 0.1.0
+description:
+  - Applies one declarative VM spec to a hypervisor, idempotently.
+  - Decides what to change without touching anything (so check mode predicts exactly what a real run does),
+    then carries the changes out in order.
+  - Changes that need the VM stopped are refused while it runs, unless O(allow_power_cycling=true).
+author:
+  - virtrigaud.core contributors
+extends_documentation_fragment:
+  - virtrigaud.core.connection
+  - virtrigaud.core.wait
+  - virtrigaud.core.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: The diff shows the normalised spec before and after; cloud-init data appears only as a digest.
+  idempotent:
+    support: partial
+    details: O(state=restarted) always restarts a running VM.
+    description: When run twice with the same options, the second run reports no change.
+options:
+  name:
+    description:
+      - The VM name. Required to create or clone a VM.
+      - 1-80 letters, digits, V(.), V(_) or V(-), starting and ending with a letter or digit.
+    type: str
+  id:
+    description:
+      - The provider's id of an existing VM (a domain UUID for libvirt). Takes precedence over O(name) for lookups.
+    type: str
+    aliases: [vm_id]
+  state:
+    description:
+      - V(present) makes sure the VM exists with this spec; a new VM is powered on, an existing one keeps its power state.
+      - V(started) and V(stopped) also set the power state; V(restarted) reboots a running VM or starts a stopped one.
+      - V(absent) removes the VM, stopping it hard first if it runs.
+    type: str
+    choices: [present, absent, started, stopped, restarted]
+    default: present
+  cpu:
+    description: Number of virtual CPUs, 1-128.
+    type: int
+  memory:
+    description:
+      - Memory as a quantity such as V(512Mi) or V(4Gi), or an integer number of MiB.
+      - Decimal units (V(4G)) are accepted only when they make a whole number of MiB; V(4GB) is not a quantity.
+    type: raw
+  firmware:
+    description: Boot firmware; only used when the VM is created.
+    type: str
+    choices: [bios, uefi]
+  disk_defaults:
+    description: The root disk.
+    type: dict
+    suboptions:
+      size:
+        description:
+          - Root disk size as a quantity such as V(20Gi), or an integer number of GiB. Disks grow, never shrink.
+          - When not set, a new VM's root disk is the size of its O(image), or 10 GiB without one.
+        type: raw
+      type:
+        description: Provisioning type of new disks.
+        type: str
+        choices: [thin, thick, eagerzeroedthick, ssd, hdd, nvme]
+  image:
+    description:
+      - What the root disk starts from; only used when the VM is created.
+      - For libvirt, a volume name in the storage pool or the absolute path of a volume. The root disk is a
+        thin qcow2 overlay on it.
+    type: str
+  disks:
+    description: Additional data disks. Disks missing on the VM are added; existing ones grow to the given size.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: A DNS label that names the disk, unique within the VM. V(root) is reserved.
+        type: str
+        required: true
+      size:
+        description: Size as a quantity such as V(10Gi), or an integer number of GiB.
+        type: raw
+        required: true
+      type:
+        description: Provisioning type.
+        type: str
+        choices: [thin, thick, eagerzeroedthick, ssd, hdd, nvme]
+  networks:
+    description: NICs in order. NICs beyond those the VM has are added.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: A DNS label that names the attachment, unique within the VM.
+        type: str
+        required: true
+      network:
+        description: The network to attach to (a libvirt network name).
+        type: str
+      bridge:
+        description: A host bridge to attach to, instead of O(networks[].network).
+        type: str
+      model:
+        description: NIC model; the provider's default (virtio for libvirt) when not set.
+        type: str
+        choices: [virtio, e1000, e1000e, rtl8139, vmxnet3]
+      mac_address:
+        description: A fixed MAC address such as V(52:54:00:12:34:56).
+        type: str
+      ip_address:
+        description: A static IPv4 address handed to cloud-init.
+        type: str
+      prefix:
+        description: Prefix length of O(networks[].ip_address), 1-32.
+        type: int
+      gateway:
+        description: IPv4 gateway handed to cloud-init.
+        type: str
+      dns:
+        description: DNS servers handed to cloud-init.
+        type: list
+        elements: str
+  placement:
+    description: Where the VM goes. For libvirt only O(placement.datastore) (a storage pool) is used.
+    type: dict
+    suboptions:
+      datastore:
+        description: Datastore or storage pool for the VM's disks.
+        type: str
+      cluster:
+        description: Cluster.
+        type: str
+      host:
+        description: Host.
+        type: str
+      folder:
+        description: Folder.
+        type: str
+      resource_pool:
+        description: Resource pool.
+        type: str
+  cloud_init:
+    description: NoCloud data for the guest, used when the VM is created.
+    type: dict
+    suboptions:
+      user_data:
+        description: User data (cloud-config or a script). Treated as a secret.
+        type: str
+      meta_data:
+        description: Meta data; V(instance-id) and V(local-hostname) are filled in when missing.
+        type: str
+      network_config:
+        description: Network configuration (version 1 or 2).
+        type: str
+  tags:
+    description: Tags to set on the VM, replacing the existing ones. Left alone when not set.
+    type: list
+    elements: str
+  clone_from:
+    description: Create the VM as a clone of this VM (by name) instead of from scratch. The source must be stopped for libvirt.
+    type: str
+  linked_clone:
+    description: With O(clone_from), make a linked clone (a thin overlay on the source's disks) instead of a full copy.
+    type: bool
+    default: false
+  allow_power_cycling:
+    description:
+      - Allow stopping and starting a running VM when a change cannot be made while it runs.
+      - The result's RV(power_cycled_for_update) tells when that happened.
+    type: bool
+    default: false
+  shutdown_mode:
+    description:
+      - How to stop a running VM. V(graceful) asks the guest and fails after O(shutdown_timeout) seconds;
+        V(graceful_then_hard) then powers it off; V(hard) powers it off at once.
+    type: str
+    choices: [graceful, hard, graceful_then_hard]
+    default: graceful
+  shutdown_timeout:
+    description: Seconds to wait for a graceful shutdown.
+    type: int
+    default: 120
+  delete_disks:
+    description: With O(state=absent), also delete the VM's disks.
+    type: bool
+    default: true
+  wait_for_ip_address:
+    description: When the VM ends up running, wait until it reports an IP address (within O(wait_timeout)).
+    type: bool
+    default: false
+seealso:
+  - module: virtrigaud.core.virtrigaud_vm_info
+  - module: virtrigaud.core.virtrigaud_vm_snapshot
+"""
+
+EXAMPLES = r"""
+- name: A small VM on the local libvirt, from a base image, with cloud-init
+  virtrigaud.core.virtrigaud_vm:
+    name: web-1
+    cpu: 2
+    memory: 2Gi
+    image: debian-12-base.qcow2
+    disk_defaults:
+      size: 20Gi
+    disks:
+      - name: data
+        size: 50Gi
+    networks:
+      - name: lan
+        network: default
+    cloud_init:
+      user_data: |
+        #cloud-config
+        packages: [nginx]
+    tags: [web, prod]
+    wait_for_ip_address: true
+
+- name: Grow memory, stopping and starting the VM if it must
+  virtrigaud.core.virtrigaud_vm:
+    name: web-1
+    memory: 4Gi
+    allow_power_cycling: true
+
+- name: A linked clone of a stopped VM
+  virtrigaud.core.virtrigaud_vm:
+    name: web-2
+    clone_from: web-1
+    linked_clone: true
+    state: started
+
+- name: Stop gracefully, powering off if the guest does not answer within a minute
+  virtrigaud.core.virtrigaud_vm:
+    name: web-2
+    state: stopped
+    shutdown_mode: graceful_then_hard
+    shutdown_timeout: 60
+
+- name: Remove a VM and its disks on a remote libvirt host
+  virtrigaud.core.virtrigaud_vm:
+    uri: qemu+ssh://root@kvm1.example.com/system
+    name: web-2
+    state: absent
+"""
+
+RETURN = r"""
+vm:
+  description: The VM as observed after the run (before it, in check mode); null when absent.
+  returned: always
+  type: dict
+  sample:
+    id: 5f0c0b1e-3c52-4c0e-9d1c-0f7f6f2a9a11
+    name: web-1
+    power_state: "On"
+    cpu: 2
+    memory_mib: 2048
+    firmware: bios
+    disks: [{name: root, size_gib: 20, format: qcow2, path: /var/lib/libvirt/images/web-1-root.qcow2, device: vda}]
+    nics: [{name: lan, mac_address: "52:54:00:6b:3c:58", network: default, bridge: null, model: virtio,
+            ip_addresses: [192.168.122.14]}]
+    ip_addresses: [192.168.122.14]
+    tags: [prod, web]
+    console_url: vnc://127.0.0.1:5900
+changes:
+  description: The actions taken (predicted, in check mode), in order. The same shape in check mode and real runs.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{action: set_memory, target: web-1, old: 2048, new: 4096}]
+power_cycled_for_update:
+  description: Whether the VM was stopped and started to apply a change.
+  returned: always
+  type: bool
+  sample: false
+"""
+
+from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import (
+    connection_spec,
+    lifecycle_spec,
+    vm_ref_spec,
+    vm_spec,
+    wait_spec,
+)
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
+from ansible_collections.virtrigaud.core.plugins.module_utils.executor import Executor
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
+from ansible_collections.virtrigaud.core.plugins.module_utils.planner import Policy, plan
+from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import poll
+from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm, parse_vm_name
+
+POWER_BY_STATE = {"started": "On", "restarted": "On", "stopped": "Off"}
+
+
+def argument_spec():
+    return {**connection_spec(), **wait_spec(), **vm_ref_spec(), **vm_spec(), **lifecycle_spec()}
+
+
+def run(m):
+    p = m.params
+    policy = Policy(
+        state=p["state"],
+        allow_power_cycling=p["allow_power_cycling"],
+        shutdown_mode=p["shutdown_mode"],
+        delete_disks=p["delete_disks"],
+        clone_from=p["clone_from"],
+        linked_clone=p["linked_clone"],
+    )
+    desired = None
+    if p["state"] != "absent":
+        desired = parse_vm(p, POWER_BY_STATE.get(p["state"]))
+    elif p["name"]:
+        parse_vm_name(p["name"])
+    if p["clone_from"]:
+        parse_vm_name(p["clone_from"], option="clone_from")
+
+    provider = m.provider
+    observed = m.locate(p["name"], p["id"])
+    source = None
+    if observed is None and desired is not None:
+        if not p["name"]:
+            raise SpecError("is required to create a VM", option="name")
+        if p["clone_from"]:
+            source = provider.find(p["clone_from"])
+        else:
+            provider.check_spec(desired)
+    the_plan = plan(desired, observed, policy, provider.capabilities(), source)
+
+    vm = observed
+    if m.check_mode:
+        done = list(the_plan.actions)
+    else:
+        executor = Executor(
+            provider, m.deadline(), observed.id if observed else None, p["shutdown_timeout"], wait=p["wait"]
+        )
+        done = executor.apply(the_plan)
+        vm = provider.describe(executor.vm_id) if executor.vm_id and p["state"] != "absent" else None
+        if vm is not None and p["wait"] and p["wait_for_ip_address"] and vm.power_state == "On":
+            vm = wait_for_ip(provider, vm.id, m.deadline())
+
+    result = {
+        "changed": bool(done),
+        "changes": [a.to_dict() for a in done],
+        "vm": vm.to_dict() if vm else None,
+        "power_cycled_for_update": the_plan.power_cycle,
+    }
+    if m.diff_mode:
+        result["diff"] = the_plan.diff
+    return result
+
+
+def wait_for_ip(provider, vm_id, deadline):
+    def addressed():
+        vm = provider.describe(vm_id)
+        return vm if vm is None or vm.ip_addresses else None
+
+    return poll(addressed, deadline, "an IP address")
+
+
+def main():
+    VirtrigaudModule(
+        argument_spec(),
+        supports_check_mode=True,
+        required_one_of=[["name", "id"]],
+    ).execute(run)
+
+
+if __name__ == "__main__":
+    main()

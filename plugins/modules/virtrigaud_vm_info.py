@@ -1,0 +1,135 @@
+#!/usr/bin/python
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: virtrigaud_vm_info
+short_description: Read virtual machines from any VirtRigaud provider
+version_added: 0.1.0
+description:
+  - Returns one VM by name or id, or every VM of the provider (fetched in one bulk query).
+  - Never changes anything.
+author:
+  - virtrigaud.core contributors
+extends_documentation_fragment:
+  - virtrigaud.core.connection
+  - virtrigaud.core.attributes
+  - virtrigaud.core.attributes.info_module
+options:
+  name:
+    description: Return only the VM with this name.
+    type: str
+  id:
+    description: Return only the VM with this provider id.
+    type: str
+    aliases: [vm_id]
+  snapshots:
+    description: Also return each VM's snapshots (one extra query per VM).
+    type: bool
+    default: false
+seealso:
+  - module: virtrigaud.core.virtrigaud_vm
+"""
+
+EXAMPLES = r"""
+- name: All VMs of the local libvirt
+  virtrigaud.core.virtrigaud_vm_info:
+  register: all_vms
+
+- name: One VM with its snapshots
+  virtrigaud.core.virtrigaud_vm_info:
+    name: web-1
+    snapshots: true
+  register: web1
+
+- name: Show its addresses
+  ansible.builtin.debug:
+    msg: "{{ web1.vms[0].ip_addresses }}"
+"""
+
+RETURN = r"""
+vms:
+  description: The VMs found; an empty list when the named VM does not exist.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Provider id (a domain UUID for libvirt).
+      type: str
+    name:
+      description: VM name.
+      type: str
+    power_state:
+      description: V(On) or V(Off).
+      type: str
+    cpu:
+      description: Virtual CPUs.
+      type: int
+    memory_mib:
+      description: Memory in MiB.
+      type: int
+    firmware:
+      description: V(bios) or V(uefi).
+      type: str
+    disks:
+      description: Disks, the root disk named V(root).
+      type: list
+      elements: dict
+    nics:
+      description: NICs with MAC, network and IP addresses.
+      type: list
+      elements: dict
+    ip_addresses:
+      description: Every IP address of every NIC (none when stopped).
+      type: list
+      elements: str
+    tags:
+      description: Tags.
+      type: list
+      elements: str
+    console_url:
+      description: Console URL when the provider knows one.
+      type: str
+    snapshots:
+      description: Snapshots, oldest first, when O(snapshots=true).
+      type: list
+      elements: dict
+  sample:
+    - id: 5f0c0b1e-3c52-4c0e-9d1c-0f7f6f2a9a11
+      name: web-1
+      power_state: "On"
+      cpu: 2
+      memory_mib: 2048
+      ip_addresses: [192.168.122.14]
+"""
+
+from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import connection_spec, vm_ref_spec
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
+
+
+def run(m):
+    p = m.params
+    if p["name"] or p["id"]:
+        found = m.locate(p["name"], p["id"])
+        vms = [found] if found else []
+    else:
+        vms = m.provider.list_vms()
+    results = []
+    for vm in sorted(vms, key=lambda v: v.name):
+        data = vm.to_dict()
+        if p["snapshots"]:
+            data["snapshots"] = [s.to_dict() for s in m.provider.snapshot_list(vm.id)]
+        results.append(data)
+    return {"changed": False, "vms": results}
+
+
+def main():
+    spec = {**connection_spec(), **vm_ref_spec(), "snapshots": {"type": "bool", "default": False}}
+    VirtrigaudModule(spec, supports_check_mode=True, mutually_exclusive=[["name", "id"]]).execute(run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+#!/usr/bin/python
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: virtrigaud_vm_snapshot
+short_description: Create, remove and revert VM snapshots on any VirtRigaud provider
+version_added: 0.1.0
+description:
+  - Snapshots are identified by name within their VM.
+author:
+  - virtrigaud.core contributors
+extends_documentation_fragment:
+  - virtrigaud.core.connection
+  - virtrigaud.core.wait
+  - virtrigaud.core.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: partial
+    details: O(state=reverted) always reverts.
+    description: When run twice with the same options, the second run reports no change.
+options:
+  vm_name:
+    description: Name of the VM.
+    type: str
+  vm_id:
+    description: Provider id of the VM; takes precedence over O(vm_name).
+    type: str
+  name:
+    description:
+      - The snapshot name, 1-40 letters, digits, V(_) or V(-), starting with a letter.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) takes the snapshot unless one of that name exists.
+      - V(absent) removes it; a missing snapshot or VM is not an error.
+      - V(reverted) returns the VM to the snapshot, every time.
+    type: str
+    choices: [present, absent, reverted]
+    default: present
+  description:
+    description: A description stored with a new snapshot.
+    type: str
+    default: ""
+  include_memory:
+    description:
+      - Save the memory of a running VM too, so a revert resumes it running.
+      - With libvirt, snapshots of a running VM always include its memory.
+    type: bool
+    default: false
+seealso:
+  - module: virtrigaud.core.virtrigaud_vm
+"""
+
+EXAMPLES = r"""
+- name: Snapshot before an upgrade
+  virtrigaud.core.virtrigaud_vm_snapshot:
+    vm_name: web-1
+    name: before-upgrade
+    description: taken by the upgrade playbook
+    include_memory: true
+
+- name: Go back
+  virtrigaud.core.virtrigaud_vm_snapshot:
+    vm_name: web-1
+    name: before-upgrade
+    state: reverted
+
+- name: Drop it
+  virtrigaud.core.virtrigaud_vm_snapshot:
+    vm_name: web-1
+    name: before-upgrade
+    state: absent
+"""
+
+RETURN = r"""
+snapshot:
+  description: The snapshot after the run (before it, in check mode); null when absent.
+  returned: always
+  type: dict
+  sample: {id: before-upgrade, name: before-upgrade, description: "", created: "2026-11-24T10:00:00Z",
+           has_memory: true, parent: null, current: true}
+snapshots:
+  description: All snapshots of the VM after the run, oldest first.
+  returned: always
+  type: list
+  elements: dict
+changes:
+  description: The actions taken (predicted, in check mode).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{action: snapshot_create, target: before-upgrade, old: null, new: present}]
+"""
+
+from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import connection_spec, wait_spec
+from ansible_collections.virtrigaud.core.plugins.module_utils.executor import Executor
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
+from ansible_collections.virtrigaud.core.plugins.module_utils.planner import parse_snapshot_name, plan_snapshot
+
+
+def run(m):
+    p = m.params
+    name = parse_snapshot_name(p["name"])
+    vm = m.locate(p["vm_name"], p["vm_id"])
+    snapshots = m.provider.snapshot_list(vm.id) if vm else []
+    the_plan = plan_snapshot(
+        p["state"], name, vm, snapshots, p["description"], p["include_memory"], m.provider.capabilities()
+    )
+    if m.check_mode or vm is None:
+        done = list(the_plan.actions)
+    else:
+        done = Executor(m.provider, m.deadline(), vm.id, wait=p["wait"]).apply(the_plan)
+        snapshots = m.provider.snapshot_list(vm.id)
+    current = next((s.to_dict() for s in snapshots if s.name == name), None)
+    result = {
+        "changed": bool(done),
+        "changes": [a.to_dict() for a in done],
+        "snapshot": current,
+        "snapshots": [s.to_dict() for s in snapshots],
+    }
+    if m.diff_mode:
+        result["diff"] = the_plan.diff
+    return result
+
+
+def main():
+    spec = {
+        **connection_spec(),
+        **wait_spec(),
+        "vm_name": {"type": "str"},
+        "vm_id": {"type": "str"},
+        "name": {"type": "str", "required": True},
+        "state": {"type": "str", "default": "present", "choices": ["present", "absent", "reverted"]},
+        "description": {"type": "str", "default": ""},
+        "include_memory": {"type": "bool", "default": False},
+    }
+    VirtrigaudModule(spec, supports_check_mode=True, required_one_of=[["vm_name", "vm_id"]]).execute(run)
+
+
+if __name__ == "__main__":
+    main()
