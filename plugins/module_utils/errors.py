@@ -48,14 +48,14 @@ class VirtrigaudError(Exception):
 
     @property
     def message(self) -> str:
-        where = []
+        body = "%s: %s" % (self.option, self.msg) if self.option else self.msg
+        subject = " on ".join(
+            text % value for text, value in (("VM '%s'", self.vm), ("provider '%s'", self.provider)) if value
+        )
         if self.operation:
-            where.append(self.operation)
-        if self.vm:
-            where.append("of VM '%s'" % self.vm)
-        if self.provider:
-            where.append("on provider '%s'" % self.provider)
-        return "%s failed: %s" % (" ".join(where), self.msg) if where else self.msg
+            joint = (" of " if self.vm else " on ") + subject if subject else ""
+            return "%s%s failed: %s" % (self.operation, joint, body)
+        return "%s: %s" % (subject, body) if subject else body
 
     def to_dict(self) -> dict[str, Any]:
         details = dict(self.details)

@@ -268,7 +268,7 @@ def plan_snapshot(
             return Plan((), before, None)
         return Plan((Action("snapshot_delete", name, "present", "absent", {"snapshot_id": existing.id}),), before, None)
     if vm is None:
-        raise NotFoundError("the VM does not exist", option="vm_name")
+        raise NotFoundError("the VM does not exist", option="vm_name / vm_id")
     if state == "reverted":
         if existing is None:
             raise NotFoundError("VM '%s' has no snapshot named '%s'" % (vm.name, name), option="name")

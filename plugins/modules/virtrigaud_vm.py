@@ -315,20 +315,19 @@ def run(m):
         clone_from=p["clone_from"],
         linked_clone=p["linked_clone"],
     )
-    desired = None
-    if p["state"] != "absent":
-        desired = parse_vm(p, POWER_BY_STATE.get(p["state"]))
-    elif p["name"]:
-        parse_vm_name(p["name"])
-    if p["clone_from"]:
-        parse_vm_name(p["clone_from"], option="clone_from")
-
+    if not (p["name"] or p["id"]):
+        raise SpecError("set name (to create or find a VM by name) or id", option="name")
+    for option in ("name", "clone_from"):
+        if p[option]:
+            parse_vm_name(p[option], option=option)
     provider = m.provider
     observed = m.locate(p["name"], p["id"])
+    desired = None
+    if p["state"] != "absent":
+        desired = parse_vm(dict(p, name=p["name"] or observed.name), POWER_BY_STATE.get(p["state"]))
+
     source = None
     if observed is None and desired is not None:
-        if not p["name"]:
-            raise SpecError("is required to create a VM", option="name")
         if p["clone_from"]:
             source = provider.find(p["clone_from"])
         else:

@@ -101,6 +101,7 @@ changes:
 """
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import connection_spec, wait_spec
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.executor import Executor
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import parse_snapshot_name, plan_snapshot
@@ -109,6 +110,8 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.planner import par
 def run(m):
     p = m.params
     name = parse_snapshot_name(p["name"])
+    if not (p["vm_name"] or p["vm_id"]):
+        raise SpecError("set vm_name or vm_id to say which VM", option="vm_name")
     vm = m.locate(p["vm_name"], p["vm_id"])
     snapshots = m.provider.snapshot_list(vm.id) if vm else []
     the_plan = plan_snapshot(

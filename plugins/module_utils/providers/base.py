@@ -41,7 +41,9 @@ class ProviderConfig:
     @property
     def label(self) -> str:
         """How errors and results name this provider: never includes credentials."""
-        return self.name or "%s:%s" % (self.type, _strip_userinfo(self.uri or "default"))
+        if self.name:
+            return self.name
+        return _strip_userinfo(self.uri) if self.uri else "%s (default connection)" % self.type
 
 
 def _strip_userinfo(uri: str) -> str:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Iterator, Optional
 
-from ..errors import ConflictError, NotFoundError, PreconditionError, SpecError
+from ..errors import ConflictError, NotFoundError, PreconditionError, SpecError, UnavailableError
 from ..spec import NetworkSpec, VMSpec
 from .base import (
     Capabilities,
@@ -32,7 +32,7 @@ from .base import (
     TaskStatus,
 )
 
-MISSING_IMAGE_PREFIX = "missing"
+MISSING_PREFIX = "missing"
 _DONE = TaskRef()
 
 
@@ -52,7 +52,11 @@ class MockProvider(Provider):
         if not self.path:
             yield self._memory
             return
-        with open(self.path, "a+", encoding="utf-8") as handle:
+        try:
+            handle = open(self.path, "a+", encoding="utf-8")
+        except OSError as err:
+            raise UnavailableError("cannot open mock state file '%s': %s" % (self.path, err.strerror)) from None
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
             handle.seek(0)
             text = handle.read()
@@ -74,8 +78,14 @@ class MockProvider(Provider):
             raise NotFoundError("the directory of mock state file '%s' does not exist" % self.path)
 
     def check_spec(self, spec: VMSpec) -> None:
-        if spec.image and spec.image.startswith(MISSING_IMAGE_PREFIX):
+        """Names starting with ``missing`` stand for things the backend does not have."""
+        if spec.image and spec.image.startswith(MISSING_PREFIX):
             raise SpecError("image '%s' does not exist" % spec.image, option="image")
+        if spec.placement.datastore and spec.placement.datastore.startswith(MISSING_PREFIX):
+            raise SpecError("datastore '%s' does not exist" % spec.placement.datastore, option="placement.datastore")
+        for index, network in enumerate(spec.networks):
+            if (network.network or "").startswith(MISSING_PREFIX):
+                raise SpecError("network '%s' does not exist" % network.network, option="networks[%d].network" % index)
 
     def capabilities(self) -> Capabilities:
         return Capabilities(
@@ -118,6 +128,8 @@ class MockProvider(Provider):
                 "power": "Off",
                 "cpu": spec.cpu or 1,
                 "memory_mib": spec.memory_mib or 512,
+                "max_cpu": min(4 * (spec.cpu or 1), 128),
+                "max_memory_mib": 4 * (spec.memory_mib or 512),
                 "firmware": spec.firmware or "bios",
                 "disks": [{"name": "root", "size_gib": spec.root_disk_gib or 10}]
                 + [{"name": d.name, "size_gib": d.size_gib} for d in spec.disks],
@@ -146,8 +158,14 @@ class MockProvider(Provider):
     def reconfigure(self, vm_id: str, change: Reconfiguration) -> TaskRef:
         with self._state(write=True) as state:
             record = self._vm(state, vm_id)
+            if change.live and (change.cpu or 0) > record["max_cpu"]:
+                raise PreconditionError("%d CPUs exceed the hot-plug ceiling of %d" % (change.cpu, record["max_cpu"]))
+            if change.live and (change.memory_mib or 0) > record["max_memory_mib"]:
+                raise PreconditionError("memory exceeds the hot-plug ceiling of %d MiB" % record["max_memory_mib"])
             record["cpu"] = change.cpu or record["cpu"]
             record["memory_mib"] = change.memory_mib or record["memory_mib"]
+            record["max_cpu"] = max(record["max_cpu"], record["cpu"])
+            record["max_memory_mib"] = max(record["max_memory_mib"], record["memory_mib"])
             for disk in record["disks"]:
                 disk["size_gib"] = change.disk_sizes_gib.get(disk["name"], disk["size_gib"])
             record["disks"] += [{"name": d.name, "size_gib": d.size_gib} for d in change.add_disks]
@@ -240,8 +258,8 @@ def _observed(record: dict[str, Any]) -> ObservedVM:
         cpu=record["cpu"],
         memory_mib=record["memory_mib"],
         firmware=record["firmware"],
-        max_cpu=max(64, record["cpu"]),
-        max_memory_mib=max(65536, record["memory_mib"]),
+        max_cpu=record["max_cpu"],
+        max_memory_mib=record["max_memory_mib"],
         disks=tuple(ObservedDisk(name=d["name"], size_gib=d["size_gib"], format="qcow2") for d in record["disks"]),
         nics=nics,
         tags=tuple(record["tags"]),

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set everything up on this machine and run the demo playbook on the local libvirt.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+"$REPO/scripts/setup.sh"
+say "Demo playbook"
+cd "$REPO"
+ANSIBLE_COLLECTIONS_PATH="$TREE" ansible-playbook playbooks/demo.yml "$@"

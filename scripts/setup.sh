@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install everything the collection and its tests need on Debian 12 (as root),
+# then start the libvirt test bed.  Safe to run again: each step checks first.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+say "Debian packages"
+"$REPO/scripts/testbed/libvirtd.sh" install
+command -v rsync >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync >/dev/null
+
+say "Python packages"
+install_python_requirements
+
+say "libvirtd"
+"$REPO/scripts/testbed/libvirtd.sh" start
+
+say "Guest image"
+image="$("$REPO/scripts/testbed/guest-image.sh" | tail -n 1)"
+"$REPO/scripts/testbed/seed-image.sh" "$image"
+
+say "Collection tree"
+build_tree
+echo "$COLLECTION"
