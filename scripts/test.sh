@@ -13,7 +13,7 @@ stage_setup() { "$REPO/scripts/setup.sh"; }
 
 stage_unit() {
     build_tree
-    (cd "$COLLECTION" && "$PYTHON" -m pytest -q -p no:cacheprovider tests/unit)
+    (cd "$COLLECTION" && PYTHONPATH="$TREE" "$PYTHON" -m pytest -q -p no:cacheprovider tests/unit)
 }
 
 stage_sanity() {
@@ -37,7 +37,7 @@ stage_lint() {
 stage_docs() {
     build_tree
     for module in $(cd "$REPO/plugins/modules" && ls *.py | sed 's/\.py$//'); do
-        ansible-doc -t module "virtrigaud.core.$module" > "$LOGS/doc-$module.txt"
+        ANSIBLE_NOCOLOR=1 ansible-doc -t module "virtrigaud.core.$module" > "$LOGS/doc-$module.txt"
         grep -q '^EXAMPLES' "$LOGS/doc-$module.txt" && grep -q '^RETURN VALUES' "$LOGS/doc-$module.txt" || {
             echo "ansible-doc of $module lacks examples or return values" >&2
             return 1

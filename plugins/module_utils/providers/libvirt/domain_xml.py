@@ -1,0 +1,386 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Domain, volume and device XML for libvirt, built from and read into plain values.
+
+Pure code: no libvirt import, so it is unit-tested without a daemon.  What the
+spec knows and libvirt does not (disk names, NIC names, owned volumes, tags)
+lives in the domain's ``<metadata>`` under :data:`NAMESPACE`.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Optional
+
+NAMESPACE = "https://virtrigaud.io/xmlns/libvirt-domain/1"
+PREFIX = "vr"
+ET.register_namespace(PREFIX, NAMESPACE)
+
+ROOT_DISK = "root"
+SEED_DEVICE = "sda"
+MAX_VCPUS = 64
+HOTPLUG_FACTOR = 4
+_Q = "{%s}" % NAMESPACE
+
+
+@dataclass(frozen=True)
+class DiskRef:
+    """One disk the VM owns: its spec name, guest device and volume path."""
+
+    name: str
+    dev: str
+    path: str
+
+
+@dataclass(frozen=True)
+class NicRef:
+    name: str
+    mac: str
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """The collection's own record inside the domain XML."""
+
+    disks: tuple[DiskRef, ...] = ()
+    nics: tuple[NicRef, ...] = ()
+    seed: Optional[str] = None
+    tags: tuple[str, ...] = ()
+
+    def disk(self, name: str) -> Optional[DiskRef]:
+        return next((d for d in self.disks if d.name == name), None)
+
+    def owned_paths(self) -> list[str]:
+        return [d.path for d in self.disks] + ([self.seed] if self.seed else [])
+
+
+@dataclass(frozen=True)
+class NicPlan:
+    name: str
+    mac: str
+    network: Optional[str] = None
+    bridge: Optional[str] = None
+    model: str = "virtio"
+
+
+@dataclass(frozen=True)
+class DomainPlan:
+    """Everything needed to write a new domain definition."""
+
+    name: str
+    uuid: str
+    domain_type: str
+    cpu: int
+    memory_mib: int
+    firmware: str
+    disks: tuple[DiskRef, ...]
+    nics: tuple[NicPlan, ...]
+    seed: Optional[str] = None
+    tags: tuple[str, ...] = ()
+    max_cpu: int = 0
+    max_memory_mib: int = 0
+    formats: dict[str, str] = field(default_factory=dict)
+
+    def metadata(self) -> Metadata:
+        return Metadata(
+            disks=self.disks, nics=tuple(NicRef(n.name, n.mac) for n in self.nics), seed=self.seed, tags=self.tags
+        )
+
+
+@dataclass(frozen=True)
+class DomainFacts:
+    """What a persistent domain definition says, in the spec's units."""
+
+    name: str
+    uuid: str
+    cpu: int
+    max_cpu: int
+    memory_mib: int
+    max_memory_mib: int
+    firmware: str
+    disk_paths: dict[str, str]
+    nics: tuple[dict[str, Optional[str]], ...]
+    metadata: Metadata
+
+
+def hotplug_ceiling_cpu(cpu: int) -> int:
+    """The vCPU maximum a new definition gets, so later growth can happen online."""
+    return max(cpu, min(HOTPLUG_FACTOR * cpu, MAX_VCPUS))
+
+
+def hotplug_ceiling_memory(memory_mib: int) -> int:
+    return HOTPLUG_FACTOR * memory_mib
+
+
+def disk_device(index: int) -> str:
+    """vda, vdb, … vdz, vdaa: the guest device name of the index-th virtio disk."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("a") + rest) + letters
+    return "vd" + letters
+
+
+def next_disk_device(used: set[str]) -> str:
+    index = 0
+    while disk_device(index) in used:
+        index += 1
+    return disk_device(index)
+
+
+def _sub(parent: ET.Element, tag: str, text: Optional[str] = None, **attrs: str) -> ET.Element:
+    node = ET.SubElement(parent, tag, attrs)
+    if text is not None:
+        node.text = text
+    return node
+
+
+def metadata_xml(meta: Metadata, namespaced: bool = True) -> str:
+    """The metadata element.
+
+    ``virDomainSetMetadata`` wants it without a namespace and puts its own on
+    every element, so the same record reads back the same either way.
+    """
+    q = _Q if namespaced else ""
+    root = ET.Element(q + "vm")
+    for disk in meta.disks:
+        _sub(root, q + "disk", name=disk.name, dev=disk.dev, path=disk.path)
+    for nic in meta.nics:
+        _sub(root, q + "nic", name=nic.name, mac=nic.mac)
+    if meta.seed:
+        _sub(root, q + "seed", path=meta.seed)
+    for tag in meta.tags:
+        _sub(root, q + "tag", tag)
+    return ET.tostring(root, encoding="unicode")
+
+
+def _children(node: ET.Element, name: str) -> list[ET.Element]:
+    return [child for child in node if child.tag.rsplit("}", 1)[-1] == name]
+
+
+def parse_metadata(domain: ET.Element) -> Metadata:
+    node = domain.find("metadata/" + _Q + "vm")
+    if node is None:
+        return Metadata()
+    seeds = _children(node, "seed")
+    return Metadata(
+        disks=tuple(DiskRef(d.get("name", ""), d.get("dev", ""), d.get("path", "")) for d in _children(node, "disk")),
+        nics=tuple(NicRef(n.get("name", ""), n.get("mac", "").lower()) for n in _children(node, "nic")),
+        seed=seeds[0].get("path") if seeds else None,
+        tags=tuple(t.text or "" for t in _children(node, "tag")),
+    )
+
+
+def disk_xml(disk: DiskRef, fmt: str = "qcow2") -> ET.Element:
+    node = ET.Element("disk", type="file", device="disk")
+    _sub(node, "driver", name="qemu", type=fmt, discard="unmap")
+    _sub(node, "source", file=disk.path)
+    _sub(node, "target", dev=disk.dev, bus="virtio")
+    return node
+
+
+def seed_xml(path: str) -> ET.Element:
+    """The NoCloud seed as a read-only SATA CD-ROM, left out of snapshots."""
+    node = ET.Element("disk", type="file", device="cdrom", snapshot="no")
+    _sub(node, "driver", name="qemu", type="raw")
+    _sub(node, "source", file=path)
+    _sub(node, "target", dev=SEED_DEVICE, bus="sata")
+    _sub(node, "readonly")
+    return node
+
+
+def interface_xml(nic: NicPlan) -> ET.Element:
+    if nic.bridge:
+        node = ET.Element("interface", type="bridge")
+        _sub(node, "source", bridge=nic.bridge)
+    else:
+        node = ET.Element("interface", type="network")
+        _sub(node, "source", network=nic.network or "default")
+    _sub(node, "mac", address=nic.mac)
+    _sub(node, "model", type=nic.model)
+    return node
+
+
+def device_string(node: ET.Element) -> str:
+    return ET.tostring(node, encoding="unicode")
+
+
+def domain_xml(plan: DomainPlan) -> str:
+    domain = ET.Element("domain", type=plan.domain_type)
+    _sub(domain, "name", plan.name)
+    _sub(domain, "uuid", plan.uuid)
+    _sub(domain, "metadata")
+    _sub(domain, "memory", str(plan.max_memory_mib or hotplug_ceiling_memory(plan.memory_mib)), unit="MiB")
+    _sub(domain, "currentMemory", str(plan.memory_mib), unit="MiB")
+    _sub(domain, "vcpu", str(plan.max_cpu or hotplug_ceiling_cpu(plan.cpu)), placement="static", current=str(plan.cpu))
+    os_attrs = {"firmware": "efi"} if plan.firmware == "uefi" else {}
+    os_node = _sub(domain, "os", **os_attrs)
+    _sub(os_node, "type", "hvm", arch="x86_64")
+    _sub(os_node, "boot", dev="hd")
+    features = _sub(domain, "features")
+    _sub(features, "acpi")
+    _sub(features, "apic")
+    if plan.domain_type == "kvm":
+        _sub(domain, "cpu", mode="host-passthrough")
+    _sub(domain, "clock", offset="utc")
+    for event, action in (("on_poweroff", "destroy"), ("on_reboot", "restart"), ("on_crash", "destroy")):
+        _sub(domain, event, action)
+    devices = _sub(domain, "devices")
+    for disk in plan.disks:
+        devices.append(disk_xml(disk, plan.formats.get(disk.path, "qcow2")))
+    if plan.seed:
+        devices.append(seed_xml(plan.seed))
+    for nic in plan.nics:
+        devices.append(interface_xml(nic))
+    _sub(devices, "serial", type="pty")
+    _sub(devices, "console", type="pty")
+    channel = _sub(devices, "channel", type="unix")
+    _sub(channel, "target", type="virtio", name="org.qemu.guest_agent.0")
+    _sub(devices, "memballoon", model="virtio")
+    rng = _sub(devices, "rng", model="virtio")
+    _sub(rng, "backend", "/dev/urandom", model="random")
+    return _with_metadata(domain, plan.metadata())
+
+
+def _with_metadata(domain: ET.Element, meta: Metadata) -> str:
+    """Serialise ``domain`` with ``meta`` as its only metadata.
+
+    The metadata element is spliced in as text so that it declares its own
+    namespace, as libvirt expects of each metadata child.
+    """
+    for old in domain.findall("metadata"):
+        domain.remove(old)
+    text = ET.tostring(domain, encoding="unicode")
+    head, sep, tail = text.partition(">")
+    return "%s%s<metadata>%s</metadata>%s" % (head, sep, metadata_xml(meta), tail)
+
+
+def _mib(node: Optional[ET.Element]) -> int:
+    if node is None or not node.text:
+        return 0
+    factors = {"b": 1.0 / 1024 / 1024, "bytes": 1.0 / 1024 / 1024, "KiB": 1.0 / 1024, "k": 1.0 / 1024,
+               "MiB": 1, "M": 1, "GiB": 1024, "G": 1024}
+    return int(int(node.text) * factors.get(node.get("unit", "KiB"), 1.0 / 1024))
+
+
+def parse_domain(xml: str) -> DomainFacts:
+    domain = ET.fromstring(xml)
+    vcpu = domain.find("vcpu")
+    max_cpu = int(vcpu.text or 1) if vcpu is not None else 1
+    os_node = domain.find("os")
+    uefi = os_node is not None and (
+        os_node.get("firmware") == "efi" or os_node.find("loader[@type='pflash']") is not None
+    )
+    disk_paths = {}
+    for disk in domain.findall("devices/disk[@device='disk']"):
+        source, target = disk.find("source"), disk.find("target")
+        if source is not None and target is not None:
+            disk_paths[target.get("dev", "")] = source.get("file") or source.get("dev") or ""
+    nics = []
+    for interface in domain.findall("devices/interface"):
+        source, mac, model = interface.find("source"), interface.find("mac"), interface.find("model")
+        nics.append({
+            "mac": (mac.get("address") or "").lower() if mac is not None else None,
+            "network": source.get("network") if source is not None else None,
+            "bridge": source.get("bridge") if source is not None else None,
+            "model": model.get("type") if model is not None else None,
+        })
+    return DomainFacts(
+        name=domain.findtext("name", ""),
+        uuid=domain.findtext("uuid", ""),
+        cpu=int(vcpu.get("current", max_cpu)) if vcpu is not None else 1,
+        max_cpu=max_cpu,
+        memory_mib=_mib(domain.find("currentMemory")) or _mib(domain.find("memory")),
+        max_memory_mib=_mib(domain.find("memory")),
+        firmware="uefi" if uefi else "bios",
+        disk_paths=disk_paths,
+        nics=tuple(nics),
+        metadata=parse_metadata(domain),
+    )
+
+
+def clone_xml(source_xml: str, name: str, uuid: str, meta: Metadata, macs: list[str]) -> str:
+    """A copy of ``source_xml`` under a new identity, on the clone's own volumes, without a seed."""
+    domain = ET.fromstring(source_xml)
+    domain.find("name").text = name  # type: ignore[union-attr]
+    domain.find("uuid").text = uuid  # type: ignore[union-attr]
+    devices = domain.find("devices")
+    assert devices is not None
+    paths = {d.dev: d.path for d in meta.disks}
+    for disk in list(devices.findall("disk")):
+        target, source = disk.find("target"), disk.find("source")
+        dev = target.get("dev") if target is not None else None
+        if disk.get("device") == "disk" and dev in paths and source is not None:
+            source.set("file", paths[dev])
+            for stale in disk.findall("backingStore"):
+                disk.remove(stale)
+        else:
+            devices.remove(disk)
+    for interface, mac in zip(devices.findall("interface"), macs):
+        mac_node = interface.find("mac")
+        if mac_node is None:
+            mac_node = _sub(interface, "mac")
+        mac_node.set("address", mac)
+        for stale in interface.findall("target"):
+            interface.remove(stale)
+    os_node = domain.find("os")
+    for nvram in os_node.findall("nvram") if os_node is not None else []:
+        os_node.remove(nvram)  # type: ignore[union-attr]
+    return _with_metadata(domain, meta)
+
+
+def volume_xml(name: str, capacity: int, fmt: str = "qcow2", allocation: int = 0,
+               backing: Optional[tuple[str, str]] = None) -> str:
+    """A storage volume; ``backing`` is (path, format) of the image an overlay reads from."""
+    volume = ET.Element("volume")
+    _sub(volume, "name", name)
+    _sub(volume, "capacity", str(capacity), unit="bytes")
+    _sub(volume, "allocation", str(allocation), unit="bytes")
+    target = _sub(volume, "target")
+    _sub(target, "format", type=fmt)
+    if backing:
+        store = _sub(volume, "backingStore")
+        _sub(store, "path", backing[0])
+        _sub(store, "format", type=backing[1])
+    return ET.tostring(volume, encoding="unicode")
+
+
+def volume_format(xml: str) -> str:
+    node = ET.fromstring(xml).find("target/format")
+    return node.get("type", "raw") if node is not None else "raw"
+
+
+def pool_path(xml: str) -> str:
+    return ET.fromstring(xml).findtext("target/path", "")
+
+
+def snapshot_xml(name: str, description: str) -> str:
+    snapshot = ET.Element("domainsnapshot")
+    _sub(snapshot, "name", name)
+    if description:
+        _sub(snapshot, "description", description)
+    return ET.tostring(snapshot, encoding="unicode")
+
+
+@dataclass(frozen=True)
+class SnapshotFacts:
+    name: str
+    description: str
+    created: Optional[int]
+    state: str
+    parent: Optional[str]
+
+
+def parse_snapshot(xml: str) -> SnapshotFacts:
+    node = ET.fromstring(xml)
+    created = node.findtext("creationTime")
+    return SnapshotFacts(
+        name=node.findtext("name", ""),
+        description=node.findtext("description", ""),
+        created=int(created) if created else None,
+        state=node.findtext("state", ""),
+        parent=node.findtext("parent/name"),
+    )
+

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The libvirt test bed: install, start, stop and report a real libvirtd with
+# QEMU on Debian 12 without systemd.  `start` records the pids of the daemons it
+# started itself, and `stop` stops only those.
+set -euo pipefail
+
+RUN_DIR=/run/virtrigaud-testbed
+POOL=virtrigaud
+POOL_DIR=/var/lib/virtrigaud/pool
+URI=qemu:///system
+PYTHON="${PYTHON:-python3}"
+PACKAGES=(libvirt-daemon-system qemu-system-x86 qemu-utils libvirt-dev pkg-config gcc ovmf dnsmasq-base
+          busybox-static cpio syslinux syslinux-common mtools dosfstools rsync)
+
+log() { printf '%s\n' "$*" >&2; }
+
+install() {
+    local missing=()
+    for package in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "installing ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    "$PYTHON" -c 'import libvirt, pycdlib' 2>/dev/null ||
+        "$PYTHON" -m pip install -q --disable-pip-version-check libvirt-python pycdlib
+    # Running QEMU as root skips the /dev/kvm permission probe that otherwise
+    # makes every define wait about 40 s on this kind of machine.
+    local conf=/etc/libvirt/qemu.conf
+    grep -qx 'user = "root"' "$conf" || echo 'user = "root"' >> "$conf"
+    grep -qx 'group = "root"' "$conf" || echo 'group = "root"' >> "$conf"
+}
+
+running() { pgrep -x "$1" >/dev/null; }
+
+start_daemon() {
+    local name="$1"
+    running "$name" && return 0
+    mkdir -p "$RUN_DIR"
+    "$name" -d
+    for _ in $(seq 50); do
+        running "$name" && break
+        sleep 0.1
+    done
+    pgrep -xo "$name" > "$RUN_DIR/$name.pid"
+}
+
+virsh_q() { virsh -q -c "$URI" "$@"; }
+
+ensure_pool() {
+    local name="$1" dir="$2"
+    if ! virsh_q pool-info "$name" >/dev/null 2>&1; then
+        mkdir -p "$dir"
+        virsh_q pool-define-as "$name" dir --target "$dir" >/dev/null
+        virsh_q pool-build "$name" >/dev/null
+        virsh_q pool-autostart "$name" >/dev/null
+    fi
+    virsh_q pool-info "$name" | grep -q '^State: *running' || virsh_q pool-start "$name" >/dev/null
+}
+
+start() {
+    start_daemon virtlogd
+    start_daemon libvirtd
+    for _ in $(seq 300); do
+        virsh_q version >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    virsh_q version >/dev/null
+    ensure_pool default /var/lib/libvirt/images
+    ensure_pool "$POOL" "$POOL_DIR"
+    virsh_q net-info default | grep -q '^Active: *yes' || virsh_q net-start default >/dev/null
+    virsh_q net-autostart default >/dev/null
+    echo "libvirtd ready at $URI: pool '$POOL' in $POOL_DIR, network 'default' active"
+}
+
+stop() {
+    for name in libvirtd virtlogd; do
+        local file="$RUN_DIR/$name.pid"
+        [ -f "$file" ] || continue
+        local pid
+        pid="$(cat "$file")"
+        if kill "$pid" 2>/dev/null; then
+            for _ in $(seq 100); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+            done
+        fi
+        rm -f "$file"
+        echo "stopped $name ($pid)"
+    done
+}
+
+status() {
+    for name in virtlogd libvirtd; do
+        if running "$name"; then echo "$name: running ($(pgrep -xo "$name"))"; else echo "$name: stopped"; fi
+    done
+}
+
+case "${1:-}" in
+    install | start | stop | status) "$1" ;;
+    *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,141 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The libvirt backend's pure parts: domain/volume XML and the NoCloud seed."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.libvirt import domain_xml as dx
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.libvirt import seed
+from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm
+
+NIC = dx.NicPlan("lan", "52:54:00:00:00:01", network="default")
+
+
+def plan(**changes):
+    values = dict(
+        name="web", uuid="8d1c1f5e-0000-4000-8000-000000000001", domain_type="qemu", cpu=2, memory_mib=512,
+        firmware="bios",
+        disks=(dx.DiskRef("root", "vda", "/pool/web-root.qcow2"), dx.DiskRef("data", "vdb", "/pool/web-data.qcow2")),
+        nics=(NIC,), seed="/pool/web-cidata.iso", tags=("a", "b"),
+    )
+    values.update(changes)
+    return dx.DomainPlan(**values)
+
+
+@pytest.mark.parametrize("index, device", [(0, "vda"), (1, "vdb"), (25, "vdz"), (26, "vdaa"), (27, "vdab")])
+def test_disk_devices_follow_the_kernel_naming(index, device):
+    assert dx.disk_device(index) == device
+
+
+def test_next_disk_device_fills_the_first_gap():
+    assert dx.next_disk_device({"vda", "vdc"}) == "vdb"
+
+
+@pytest.mark.parametrize("cpu, ceiling", [(1, 4), (2, 8), (16, 64), (40, 64), (100, 100)])
+def test_cpu_hotplug_ceiling_is_four_times_capped_but_never_below_the_request(cpu, ceiling):
+    assert dx.hotplug_ceiling_cpu(cpu) == ceiling
+
+
+def test_domain_round_trips_through_its_own_parser():
+    facts = dx.parse_domain(dx.domain_xml(plan()))
+    assert (facts.name, facts.cpu, facts.max_cpu) == ("web", 2, 8)
+    assert (facts.memory_mib, facts.max_memory_mib, facts.firmware) == (512, 2048, "bios")
+    assert facts.disk_paths == {"vda": "/pool/web-root.qcow2", "vdb": "/pool/web-data.qcow2"}
+    assert facts.nics == ({"mac": NIC.mac, "network": "default", "bridge": None, "model": "virtio"},)
+    assert facts.metadata == plan().metadata()
+
+
+def test_metadata_declares_its_namespace_on_its_own_element():
+    text = dx.domain_xml(plan())
+    assert "<metadata><vr:vm xmlns:vr=\"%s\">" % dx.NAMESPACE in text
+    assert ET.fromstring(text).get("xmlns:vr") is None
+
+
+def test_seed_is_a_read_only_cdrom_left_out_of_snapshots():
+    cdrom = ET.fromstring(dx.domain_xml(plan())).find("devices/disk[@device='cdrom']")
+    assert cdrom.get("snapshot") == "no"
+    assert cdrom.find("readonly") is not None
+    assert cdrom.find("target").get("dev") == dx.SEED_DEVICE
+
+
+def test_uefi_asks_libvirt_for_efi_firmware_and_kvm_for_host_cpu():
+    domain = ET.fromstring(dx.domain_xml(plan(firmware="uefi", domain_type="kvm")))
+    assert domain.find("os").get("firmware") == "efi"
+    assert domain.find("cpu").get("mode") == "host-passthrough"
+    assert dx.parse_domain(dx.domain_xml(plan(firmware="uefi"))).firmware == "uefi"
+
+
+def test_bridge_nics_use_the_bridge():
+    node = dx.interface_xml(dx.NicPlan("uplink", "52:54:00:00:00:09", bridge="br0", model="e1000"))
+    assert node.get("type") == "bridge"
+    assert node.find("source").get("bridge") == "br0"
+    assert node.find("model").get("type") == "e1000"
+
+
+@pytest.mark.parametrize("unit, value, mib", [("KiB", 524288, 512), ("MiB", 512, 512), ("GiB", 2, 2048), ("bytes", 1048576, 1)])
+def test_memory_units_are_read_in_mib(unit, value, mib):
+    text = "<domain><name>x</name><memory unit='%s'>%d</memory></domain>" % (unit, value)
+    assert dx.parse_domain(text).memory_mib == mib
+
+
+def test_a_foreign_domain_without_metadata_still_parses():
+    facts = dx.parse_domain("<domain type='kvm'><name>old</name><uuid>u</uuid><vcpu>2</vcpu>"
+                            "<memory unit='KiB'>1048576</memory><devices><disk type='file' device='disk'>"
+                            "<source file='/x.img'/><target dev='hda' bus='ide'/></disk></devices></domain>")
+    assert (facts.cpu, facts.max_cpu, facts.memory_mib) == (2, 2, 1024)
+    assert facts.disk_paths == {"hda": "/x.img"}
+    assert facts.metadata == dx.Metadata()
+
+
+def test_clone_takes_a_new_identity_drops_the_seed_and_keeps_the_hardware():
+    source = dx.domain_xml(plan())
+    meta = dx.Metadata(disks=(dx.DiskRef("root", "vda", "/pool/copy-root.qcow2"),
+                              dx.DiskRef("data", "vdb", "/pool/copy-data.qcow2")),
+                       nics=(dx.NicRef("lan", "52:54:00:aa:bb:cc"),), tags=("a",))
+    facts = dx.parse_domain(dx.clone_xml(source, "copy", "u-2", meta, ["52:54:00:aa:bb:cc"]))
+    assert (facts.name, facts.uuid, facts.cpu, facts.memory_mib) == ("copy", "u-2", 2, 512)
+    assert facts.disk_paths == {"vda": "/pool/copy-root.qcow2", "vdb": "/pool/copy-data.qcow2"}
+    assert [n["mac"] for n in facts.nics] == ["52:54:00:aa:bb:cc"]
+    assert facts.metadata == meta
+    assert "cidata" not in dx.clone_xml(source, "copy", "u-2", meta, ["52:54:00:aa:bb:cc"])
+
+
+def test_overlay_volume_names_its_backing_image():
+    volume = ET.fromstring(dx.volume_xml("web-root.qcow2", 2 << 30, backing=("/img/base.raw", "raw")))
+    assert volume.findtext("capacity") == str(2 << 30)
+    assert volume.find("backingStore/format").get("type") == "raw"
+    assert dx.volume_format(dx.volume_xml("x", 1)) == "qcow2"
+
+
+def test_snapshot_facts():
+    facts = dx.parse_snapshot("<domainsnapshot><name>s1</name><description>d</description><state>running</state>"
+                              "<creationTime>1700000000</creationTime><parent><name>s0</name></parent></domainsnapshot>")
+    assert facts == dx.SnapshotFacts("s1", "d", 1700000000, "running", "s0")
+
+
+def test_seed_files_add_an_instance_id_and_keep_user_text():
+    spec = parse_vm({"name": "web", "cloud_init": {"user_data": "#!/bin/sh\necho hi\n", "meta_data": "local-hostname: w"}})
+    files = seed.seed_files(spec, "iid-1", (NIC,))
+    assert files["meta-data"] == "instance-id: iid-1\nlocal-hostname: w\n"
+    assert files["user-data"] == "#!/bin/sh\necho hi\n"
+    assert "network-config" not in files
+
+
+def test_static_addresses_become_network_config_matched_by_mac():
+    spec = parse_vm({"name": "web", "networks": [
+        {"name": "lan", "network": "default", "ip_address": "192.0.2.10", "prefix": 24, "gateway": "192.0.2.1"}]})
+    assert seed.needs_seed(spec)
+    files = seed.seed_files(spec, "iid-1", (NIC,))
+    assert files["meta-data"].startswith("instance-id: iid-1\nlocal-hostname: web")
+    assert '"macaddress": "52:54:00:00:00:01"' in files["network-config"]
+    assert '"192.0.2.10/24"' in files["network-config"]
+
+
+def test_seed_iso_is_labelled_cidata():
+    pytest.importorskip("pycdlib")
+    image = seed.seed_iso({"meta-data": "instance-id: x\n", "user-data": ""})
+    assert image[32768 + 40:32768 + 46] == b"cidata"
