@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Fail when a module is missing from the `virtrigaud` action group in meta/runtime.yml."""
 
 import pathlib

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set everything up on this machine and run the demo playbook on the local libvirt.
 set -euo pipefail
+# shellcheck disable=SC1091  # lib.sh sits beside this script
 source "$(dirname "$0")/lib.sh"
 "$REPO/scripts/setup.sh"
 say "Demo playbook"

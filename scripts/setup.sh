@@ -2,14 +2,19 @@
 # Install everything the collection and its tests need on Debian 12 (as root),
 # then start the libvirt test bed.  Safe to run again: each step checks first.
 set -euo pipefail
+# shellcheck disable=SC1091  # lib.sh sits beside this script
 source "$(dirname "$0")/lib.sh"
 
 say "Debian packages"
 "$REPO/scripts/testbed/libvirtd.sh" install
-command -v rsync >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync >/dev/null
+# ansible-test sanity runs ShellCheck on the scripts when it is installed.
+command -v shellcheck >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
 
 say "Python packages"
 install_python_requirements
+
+say "ansible-test offline"
+"$REPO/scripts/testbed/ansible-test-offline.sh"
 
 say "libvirtd"
 "$REPO/scripts/testbed/libvirtd.sh" start

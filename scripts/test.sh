@@ -2,6 +2,7 @@
 # Run every test: unit, sanity, lint, docs, then the integration scenario suite
 # on the mock provider and on a real libvirtd.  `test.sh unit sanity` runs a subset.
 set -euo pipefail
+# shellcheck disable=SC1091  # lib.sh sits beside this script
 source "$(dirname "$0")/lib.sh"
 
 stages=("$@")
@@ -36,12 +37,14 @@ stage_lint() {
 
 stage_docs() {
     build_tree
-    for module in $(cd "$REPO/plugins/modules" && ls *.py | sed 's/\.py$//'); do
+    local file module
+    for file in "$REPO"/plugins/modules/*.py; do
+        module="$(basename "$file" .py)"
         ANSIBLE_NOCOLOR=1 ansible-doc -t module "virtrigaud.core.$module" > "$LOGS/doc-$module.txt"
-        grep -q '^EXAMPLES' "$LOGS/doc-$module.txt" && grep -q '^RETURN VALUES' "$LOGS/doc-$module.txt" || {
+        if ! grep -q '^EXAMPLES' "$LOGS/doc-$module.txt" || ! grep -q '^RETURN VALUES' "$LOGS/doc-$module.txt"; then
             echo "ansible-doc of $module lacks examples or return values" >&2
             return 1
-        }
+        fi
     done
     echo "ansible-doc renders every module with examples and return values"
 }

@@ -43,7 +43,7 @@ options:
     default: true
   default_datastore:
     description:
-      - Where disks go when a VM's O(placement.datastore) is not set. For libvirt, a storage pool name.
+      - Where disks go when a VM's C(placement.datastore) is not set. For libvirt, a storage pool name.
       - For libvirt the pool V(default) is used when neither is set.
       - If not set, the E(VIRTRIGAUD_DEFAULT_DATASTORE) environment variable is used.
     type: str

@@ -147,7 +147,7 @@ def parse_quantity(value: Any, option: str) -> int:
             option=option,
         )
     number, suffix = match.groups()
-    whole, _, fraction = number.partition(".")
+    whole, dummy, fraction = number.partition(".")
     scale = 10 ** len(fraction)
     return (int(whole) * scale + int(fraction or 0)) * _FACTORS[suffix] // scale
 

@@ -14,7 +14,7 @@ description:
     then carries the changes out in order.
   - Changes that need the VM stopped are refused while it runs, unless O(allow_power_cycling=true).
 author:
-  - virtrigaud.core contributors
+  - virtrigaud.core contributors (@virtrigaud)
 extends_documentation_fragment:
   - virtrigaud.core.connection
   - virtrigaud.core.wait

@@ -12,7 +12,7 @@ description:
   - Returns one VM by name or id, or every VM of the provider (fetched in one bulk query).
   - Never changes anything.
 author:
-  - virtrigaud.core contributors
+  - virtrigaud.core contributors (@virtrigaud)
 extends_documentation_fragment:
   - virtrigaud.core.connection
   - virtrigaud.core.attributes

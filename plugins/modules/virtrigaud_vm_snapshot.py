@@ -11,7 +11,7 @@ version_added: 0.1.0
 description:
   - Snapshots are identified by name within their VM.
 author:
-  - virtrigaud.core contributors
+  - virtrigaud.core contributors (@virtrigaud)
 extends_documentation_fragment:
   - virtrigaud.core.connection
   - virtrigaud.core.wait

@@ -10,7 +10,7 @@ CACHE="${VIRTRIGAUD_CACHE:-$HOME/.cache/virtrigaud}/guest"
 log() { printf '%s\n' "$*" >&2; }
 
 kernel_package="$(apt-cache depends linux-image-cloud-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n 1)"
-key="$(cat "$0" | sha256sum | cut -c1-12)-${kernel_package#linux-image-}"
+key="$(sha256sum < "$0" | cut -c1-12)-${kernel_package#linux-image-}"
 image="$CACHE/tiny-$key.qcow2"
 if [ -f "$image" ]; then
     echo "$image"

@@ -307,7 +307,8 @@ def clone_xml(source_xml: str, name: str, uuid: str, meta: Metadata, macs: list[
     domain.find("name").text = name  # type: ignore[union-attr]
     domain.find("uuid").text = uuid  # type: ignore[union-attr]
     devices = domain.find("devices")
-    assert devices is not None
+    if devices is None:
+        raise ValueError("the source domain has no devices element")
     paths = {d.dev: d.path for d in meta.disks}
     for disk in list(devices.findall("disk")):
         target, source = disk.find("target"), disk.find("source")
@@ -383,4 +384,3 @@ def parse_snapshot(xml: str) -> SnapshotFacts:
         state=node.findtext("state", ""),
         parent=node.findtext("parent/name"),
     )
-

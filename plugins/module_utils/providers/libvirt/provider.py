@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import random
+import time
 import uuid
 from typing import Any, Callable, Iterable, Optional, TypeVar
 
@@ -25,7 +26,7 @@ from ...errors import (
     SpecError,
     VirtrigaudError,
 )
-from ...resilience import Deadline, poll
+from ...resilience import Deadline
 from ...spec import GIB, VMSpec
 from ..base import (
     Capabilities,
@@ -56,6 +57,7 @@ DEFAULT_URI = "qemu:///system"
 DEFAULT_POOL = "default"
 DEFAULT_ROOT_GIB = 10
 DOMAIN_TYPES = ("auto", "kvm", "qemu")
+SHUTDOWN_PRESS_INTERVAL = 10.0
 _DONE = TaskRef()
 _RUNNING_STATES = ("VIR_DOMAIN_RUNNING", "VIR_DOMAIN_BLOCKED", "VIR_DOMAIN_PAUSED", "VIR_DOMAIN_SHUTDOWN",
                    "VIR_DOMAIN_PMSUSPENDED")
@@ -87,7 +89,7 @@ def _usable_ip(address: str) -> bool:
 
 
 def _random_mac() -> str:
-    return "52:54:00:%02x:%02x:%02x" % tuple(random.randint(0, 255) for _ in range(3))
+    return "52:54:00:%02x:%02x:%02x" % tuple(random.randint(0, 255) for dummy in range(3))
 
 
 def _gib(size_bytes: int) -> int:
@@ -369,15 +371,20 @@ class LibvirtProvider(Provider):
             else:
                 domain.create()
         elif op is PowerOp.SHUTDOWN_GRACEFUL and active:
-            domain.shutdown()
-            try:
-                poll(lambda: True if not domain.isActive() else None, Deadline(float(graceful_timeout)),
-                     "the guest to shut down", interval=0.5, max_interval=2.0)
-            except DeadlineExceededError:
-                raise DeadlineExceededError(
-                    "the guest did not shut down within %d s of the ACPI power button" % graceful_timeout
-                ) from None
+            self._shut_down(domain, graceful_timeout)
         return _DONE
+
+    def _shut_down(self, domain: Any, timeout: int) -> None:
+        """Press the ACPI power button until the guest is off; a guest still booting misses the first press."""
+        deadline = Deadline(float(timeout))
+        pressed_at = None
+        while domain.isActive():
+            if deadline.expired:
+                raise DeadlineExceededError("the guest did not shut down within %d s of the ACPI power button" % timeout)
+            if pressed_at is None or time.monotonic() - pressed_at >= SHUTDOWN_PRESS_INTERVAL:
+                self._quietly(domain.shutdown, ["OPERATION_INVALID"])
+                pressed_at = time.monotonic()
+            time.sleep(deadline.cap(0.5))
 
     @_calls_libvirt("reconfigure")
     def reconfigure(self, vm_id: str, change: Reconfiguration) -> TaskRef:
@@ -482,7 +489,7 @@ class LibvirtProvider(Provider):
                 has_memory=facts.state in ("running", "paused"), parent=facts.parent,
                 current=bool(handle.isCurrent(0)),
             )))
-        return [snapshot for _, snapshot in sorted(snapshots, key=lambda pair: (pair[0], pair[1].name))]
+        return [snapshot for dummy, snapshot in sorted(snapshots, key=lambda pair: (pair[0], pair[1].name))]
 
     @_calls_libvirt("snapshot_create")
     def snapshot_create(
@@ -527,7 +534,7 @@ class LibvirtProvider(Provider):
                 self._clone_disk(target_name, names.get(dev, dev), dev, path, linked, created)
                 for dev, path in facts.disk_paths.items()
             )
-            macs = [_random_mac() for _ in facts.nics]
+            macs = [_random_mac() for dummy in facts.nics]
             nic_names = {n.mac: n.name for n in facts.metadata.nics}
             meta = dx.Metadata(
                 disks=disks,
