@@ -57,7 +57,9 @@ ensure_pool() {
         virsh_q pool-build "$name" >/dev/null
         virsh_q pool-autostart "$name" >/dev/null
     fi
-    virsh_q pool-info "$name" | grep -q '^State: *running' || virsh_q pool-start "$name" >/dev/null
+    # Read the whole output first: grep -q would close the pipe early, and pipefail
+    # would count virsh's broken pipe as a failure.
+    [[ "$(virsh_q pool-info "$name")" =~ State:\ +running ]] || virsh_q pool-start "$name" >/dev/null
 }
 
 start() {
@@ -70,7 +72,7 @@ start() {
     virsh_q version >/dev/null
     ensure_pool default /var/lib/libvirt/images
     ensure_pool "$POOL" "$POOL_DIR"
-    virsh_q net-info default | grep -q '^Active: *yes' || virsh_q net-start default >/dev/null
+    [[ "$(virsh_q net-info default)" =~ Active:\ +yes ]] || virsh_q net-start default >/dev/null
     virsh_q net-autostart default >/dev/null
     echo "libvirtd ready at $URI: pool '$POOL' in $POOL_DIR, network 'default' active"
 }
