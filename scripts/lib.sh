@@ -27,3 +27,18 @@ build_tree() {
 install_python_requirements() {
     "$PYTHON" -m pip install -q --disable-pip-version-check -r "$REPO/requirements.txt" -r "$REPO/tests/requirements.txt"
 }
+
+# A Python 3.12 for the newest ansible-core: PYTHON_NEWEST, the system's, or pyenv's.
+newest_python() {
+    local candidate
+    for candidate in "${PYTHON_NEWEST:-}" /usr/local/bin/python3.12 /usr/bin/python3.12 \
+        "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3.12; do
+        if [ -n "$candidate" ] && [ -x "$candidate" ]; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
+python_version() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])'; }

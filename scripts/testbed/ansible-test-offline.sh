@@ -2,7 +2,8 @@
 # ansible-test bootstraps pip in its virtual environments with a get-pip script
 # downloaded from a host this machine cannot reach.  It first looks in its
 # cache, so put a stand-in there for every pip version the installed
-# ansible-test releases ask for: it installs pip with the interpreter's own
+# ansible-test releases ask for (those installed for the interpreters given as
+# arguments, by default python3): it installs pip with the interpreter's own
 # ensurepip, then the requested versions from the package index.
 set -euo pipefail
 
@@ -18,7 +19,8 @@ versions() {
     done | sort -u
 }
 
-for version in $(versions "${PYTHON:-python3}" python3.12); do
+[ $# -gt 0 ] || set -- "${PYTHON:-python3}"
+for version in $(versions "$@"); do
     target="$CACHE_DIR/get_pip_${version//./_}.py"
     cat > "$target.tmp" <<'EOF'
 """Offline stand-in for get-pip.py, written by virtrigaud.core's test harness."""
