@@ -10,7 +10,7 @@ lives in the domain's ``<metadata>`` under :data:`NAMESPACE`.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 NAMESPACE = "https://virtrigaud.io/xmlns/libvirt-domain/1"
@@ -80,7 +80,6 @@ class DomainPlan:
     tags: tuple[str, ...] = ()
     max_cpu: int = 0
     max_memory_mib: int = 0
-    formats: dict[str, str] = field(default_factory=dict)
 
     def metadata(self) -> Metadata:
         return Metadata(
@@ -229,7 +228,7 @@ def domain_xml(plan: DomainPlan) -> str:
         _sub(domain, event, action)
     devices = _sub(domain, "devices")
     for disk in plan.disks:
-        devices.append(disk_xml(disk, plan.formats.get(disk.path, "qcow2")))
+        devices.append(disk_xml(disk))
     if plan.seed:
         devices.append(seed_xml(plan.seed))
     for nic in plan.nics:

@@ -27,7 +27,7 @@ from ...errors import (
     VirtrigaudError,
 )
 from ...resilience import Deadline
-from ...spec import GIB, VMSpec
+from ...spec import GIB, NetworkSpec, VMSpec
 from ..base import (
     Capabilities,
     ObservedDisk,
@@ -94,6 +94,19 @@ def _random_mac() -> str:
 
 def _gib(size_bytes: int) -> int:
     return -(-size_bytes // GIB)
+
+
+def _nic_plans(networks: Iterable[NetworkSpec]) -> tuple[dx.NicPlan, ...]:
+    """NICs with their MACs fixed now, so cloud-init network config and metadata can name them."""
+    return tuple(
+        dx.NicPlan(n.name, (n.mac_address or _random_mac()).lower(), n.network, n.bridge, n.model or "virtio")
+        for n in networks
+    )
+
+
+def _allocation(disk_type: str, size: int) -> int:
+    """Bytes to allocate up front: none for thin disks, all for the thick kinds."""
+    return 0 if disk_type == "thin" else size
 
 
 class LibvirtProvider(Provider):
@@ -269,18 +282,15 @@ class LibvirtProvider(Provider):
             return existing.UUIDString(), _DONE
         pool = self._pool_for(spec)
         vm_id = str(uuid.uuid4())
-        nics = tuple(
-            dx.NicPlan(n.name, (n.mac_address or _random_mac()).lower(), n.network, n.bridge, n.model or "virtio")
-            for n in spec.networks
-        )
+        nics = _nic_plans(spec.networks)
         created: list[Any] = []
         try:
-            disks, formats = self._create_disks(spec, pool, created)
+            disks = self._create_disks(spec, pool, created)
             seed = self._create_seed(spec, pool, vm_id, nics, created) if needs_seed(spec) else None
             plan = dx.DomainPlan(
                 name=spec.name, uuid=vm_id, domain_type=self._resolved_domain_type(), cpu=spec.cpu or 1,
                 memory_mib=spec.memory_mib or 512, firmware=spec.firmware or "bios", disks=disks, nics=nics,
-                seed=seed, tags=tuple(spec.tags or ()), formats=formats,
+                seed=seed, tags=tuple(spec.tags or ()),
             )
             self.conn.defineXMLFlags(dx.domain_xml(plan), libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
         except BaseException:
@@ -293,8 +303,7 @@ class LibvirtProvider(Provider):
         created.append(volume)
         return volume
 
-    def _create_disks(self, spec: VMSpec, pool: Any, created: list[Any]) -> tuple[tuple[dx.DiskRef, ...], dict[str, str]]:
-        allocation = (lambda size: 0) if spec.disk_type == "thin" else (lambda size: size)
+    def _create_disks(self, spec: VMSpec, pool: Any, created: list[Any]) -> tuple[dx.DiskRef, ...]:
         root_size = (spec.root_disk_gib or 0) * GIB
         backing = None
         if spec.image:
@@ -304,7 +313,8 @@ class LibvirtProvider(Provider):
         root_size = root_size or DEFAULT_ROOT_GIB * GIB
         root = self._new_volume(
             pool,
-            dx.volume_xml("%s-root.qcow2" % spec.name, root_size, allocation=0 if backing else allocation(root_size),
+            dx.volume_xml("%s-root.qcow2" % spec.name, root_size,
+                          allocation=0 if backing else _allocation(spec.disk_type, root_size),
                           backing=backing),
             created,
         )
@@ -312,10 +322,11 @@ class LibvirtProvider(Provider):
         for index, disk in enumerate(spec.disks, start=1):
             size = disk.size_gib * GIB
             volume = self._new_volume(
-                pool, dx.volume_xml("%s-%s.qcow2" % (spec.name, disk.name), size, allocation=allocation(size)), created
+                pool, dx.volume_xml("%s-%s.qcow2" % (spec.name, disk.name), size, allocation=_allocation(disk.type, size)),
+                created,
             )
             disks.append(dx.DiskRef(disk.name, dx.disk_device(index), volume.path()))
-        return tuple(disks), {d.path: "qcow2" for d in disks}
+        return tuple(disks)
 
     def _create_seed(self, spec: VMSpec, pool: Any, vm_id: str, nics: tuple[dx.NicPlan, ...],
                      created: list[Any]) -> str:
@@ -402,10 +413,7 @@ class LibvirtProvider(Provider):
         if change.add_disks:
             meta = self._add_disks(domain, facts, change, flags)
         if change.add_networks:
-            nics = tuple(
-                dx.NicPlan(n.name, (n.mac_address or _random_mac()).lower(), n.network, n.bridge, n.model or "virtio")
-                for n in change.add_networks
-            )
+            nics = _nic_plans(change.add_networks)
             for nic in nics:
                 domain.attachDeviceFlags(dx.device_string(dx.interface_xml(nic)), flags)
             meta = dx.Metadata(meta.disks, meta.nics + tuple(dx.NicRef(n.name, n.mac) for n in nics), meta.seed,
@@ -460,8 +468,7 @@ class LibvirtProvider(Provider):
             size = disk.size_gib * GIB
             volume = self._new_volume(
                 pool,
-                dx.volume_xml("%s-%s.qcow2" % (facts.name, disk.name), size,
-                              allocation=0 if disk.type == "thin" else size),
+                dx.volume_xml("%s-%s.qcow2" % (facts.name, disk.name), size, allocation=_allocation(disk.type, size)),
                 created,
             )
             ref = dx.DiskRef(disk.name, dx.next_disk_device(used), volume.path())

@@ -98,6 +98,6 @@ class FakeError(Exception):
 ])
 def test_libvirt_codes_map_to_the_taxonomy(code, message, cls):
     err = failures.translate(FakeLibvirt, FakeError(code, message), (), operation="power_on")
-    assert type(err) is cls
+    assert err.error_code == cls.error_code
     assert err.details["libvirt_error_code"] == code
     assert err.operation == "power_on"

@@ -32,21 +32,21 @@ def imports(path):
 
 @pytest.mark.parametrize("name", PURE)
 def test_pure_layers_import_no_ansible_and_no_third_party_library(name):
-    for module, level, _ in imports(MODULE_UTILS / name):
+    for module, level, dummy in imports(MODULE_UTILS / name):
         if level == 0:
             assert module.split(".")[0] not in THIRD_PARTY | {"ansible"}, (name, module)
 
 
 @pytest.mark.parametrize("path", sorted(MODULE_UTILS.rglob("*.py")), ids=lambda p: str(p.relative_to(PLUGINS)))
 def test_module_utils_never_import_modules_or_inventory(path):
-    for module, _, _ in imports(path):
+    for module, dummy_level, dummy_lazy in imports(path):
         assert "plugins.modules" not in module and "plugins.inventory" not in module
 
 
 def test_backends_load_only_when_their_type_is_used():
     registry = imports(MODULE_UTILS / "providers" / "registry.py")
-    backends = [(module, lazy) for module, _, lazy in registry if module.endswith(("provider", "mock"))]
-    assert backends and all(lazy for _, lazy in backends)
+    backends = [lazy for module, dummy, lazy in registry if module.endswith(("provider", "mock"))]
+    assert backends and all(backends)
 
 
 def test_third_party_imports_in_backends_are_guarded():

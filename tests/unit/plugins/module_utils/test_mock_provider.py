@@ -53,7 +53,7 @@ def test_create_is_idempotent_by_name(provider):
 
 
 def test_power_and_delete(provider):
-    vm_id, _ = provider.create(SPEC)
+    vm_id = provider.create(SPEC)[0]
     provider.power(vm_id, PowerOp.ON)
     assert provider.describe(vm_id).ip_addresses
     with pytest.raises(PreconditionError):
@@ -65,7 +65,7 @@ def test_power_and_delete(provider):
 
 
 def test_reconfigure_respects_the_hotplug_ceiling(provider):
-    vm_id, _ = provider.create(SPEC)
+    vm_id = provider.create(SPEC)[0]
     provider.power(vm_id, PowerOp.ON)
     provider.reconfigure(vm_id, Reconfiguration(cpu=4, disk_sizes_gib={"data": 8}, add_disks=(DiskSpec("logs", 1),),
                                                 tags=("a", "b"), live=True))
@@ -76,7 +76,7 @@ def test_reconfigure_respects_the_hotplug_ceiling(provider):
 
 
 def test_snapshots_revert_state(provider):
-    vm_id, _ = provider.create(SPEC)
+    vm_id = provider.create(SPEC)[0]
     provider.snapshot_create(vm_id, "base", "first")
     provider.reconfigure(vm_id, Reconfiguration(cpu=3))
     provider.snapshot_revert(vm_id, "base")
@@ -90,8 +90,8 @@ def test_snapshots_revert_state(provider):
 
 
 def test_clone_gets_new_identity_and_refuses_taken_names(provider):
-    vm_id, _ = provider.create(SPEC)
-    copy_id, _ = provider.clone(vm_id, "copy", linked=True)
+    vm_id = provider.create(SPEC)[0]
+    copy_id = provider.clone(vm_id, "copy", linked=True)[0]
     source, copy = provider.describe(vm_id), provider.describe(copy_id)
     assert copy.name == "copy" and copy.cpu == source.cpu
     assert copy.nics[0].mac_address != source.nics[0].mac_address
@@ -107,7 +107,7 @@ def test_missing_things_are_spec_errors(provider):
 
 def test_state_file_is_shared_between_instances(tmp_path):
     uri = "mock://%s" % (tmp_path / "state.json")
-    vm_id, _ = MockProvider(ProviderConfig(type="mock", uri=uri)).create(SPEC)
+    vm_id = MockProvider(ProviderConfig(type="mock", uri=uri)).create(SPEC)[0]
     assert MockProvider(ProviderConfig(type="mock", uri=uri)).describe(vm_id).name == "web"
 
 

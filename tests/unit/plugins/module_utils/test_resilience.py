@@ -80,10 +80,14 @@ def test_retry_does_not_repeat_permanent_errors():
     assert len(calls) == 1
 
 
+def always_down():
+    raise UnavailableError("down")
+
+
 def test_retry_gives_up_after_its_attempts():
     clock = FakeClock()
     with pytest.raises(UnavailableError):
-        retry(lambda: (_ for _ in ()).throw(UnavailableError("down")), attempts=3, delays=iter([1, 1, 1]),
+        retry(always_down, attempts=3, delays=iter([1, 1, 1]),
               sleep=clock.sleep)
     assert len(clock.sleeps) == 2
 
@@ -92,7 +96,7 @@ def test_retry_stops_at_the_deadline():
     clock = FakeClock()
     deadline = Deadline(2.5, clock=clock)
     with pytest.raises(UnavailableError):
-        retry(lambda: (_ for _ in ()).throw(UnavailableError("down")), attempts=10, delays=iter([1] * 10),
+        retry(always_down, attempts=10, delays=iter([1] * 10),
               sleep=clock.sleep, deadline=deadline)
     assert sum(clock.sleeps) <= 2.5
 
