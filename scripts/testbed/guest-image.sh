@@ -9,7 +9,14 @@ set -euo pipefail
 CACHE="${VIRTRIGAUD_CACHE:-$HOME/.cache/virtrigaud}/guest"
 log() { printf '%s\n' "$*" >&2; }
 
-kernel_package="$(apt-cache depends linux-image-cloud-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n 1)"
+cloud_kernel() {
+    apt-cache depends linux-image-cloud-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n 1
+}
+kernel_package="$(cloud_kernel)"
+if [ -z "$kernel_package" ]; then
+    apt-get update -qq
+    kernel_package="$(cloud_kernel)"
+fi
 key="$(sha256sum < "$0" | cut -c1-12)-${kernel_package#linux-image-}"
 image="$CACHE/tiny-$key.qcow2"
 if [ -f "$image" ]; then

@@ -17,7 +17,7 @@ log() { printf '%s\n' "$*" >&2; }
 install() {
     local missing=()
     for package in "${PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+        [[ "$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null)" == *"ok installed"* ]] || missing+=("$package")
     done
     if [ ${#missing[@]} -gt 0 ]; then
         log "installing ${missing[*]}"
