@@ -28,7 +28,8 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$CACHE"
 log "building the guest image from $kernel_package and busybox-static"
-(cd "$work" && apt-get download -qq "$kernel_package" >/dev/null)
+rm -f "$CACHE"/tiny-*.qcow2
+(cd "$work" && apt-get download -qq -o APT::Sandbox::User=root "$kernel_package" >/dev/null)
 dpkg-deb -x "$work"/linux-image-*.deb "$work/kernel"
 release="${kernel_package#linux-image-}"
 modules="$work/kernel/lib/modules/$release"
