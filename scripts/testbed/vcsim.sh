@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The vSphere test bed: build the govmomi simulator launcher in vcsim/ from the
+# Go module proxy (cached by the hash of its sources), then start it on
+# loopback over TLS with a self-signed certificate, and stop it by pid.
+#   vcsim.sh build | start [VMS_PER_HOST] | stop | status | env
+# `env` prints VMWARE_* settings (and VCSIM_CA, the certificate) for a shell.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+CACHE="${VIRTRIGAUD_CACHE:-$HOME/.cache/virtrigaud}/vcsim"
+RUN_DIR=/run/virtrigaud-testbed
+PORT="${VCSIM_PORT:-18989}"
+USERNAME="${VCSIM_USERNAME:-vr-admin}"
+PASSWORD="${VCSIM_PASSWORD:-vr-vcsim-secret}"
+GO_NEEDED=1.23
+
+log() { printf '%s\n' "$*" >&2; }
+
+binary() { echo "$CACHE/vcsim-$(cat "$HERE/vcsim/go.mod" "$HERE/vcsim/go.sum" "$HERE/vcsim/main.go" | sha256sum | cut -c1-12)"; }
+
+build() {
+    local target
+    target="$(binary)"
+    [ -x "$target" ] && return 0
+    if ! command -v go >/dev/null; then
+        log "vcsim needs Go $GO_NEEDED or newer on the PATH to build the govmomi simulator"
+        return 1
+    fi
+    mkdir -p "$CACHE"
+    log "building the vCenter simulator (govmomi $(sed -n 's/^require github.com\/vmware\/govmomi //p' "$HERE/vcsim/go.mod"))"
+    (cd "$HERE/vcsim" && GOFLAGS=-mod=readonly go build -trimpath -o "$target.tmp" .)
+    mv "$target.tmp" "$target"
+    find "$CACHE" -name 'vcsim-*' ! -path "$target" -delete
+}
+
+certificate() {
+    [ -f "$CACHE/tls.crt" ] && return 0
+    mkdir -p "$CACHE"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=127.0.0.1" \
+        -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+        -keyout "$CACHE/tls.key" -out "$CACHE/tls.crt" 2>/dev/null
+}
+
+running() { [ -f "$RUN_DIR/vcsim.pid" ] && kill -0 "$(cat "$RUN_DIR/vcsim.pid")" 2>/dev/null; }
+
+start() {
+    local vms="${1:-2}"
+    running && { status; return 0; }
+    build
+    certificate
+    mkdir -p "$RUN_DIR"
+    rm -f "$RUN_DIR/vcsim.url"
+    "$(binary)" -listen "127.0.0.1:$PORT" -username "$USERNAME" -password "$PASSWORD" -vms "$vms" \
+        -cert "$CACHE/tls.crt" -key "$CACHE/tls.key" -url-file "$RUN_DIR/vcsim.url" > "$RUN_DIR/vcsim.log" 2>&1 &
+    echo $! > "$RUN_DIR/vcsim.pid"
+    for _ in $(seq 600); do
+        [ -s "$RUN_DIR/vcsim.url" ] && break
+        running || { cat "$RUN_DIR/vcsim.log" >&2; return 1; }
+        sleep 0.1
+    done
+    [ -s "$RUN_DIR/vcsim.url" ] || { log "vcsim did not start"; return 1; }
+    cat "$RUN_DIR/vcsim.log"
+}
+
+stop() {
+    running || { rm -f "$RUN_DIR/vcsim.pid"; return 0; }
+    local pid
+    pid="$(cat "$RUN_DIR/vcsim.pid")"
+    kill "$pid"
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    rm -f "$RUN_DIR/vcsim.pid" "$RUN_DIR/vcsim.url"
+    echo "stopped vcsim ($pid)"
+}
+
+status() {
+    if running; then echo "vcsim: running ($(cat "$RUN_DIR/vcsim.pid")) at $(cat "$RUN_DIR/vcsim.url")"; else echo "vcsim: stopped"; fi
+}
+
+print_env() {
+    cat <<EOF
+export VMWARE_HOST=127.0.0.1 VMWARE_PORT=$PORT VMWARE_USER=$USERNAME VMWARE_PASSWORD=$PASSWORD
+export VCSIM_CA=$CACHE/tls.crt
+EOF
+}
+
+case "${1:-}" in
+    build | start | stop | status) "$@" ;;
+    env) print_env ;;
+    *) echo "usage: $0 build|start [VMS_PER_HOST]|stop|status|env" >&2; exit 2 ;;
+esac
