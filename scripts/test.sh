@@ -51,17 +51,20 @@ stage_docs() {
 }
 
 # One leg of the suite: every target on one backend, with a fresh secret canary
-# as its password, which must then appear in none of the leg's output.
+# as its password, which must then appear in none of the leg's output.  The
+# optional command prepares the backend and gets the canary as its argument.
 integration_leg() {
     local backend="$1" canary="vr-canary-$RANDOM$RANDOM" started=$SECONDS log
+    shift
     log="$LOGS/integration-$backend-$(python_version "$PYTHON").log"
+    [ $# -eq 0 ] || "$@" "$canary"
     build_tree
     sed "s/@CANARY@/$canary/; s:@STATE@:$VIRTRIGAUD_CACHE/mock-state.json:" \
         "$REPO/tests/integration/config/$backend.yml" > "$COLLECTION/tests/integration/integration_config.yml"
     (cd "$COLLECTION" && ansible-test integration --local --python "$(python_version "$PYTHON")" --color no \
         --allow-destructive) > "$log" 2>&1 || { tail -n 60 "$log"; return 1; }
     grep -E '^(PLAY RECAP|testhost|.*bad-input cases)' "$log" | sed 's/^/  /'
-    if grep -rl "$canary" "$log" /var/log/libvirt 2>/dev/null; then
+    if grep -rl "$canary" "$log" /var/log/libvirt /run/virtrigaud-testbed 2>/dev/null; then
         echo "the secret canary leaked into the files above" >&2
         return 1
     fi
@@ -76,9 +79,20 @@ stage_integration_libvirt() {
     integration_leg libvirt
 }
 
+# vcsim takes the canary as its password; a template like the libvirt image is made in it.
+start_vcsim() {
+    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
+    VCSIM_PASSWORD="$1" "$REPO/scripts/testbed/vcsim.sh" start
+    (eval "$(VCSIM_PASSWORD="$1" "$REPO/scripts/testbed/vcsim.sh" env)" &&
+        "$PYTHON" "$REPO/scripts/testbed/seed-template.py" vr-template >/dev/null)
+}
+
+stage_integration_vsphere() { integration_leg vsphere start_vcsim; }
+
 stage_integration() {
     stage_integration_mock
     stage_integration_libvirt
+    stage_integration_vsphere
 }
 
 # The newest ansible-core needs Python 3.12, which Debian 12 lacks: use one when

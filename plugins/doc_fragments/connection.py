@@ -12,38 +12,52 @@ options:
     description:
       - The kind of hypervisor or runtime to talk to.
       - V(mock) is an in-memory provider for demos and tests.
+      - V(vsphere) talks to vCenter or ESXi through pyVmomi.
       - If not set, the value of the E(VIRTRIGAUD_PROVIDER_TYPE) environment variable is used.
     type: str
-    choices: [libvirt, mock]
+    choices: [libvirt, mock, vsphere]
     default: libvirt
   uri:
     description:
       - Where the provider is.
       - For V(libvirt), a libvirt connection URI such as V(qemu:///system) or V(qemu+ssh://root@host/system).
       - For V(mock), V(mock://) keeps VMs in memory, V(mock:///path/state.json) keeps them in that file.
+      - For V(vsphere), a host name or a URL such as V(https://vcenter.example.com/sdk); O(hostname) is
+        the usual way to give it.
       - If not set, the E(VIRTRIGAUD_URI) environment variable is used, then E(LIBVIRT_DEFAULT_URI),
         then the provider's default (V(qemu:///system) for libvirt).
     type: str
     aliases: [endpoint]
+  hostname:
+    description:
+      - The vCenter or ESXi host for O(provider_type=vsphere); used when O(uri) is not set.
+      - If not set, the E(VMWARE_HOST) environment variable is used.
+    type: str
+  port:
+    description:
+      - The HTTPS port of O(hostname).
+      - If not set, the E(VMWARE_PORT) environment variable is used, else 443.
+    type: int
   username:
     description:
-      - User name for providers that authenticate with a password (libvirt SASL or TCP).
-      - If not set, the E(VIRTRIGAUD_USERNAME) environment variable is used.
+      - User name for providers that authenticate with a password (vSphere, libvirt SASL or TCP).
+      - If not set, the E(VIRTRIGAUD_USERNAME) environment variable is used, then E(VMWARE_USER).
     type: str
   password:
     description:
       - Password for O(username). Never shown in results, diffs or errors.
-      - If not set, the E(VIRTRIGAUD_PASSWORD) environment variable is used.
+      - If not set, the E(VIRTRIGAUD_PASSWORD) environment variable is used, then E(VMWARE_PASSWORD).
     type: str
   validate_certs:
     description:
-      - Whether to verify the provider's TLS certificate.
-      - If not set, the E(VIRTRIGAUD_VALIDATE_CERTS) environment variable is used.
+      - Whether to verify the provider's TLS certificate against the system's trusted CAs.
+      - If not set, the E(VIRTRIGAUD_VALIDATE_CERTS) environment variable is used, then E(VMWARE_VALIDATE_CERTS).
     type: bool
     default: true
   default_datastore:
     description:
-      - Where disks go when a VM's C(placement.datastore) is not set. For libvirt, a storage pool name.
+      - Where disks go when a VM's C(placement.datastore) is not set. For libvirt, a storage pool name;
+        for vSphere, a datastore name.
       - For libvirt the pool V(default) is used when neither is set.
       - If not set, the E(VIRTRIGAUD_DEFAULT_DATASTORE) environment variable is used.
     type: str
@@ -57,5 +71,6 @@ options:
     default: auto
 requirements:
   - libvirt-python (for O(provider_type=libvirt))
+  - pyvmomi (for O(provider_type=vsphere))
   - pycdlib (for cloud-init seeds with O(provider_type=libvirt))
 """

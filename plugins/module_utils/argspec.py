@@ -32,12 +32,18 @@ def connection_spec() -> Spec:
             "aliases": ["endpoint"],
             "fallback": (env_fallback, ["VIRTRIGAUD_URI", "LIBVIRT_DEFAULT_URI"]),
         },
-        "username": {"type": "str", "fallback": (env_fallback, ["VIRTRIGAUD_USERNAME"])},
-        "password": {"type": "str", "no_log": True, "fallback": (env_fallback, ["VIRTRIGAUD_PASSWORD"])},
+        "hostname": {"type": "str", "fallback": (env_fallback, ["VMWARE_HOST"])},
+        "port": {"type": "int", "fallback": (env_fallback, ["VMWARE_PORT"])},
+        "username": {"type": "str", "fallback": (env_fallback, ["VIRTRIGAUD_USERNAME", "VMWARE_USER"])},
+        "password": {
+            "type": "str",
+            "no_log": True,
+            "fallback": (env_fallback, ["VIRTRIGAUD_PASSWORD", "VMWARE_PASSWORD"]),
+        },
         "validate_certs": {
             "type": "bool",
             "default": True,
-            "fallback": (env_fallback, ["VIRTRIGAUD_VALIDATE_CERTS"]),
+            "fallback": (env_fallback, ["VIRTRIGAUD_VALIDATE_CERTS", "VMWARE_VALIDATE_CERTS"]),
         },
         "default_datastore": {"type": "str", "fallback": (env_fallback, ["VIRTRIGAUD_DEFAULT_DATASTORE"])},
         "libvirt_domain_type": {

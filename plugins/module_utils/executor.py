@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Optional
 
-from .errors import DeadlineExceededError, ProviderError, VirtrigaudError
+from .errors import DeadlineExceededError, PreconditionError, ProviderError, VirtrigaudError
 from .planner import RECONFIGURE_ACTIONS, Action, Plan
 from .providers.base import PowerOp, Provider, Reconfiguration, TaskRef
 from .resilience import Deadline, Sleep, poll
@@ -106,7 +106,8 @@ class Executor:
             return
         try:
             self._wait(self.provider.power(self._id, PowerOp.SHUTDOWN_GRACEFUL, self.shutdown_timeout))
-        except DeadlineExceededError:
+        except (DeadlineExceededError, PreconditionError):
+            # Too slow, or the guest cannot be asked at all (no VMware Tools, say).
             if mode != "graceful_then_hard":
                 raise
             self._wait(self.provider.power(self._id, PowerOp.OFF))

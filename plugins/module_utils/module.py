@@ -40,9 +40,11 @@ class VirtrigaudModule:
         options = {"domain_type": p.get("libvirt_domain_type") or "auto"}
         if p.get("default_datastore"):
             options["storage_pool"] = p["default_datastore"]
+        if p.get("port"):
+            options["port"] = p["port"]
         return ProviderConfig(
             type=p["provider_type"],
-            uri=p.get("uri"),
+            uri=p.get("uri") or p.get("hostname"),
             username=p.get("username"),
             password=p.get("password"),
             validate_certs=p.get("validate_certs", True),

@@ -41,7 +41,9 @@ certificate() {
         -keyout "$CACHE/tls.key" -out "$CACHE/tls.crt" 2>/dev/null
 }
 
-running() { [ -f "$RUN_DIR/vcsim.pid" ] && kill -0 "$(cat "$RUN_DIR/vcsim.pid")" 2>/dev/null; }
+STATE="$RUN_DIR/vcsim-$PORT"
+
+running() { [ -f "$STATE.pid" ] && kill -0 "$(cat "$STATE.pid")" 2>/dev/null; }
 
 start() {
     local vms="${1:-2}"
@@ -49,34 +51,35 @@ start() {
     build
     certificate
     mkdir -p "$RUN_DIR"
-    rm -f "$RUN_DIR/vcsim.url"
+    rm -f "$STATE.url"
     "$(binary)" -listen "127.0.0.1:$PORT" -username "$USERNAME" -password "$PASSWORD" -vms "$vms" \
-        -cert "$CACHE/tls.crt" -key "$CACHE/tls.key" -url-file "$RUN_DIR/vcsim.url" > "$RUN_DIR/vcsim.log" 2>&1 &
-    echo $! > "$RUN_DIR/vcsim.pid"
-    for _ in $(seq 600); do
-        [ -s "$RUN_DIR/vcsim.url" ] && break
-        running || { cat "$RUN_DIR/vcsim.log" >&2; return 1; }
+        -cert "$CACHE/tls.crt" -key "$CACHE/tls.key" -url-file "$STATE.url" > "$STATE.log" 2>&1 &
+    echo $! > "$STATE.pid"
+    # A large inventory takes a while to build: about 40 s for 2,000 VMs.
+    for _ in $(seq 3000); do
+        [ -s "$STATE.url" ] && break
+        running || { cat "$STATE.log" >&2; return 1; }
         sleep 0.1
     done
-    [ -s "$RUN_DIR/vcsim.url" ] || { log "vcsim did not start"; return 1; }
-    cat "$RUN_DIR/vcsim.log"
+    [ -s "$STATE.url" ] || { log "vcsim did not start"; return 1; }
+    cat "$STATE.log"
 }
 
 stop() {
-    running || { rm -f "$RUN_DIR/vcsim.pid"; return 0; }
+    running || { rm -f "$STATE.pid"; return 0; }
     local pid
-    pid="$(cat "$RUN_DIR/vcsim.pid")"
+    pid="$(cat "$STATE.pid")"
     kill "$pid"
     for _ in $(seq 100); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
-    rm -f "$RUN_DIR/vcsim.pid" "$RUN_DIR/vcsim.url"
+    rm -f "$STATE.pid" "$STATE.url"
     echo "stopped vcsim ($pid)"
 }
 
 status() {
-    if running; then echo "vcsim: running ($(cat "$RUN_DIR/vcsim.pid")) at $(cat "$RUN_DIR/vcsim.url")"; else echo "vcsim: stopped"; fi
+    if running; then echo "vcsim: running ($(cat "$STATE.pid")) at $(cat "$STATE.url")"; else echo "vcsim: stopped"; fi
 }
 
 print_env() {

@@ -20,6 +20,12 @@ def _libvirt() -> type[Provider]:
     return LibvirtProvider
 
 
+def _vsphere() -> type[Provider]:
+    from .vsphere.provider import VsphereProvider
+
+    return VsphereProvider
+
+
 def _mock() -> type[Provider]:
     from .mock import MockProvider
 
@@ -29,6 +35,7 @@ def _mock() -> type[Provider]:
 _LOADERS: dict[str, Callable[[], type[Provider]]] = {
     "libvirt": _libvirt,
     "mock": _mock,
+    "vsphere": _vsphere,
 }
 
 PROVIDER_TYPES = tuple(sorted(_LOADERS))

@@ -1,0 +1,129 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Bulk reads: one PropertyCollector pass over a ContainerView, only the properties needed.
+
+Also how a VM's properties become an :class:`ObservedVM`.  The collection keeps
+what vSphere has no field for (disk and NIC names, tags, the hot-plug ceiling)
+in ``config.extraConfig`` under the ``virtrigaud.`` prefix.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Iterator, Mapping, Optional
+
+from ..base import ObservedDisk, ObservedNIC, ObservedVM
+
+try:
+    from pyVmomi import vim, vmodl
+except ImportError:  # pragma: no cover - session.connect reports it
+    vim = vmodl = None
+
+EXTRA_PREFIX = "virtrigaud."
+PAGE_SIZE = 1000
+VM_PROPERTIES = (
+    "name", "config.instanceUuid", "config.template", "runtime.powerState", "config.hardware.numCPU",
+    "config.hardware.memoryMB", "config.firmware", "config.hardware.device", "config.extraConfig",
+    "config.cpuHotAddEnabled", "config.memoryHotAddEnabled", "guest.net",
+)
+_NIC_MODELS = {"VirtualVmxnet3": "vmxnet3", "VirtualE1000": "e1000", "VirtualE1000e": "e1000e",
+               "VirtualVmxnet2": "vmxnet2", "VirtualPCNet32": "pcnet32"}
+
+
+def collect(service: Any, kind: Any, properties: tuple[str, ...], root: Any = None) -> Iterator[tuple[Any, dict]]:
+    """(managed object, {property: value}) for every object of ``kind`` below ``root``, in pages."""
+    content = service.RetrieveContent()
+    view = content.viewManager.CreateContainerView(root or content.rootFolder, [kind], True)
+    try:
+        traversal = vmodl.query.PropertyCollector.TraversalSpec(
+            name="view", path="view", skip=False, type=vim.view.ContainerView)
+        spec = vmodl.query.PropertyCollector.FilterSpec(
+            objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=view, skip=True, selectSet=[traversal])],
+            propSet=[vmodl.query.PropertyCollector.PropertySpec(type=kind, pathSet=list(properties))],
+        )
+        collector = content.propertyCollector
+        result = collector.RetrievePropertiesEx([spec], vmodl.query.PropertyCollector.RetrieveOptions(
+            maxObjects=PAGE_SIZE))
+        while result is not None:
+            for item in result.objects:
+                yield item.obj, {prop.name: prop.val for prop in item.propSet}
+            result = collector.ContinueRetrievePropertiesEx(result.token) if result.token else None
+    finally:
+        view.Destroy()
+
+
+def extra_config(props: Mapping[str, Any]) -> dict[str, str]:
+    return {option.key: str(option.value) for option in props.get("config.extraConfig") or ()}
+
+
+def _usable(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return False
+    return not (ip.is_loopback or ip.is_link_local or ip.is_unspecified)
+
+
+def disk_names(devices: list[Any], extra: Mapping[str, str]) -> dict[int, str]:
+    """Device key → the spec's disk name; an unnamed first disk is ``root``."""
+    named = {int(value): key[len(EXTRA_PREFIX + "disk."):] for key, value in extra.items()
+             if key.startswith(EXTRA_PREFIX + "disk.") and value.isdigit()}
+    disks = [d for d in devices if isinstance(d, vim.vm.device.VirtualDisk)]
+    if disks and "root" not in named.values() and disks[0].key not in named:
+        named[disks[0].key] = "root"
+    return {d.key: named.get(d.key, d.deviceInfo.label if d.deviceInfo else str(d.key)) for d in disks}
+
+
+def nic_names(devices: list[Any], extra: Mapping[str, str]) -> dict[int, str]:
+    named = {int(value): key[len(EXTRA_PREFIX + "nic."):] for key, value in extra.items()
+             if key.startswith(EXTRA_PREFIX + "nic.") and value.isdigit()}
+    nics = [d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)]
+    return {d.key: named.get(d.key, "nic%d" % index) for index, d in enumerate(nics)}
+
+
+def _network_name(card: Any) -> Optional[str]:
+    backing = card.backing
+    if isinstance(backing, vim.vm.device.VirtualEthernetCard.NetworkBackingInfo):
+        return backing.deviceName
+    if isinstance(backing, vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo):
+        return backing.port.portgroupKey
+    return None
+
+
+def observed(vm: Any, props: Mapping[str, Any]) -> ObservedVM:
+    devices = list(props.get("config.hardware.device") or ())
+    extra = extra_config(props)
+    disks = disk_names(devices, extra)
+    nics = nic_names(devices, extra)
+    running = props.get("runtime.powerState") == "poweredOn"
+    addresses: dict[str, tuple[str, ...]] = {}
+    for guest_nic in props.get("guest.net") or ():
+        if guest_nic.macAddress:
+            addresses[guest_nic.macAddress.lower()] = tuple(a for a in guest_nic.ipAddress or () if _usable(a))
+    cpu = props.get("config.hardware.numCPU")
+    memory = props.get("config.hardware.memoryMB")
+    tags = extra.get(EXTRA_PREFIX + "tags", "")
+    return ObservedVM(
+        id=vm._moId,  # pylint: disable=protected-access  # the MoRef id is what upstream uses as the VM id
+        name=props.get("name", ""),
+        power_state="On" if running else "Off",
+        cpu=cpu,
+        memory_mib=memory,
+        firmware="uefi" if props.get("config.firmware") == "efi" else "bios",
+        max_cpu=int(extra.get(EXTRA_PREFIX + "maxCpu", 0)) if props.get("config.cpuHotAddEnabled") else cpu,
+        max_memory_mib=(int(extra.get(EXTRA_PREFIX + "maxMemoryMiB", 0))
+                        if props.get("config.memoryHotAddEnabled") else memory),
+        disks=tuple(
+            ObservedDisk(name=disks[d.key], size_gib=-(-int(d.capacityInKB) // (1024 * 1024)), format="vmdk",
+                         path=getattr(d.backing, "fileName", None), device=str(d.key))
+            for d in devices if d.key in disks
+        ),
+        nics=tuple(
+            ObservedNIC(name=nics[d.key], mac_address=(d.macAddress or "").lower() or None, network=_network_name(d),
+                        model=_NIC_MODELS.get(type(d).__name__.rsplit(".", 1)[-1]),
+                        ip_addresses=addresses.get((d.macAddress or "").lower(), ()) if running else ())
+            for d in devices if d.key in nics
+        ),
+        tags=tuple(sorted(t for t in tags.split(",") if t)),
+        raw={"instance_uuid": props.get("config.instanceUuid")},
+    )

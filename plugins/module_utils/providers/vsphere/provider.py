@@ -1,0 +1,506 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The vSphere backend, through pyVmomi.
+
+A VM's id is its MoRef id (``vm-42``), as upstream VirtRigaud uses; ``describe``
+also accepts its instance UUID.  VMs are found with PropertyCollector queries
+over a ContainerView, never by walking folders.  Every call waits for its
+vSphere task, so returned tasks are always done.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import time
+from typing import Any, Callable, Iterable, Optional, TypeVar
+
+from ...errors import (
+    ConflictError,
+    DeadlineExceededError,
+    NotFoundError,
+    PreconditionError,
+    SpecError,
+)
+from ...resilience import Deadline
+from ...spec import GIB, DiskSpec, NetworkSpec, VMSpec
+from ..base import (
+    Capabilities,
+    ObservedVM,
+    PowerOp,
+    Provider,
+    ProviderConfig,
+    Reconfiguration,
+    Snapshot,
+    TaskRef,
+    TaskStatus,
+)
+from . import inventory, session
+from .inventory import EXTRA_PREFIX, VM_PROPERTIES
+
+try:
+    from pyVmomi import vim, vmodl
+except ImportError:  # pragma: no cover - session.connect reports it
+    vim = vmodl = None
+
+_DONE = TaskRef()
+TASK_SECONDS = 3600.0
+HOTPLUG_FACTOR = 4
+MAX_CPU = 128
+LINKED_CLONE_SNAPSHOT = "virtrigaud-linked-clone-base"
+DEFAULT_ROOT_GIB = 10
+_NIC_CLASSES = {"vmxnet3": "VirtualVmxnet3", "e1000": "VirtualE1000", "e1000e": "VirtualE1000e",
+                "virtio": "VirtualVmxnet3", "rtl8139": "VirtualE1000"}
+T = TypeVar("T")
+
+
+def _calls_vsphere(operation: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Turn a vmodl fault raised by the wrapped method into the collection's error."""
+
+    def wrap(method: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(method)
+        def run(self: "VsphereProvider", *args: Any, **kwargs: Any) -> T:
+            try:
+                return method(self, *args, **kwargs)
+            except vmodl.MethodFault as fault:
+                raise session.translate(fault, operation) from None
+
+        return run
+
+    return wrap
+
+
+def _option(key: str, value: Any) -> Any:
+    return vim.option.OptionValue(key=key, value=str(value))
+
+
+class VsphereProvider(Provider):
+    type_name = "vsphere"
+
+    def __init__(self, config: ProviderConfig) -> None:
+        super().__init__(config)
+        session.endpoint(config)
+        self._service: Any = None
+
+    @property
+    def service(self) -> Any:
+        if self._service is None:
+            self._service = session.connect(self.config)
+        return self._service
+
+    def close(self) -> None:
+        if self._service is not None:
+            session.disconnect(self._service)
+            self._service = None
+
+    def _wait(self, task: Any, operation: str) -> Any:
+        return session.wait_for(task, Deadline(TASK_SECONDS), operation)
+
+    # lookups
+
+    def _vm(self, vm_id: str) -> Any:
+        found = self._find_by_id(vm_id)
+        if found is None:
+            raise NotFoundError("VM '%s' not found" % vm_id)
+        return found[0]
+
+    def _find_by_id(self, vm_id: str) -> Optional[tuple[Any, dict]]:
+        if vm_id.startswith("vm-"):
+            matches = [(o, p) for o, p in inventory.collect(self.service, vim.VirtualMachine, ("name",))
+                       if o._moId == vm_id]  # pylint: disable=protected-access
+        else:
+            found = self.service.RetrieveContent().searchIndex.FindByUuid(None, vm_id, True, True)
+            matches = [(found, {})] if found is not None else []
+        if not matches:
+            return None
+        obj = matches[0][0]
+        return obj, self._properties(obj)
+
+    def _properties(self, obj: Any) -> dict:
+        collector = self.service.RetrieveContent().propertyCollector
+        spec = vmodl.query.PropertyCollector.FilterSpec(
+            objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=obj, skip=False)],
+            propSet=[vmodl.query.PropertyCollector.PropertySpec(type=vim.VirtualMachine, pathSet=list(VM_PROPERTIES))],
+        )
+        result = collector.RetrieveContents([spec])
+        return {prop.name: prop.val for prop in result[0].propSet} if result else {}
+
+    def _named(self, kind: Any, name: str, option: str, templates: Optional[bool] = None) -> Any:
+        """The one object of ``kind`` with this name; two are an error naming both ids."""
+        properties = ("name", "config.template") if kind is vim.VirtualMachine else ("name",)
+        matches = [obj for obj, props in inventory.collect(self.service, kind, properties)
+                   if props.get("name") == name
+                   and (templates is None or bool(props.get("config.template")) == templates)]
+        if len(matches) > 1:
+            ids = ", ".join(m._moId for m in matches)  # pylint: disable=protected-access
+            raise ConflictError("%d objects are named '%s': %s" % (len(matches), name, ids), option=option)
+        return matches[0] if matches else None
+
+    def _required(self, kind: Any, name: str, option: str, what: str) -> Any:
+        found = self._named(kind, name, option)
+        if found is None:
+            raise SpecError("%s '%s' does not exist" % (what, name), option=option)
+        return found
+
+    # the contract
+
+    @_calls_vsphere("validate")
+    def validate(self) -> None:
+        self.service.RetrieveContent()
+
+    @_calls_vsphere("check_spec")
+    def check_spec(self, spec: VMSpec) -> None:
+        self._placement(spec)
+        if spec.image and self._named(vim.VirtualMachine, spec.image, "image", templates=True) is None:
+            raise SpecError("template '%s' does not exist" % spec.image, option="image")
+        for index, network in enumerate(spec.networks):
+            if network.network:
+                self._required(vim.Network, network.network, "networks[%d].network" % index, "network")
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            supports_reconfigure_online=True,
+            supports_disk_expansion_online=True,
+            supports_snapshots=True,
+            supports_memory_snapshots=True,
+            supports_linked_clones=True,
+            supported_disk_types=("thin", "thick", "eagerzeroedthick"),
+            supported_network_types=("portgroup", "distributed"),
+        )
+
+    @_calls_vsphere("describe")
+    def describe(self, vm_id: str) -> Optional[ObservedVM]:
+        found = self._find_by_id(vm_id)
+        return inventory.observed(*found) if found else None
+
+    @_calls_vsphere("find")
+    def find(self, name: str) -> Optional[ObservedVM]:
+        obj = self._named(vim.VirtualMachine, name, "name", templates=False)
+        return inventory.observed(obj, self._properties(obj)) if obj is not None else None
+
+    @_calls_vsphere("list")
+    def list_vms(self) -> list[ObservedVM]:
+        return [inventory.observed(obj, props)
+                for obj, props in inventory.collect(self.service, vim.VirtualMachine, VM_PROPERTIES)
+                if not props.get("config.template")]
+
+    # create
+
+    def _placement(self, spec: VMSpec) -> dict[str, Any]:
+        """Datacenter, folder, resource pool, host and datastore from the spec, then the provider defaults."""
+        options = self.config.options
+        place = spec.placement
+        found: dict[str, Any] = {}
+        cluster_name = place.cluster or options.get("cluster")
+        if cluster_name:
+            found["cluster"] = self._required(vim.ClusterComputeResource, cluster_name, "placement.cluster", "cluster")
+        if place.host:
+            found["host"] = self._required(vim.HostSystem, place.host, "placement.host", "host")
+        if place.resource_pool:
+            found["pool"] = self._required(vim.ResourcePool, place.resource_pool, "placement.resource_pool",
+                                           "resource pool")
+        datastore = place.datastore or options.get("storage_pool")
+        if datastore:
+            option = "placement.datastore" if place.datastore else "default_datastore"
+            found["datastore"] = self._required(vim.Datastore, datastore, option, "datastore")
+        if place.folder:
+            found["folder"] = self._required(vim.Folder, place.folder, "placement.folder", "folder")
+        return found
+
+    def _locate(self, spec: VMSpec) -> tuple[Any, Any, Optional[Any], Optional[Any]]:
+        """(folder, resource pool, host, datastore) for a new VM."""
+        found = self._placement(spec)
+        compute = found.get("cluster") or (found["host"].parent if "host" in found else None)
+        if compute is None:
+            compute = next(obj for obj, _ in inventory.collect(self.service, vim.ComputeResource, ("name",)))
+        pool = found.get("pool") or compute.resourcePool
+        datacenter = compute
+        while not isinstance(datacenter, vim.Datacenter):
+            datacenter = datacenter.parent
+        folder = found.get("folder") or datacenter.vmFolder
+        datastore = found.get("datastore") or (compute.datastore[0] if compute.datastore else None)
+        return folder, pool, found.get("host"), datastore
+
+    @_calls_vsphere("create")
+    def create(self, spec: VMSpec) -> tuple[str, TaskRef]:
+        existing = self.find(spec.name)
+        if existing is not None:
+            return existing.id, _DONE
+        folder, pool, host, datastore = self._locate(spec)
+        config = self._config_spec(spec)
+        if spec.image:
+            template = self._named(vim.VirtualMachine, spec.image, "image", templates=True)
+            if template is None:
+                raise SpecError("template '%s' does not exist" % spec.image, option="image")
+            relocate = vim.vm.RelocateSpec(pool=pool, host=host, datastore=datastore)
+            clone = vim.vm.CloneSpec(location=relocate, powerOn=False, template=False)
+            vm = self._wait(template.CloneVM_Task(folder=folder, name=spec.name, spec=clone), "create")
+        else:
+            config.name = spec.name
+            config.guestId = "otherLinux64Guest"
+            config.files = vim.vm.FileInfo(vmPathName="[%s]" % datastore.name if datastore else "")
+            config.firmware = "efi" if spec.firmware == "uefi" else "bios"
+            config.deviceChange = [self._scsi_controller()]
+            vm = self._wait(folder.CreateVM_Task(config=config, pool=pool, host=host), "create")
+        try:
+            self._finish_create(vm, spec, config)
+        except BaseException:
+            self._destroy_quietly(vm)
+            raise
+        return vm._moId, _DONE  # pylint: disable=protected-access
+
+    def _finish_create(self, vm: Any, spec: VMSpec, config: Any) -> None:
+        """Hardware, root size, data disks and NICs, applied the same way to a clone and to a VM made from scratch."""
+        devices = list(self._properties(vm).get("config.hardware.device") or ())
+        disks = [d for d in devices if isinstance(d, vim.vm.device.VirtualDisk)]
+        changes = []
+        if disks and spec.root_disk_gib and spec.root_disk_gib * 1024 * 1024 > disks[0].capacityInKB:
+            changes.append(self._grow(disks[0], spec.root_disk_gib))
+        wanted = [] if disks else [DiskSpec("root", spec.root_disk_gib or DEFAULT_ROOT_GIB, spec.disk_type)]
+        for offset, disk in enumerate(wanted + list(spec.disks)):
+            change = self._new_disk(devices, disk, -201 - offset)
+            changes.append(change)
+            devices.append(change.device)
+        changes += [vim.vm.device.VirtualDeviceSpec(operation="remove", device=card)
+                    for card in devices if isinstance(card, vim.vm.device.VirtualEthernetCard)]
+        changes += [self._new_nic(network, -301 - offset) for offset, network in enumerate(spec.networks)]
+        config.deviceChange = changes
+        self._wait(vm.ReconfigVM_Task(spec=config), "create")
+        self._name_new_devices(vm, spec)
+
+    def _name_new_devices(self, vm: Any, spec: VMSpec) -> None:
+        """vSphere gives new devices their real keys; record those against the spec's names."""
+        devices = list(self._properties(vm).get("config.hardware.device") or ())
+        disks = [d for d in devices if isinstance(d, vim.vm.device.VirtualDisk)]
+        nics = [d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)]
+        names = ["root"] + [d.name for d in spec.disks]
+        extra = [_option(EXTRA_PREFIX + "disk." + name, disk.key) for name, disk in zip(names, disks)]
+        extra += [_option(EXTRA_PREFIX + "nic." + net.name, nic.key) for net, nic in zip(spec.networks, nics)]
+        self._wait(vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(extraConfig=extra)), "create")
+
+    def _config_spec(self, spec: VMSpec) -> Any:
+        cpu, memory = spec.cpu or 1, spec.memory_mib or 512
+        extra = [
+            _option(EXTRA_PREFIX + "maxCpu", max(cpu, min(HOTPLUG_FACTOR * cpu, MAX_CPU))),
+            _option(EXTRA_PREFIX + "maxMemoryMiB", HOTPLUG_FACTOR * memory),
+            _option(EXTRA_PREFIX + "tags", ",".join(spec.tags or ())),
+        ]
+        extra += self._cloud_init(spec)
+        return vim.vm.ConfigSpec(numCPUs=cpu, memoryMB=memory, cpuHotAddEnabled=True, memoryHotAddEnabled=True,
+                                 extraConfig=extra)
+
+    @staticmethod
+    def _cloud_init(spec: VMSpec) -> list[Any]:
+        """cloud-init's VMware datasource reads these guestinfo keys."""
+        pairs = (("userdata", spec.cloud_init.user_data), ("metadata", spec.cloud_init.meta_data),
+                 ("networkconfig", spec.cloud_init.network_config))
+        extra = []
+        for key, text in pairs:
+            if text:
+                extra.append(_option("guestinfo.%s" % key, base64.b64encode(text.encode("utf-8")).decode("ascii")))
+                extra.append(_option("guestinfo.%s.encoding" % key, "base64"))
+        return extra
+
+    @staticmethod
+    def _scsi_controller() -> Any:
+        controller = vim.vm.device.ParaVirtualSCSIController(key=1000, busNumber=0, sharedBus="noSharing")
+        return vim.vm.device.VirtualDeviceSpec(operation="add", device=controller)
+
+    @staticmethod
+    def _new_disk(devices: list[Any], disk: DiskSpec, key: int) -> Any:
+        controller = next((d for d in devices if isinstance(d, vim.vm.device.VirtualSCSIController)), None)
+        controller_key = controller.key if controller is not None else 1000
+        used = {d.unitNumber for d in devices if getattr(d, "controllerKey", None) == controller_key}
+        unit = next(u for u in range(16) if u != 7 and u not in used)
+        backing = vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
+            diskMode="persistent", thinProvisioned=disk.type == "thin", eagerlyScrub=disk.type == "eagerzeroedthick")
+        device = vim.vm.device.VirtualDisk(key=key, controllerKey=controller_key, unitNumber=unit,
+                                           capacityInKB=disk.size_gib * 1024 * 1024, backing=backing)
+        return vim.vm.device.VirtualDeviceSpec(operation="add", fileOperation="create", device=device)
+
+    @staticmethod
+    def _grow(disk: Any, size_gib: int) -> Any:
+        disk.capacityInKB = size_gib * 1024 * 1024
+        disk.capacityInBytes = size_gib * GIB
+        return vim.vm.device.VirtualDeviceSpec(operation="edit", device=disk)
+
+    def _new_nic(self, network: NetworkSpec, key: int) -> Any:
+        card = getattr(vim.vm.device, _NIC_CLASSES.get(network.model or "vmxnet3", "VirtualVmxnet3"))(key=key)
+        card.backing = vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName=network.network or "VM Network")
+        card.connectable = vim.vm.device.VirtualDevice.ConnectInfo(startConnected=True, allowGuestControl=True,
+                                                                   connected=True)
+        if network.mac_address:
+            card.addressType, card.macAddress = "manual", network.mac_address
+        else:
+            card.addressType = "generated"
+        return vim.vm.device.VirtualDeviceSpec(operation="add", device=card)
+
+    def _destroy_quietly(self, vm: Any) -> None:
+        try:
+            self._wait(vm.Destroy_Task(), "create cleanup")
+        except Exception:  # pylint: disable=broad-exception-caught  # the original failure is what matters
+            pass
+
+    # lifecycle
+
+    @_calls_vsphere("delete")
+    def delete(self, vm_id: str, delete_disks: bool = True) -> TaskRef:
+        found = self._find_by_id(vm_id)
+        if found is None:
+            return _DONE
+        vm, props = found
+        if props.get("runtime.powerState") == "poweredOn":
+            raise PreconditionError("VM '%s' is running; stop it before deleting it" % props.get("name"))
+        if delete_disks:
+            self._wait(vm.Destroy_Task(), "delete")
+        else:
+            vm.UnregisterVM()
+        return _DONE
+
+    @_calls_vsphere("power")
+    def power(self, vm_id: str, op: PowerOp, graceful_timeout: int = 60) -> TaskRef:
+        vm = self._vm(vm_id)
+        running = vm.runtime.powerState == "poweredOn"
+        if op is PowerOp.ON and not running:
+            self._wait(vm.PowerOnVM_Task(), "power_on")
+        elif op is PowerOp.OFF and running:
+            self._wait(vm.PowerOffVM_Task(), "power_off")
+        elif op is PowerOp.REBOOT:
+            self._wait(vm.ResetVM_Task() if running else vm.PowerOnVM_Task(), "reboot")
+        elif op is PowerOp.SHUTDOWN_GRACEFUL and running:
+            vm.ShutdownGuest()
+            deadline = Deadline(float(graceful_timeout))
+            while vm.runtime.powerState == "poweredOn":
+                if deadline.expired:
+                    raise DeadlineExceededError("the guest did not shut down within %d s" % graceful_timeout)
+                time.sleep(deadline.cap(0.5))
+        return _DONE
+
+    @_calls_vsphere("reconfigure")
+    def reconfigure(self, vm_id: str, change: Reconfiguration) -> TaskRef:
+        vm, props = self._find_by_id(vm_id) or (None, {})
+        if vm is None:
+            raise NotFoundError("VM '%s' not found" % vm_id)
+        extra = inventory.extra_config(props)
+        devices = list(props.get("config.hardware.device") or ())
+        config = vim.vm.ConfigSpec(deviceChange=[], extraConfig=[])
+        if change.cpu:
+            config.numCPUs = change.cpu
+            if change.cpu > int(extra.get(EXTRA_PREFIX + "maxCpu", 0)):
+                config.extraConfig.append(_option(EXTRA_PREFIX + "maxCpu", min(HOTPLUG_FACTOR * change.cpu, MAX_CPU)))
+        if change.memory_mib:
+            config.memoryMB = change.memory_mib
+            if change.memory_mib > int(extra.get(EXTRA_PREFIX + "maxMemoryMiB", 0)):
+                config.extraConfig.append(_option(EXTRA_PREFIX + "maxMemoryMiB", HOTPLUG_FACTOR * change.memory_mib))
+        names = inventory.disk_names(devices, extra)
+        by_name = {name: key for key, name in names.items()}
+        for name, size_gib in sorted(change.disk_sizes_gib.items()):
+            disk = next(d for d in devices if d.key == by_name.get(name))
+            config.deviceChange.append(self._grow(disk, size_gib))
+        for offset, disk in enumerate(change.add_disks):
+            spec_change = self._new_disk(devices, disk, -201 - offset)
+            config.deviceChange.append(spec_change)
+            devices.append(spec_change.device)
+        for offset, network in enumerate(change.add_networks):
+            config.deviceChange.append(self._new_nic(network, -301 - offset))
+        if change.tags is not None:
+            config.extraConfig.append(_option(EXTRA_PREFIX + "tags", ",".join(change.tags)))
+        self._wait(vm.ReconfigVM_Task(spec=config), "reconfigure")
+        if change.add_disks or change.add_networks:
+            self._name_added(vm, names, change)
+        return _DONE
+
+    def _name_added(self, vm: Any, before: dict[int, str], change: Reconfiguration) -> None:
+        props = self._properties(vm)
+        devices = list(props.get("config.hardware.device") or ())
+        extra = inventory.extra_config(props)
+        new_disks = [d for d in devices if isinstance(d, vim.vm.device.VirtualDisk) and d.key not in before]
+        named_nics = {int(v) for k, v in extra.items() if k.startswith(EXTRA_PREFIX + "nic.") and v.isdigit()}
+        new_nics = [d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard) and d.key not in named_nics]
+        options = [_option(EXTRA_PREFIX + "disk." + d.name, dev.key) for d, dev in zip(change.add_disks, new_disks)]
+        options += [_option(EXTRA_PREFIX + "nic." + n.name, dev.key)
+                    for n, dev in zip(change.add_networks, new_nics[-len(change.add_networks):] if change.add_networks else [])]
+        self._wait(vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(extraConfig=options)), "reconfigure")
+
+    def task_status(self, task: TaskRef) -> TaskStatus:
+        return TaskStatus(done=True, error="no such task: vSphere calls finish before they return" if task.id else "")
+
+    # snapshots
+
+    @staticmethod
+    def _tree(nodes: Iterable[Any], parent: Optional[str] = None) -> Iterable[tuple[Any, Optional[str]]]:
+        for node in nodes or ():
+            yield node, parent
+            yield from VsphereProvider._tree(node.childSnapshotList, node.name)
+
+    def _snapshot(self, vm: Any, snapshot_id: str) -> Any:
+        info = getattr(vm, "snapshot", None)
+        for node, _parent in self._tree(info.rootSnapshotList if info else ()):
+            if node.snapshot._moId == snapshot_id or node.name == snapshot_id:  # pylint: disable=protected-access
+                return node.snapshot
+        return None
+
+    @_calls_vsphere("snapshot_list")
+    def snapshot_list(self, vm_id: str) -> list[Snapshot]:
+        vm = self._vm(vm_id)
+        info = getattr(vm, "snapshot", None)
+        current = info.currentSnapshot._moId if info and info.currentSnapshot else None  # pylint: disable=protected-access
+        snapshots = [
+            Snapshot(
+                id=node.snapshot._moId, name=node.name, description=node.description or "",  # pylint: disable=protected-access
+                created=node.createTime.isoformat() if node.createTime else None,
+                has_memory=node.state == "poweredOn", parent=parent,
+                current=node.snapshot._moId == current,  # pylint: disable=protected-access
+            )
+            for node, parent in self._tree(info.rootSnapshotList if info else ())
+        ]
+        return sorted(snapshots, key=lambda s: s.created or "")
+
+    @_calls_vsphere("snapshot_create")
+    def snapshot_create(
+        self, vm_id: str, name: str, description: str = "", include_memory: bool = False
+    ) -> tuple[str, TaskRef]:
+        vm = self._vm(vm_id)
+        memory = include_memory and vm.runtime.powerState == "poweredOn"
+        snapshot = self._wait(vm.CreateSnapshot_Task(name=name, description=description, memory=memory,
+                                                     quiesce=False), "snapshot_create")
+        return snapshot._moId, _DONE  # pylint: disable=protected-access
+
+    @_calls_vsphere("snapshot_delete")
+    def snapshot_delete(self, vm_id: str, snapshot_id: str) -> TaskRef:
+        snapshot = self._snapshot(self._vm(vm_id), snapshot_id)
+        if snapshot is not None:
+            self._wait(snapshot.RemoveSnapshot_Task(removeChildren=False), "snapshot_delete")
+        return _DONE
+
+    @_calls_vsphere("snapshot_revert")
+    def snapshot_revert(self, vm_id: str, snapshot_id: str) -> TaskRef:
+        snapshot = self._snapshot(self._vm(vm_id), snapshot_id)
+        if snapshot is None:
+            raise NotFoundError("snapshot '%s' not found" % snapshot_id)
+        self._wait(snapshot.RevertToSnapshot_Task(), "snapshot_revert")
+        return _DONE
+
+    # clones
+
+    @_calls_vsphere("clone")
+    def clone(self, source_id: str, target_name: str, linked: bool = False) -> tuple[str, TaskRef]:
+        source = self._vm(source_id)
+        if self._named(vim.VirtualMachine, target_name, "name") is not None:
+            raise ConflictError("a VM named '%s' exists already" % target_name)
+        relocate = vim.vm.RelocateSpec()
+        clone = vim.vm.CloneSpec(location=relocate, powerOn=False, template=False)
+        if linked:
+            info = getattr(source, "snapshot", None)
+            snapshot = info.currentSnapshot if info else None
+            if snapshot is None:
+                snapshot = self._wait(source.CreateSnapshot_Task(name=LINKED_CLONE_SNAPSHOT, description="",
+                                                                 memory=False, quiesce=False), "clone")
+            relocate.diskMoveType = "createNewChildDiskBacking"
+            clone.snapshot = snapshot
+        vm = self._wait(source.CloneVM_Task(folder=source.parent, name=target_name, spec=clone), "clone")
+        # The collection's own records (disk and NIC names, tags, ceilings) travel with the copy.
+        records = [_option(key, value) for key, value in inventory.extra_config(self._properties(source)).items()
+                   if key.startswith(EXTRA_PREFIX)]
+        self._wait(vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(extraConfig=records)), "clone")
+        return vm._moId, _DONE  # pylint: disable=protected-access
