@@ -103,11 +103,9 @@ stage_newest() {
         echo "skipped: no Python 3.12 here (set PYTHON_NEWEST); $NEWEST_CORE needs it"
         return 0
     fi
-    if [ ! -x "$venv/bin/ansible-test" ]; then
-        "$interpreter" -m venv "$venv"
-        "$venv/bin/python" -m pip install -q --disable-pip-version-check "$NEWEST_CORE" pytest \
-            -r "$REPO/requirements.txt"
-    fi
+    [ -x "$venv/bin/python" ] || "$interpreter" -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check "$NEWEST_CORE" pytest \
+        -r "$REPO/requirements.txt"
     PATH="$venv/bin:$PATH" PYTHON="$venv/bin/python" "$0" unit sanity docs integration_mock
 }
 

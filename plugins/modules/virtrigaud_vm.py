@@ -226,6 +226,22 @@ EXAMPLES = r"""
     tags: [web, prod]
     wait_for_ip_address: true
 
+- name: The same VM on vCenter, from a template, with credentials from VMWARE_* variables
+  virtrigaud.core.virtrigaud_vm:
+    provider_type: vsphere
+    name: web-1
+    cpu: 2
+    memory: 2Gi
+    image: debian-12-template
+    placement:
+      cluster: prod-cluster
+      datastore: ssd-01
+      folder: web
+    networks:
+      - name: lan
+        network: VM Network
+    state: started
+
 - name: Grow memory, stopping and starting the VM if it must
   virtrigaud.core.virtrigaud_vm:
     name: web-1

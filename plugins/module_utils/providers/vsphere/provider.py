@@ -212,7 +212,7 @@ class VsphereProvider(Provider):
         found = self._placement(spec)
         compute = found.get("cluster") or (found["host"].parent if "host" in found else None)
         if compute is None:
-            compute = next(obj for obj, _ in inventory.collect(self.service, vim.ComputeResource, ("name",)))
+            compute = next(obj for obj, dummy in inventory.collect(self.service, vim.ComputeResource, ("name",)))
         pool = found.get("pool") or compute.resourcePool
         datacenter = compute
         while not isinstance(datacenter, vim.Datacenter):

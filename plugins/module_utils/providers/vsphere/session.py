@@ -16,11 +16,11 @@ from ..base import ProviderConfig
 
 try:
     from pyVim.connect import Disconnect, SmartConnect
-    from pyVmomi import vim, vmodl
+    from pyVmomi import vim
 
     PYVMOMI_ERROR: Optional[ImportError] = None
 except ImportError as err:  # pragma: no cover - depends on the host
-    vim = vmodl = None
+    vim = None
     PYVMOMI_ERROR = err
 
 DEFAULT_PORT = 443
