@@ -138,7 +138,7 @@ def listing() -> None:
             bare, ours = [], []
             for _attempt in range(3):
                 started = time.perf_counter()
-                count = sum(1 for dummy in inventory.collect(provider.service, vim.VirtualMachine, ("name",)))
+                count = sum(1 for dummy in inventory.collect(provider.content, vim.VirtualMachine, ("name",)))
                 bare.append(time.perf_counter() - started)
                 started = time.perf_counter()
                 listed = len(provider.list_vms())

@@ -81,17 +81,24 @@ class VsphereProvider(Provider):
         super().__init__(config)
         session.endpoint(config)
         self._service: Any = None
+        self._content: Any = None
 
     @property
     def service(self) -> Any:
         if self._service is None:
             self._service = session.connect(self.config)
+            self._content = self._service.RetrieveContent()
         return self._service
+
+    @property
+    def content(self) -> Any:
+        """The session's ServiceContent, fetched once: every fetch is a round trip."""
+        return self.service and self._content
 
     def close(self) -> None:
         if self._service is not None:
             session.disconnect(self._service)
-            self._service = None
+            self._service = self._content = None
 
     def _wait(self, task: Any, operation: str) -> Any:
         return session.wait_for(task, Deadline(TASK_SECONDS), operation)
@@ -106,10 +113,10 @@ class VsphereProvider(Provider):
 
     def _find_by_id(self, vm_id: str) -> Optional[tuple[Any, dict]]:
         if vm_id.startswith("vm-"):
-            matches = [(o, p) for o, p in inventory.collect(self.service, vim.VirtualMachine, ("name",))
+            matches = [(o, p) for o, p in inventory.collect(self.content, vim.VirtualMachine, ("name",))
                        if o._moId == vm_id]  # pylint: disable=protected-access
         else:
-            found = self.service.RetrieveContent().searchIndex.FindByUuid(None, vm_id, True, True)
+            found = self.content.searchIndex.FindByUuid(None, vm_id, True, True)
             matches = [(found, {})] if found is not None else []
         if not matches:
             return None
@@ -117,7 +124,7 @@ class VsphereProvider(Provider):
         return obj, self._properties(obj)
 
     def _properties(self, obj: Any) -> dict:
-        collector = self.service.RetrieveContent().propertyCollector
+        collector = self.content.propertyCollector
         spec = vmodl.query.PropertyCollector.FilterSpec(
             objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=obj, skip=False)],
             propSet=[vmodl.query.PropertyCollector.PropertySpec(type=vim.VirtualMachine, pathSet=list(VM_PROPERTIES))],
@@ -128,7 +135,7 @@ class VsphereProvider(Provider):
     def _named(self, kind: Any, name: str, option: str, templates: Optional[bool] = None) -> Any:
         """The one object of ``kind`` with this name; two are an error naming both ids."""
         properties = ("name", "config.template") if kind is vim.VirtualMachine else ("name",)
-        matches = [obj for obj, props in inventory.collect(self.service, kind, properties)
+        matches = [obj for obj, props in inventory.collect(self.content, kind, properties)
                    if props.get("name") == name
                    and (templates is None or bool(props.get("config.template")) == templates)]
         if len(matches) > 1:
@@ -146,7 +153,7 @@ class VsphereProvider(Provider):
 
     @_calls_vsphere("validate")
     def validate(self) -> None:
-        self.service.RetrieveContent()
+        self.service.CurrentTime()
 
     @_calls_vsphere("check_spec")
     def check_spec(self, spec: VMSpec) -> None:
@@ -181,7 +188,7 @@ class VsphereProvider(Provider):
     @_calls_vsphere("list")
     def list_vms(self) -> list[ObservedVM]:
         return [inventory.observed(obj, props)
-                for obj, props in inventory.collect(self.service, vim.VirtualMachine, VM_PROPERTIES)
+                for obj, props in inventory.collect(self.content, vim.VirtualMachine, VM_PROPERTIES)
                 if not props.get("config.template")]
 
     # create
@@ -212,7 +219,7 @@ class VsphereProvider(Provider):
         found = self._placement(spec)
         compute = found.get("cluster") or (found["host"].parent if "host" in found else None)
         if compute is None:
-            compute = next(obj for obj, dummy in inventory.collect(self.service, vim.ComputeResource, ("name",)))
+            compute = next(obj for obj, dummy in inventory.collect(self.content, vim.ComputeResource, ("name",)))
         pool = found.get("pool") or compute.resourcePool
         datacenter = compute
         while not isinstance(datacenter, vim.Datacenter):
