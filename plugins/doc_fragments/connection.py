@@ -61,6 +61,22 @@ options:
       - For libvirt the pool V(default) is used when neither is set.
       - If not set, the E(VIRTRIGAUD_DEFAULT_DATASTORE) environment variable is used.
     type: str
+  datacenter:
+    description:
+      - For vSphere, the datacenter that new VMs and their placement belong to; by default, the one holding
+        the cluster or host chosen, else the first.
+      - If not set, the E(VMWARE_DATACENTER) environment variable is used.
+    type: str
+  default_cluster:
+    description:
+      - For vSphere, the cluster new VMs go to when their C(placement.cluster) is not set.
+      - If not set, the E(VIRTRIGAUD_DEFAULT_CLUSTER) environment variable is used.
+    type: str
+  default_folder:
+    description:
+      - For vSphere, the VM folder new VMs go to when their C(placement.folder) is not set.
+      - If not set, the E(VIRTRIGAUD_DEFAULT_FOLDER) environment variable is used.
+    type: str
   libvirt_domain_type:
     description:
       - The libvirt domain type for new VMs. V(auto) uses V(kvm) when the host offers it, else V(qemu)

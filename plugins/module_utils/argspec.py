@@ -46,6 +46,9 @@ def connection_spec() -> Spec:
             "fallback": (env_fallback, ["VIRTRIGAUD_VALIDATE_CERTS", "VMWARE_VALIDATE_CERTS"]),
         },
         "default_datastore": {"type": "str", "fallback": (env_fallback, ["VIRTRIGAUD_DEFAULT_DATASTORE"])},
+        "datacenter": {"type": "str", "fallback": (env_fallback, ["VMWARE_DATACENTER"])},
+        "default_cluster": {"type": "str", "fallback": (env_fallback, ["VIRTRIGAUD_DEFAULT_CLUSTER"])},
+        "default_folder": {"type": "str", "fallback": (env_fallback, ["VIRTRIGAUD_DEFAULT_FOLDER"])},
         "libvirt_domain_type": {
             "type": "str",
             "choices": ["auto", "kvm", "qemu"],

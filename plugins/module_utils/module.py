@@ -1,9 +1,11 @@
 # Copyright: virtrigaud.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one bridge between AnsibleModule and the provider layer.
+"""The one bridge between Ansible and the provider layer.
 
 Modules hand a ``run`` function to :meth:`VirtrigaudModule.execute`; errors from
-below are converted here, once, into ``fail_json`` with a stable ``error_code``.
+below are converted here, once, into a failure with a stable ``error_code``.
+:class:`VirtrigaudRun` is the same run without AnsibleModule, for the action
+plugin that runs a module's logic in the controller's worker.
 """
 
 from __future__ import annotations
@@ -19,29 +21,27 @@ from .providers.registry import open_provider
 from .resilience import Deadline
 
 
-class VirtrigaudModule:
-    """AnsibleModule plus a lazily opened provider and one failure shape."""
+class VirtrigaudRun:
+    """One run of a module's logic, whoever hosts it: validated params, modes, a lazily opened provider."""
 
-    def __init__(self, argument_spec: dict[str, Any], **kwargs: Any) -> None:
-        self.ansible = AnsibleModule(argument_spec=argument_spec, **kwargs)
-        self.params: dict[str, Any] = self.ansible.params
+    def __init__(
+        self, params: dict[str, Any], check_mode: bool, diff_mode: bool, warn: Callable[[str], None]
+    ) -> None:
+        self.params = params
+        self.check_mode = check_mode
+        self.diff_mode = diff_mode
+        self.warn = warn
         self._provider: Optional[Provider] = None
-
-    @property
-    def check_mode(self) -> bool:
-        return bool(self.ansible.check_mode)
-
-    @property
-    def diff_mode(self) -> bool:
-        return bool(self.ansible._diff)
 
     def provider_config(self) -> ProviderConfig:
         p = self.params
         options = {"domain_type": p.get("libvirt_domain_type") or "auto"}
         if p.get("default_datastore"):
             options["storage_pool"] = p["default_datastore"]
-        if p.get("port"):
-            options["port"] = p["port"]
+        for option, key in (("port", "port"), ("datacenter", "datacenter"), ("default_cluster", "cluster"),
+                            ("default_folder", "folder")):
+            if p.get(option):
+                options[key] = p[option]
         return ProviderConfig(
             type=p["provider_type"],
             uri=p.get("uri") or p.get("hostname"),
@@ -69,25 +69,35 @@ class VirtrigaudModule:
             return found
         return self.provider.find(name) if name else None
 
-    def warn(self, msg: str) -> None:
-        self.ansible.warn(msg)
-
-    def execute(self, run: Callable[["VirtrigaudModule"], dict[str, Any]]) -> None:
-        """Run the module body and exit with its result, or fail with a structured error."""
+    def outcome(self, run: Callable[["VirtrigaudRun"], dict[str, Any]]) -> dict[str, Any]:
+        """The module's result, or a failure with a stable ``error_code``; the provider is closed either way."""
         try:
-            result = run(self)
+            return run(self)
         except MissingDependency as err:
-            self.ansible.fail_json(
-                msg=missing_required_lib(err.package, reason=err.reason),
-                error_code=err.error_code,
-                exception=_format(err.import_error),
-            )
+            return {"failed": True, "msg": missing_required_lib(err.package, reason=err.reason),
+                    "error_code": err.error_code, "exception": _format(err.import_error)}
         except VirtrigaudError as err:
             label = self.provider_config().label if self.params.get("provider_type") else None
-            self.ansible.fail_json(**err.add_context(provider=label).to_dict())
+            return dict(err.add_context(provider=label).to_dict(), failed=True)
         finally:
             if self._provider is not None:
                 self._provider.close()
+
+
+class VirtrigaudModule(VirtrigaudRun):
+    """The run hosted by AnsibleModule, as a module on the managed node."""
+
+    def __init__(self, argument_spec: dict[str, Any], **kwargs: Any) -> None:
+        self.ansible = AnsibleModule(argument_spec=argument_spec, **kwargs)
+        super().__init__(self.ansible.params, bool(self.ansible.check_mode), bool(self.ansible._diff), self.ansible.warn)
+
+    def execute(self, run: Callable[[VirtrigaudRun], dict[str, Any]]) -> None:
+        """Run the module body and exit with its result, or fail with a structured error."""
+        result = self.outcome(run)
+        if result.pop("failed", False):
+            if result.get("exception") is None:
+                result.pop("exception", None)
+            self.ansible.fail_json(**result)
         self.ansible.exit_json(**result)
 
 

@@ -315,6 +315,8 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import 
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm, parse_vm_name
 
 POWER_BY_STATE = {"started": "On", "restarted": "On", "stopped": "Off"}
+# How AnsibleModule, and the action plugin of the same name, check the options together.
+OPTION_RULES = {"required_one_of": [["name", "id"]]}
 
 
 def argument_spec():
@@ -358,7 +360,8 @@ def run(m):
             provider, m.deadline(), observed.id if observed else None, p["shutdown_timeout"], wait=p["wait"]
         )
         done = executor.apply(the_plan)
-        vm = provider.describe(executor.vm_id) if executor.vm_id and p["state"] != "absent" else None
+        if done:
+            vm = provider.describe(executor.vm_id) if executor.vm_id and p["state"] != "absent" else None
         if vm is not None and p["wait"] and p["wait_for_ip_address"] and vm.power_state == "On":
             vm = wait_for_ip(provider, vm.id, m.deadline())
 
@@ -382,11 +385,7 @@ def wait_for_ip(provider, vm_id, deadline):
 
 
 def main():
-    VirtrigaudModule(
-        argument_spec(),
-        supports_check_mode=True,
-        required_one_of=[["name", "id"]],
-    ).execute(run)
+    VirtrigaudModule(argument_spec(), supports_check_mode=True, **OPTION_RULES).execute(run)
 
 
 if __name__ == "__main__":

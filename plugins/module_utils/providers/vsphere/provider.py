@@ -132,10 +132,10 @@ class VsphereProvider(Provider):
         result = collector.RetrieveContents([spec])
         return {prop.name: prop.val for prop in result[0].propSet} if result else {}
 
-    def _named(self, kind: Any, name: str, option: str, templates: Optional[bool] = None) -> Any:
-        """The one object of ``kind`` with this name; two are an error naming both ids."""
+    def _named(self, kind: Any, name: str, option: str, templates: Optional[bool] = None, root: Any = None) -> Any:
+        """The one object of ``kind`` with this name (below ``root``); two are an error naming both ids."""
         properties = ("name", "config.template") if kind is vim.VirtualMachine else ("name",)
-        matches = [obj for obj, props in inventory.collect(self.content, kind, properties)
+        matches = [obj for obj, props in inventory.collect(self.content, kind, properties, root)
                    if props.get("name") == name
                    and (templates is None or bool(props.get("config.template")) == templates)]
         if len(matches) > 1:
@@ -143,8 +143,8 @@ class VsphereProvider(Provider):
             raise ConflictError("%d objects are named '%s': %s" % (len(matches), name, ids), option=option)
         return matches[0] if matches else None
 
-    def _required(self, kind: Any, name: str, option: str, what: str) -> Any:
-        found = self._named(kind, name, option)
+    def _required(self, kind: Any, name: str, option: str, what: str, root: Any = None) -> Any:
+        found = self._named(kind, name, option, root=root)
         if found is None:
             raise SpecError("%s '%s' does not exist" % (what, name), option=option)
         return found
@@ -198,20 +198,23 @@ class VsphereProvider(Provider):
         options = self.config.options
         place = spec.placement
         found: dict[str, Any] = {}
-        cluster_name = place.cluster or options.get("cluster")
-        if cluster_name:
-            found["cluster"] = self._required(vim.ClusterComputeResource, cluster_name, "placement.cluster", "cluster")
-        if place.host:
-            found["host"] = self._required(vim.HostSystem, place.host, "placement.host", "host")
-        if place.resource_pool:
-            found["pool"] = self._required(vim.ResourcePool, place.resource_pool, "placement.resource_pool",
-                                           "resource pool")
-        datastore = place.datastore or options.get("storage_pool")
-        if datastore:
-            option = "placement.datastore" if place.datastore else "default_datastore"
-            found["datastore"] = self._required(vim.Datastore, datastore, option, "datastore")
-        if place.folder:
-            found["folder"] = self._required(vim.Folder, place.folder, "placement.folder", "folder")
+        root = None
+        if options.get("datacenter"):
+            root = found["datacenter"] = self._required(vim.Datacenter, options["datacenter"], "datacenter",
+                                                        "datacenter")
+        wanted = (
+            ("cluster", vim.ClusterComputeResource, place.cluster, "placement.cluster", options.get("cluster"),
+             "default_cluster", "cluster"),
+            ("host", vim.HostSystem, place.host, "placement.host", None, None, "host"),
+            ("pool", vim.ResourcePool, place.resource_pool, "placement.resource_pool", None, None, "resource pool"),
+            ("datastore", vim.Datastore, place.datastore, "placement.datastore", options.get("storage_pool"),
+             "default_datastore", "datastore"),
+            ("folder", vim.Folder, place.folder, "placement.folder", options.get("folder"), "default_folder",
+             "folder"),
+        )
+        for key, kind, given, option, default, default_option, what in wanted:
+            if given or default:
+                found[key] = self._required(kind, given or default, option if given else default_option, what, root)
         return found
 
     def _locate(self, spec: VMSpec) -> tuple[Any, Any, Optional[Any], Optional[Any]]:
@@ -219,7 +222,8 @@ class VsphereProvider(Provider):
         found = self._placement(spec)
         compute = found.get("cluster") or (found["host"].parent if "host" in found else None)
         if compute is None:
-            compute = next(obj for obj, dummy in inventory.collect(self.content, vim.ComputeResource, ("name",)))
+            compute = next(obj for obj, dummy in inventory.collect(self.content, vim.ComputeResource, ("name",),
+                                                                    found.get("datacenter")))
         pool = found.get("pool") or compute.resourcePool
         datacenter = compute
         while not isinstance(datacenter, vim.Datacenter):
