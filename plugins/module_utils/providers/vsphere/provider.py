@@ -222,8 +222,8 @@ class VsphereProvider(Provider):
         found = self._placement(spec)
         compute = found.get("cluster") or (found["host"].parent if "host" in found else None)
         if compute is None:
-            compute = next(obj for obj, dummy in inventory.collect(self.content, vim.ComputeResource, ("name",),
-                                                                    found.get("datacenter")))
+            computes = inventory.collect(self.content, vim.ComputeResource, ("name",), found.get("datacenter"))
+            compute = next(obj for obj, dummy in computes)
         pool = found.get("pool") or compute.resourcePool
         datacenter = compute
         while not isinstance(datacenter, vim.Datacenter):
