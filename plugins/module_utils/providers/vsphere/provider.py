@@ -223,7 +223,9 @@ class VsphereProvider(Provider):
         compute = found.get("cluster") or (found["host"].parent if "host" in found else None)
         if compute is None:
             computes = inventory.collect(self.content, vim.ComputeResource, ("name",), found.get("datacenter"))
-            compute = next(obj for obj, dummy in computes)
+            compute = next((obj for obj, dummy in computes), None)
+            if compute is None:
+                raise SpecError("there is no cluster or host to place the VM on", option="placement.cluster")
         pool = found.get("pool") or compute.resourcePool
         datacenter = compute
         while not isinstance(datacenter, vim.Datacenter):
