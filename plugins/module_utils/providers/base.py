@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import abc
 import enum
+import functools
+import ipaddress
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, TypeVar
 
+from ..errors import VirtrigaudError
 from ..spec import DiskSpec, NetworkSpec, VMSpec
+
+T = TypeVar("T")
 
 
 class PowerOp(enum.Enum):
@@ -184,6 +189,31 @@ class Reconfiguration:
         ) or self.tags is not None
 
 
+def usable_ip(address: str) -> bool:
+    """An address worth reporting: not loopback, link-local or unspecified."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return False
+    return not (ip.is_loopback or ip.is_link_local or ip.is_unspecified)
+
+
+def backend_call(operation: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Mark a provider method whose backend library errors become the collection's, named by ``operation``."""
+
+    def wrap(method: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(method)
+        def run(self: "Provider", *args: Any, **kwargs: Any) -> T:
+            try:
+                return method(self, *args, **kwargs)
+            except self.backend_errors as err:
+                raise self.translate(err, operation) from None
+
+        return run
+
+    return wrap
+
+
 class Provider(abc.ABC):
     """One backend connection.  All methods raise :class:`errors.VirtrigaudError` subclasses.
 
@@ -192,9 +222,15 @@ class Provider(abc.ABC):
     """
 
     type_name = ""
+    # The backend library's exception classes, which translate() turns into VirtrigaudError.
+    backend_errors: tuple[type[BaseException], ...] = ()
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
+
+    def translate(self, err: BaseException, operation: Optional[str] = None) -> VirtrigaudError:
+        """One of ``backend_errors`` as the collection's error."""
+        raise NotImplementedError
 
     def __enter__(self) -> "Provider":
         return self

@@ -11,7 +11,6 @@ synchronous, so returned tasks are always done.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import random
 import time
 import uuid
@@ -40,6 +39,8 @@ from ..base import (
     Snapshot,
     TaskRef,
     TaskStatus,
+    backend_call,
+    usable_ip,
 )
 from . import domain_xml as dx
 from . import failures
@@ -62,30 +63,6 @@ _DONE = TaskRef()
 _RUNNING_STATES = ("VIR_DOMAIN_RUNNING", "VIR_DOMAIN_BLOCKED", "VIR_DOMAIN_PAUSED", "VIR_DOMAIN_SHUTDOWN",
                    "VIR_DOMAIN_PMSUSPENDED")
 T = TypeVar("T")
-
-
-def _calls_libvirt(operation: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    """Turn a ``libvirtError`` raised by the wrapped method into the collection's error."""
-
-    def wrap(method: Callable[..., T]) -> Callable[..., T]:
-        @functools.wraps(method)
-        def run(self: "LibvirtProvider", *args: Any, **kwargs: Any) -> T:
-            try:
-                return method(self, *args, **kwargs)
-            except libvirt.libvirtError as err:
-                raise self.translate(err, operation) from None
-
-        return run
-
-    return wrap
-
-
-def _usable_ip(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address.split("%")[0])
-    except ValueError:
-        return False
-    return not (ip.is_loopback or ip.is_link_local or ip.is_unspecified)
 
 
 def _random_mac() -> str:
@@ -122,11 +99,12 @@ class LibvirtProvider(Provider):
                             option="libvirt_domain_type")
         self._domain_type = domain_type
         self._conn: Any = None
+        self.backend_errors = (libvirt.libvirtError,)
         libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
 
     # connection and lookups
 
-    def translate(self, err: Any, operation: Optional[str] = None) -> VirtrigaudError:
+    def translate(self, err: BaseException, operation: Optional[str] = None) -> VirtrigaudError:
         return failures.translate(libvirt, err, (self.config.password,), operation=operation)
 
     @property
@@ -220,11 +198,11 @@ class LibvirtProvider(Provider):
 
     # the contract
 
-    @_calls_libvirt("validate")
+    @backend_call("validate")
     def validate(self) -> None:
         self.conn.getLibVersion()
 
-    @_calls_libvirt("check_spec")
+    @backend_call("check_spec")
     def check_spec(self, spec: VMSpec) -> None:
         pool = self._pool_for(spec)
         if spec.image:
@@ -255,17 +233,17 @@ class LibvirtProvider(Provider):
             supported_network_types=("network", "bridge"),
         )
 
-    @_calls_libvirt("describe")
+    @backend_call("describe")
     def describe(self, vm_id: str) -> Optional[ObservedVM]:
         domain = self._find_domain(vm_id)
         return self._observe(domain, self._domain_addresses) if domain is not None else None
 
-    @_calls_libvirt("find")
+    @backend_call("find")
     def find(self, name: str) -> Optional[ObservedVM]:
         domain = self._quietly(lambda: self.conn.lookupByName(name), ["NO_DOMAIN"])
         return self._observe(domain, self._domain_addresses) if domain is not None else None
 
-    @_calls_libvirt("list")
+    @backend_call("list")
     def list_vms(self) -> list[ObservedVM]:
         leases = self._lease_table()
         found = []
@@ -275,7 +253,7 @@ class LibvirtProvider(Provider):
                 found.append(vm)
         return found
 
-    @_calls_libvirt("create")
+    @backend_call("create")
     def create(self, spec: VMSpec) -> tuple[str, TaskRef]:
         existing = self._quietly(lambda: self.conn.lookupByName(spec.name), ["NO_DOMAIN"])
         if existing is not None:
@@ -349,7 +327,7 @@ class LibvirtProvider(Provider):
                     left.append(volume.path())
         return left
 
-    @_calls_libvirt("delete")
+    @backend_call("delete")
     def delete(self, vm_id: str, delete_disks: bool = True) -> TaskRef:
         domain = self._find_domain(vm_id)
         if domain is None:
@@ -368,7 +346,7 @@ class LibvirtProvider(Provider):
                 )
         return _DONE
 
-    @_calls_libvirt("power")
+    @backend_call("power")
     def power(self, vm_id: str, op: PowerOp, graceful_timeout: int = 60) -> TaskRef:
         domain = self._domain(vm_id)
         active = domain.isActive()
@@ -397,7 +375,7 @@ class LibvirtProvider(Provider):
                 pressed_at = time.monotonic()
             time.sleep(deadline.cap(0.5))
 
-    @_calls_libvirt("reconfigure")
+    @backend_call("reconfigure")
     def reconfigure(self, vm_id: str, change: Reconfiguration) -> TaskRef:
         domain = self._domain(vm_id)
         facts = dx.parse_domain(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
@@ -484,7 +462,7 @@ class LibvirtProvider(Provider):
     def task_status(self, task: TaskRef) -> TaskStatus:
         return TaskStatus(done=True, error="no such task: libvirt calls finish before they return" if task.id else "")
 
-    @_calls_libvirt("snapshot_list")
+    @backend_call("snapshot_list")
     def snapshot_list(self, vm_id: str) -> list[Snapshot]:
         domain = self._domain(vm_id)
         snapshots = []
@@ -498,7 +476,7 @@ class LibvirtProvider(Provider):
             )))
         return [snapshot for dummy, snapshot in sorted(snapshots, key=lambda pair: (pair[0], pair[1].name))]
 
-    @_calls_libvirt("snapshot_create")
+    @backend_call("snapshot_create")
     def snapshot_create(
         self, vm_id: str, name: str, description: str = "", include_memory: bool = False
     ) -> tuple[str, TaskRef]:
@@ -507,7 +485,7 @@ class LibvirtProvider(Provider):
         domain.snapshotCreateXML(dx.snapshot_xml(name, description), 0)
         return name, _DONE
 
-    @_calls_libvirt("snapshot_delete")
+    @backend_call("snapshot_delete")
     def snapshot_delete(self, vm_id: str, snapshot_id: str) -> TaskRef:
         domain = self._domain(vm_id)
         handle = self._quietly(lambda: domain.snapshotLookupByName(snapshot_id, 0), ["NO_DOMAIN_SNAPSHOT"])
@@ -515,7 +493,7 @@ class LibvirtProvider(Provider):
             handle.delete(0)
         return _DONE
 
-    @_calls_libvirt("snapshot_revert")
+    @backend_call("snapshot_revert")
     def snapshot_revert(self, vm_id: str, snapshot_id: str) -> TaskRef:
         domain = self._domain(vm_id)
         handle = self._quietly(lambda: domain.snapshotLookupByName(snapshot_id, 0), ["NO_DOMAIN_SNAPSHOT"])
@@ -524,7 +502,7 @@ class LibvirtProvider(Provider):
         domain.revertToSnapshot(handle, 0)
         return _DONE
 
-    @_calls_libvirt("clone")
+    @backend_call("clone")
     def clone(self, source_id: str, target_name: str, linked: bool = False) -> tuple[str, TaskRef]:
         source = self._domain(source_id)
         if source.isActive():
@@ -611,7 +589,7 @@ class LibvirtProvider(Provider):
                 continue
             found: dict[str, tuple[str, ...]] = {}
             for interface in interfaces.values():
-                ips = tuple(a["addr"] for a in interface.get("addrs") or () if _usable_ip(a.get("addr", "")))
+                ips = tuple(a["addr"] for a in interface.get("addrs") or () if usable_ip(a.get("addr", "")))
                 if interface.get("hwaddr") and ips:
                     found[interface["hwaddr"].lower()] = found.get(interface["hwaddr"].lower(), ()) + ips
             if found:
@@ -624,6 +602,6 @@ class LibvirtProvider(Provider):
         for network in self.conn.listAllNetworks(libvirt.VIR_CONNECT_LIST_NETWORKS_ACTIVE):
             for lease in network.DHCPLeases():
                 mac, ip = (lease.get("mac") or "").lower(), lease.get("ipaddr") or ""
-                if mac and _usable_ip(ip):
+                if mac and usable_ip(ip):
                     found[mac] = found.get(mac, ()) + (ip,)
         return found

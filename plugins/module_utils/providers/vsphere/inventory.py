@@ -9,10 +9,9 @@ in ``config.extraConfig`` under the ``virtrigaud.`` prefix.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any, Iterator, Mapping, Optional
 
-from ..base import ObservedDisk, ObservedNIC, ObservedVM
+from ..base import ObservedDisk, ObservedNIC, ObservedVM, usable_ip
 
 try:
     from pyVmomi import vim, vmodl
@@ -58,14 +57,6 @@ def extra_config(props: Mapping[str, Any]) -> dict[str, str]:
     return {option.key: str(option.value) for option in props.get("config.extraConfig") or ()}
 
 
-def _usable(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address.split("%")[0])
-    except ValueError:
-        return False
-    return not (ip.is_loopback or ip.is_link_local or ip.is_unspecified)
-
-
 def disk_names(devices: list[Any], extra: Mapping[str, str]) -> dict[int, str]:
     """Device key → the spec's disk name; an unnamed first disk is ``root``."""
     named = {int(value): key[len(EXTRA_PREFIX + "disk."):] for key, value in extra.items()
@@ -101,7 +92,7 @@ def observed(vm: Any, props: Mapping[str, Any]) -> ObservedVM:
     addresses: dict[str, tuple[str, ...]] = {}
     for guest_nic in props.get("guest.net") or ():
         if guest_nic.macAddress:
-            addresses[guest_nic.macAddress.lower()] = tuple(a for a in guest_nic.ipAddress or () if _usable(a))
+            addresses[guest_nic.macAddress.lower()] = tuple(a for a in guest_nic.ipAddress or () if usable_ip(a))
     cpu = props.get("config.hardware.numCPU")
     memory = props.get("config.hardware.memoryMB")
     tags = extra.get(EXTRA_PREFIX + "tags", "")

@@ -11,12 +11,12 @@ vSphere task, so returned tasks are always done.
 from __future__ import annotations
 
 import base64
-import functools
 import time
-from typing import Any, Callable, Iterable, Optional, TypeVar
+from typing import Any, Iterable, Optional
 
 from ...errors import (
     ConflictError,
+    VirtrigaudError,
     DeadlineExceededError,
     NotFoundError,
     PreconditionError,
@@ -34,6 +34,7 @@ from ..base import (
     Snapshot,
     TaskRef,
     TaskStatus,
+    backend_call,
 )
 from . import inventory, session
 from .inventory import EXTRA_PREFIX, VM_PROPERTIES
@@ -51,23 +52,6 @@ LINKED_CLONE_SNAPSHOT = "virtrigaud-linked-clone-base"
 DEFAULT_ROOT_GIB = 10
 _NIC_CLASSES = {"vmxnet3": "VirtualVmxnet3", "e1000": "VirtualE1000", "e1000e": "VirtualE1000e",
                 "virtio": "VirtualVmxnet3", "rtl8139": "VirtualE1000"}
-T = TypeVar("T")
-
-
-def _calls_vsphere(operation: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    """Turn a vmodl fault raised by the wrapped method into the collection's error."""
-
-    def wrap(method: Callable[..., T]) -> Callable[..., T]:
-        @functools.wraps(method)
-        def run(self: "VsphereProvider", *args: Any, **kwargs: Any) -> T:
-            try:
-                return method(self, *args, **kwargs)
-            except vmodl.MethodFault as fault:
-                raise session.translate(fault, operation) from None
-
-        return run
-
-    return wrap
 
 
 def _option(key: str, value: Any) -> Any:
@@ -80,8 +64,12 @@ class VsphereProvider(Provider):
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
         session.endpoint(config)
+        self.backend_errors = (vmodl.MethodFault,)
         self._service: Any = None
         self._content: Any = None
+
+    def translate(self, err: BaseException, operation: Optional[str] = None) -> VirtrigaudError:
+        return session.translate(err, operation)
 
     @property
     def service(self) -> Any:
@@ -151,11 +139,11 @@ class VsphereProvider(Provider):
 
     # the contract
 
-    @_calls_vsphere("validate")
+    @backend_call("validate")
     def validate(self) -> None:
         self.service.CurrentTime()
 
-    @_calls_vsphere("check_spec")
+    @backend_call("check_spec")
     def check_spec(self, spec: VMSpec) -> None:
         self._placement(spec)
         if spec.image and self._named(vim.VirtualMachine, spec.image, "image", templates=True) is None:
@@ -175,17 +163,17 @@ class VsphereProvider(Provider):
             supported_network_types=("portgroup", "distributed"),
         )
 
-    @_calls_vsphere("describe")
+    @backend_call("describe")
     def describe(self, vm_id: str) -> Optional[ObservedVM]:
         found = self._find_by_id(vm_id)
         return inventory.observed(*found) if found else None
 
-    @_calls_vsphere("find")
+    @backend_call("find")
     def find(self, name: str) -> Optional[ObservedVM]:
         obj = self._named(vim.VirtualMachine, name, "name", templates=False)
         return inventory.observed(obj, self._properties(obj)) if obj is not None else None
 
-    @_calls_vsphere("list")
+    @backend_call("list")
     def list_vms(self) -> list[ObservedVM]:
         return [inventory.observed(obj, props)
                 for obj, props in inventory.collect(self.content, vim.VirtualMachine, VM_PROPERTIES)
@@ -234,7 +222,7 @@ class VsphereProvider(Provider):
         datastore = found.get("datastore") or (compute.datastore[0] if compute.datastore else None)
         return folder, pool, found.get("host"), datastore
 
-    @_calls_vsphere("create")
+    @backend_call("create")
     def create(self, spec: VMSpec) -> tuple[str, TaskRef]:
         existing = self.find(spec.name)
         if existing is not None:
@@ -356,7 +344,7 @@ class VsphereProvider(Provider):
 
     # lifecycle
 
-    @_calls_vsphere("delete")
+    @backend_call("delete")
     def delete(self, vm_id: str, delete_disks: bool = True) -> TaskRef:
         found = self._find_by_id(vm_id)
         if found is None:
@@ -370,7 +358,7 @@ class VsphereProvider(Provider):
             vm.UnregisterVM()
         return _DONE
 
-    @_calls_vsphere("power")
+    @backend_call("power")
     def power(self, vm_id: str, op: PowerOp, graceful_timeout: int = 60) -> TaskRef:
         vm = self._vm(vm_id)
         running = vm.runtime.powerState == "poweredOn"
@@ -389,7 +377,7 @@ class VsphereProvider(Provider):
                 time.sleep(deadline.cap(0.5))
         return _DONE
 
-    @_calls_vsphere("reconfigure")
+    @backend_call("reconfigure")
     def reconfigure(self, vm_id: str, change: Reconfiguration) -> TaskRef:
         vm, props = self._find_by_id(vm_id) or (None, {})
         if vm is None:
@@ -453,7 +441,7 @@ class VsphereProvider(Provider):
                 return node.snapshot
         return None
 
-    @_calls_vsphere("snapshot_list")
+    @backend_call("snapshot_list")
     def snapshot_list(self, vm_id: str) -> list[Snapshot]:
         vm = self._vm(vm_id)
         info = getattr(vm, "snapshot", None)
@@ -469,7 +457,7 @@ class VsphereProvider(Provider):
         ]
         return sorted(snapshots, key=lambda s: s.created or "")
 
-    @_calls_vsphere("snapshot_create")
+    @backend_call("snapshot_create")
     def snapshot_create(
         self, vm_id: str, name: str, description: str = "", include_memory: bool = False
     ) -> tuple[str, TaskRef]:
@@ -479,14 +467,14 @@ class VsphereProvider(Provider):
                                                      quiesce=False), "snapshot_create")
         return snapshot._moId, _DONE  # pylint: disable=protected-access
 
-    @_calls_vsphere("snapshot_delete")
+    @backend_call("snapshot_delete")
     def snapshot_delete(self, vm_id: str, snapshot_id: str) -> TaskRef:
         snapshot = self._snapshot(self._vm(vm_id), snapshot_id)
         if snapshot is not None:
             self._wait(snapshot.RemoveSnapshot_Task(removeChildren=False), "snapshot_delete")
         return _DONE
 
-    @_calls_vsphere("snapshot_revert")
+    @backend_call("snapshot_revert")
     def snapshot_revert(self, vm_id: str, snapshot_id: str) -> TaskRef:
         snapshot = self._snapshot(self._vm(vm_id), snapshot_id)
         if snapshot is None:
@@ -496,7 +484,7 @@ class VsphereProvider(Provider):
 
     # clones
 
-    @_calls_vsphere("clone")
+    @backend_call("clone")
     def clone(self, source_id: str, target_name: str, linked: bool = False) -> tuple[str, TaskRef]:
         source = self._vm(source_id)
         if self._named(vim.VirtualMachine, target_name, "name") is not None:
