@@ -7,7 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(setup unit sanity lint docs integration newest)
+[ ${#stages[@]} -gt 0 ] || stages=(setup unit sanity lint docs awx integration newest)
 LOGS="$VIRTRIGAUD_CACHE/logs"
 NEWEST_CORE="ansible-core>=2.21,<2.22"
 mkdir -p "$LOGS"
@@ -48,6 +48,24 @@ stage_docs() {
         fi
     done
     echo "ansible-doc $(ansible --version | head -n 1 | sed 's/.*\[core \(.*\)\]/\1/') renders every module with examples and return values"
+}
+
+# The AWX path: credential types inject only documented variables, and
+# ansible-builder makes a build context from the example EE and finds the
+# collection's own Python and system requirements.  No image is built here.
+stage_awx() {
+    build_tree
+    "$PYTHON" "$REPO/scripts/check_credential_types.py" "$REPO"
+    local context dep
+    context="$(mktemp -d)"
+    ansible-builder create -f "$REPO/docs/execution-environment.yml" -c "$context" > /dev/null
+    grep -q "name: virtrigaud.core" "$context/_build/requirements.yml"
+    rm -rf "$context"
+    ansible-builder introspect --sanitize "$TREE" > "$LOGS/ee-introspect.txt"
+    for dep in libvirt-python pycdlib pyvmomi libvirt-devel libvirt-dev; do
+        grep -q "'${dep}[ >\[]" "$LOGS/ee-introspect.txt" || { echo "ansible-builder does not see $dep" >&2; return 1; }
+    done
+    echo "execution environment: build context made; ansible-builder sees the collection's requirements"
 }
 
 # One leg of the suite: every target on one backend, with a fresh secret canary
