@@ -33,6 +33,7 @@ stage_lint() {
     build_tree
     (cd "$COLLECTION" && ansible-lint --offline playbooks/ roles/)
     (cd "$COLLECTION" && antsibull-changelog lint)
+    (cd "$COLLECTION" && antsibull-docs lint-collection-docs --plugin-docs .)
     "$PYTHON" "$REPO/scripts/check_action_group.py" "$REPO"
 }
 
