@@ -126,9 +126,16 @@ def run(m):
     return {"changed": False, "vms": results}
 
 
+# How AnsibleModule, and the action plugin of the same name, check the options together.
+OPTION_RULES = {"mutually_exclusive": [["name", "id"]]}
+
+
+def argument_spec():
+    return {**connection_spec(), **vm_ref_spec(), "snapshots": {"type": "bool", "default": False}}
+
+
 def main():
-    spec = {**connection_spec(), **vm_ref_spec(), "snapshots": {"type": "bool", "default": False}}
-    VirtrigaudModule(spec, supports_check_mode=True, mutually_exclusive=[["name", "id"]]).execute(run)
+    VirtrigaudModule(argument_spec(), supports_check_mode=True, **OPTION_RULES).execute(run)
 
 
 if __name__ == "__main__":

@@ -134,8 +134,12 @@ def run(m):
     return result
 
 
-def main():
-    spec = {
+# How AnsibleModule, and the action plugin of the same name, check the options together.
+OPTION_RULES = {"required_one_of": [["vm_name", "vm_id"]]}
+
+
+def argument_spec():
+    return {
         **connection_spec(),
         **wait_spec(),
         "vm_name": {"type": "str"},
@@ -145,7 +149,10 @@ def main():
         "description": {"type": "str", "default": ""},
         "include_memory": {"type": "bool", "default": False},
     }
-    VirtrigaudModule(spec, supports_check_mode=True, required_one_of=[["vm_name", "vm_id"]]).execute(run)
+
+
+def main():
+    VirtrigaudModule(argument_spec(), supports_check_mode=True, **OPTION_RULES).execute(run)
 
 
 if __name__ == "__main__":

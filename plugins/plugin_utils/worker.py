@@ -1,0 +1,63 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run a module's logic inside Ansible's worker when the task runs on the controller anyway.
+
+A VM module talks to a hypervisor API, so it usually runs with the local
+connection.  Then there is nothing to gain from packing the module, starting
+a new Python and importing Ansible again for every host: this plugin validates
+the options exactly as AnsibleModule would and calls the module's own ``run``
+(each module exposes ``argument_spec()``, ``OPTION_RULES`` and ``run``).
+Anything else (another connection, become, a task environment, a library only
+the target interpreter has) goes the usual way, through the module.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.parameters import remove_values
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudRun
+
+
+class WorkerAction(ActionBase):
+    """Base of the action plugins named after the collection's modules; ``module_name`` says which."""
+
+    module_name = ""
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        if not self._in_worker():
+            result.update(self._execute_module(task_vars=task_vars))
+            return result
+        module = importlib.import_module("ansible_collections.virtrigaud.core.plugins.modules." + self.module_name)
+
+        validated = ArgumentSpecValidator(module.argument_spec(), **module.OPTION_RULES).validate(self._task.args)
+        if validated.error_messages:
+            result.update(failed=True, msg=validated.errors.msg)
+            return result
+        warnings = []
+        run = VirtrigaudRun(validated.validated_parameters, bool(self._task.check_mode), bool(self._task.diff),
+                            warnings.append)
+        outcome = run.outcome(module.run)
+        if outcome.get("error_code") == "missing_dependency":
+            # The target interpreter may have the library the controller's Python lacks.
+            result.update(self._execute_module(task_vars=task_vars))
+            return result
+        if outcome.get("exception") is None:
+            outcome.pop("exception", None)
+        result.update(remove_values(outcome, validated._no_log_values))
+        if warnings:
+            result["warnings"] = warnings
+        return result
+
+    def _in_worker(self):
+        """True when the module would run on this machine as this user with this environment."""
+        return (
+            self._connection.transport == "local"
+            and not self._play_context.become
+            and not any(self._task.environment or ())
+            and not self._task.async_val
+        )
