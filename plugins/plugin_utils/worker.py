@@ -26,12 +26,12 @@ class WorkerAction(ActionBase):
     """Base of the action plugins named after the collection's modules; ``module_name`` says which."""
 
     module_name = ""
+    _supports_async = True
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         if not self._in_worker():
-            result.update(self._execute_module(task_vars=task_vars))
-            return result
+            return self._through_module(result, task_vars)
         module = importlib.import_module("ansible_collections.virtrigaud.core.plugins.modules." + self.module_name)
 
         validated = ArgumentSpecValidator(module.argument_spec(), **module.OPTION_RULES).validate(self._task.args)
@@ -44,13 +44,20 @@ class WorkerAction(ActionBase):
         outcome = run.outcome(module.run)
         if outcome.get("error_code") == "missing_dependency":
             # The target interpreter may have the library the controller's Python lacks.
-            result.update(self._execute_module(task_vars=task_vars))
-            return result
+            return self._through_module(result, task_vars)
         if outcome.get("exception") is None:
             outcome.pop("exception", None)
         result.update(remove_values(outcome, validated._no_log_values))
         if warnings:
             result["warnings"] = warnings
+        return result
+
+    def _through_module(self, result, task_vars):
+        """The usual way: pack the module and run it on the target, in the background for async tasks."""
+        wrap_async = bool(self._task.async_val) and not self._connection.has_native_async
+        result.update(self._execute_module(task_vars=task_vars, wrap_async=wrap_async))
+        if not wrap_async:
+            self._remove_tmp_path(self._connection._shell.tmpdir)  # pylint: disable=protected-access
         return result
 
     def _in_worker(self):
