@@ -14,6 +14,9 @@ USERNAME="${VCSIM_USERNAME:-vr-admin}"
 PASSWORD="${VCSIM_PASSWORD:-vr-vcsim-secret}"
 GO_NEEDED=1.23
 
+# shellcheck disable=SC1091  # daemon.sh sits beside this script
+source "$HERE/daemon.sh"
+
 log() { printf '%s\n' "$*" >&2; }
 
 binary() { echo "$CACHE/vcsim-$(cat "$HERE/vcsim/go.mod" "$HERE/vcsim/go.sum" "$HERE/vcsim/main.go" | sha256sum | cut -c1-12)"; }
@@ -33,23 +36,16 @@ build() {
     find "$CACHE" -name 'vcsim-*' ! -path "$target" -delete
 }
 
-certificate() {
-    [ -f "$CACHE/tls.crt" ] && return 0
-    mkdir -p "$CACHE"
-    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=127.0.0.1" \
-        -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
-        -keyout "$CACHE/tls.key" -out "$CACHE/tls.crt" 2>/dev/null
-}
 
 STATE="$RUN_DIR/vcsim-$PORT"
 
-running() { [ -f "$STATE.pid" ] && kill -0 "$(cat "$STATE.pid")" 2>/dev/null; }
+running() { daemon_running "$STATE"; }
 
 start() {
     local vms="${1:-2}"
     running && { status; return 0; }
     build
-    certificate
+    self_signed_certificate "$CACHE"
     mkdir -p "$RUN_DIR"
     rm -f "$STATE.url"
     "$(binary)" -listen "127.0.0.1:$PORT" -username "$USERNAME" -password "$PASSWORD" -vms "$vms" \
@@ -65,17 +61,10 @@ start() {
     cat "$STATE.log"
 }
 
+
 stop() {
-    running || { rm -f "$STATE.pid"; return 0; }
-    local pid
-    pid="$(cat "$STATE.pid")"
-    kill "$pid"
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    rm -f "$STATE.pid" "$STATE.url"
-    echo "stopped vcsim ($pid)"
+    daemon_stop "$STATE" vcsim
+    rm -f "$STATE.url"
 }
 
 status() {
