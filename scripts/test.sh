@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every test: unit, sanity, lint, docs, the integration scenario suite on
-# the mock provider and on a real libvirtd, then unit, sanity, docs and the mock
-# suite again on the newest ansible-core.  `test.sh unit sanity` runs a subset.
+# the mock provider, a real libvirtd, vcsim and the fake PVE, then unit, sanity,
+# docs and the mock suite again on the newest ansible-core.  `test.sh unit sanity` runs a subset.
 set -euo pipefail
 # shellcheck disable=SC1091  # lib.sh sits beside this script
 source "$(dirname "$0")/lib.sh"
@@ -63,7 +63,7 @@ stage_awx() {
     grep -q "name: virtrigaud.core" "$context/_build/requirements.yml"
     rm -rf "$context"
     ansible-builder introspect --sanitize "$TREE" > "$LOGS/ee-introspect.txt"
-    for dep in libvirt-python pycdlib pyvmomi libvirt-devel libvirt-dev; do
+    for dep in libvirt-python pycdlib pyvmomi proxmoxer libvirt-devel libvirt-dev; do
         grep -q "'${dep}[ >\[]" "$LOGS/ee-introspect.txt" || { echo "ansible-builder does not see $dep" >&2; return 1; }
     done
     echo "execution environment: build context made; ansible-builder sees the collection's requirements"
@@ -108,10 +108,32 @@ start_vcsim() {
 
 stage_integration_vsphere() { integration_leg vsphere start_vcsim; }
 
+# The fake PVE takes the canary as root@pam's password.  Afterwards, the fake's
+# routes and every request the suite sent must match the official API schema.
+start_pvefake() {
+    "$REPO/scripts/testbed/pvefake.sh" stop >/dev/null
+    PVEFAKE_PASSWORD="$1" PVEFAKE_STATS_INTERVAL=2 PYTHON="$PYTHON" "$REPO/scripts/testbed/pvefake.sh" start
+}
+
+stage_integration_proxmox() {
+    integration_leg proxmox start_pvefake
+    pve_conformance "$(. <("$REPO/scripts/testbed/pvefake.sh" env) && echo "$PVEFAKE_REQUESTS")"
+}
+
+pve_conformance() {
+    local schema="${VIRTRIGAUD_PVE_SCHEMA:-$REPO/../shared/reference/proxmox/pve-api-subset.json}"
+    if [ ! -f "$schema" ]; then
+        echo "schema conformance skipped: no PVE API schema at $schema (set VIRTRIGAUD_PVE_SCHEMA)"
+        return 0
+    fi
+    (cd "$REPO/tests" && "$PYTHON" -m pvefake.conformance "$schema" "$@")
+}
+
 stage_integration() {
     stage_integration_mock
     stage_integration_libvirt
     stage_integration_vsphere
+    stage_integration_proxmox
 }
 
 # The newest ansible-core needs Python 3.12, which Debian 12 lacks: use one when

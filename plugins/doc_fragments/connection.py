@@ -13,9 +13,10 @@ options:
       - The kind of hypervisor or runtime to talk to.
       - V(mock) is an in-memory provider for demos and tests.
       - V(vsphere) talks to vCenter or ESXi through pyVmomi.
+      - V(proxmox) talks to a Proxmox VE cluster through proxmoxer.
       - If not set, the value of the E(VIRTRIGAUD_PROVIDER_TYPE) environment variable is used.
     type: str
-    choices: [libvirt, mock, vsphere]
+    choices: [libvirt, mock, proxmox, vsphere]
     default: libvirt
   uri:
     description:
@@ -24,6 +25,8 @@ options:
       - For V(mock), V(mock://) keeps VMs in memory, V(mock:///path/state.json) keeps them in that file.
       - For V(vsphere), a host name or a URL such as V(https://vcenter.example.com/sdk); O(hostname) is
         the usual way to give it.
+      - For V(proxmox), a host name or a URL such as V(https://pve.example.com:8006); O(api_host) is the
+        usual way to give it.
       - If not set, the E(VIRTRIGAUD_URI) environment variable is used, then E(LIBVIRT_DEFAULT_URI),
         then the provider's default (V(qemu:///system) for libvirt).
     type: str
@@ -38,6 +41,36 @@ options:
       - The HTTPS port of O(hostname).
       - If not set, the E(VMWARE_PORT) environment variable is used, else 443.
     type: int
+  api_host:
+    description:
+      - The Proxmox VE host for O(provider_type=proxmox) (any node of the cluster); used when O(uri) is not set.
+      - If not set, the E(PROXMOX_HOST) environment variable is used.
+    type: str
+  api_port:
+    description:
+      - The HTTPS port of O(api_host).
+      - If not set, the E(PROXMOX_PORT) environment variable is used, else 8006.
+    type: int
+  api_user:
+    description:
+      - The Proxmox VE user as V(user@realm), such as V(root@pam); the owner of the token with O(api_token_id).
+      - If not set, the E(PROXMOX_USER) environment variable is used.
+    type: str
+  api_password:
+    description:
+      - The password of O(api_user). Never shown in results, diffs or errors.
+      - If not set, the E(PROXMOX_PASSWORD) environment variable is used.
+    type: str
+  api_token_id:
+    description:
+      - The name of an API token of O(api_user), or the full V(user@realm!tokenid); used instead of O(api_password).
+      - If not set, the E(PROXMOX_TOKEN_ID) environment variable is used.
+    type: str
+  api_token_secret:
+    description:
+      - The secret (a UUID) of O(api_token_id). Never shown in results, diffs or errors.
+      - If not set, the E(PROXMOX_TOKEN_SECRET) environment variable is used.
+    type: str
   username:
     description:
       - User name for providers that authenticate with a password (vSphere, libvirt SASL or TCP).
@@ -51,13 +84,14 @@ options:
   validate_certs:
     description:
       - Whether to verify the provider's TLS certificate against the system's trusted CAs.
-      - If not set, the E(VIRTRIGAUD_VALIDATE_CERTS) environment variable is used, then E(VMWARE_VALIDATE_CERTS).
+      - If not set, the E(VIRTRIGAUD_VALIDATE_CERTS) environment variable is used, then E(VMWARE_VALIDATE_CERTS),
+        then E(PROXMOX_VALIDATE_CERTS).
     type: bool
     default: true
   default_datastore:
     description:
       - Where disks go when a VM's C(placement.datastore) is not set. For libvirt, a storage pool name;
-        for vSphere, a datastore name.
+        for vSphere, a datastore name; for Proxmox VE, a storage that holds disk images, such as V(local-lvm).
       - For libvirt the pool V(default) is used when neither is set.
       - If not set, the E(VIRTRIGAUD_DEFAULT_DATASTORE) environment variable is used.
     type: str
@@ -77,6 +111,31 @@ options:
       - For vSphere, the VM folder new VMs go to when their C(placement.folder) is not set.
       - If not set, the E(VIRTRIGAUD_DEFAULT_FOLDER) environment variable is used.
     type: str
+  default_node:
+    description:
+      - For Proxmox VE, the node new VMs go to when their C(placement.host) is not set. By default a VM made
+        from a template goes to the template's node, any other to the online node with the least memory in use.
+      - If not set, the E(PROXMOX_NODE) environment variable is used, then E(VIRTRIGAUD_DEFAULT_NODE).
+    type: str
+  default_bridge:
+    description:
+      - For Proxmox VE, the bridge of NICs whose C(bridge) and C(network) are not set, such as V(vmbr0).
+      - If not set, the E(VIRTRIGAUD_DEFAULT_BRIDGE) environment variable is used.
+    type: str
+  snippets_storage:
+    description:
+      - For Proxmox VE, a storage with the C(snippets) content type. With O(snippets_dir), the whole cloud-init
+        user data, meta data and network config reach the guest as C(cicustom) snippets.
+      - Without both, only what Proxmox VE's C(ciuser), C(cipassword), C(sshkeys) and C(ipconfig) keys can
+        carry is passed, with a warning that names what was dropped.
+      - If not set, the E(VIRTRIGAUD_SNIPPETS_STORAGE) environment variable is used.
+    type: str
+  snippets_dir:
+    description:
+      - Where O(snippets_storage)'s directory is mounted on the machine running the module (the folder that
+        holds its C(snippets/) folder), such as V(/mnt/pve/cephfs).
+      - If not set, the E(VIRTRIGAUD_SNIPPETS_DIR) environment variable is used.
+    type: path
   libvirt_domain_type:
     description:
       - The libvirt domain type for new VMs. V(auto) uses V(kvm) when the host offers it, else V(qemu)
@@ -88,5 +147,6 @@ options:
 requirements:
   - libvirt-python (for O(provider_type=libvirt))
   - pyvmomi (for O(provider_type=vsphere))
+  - proxmoxer and requests (for O(provider_type=proxmox))
   - pycdlib (for cloud-init seeds with O(provider_type=libvirt))
 """

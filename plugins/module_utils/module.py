@@ -21,6 +21,15 @@ from .providers.registry import open_provider
 from .resilience import Deadline
 
 
+# Module option → ProviderConfig.options key, for the options only some backends read.
+_OPTION_KEYS = (
+    ("port", "port"), ("api_port", "port"), ("datacenter", "datacenter"), ("default_cluster", "cluster"),
+    ("default_folder", "folder"), ("api_token_id", "token_id"), ("api_token_secret", "token_secret"),
+    ("default_node", "node"), ("default_bridge", "bridge"), ("snippets_storage", "snippets_storage"),
+    ("snippets_dir", "snippets_dir"), ("wait_timeout", "wait_timeout"),
+)
+
+
 class VirtrigaudRun:
     """One run of a module's logic, whoever hosts it: validated params, modes, a lazily opened provider."""
 
@@ -38,15 +47,14 @@ class VirtrigaudRun:
         options = {"domain_type": p.get("libvirt_domain_type") or "auto"}
         if p.get("default_datastore"):
             options["storage_pool"] = p["default_datastore"]
-        for option, key in (("port", "port"), ("datacenter", "datacenter"), ("default_cluster", "cluster"),
-                            ("default_folder", "folder")):
+        for option, key in _OPTION_KEYS:
             if p.get(option):
-                options[key] = p[option]
+                options.setdefault(key, p[option])
         return ProviderConfig(
             type=p["provider_type"],
-            uri=p.get("uri") or p.get("hostname"),
-            username=p.get("username"),
-            password=p.get("password"),
+            uri=p.get("uri") or p.get("hostname") or p.get("api_host"),
+            username=p.get("username") or p.get("api_user"),
+            password=p.get("password") or p.get("api_password"),
             validate_certs=p.get("validate_certs", True),
             options=options,
         )
@@ -72,7 +80,10 @@ class VirtrigaudRun:
     def outcome(self, run: Callable[["VirtrigaudRun"], dict[str, Any]]) -> dict[str, Any]:
         """The module's result, or a failure with a stable ``error_code``; the provider is closed either way."""
         try:
-            return run(self)
+            result = run(self)
+            for warning in self._provider.warnings if self._provider is not None else ():
+                self.warn(warning)
+            return result
         except MissingDependency as err:
             return {"failed": True, "msg": missing_required_lib(err.package, reason=err.reason),
                     "error_code": err.error_code, "exception": _format(err.import_error)}

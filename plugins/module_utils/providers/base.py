@@ -227,6 +227,8 @@ class Provider(abc.ABC):
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
+        # Things the user should hear about that did not stop the call (a node down, a setting dropped).
+        self.warnings: list[str] = []
 
     def translate(self, err: BaseException, operation: Optional[str] = None) -> VirtrigaudError:
         """One of ``backend_errors`` as the collection's error."""

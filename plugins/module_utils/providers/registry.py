@@ -26,6 +26,12 @@ def _vsphere() -> type[Provider]:
     return VsphereProvider
 
 
+def _proxmox() -> type[Provider]:
+    from .proxmox.provider import ProxmoxProvider
+
+    return ProxmoxProvider
+
+
 def _mock() -> type[Provider]:
     from .mock import MockProvider
 
@@ -35,6 +41,7 @@ def _mock() -> type[Provider]:
 _LOADERS: dict[str, Callable[[], type[Provider]]] = {
     "libvirt": _libvirt,
     "mock": _mock,
+    "proxmox": _proxmox,
     "vsphere": _vsphere,
 }
 

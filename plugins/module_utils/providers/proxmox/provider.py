@@ -1,0 +1,596 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The Proxmox VE backend, through proxmoxer.
+
+A VM's id is its VMID.  Names are not unique in PVE, so create makes them so:
+it finds an existing VM by name first, and when two creates of one name race,
+the lower VMID wins and the other run removes its own copy.  Every call waits
+for its PVE task (bounded by ``wait_timeout``), so returned tasks are done.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import time
+import uuid
+from typing import Any, Optional
+
+from ... import errors
+from ...resilience import Deadline
+from ...spec import DiskSpec, VMSpec
+from ..base import (
+    Capabilities,
+    ObservedVM,
+    PowerOp,
+    Provider,
+    ProviderConfig,
+    Reconfiguration,
+    Snapshot,
+    TaskRef,
+    TaskStatus,
+)
+from . import translate as pve
+from .client import Session, task_failure
+
+_DONE = TaskRef()
+LINKED_CLONE_SNAPSHOT = "virtrigaud-linked-base"
+ID_ATTEMPTS = 8
+SETTLE_SECONDS = 120.0
+DIGEST_ATTEMPTS = 3
+
+
+class ProxmoxProvider(Provider):
+    type_name = "proxmox"
+
+    def __init__(self, config: ProviderConfig) -> None:
+        super().__init__(config)
+        self.session = Session(config)
+        self._node_cache: Optional[list[dict[str, Any]]] = None
+
+    def translate(self, err: BaseException, operation: Optional[str] = None) -> errors.VirtrigaudError:
+        raise NotImplementedError("the session translates proxmoxer errors itself")
+
+    def _deadline(self) -> Deadline:
+        return Deadline(float(self.config.options.get("wait_timeout") or 600))
+
+    def _wait(self, upid: Optional[str], what: str) -> None:
+        self.session.wait(upid, self._deadline(), what)
+
+    # lookups
+
+    def _nodes(self) -> list[dict[str, Any]]:
+        """The cluster's nodes, read once per provider: a module run is short."""
+        if self._node_cache is None:
+            self._node_cache = list(self.session.get("nodes"))
+        return self._node_cache
+
+    def _online(self) -> list[str]:
+        names = []
+        for node in self._nodes():
+            if node.get("status") == "online":
+                names.append(node["node"])
+            else:
+                self._warn_once("node '%s' is %s; its VMs are left out" % (node["node"], node.get("status")))
+        return names
+
+    def _warn_once(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)
+
+    def _listing(self) -> list[dict[str, Any]]:
+        """Every VM of every online node, names read live from the configs."""
+        entries = []
+        for node in self._online():
+            try:
+                entries += [dict(e, node=node) for e in self.session.get("nodes/%s/qemu" % node)]
+            except errors.UnavailableError as err:
+                self._warn_once("node '%s' did not answer (%s); its VMs are left out" % (node, err.msg))
+        return entries
+
+    def _named(self, name: str, templates: bool) -> list[dict[str, Any]]:
+        return [e for e in self._listing() if e.get("name") == name and bool(e.get("template")) == templates]
+
+    def _node_of(self, vmid: int) -> Optional[str]:
+        for entry in self.session.get("cluster/resources", type="vm"):
+            if entry.get("type") == "qemu" and int(entry.get("vmid", 0)) == vmid:
+                return entry["node"]
+        return None
+
+    @staticmethod
+    def _vmid(vm_id: str) -> Optional[int]:
+        return int(vm_id) if str(vm_id).isdigit() and 100 <= int(vm_id) <= 999999999 else None
+
+    def _path(self, node: str, vmid: int, *rest: str) -> str:
+        return "/".join(("nodes", node, "qemu", str(vmid)) + rest)
+
+    def _observe(self, node: str, vmid: int) -> ObservedVM:
+        config = self.session.get(self._path(node, vmid, "config"))
+        status = self.session.get(self._path(node, vmid, "status", "current"))
+        interfaces: list[Any] = []
+        if status.get("status") == "running" and status.get("agent"):
+            try:
+                interfaces = self.session.get(self._path(node, vmid, "agent", "network-get-interfaces"))["result"]
+            except (errors.ProviderError, errors.PreconditionError, errors.NotFoundError):
+                interfaces = []  # the guest agent is not up yet
+        return pve.observed(vmid, node, config, status, interfaces)
+
+    def _where(self, vm_id: str) -> tuple[str, int]:
+        vmid = self._vmid(vm_id)
+        node = self._node_of(vmid) if vmid else None
+        if node is None or vmid is None:
+            raise errors.NotFoundError("VM '%s' not found" % vm_id)
+        return node, vmid
+
+    # the contract
+
+    def validate(self) -> None:
+        self.session.get("version")
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            supports_reconfigure_online=True,
+            supports_disk_expansion_online=True,
+            supports_snapshots=True,
+            supports_memory_snapshots=True,
+            supports_linked_clones=True,
+            supported_disk_types=("thin", "ssd"),
+            supported_network_types=("bridge",),
+        )
+
+    def check_spec(self, spec: VMSpec) -> None:
+        pve.check_tags(spec.tags)
+        for index, network in enumerate(spec.networks):
+            bridge = network.bridge or network.network
+            if bridge:
+                pve.check_bridge(bridge, "networks[%d].%s" % (index, "bridge" if network.bridge else "network"))
+        node = self._placement_node(spec)
+        storage, option = self._storage_choice(spec)
+        if storage:
+            self._require_storage(node, storage, option, "images")
+        if self.config.options.get("snippets_storage"):
+            self._require_storage(node, self.config.options["snippets_storage"], "snippets_storage", "snippets")
+        if spec.image:
+            self._template(spec.image)
+
+    def _placement_node(self, spec: VMSpec) -> Optional[str]:
+        wanted = spec.placement.host or self.config.options.get("node")
+        option = "placement.host" if spec.placement.host else "default_node"
+        nodes = {n["node"]: n for n in self._nodes()}
+        if wanted is None:
+            return None
+        if wanted not in nodes:
+            raise errors.SpecError("node '%s' does not exist; the cluster has %s" % (wanted, ", ".join(sorted(nodes))),
+                                   option=option)
+        if nodes[wanted].get("status") != "online":
+            raise errors.UnavailableError("node '%s' is %s" % (wanted, nodes[wanted].get("status")))
+        return wanted
+
+    def _storage_choice(self, spec: VMSpec) -> tuple[Optional[str], str]:
+        if spec.placement.datastore:
+            return spec.placement.datastore, "placement.datastore"
+        return self.config.options.get("storage_pool"), "default_datastore"
+
+    def _require_storage(self, node: Optional[str], storage: str, option: str, content: str) -> None:
+        node = node or self._least_loaded()
+        found = [s for s in self.session.get("nodes/%s/storage" % node) if s.get("storage") == storage]
+        if not found:
+            raise errors.SpecError("storage '%s' does not exist on node '%s'" % (storage, node), option=option)
+        if content not in str(found[0].get("content", "")).split(","):
+            raise errors.SpecError("storage '%s' does not hold %s" % (storage, content), option=option)
+
+    def _least_loaded(self) -> str:
+        """The online node with the least memory in use, then the fewest VMs: one cluster/resources call."""
+        resources = self.session.get("cluster/resources")
+        online = [r for r in resources if r.get("type") == "node" and r.get("status") == "online"]
+        if not online:
+            raise errors.UnavailableError("no Proxmox VE node is online")
+        guests = [r.get("node") for r in resources if r.get("type") in ("qemu", "lxc")]
+
+        def load(node: dict[str, Any]) -> tuple[float, int, str]:
+            return (round(float(node.get("mem", 0)) / float(node.get("maxmem") or 1), 2), guests.count(node["node"]),
+                    node["node"])
+
+        return min(online, key=load)["node"]
+
+    def _clone_to(self, source_node: str, source: int, node: str, params: dict[str, Any]) -> str:
+        """Clone onto ``node``; a source on local storage can only be cloned on its own node."""
+        path = self._path(source_node, source, "clone")
+        if node == source_node:
+            return self.session.post(path, **params)
+        try:
+            return self.session.post(path, target=node, **params)
+        except errors.PreconditionError as err:
+            if "local storage" not in err.msg:
+                raise
+            return self.session.post(path, **params)
+
+    def _template(self, image: str) -> dict[str, Any]:
+        """A template by name or VMID."""
+        templates = [e for e in self._listing() if e.get("template")]
+        matches = [e for e in templates if e.get("name") == image or str(e.get("vmid")) == image]
+        if len(matches) > 1:
+            raise errors.ConflictError("%d templates are named '%s': VMIDs %s; give the VMID instead" % (
+                len(matches), image, ", ".join(str(m["vmid"]) for m in matches)), option="image")
+        if not matches:
+            raise errors.SpecError("template '%s' does not exist" % image, option="image")
+        return matches[0]
+
+    def describe(self, vm_id: str) -> Optional[ObservedVM]:
+        vmid = self._vmid(vm_id)
+        node = self._node_of(vmid) if vmid else None
+        if node is None or vmid is None:
+            return None
+        try:
+            return self._observe(node, vmid)
+        except errors.NotFoundError:
+            return None
+
+    def find(self, name: str) -> Optional[ObservedVM]:
+        matches = self._named(name, templates=False)
+        if len(matches) > 1:
+            raise errors.ConflictError("%d VMs are named '%s': VMIDs %s" % (
+                len(matches), name, ", ".join(str(m["vmid"]) for m in matches)), option="name")
+        return self._observe(matches[0]["node"], int(matches[0]["vmid"])) if matches else None
+
+    def list_vms(self) -> list[ObservedVM]:
+        found = []
+        for entry in self._listing():
+            if entry.get("template"):
+                continue
+            try:
+                found.append(self._observe(entry["node"], int(entry["vmid"])))
+            except errors.NotFoundError:
+                continue  # removed while we listed
+        return found
+
+    # create and clone
+
+    def _reserve(self, start: Any) -> tuple[int, str]:
+        """Take a VMID from nextid and start the create; a VMID another client took meanwhile means try again."""
+        for dummy in range(ID_ATTEMPTS):
+            vmid = int(self.session.get("cluster/nextid"))
+            try:
+                return vmid, start(vmid)
+            except errors.ConflictError as err:
+                if "already exists" not in err.msg:
+                    raise
+        raise errors.ConflictError("no free VMID after %d attempts; other clients keep taking them" % ID_ATTEMPTS)
+
+    def create(self, spec: VMSpec) -> tuple[str, TaskRef]:
+        existing = self.find(spec.name)
+        if existing is not None:
+            return existing.id, _DONE
+        self.check_spec(spec)
+        if spec.image:
+            vmid, node = self._create_from_template(spec)
+        else:
+            vmid, node = self._create_from_scratch(spec)
+        return str(self._settle(spec.name, vmid, node)), _DONE
+
+    def _create_from_scratch(self, spec: VMSpec) -> tuple[int, str]:
+        node = self._placement_node(spec) or self._least_loaded()
+        storage = self._storage_choice(spec)[0] or "local-lvm"
+        root = pve.disk_value(storage, _root(spec))
+
+        def start(vmid: int) -> str:
+            values = self._hardware(spec, vmid, storage, {})
+            values.update(vmid=vmid, name=spec.name, ostype="l26", scsihw="virtio-scsi-pci", scsi0=root,
+                          bios="ovmf" if spec.firmware == "uefi" else "seabios")
+            return self.session.post("nodes/%s/qemu" % node, **values)
+
+        vmid, upid = self._reserve(start)
+        self._wait(upid, "create")
+        return vmid, node
+
+    def _create_from_template(self, spec: VMSpec) -> tuple[int, str]:
+        template = self._template(spec.image or "")
+        source_node = template["node"]
+        node = self._placement_node(spec) or self._least_loaded()
+        storage = self._storage_choice(spec)[0]
+
+        def start(vmid: int) -> str:
+            params: dict[str, Any] = {"newid": vmid, "name": spec.name, "full": True, "storage": storage}
+            return self._clone_to(source_node, int(template["vmid"]), node, params)
+
+        vmid, upid = self._reserve(start)
+        self._wait(upid, "create")
+        node = self._node_of(vmid) or node
+        try:
+            config = self.session.get(self._path(node, vmid, "config"))
+            values = self._hardware(spec, vmid, _root_storage(config) or storage or "local-lvm", config)
+            stale = [k for k in config if k.startswith("net") and k[3:].isdigit() and k not in values]
+            self._put_config(node, vmid, values, delete=stale)
+            root_gib = pve.size_gib(pve.property_string(str(config.get(pve.ROOT_KEY, "")), "file").get("size", ""))
+            if spec.root_disk_gib and spec.root_disk_gib > root_gib:
+                self._resize(node, vmid, pve.ROOT_KEY, spec.root_disk_gib)
+        except errors.VirtrigaudError:
+            self._remove_quietly(node, vmid)
+            raise
+        return vmid, node
+
+    def _hardware(self, spec: VMSpec, vmid: int, storage: str, config: dict[str, Any]) -> dict[str, Any]:
+        """Config values for the spec's CPU, memory, data disks, NICs, tags, cloud-init and the record."""
+        cpu, memory = spec.cpu or 1, spec.memory_mib or 512
+        values: dict[str, Any] = dict(pve.cpu_settings(cpu), memory=str(memory), numa=True, hotplug=pve.HOTPLUG,
+                                      agent="1")
+        record: dict[str, Any] = {"maxMemoryMiB": pve.HOTPLUG_FACTOR * memory, "disks": {}, "nics": {}}
+        for key, disk in zip(pve.free_keys("scsi", config, len(spec.disks), first=1), spec.disks):
+            values[key] = pve.disk_value(storage, disk)
+            record["disks"][key] = disk.name
+        default_bridge = self.config.options.get("bridge")
+        for index, network in enumerate(spec.networks):
+            key = "net%d" % index
+            values[key] = pve.nic_value(network, default_bridge, "networks[%d].bridge" % index)
+            record["nics"][key] = network.name
+            if network.ip_address:
+                values["ipconfig%d" % index] = pve.ipconfig(network)
+            if network.dns:
+                values["nameserver"] = " ".join(network.dns)
+        if spec.tags:
+            values["tags"] = pve.pve_tags(spec.tags)
+        values.update(self._cloud_init(spec, vmid, storage))
+        values["description"] = pve.write_record(config.get("description"), record)
+        return values
+
+    def _cloud_init(self, spec: VMSpec, vmid: int, storage: str) -> dict[str, Any]:
+        if not spec.cloud_init and not any(n.ip_address for n in spec.networks):
+            return {}
+        values: dict[str, Any] = {"ide2": "%s:cloudinit" % storage}
+        snippets, folder = self.config.options.get("snippets_storage"), self.config.options.get("snippets_dir")
+        if snippets and folder and spec.cloud_init:
+            values["cicustom"] = self._write_snippets(spec, vmid, snippets, folder)
+            return values
+        ci_values, dropped = pve.cloud_init_fallback(spec)
+        values.update(ci_values)
+        if dropped:
+            self._warn_once("Proxmox VE's ci* keys cannot carry %s; set snippets_storage and snippets_dir to pass "
+                            "the full cloud-init documents" % ", ".join(dropped))
+        return values
+
+    @staticmethod
+    def _write_snippets(spec: VMSpec, vmid: int, storage: str, folder: str) -> str:
+        meta = spec.cloud_init.meta_data or "instance-id: %s\nlocal-hostname: %s\n" % (uuid.uuid4(), spec.name)
+        parts = []
+        for kind, text in (("user", spec.cloud_init.user_data), ("meta", meta),
+                           ("network", spec.cloud_init.network_config)):
+            if not text:
+                continue
+            name = "virtrigaud-%d-%s.yaml" % (vmid, kind)
+            path = os.path.join(folder, "snippets", name)
+            try:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path + ".tmp", "w", encoding="utf-8") as handle:
+                    handle.write(text)
+                os.chmod(path + ".tmp", 0o600)
+                os.replace(path + ".tmp", path)
+            except OSError as err:
+                raise errors.PreconditionError("cannot write the cloud-init snippet %s: %s" % (path, err.strerror),
+                                               option="snippets_dir") from None
+            parts.append("%s=%s:snippets/%s" % (kind, storage, name))
+        return ",".join(parts)
+
+    def _settle(self, name: str, vmid: int, node: str) -> int:
+        """Make the name unique again after a race: wait out other creates, keep the lowest VMID."""
+        deadline = Deadline(SETTLE_SECONDS)
+        while not deadline.expired:
+            busy = [e for e in self.session.get("cluster/resources", type="vm")
+                    if e.get("lock") in ("create", "clone") and int(e.get("vmid", 0)) != vmid]
+            if not busy:
+                break
+            time.sleep(deadline.cap(0.2))
+        owners = sorted(int(e["vmid"]) for e in self._named(name, templates=False))
+        winner = owners[0] if owners else vmid
+        if winner != vmid:
+            self._remove_quietly(node, vmid)
+        return winner
+
+    def _remove_quietly(self, node: str, vmid: int) -> None:
+        try:
+            self._wait(self.session.delete(self._path(node, vmid), purge=True,
+                                           **{"destroy-unreferenced-disks": True}), "cleanup")
+        except errors.VirtrigaudError:
+            self._warn_once("VM %d on node '%s' was left behind after a failure; remove it by hand" % (vmid, node))
+
+    def clone(self, source_id: str, target_name: str, linked: bool = False) -> tuple[str, TaskRef]:
+        node, source = self._where(source_id)
+        if self._named(target_name, templates=False):
+            raise errors.ConflictError("a VM named '%s' exists already" % target_name)
+        status = self.session.get(self._path(node, source, "status", "current"))
+        params: dict[str, Any] = {"name": target_name, "full": not linked}
+        if linked and not status.get("template"):
+            snapshots = {s["name"] for s in self.session.get(self._path(node, source, "snapshot"))}
+            if LINKED_CLONE_SNAPSHOT not in snapshots:
+                self._wait(self.session.post(self._path(node, source, "snapshot"), snapname=LINKED_CLONE_SNAPSHOT,
+                                             description="base of linked clones"), "clone")
+            params["snapname"] = LINKED_CLONE_SNAPSHOT
+
+        target = node if linked else self._least_loaded()
+
+        def start(vmid: int) -> str:
+            return self._clone_to(node, source, target, dict(params, newid=vmid))
+
+        vmid, upid = self._reserve(start)
+        self._wait(upid, "clone")
+        return str(self._settle(target_name, vmid, self._node_of(vmid) or target)), _DONE
+
+    # lifecycle
+
+    def delete(self, vm_id: str, delete_disks: bool = True) -> TaskRef:
+        vmid = self._vmid(vm_id)
+        node = self._node_of(vmid) if vmid else None
+        if node is None or vmid is None:
+            return _DONE
+        if not delete_disks:
+            raise errors.UnsupportedError("Proxmox VE removes a VM's disks with it; there is no way to keep them",
+                                          option="delete_disks")
+        status = self.session.get(self._path(node, vmid, "status", "current"))
+        if status.get("status") == "running":
+            raise errors.PreconditionError("VM %d is running; stop it before deleting it" % vmid)
+        try:
+            self._wait(self.session.delete(self._path(node, vmid), purge=True,
+                                           **{"destroy-unreferenced-disks": True}), "delete")
+        except errors.NotFoundError:
+            return _DONE
+        self._remove_snippets(vmid)
+        return _DONE
+
+    def _remove_snippets(self, vmid: int) -> None:
+        folder = self.config.options.get("snippets_dir")
+        for kind in ("user", "meta", "network") if folder else ():
+            path = os.path.join(folder, "snippets", "virtrigaud-%d-%s.yaml" % (vmid, kind))
+            if os.path.exists(path):
+                os.remove(path)
+
+    def power(self, vm_id: str, op: PowerOp, graceful_timeout: int = 60) -> TaskRef:
+        node, vmid = self._where(vm_id)
+        running = self.session.get(self._path(node, vmid, "status", "current")).get("status") == "running"
+        action = {
+            (PowerOp.ON, False): "start", (PowerOp.OFF, True): "stop", (PowerOp.REBOOT, True): "reboot",
+            (PowerOp.REBOOT, False): "start", (PowerOp.SHUTDOWN_GRACEFUL, True): "shutdown",
+        }.get((op, running))
+        if action is None:
+            return _DONE
+        params = {"timeout": graceful_timeout} if action == "shutdown" else {}
+        try:
+            self._wait(self.session.post(self._path(node, vmid, "status", action), **params), action)
+        except errors.VirtrigaudError as err:
+            if action == "start" and "already running" in err.msg:
+                return _DONE
+            if action == "shutdown" and "got timeout" in err.msg:
+                raise errors.DeadlineExceededError("the guest did not shut down within %d s" % graceful_timeout
+                                                   ) from None
+            raise
+        return _DONE
+
+    def reconfigure(self, vm_id: str, change: Reconfiguration) -> TaskRef:
+        node, vmid = self._where(vm_id)
+        for attempt in range(DIGEST_ATTEMPTS):
+            config = self.session.get(self._path(node, vmid, "config"))
+            values = self._changes(config, change)
+            try:
+                if values:
+                    self._put_config(node, vmid, values, digest=config.get("digest"), live=change.live)
+                break
+            except errors.ConflictError as err:
+                if "checksum mismatch" not in err.msg or attempt == DIGEST_ATTEMPTS - 1:
+                    raise
+        record = pve.read_record(config.get("description"))
+        keys = {name: key for key, name in dict(record.get("disks") or {}, **{pve.ROOT_KEY: "root"}).items()}
+        for name, size in sorted(change.disk_sizes_gib.items()):
+            self._resize(node, vmid, keys.get(name, name), size)
+        return _DONE
+
+    def _changes(self, config: dict[str, Any], change: Reconfiguration) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        record = pve.read_record(config.get("description"))
+        record.setdefault("disks", {})
+        record.setdefault("nics", {})
+        if change.cpu:
+            ceiling = int(config.get("cores") or 1) * int(config.get("sockets") or 1)
+            values["vcpus"] = change.cpu
+            if change.cpu > ceiling:
+                values.update(pve.cpu_settings(change.cpu))
+        if change.memory_mib:
+            values["memory"] = str(change.memory_mib)
+            if change.memory_mib > int(record.get("maxMemoryMiB") or 0):
+                record["maxMemoryMiB"] = pve.HOTPLUG_FACTOR * change.memory_mib
+        storage = _root_storage(config) or "local-lvm"
+        for key, disk in zip(pve.free_keys("scsi", config, len(change.add_disks), first=1), change.add_disks):
+            values[key] = pve.disk_value(storage, disk)
+            record["disks"][key] = disk.name
+        for offset, (key, network) in enumerate(zip(pve.free_keys("net", config, len(change.add_networks)),
+                                                    change.add_networks)):
+            values[key] = pve.nic_value(network, self.config.options.get("bridge"), "networks[%d].bridge" % offset)
+            record["nics"][key] = network.name
+        if change.tags is not None:
+            values["tags"] = pve.pve_tags(change.tags)
+        description = pve.write_record(config.get("description"), record)
+        if values and description != config.get("description"):
+            values["description"] = description
+        return values
+
+    def _put_config(self, node: str, vmid: int, values: dict[str, Any], delete: Optional[list[str]] = None,
+                    digest: Optional[str] = None, live: bool = False) -> None:
+        params = dict(values)
+        if delete:
+            params["delete"] = ",".join(delete)
+        if digest:
+            params["digest"] = digest
+        if params.get("tags") == "":
+            params.pop("tags")
+            params["delete"] = ",".join(filter(None, [params.get("delete"), "tags"]))
+        self.session.put(self._path(node, vmid, "config"), **params)
+        if live:
+            left = [e["key"] for e in self.session.get(self._path(node, vmid, "pending"))
+                    if "pending" in e and e["key"] in values]
+            if left:
+                self.session.put(self._path(node, vmid, "config"), revert=",".join(left))
+                raise errors.PreconditionError("Proxmox VE cannot apply %s to the running VM; set "
+                                               "allow_power_cycling=true or stop the VM" % ", ".join(sorted(left)),
+                                               option="allow_power_cycling")
+
+    def _resize(self, node: str, vmid: int, disk: str, size_gib: int) -> None:
+        self._wait(self.session.put(self._path(node, vmid, "resize"), disk=disk, size="%dG" % size_gib), "resize")
+
+    def task_status(self, task: TaskRef) -> TaskStatus:
+        if not task.id:
+            return TaskStatus(done=True)
+        try:
+            status = self.session.task(task.id)
+        except errors.SpecError:
+            return TaskStatus(done=True, error="no such task: %s" % task.id)
+        if status.get("status") != "stopped":
+            return TaskStatus(done=False)
+        return TaskStatus(done=True, error=task_failure(status) or "")
+
+    # snapshots
+
+    def snapshot_list(self, vm_id: str) -> list[Snapshot]:
+        node, vmid = self._where(vm_id)
+        entries = {e["name"]: e for e in self.session.get(self._path(node, vmid, "snapshot"))}
+        current = entries.pop("current", {}).get("parent")
+        ordered: list[Snapshot] = []
+        pending = dict(entries)
+        while pending:
+            ready = [e for e in pending.values() if not e.get("parent") or e["parent"] not in pending]
+            for entry in sorted(ready, key=lambda e: (e.get("snaptime", 0), e["name"])):
+                pending.pop(entry["name"])
+                ordered.append(Snapshot(
+                    id=entry["name"], name=entry["name"], description=entry.get("description") or "",
+                    created=_timestamp(entry.get("snaptime")), has_memory=bool(entry.get("vmstate")),
+                    parent=entry.get("parent"), current=entry["name"] == current))
+        return ordered
+
+    def snapshot_create(self, vm_id: str, name: str, description: str = "",
+                        include_memory: bool = False) -> tuple[str, TaskRef]:
+        node, vmid = self._where(vm_id)
+        self._wait(self.session.post(self._path(node, vmid, "snapshot"), snapname=name, description=description,
+                                     vmstate=include_memory), "snapshot_create")
+        return name, _DONE
+
+    def snapshot_delete(self, vm_id: str, snapshot_id: str) -> TaskRef:
+        node, vmid = self._where(vm_id)
+        if any(s.id == snapshot_id for s in self.snapshot_list(vm_id)):
+            self._wait(self.session.delete(self._path(node, vmid, "snapshot", snapshot_id)), "snapshot_delete")
+        return _DONE
+
+    def snapshot_revert(self, vm_id: str, snapshot_id: str) -> TaskRef:
+        node, vmid = self._where(vm_id)
+        self._wait(self.session.post(self._path(node, vmid, "snapshot", snapshot_id, "rollback")), "snapshot_revert")
+        return _DONE
+
+
+def _root(spec: VMSpec) -> DiskSpec:
+    return DiskSpec("root", spec.root_disk_gib or 10, spec.disk_type)
+
+
+def _root_storage(config: dict[str, Any]) -> Optional[str]:
+    volume = pve.property_string(str(config.get(pve.ROOT_KEY, "")), "file").get("file", "")
+    return volume.split(":", 1)[0] if ":" in volume else None
+
+
+def _timestamp(seconds: Any) -> Optional[str]:
+    if not seconds:
+        return None
+    return datetime.datetime.fromtimestamp(int(seconds), datetime.timezone.utc).isoformat()

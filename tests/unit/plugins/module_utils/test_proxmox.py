@@ -1,0 +1,155 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The Proxmox VE backend's pure parts: config strings ↔ the spec, cloud-init fallback, error mapping."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.virtrigaud.core.plugins.module_utils import errors
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ProviderConfig
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.proxmox import translate as pve
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.proxmox.client import endpoint, task_failure
+from ansible_collections.virtrigaud.core.plugins.module_utils.spec import NetworkSpec, parse_vm
+
+CONFIG = {
+    "name": "web-1", "cores": 4, "sockets": 1, "vcpus": 1, "memory": "1024", "numa": 1,
+    "hotplug": "network,disk,cpu,memory", "bios": "ovmf", "tags": "prod;web",
+    "scsi0": "ceph-vm:vm-100-disk-0,discard=on,size=10G",
+    "scsi1": "ceph-vm:vm-100-disk-1,size=512M",
+    "ide2": "ceph-vm:vm-100-cloudinit,media=cdrom",
+    "net0": "virtio=BC:24:11:AA:BB:CC,bridge=vmbr0",
+    "net1": "e1000=BC:24:11:AA:BB:CD,bridge=vmbr1,tag=20",
+    "description": "hand-written notes\n" + pve.RECORD_PREFIX + '{"disks":{"scsi1":"data"},"maxMemoryMiB":4096,'
+                   '"nics":{"net0":"lan"}}',
+    "digest": "abc",
+}
+INTERFACES = [
+    {"name": "lo", "hardware-address": "00:00:00:00:00:00",
+     "ip-addresses": [{"ip-address": "127.0.0.1", "ip-address-type": "ipv4", "prefix": 8}]},
+    {"name": "eth0", "hardware-address": "bc:24:11:aa:bb:cc",
+     "ip-addresses": [{"ip-address": "10.0.0.5", "ip-address-type": "ipv4", "prefix": 24},
+                      {"ip-address": "169.254.1.1", "ip-address-type": "ipv4", "prefix": 16},
+                      {"ip-address": "fe80::1", "ip-address-type": "ipv6", "prefix": 64}]},
+]
+
+
+def test_observed_reads_names_ceilings_and_addresses():
+    vm = pve.observed(100, "pve1", CONFIG, {"status": "running"}, INTERFACES)
+    assert (vm.id, vm.name, vm.power_state, vm.firmware) == ("100", "web-1", "On", "uefi")
+    assert (vm.cpu, vm.max_cpu, vm.memory_mib, vm.max_memory_mib) == (1, 4, 1024, 4096)
+    assert [(d.name, d.size_gib, d.device) for d in vm.disks] == [("root", 10, "scsi0"), ("data", 0, "scsi1")]
+    assert [(n.name, n.model, n.bridge, n.ip_addresses) for n in vm.nics] == [
+        ("lan", "virtio", "vmbr0", ("10.0.0.5",)), ("net1", "e1000", "vmbr1", ())]
+    assert vm.tags == ("prod", "web")
+
+
+def test_without_hotplug_the_ceilings_are_the_current_values():
+    config = dict(CONFIG, hotplug="network,disk")
+    vm = pve.observed(100, "pve1", config, {"status": "stopped"})
+    assert (vm.max_cpu, vm.max_memory_mib, vm.power_state) == (1, 1024, "Off")
+
+
+def test_the_record_keeps_the_users_description():
+    text = pve.write_record(CONFIG["description"], {"disks": {}, "nics": {"net0": "wan"}})
+    assert text.splitlines()[0] == "hand-written notes"
+    assert pve.read_record(text) == {"disks": {}, "nics": {"net0": "wan"}}
+    assert pve.read_record("no record here") == {}
+
+
+def test_values_for_pve():
+    assert pve.bool_params({"full": True, "start": False, "storage": None, "name": "x"}) == {
+        "full": 1, "start": 0, "name": "x"}
+    assert pve.pve_tags(["Web", "prod", "web"]) == "prod;web"
+    assert pve.cpu_settings(2) == {"sockets": 1, "cores": 8, "vcpus": 2}
+    assert pve.cpu_settings(100)["cores"] == 128
+    assert pve.free_keys("scsi", ["scsi0", "scsi2", "net0"], 2, first=1) == ["scsi1", "scsi3"]
+    assert pve.free_keys("net", ["net0", "net2"], 2) == ["net1", "net3"]
+    assert pve.nic_value(NetworkSpec("lan", mac_address="bc:24:11:00:00:01"), "vmbr0", "o") == \
+        "virtio=BC:24:11:00:00:01,bridge=vmbr0"
+    assert pve.ipconfig(NetworkSpec("lan", ip_address="192.0.2.5", prefix=28, gateway="192.0.2.1")) == \
+        "ip=192.0.2.5/28,gw=192.0.2.1"
+
+
+def test_ssh_keys_are_percent_encoded_without_plus():
+    encoded = pve.ssh_keys(["ssh-ed25519 AAAA+b/c= me@host"])
+    assert encoded == "ssh-ed25519%20AAAA%2Bb%2Fc%3D%20me%40host%0A"
+    assert "+" not in encoded
+
+
+@pytest.mark.parametrize("name", ["vmbr0;rm", "a" * 16, "br 0"])
+def test_bad_bridges_are_refused(name):
+    with pytest.raises(errors.SpecError) as caught:
+        pve.check_bridge(name, "networks[0].bridge")
+    assert caught.value.option == "networks[0].bridge"
+
+
+def test_tags_pve_cannot_store_are_refused():
+    pve.check_tags(["prod", "web_1", "a.b"])
+    with pytest.raises(errors.SpecError):
+        pve.check_tags(["Has Space"])
+
+
+def test_cloud_init_fallback_says_what_it_drops():
+    spec = parse_vm({"name": "vm", "cloud_init": {
+        "user_data": "#cloud-config\nuser: ops\nssh_authorized_keys: [ssh-ed25519 AAAA me]\npackages: [nginx]\n",
+        "meta_data": "local-hostname: vm\n"}})
+    values, dropped = pve.cloud_init_fallback(spec)
+    assert values == {"ciuser": "ops", "sshkeys": "ssh-ed25519%20AAAA%20me%0A"}
+    assert dropped == ["user_data.packages", "meta_data"]
+    script = parse_vm({"name": "vm", "cloud_init": {"user_data": "#!/bin/sh\necho hi\n"}})
+    assert pve.cloud_init_fallback(script) == ({}, ["user_data (not a #cloud-config document)"])
+
+
+@pytest.mark.parametrize("status, reason, expected", [
+    (500, "VM is locked (backup)", errors.ConflictError),
+    (500, "checksum mismatch (file change by other user?)", errors.ConflictError),
+    (500, "Configuration file 'nodes/pve1/qemu-server/999.conf' does not exist", errors.NotFoundError),
+    (500, "VM 100 is running - destroy failed", errors.PreconditionError),
+    (500, "hostname lookup 'pve9' failed - failed to get address info", errors.NotFoundError),
+    (500, "storage 'x' does not support vm images", errors.ProviderError),
+    (400, "Parameter verification failed.", errors.SpecError),
+    (401, "authentication failure", errors.AuthenticationError),
+    (403, "Permission check failed (/vms/100, VM.PowerMgmt)", errors.PermissionDeniedError),
+    (501, "Method 'GET /x' not implemented", errors.UnsupportedError),
+    (595, "Connection refused", errors.UnavailableError),
+    (503, "Service Unavailable", errors.UnavailableError),
+])
+def test_pve_errors_map_to_the_taxonomy(status, reason, expected):
+    assert pve.translate(status, reason).__class__ is expected
+
+
+def test_parameter_errors_are_named():
+    err = pve.translate(400, "Parameter verification failed.", {"cores": "type check ('integer') failed"})
+    assert "cores: type check" in err.msg
+    assert err.details["parameters"] == {"cores": "type check ('integer') failed"}
+
+
+def test_task_exit_status():
+    assert task_failure({"exitstatus": "OK"}) is None
+    assert task_failure({"exitstatus": "WARNINGS: 2"}) is None
+    assert task_failure({"exitstatus": "VM 100 already running"}) == "VM 100 already running"
+
+
+def _config(**kwargs):
+    base = {"type": "proxmox", "uri": "pve.example.com", "username": "root@pam", "password": "secret"}
+    base.update(kwargs)
+    return ProviderConfig(**base)
+
+
+def test_endpoint_reads_url_token_and_user():
+    assert endpoint(_config(uri="https://pve.example.com:9443")).label == "pve.example.com:9443"
+    where = endpoint(_config(password=None, options={"token_id": "ops@pve!ci", "token_secret": "s"}))
+    assert (where.user, where.token_name, where.port) == ("ops@pve", "ci", 8006)
+
+
+@pytest.mark.parametrize("kwargs, option", [
+    ({"uri": None}, "api_host"),
+    ({"username": "root"}, "api_user"),
+    ({"password": None}, "api_password"),
+    ({"options": {"token_id": "ci"}}, "api_token_secret"),
+])
+def test_endpoint_errors_name_the_option(kwargs, option):
+    with pytest.raises(errors.SpecError) as caught:
+        endpoint(_config(**kwargs))
+    assert caught.value.option == option
