@@ -14,9 +14,10 @@ options:
       - V(mock) is an in-memory provider for demos and tests.
       - V(vsphere) talks to vCenter or ESXi through pyVmomi.
       - V(proxmox) talks to a Proxmox VE cluster through proxmoxer.
+      - V(remote) talks to a VirtRigaud provider runtime (this collection's or upstream's) over gRPC, at O(uri).
       - If not set, the value of the E(VIRTRIGAUD_PROVIDER_TYPE) environment variable is used.
     type: str
-    choices: [libvirt, mock, proxmox, vsphere]
+    choices: [libvirt, mock, proxmox, remote, vsphere]
     default: libvirt
   uri:
     description:
@@ -27,6 +28,7 @@ options:
         the usual way to give it.
       - For V(proxmox), a host name or a URL such as V(https://pve.example.com:8006); O(api_host) is the
         usual way to give it.
+      - For V(remote), the runtime's V(host:port), such as V(virtrigaud-provider-ns-vsphere.ns.svc:9443).
       - If not set, the E(VIRTRIGAUD_URI) environment variable is used, then E(LIBVIRT_DEFAULT_URI),
         then the provider's default (V(qemu:///system) for libvirt).
     type: str
@@ -136,6 +138,40 @@ options:
         holds its C(snippets/) folder), such as V(/mnt/pve/cephfs).
       - If not set, the E(VIRTRIGAUD_SNIPPETS_DIR) environment variable is used.
     type: path
+  ca_path:
+    description:
+      - For V(remote), the CA bundle that signed the runtime's certificate; by default the system's CAs.
+      - If not set, the E(VIRTRIGAUD_CA_PATH) environment variable is used.
+    type: path
+  client_cert:
+    description:
+      - For V(remote), the client certificate presented to a runtime that requires mTLS, with O(client_key).
+      - If not set, the E(VIRTRIGAUD_CLIENT_CERT) environment variable is used.
+    type: path
+  client_key:
+    description:
+      - For V(remote), the private key of O(client_cert).
+      - If not set, the E(VIRTRIGAUD_CLIENT_KEY) environment variable is used.
+    type: path
+  tls_server_name:
+    description:
+      - For V(remote), the name to check the runtime's certificate against, when O(uri) uses another name or an
+        address (a port-forward, say).
+      - If not set, the E(VIRTRIGAUD_TLS_SERVER_NAME) environment variable is used.
+    type: str
+  insecure:
+    description:
+      - For V(remote), talk plaintext gRPC to a runtime started in insecure mode. Never use it over a network
+        you do not control.
+      - If not set, the E(VIRTRIGAUD_INSECURE) environment variable is used.
+    type: bool
+    default: false
+  rpc_timeouts:
+    description:
+      - For V(remote), deadlines in seconds by RPC name, overriding the defaults of VirtRigaud's manager
+        (V(Validate) and V(Describe) 30, V(Create) 300, V(Power) and V(Delete) 120, and so on).
+      - For example, V(Create) set to V(600) gives creates ten minutes.
+    type: dict
   libvirt_domain_type:
     description:
       - The libvirt domain type for new VMs. V(auto) uses V(kvm) when the host offers it, else V(qemu)
@@ -148,5 +184,6 @@ requirements:
   - libvirt-python (for O(provider_type=libvirt))
   - pyvmomi (for O(provider_type=vsphere))
   - proxmoxer and requests (for O(provider_type=proxmox))
+  - grpcio and protobuf (for O(provider_type=remote))
   - pycdlib (for cloud-init seeds with O(provider_type=libvirt))
 """

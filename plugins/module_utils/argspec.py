@@ -59,6 +59,12 @@ def connection_spec() -> Spec:
         "default_bridge": {"type": "str", "fallback": (env_fallback, ["VIRTRIGAUD_DEFAULT_BRIDGE"])},
         "snippets_storage": {"type": "str", "fallback": (env_fallback, ["VIRTRIGAUD_SNIPPETS_STORAGE"])},
         "snippets_dir": {"type": "path", "fallback": (env_fallback, ["VIRTRIGAUD_SNIPPETS_DIR"])},
+        "ca_path": {"type": "path", "fallback": (env_fallback, ["VIRTRIGAUD_CA_PATH"])},
+        "client_cert": {"type": "path", "fallback": (env_fallback, ["VIRTRIGAUD_CLIENT_CERT"])},
+        "client_key": {"type": "path", "no_log": False, "fallback": (env_fallback, ["VIRTRIGAUD_CLIENT_KEY"])},
+        "tls_server_name": {"type": "str", "fallback": (env_fallback, ["VIRTRIGAUD_TLS_SERVER_NAME"])},
+        "insecure": {"type": "bool", "default": False, "fallback": (env_fallback, ["VIRTRIGAUD_INSECURE"])},
+        "rpc_timeouts": {"type": "dict"},
         "libvirt_domain_type": {
             "type": "str",
             "choices": ["auto", "kvm", "qemu"],

@@ -26,7 +26,9 @@ _OPTION_KEYS = (
     ("port", "port"), ("api_port", "port"), ("datacenter", "datacenter"), ("default_cluster", "cluster"),
     ("default_folder", "folder"), ("api_token_id", "token_id"), ("api_token_secret", "token_secret"),
     ("default_node", "node"), ("default_bridge", "bridge"), ("snippets_storage", "snippets_storage"),
-    ("snippets_dir", "snippets_dir"), ("wait_timeout", "wait_timeout"),
+    ("snippets_dir", "snippets_dir"), ("wait_timeout", "wait_timeout"), ("ca_path", "ca_path"),
+    ("client_cert", "client_cert"), ("client_key", "client_key"), ("tls_server_name", "tls_server_name"),
+    ("rpc_timeouts", "rpc_timeouts"),
 )
 
 
@@ -50,6 +52,7 @@ class VirtrigaudRun:
         for option, key in _OPTION_KEYS:
             if p.get(option):
                 options.setdefault(key, p[option])
+        options["tls"] = not p.get("insecure")
         return ProviderConfig(
             type=p["provider_type"],
             uri=p.get("uri") or p.get("hostname") or p.get("api_host"),

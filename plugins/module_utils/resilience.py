@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional, TypeVar
 
-from .errors import DeadlineExceededError, VirtrigaudError
+from .errors import DeadlineExceededError, UnavailableError, VirtrigaudError
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -93,3 +93,39 @@ def poll(
         if deadline.expired:
             raise DeadlineExceededError("timed out after %ss waiting for %s" % (deadline.seconds, what))
         sleep(deadline.cap(next(delays)))
+
+
+class CircuitBreaker:
+    """Closed → open after ``threshold`` failures in a row → half-open after ``cool_down`` s → closed on a success.
+
+    While open, :meth:`check` raises at once instead of letting the call wait on a dead endpoint.
+    """
+
+    def __init__(self, name: str, threshold: int = 5, cool_down: float = 30.0, clock: Clock = time.monotonic) -> None:
+        self.name = name
+        self.threshold = threshold
+        self.cool_down = cool_down
+        self.clock = clock
+        self.failures = 0
+        self.opened_at: Optional[float] = None
+
+    @property
+    def state(self) -> str:
+        if self.opened_at is None:
+            return "closed"
+        return "half-open" if self.clock() - self.opened_at >= self.cool_down else "open"
+
+    def check(self) -> None:
+        if self.state == "open":
+            wait = self.cool_down - (self.clock() - (self.opened_at or 0.0))
+            raise UnavailableError(
+                "circuit breaker open for %s after %d failures in a row; the next call is let through in %.0f s"
+                % (self.name, self.failures, max(wait, 0.0)), details={"circuit_breaker": "open"})
+
+    def record(self, success: bool) -> None:
+        if success:
+            self.failures, self.opened_at = 0, None
+            return
+        self.failures += 1
+        if self.failures >= self.threshold or self.state == "half-open":
+            self.opened_at = self.clock()

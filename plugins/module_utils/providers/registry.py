@@ -32,6 +32,12 @@ def _proxmox() -> type[Provider]:
     return ProxmoxProvider
 
 
+def _remote() -> type[Provider]:
+    from .remote.provider import RemoteProvider
+
+    return RemoteProvider
+
+
 def _mock() -> type[Provider]:
     from .mock import MockProvider
 
@@ -42,6 +48,7 @@ _LOADERS: dict[str, Callable[[], type[Provider]]] = {
     "libvirt": _libvirt,
     "mock": _mock,
     "proxmox": _proxmox,
+    "remote": _remote,
     "vsphere": _vsphere,
 }
 

@@ -1,0 +1,135 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The remote backend's pure parts: PascalCase payloads both ways, the circuit breaker, endpoints."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from ansible_collections.virtrigaud.core.plugins.module_utils import errors
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import (
+    ObservedDisk,
+    ObservedNIC,
+    ObservedVM,
+    ProviderConfig,
+    Reconfiguration,
+)
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote import codec
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.client import target
+from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import CircuitBreaker
+from ansible_collections.virtrigaud.core.plugins.module_utils.spec import DiskSpec, NetworkSpec, parse_vm
+
+SPEC = parse_vm({
+    "name": "web-1", "cpu": 2, "memory": "4Gi", "firmware": "uefi", "image": "debian-12",
+    "disk_defaults": {"size": "40Gi"}, "disks": [{"name": "data", "size": "100Gi"}],
+    "networks": [{"name": "lan", "network": "VM Network", "ip_address": "192.0.2.5", "prefix": 24,
+                  "dns": ["192.0.2.53"]}],
+    "placement": {"datastore": "ds1"}, "tags": ["web"],
+    "cloud_init": {"user_data": "#cloud-config\n", "network_config": "version: 2\n"},
+})
+
+
+def request(fields):
+    return SimpleNamespace(**dict({"user_data": b"", "meta_data": b"", "tags": []}, **fields))
+
+
+def test_create_fields_use_upstreams_pascal_case():
+    fields = codec.create_fields(SPEC)
+    vm_class = json.loads(fields["class_json"])
+    assert list(vm_class)[:9] == ["CPU", "MemoryMiB", "Firmware", "DiskDefaults", "GuestToolsPolicy", "ExtraConfig",
+                                  "PerformanceProfile", "SecurityProfile", "ResourceLimits"]
+    assert (vm_class["CPU"], vm_class["MemoryMiB"], vm_class["Firmware"]) == (2, 4096, "UEFI")
+    assert vm_class["DiskDefaults"] == {"Type": "thin", "SizeGiB": 40}
+    network = json.loads(fields["networks_json"])[0]
+    assert (network["NetworkName"], network["StaticIP"], network["DNS"], network["PCISlotNumber"]) == (
+        "VM Network", "192.0.2.5", "192.0.2.53", None)
+    assert json.loads(fields["disks_json"]) == [{"SizeGiB": 100, "Type": "thin", "Name": "data"}]
+    assert json.loads(fields["image_json"])["TemplateName"] == "debian-12"
+    empty = codec.create_fields(parse_vm({"name": "bare"}))
+    assert (empty["networks_json"], empty["disks_json"], empty["placement_json"], empty["image_json"]) == (
+        "null", "null", "", "")
+
+
+def test_create_round_trip():
+    assert parse_vm(codec.create_params(request(codec.create_fields(SPEC)))) == SPEC
+
+
+def test_decoders_take_any_case_and_null():
+    params = codec.create_params(request({
+        "name": "x", "class_json": '{"cpu": 2, "memorymib": 512, "diskDefaults": null}',
+        "image_json": '{"templateName": "t"}', "networks_json": "null", "disks_json": "null", "placement_json": "",
+    }))
+    spec = parse_vm(params)
+    assert (spec.cpu, spec.memory_mib, spec.image, spec.networks, spec.disks) == (2, 512, "t", (), ())
+
+
+def test_bad_json_names_the_field():
+    with pytest.raises(errors.SpecError) as caught:
+        codec.create_params(request({"name": "x", "class_json": "{", "image_json": "", "networks_json": "",
+                                     "disks_json": "", "placement_json": ""}))
+    assert caught.value.option == "class_json"
+
+
+OBSERVED = ObservedVM(id="vm-1", name="web-1", power_state="On", cpu=2, memory_mib=1024,
+                      disks=(ObservedDisk("root", 10), ObservedDisk("data", 5)),
+                      nics=(ObservedNIC("lan", mac_address="52:54:00:00:00:01", ip_addresses=("192.0.2.9",)),))
+
+
+def test_reconfiguration_against_the_vm():
+    desired = codec.reconfigure_document(Reconfiguration(
+        cpu=4, disk_sizes_gib={"data": 8}, add_disks=(DiskSpec("logs", 2),), add_networks=(NetworkSpec("wan"),),
+        tags=("b", "a")))
+    change = codec.reconfiguration(json.loads(codec.dumps(desired)), OBSERVED)
+    assert (change.cpu, change.memory_mib, change.disk_sizes_gib, change.tags, change.live) == (
+        4, None, {"data": 8}, ("a", "b"), True)
+    assert [d.name for d in change.add_disks] == ["logs"] and [n.name for n in change.add_networks] == ["wan"]
+    assert not codec.reconfiguration({"Class": {"CPU": 2, "MemoryMiB": 1024}}, OBSERVED)
+
+
+def test_observed_vm_round_trip():
+    document = json.loads(codec.dumps(codec.observed_document(OBSERVED)))
+    assert codec.observed_from_document(document) == OBSERVED
+
+
+@pytest.mark.parametrize("value, state", [("On", "On"), ("running", "On"), ("poweredOn", "On"), ("Off", "Off"),
+                                          ("paused", "Off"), ("", "Off")])
+def test_power_state_is_on_or_off(value, state):
+    assert codec.power_state(value) == state
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_circuit_breaker_opens_half_opens_and_closes():
+    clock = Clock()
+    breaker = CircuitBreaker("rt:9443", threshold=3, cool_down=30, clock=clock)
+    for dummy in range(3):
+        breaker.check()
+        breaker.record(False)
+    with pytest.raises(errors.UnavailableError) as tripped:
+        breaker.check()
+    assert "circuit breaker open for rt:9443" in tripped.value.msg
+    clock.now = 31
+    assert breaker.state == "half-open"
+    breaker.check()
+    breaker.record(False)
+    assert breaker.state == "open"
+    clock.now = 62
+    breaker.record(True)
+    assert breaker.state == "closed"
+
+
+@pytest.mark.parametrize("uri, option", [(None, "endpoint"), ("runtime.example.com", "endpoint")])
+def test_endpoint_needs_host_and_port(uri, option):
+    with pytest.raises(errors.SpecError) as caught:
+        target(ProviderConfig(type="remote", uri=uri))
+    assert caught.value.option == option
+    assert target(ProviderConfig(type="remote", uri="dns:///rt.example.com:9443")) == "rt.example.com:9443"
