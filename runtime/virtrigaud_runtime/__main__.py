@@ -1,0 +1,28 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""``python -m virtrigaud_runtime``: start the provider runtime."""
+
+from __future__ import annotations
+
+import sys
+
+from . import VERSION
+from .config import SettingsError, settings
+
+
+def main() -> int:
+    if sys.argv[1:2] in (["--version"], ["version"]):
+        print("virtrigaud-provider-runtime %s" % VERSION)
+        return 0
+    from .server import Runtime  # pylint: disable=import-outside-toplevel  # grpc loads only for a real start
+
+    try:
+        runtime = Runtime(settings(sys.argv[1:]))
+    except SettingsError as err:
+        print("virtrigaud-provider-runtime: %s" % err, file=sys.stderr)
+        return 1
+    runtime.serve_until_signal()
+    return 0
+
+
+sys.exit(main())

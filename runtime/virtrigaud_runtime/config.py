@@ -1,0 +1,154 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Start-up settings: seed 001's flags, upstream's current flags, the environment, credential and TLS files."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ProviderConfig
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import PROVIDER_TYPES
+
+CREDENTIALS_DIR = "/etc/virtrigaud/credentials"
+TLS_DIR = "/etc/virtrigaud/tls"
+TLS_FILES = ("tls.crt", "tls.key", "ca.crt")
+# PROVIDER_DEFAULT_<NAME> → ProviderConfig.options key
+DEFAULTS = {"DATASTORE": "storage_pool", "STORAGE_POD": "storage_pool", "CLUSTER": "cluster", "FOLDER": "folder",
+            "NODE": "node", "BRIDGE": "bridge", "STORAGE": "storage_pool"}
+
+
+class SettingsError(Exception):
+    """The runtime cannot start with these settings; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    provider_type: str
+    endpoint: Optional[str]
+    grpc_address: str
+    http_address: str
+    tls: Optional[dict[str, bytes]]
+    namespace: str = ""
+    name: str = ""
+    log_level: str = "info"
+    log_format: str = "json"
+    credentials_dir: str = CREDENTIALS_DIR
+    validate_certs: bool = True
+    defaults: Mapping[str, str] = field(default_factory=dict)
+    task_window: float = 2.0
+
+    @property
+    def label(self) -> str:
+        return "%s/%s" % (self.namespace, self.name) if self.namespace and self.name else self.provider_type
+
+
+def _address(value: str) -> str:
+    """``:9090`` (Go style) or a bare port → ``[::]:9090``."""
+    if value.isdigit():
+        return "[::]:%s" % value
+    return "[::]" + value if value.startswith(":") else value
+
+
+def _truthy(value: Optional[str]) -> bool:
+    return str(value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def parser() -> argparse.ArgumentParser:
+    flags = argparse.ArgumentParser(prog="virtrigaud-provider-runtime",
+                                    description="Serve VirtRigaud's provider.v1 gRPC contract on a hypervisor.")
+    flags.add_argument("--grpc-addr", help="gRPC listen address, such as :9090 (seed 001)")
+    flags.add_argument("--port", help="gRPC port (upstream's pods); --grpc-addr wins")
+    flags.add_argument("--metrics-addr", help="HTTP address for /healthz, /readyz, /health and /metrics (seed 001)")
+    flags.add_argument("--health-port", help="HTTP port for the same (upstream's pods)")
+    flags.add_argument("--provider-type", help="libvirt, vsphere, proxmox or mock (else PROVIDER_TYPE)")
+    flags.add_argument("--provider-endpoint", help="the hypervisor's URI or host (else PROVIDER_ENDPOINT)")
+    flags.add_argument("--tls-enabled", help="true or false (else TLS_ENABLED)")
+    flags.add_argument("--insecure", action="store_true",
+                       help="serve plaintext when there is no TLS material (else VIRTRIGAUD_PROVIDER_INSECURE)")
+    flags.add_argument("--tls-dir", help="where tls.crt, tls.key and ca.crt are (default %s)" % TLS_DIR)
+    flags.add_argument("--credentials-dir", help="one file per credential key (default %s)" % CREDENTIALS_DIR)
+    flags.add_argument("--task-window", type=float, default=2.0,
+                       help="seconds an RPC waits before answering with a TaskRef to poll")
+    flags.add_argument("--version", action="store_true")
+    return flags
+
+
+def settings(argv: Optional[list[str]] = None, environ: Optional[Mapping[str, str]] = None) -> Settings:
+    env = os.environ if environ is None else environ
+    args = parser().parse_args(argv)
+    provider_type = args.provider_type or env.get("PROVIDER_TYPE") or ""
+    if provider_type not in PROVIDER_TYPES:
+        raise SettingsError("provider type '%s' is not one of: %s (--provider-type or PROVIDER_TYPE)"
+                            % (provider_type, ", ".join(PROVIDER_TYPES)))
+    grpc_address = _address(args.grpc_addr or args.port or env.get("GRPC_PORT") or "9443")
+    http_address = _address(args.metrics_addr or args.health_port or "8080")
+    tls_dir = args.tls_dir or env.get("VIRTRIGAUD_TLS_DIR") or TLS_DIR
+    enabled = args.tls_enabled if args.tls_enabled is not None else env.get("TLS_ENABLED")
+    insecure = args.insecure or _truthy(env.get("VIRTRIGAUD_PROVIDER_INSECURE"))
+    return Settings(
+        provider_type=provider_type,
+        endpoint=args.provider_endpoint or env.get("PROVIDER_ENDPOINT") or env.get("PVE_ENDPOINT") or None,
+        grpc_address=grpc_address,
+        http_address=http_address,
+        tls=tls_material(tls_dir, enabled, insecure),
+        namespace=env.get("PROVIDER_NAMESPACE", ""),
+        name=env.get("PROVIDER_NAME", ""),
+        log_level=env.get("LOG_LEVEL", "info").lower(),
+        log_format=env.get("LOG_FORMAT", "json").lower(),
+        credentials_dir=args.credentials_dir or env.get("VIRTRIGAUD_CREDENTIALS_DIR") or CREDENTIALS_DIR,
+        validate_certs=not (_truthy(env.get("TLS_INSECURE_SKIP_VERIFY")) or _truthy(env.get("PVE_INSECURE_SKIP_VERIFY"))),
+        defaults={DEFAULTS[key[len("PROVIDER_DEFAULT_"):]]: value for key, value in env.items()
+                  if key.startswith("PROVIDER_DEFAULT_") and key[len("PROVIDER_DEFAULT_"):] in DEFAULTS and value},
+        task_window=args.task_window,
+    )
+
+
+def tls_material(folder: str, enabled: Optional[str], insecure: bool) -> Optional[dict[str, bytes]]:
+    """mTLS material, or None for plaintext, which only an explicit insecure mode allows (fail closed)."""
+    present = {name: os.path.join(folder, name) for name in TLS_FILES if os.path.isfile(os.path.join(folder, name))}
+    if enabled is not None and not _truthy(enabled) and insecure:
+        return None
+    if len(present) == len(TLS_FILES):
+        material = {}
+        for name, path in present.items():
+            with open(path, "rb") as handle:
+                material[name] = handle.read()
+        return material
+    if not present and insecure:
+        return None
+    missing = ", ".join(sorted(set(TLS_FILES) - set(present)))
+    raise SettingsError("TLS material is missing in %s (%s); mount tls.crt, tls.key and ca.crt there, or set "
+                        "VIRTRIGAUD_PROVIDER_INSECURE=true (or --insecure) to serve plaintext" % (folder, missing))
+
+
+def _credential(folder: str, *names: str) -> Optional[str]:
+    for name in names:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as handle:
+                return handle.read().strip()
+    return None
+
+
+def provider_config(current: Settings, environ: Optional[Mapping[str, str]] = None) -> ProviderConfig:
+    """The backend's connection from the settings and the credential files (files win over the environment)."""
+    env = os.environ if environ is None else environ
+    folder = current.credentials_dir
+    options: dict[str, object] = dict(current.defaults)
+    if env.get("LIBVIRT_DOMAIN_TYPE"):
+        options["domain_type"] = env["LIBVIRT_DOMAIN_TYPE"]
+    username = _credential(folder, "username") or env.get("LIBVIRT_USERNAME") or env.get("PVE_USERNAME")
+    password = _credential(folder, "password") or env.get("LIBVIRT_PASSWORD") or env.get("PVE_PASSWORD")
+    if current.provider_type == "proxmox":
+        token = _credential(folder, "token_id") or env.get("PROVIDER_TOKEN_ID") or env.get("PVE_TOKEN_ID")
+        secret = _credential(folder, "token_secret") or env.get("PROVIDER_TOKEN_SECRET") or env.get("PVE_TOKEN_SECRET")
+        if token:
+            options.update(token_id=token, token_secret=secret)
+            username = token.split("!", 1)[0]
+    if current.provider_type == "vsphere" and not (username and password):
+        raise SettingsError("vSphere needs the files username and password in %s" % folder)
+    return ProviderConfig(type=current.provider_type, uri=current.endpoint, username=username, password=password,
+                          validate_certs=current.validate_certs, name=current.label, options=options)

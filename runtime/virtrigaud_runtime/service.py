@@ -1,0 +1,273 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""provider.v1 on top of the provider layer: one thin method per RPC, errors as proper status codes.
+
+Each worker thread keeps its own provider (connections are not shared across
+threads), except the mock's, whose VMs live in the provider instance.  Create, Clone and SnapshotCreate answer when done, because they
+return an id; the other changes answer with a TaskRef when they take longer
+than the task window.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from typing import Any, Callable, Optional
+
+import grpc
+
+from ansible_collections.virtrigaud.core.plugins.module_utils import errors
+from ansible_collections.virtrigaud.core.plugins.module_utils.planner import parse_snapshot_name
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import (
+    PowerOp,
+    Provider,
+    ProviderConfig,
+    Reconfiguration,
+    TaskRef,
+)
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import open_provider
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote import codec
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.wire import wire
+from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_memory_mib, parse_vm
+
+from .observe import CORRELATION, CORRELATION_KEYS, Metrics, fields
+from .tasks import TaskTable
+
+UNIMPLEMENTED = ("HardwareUpgrade", "ImagePrepare", "ExportDisk", "ImportDisk", "GetDiskInfo")
+# Polled often and change nothing: logged at debug level, so a busy manager does not flood the log.
+READS = ("Validate", "Describe", "TaskStatus", "GetCapabilities", "ListVMs")
+
+
+class Abort(Exception):
+    """End the RPC with this status code and message."""
+
+    def __init__(self, code: Any, message: str, metadata: tuple = ()) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.metadata = metadata
+
+
+def status_of(err: errors.VirtrigaudError) -> Abort:
+    """A provider-layer error as a gRPC status; our client reads the trailing metadata back."""
+    code = getattr(grpc.StatusCode, err.grpc_code, grpc.StatusCode.INTERNAL)
+    metadata = [("virtrigaud-error-code", err.error_code), ("virtrigaud-msg", _ascii(err.msg))]
+    context = (("option", err.option), ("vm", err.vm))
+    metadata += [("virtrigaud-%s" % key, _ascii(str(value))) for key, value in context if value]
+    return Abort(code, err.message, tuple(metadata))
+
+
+def _ascii(text: str) -> str:
+    return text.encode("ascii", "backslashreplace").decode("ascii").replace("\n", " ")
+
+
+class ProviderService:
+    def __init__(self, config: ProviderConfig, tasks: TaskTable, metrics: Metrics, log: Any) -> None:
+        self.config = config
+        self.tasks = tasks
+        self.metrics = metrics
+        self.log = log
+        self._local = threading.local()
+        self._shared: Optional[Provider] = None
+
+    @property
+    def provider(self) -> Provider:
+        """This thread's provider; the mock keeps its VMs in its instance, so all threads share one."""
+        if self.config.type == "mock":
+            self._shared = self._shared or open_provider(self.config)
+            return self._shared
+        provider = getattr(self._local, "provider", None)
+        if provider is None:
+            provider = self._local.provider = open_provider(self.config)
+        return provider
+
+    # the RPCs, each taking the request and returning the response fields
+
+    def Validate(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name,unused-argument
+        try:
+            self.provider.validate()
+        except errors.VirtrigaudError as err:
+            self.metrics.connection.set(0)
+            return {"ok": False, "message": err.message}
+        self.metrics.connection.set(1)
+        return {"ok": True, "message": "%s provider ready" % self.config.type}
+
+    def Create(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+        spec = parse_vm(codec.create_params(request))
+        existing = self.provider.find(spec.name)
+        if existing is not None:
+            return {"id": existing.id}
+        self.provider.check_spec(spec)
+        vm_id, task = self.provider.create(spec)
+        return {"id": vm_id, "task": {"id": task.id}}
+
+    def Delete(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+        def work() -> None:
+            vm = self.provider.describe(request.id)
+            if vm is None:
+                return
+            if vm.power_state == "On":
+                self._finish(self.provider.power(request.id, PowerOp.OFF))
+            self._finish(self.provider.delete(request.id))
+
+        return self._task(work)
+
+    def Power(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+        try:
+            op = PowerOp(request.op)
+        except ValueError:
+            raise errors.SpecError("power op %d is not ON, OFF, REBOOT or SHUTDOWN_GRACEFUL" % request.op,
+                                   option="op") from None
+        timeout = request.graceful_timeout_seconds or 60
+        self._require(request.id)
+        return self._task(lambda: self._finish(self.provider.power(request.id, op, timeout)))
+
+    def Reconfigure(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+        desired = codec.loads(request.desired_json, "desired_json") or {}
+        change = codec.reconfiguration(desired, self._require(request.id))
+        if not change:
+            return {}
+        return self._task(lambda: self._finish(self.provider.reconfigure(request.id, change)))
+
+    def Describe(self, request: Any, metadata: dict[str, str]) -> dict[str, Any]:  # pylint: disable=invalid-name
+        vm = self.provider.describe(request.id)
+        if vm is None:
+            return {"exists": False, "power_state": "Off"}
+        snapshots = self.provider.snapshot_list(request.id) if metadata.get("virtrigaud-include") == "snapshots" \
+            else None
+        return {"exists": True, "power_state": codec.power_state(vm.power_state), "ips": list(vm.ip_addresses),
+                "console_url": vm.console_url or "",
+                "provider_raw_json": codec.dumps({codec.RAW_KEY: codec.observed_document(vm, snapshots)})}
+
+    def TaskStatus(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+        known = self.tasks.status(request.task.id)
+        if known is None:
+            status = self.provider.task_status(TaskRef(request.task.id))
+            return {"done": status.done, "error": status.error}
+        return {"done": known[0], "error": known[1]}
+
+    def SnapshotCreate(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+        name = parse_snapshot_name(request.name_hint) if request.name_hint else "snapshot-%d" % time.time()
+        self._require(request.vm_id)
+        snapshot_id, task = self.provider.snapshot_create(request.vm_id, name, request.description,
+                                                          request.include_memory)
+        return {"snapshot_id": snapshot_id, "task": {"id": task.id}}
+
+    def SnapshotDelete(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+        self._require(request.vm_id)
+        return self._task(lambda: self._finish(self.provider.snapshot_delete(request.vm_id, request.snapshot_id)))
+
+    def SnapshotRevert(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+        self._require(request.vm_id)
+        return self._task(lambda: self._finish(self.provider.snapshot_revert(request.vm_id, request.snapshot_id)))
+
+    def Clone(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+        self._require(request.source_vm_id)
+        existing = self.provider.find(request.target_name)
+        if existing is not None:
+            return {"target_vm_id": existing.id}
+        vm_id, task = self.provider.clone(request.source_vm_id, request.target_name, request.linked)
+        self._finish(task)
+        overrides = codec.loads(request.class_json, "class_json") or {}
+        cpu, memory = codec.field(overrides, "cpu"), codec.field(overrides, "memory")
+        if cpu or memory:
+            change = Reconfiguration(cpu=int(cpu) if cpu else None,
+                                     memory_mib=parse_memory_mib(memory, "class_json.memory") if memory else None)
+            self._finish(self.provider.reconfigure(vm_id, change))
+        return {"target_vm_id": vm_id}
+
+    def GetCapabilities(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name,unused-argument
+        return codec.capabilities_fields(self.provider.capabilities())
+
+    def ListVMs(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name,unused-argument
+        vms = self.provider.list_vms()
+        self.metrics.count_vms([codec.power_state(vm.power_state) for vm in vms])
+        return {"vms": [codec.vm_info_fields(vm) for vm in vms]}
+
+    # helpers
+
+    def _require(self, vm_id: str) -> Any:
+        vm = self.provider.describe(vm_id)
+        if vm is None:
+            raise errors.NotFoundError('VM "%s" not found' % vm_id, option="id")
+        return vm
+
+    def _finish(self, task: TaskRef) -> None:
+        """Wait for a backend task inside a runtime task."""
+        while task.id:
+            status = self.provider.task_status(task)
+            if status.error:
+                raise errors.ProviderError("task %s failed: %s" % (task.id, status.error))
+            if status.done:
+                return
+            time.sleep(0.5)
+
+    def _task(self, work: Callable[[], None]) -> dict[str, Any]:
+        task_id = self.tasks.run(self._in_thread(work))
+        return {"task": {"id": task_id}} if task_id else {}
+
+    def _in_thread(self, work: Callable[[], None]) -> Callable[[], None]:
+        """The work as the pool thread runs it, with this call's correlation id."""
+        correlation = CORRELATION.get()
+
+        def run() -> None:
+            CORRELATION.set(correlation)
+            work()
+
+        return run
+
+    # serving
+
+    def handlers(self) -> Any:
+        table = {}
+        for method, (request_type, response_type) in wire().methods.items():
+            table[method] = grpc.unary_unary_rpc_method_handler(
+                self._handler(method, response_type), request_deserializer=request_type.FromString,
+                response_serializer=response_type.SerializeToString)
+        return grpc.method_handlers_generic_handler("provider.v1.Provider", table)
+
+    def _handler(self, method: str, response_type: Any) -> Callable[[Any, Any], Any]:
+        level = logging.DEBUG if method in READS else logging.INFO
+
+        def handle(request: Any, context: Any) -> Any:
+            started = time.monotonic()
+            metadata = dict(context.invocation_metadata())
+            correlation = next((metadata[k] for k in CORRELATION_KEYS if metadata.get(k)), None) or \
+                uuid.uuid4().hex[:16]
+            CORRELATION.set(correlation)
+            code = grpc.StatusCode.OK
+            trailing: tuple = (("x-correlation-id", correlation),)
+            try:
+                return response_type(**self._call(method, request, metadata))
+            except Abort as abort:
+                code = abort.code
+                trailing += abort.metadata
+                context.set_trailing_metadata(trailing)
+                context.abort(abort.code, abort.message)
+            finally:
+                if code is grpc.StatusCode.OK:
+                    context.set_trailing_metadata(trailing)
+                seconds = time.monotonic() - started
+                self.metrics.observe(method, code.name, seconds)
+                if self.log.isEnabledFor(level):
+                    self.log.log(level, "rpc", extra=fields(
+                        method=method, code=code.name, ms=round(seconds * 1000, 2),
+                        vm=getattr(request, "id", None) or getattr(request, "vm_id", None)))
+            return None
+
+        return handle
+
+    def _call(self, method: str, request: Any, metadata: dict[str, str]) -> dict[str, Any]:
+        if method in UNIMPLEMENTED:
+            raise Abort(grpc.StatusCode.UNIMPLEMENTED, "%s is not implemented by this runtime" % method)
+        try:
+            if method == "Describe":
+                return self.Describe(request, metadata)
+            return getattr(self, method)(request)
+        except errors.VirtrigaudError as err:
+            raise status_of(err) from None
+        except Exception as err:  # pylint: disable=broad-exception-caught  # never let a bug kill the call badly
+            self.log.exception("internal error", extra=fields(method=method))
+            raise Abort(grpc.StatusCode.INTERNAL, "internal error in %s: %s" % (method, type(err).__name__)) from None

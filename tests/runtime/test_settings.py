@@ -1,0 +1,99 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Start-up settings and the task table of the provider runtime (no server started)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from virtrigaud_runtime.config import SettingsError, provider_config, settings
+from virtrigaud_runtime.tasks import TaskTable
+
+from ansible_collections.virtrigaud.core.plugins.module_utils import errors
+
+
+def tls_dir(tmp_path, names=("tls.crt", "tls.key", "ca.crt")):
+    for name in names:
+        (tmp_path / name).write_text("pem")
+    return str(tmp_path)
+
+
+def test_seed_001_flags(tmp_path):
+    found = settings(["--grpc-addr=:9090", "--metrics-addr=:8080", "--provider-type", "libvirt",
+                      "--provider-endpoint", "qemu:///system", "--tls-enabled", "true", "--tls-dir", tls_dir(tmp_path)],
+                     {})
+    assert (found.grpc_address, found.http_address, found.provider_type, found.endpoint) == (
+        "[::]:9090", "[::]:8080", "libvirt", "qemu:///system")
+    assert sorted(found.tls) == ["ca.crt", "tls.crt", "tls.key"]
+
+
+def test_upstream_flags_and_environment(tmp_path):
+    env = {"PROVIDER_TYPE": "vsphere", "PROVIDER_ENDPOINT": "https://vc/sdk", "PROVIDER_NAMESPACE": "ns",
+           "PROVIDER_NAME": "vc", "LOG_LEVEL": "DEBUG", "LOG_FORMAT": "text", "TLS_ENABLED": "false",
+           "VIRTRIGAUD_PROVIDER_INSECURE": "True", "PROVIDER_DEFAULT_DATASTORE": "ds1",
+           "PROVIDER_DEFAULT_CLUSTER": "c1", "PROVIDER_DEFAULT_FOLDER": ""}
+    found = settings(["--port=9443", "--health-port=8080", "--tls-dir", str(tmp_path)], env)
+    assert (found.grpc_address, found.http_address, found.tls) == ("[::]:9443", "[::]:8080", None)
+    assert found.label == "ns/vc"
+    assert (found.log_level, found.log_format) == ("debug", "text")
+    assert dict(found.defaults) == {"storage_pool": "ds1", "cluster": "c1"}
+
+
+@pytest.mark.parametrize("names, env", [
+    ((), {}),
+    (("tls.crt",), {}),
+    (("tls.crt", "tls.key"), {"TLS_ENABLED": "true"}),
+])
+def test_tls_fails_closed(tmp_path, names, env):
+    with pytest.raises(SettingsError) as refused:
+        settings(["--provider-type", "mock", "--tls-dir", tls_dir(tmp_path, names)], env)
+    assert "VIRTRIGAUD_PROVIDER_INSECURE" in str(refused.value)
+
+
+def test_unknown_provider_type():
+    with pytest.raises(SettingsError):
+        settings(["--provider-type", "hyperv"], {})
+
+
+def test_credentials_from_files(tmp_path):
+    (tmp_path / "token_id").write_text("ops@pve!ci\n")
+    (tmp_path / "token_secret").write_text("s3cret\n")
+    found = settings(["--provider-type", "proxmox", "--provider-endpoint", "pve", "--insecure",
+                      "--credentials-dir", str(tmp_path), "--tls-dir", str(tmp_path / "none")], {})
+    config = provider_config(found, {})
+    assert config.username == "ops@pve"
+    assert (config.options["token_id"], config.options["token_secret"]) == ("ops@pve!ci", "s3cret")
+    vsphere = settings(["--provider-type", "vsphere", "--insecure", "--credentials-dir", str(tmp_path / "none"),
+                        "--tls-dir", str(tmp_path / "none")], {})
+    with pytest.raises(SettingsError):
+        provider_config(vsphere, {})
+
+
+def test_task_table_answers_fast_work_at_once_and_slow_work_as_a_task():
+    table = TaskTable(workers=2, window=0.05)
+    assert table.run(lambda: None) == ""
+
+    def refuse() -> None:
+        raise errors.SpecError("bad", option="x")
+
+    with pytest.raises(errors.SpecError):
+        table.run(refuse)
+    gate = threading.Event()
+    task_id = table.run(gate.wait)
+    assert task_id and table.status(task_id) == (False, "")
+    gate.set()
+    time.sleep(0.1)
+    assert table.status(task_id) == (True, "")
+    assert table.status("task-unknown") is None
+
+
+def test_task_table_is_bounded():
+    table = TaskTable(workers=4, window=0.0, limit=3)
+    ids = [table.run(lambda: time.sleep(0.01)) for dummy in range(6)]
+    time.sleep(0.2)
+    table.run(lambda: time.sleep(0.01))
+    assert len(table) <= 3
+    assert table.status(ids[0]) is None
