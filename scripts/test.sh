@@ -64,7 +64,13 @@ stage_docs() {
             return 1
         fi
     done
-    echo "ansible-doc $(ansible --version | head -n 1 | sed 's/.*\[core \(.*\)\]/\1/') renders every module with examples and return values"
+    for file in "$REPO"/plugins/inventory/*.py; do
+        module="$(basename "$file" .py)"
+        ANSIBLE_NOCOLOR=1 ansible-doc -t inventory "virtrigaud.core.$module" > "$LOGS/doc-inventory-$module.txt"
+        grep -q '^EXAMPLES' "$LOGS/doc-inventory-$module.txt" ||
+            { echo "ansible-doc of inventory $module lacks examples" >&2; return 1; }
+    done
+    echo "ansible-doc $(ansible --version | head -n 1 | sed 's/.*\[core \(.*\)\]/\1/') renders every module with examples and return values, and every inventory plugin with examples"
 }
 
 # The AWX path: credential types inject only documented variables, and
@@ -96,8 +102,9 @@ integration_leg() {
     build_tree
     sed "s/@CANARY@/$canary/; s:@STATE@:$VIRTRIGAUD_CACHE/mock-state.json:; s:@CACHE@:$VIRTRIGAUD_CACHE:g" \
         "$REPO/tests/integration/config/$backend.yml" > "$COLLECTION/tests/integration/integration_config.yml"
+    # shellcheck disable=SC2086  # VIRTRIGAUD_TARGETS is a list of target names, to run fewer while developing
     (cd "$COLLECTION" && ansible-test integration --local --python "$(python_version "$PYTHON")" --color no \
-        --allow-destructive) > "$log" 2>&1 || { tail -n 60 "$log"; return 1; }
+        --allow-destructive ${VIRTRIGAUD_TARGETS:-}) > "$log" 2>&1 || { tail -n 60 "$log"; return 1; }
     grep -E '^(PLAY RECAP|testhost|.*bad-input cases)' "$log" | sed 's/^/  /'
     if grep -rl "$canary" "$log" /var/log/libvirt /run/virtrigaud-testbed 2>/dev/null; then
         echo "the secret canary leaked into the files above" >&2

@@ -9,6 +9,7 @@ POST /faults takes a JSON object with any of:
   lock: {"vmid": 100, "lock": "backup"} (or null to clear) holds a config lock;
   http_errors: {"count": 2, "status": 503, "message": "Service Unavailable"};
   stubborn_guest: a vmid whose guest ignores shutdown requests;
+  vanish: a vmid removed right after the next VM listing is answered (a VM deleted mid-scan);
   broadcast: true, to publish cluster/resources statistics now.
 GET /state returns every VM's config, pending section and snapshots.
 """
@@ -59,6 +60,8 @@ def apply_faults(cluster: Cluster, faults: Any, request: dict[str, Any]) -> None
             faults.http_errors = int(errors.get("count", 1))
             faults.http_status = int(errors.get("status", 503))
             faults.http_message = errors.get("message", "Service Unavailable")
+        if "vanish" in request:
+            faults.vanish = int(request["vanish"])
         if "stubborn_guest" in request:
             cluster.stubborn_guests.add(int(request["stubborn_guest"]))
     if request.get("broadcast"):

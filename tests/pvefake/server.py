@@ -40,6 +40,7 @@ class Faults:
         self.http_errors = 0
         self.http_status = 503
         self.http_message = "Service Unavailable"
+        self.vanish: Optional[int] = None
 
 
 class Auth:
@@ -160,7 +161,12 @@ class PveHandler(BaseHTTPRequestHandler):
             raise ApiError(595, "Connection refused", json_body=False)
         with fake.cluster.lock:
             try:
-                return HANDLERS[route.handler](fake.cluster, checked, user)
+                answer = HANDLERS[route.handler](fake.cluster, checked, user)
+                if fake.faults.vanish and route.handler in ("qemu_list", "cluster_resources") and any(
+                        entry.get("vmid") == fake.faults.vanish for entry in answer):
+                    fake.cluster.vms.pop(fake.faults.vanish, None)
+                    fake.faults.vanish = None
+                return answer
             except ParamError as err:
                 raise ApiError(400, "Parameter verification failed.", err.errors) from None
             except PveError as err:

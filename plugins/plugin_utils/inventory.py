@@ -1,0 +1,165 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The inventory plugin's work outside Ansible's inventory API: check sources, fetch them in parallel, shape hosts.
+
+Fetching goes through the provider layer's bulk ``list_vms``, one call per
+source, all sources at once.  What is fetched is plain data, so the plugin can
+cache it and rebuild groups from it without touching a backend.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import ipaddress
+from typing import Any, Callable, Mapping, Optional
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import connection_spec
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import (
+    AuthenticationError,
+    MissingDependency,
+    SpecError,
+    VirtrigaudError,
+)
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudRun
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import PROVIDER_TYPES, open_provider
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.codec import observed_document
+
+PREFIX = "virtrigaud_"
+
+
+class SourceError(Exception):
+    """A source cannot be read; ``fatal`` when its settings are wrong rather than its backend down."""
+
+    def __init__(self, source: str, message: str, fatal: bool) -> None:
+        super().__init__("source '%s': %s" % (source, message))
+        self.fatal = fatal
+
+
+def source_spec() -> dict[str, Any]:
+    spec = connection_spec()
+    spec.pop("provider_type")
+    spec["name"] = {"type": "str"}
+    spec["type"] = {"type": "str", "required": True, "choices": list(PROVIDER_TYPES)}
+    return spec
+
+
+def check_sources(sources: Any) -> list[dict[str, Any]]:
+    """Each source's settings, with environment fallbacks applied; a bad one raises naming the key."""
+    if not isinstance(sources, list) or not sources:
+        raise SpecError("give at least one source, such as {type: libvirt, uri: 'qemu:///system'}", option="sources")
+    checked = []
+    for index, source in enumerate(sources):
+        where = "sources[%d]" % index
+        if not isinstance(source, Mapping):
+            raise SpecError("expected a dictionary, got %s" % type(source).__name__, option=where)
+        result = ArgumentSpecValidator(source_spec()).validate(dict(source))
+        if result.error_messages:
+            raise SpecError("; ".join(result.error_messages), option=where)
+        params = result.validated_parameters
+        params["name"] = params.get("name") or "%s-%d" % (params["type"], index)
+        checked.append(params)
+    names = [s["name"] for s in checked]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise SpecError("two sources are named '%s'; names must be unique" % duplicate, option="sources[].name")
+    return checked
+
+
+def fetch(sources: list[dict[str, Any]], raw_data: bool = False) -> list[dict[str, Any]]:
+    """Every source's VMs as plain data, all sources at once; a failed source carries its ``error``."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(16, len(sources))) as pool:
+        return list(pool.map(lambda source: _fetch_one(source, raw_data), sources))
+
+
+def _fetch_one(source: dict[str, Any], raw_data: bool) -> dict[str, Any]:
+    params = dict(source, provider_type=source["type"])
+    found: dict[str, Any] = {"source": source["name"], "type": source["type"], "vms": [], "warnings": []}
+    run = VirtrigaudRun(params, check_mode=True, diff_mode=False, warn=found["warnings"].append)
+    try:
+        provider = open_provider(run.provider_config())
+        try:
+            for vm in provider.list_vms():
+                record = observed_document(vm)
+                if raw_data:
+                    record["raw"] = dict(vm.raw)
+                found["vms"].append(record)
+            found["warnings"] += provider.warnings
+        finally:
+            provider.close()
+    except (SpecError, AuthenticationError, MissingDependency) as err:
+        found.update(error=err.message, fatal=True)
+    except VirtrigaudError as err:
+        found.update(error=err.message, fatal=False)
+    return found
+
+
+def host_vars(record: Mapping[str, Any], source: str, source_type: str,
+              preference: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+    """The host variables of one VM, all under the ``virtrigaud_`` prefix, plus ``ansible_host``."""
+    variables = {
+        PREFIX + "provider": source,
+        PREFIX + "provider_type": source_type,
+        PREFIX + "id": record["id"],
+        PREFIX + "name": record["name"],
+        PREFIX + "power_state": record["power_state"],
+        PREFIX + "cpu": record.get("cpu"),
+        PREFIX + "memory_mib": record.get("memory_mib"),
+        PREFIX + "firmware": record.get("firmware"),
+        PREFIX + "disks": record.get("disks") or [],
+        PREFIX + "nics": record.get("nics") or [],
+        PREFIX + "ip_addresses": record.get("ip_addresses") or [],
+        PREFIX + "tags": record.get("tags") or [],
+        PREFIX + "console_url": record.get("console_url"),
+    }
+    if "raw" in record:
+        variables[PREFIX + "raw"] = record["raw"]
+    address = ansible_host(record.get("nics") or [], preference or {})
+    if address:
+        variables["ansible_host"] = address
+    return variables
+
+
+def ansible_host(nics: list[Mapping[str, Any]], preference: Mapping[str, Any]) -> Optional[str]:
+    """By NIC network in the order given, then by CIDR in the order given, then the first IPv4 address."""
+    candidates = [(nic.get("network") or nic.get("bridge") or nic.get("name"), ip)
+                  for nic in nics for ip in nic.get("ip_addresses") or () if _usable(ip)]
+    for network in preference.get("networks") or ():
+        match = next((ip for net, ip in candidates if net == network), None)
+        if match:
+            return match
+    for cidr in preference.get("cidrs") or ():
+        block = ipaddress.ip_network(cidr, strict=False)
+        match = next((ip for dummy, ip in candidates if ipaddress.ip_address(ip) in block), None)
+        if match:
+            return match
+    return next((ip for dummy, ip in candidates if ipaddress.ip_address(ip).version == 4), None)
+
+
+def _usable(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return not (ip.is_loopback or ip.is_link_local or ip.is_unspecified)
+
+
+def default_groups(variables: Mapping[str, Any]) -> list[str]:
+    groups = ["virtrigaud", "virtrigaud_provider_" + variables[PREFIX + "provider"],
+              "virtrigaud_power_" + str(variables[PREFIX + "power_state"]).lower()]
+    groups += ["virtrigaud_tag_" + tag for tag in variables[PREFIX + "tags"]]
+    return groups
+
+
+def hostname(variables: Mapping[str, Any], choices: list[str], render: Callable[[str, Mapping[str, Any]], Any]
+             ) -> Optional[str]:
+    """The first non-empty of ``choices``: a host variable name (with or without the prefix) or a template."""
+    for choice in choices:
+        if "{{" in choice or "{%" in choice:
+            value = render(choice, variables)
+        else:
+            value = variables.get(choice, variables.get(PREFIX + choice))
+        if value not in (None, ""):
+            return str(value)
+    return None
