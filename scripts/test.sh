@@ -70,7 +70,7 @@ stage_docs() {
         grep -q '^EXAMPLES' "$LOGS/doc-inventory-$module.txt" ||
             { echo "ansible-doc of inventory $module lacks examples" >&2; return 1; }
     done
-    echo "ansible-doc $(ansible --version | head -n 1 | sed 's/.*\[core \(.*\)\]/\1/') renders every module with examples and return values, and every inventory plugin with examples"
+    echo "ansible-doc $(ansible --version | sed -n '1s/.*\[core \(.*\)\]/\1/p') renders every module with examples and return values, and every inventory plugin with examples"
 }
 
 # The AWX path: credential types inject only documented variables, and

@@ -146,9 +146,9 @@ strict: true
 """
 
 import json
+import re
 
 from ansible.errors import AnsibleError, AnsibleParserError
-from ansible.inventory.group import to_safe_group_name
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
@@ -161,6 +161,9 @@ try:
 except ImportError as err:  # pragma: no cover - depends on the controller
     jmespath = None
     JMESPATH_ERROR = err
+
+
+_UNSAFE_GROUP_CHARACTERS = re.compile(r"[^A-Za-z0-9_]")
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -262,7 +265,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self.inventory.set_variable(name, key, value)
         if self.get_option("default_groups"):
             for group in vrinv.default_groups(variables):
-                safe = to_safe_group_name(group)
+                # Group names are made safe here, once, rather than by Ansible with a warning per host.
+                safe = _UNSAFE_GROUP_CHARACTERS.sub("_", group)
                 self.inventory.add_group(safe)
                 self.inventory.add_child(safe, name)
         self._set_composite_vars(self.get_option("compose"), variables, name, strict=strict)

@@ -80,7 +80,7 @@ def _fetch_one(source: dict[str, Any], raw_data: bool) -> dict[str, Any]:
     try:
         provider = open_provider(run.provider_config())
         try:
-            for vm in provider.list_vms():
+            for vm in provider.inventory():
                 record = observed_document(vm)
                 if raw_data:
                     record["raw"] = dict(vm.raw)

@@ -38,6 +38,7 @@ start() {
         --user "root@pam=$PASSWORD" --token "root@pam!virtrigaud=$TOKEN_SECRET" \
         --template vr-template:9000:pve1 --template vr-dup-template:9001:pve2 --template vr-dup-template:9002:pve3 \
         --storage-dir "$STATE.storage" --stats-interval "${PVEFAKE_STATS_INTERVAL:-10}" \
+        --seed-vms "${PVEFAKE_SEED_VMS:-0}" ${PVEFAKE_ANCHOR_ROUTES:+--anchor-routes} \
         --request-log "$STATE.requests" --pid-file "$STATE.pid") > "$STATE.log" 2>&1 &
     echo "$TOKEN_SECRET" > "$STATE.token"
     chmod 600 "$STATE.token"

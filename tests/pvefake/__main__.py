@@ -9,7 +9,7 @@ import os
 import signal
 import threading
 
-from .control import broadcast_forever, seed_template, serve_control
+from .control import broadcast_forever, seed_template, seed_vms, serve_control
 from .model import Cluster
 from .server import Auth, FakePve, write_pid
 
@@ -29,10 +29,13 @@ def main() -> None:
     parser.add_argument("--user", action="append", default=[], help="user@realm=password")
     parser.add_argument("--token", action="append", default=[], help="user@realm!tokenid=secret")
     parser.add_argument("--template", action="append", default=[], help="name:vmid:node[:storage]")
+    parser.add_argument("--seed-vms", type=int, default=0, help="this many VMs to start with (benchmarks)")
     parser.add_argument("--storage-dir", required=True, help="the directory behind storage 'local'")
     parser.add_argument("--task-seconds", type=float, default=0.3)
     parser.add_argument("--stats-interval", type=float, default=10.0, help="how often pvestatd broadcasts")
     parser.add_argument("--request-log")
+    parser.add_argument("--anchor-routes", action="store_true",
+                        help="also serve /nodes/{node}/lxc and /nodes/{node}/network, outside the schema subset")
     parser.add_argument("--pid-file")
     args = parser.parse_args()
 
@@ -40,9 +43,11 @@ def main() -> None:
     for template in args.template:
         name, vmid, node, *storage = template.split(":")
         seed_template(cluster, name, int(vmid), node, *storage)
+    seed_vms(cluster, args.seed_vms)
     cluster.broadcast_stats()
     os.makedirs(os.path.join(args.storage_dir, "snippets"), exist_ok=True)
     fake = FakePve(cluster, Auth(_pairs(args.user), _pairs(args.token)), args.request_log)
+    fake.anchor_routes = args.anchor_routes
     fake.serve(args.bind, args.port, args.cert, args.key)
     if args.control_port:
         serve_control(fake, args.bind, args.control_port)

@@ -211,10 +211,19 @@ ROUTES = (
     Route("GET", "/nodes/{node}/tasks/{upid}/status", "task_status", {"node": NODE, "upid": UPID}),
     Route("GET", "/nodes/{node}/tasks/{upid}/log", "task_log",
           {"node": NODE, "upid": UPID, "start": Param("integer", minimum=0), "limit": Param("integer", minimum=0)}),
+    Route("GET", "/pools", "pools", {"poolid": Param("string", "pve-poolid"),
+                                     "type": Param("string", enum=("qemu", "lxc", "storage"))}),
     Route("POST", "/access/ticket", "login",
           {"username": Param("string", optional=False, max_length=64), "password": Param("string", optional=False),
            "realm": Param("string", "pve-realm", max_length=32), "otp": Param("string"),
            "new-format": BOOL}),
+)
+
+# Routes of the real API that are not in the schema subset, served only with --anchor-routes so that
+# other clients (community.proxmox's inventory, in the benchmark) can run; conformance does not cover them.
+ANCHOR_ROUTES = (
+    Route("GET", "/nodes/{node}/lxc", "lxc_list", {"node": NODE}),
+    Route("GET", "/nodes/{node}/network", "network_list", {"node": NODE, "type": Param("string")}),
 )
 
 _PATTERNS = {

@@ -39,6 +39,22 @@ def seed_template(cluster: Cluster, name: str, vmid: int, node: str, storage: st
     cluster.vms[vmid] = vm
 
 
+def seed_vms(cluster: Cluster, count: int) -> None:
+    """``count`` VMs spread over the nodes, one in three running, for benchmarks."""
+    nodes = sorted(cluster.nodes)
+    for index in range(count):
+        vmid = 1000 + index
+        vm = VM(vmid=vmid, node=nodes[index % len(nodes)], conf={
+            "name": "bench-%05d" % index, "cores": "2", "memory": "1024", "ostype": "l26", "agent": "1",
+            "scsihw": "virtio-scsi-pci", "tags": "bench;%s" % ("web" if index % 2 else "db"),
+            "scsi0": "%s,size=8G" % cluster.allocate(cluster.storage("ceph-vm"), vmid, 8 * 1024 ** 3),
+            "net0": "virtio=%s,bridge=vmbr0" % cluster.new_mac()})
+        cluster.fresh_identity(vm.conf)
+        cluster.vms[vmid] = vm
+        if index % 3 == 0:
+            cluster.power_on(vm)
+
+
 def apply_faults(cluster: Cluster, faults: Any, request: dict[str, Any]) -> None:
     with cluster.lock:
         if request.get("node_down"):

@@ -711,3 +711,22 @@ def task_list(cluster: Cluster, params: Params, user: str) -> Any:
              and (source == "all" or (source == "active") == t.running)
              and ("vmid" not in params or t.id == str(params["vmid"]))]
     return [t.list_entry() for t in tasks][params.get("start", 0):][:params.get("limit", 50) or None]
+
+
+# pools, and the routes served only with --anchor-routes
+
+@handler
+def pools(cluster: Cluster, params: Params, user: str) -> Any:
+    return []
+
+
+@handler
+def lxc_list(cluster: Cluster, params: Params, user: str) -> Any:
+    cluster.node(params["node"])
+    return []
+
+
+@handler
+def network_list(cluster: Cluster, params: Params, user: str) -> Any:
+    node = cluster.node(params["node"])
+    return [{"iface": bridge, "type": "bridge", "active": 1, "autostart": 1} for bridge in node.bridges]

@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .api import ROUTES, ParamError, Route, validate
+from .api import ANCHOR_ROUTES, ROUTES, ParamError, Route, validate
 from .handlers import HANDLERS
 from .model import Cluster
 from .tasks import PveError
@@ -135,7 +135,7 @@ class PveHandler(BaseHTTPRequestHandler):
         path = "/" + path.rstrip("/")
         if fmt != "json":
             raise ApiError(501, "no such uri")
-        route, path_params = _match(method, path)
+        route, path_params = _match(method, path, ROUTES + (ANCHOR_ROUTES if fake.anchor_routes else ()))
         params = dict(parse_qsl(url.query, keep_blank_values=True))
         if body:
             if method in ("GET", "DELETE"):
@@ -223,8 +223,8 @@ class PveHandler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-def _match(method: str, path: str) -> tuple[Route, dict[str, str]]:
-    for route in ROUTES:
+def _match(method: str, path: str, routes: tuple[Route, ...]) -> tuple[Route, dict[str, str]]:
+    for route in routes:
         found = route.pattern.match(path)
         if found and route.method == method:
             return route, {k: unquote(v) for k, v in found.groupdict().items()}
@@ -254,6 +254,7 @@ class FakePve:
         self.auth = auth
         self.faults = Faults()
         self.request_log = request_log
+        self.anchor_routes = False
         self._log_lock = threading.Lock()
 
     def log_request(self, method: str, path: str, params: dict[str, Any]) -> None:

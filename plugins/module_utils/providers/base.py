@@ -275,6 +275,11 @@ class Provider(abc.ABC):
     def list_vms(self) -> list[ObservedVM]:
         """Every VM of this provider, fetched in bulk."""
 
+    def inventory(self) -> list[ObservedVM]:
+        """Every VM, from one bulk query: what the inventory lists.  Backends whose full listing costs a round
+        trip per VM return what their bulk query carries instead."""
+        return self.list_vms()
+
     @abc.abstractmethod
     def create(self, spec: VMSpec) -> tuple[str, TaskRef]:
         """Create the VM (powered off) and return its id; an existing VM of that name is returned as is."""

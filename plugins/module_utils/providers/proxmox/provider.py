@@ -244,6 +244,18 @@ class ProxmoxProvider(Provider):
                 continue  # removed while we listed
         return found
 
+    def inventory(self) -> list[ObservedVM]:
+        """One ``cluster/resources`` call: names, power, CPU, memory, disk total and tags of every VM, no NICs.
+
+        Its statistics come from pvestatd, so a VM made in the last ~10 s may show no name or an old state.
+        """
+        found = []
+        for entry in self.session.get("cluster/resources", type="vm"):
+            if entry.get("type") != "qemu" or entry.get("template"):
+                continue
+            found.append(pve.observed_resource(entry))
+        return found
+
     # create and clone
 
     def _reserve(self, start: Any) -> tuple[int, str]:

@@ -219,6 +219,23 @@ def observed(vmid: int, node: str, config: Mapping[str, Any], status: Mapping[st
     )
 
 
+def observed_resource(entry: Mapping[str, Any]) -> ObservedVM:
+    """A ``cluster/resources`` entry of type qemu as an ObservedVM (no NICs: the bulk query has none)."""
+    vmid = int(entry["vmid"])
+    maxdisk = int(entry.get("maxdisk") or 0)
+    return ObservedVM(
+        id=str(vmid),
+        name=str(entry.get("name") or "VM %d" % vmid),
+        power_state="On" if entry.get("status") == "running" else "Off",
+        cpu=int(entry["maxcpu"]) if entry.get("maxcpu") else None,
+        memory_mib=int(entry["maxmem"]) // (1024 * 1024) if entry.get("maxmem") else None,
+        disks=(ObservedDisk(name="total", size_gib=-(-maxdisk // 1024 ** 3)),) if maxdisk else (),
+        tags=tuple(t for t in str(entry.get("tags") or "").split(";") if t),
+        raw={"vmid": vmid, "node": entry.get("node"), "lock": entry.get("lock"), "status": entry.get("status"),
+             "uptime": entry.get("uptime")},
+    )
+
+
 def _disk_order(key: str) -> tuple[int, str, int]:
     match = _DISK_KEY.match(key)
     return (0 if key == ROOT_KEY else 1, match.group(1), int(match.group(2))) if match else (2, key, 0)

@@ -25,6 +25,12 @@ VM_PROPERTIES = (
     "config.hardware.memoryMB", "config.firmware", "config.hardware.device", "config.extraConfig",
     "config.cpuHotAddEnabled", "config.memoryHotAddEnabled", "guest.net",
 )
+# What the inventory reads: no devices (their XML is most of a full listing), so disks are left out and NICs
+# come from the guest's own report (VMware Tools).
+SUMMARY_PROPERTIES = (
+    "name", "config.template", "runtime.powerState", "config.hardware.numCPU", "config.hardware.memoryMB",
+    "config.firmware", "config.extraConfig", "guest.net",
+)
 _NIC_MODELS = {"VirtualVmxnet3": "vmxnet3", "VirtualE1000": "e1000", "VirtualE1000e": "e1000e",
                "VirtualVmxnet2": "vmxnet2", "VirtualPCNet32": "pcnet32"}
 
@@ -119,4 +125,28 @@ def observed(vm: Any, props: Mapping[str, Any]) -> ObservedVM:
         ),
         tags=tuple(sorted(t for t in tags.split(",") if t)),
         raw={"instance_uuid": props.get("config.instanceUuid")},
+    )
+
+
+def observed_summary(vm: Any, props: Mapping[str, Any]) -> ObservedVM:
+    """An ObservedVM from SUMMARY_PROPERTIES: NICs as the guest reports them, no disks."""
+    extra = extra_config(props)
+    running = props.get("runtime.powerState") == "poweredOn"
+    names = {int(value): key[len(EXTRA_PREFIX + "nic."):] for key, value in extra.items()
+             if key.startswith(EXTRA_PREFIX + "nic.") and value.isdigit()}
+    nics = tuple(
+        ObservedNIC(name=names.get(guest_nic.deviceConfigId, guest_nic.network or "nic%d" % index),
+                    mac_address=(guest_nic.macAddress or "").lower() or None, network=guest_nic.network,
+                    ip_addresses=tuple(a for a in guest_nic.ipAddress or () if usable_ip(a)) if running else ())
+        for index, guest_nic in enumerate(props.get("guest.net") or ())
+    )
+    return ObservedVM(
+        id=vm._moId,  # pylint: disable=protected-access  # the MoRef id is what upstream uses as the VM id
+        name=props.get("name", ""),
+        power_state="On" if running else "Off",
+        cpu=props.get("config.hardware.numCPU"),
+        memory_mib=props.get("config.hardware.memoryMB"),
+        firmware="uefi" if props.get("config.firmware") == "efi" else "bios",
+        nics=nics,
+        tags=tuple(sorted(t for t in extra.get(EXTRA_PREFIX + "tags", "").split(",") if t)),
     )

@@ -179,6 +179,12 @@ class VsphereProvider(Provider):
                 for obj, props in inventory.collect(self.content, vim.VirtualMachine, VM_PROPERTIES)
                 if not props.get("config.template")]
 
+    @backend_call("inventory")
+    def inventory(self) -> list[ObservedVM]:
+        return [inventory.observed_summary(obj, props)
+                for obj, props in inventory.collect(self.content, vim.VirtualMachine, inventory.SUMMARY_PROPERTIES)
+                if not props.get("config.template")]
+
     # create
 
     def _placement(self, spec: VMSpec) -> dict[str, Any]:
