@@ -2,9 +2,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """``ansible-inventory --list`` with virtrigaud.core.virtrigaud against the anchors and the floors, in one run.
 
-  python3 bench/inventory.py [--sizes 1000,2000] [--backends vcsim,pve] [--skip-anchors]
+  python3 bench/inventory.py [--sizes 1000,2000] [--backends vcsim,libvirt,pve] [--skip-anchors]
 
-For each size, on vcsim and then on the fake PVE serving that many VMs, it
+For each size, on vcsim, the local libvirtd and the fake PVE holding that many VMs, it
 times each as one ``ansible-inventory --list`` process and reports time and
 peak RSS:
 
@@ -14,7 +14,8 @@ peak RSS:
 - this collection's plugin with a ``vsphere`` or ``proxmox`` source;
 - the anchors from the ``ansible`` package on PyPI (in a virtual environment
   of their own): community.vmware.vmware_vm_inventory and vmware.vmware.vms on
-  vcsim, community.proxmox.proxmox on the fake PVE.
+  vcsim, community.libvirt.libvirt on libvirtd (domains defined, not started),
+  community.proxmox.proxmox on the fake PVE.
 
 Everything runs under the same ansible-core, on the same simulator, in the
 same run; read the ratios, not the absolute times.
@@ -43,10 +44,10 @@ PVEFAKE = REPO / "scripts" / "testbed" / "pvefake.sh"
 
 def venv() -> pathlib.Path:
     """A virtual environment with the ``ansible`` package, for the anchors, and what our plugin needs."""
-    if not (VENV / "bin" / "ansible-inventory").exists():
+    if not (VENV / "bin" / "pip").exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
-                        "ansible>=12,<13", "pyvmomi", "requests", "proxmoxer"], check=True)
+    subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "ansible>=12,<13",
+                    "pyvmomi", "requests", "proxmoxer", "libvirt-python"], check=True)
     return VENV / "bin"
 
 
@@ -93,6 +94,25 @@ def pvefake(command: str, size: int = 0) -> None:
     subprocess.run([str(PVEFAKE), command], check=True, env=env, stdout=subprocess.DEVNULL)
 
 
+DOMAIN_XML = ("<domain type='qemu'><name>%s</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+              "<os><type arch='x86_64'>hvm</type></os></domain>")
+
+
+def libvirt_domains(count: int) -> None:
+    """Define ``count`` bench domains on the local libvirtd (never started), or remove them all for 0."""
+    import libvirt  # pylint: disable=import-outside-toplevel  # only this backend needs it
+
+    connection = libvirt.open("qemu:///system")
+    try:
+        for domain in connection.listAllDomains(0):
+            if domain.name().startswith("vrbench-"):
+                domain.undefine()
+        for index in range(count):
+            connection.defineXML(DOMAIN_XML % ("vrbench-%04d" % index))
+    finally:
+        connection.close()
+
+
 BACKENDS = {
     "vcsim": {
         "start": lambda size: (vcsim("stop"), vcsim("start", str(size // 2))),
@@ -106,6 +126,12 @@ BACKENDS = {
             "vmware.vmware.vms": {"plugin": "vmware.vmware.vms", "hostname": "127.0.0.1", "port": PORT,
                                   "username": "vr-admin", "password": PASSWORD, "validate_certs": False},
         },
+    },
+    "libvirt": {
+        "start": libvirt_domains,
+        "stop": lambda: libvirt_domains(0),
+        "ours": {"type": "libvirt", "name": "lab", "uri": "qemu:///system"},
+        "anchors": {"community.libvirt.libvirt": {"plugin": "community.libvirt.libvirt", "uri": "qemu:///system"}},
     },
     "pve": {
         "start": lambda size: (pvefake("stop"), pvefake("start", size)),
@@ -130,6 +156,8 @@ def files(folder: pathlib.Path, backend: dict) -> dict[str, pathlib.Path]:
     paths = {}
     for index, (label, content) in enumerate(texts.items()):
         name = "ours.virtrigaud.yml" if index == 0 else "anchor%d.%s.yml" % (index, label.split(".")[2].split(",")[0])
+        if label == "community.libvirt.libvirt":
+            name = "anchor.libvirt.yml"
         paths[label] = folder / name
         paths[label].write_text(json.dumps(content))
     return paths
