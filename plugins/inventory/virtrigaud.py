@@ -54,6 +54,15 @@ options:
         type: str
         required: true
         choices: [libvirt, mock, proxmox, remote, vsphere]
+      details:
+        description:
+          - Read every VM in full, as M(virtrigaud.core.virtrigaud_vm_info) does, instead of the source's one
+            bulk query.
+          - Only a few backends need it. For C(proxmox) the bulk query (C(cluster/resources)) has no NICs, so
+            hosts get no C(ansible_host) without it; with it, each VM costs a few API calls (its config, status
+            and guest-agent addresses). For C(vsphere) it adds disks and NIC devices of stopped VMs.
+        type: bool
+        default: false
   hostnames:
     description:
       - How to name hosts, tried in order; the first that gives a non-empty value wins.

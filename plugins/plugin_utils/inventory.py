@@ -42,6 +42,7 @@ def source_spec() -> dict[str, Any]:
     spec.pop("provider_type")
     spec["name"] = {"type": "str"}
     spec["type"] = {"type": "str", "required": True, "choices": list(PROVIDER_TYPES)}
+    spec["details"] = {"type": "bool", "default": False}
     return spec
 
 
@@ -80,7 +81,7 @@ def _fetch_one(source: dict[str, Any], raw_data: bool) -> dict[str, Any]:
     try:
         provider = open_provider(run.provider_config())
         try:
-            for vm in provider.inventory():
+            for vm in provider.list_vms() if source["details"] else provider.inventory():
                 record = observed_document(vm)
                 if raw_data:
                     record["raw"] = dict(vm.raw)
