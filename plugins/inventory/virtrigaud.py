@@ -154,7 +154,6 @@ sources:
 strict: true
 """
 
-import json
 import re
 
 from ansible.errors import AnsibleError, AnsibleParserError
@@ -226,7 +225,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _keep(self, filters, variables):
         for kind, condition in filters:
             if kind == "jmespath":
-                value = condition.search(json.loads(json.dumps(variables)))
+                value = condition.search(variables)
             else:
                 value = self._compose(condition, variables)
             if not value:

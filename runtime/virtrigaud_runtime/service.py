@@ -30,11 +30,13 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base imp
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import open_provider
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote import codec
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.wire import wire
+from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import Deadline, poll
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_memory_mib, parse_vm
 
 from .observe import CORRELATION, CORRELATION_KEYS, Metrics, fields
 from .tasks import TaskTable
 
+TASK_SECONDS = 1800.0
 UNIMPLEMENTED = ("HardwareUpgrade", "ImagePrepare", "ExportDisk", "ImportDisk", "GetDiskInfo")
 # Polled often and change nothing: logged at debug level, so a busy manager does not flood the log.
 READS = ("Validate", "Describe", "TaskStatus", "GetCapabilities", "ListVMs")
@@ -179,7 +181,7 @@ class ProviderService:
         return {"target_vm_id": vm_id}
 
     def GetCapabilities(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name,unused-argument
-        return codec.capabilities_fields(self.provider.capabilities())
+        return self.provider.capabilities().to_dict()
 
     def ListVMs(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name,unused-argument
         vms = self.provider.list_vms()
@@ -195,14 +197,17 @@ class ProviderService:
         return vm
 
     def _finish(self, task: TaskRef) -> None:
-        """Wait for a backend task inside a runtime task."""
-        while task.id:
+        """Wait for a backend task inside a runtime task, as long as upstream's longest RPC deadline."""
+        if not task.id:
+            return
+
+        def done() -> Optional[bool]:
             status = self.provider.task_status(task)
             if status.error:
                 raise errors.ProviderError("task %s failed: %s" % (task.id, status.error))
-            if status.done:
-                return
-            time.sleep(0.5)
+            return True if status.done else None
+
+        poll(done, Deadline(TASK_SECONDS), "task %s" % task.id, interval=0.5)
 
     def _task(self, work: Callable[[], None]) -> dict[str, Any]:
         task_id = self.tasks.run(self._in_thread(work))

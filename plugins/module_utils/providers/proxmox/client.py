@@ -4,13 +4,12 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from ... import errors
-from ...resilience import Deadline, backoff, retry
+from ...resilience import Deadline, backoff, poll, retry
 from ..base import ProviderConfig
 from .translate import bool_params, translate
 
@@ -129,18 +128,17 @@ class Session:
         """Until the task stops; an error exit status is raised with PVE's own text."""
         if not upid:
             return
-        delays = backoff(base=0.1, factor=1.5, cap=1.0, jitter=0.0)
-        while True:
+
+        def stopped() -> Optional[bool]:
             status = self.task(upid)
-            if status.get("status") == "stopped":
-                failure = task_failure(status)
-                if failure:
-                    raise translate(500, failure, operation=what)
-                return
-            if deadline.expired:
-                raise errors.DeadlineExceededError("%s did not finish within %ss (task %s)"
-                                                   % (what, deadline.seconds, upid))
-            time.sleep(deadline.cap(next(delays)))
+            if status.get("status") != "stopped":
+                return None
+            failure = task_failure(status)
+            if failure:
+                raise translate(500, failure, operation=what)
+            return True
+
+        poll(stopped, deadline, "%s (task %s)" % (what, upid), interval=0.1, max_interval=1.0)
 
 
 def task_failure(status: dict[str, Any]) -> Optional[str]:

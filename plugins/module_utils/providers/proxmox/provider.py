@@ -48,9 +48,6 @@ class ProxmoxProvider(Provider):
         self.session = Session(config)
         self._node_cache: Optional[list[dict[str, Any]]] = None
 
-    def translate(self, err: BaseException, operation: Optional[str] = None) -> errors.VirtrigaudError:
-        raise NotImplementedError("the session translates proxmoxer errors itself")
-
     def _deadline(self) -> Deadline:
         return Deadline(float(self.config.options.get("wait_timeout") or 600))
 
@@ -273,7 +270,6 @@ class ProxmoxProvider(Provider):
         existing = self.find(spec.name)
         if existing is not None:
             return existing.id, _DONE
-        self.check_spec(spec)
         if spec.image:
             vmid, node = self._create_from_template(spec)
         else:

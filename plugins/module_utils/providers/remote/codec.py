@@ -20,7 +20,6 @@ from ...spec import DiskSpec, NetworkSpec, VMSpec
 from ..base import Capabilities, ObservedDisk, ObservedNIC, ObservedVM, Reconfiguration, Snapshot
 
 RAW_KEY = "virtrigaud"
-POWER_STATES = ("On", "Off")
 
 
 def dumps(value: Any) -> str:
@@ -264,10 +263,6 @@ def observed_from_vm_info(info: Any) -> ObservedVM:
                                ip_addresses=(n.ip_address,) if n.ip_address else ()) for n in info.networks),
         raw=raw,
     )
-
-
-def capabilities_fields(capabilities: Capabilities) -> dict[str, Any]:
-    return capabilities.to_dict()
 
 
 def capabilities_from(response: Any) -> Capabilities:

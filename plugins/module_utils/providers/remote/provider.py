@@ -88,7 +88,7 @@ class RemoteProvider(Provider):
             raise errors.ConflictError("%d VMs are named '%s': %s" % (len(matches), name,
                                                                       ", ".join(vm.id for vm in matches)),
                                        option="name")
-        return self.describe(matches[0].id) if matches else None
+        return matches[0] if matches else None
 
     def list_vms(self) -> list[ObservedVM]:
         return [codec.observed_from_vm_info(info) for info in self.channel.call("ListVMs").vms]
