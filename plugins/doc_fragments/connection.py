@@ -187,3 +187,11 @@ requirements:
   - grpcio and protobuf (for O(provider_type=remote))
   - pycdlib (for cloud-init seeds with O(provider_type=libvirt))
 """
+
+    # For modules that accept these options only so module_defaults for the group can set them.
+    UNUSED = r"""
+options: {}
+notes:
+  - This module accepts the hypervisor connection options so that C(module_defaults) for the
+    C(virtrigaud.core.virtrigaud) group can set them for a whole play, and does not use them.
+"""

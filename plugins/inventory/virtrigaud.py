@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: virtrigaud
-short_description: Every VM of libvirt, vSphere, Proxmox VE and VirtRigaud provider runtimes
+short_description: Every VM of libvirt, vSphere, Proxmox VE, VirtRigaud provider runtimes and Kubernetes
 version_added: 0.1.0
 description:
   - Lists the VMs of one or more sources as inventory hosts, with their hardware, addresses and tags as host
@@ -25,6 +25,7 @@ requirements:
   - pyvmomi (for C(vsphere) sources)
   - proxmoxer and requests (for C(proxmox) sources)
   - grpcio and protobuf (for C(remote) sources)
+  - kubernetes (for C(kubernetes) sources)
   - jmespath (for JMESPath O(filters))
 options:
   plugin:
@@ -39,6 +40,11 @@ options:
         collection's modules (see M(virtrigaud.core.virtrigaud_vm)), with the same environment fallbacks, for
         example C(uri), C(hostname), C(username), C(password), C(api_host), C(api_token_id),
         C(api_token_secret), C(validate_certs), C(ca_path), C(client_cert) and C(client_key).
+      - A C(kubernetes) source lists VirtRigaud C(VirtualMachine) resources instead of asking a hypervisor; it
+        takes the Kubernetes connection options of M(virtrigaud.core.virtrigaud_provider) (C(kubeconfig),
+        C(context), C(host), C(api_key), C(ca_cert), C(kube_validate_certs), with the C(K8S_AUTH_*) fallbacks).
+        Power state, addresses and hardware come from the status VirtRigaud's manager writes; the namespace,
+        Provider, phase and labels are in the host variable C(virtrigaud_kubernetes).
       - An unknown key fails the inventory, naming the key.
     type: list
     elements: dict
@@ -53,7 +59,7 @@ options:
         description: The kind of source.
         type: str
         required: true
-        choices: [libvirt, mock, proxmox, remote, vsphere]
+        choices: [libvirt, mock, proxmox, remote, vsphere, kubernetes]
       details:
         description:
           - Read every VM in full, as M(virtrigaud.core.virtrigaud_vm_info) does, instead of the source's one
@@ -63,6 +69,14 @@ options:
             and guest-agent addresses). For C(vsphere) it adds disks and NIC devices of stopped VMs.
         type: bool
         default: false
+      namespaces:
+        description: For a C(kubernetes) source, the namespaces to list; every namespace when empty.
+        type: list
+        elements: str
+        default: []
+      label_selector:
+        description: For a C(kubernetes) source, a label selector such as V(env=prod).
+        type: str
   hostnames:
     description:
       - How to name hosts, tried in order; the first that gives a non-empty value wins.
@@ -152,6 +166,18 @@ sources:
     client_cert: /etc/virtrigaud/tls/tls.crt
     client_key: /etc/virtrigaud/tls/tls.key
 strict: true
+
+# cluster.virtrigaud.yml: VirtualMachine resources of two namespaces, named <vm>.<namespace>
+plugin: virtrigaud.core.virtrigaud
+sources:
+  - type: kubernetes
+    namespaces: [apps, db]
+    label_selector: env=prod
+hostnames:
+  - "{{ virtrigaud_name }}.{{ virtrigaud_kubernetes.namespace }}"
+keyed_groups:
+  - key: virtrigaud_kubernetes.namespace
+    prefix: namespace
 """
 
 import re

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Argument-spec pieces, each paired with a doc fragment of the same name.
 
-connection_spec ↔ virtrigaud.core.connection, wait_spec ↔ virtrigaud.core.wait,
+connection_spec ↔ virtrigaud.core.connection, kube_spec ↔ virtrigaud.core.kubernetes, wait_spec ↔ virtrigaud.core.wait,
 vm_spec ↔ the options documented in virtrigaud_vm.
 """
 
@@ -72,6 +72,22 @@ def connection_spec() -> Spec:
             "fallback": (env_fallback, ["VIRTRIGAUD_LIBVIRT_DOMAIN_TYPE"]),
         },
     }
+
+
+def kube_spec() -> Spec:
+    return {
+        "kubeconfig": {"type": "path", "fallback": (env_fallback, ["K8S_AUTH_KUBECONFIG"])},
+        "context": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_CONTEXT"])},
+        "host": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_HOST"])},
+        "api_key": {"type": "str", "no_log": True, "fallback": (env_fallback, ["K8S_AUTH_API_KEY"])},
+        "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"], "fallback": (env_fallback, ["K8S_AUTH_SSL_CA_CERT"])},
+        "kube_validate_certs": {"type": "bool", "default": True, "fallback": (env_fallback, ["K8S_AUTH_VERIFY_SSL"])},
+    }
+
+
+def group_spec() -> Spec:
+    """The options every module of the action group accepts, so module_defaults for the group can set them once."""
+    return {**connection_spec(), **kube_spec()}
 
 
 def wait_spec(default_timeout: int = 300) -> Spec:

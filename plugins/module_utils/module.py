@@ -16,6 +16,7 @@ from typing import Any, Callable, Optional
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from .errors import MissingDependency, NotFoundError, VirtrigaudError
+from .kube.client import Kube, KubeConfig
 from .providers.base import ObservedVM, Provider, ProviderConfig
 from .providers.registry import open_provider
 from .resilience import Deadline
@@ -43,6 +44,8 @@ class VirtrigaudRun:
         self.diff_mode = diff_mode
         self.warn = warn
         self._provider: Optional[Provider] = None
+        self._kube: Optional[Kube] = None
+        self._provider_used = False
 
     def provider_config(self) -> ProviderConfig:
         p = self.params
@@ -65,8 +68,19 @@ class VirtrigaudRun:
     @property
     def provider(self) -> Provider:
         if self._provider is None:
+            self._provider_used = True
             self._provider = open_provider(self.provider_config())
         return self._provider
+
+    @property
+    def kube(self) -> Kube:
+        """The Kubernetes API connection from the kube_spec options, opened on first use."""
+        if self._kube is None:
+            p = self.params
+            self._kube = Kube(KubeConfig(kubeconfig=p.get("kubeconfig"), context=p.get("context"), host=p.get("host"),
+                                         api_key=p.get("api_key"), ca_cert=p.get("ca_cert"),
+                                         validate_certs=p.get("kube_validate_certs", True)))
+        return self._kube
 
     def deadline(self) -> Deadline:
         return Deadline(float(self.params.get("wait_timeout") or 300))
@@ -91,11 +105,13 @@ class VirtrigaudRun:
             return {"failed": True, "msg": missing_required_lib(err.package, reason=err.reason),
                     "error_code": err.error_code, "exception": _format(err.import_error)}
         except VirtrigaudError as err:
-            label = self.provider_config().label if self.params.get("provider_type") else None
+            label = self.provider_config().label if self._provider_used else None
             return dict(err.add_context(provider=label).to_dict(), failed=True)
         finally:
             if self._provider is not None:
                 self._provider.close()
+            if self._kube is not None:
+                self._kube.close()
 
 
 class VirtrigaudModule(VirtrigaudRun):

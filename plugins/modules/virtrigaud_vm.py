@@ -13,18 +13,25 @@ description:
   - Decides what to change without touching anything (so check mode predicts exactly what a real run does),
     then carries the changes out in order.
   - Changes that need the VM stopped are refused while it runs, unless O(allow_power_cycling=true).
+  - With O(provider_ref), the module manages a VirtRigaud C(VirtualMachine) resource in Kubernetes instead of
+    calling a hypervisor, with the same spec vocabulary; VirtRigaud's manager then does the hypervisor work.
+    Inline values become a C(VMClass), a C(VMImage), one C(VMNetworkAttachment) per network given by name or
+    bridge, and a Secret for the cloud-init user data, all named after the VM and removed with it.
 author:
   - virtrigaud.core contributors (@virtrigaud)
 extends_documentation_fragment:
   - virtrigaud.core.connection
+  - virtrigaud.core.kubernetes
   - virtrigaud.core.wait
   - virtrigaud.core.attributes
 attributes:
   check_mode:
     support: full
+    details: With O(provider_ref), the API server computes each write as a dry run.
   diff_mode:
     support: full
-    details: The diff shows the normalised spec before and after; cloud-init data appears only as a digest.
+    details: The diff shows the normalised spec (or the VirtualMachine resource) before and after; cloud-init data
+      appears only as a digest (or a Secret reference).
   idempotent:
     support: partial
     details: O(state=restarted) always restarts a running VM.
@@ -199,9 +206,35 @@ options:
     description: When the VM ends up running, wait until it reports an IP address (within O(wait_timeout)).
     type: bool
     default: false
+  provider_ref:
+    description:
+      - Manage a VirtRigaud C(VirtualMachine) resource for this Provider resource instead of a VM on a hypervisor.
+      - The hypervisor connection options are then not used; the Kubernetes ones are.
+      - O(state=restarted), O(id) and O(clone_from) are not available with it.
+      - O(wait) waits for the resource's C(Ready) condition, which VirtRigaud's manager sets.
+    type: dict
+    suboptions:
+      name:
+        description: Name of the Provider.
+        type: str
+        required: true
+      namespace:
+        description: Namespace of the Provider; O(namespace) by default.
+        type: str
+  namespace:
+    description: With O(provider_ref), the namespace of the VirtualMachine resource and its inline objects.
+    type: str
+    default: default
+  class_ref:
+    description: With O(provider_ref), an existing C(VMClass) to use instead of an inline one from O(cpu) and O(memory).
+    type: str
+  image_ref:
+    description: With O(provider_ref), an existing C(VMImage) to use instead of an inline one from O(image).
+    type: str
 seealso:
   - module: virtrigaud.core.virtrigaud_vm_info
   - module: virtrigaud.core.virtrigaud_vm_snapshot
+  - module: virtrigaud.core.virtrigaud_provider
 """
 
 EXAMPLES = r"""
@@ -262,6 +295,22 @@ EXAMPLES = r"""
     shutdown_mode: graceful_then_hard
     shutdown_timeout: 60
 
+- name: The same spec as a VirtualMachine resource, for VirtRigaud's manager to converge
+  virtrigaud.core.virtrigaud_vm:
+    provider_ref:
+      name: libvirt-local
+      namespace: virtrigaud
+    namespace: apps
+    name: web-3
+    cpu: 2
+    memory: 2Gi
+    image: /var/lib/libvirt/images/debian-12.qcow2
+    networks:
+      - name: lan
+        network: default
+    state: started
+    wait_timeout: 600
+
 - name: Remove a VM and its disks on a remote libvirt host
   virtrigaud.core.virtrigaud_vm:
     uri: qemu+ssh://root@kvm1.example.com/system
@@ -298,10 +347,20 @@ power_cycled_for_update:
   returned: always
   type: bool
   sample: false
+resources:
+  description: With O(provider_ref), each object written or removed, with whether it changed.
+  returned: when O(provider_ref) is set
+  type: list
+  elements: dict
+  sample: [{kind: VMClass, name: web-3, changed: false}, {kind: VirtualMachine, name: web-3, changed: true}]
+resource:
+  description: With O(provider_ref), the VirtualMachine resource as stored (as it would be, in check mode).
+  returned: when O(provider_ref) is set
+  type: dict
 """
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import (
-    connection_spec,
+    group_spec,
     lifecycle_spec,
     vm_ref_spec,
     vm_spec,
@@ -309,6 +368,8 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import (
 )
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.executor import Executor
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube import vm as resources
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import comparable, condition
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import Policy, plan
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import poll
@@ -320,11 +381,24 @@ OPTION_RULES = {"required_one_of": [["name", "id"]]}
 
 
 def argument_spec():
-    return {**connection_spec(), **wait_spec(), **vm_ref_spec(), **vm_spec(), **lifecycle_spec()}
+    return {**group_spec(), **wait_spec(), **vm_ref_spec(), **vm_spec(), **lifecycle_spec(),
+            **resource_spec()}
+
+
+def resource_spec():
+    return {
+        "provider_ref": {"type": "dict", "options": {"name": {"type": "str", "required": True},
+                                                     "namespace": {"type": "str"}}},
+        "namespace": {"type": "str", "default": "default"},
+        "class_ref": {"type": "str"},
+        "image_ref": {"type": "str"},
+    }
 
 
 def run(m):
     p = m.params
+    if p["provider_ref"]:
+        return run_resource(m)
     policy = Policy(
         state=p["state"],
         allow_power_cycling=p["allow_power_cycling"],
@@ -374,6 +448,63 @@ def run(m):
     if m.diff_mode:
         result["diff"] = the_plan.diff
     return result
+
+
+def run_resource(m):
+    """Converge the VirtualMachine resource (and its inline objects) instead of a hypervisor VM."""
+    p = m.params
+    for option, unavailable in (("state", p["state"] == "restarted"), ("id", p["id"]), ("clone_from", p["clone_from"])):
+        if unavailable:
+            raise SpecError("not available with provider_ref (VirtRigaud's manager has no such request)", option=option)
+    name = parse_vm_name(p["name"])
+    namespace = p["namespace"]
+    owned = "%s=%s" % (resources.OWNER_LABEL, name)
+    if p["state"] == "absent":
+        targets = [("VirtualMachine", name, namespace)] + [
+            (kind, obj["metadata"]["name"], namespace) for kind in resources.INLINE_KINDS
+            for obj in m.kube.list(kind, namespace, owned)]
+        changes = m.kube.remove(targets, dry_run=m.check_mode)
+        if p["wait"] and changes[0].before is not None and not m.check_mode:
+            m.kube.wait_for("VirtualMachine", name, namespace, lambda obj: obj is None, m.deadline(),
+                            "VirtualMachine %s/%s to be deleted" % (namespace, name))
+        stored = None
+    else:
+        ref = p["provider_ref"]
+        provider_namespace = ref.get("namespace") or namespace
+        spec = parse_vm(dict(p, name=name), POWER_BY_STATE.get(p["state"]))
+        provider = m.kube.get("Provider", ref["name"], provider_namespace)
+        refs = resources.References(ref["name"], provider_namespace, (provider or {}).get("spec", {}).get("type"),
+                                    p["class_ref"], p["image_ref"])
+        wanted = resources.vm_objects(spec, namespace, refs)
+        if provider is None and not m.check_mode:
+            raise SpecError("no Provider '%s' in namespace '%s'" % (ref["name"], provider_namespace),
+                            option="provider_ref")
+        kept = {(obj["kind"], obj["metadata"]["name"]) for obj in wanted}
+        changes = m.kube.converge(wanted, dry_run=m.check_mode)
+        stale = [(kind, obj["metadata"]["name"], namespace) for kind in resources.INLINE_KINDS
+                 for obj in m.kube.list(kind, namespace, owned) if (kind, obj["metadata"]["name"]) not in kept]
+        changes += m.kube.remove(stale, dry_run=m.check_mode)
+        stored = changes[len(wanted) - 1].after
+        if p["wait"] and not m.check_mode:
+            stored = m.kube.wait_for("VirtualMachine", name, namespace, _ready, m.deadline(),
+                                     "VirtualMachine %s/%s to become Ready" % (namespace, name))
+    vm_change = next(change for change in changes if change.kind == "VirtualMachine")
+    result = {
+        "changed": any(change.changed for change in changes),
+        "changes": [{"action": "apply" if change.after else "delete", "target": "%s/%s" % (change.kind, change.name)}
+                    for change in changes if change.changed],
+        "resources": [{"kind": change.kind, "name": change.name, "changed": change.changed} for change in changes],
+        "resource": comparable(stored),
+        "vm": resources.observed(stored),
+        "power_cycled_for_update": False,
+    }
+    if m.diff_mode:
+        result["diff"] = {"before": comparable(vm_change.before) or {}, "after": comparable(vm_change.after) or {}}
+    return result
+
+
+def _ready(obj):
+    return (condition(obj, "Ready") or {}).get("status") == "True"
 
 
 def wait_for_ip(provider, vm_id, deadline):

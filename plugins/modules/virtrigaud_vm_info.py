@@ -15,6 +15,8 @@ author:
   - virtrigaud.core contributors (@virtrigaud)
 extends_documentation_fragment:
   - virtrigaud.core.connection
+  - virtrigaud.core.kubernetes
+  - virtrigaud.core.kubernetes.unused
   - virtrigaud.core.attributes
   - virtrigaud.core.attributes.info_module
 options:
@@ -106,7 +108,7 @@ vms:
       ip_addresses: [192.168.122.14]
 """
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import connection_spec, vm_ref_spec
+from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec, vm_ref_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
 
 
@@ -131,7 +133,7 @@ OPTION_RULES = {"mutually_exclusive": [["name", "id"]]}
 
 
 def argument_spec():
-    return {**connection_spec(), **vm_ref_spec(), "snapshots": {"type": "bool", "default": False}}
+    return {**group_spec(), **vm_ref_spec(), "snapshots": {"type": "bool", "default": False}}
 
 
 def main():

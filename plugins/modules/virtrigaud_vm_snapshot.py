@@ -14,6 +14,8 @@ author:
   - virtrigaud.core contributors (@virtrigaud)
 extends_documentation_fragment:
   - virtrigaud.core.connection
+  - virtrigaud.core.kubernetes
+  - virtrigaud.core.kubernetes.unused
   - virtrigaud.core.wait
   - virtrigaud.core.attributes
 attributes:
@@ -100,7 +102,7 @@ changes:
   sample: [{action: snapshot_create, target: before-upgrade, old: null, new: present}]
 """
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import connection_spec, wait_spec
+from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec, wait_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.executor import Executor
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
@@ -140,7 +142,7 @@ OPTION_RULES = {"required_one_of": [["vm_name", "vm_id"]]}
 
 def argument_spec():
     return {
-        **connection_spec(),
+        **group_spec(),
         **wait_spec(),
         "vm_name": {"type": "str"},
         "vm_id": {"type": "str"},

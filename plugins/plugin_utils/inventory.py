@@ -15,18 +15,21 @@ from typing import Any, Callable, Mapping, Optional
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import connection_spec
+from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import connection_spec, kube_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import (
     AuthenticationError,
     MissingDependency,
     SpecError,
     VirtrigaudError,
 )
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import Kube, KubeConfig
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import PROVIDER_TYPES, open_provider
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.codec import observed_document
 
 PREFIX = "virtrigaud_"
+KUBERNETES = "kubernetes"
+SOURCE_TYPES = tuple(PROVIDER_TYPES) + (KUBERNETES,)
 
 
 class SourceError(Exception):
@@ -38,11 +41,13 @@ class SourceError(Exception):
 
 
 def source_spec() -> dict[str, Any]:
-    spec = connection_spec()
+    spec = dict(connection_spec(), **kube_spec())
     spec.pop("provider_type")
     spec["name"] = {"type": "str"}
-    spec["type"] = {"type": "str", "required": True, "choices": list(PROVIDER_TYPES)}
+    spec["type"] = {"type": "str", "required": True, "choices": list(SOURCE_TYPES)}
     spec["details"] = {"type": "bool", "default": False}
+    spec["namespaces"] = {"type": "list", "elements": "str", "default": []}
+    spec["label_selector"] = {"type": "str"}
     return spec
 
 
@@ -75,25 +80,66 @@ def fetch(sources: list[dict[str, Any]], raw_data: bool = False) -> list[dict[st
 
 
 def _fetch_one(source: dict[str, Any], raw_data: bool) -> dict[str, Any]:
-    params = dict(source, provider_type=source["type"])
     found: dict[str, Any] = {"source": source["name"], "type": source["type"], "vms": [], "warnings": []}
-    run = VirtrigaudRun(params, check_mode=True, diff_mode=False, warn=found["warnings"].append)
     try:
-        provider = open_provider(run.provider_config())
-        try:
-            for vm in provider.list_vms() if source["details"] else provider.inventory():
-                record = observed_document(vm)
-                if raw_data:
-                    record["raw"] = dict(vm.raw)
-                found["vms"].append(record)
-            found["warnings"] += provider.warnings
-        finally:
-            provider.close()
+        found["vms"] = (_fetch_resources if source["type"] == KUBERNETES else _fetch_provider)(source, raw_data, found)
     except (SpecError, AuthenticationError, MissingDependency) as err:
         found.update(error=err.message, fatal=True)
     except VirtrigaudError as err:
         found.update(error=err.message, fatal=False)
     return found
+
+
+def _fetch_provider(source: dict[str, Any], raw_data: bool, found: dict[str, Any]) -> list[dict[str, Any]]:
+    run = VirtrigaudRun(dict(source, provider_type=source["type"]), check_mode=True, diff_mode=False,
+                        warn=found["warnings"].append)
+    provider = open_provider(run.provider_config())
+    records = []
+    try:
+        for vm in provider.list_vms() if source["details"] else provider.inventory():
+            record = observed_document(vm)
+            if raw_data:
+                record["raw"] = dict(vm.raw)
+            records.append(record)
+        found["warnings"] += provider.warnings
+    finally:
+        provider.close()
+    return records
+
+
+def _fetch_resources(source: dict[str, Any], raw_data: bool, found: dict[str, Any]) -> list[dict[str, Any]]:
+    """VirtualMachine resources, with their power state and addresses from the status VirtRigaud's manager writes."""
+    kube = Kube(KubeConfig(kubeconfig=source.get("kubeconfig"), context=source.get("context"),
+                           host=source.get("host"), api_key=source.get("api_key"), ca_cert=source.get("ca_cert"),
+                           validate_certs=source.get("kube_validate_certs", True)))
+    try:
+        items = [item for namespace in source["namespaces"] or [None]
+                 for item in kube.list("VirtualMachine", namespace, source.get("label_selector"))]
+    finally:
+        kube.close()
+    return [_resource_record(item, raw_data) for item in items]
+
+
+def _resource_record(item: Mapping[str, Any], raw_data: bool) -> dict[str, Any]:
+    metadata, spec, status = item["metadata"], item.get("spec") or {}, item.get("status") or {}
+    current = status.get("currentResources") or {}
+    record = {
+        "id": status.get("id") or "%s/%s" % (metadata["namespace"], metadata["name"]),
+        "name": metadata["name"],
+        "power_state": status.get("powerState") or "Unknown",
+        "cpu": current.get("cpu"),
+        "memory_mib": current.get("memoryMiB"),
+        "nics": [{"name": nic["name"], "network": (nic.get("networkRef") or {}).get("name"), "ip_addresses": []}
+                 for nic in spec.get("networks") or []],
+        "ip_addresses": list(status.get("ips") or []),
+        "tags": list(spec.get("tags") or []),
+        "console_url": status.get("consoleURL"),
+        "kubernetes": {"namespace": metadata["namespace"], "provider": (spec.get("providerRef") or {}).get("name"),
+                       "phase": status.get("phase"), "labels": dict(metadata.get("labels") or {})},
+    }
+    if raw_data:
+        record["raw"] = {"spec": dict(spec), "status": dict(status)}
+    return record
 
 
 def host_vars(record: Mapping[str, Any], source: str, source_type: str,
@@ -114,9 +160,11 @@ def host_vars(record: Mapping[str, Any], source: str, source_type: str,
         PREFIX + "tags": record.get("tags") or [],
         PREFIX + "console_url": record.get("console_url"),
     }
-    if "raw" in record:
-        variables[PREFIX + "raw"] = record["raw"]
-    address = ansible_host(record.get("nics") or [], preference or {})
+    for extra in ("raw", KUBERNETES):
+        if extra in record:
+            variables[PREFIX + extra] = record[extra]
+    address = ansible_host(record.get("nics") or [], preference or {}) or ansible_host(
+        [{"name": "", "ip_addresses": record.get("ip_addresses") or []}], preference or {})
     if address:
         variables["ansible_host"] = address
     return variables

@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import provider_connection
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ProviderConfig
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import PROVIDER_TYPES
 
@@ -140,15 +141,16 @@ def provider_config(current: Settings, environ: Optional[Mapping[str, str]] = No
     options: dict[str, object] = dict(current.defaults)
     if env.get("LIBVIRT_DOMAIN_TYPE"):
         options["domain_type"] = env["LIBVIRT_DOMAIN_TYPE"]
-    username = _credential(folder, "username") or env.get("LIBVIRT_USERNAME") or env.get("PVE_USERNAME")
-    password = _credential(folder, "password") or env.get("LIBVIRT_PASSWORD") or env.get("PVE_PASSWORD")
+    credentials = {
+        "username": _credential(folder, "username") or env.get("LIBVIRT_USERNAME") or env.get("PVE_USERNAME"),
+        "password": _credential(folder, "password") or env.get("LIBVIRT_PASSWORD") or env.get("PVE_PASSWORD"),
+    }
     if current.provider_type == "proxmox":
-        token = _credential(folder, "token_id") or env.get("PROVIDER_TOKEN_ID") or env.get("PVE_TOKEN_ID")
-        secret = _credential(folder, "token_secret") or env.get("PROVIDER_TOKEN_SECRET") or env.get("PVE_TOKEN_SECRET")
-        if token:
-            options.update(token_id=token, token_secret=secret)
-            username = token.split("!", 1)[0]
-    if current.provider_type == "vsphere" and not (username and password):
+        credentials["token_id"] = (_credential(folder, "token_id") or env.get("PROVIDER_TOKEN_ID")
+                                   or env.get("PVE_TOKEN_ID"))
+        credentials["token_secret"] = (_credential(folder, "token_secret") or env.get("PROVIDER_TOKEN_SECRET")
+                                       or env.get("PVE_TOKEN_SECRET"))
+    if current.provider_type == "vsphere" and not (credentials["username"] and credentials["password"]):
         raise SettingsError("vSphere needs the files username and password in %s" % folder)
-    return ProviderConfig(type=current.provider_type, uri=current.endpoint, username=username, password=password,
-                          validate_certs=current.validate_certs, name=current.label, options=options)
+    return provider_connection(current.provider_type, current.endpoint, credentials, current.validate_certs,
+                               current.label, options)

@@ -1,0 +1,234 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Kubernetes access: the connection from a kubeconfig (or a host and token), server-side apply, get, list,
+delete and waits, with API errors mapped onto the collection's taxonomy.
+
+The ``kubernetes`` package resolves the connection (kubeconfig contexts, exec plugins, in-cluster service
+accounts); requests go straight to the REST paths in :mod:`.resources`, so no discovery calls are made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Optional
+from urllib.parse import urlencode
+
+from .. import errors
+from ..resilience import Deadline, poll, retry
+from .resources import KINDS, Kind, kind_of
+
+try:
+    import urllib3
+    from kubernetes import client as kube_client
+    from kubernetes import config as kube_config
+    KUBERNETES_ERROR: Optional[ImportError] = None
+except ImportError as err:  # pragma: no cover - depends on the environment
+    KUBERNETES_ERROR = err
+
+FIELD_MANAGER = "virtrigaud.core"
+# Fields the server owns; comparing objects without them tells whether an apply changed anything.
+_SERVER_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
+
+
+@dataclass(frozen=True)
+class KubeConfig:
+    kubeconfig: Optional[str] = None
+    context: Optional[str] = None
+    host: Optional[str] = None
+    api_key: Optional[str] = None
+    ca_cert: Optional[str] = None
+    validate_certs: bool = True
+
+
+@dataclass
+class Change:
+    """One object's converge: the object before and after (None when absent), and whether it changed."""
+
+    kind: str
+    name: str
+    namespace: Optional[str]
+    before: Optional[dict]
+    after: Optional[dict]
+
+    @property
+    def changed(self) -> bool:
+        return comparable(self.before) != comparable(self.after)
+
+
+def comparable(obj: Optional[dict]) -> Optional[dict]:
+    """The object without the metadata the server maintains, and without status."""
+    if obj is None:
+        return None
+    metadata = {key: value for key, value in obj.get("metadata", {}).items() if key not in _SERVER_METADATA}
+    rest = {key: value for key, value in obj.items() if key not in ("metadata", "status")}
+    return dict(rest, metadata=metadata)
+
+
+def _error(status: int, body: bytes, what: str) -> errors.VirtrigaudError:
+    try:
+        message = json.loads(body.decode("utf-8")).get("message") or ""
+    except (ValueError, AttributeError):
+        message = body.decode("utf-8", "replace")[:300]
+    text = "%s: %s" % (what, message or "HTTP %s" % status)
+    if status == 404:
+        return errors.NotFoundError(text)
+    if status == 409:
+        return errors.ConflictError(text)
+    if status in (400, 422):
+        return errors.SpecError("the Kubernetes API server rejected %s" % text)
+    if status == 401:
+        return errors.AuthenticationError("the Kubernetes API server did not accept the credentials (%s)" % text)
+    if status == 403:
+        return errors.PermissionDeniedError(text)
+    if status == 429 or status >= 500:
+        return errors.UnavailableError(text)
+    return errors.ProviderError(text)
+
+
+class Kube:
+    """One connection to a Kubernetes API server."""
+
+    def __init__(self, config: KubeConfig, timeout: float = 30.0) -> None:
+        if KUBERNETES_ERROR is not None:
+            raise errors.MissingDependency("kubernetes", "for Kubernetes resources", KUBERNETES_ERROR)
+        settings = self._settings(config)
+        self.base = settings.host.rstrip("/")
+        self._settings_object = settings
+        self.timeout = timeout
+        self._pool = urllib3.PoolManager(
+            cert_reqs="CERT_REQUIRED" if settings.verify_ssl else "CERT_NONE",
+            ca_certs=settings.ssl_ca_cert if settings.verify_ssl else None,
+            cert_file=settings.cert_file,
+            key_file=settings.key_file,
+            retries=False,
+        )
+
+    @staticmethod
+    def _settings(config: KubeConfig) -> Any:
+        settings = kube_client.Configuration()
+        try:
+            if config.host:
+                settings.host = config.host
+                if config.api_key:
+                    settings.api_key = {"authorization": "Bearer " + config.api_key}
+            elif config.kubeconfig or os.path.exists(os.path.expanduser("~/.kube/config")) or os.environ.get("KUBECONFIG"):
+                kube_config.load_kube_config(config_file=config.kubeconfig, context=config.context,
+                                             client_configuration=settings, persist_config=False)
+            else:
+                kube_config.load_incluster_config(client_configuration=settings)
+        except Exception as err:  # the loaders raise ConfigException, IOError or YAML errors
+            raise errors.SpecError("cannot load the Kubernetes connection: %s" % err, option="kubeconfig") from None
+        if config.ca_cert:
+            settings.ssl_ca_cert = config.ca_cert
+        if not config.validate_certs:
+            settings.verify_ssl = False
+        return settings
+
+    def _headers(self, content_type: str) -> dict[str, str]:
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        for setting in self._settings_object.auth_settings().values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[setting["key"]] = setting["value"]
+        return headers
+
+    def request(self, method: str, path: str, body: Any = None, query: Optional[dict] = None,
+                content_type: str = "application/json", what: str = "") -> dict:
+        """One call; every call the collection makes is idempotent, so the server's "try again" is retried."""
+        return retry(lambda: self._request(method, path, body, query, content_type, what), attempts=6)
+
+    def _request(self, method: str, path: str, body: Any, query: Optional[dict], content_type: str,
+                 what: str) -> dict:
+        url = self.base + path
+        fields = {key: value for key, value in (query or {}).items() if value is not None}
+        if fields:
+            url += "?" + urlencode(fields)
+        try:
+            response = self._pool.request(method, url, body=None if body is None else json.dumps(body),
+                                          headers=self._headers(content_type), timeout=self.timeout)
+        except urllib3.exceptions.HTTPError as err:
+            raise _unreachable("cannot reach the Kubernetes API server at %s: %s" % (self.base, err)) from None
+        if response.status >= 300:
+            raise _error(response.status, response.data, what or "%s %s" % (method, path))
+        return json.loads(response.data.decode("utf-8")) if response.data else {}
+
+    def get(self, kind: str, name: str, namespace: Optional[str] = None) -> Optional[dict]:
+        try:
+            return self.request("GET", KINDS[kind].path(namespace, name))
+        except errors.NotFoundError:
+            return None
+
+    def list(self, kind: str, namespace: Optional[str] = None, label_selector: Optional[str] = None) -> list[dict]:
+        found = self.request("GET", KINDS[kind].path(namespace), query={"labelSelector": label_selector})
+        return found.get("items", [])
+
+    def apply(self, obj: dict, dry_run: bool = False, subresource: str = "") -> dict:
+        """Server-side apply under the collection's field manager; ``dry_run`` asks the server what it would store."""
+        kind = kind_of(obj)
+        metadata = obj["metadata"]
+        return self.request(
+            "PATCH", kind.path(metadata.get("namespace"), metadata["name"], subresource), body=obj,
+            query={"fieldManager": FIELD_MANAGER, "force": "true", "dryRun": "All" if dry_run else None},
+            content_type="application/apply-patch+yaml", what=_label(kind, metadata),
+        )
+
+    def delete(self, kind: str, name: str, namespace: Optional[str] = None, dry_run: bool = False) -> bool:
+        """Delete the object; False when it was already gone."""
+        try:
+            query = {"dryRun": "All" if dry_run else None, "propagationPolicy": "Background"}
+            self.request("DELETE", KINDS[kind].path(namespace, name), query=query)
+        except errors.NotFoundError:
+            return False
+        return True
+
+    def converge(self, objects: Iterable[dict], dry_run: bool = False) -> list[Change]:
+        """Apply each object in order and record what it was before and what the server keeps."""
+        changes = []
+        for obj in objects:
+            metadata = obj["metadata"]
+            before = self.get(obj["kind"], metadata["name"], metadata.get("namespace"))
+            after = self.apply(obj, dry_run=dry_run)
+            changes.append(Change(obj["kind"], metadata["name"], metadata.get("namespace"), before, after))
+        return changes
+
+    def remove(self, objects: Iterable[tuple[str, str, Optional[str]]], dry_run: bool = False) -> list[Change]:
+        """Delete each (kind, name, namespace) that exists."""
+        changes = []
+        for kind, name, namespace in objects:
+            before = self.get(kind, name, namespace)
+            if before is not None:
+                self.delete(kind, name, namespace, dry_run=dry_run)
+            changes.append(Change(kind, name, namespace, before, None))
+        return changes
+
+    def wait_for(self, kind: str, name: str, namespace: Optional[str], ready: Callable[[Optional[dict]], bool],
+                 deadline: Deadline, what: str) -> Optional[dict]:
+        """Poll the object until ``ready`` accepts it (it may be None, for a deletion)."""
+        def probe() -> Optional[tuple[Optional[dict]]]:
+            current = self.get(kind, name, namespace)
+            return (current,) if ready(current) else None
+        return poll(probe, deadline, what, interval=0.5, max_interval=2.0)[0]
+
+    def close(self) -> None:
+        self._pool.clear()
+
+
+def _unreachable(message: str) -> errors.UnavailableError:
+    """Unavailable, but not worth retrying here: nothing answered at all."""
+    error = errors.UnavailableError(message)
+    error.retryable = False
+    return error
+
+
+def _label(kind: Kind, metadata: dict) -> str:
+    namespace = metadata.get("namespace")
+    return "%s %s" % (kind.kind, "%s/%s" % (namespace, metadata["name"]) if namespace else metadata["name"])
+
+
+def condition(obj: Optional[dict], kind: str) -> Optional[dict]:
+    """The status condition of this type, if the object reports one."""
+    for entry in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if entry.get("type") == kind:
+            return entry
+    return None

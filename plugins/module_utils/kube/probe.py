@@ -1,0 +1,77 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A live check of a Provider resource through the provider layer: connectivity, authentication,
+capabilities and resource usage, in the shape of a MachineProvider status."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any, Optional
+
+from .. import errors
+from ..providers.registry import open_provider
+from .client import Kube
+from .provider import provider_connection
+
+# How much each part of a healthy provider adds to its health score.
+_SCORE = {"connectivity": 40, "authentication": 30, "listing": 30}
+
+
+def secret_values(kube: Kube, namespace: str, name: str) -> Optional[dict[str, str]]:
+    """The decoded keys of a Secret, or None when it does not exist."""
+    secret = kube.get("Secret", name, namespace)
+    if secret is None:
+        return None
+    return {key: base64.b64decode(value).decode("utf-8") for key, value in (secret.get("data") or {}).items()}
+
+
+def probe(provider: dict, credentials: dict[str, str]) -> dict[str, Any]:
+    """Connect to the Provider's hypervisor as its runtime would, and report what was found."""
+    spec = provider["spec"]
+    label = "%s/%s" % (provider["metadata"]["namespace"], provider["metadata"]["name"])
+    config = provider_connection(spec["type"], spec["endpoint"], credentials,
+                                 validate_certs=not spec.get("insecureSkipVerify"), name=label)
+    report: dict[str, Any] = {
+        "connectivity": {"status": "Disconnected", "endpoint": spec["endpoint"], "latency_ms": None},
+        "authentication": {"status": "Unknown"},
+        "capabilities": None,
+        "resource_usage": None,
+        "health_score": 0,
+        "message": "",
+    }
+    started = time.monotonic()
+    backend = None
+    try:
+        backend = open_provider(config)
+        backend.validate()
+        report["connectivity"].update(status="Connected", latency_ms=round((time.monotonic() - started) * 1000, 1))
+        report["authentication"]["status"] = "Authenticated"
+        report["health_score"] = _SCORE["connectivity"] + _SCORE["authentication"]
+        capabilities = backend.capabilities().to_dict()
+        report["capabilities"] = dict(capabilities, supported_operations=_operations(capabilities))
+        vms = backend.inventory()
+        report["resource_usage"] = {"vms": len(vms), "cpu": sum(vm.cpu or 0 for vm in vms),
+                                    "memory_mib": sum(vm.memory_mib or 0 for vm in vms)}
+        report["health_score"] += _SCORE["listing"]
+    except (errors.AuthenticationError, errors.PermissionDeniedError) as err:
+        report["connectivity"].update(status="Connected", latency_ms=round((time.monotonic() - started) * 1000, 1))
+        report["authentication"]["status"] = "Failed"
+        report["health_score"] = _SCORE["connectivity"]
+        report["message"] = err.message
+    except errors.VirtrigaudError as err:
+        report["message"] = err.message
+    finally:
+        if backend is not None:
+            backend.close()
+    return report
+
+
+def _operations(capabilities: dict[str, Any]) -> list[str]:
+    operations = ["validate", "create", "delete", "power", "describe", "list", "reconfigure"]
+    for flag, operation in (("supports_snapshots", "snapshot"), ("supports_linked_clones", "linked_clone"),
+                            ("supports_image_import", "image_prepare"), ("supports_disk_export", "disk_export"),
+                            ("supports_disk_import", "disk_import")):
+        if capabilities.get(flag):
+            operations.append(operation)
+    return operations

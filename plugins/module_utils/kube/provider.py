@@ -1,0 +1,234 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A ``Provider`` resource and its Secrets from virtrigaud_provider's options (pure: no I/O).
+
+Every value is checked against the upstream CRD's rules first, so bad input fails with the option's name
+instead of the API server's 422, and no field the schema rejects is ever sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any, Mapping, Optional
+
+from ..errors import SpecError
+from ..providers.base import ProviderConfig
+from .resources import VIRTRIGAUD_API
+
+PROVIDER_TYPES = ("vsphere", "libvirt", "proxmox", "firecracker", "qemu")
+DEFAULT_RUNTIME_IMAGE = "ghcr.io/virtrigaud/provider-runtime:0.1.0"
+
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_ENDPOINT = re.compile(r"^((https?://[a-zA-Z0-9.-]+(:[0-9]+)?(/.*)?|(tcp|grpc)://[a-zA-Z0-9.-]+:[0-9]+(/.*)?)"
+                       r"|qemu(\+ssh|\+tcp|\+tls)?://([a-zA-Z0-9@.-]+(:[0-9]+)?)?(/.*))$")
+_IMAGE = re.compile(r"^[a-zA-Z0-9._/-]+(:[a-zA-Z0-9._-]+)?(@[a-zA-Z0-9]+:[a-fA-F0-9]{64})?$")
+_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+
+# The credential files each provider type reads (one Secret key each), as alternatives of required keys.
+CREDENTIAL_LAYOUTS: dict[str, dict[str, Any]] = {
+    "vsphere": {"required": [("username", "password")], "optional": ()},
+    "libvirt": {"required": [()], "optional": ("username", "password", "ssh-privatekey", "known_hosts")},
+    "proxmox": {"required": [("token_id", "token_secret"), ("username", "password")],
+                "optional": ("ssh_user", "ssh_password", "ssh_privatekey")},
+    "firecracker": {"required": [()], "optional": ()},
+    "qemu": {"required": [()], "optional": ("username", "password", "ssh-privatekey", "known_hosts")},
+}
+_DEFAULT_KEYS = {"datastore": "datastore", "storage_pod": "storagePod", "cluster": "cluster", "folder": "folder",
+                 "resource_pool": "resourcePool", "network": "network"}
+
+
+def check_name(value: str, option: str, limit: int = 63) -> str:
+    if not value or len(value) > limit or not _NAME.match(value):
+        raise SpecError("'%s' is not a valid name: lower-case letters, digits and '-', starting and ending with a "
+                        "letter or digit, at most %d characters" % (value, limit), option=option)
+    return value
+
+
+def check_duration(value: Optional[str], option: str) -> Optional[str]:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _DURATION.match(value):
+        raise SpecError("'%s' is not a duration; use a Go duration such as 30s, 5m or 1h30m" % (value,), option=option)
+    return value
+
+
+def check_credentials(provider_type: str, keys: set[str], option: str) -> None:
+    """The credential keys must form one of the layouts the provider type reads."""
+    layout = CREDENTIAL_LAYOUTS[provider_type]
+    known = {key for group in layout["required"] for key in group} | set(layout["optional"])
+    unknown = sorted(keys - known)
+    if unknown:
+        raise SpecError("%s provider reads no credential key %s; it reads %s" % (
+            provider_type, ", ".join(unknown), ", ".join(sorted(known)) or "none"), option=option)
+    if not any(set(group) <= keys for group in layout["required"]):
+        wanted = " or ".join(" and ".join(group) for group in layout["required"])
+        raise SpecError("the %s provider needs the credential keys %s" % (provider_type, wanted), option=option)
+
+
+def env_entries(entries: Optional[list[dict]], option: str) -> list[dict]:
+    """Container env entries; a boolean value is refused (YAML 1.1 reads an unquoted On, Off, yes or no as one)."""
+    result = []
+    for index, entry in enumerate(entries or []):
+        where = "%s[%d]" % (option, index)
+        name = entry.get("name")
+        if not name or not _ENV_NAME.match(name):
+            raise SpecError("'%s' is not a valid variable name" % (name,), option=where + ".name")
+        value = entry.get("value")
+        if isinstance(value, bool):
+            raise SpecError("got the boolean %s: YAML 1.1 reads an unquoted On, Off, yes or no as a boolean; "
+                            "quote the value, as in value: \"On\"" % value, option=where + ".value")
+        if value is not None and not isinstance(value, str):
+            value = str(value)
+        item: dict[str, Any] = {"name": name}
+        if entry.get("value_from"):
+            item["valueFrom"] = entry["value_from"]
+        else:
+            item["value"] = value or ""
+        result.append(item)
+    return result
+
+
+def _drop_empty(mapping: dict) -> dict:
+    return {key: value for key, value in mapping.items() if value not in (None, {}, [], "")}
+
+
+def credentials_secret_name(params: dict) -> str:
+    return params.get("credentials_secret") or "%s-credentials" % params["name"]
+
+
+def tls_secret_name(params: dict) -> Optional[str]:
+    tls = (params.get("runtime") or {}).get("tls") or {}
+    if tls.get("enabled") is False:
+        return None
+    return tls.get("secret_name") or "%s-runtime-tls" % params["name"]
+
+
+def insecure_skip_verify(params: dict) -> bool:
+    if params.get("insecure_skip_verify") is not None:
+        return bool(params["insecure_skip_verify"])
+    return params.get("validate_certs") is False
+
+
+def provider_resource(params: dict) -> dict:
+    """The Provider object (checked input → the upstream schema's field names)."""
+    name = check_name(params["name"], "name", 253)
+    namespace = check_name(params["namespace"], "namespace")
+    provider_type = params["type"]
+    endpoint = params.get("uri") or ""
+    if not _ENDPOINT.match(endpoint):
+        raise SpecError("'%s' is not an endpoint the Provider schema accepts: use https://host[:port][/path], "
+                        "tcp:// or grpc://host:port, or qemu[+ssh|+tcp|+tls]://[user@host[:port]]/path" % endpoint,
+                        option="endpoint")
+    runtime = params.get("runtime") or {}
+    image = runtime.get("image") or DEFAULT_RUNTIME_IMAGE
+    if not _IMAGE.match(image):
+        raise SpecError("'%s' is not an image reference the schema accepts (name[:tag][@digest])" % image,
+                        option="runtime.image")
+    replicas = runtime.get("replicas", 1)
+    if replicas is None or not 1 <= replicas <= 10:
+        raise SpecError("%s replicas: the Provider schema allows 1 to 10" % replicas, option="runtime.replicas")
+    port = runtime.get("service_port") or 9443
+    if not 1024 <= port <= 65535:
+        raise SpecError("%s is outside 1024-65535" % port, option="runtime.service_port")
+    tls = runtime.get("tls") or {}
+    tls_block: dict[str, Any] = {"enabled": tls.get("enabled", True) is not False}
+    if tls_block["enabled"]:
+        tls_block["secretRef"] = {"name": check_name(tls_secret_name(params), "runtime.tls.secret_name", 253)}
+    if tls.get("insecure_skip_verify"):
+        tls_block["insecureSkipVerify"] = True
+    spec_runtime = _drop_empty({
+        "mode": "Remote",
+        "image": image,
+        "imagePullPolicy": runtime.get("image_pull_policy"),
+        "replicas": replicas,
+        "service": {"port": port, "tls": tls_block},
+        "resources": runtime.get("resources"),
+        "nodeSelector": runtime.get("node_selector"),
+        "tolerations": runtime.get("tolerations"),
+        "affinity": runtime.get("affinity"),
+        "securityContext": runtime.get("security_context"),
+        "logLevel": runtime.get("log_level"),
+        "logFormat": runtime.get("log_format"),
+        "env": env_entries(runtime.get("env"), "runtime.env"),
+    })
+    health = params.get("health_check") or {}
+    for key in ("interval", "timeout"):
+        check_duration(health.get(key), "health_check.%s" % key)
+    spec = _drop_empty({
+        "type": provider_type,
+        "endpoint": endpoint,
+        "credentialSecretRef": {"name": check_name(credentials_secret_name(params), "credentials_secret", 253)},
+        "insecureSkipVerify": insecure_skip_verify(params),
+        "defaults": _drop_empty({_DEFAULT_KEYS[key]: value for key, value in (params.get("defaults") or {}).items()}),
+        "rateLimit": _drop_empty(params.get("rate_limit") or {}),
+        "healthCheck": _drop_empty({"enabled": health.get("enabled"), "interval": health.get("interval"),
+                                    "timeout": health.get("timeout"),
+                                    "failureThreshold": health.get("failure_threshold"),
+                                    "successThreshold": health.get("success_threshold")}),
+        "runtime": spec_runtime,
+    })
+    metadata = _drop_empty({"name": name, "namespace": namespace, "labels": params.get("labels"),
+                            "annotations": params.get("annotations")})
+    return {"apiVersion": VIRTRIGAUD_API, "kind": "Provider", "metadata": metadata, "spec": spec}
+
+
+OWNER_LABEL = "virtrigaud.core/provider"
+
+
+def _secret(params: dict, name: str, data: dict[str, str], secret_type: str = "Opaque") -> dict:
+    """A Secret labelled as written by this collection for this Provider (state=absent removes exactly those)."""
+    encoded = {key: base64.b64encode(value.encode("utf-8")).decode("ascii") for key, value in sorted(data.items())}
+    labels = {"app.kubernetes.io/managed-by": "virtrigaud.core", OWNER_LABEL: params["name"]}
+    namespace = params["namespace"]
+    return {"apiVersion": "v1", "kind": "Secret", "type": secret_type,
+            "metadata": {"name": name, "namespace": namespace, "labels": labels}, "data": encoded}
+
+
+def credentials_secret(params: dict) -> Optional[dict]:
+    """The credentials Secret when the task gives the credentials (else an existing secret is referenced)."""
+    credentials = params.get("credentials")
+    if credentials is None:
+        return None
+    values = {key: "" if value is None else str(value) for key, value in credentials.items()}
+    check_credentials(params["type"], {key for key, value in values.items() if value}, "credentials")
+    return _secret(params, credentials_secret_name(params), values)
+
+
+def tls_secret(params: dict) -> Optional[dict]:
+    """The runtime's TLS Secret (tls.crt, tls.key, ca.crt) when the task gives the material."""
+    tls = (params.get("runtime") or {}).get("tls") or {}
+    material = {"tls.crt": tls.get("certificate"), "tls.key": tls.get("private_key"), "ca.crt": tls.get("ca_certificate")}
+    given = {key for key, value in material.items() if value}
+    if not given:
+        return None
+    if tls.get("enabled") is False:
+        raise SpecError("TLS material was given while runtime.tls.enabled is false", option="runtime.tls")
+    if len(given) != len(material):
+        raise SpecError("give certificate, private_key and ca_certificate together (missing: %s)" % ", ".join(
+            sorted(set(material) - given)), option="runtime.tls")
+    return _secret(params, tls_secret_name(params) or "", material, "kubernetes.io/tls")
+
+
+def redact_secret(obj: Optional[dict]) -> Optional[dict]:
+    """A Secret as results and diffs may show it: its keys, never its values."""
+    if obj is None:
+        return None
+    shown = {key: value for key, value in obj.items() if key not in ("data", "stringData")}
+    shown["data"] = {key: "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" for key in sorted(obj.get("data") or {})}
+    return shown
+
+
+def provider_connection(provider_type: str, endpoint: Optional[str], credentials: Mapping[str, Optional[str]],
+                        validate_certs: bool = True, name: Optional[str] = None,
+                        options: Optional[Mapping[str, Any]] = None) -> ProviderConfig:
+    """The provider layer's connection from a Provider's endpoint and its credential keys (a Proxmox token wins)."""
+    settings = dict(options or {})
+    username, password = credentials.get("username"), credentials.get("password")
+    token_id = credentials.get("token_id")
+    if token_id:
+        settings.update(token_id=token_id, token_secret=credentials.get("token_secret"))
+        username = token_id.split("!", 1)[0]
+    return ProviderConfig(type=provider_type, uri=endpoint, username=username, password=password,
+                          validate_certs=validate_certs, name=name, options=settings)

@@ -1,0 +1,57 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The Kubernetes kinds the collection reads and writes, with their REST paths (no discovery round trips)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+from urllib.parse import quote
+
+VIRTRIGAUD_API = "infra.virtrigaud.io/v1beta1"
+
+
+@dataclass(frozen=True)
+class Kind:
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool = True
+
+    def path(self, namespace: Optional[str] = None, name: Optional[str] = None, subresource: str = "") -> str:
+        base = "/api/v1" if self.api_version == "v1" else "/apis/" + self.api_version
+        if self.namespaced and namespace:
+            base += "/namespaces/" + quote(namespace, safe="")
+        path = "%s/%s" % (base, self.plural)
+        if name:
+            path += "/" + quote(name, safe="")
+        return path + ("/" + subresource if subresource else "")
+
+
+_KINDS = [
+    Kind("v1", "Namespace", "namespaces", namespaced=False),
+    Kind("v1", "Secret", "secrets"),
+    Kind("v1", "Service", "services"),
+    Kind("v1", "ServiceAccount", "serviceaccounts"),
+    Kind("apps/v1", "Deployment", "deployments"),
+    Kind("rbac.authorization.k8s.io/v1", "Role", "roles"),
+    Kind("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings"),
+    Kind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"),
+    Kind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets"),
+    Kind("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", namespaced=False),
+    Kind(VIRTRIGAUD_API, "Provider", "providers"),
+    Kind(VIRTRIGAUD_API, "VirtualMachine", "virtualmachines"),
+    Kind(VIRTRIGAUD_API, "VMClass", "vmclasses"),
+    Kind(VIRTRIGAUD_API, "VMImage", "vmimages"),
+    Kind(VIRTRIGAUD_API, "VMNetworkAttachment", "vmnetworkattachments"),
+    Kind(VIRTRIGAUD_API, "VMSet", "vmsets"),
+    Kind(VIRTRIGAUD_API, "VMSnapshot", "vmsnapshots"),
+]
+KINDS = {kind.kind: kind for kind in _KINDS}
+
+
+def kind_of(obj: dict) -> Kind:
+    try:
+        return KINDS[obj["kind"]]
+    except KeyError:
+        raise ValueError("the collection does not manage objects of kind '%s'" % obj.get("kind")) from None

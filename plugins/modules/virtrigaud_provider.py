@@ -1,0 +1,427 @@
+#!/usr/bin/python
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: virtrigaud_provider
+short_description: Manage VirtRigaud Provider resources and their Secrets in Kubernetes
+version_added: 0.1.0
+description:
+  - Creates, updates or removes a C(Provider) resource (C(infra.virtrigaud.io/v1beta1)), the Secret holding its
+    hypervisor credentials, and the Secret holding its runtime's TLS material.
+  - Objects are written with server-side apply under the field manager C(virtrigaud.core), so other managers'
+    fields are left alone and a second run changes nothing.
+  - Every option is checked against the upstream CRD's rules before anything is sent, so bad input fails with
+    the option's name.
+  - A change that is only in a Secret's content is reported as a change; the content itself is never returned.
+  - The role C(virtrigaud.core.provider_runtime) deploys the runtime that serves the Provider.
+  - The Provider's endpoint is O(uri) (alias O(endpoint)), the hypervisor's address as the upstream schema accepts
+    it, such as V(https://vcenter.example.com/sdk), V(https://pve.example.com:8006), V(qemu:///system),
+    V(qemu+ssh://root@kvm1/system) or V(grpc://host:port). It is required with O(state=present).
+  - Of the other hypervisor connection options, only O(validate_certs) is used (as the Provider's
+    C(insecureSkipVerify), inverted); the rest are accepted so that C(module_defaults) for the group can set them
+    for a whole play.
+author:
+  - virtrigaud.core contributors (@virtrigaud)
+extends_documentation_fragment:
+  - virtrigaud.core.connection
+  - virtrigaud.core.kubernetes
+  - virtrigaud.core.attributes
+attributes:
+  check_mode:
+    support: full
+    details: The API server computes the result of each write as a dry run.
+  diff_mode:
+    support: full
+    details: Secrets show their keys, never their values.
+  idempotent:
+    support: full
+    description: When run twice with the same options, the second run reports no change.
+options:
+  name:
+    description: Name of the Provider.
+    type: str
+    required: true
+  namespace:
+    description: Namespace of the Provider and its Secrets.
+    type: str
+    default: default
+  state:
+    description:
+      - V(present) creates or updates the Provider and the Secrets the task gives.
+      - V(absent) removes the Provider, and the Secrets this module created for it.
+    type: str
+    choices: [present, absent]
+    default: present
+  type:
+    description:
+      - The hypervisor type. Required with O(state=present).
+    type: str
+    choices: [vsphere, libvirt, proxmox, firecracker, qemu]
+  credentials:
+    description:
+      - The credential keys, written to the Secret C(<name>-credentials) (or O(credentials_secret)).
+      - V(vsphere) needs C(username) and C(password).
+      - V(proxmox) needs C(token_id) and C(token_secret), or C(username) and C(password); C(ssh_user),
+        C(ssh_password) and C(ssh_privatekey) are optional.
+      - V(libvirt) reads C(username), C(password), C(ssh-privatekey) and C(known_hosts), all optional.
+      - Mutually exclusive with an existing secret named by O(credentials_secret) alone.
+    type: dict
+  credentials_secret:
+    description:
+      - Name of the credentials Secret. Without O(credentials), it must exist already and hold the keys the
+        provider type needs.
+    type: str
+  insecure_skip_verify:
+    description:
+      - The Provider's C(insecureSkipVerify), meaning the runtime does not verify the hypervisor's TLS certificate.
+      - When unset, it is the opposite of O(validate_certs).
+    type: bool
+  defaults:
+    description: Default placement the runtime uses when a VM names none.
+    type: dict
+    suboptions:
+      datastore: {description: Datastore or storage pool., type: str}
+      storage_pod: {description: vSphere datastore cluster., type: str}
+      cluster: {description: Cluster., type: str}
+      folder: {description: VM folder., type: str}
+      resource_pool: {description: Resource pool., type: str}
+      network: {description: Network., type: str}
+  rate_limit:
+    description: Request rate limit towards the hypervisor.
+    type: dict
+    suboptions:
+      qps: {description: "Requests per second, 1-1000.", type: int}
+      burst: {description: "Burst size, 1-2000.", type: int}
+  health_check:
+    description:
+      - Health checking of the Provider. With O(health_check.enabled=false),
+        M(virtrigaud.core.virtrigaud_provider_info) does not probe it.
+    type: dict
+    suboptions:
+      enabled: {description: Whether the Provider is health-checked., type: bool}
+      interval: {description: A Go duration such as V(30s)., type: str}
+      timeout: {description: A Go duration such as V(10s)., type: str}
+      failure_threshold: {description: "Failures before the Provider counts as unhealthy, 1-10.", type: int}
+      success_threshold: {description: "Successes before it counts as healthy again, 1-10.", type: int}
+  runtime:
+    description: How the provider runtime runs.
+    type: dict
+    default: {}
+    suboptions:
+      image:
+        description: The runtime's container image; the collection's own runtime image by default.
+        type: str
+      image_pull_policy:
+        description: When to pull the image.
+        type: str
+        choices: [Always, Never, IfNotPresent]
+      replicas:
+        description: Number of runtime replicas, 1-10.
+        type: int
+        default: 1
+      service_port:
+        description: The gRPC port, 1024-65535.
+        type: int
+        default: 9443
+      resources:
+        description: Container resources (requests and limits), as in a pod spec.
+        type: dict
+      node_selector:
+        description: Node selector of the runtime's pods.
+        type: dict
+      tolerations:
+        description: Tolerations of the runtime's pods.
+        type: list
+        elements: dict
+      affinity:
+        description: Affinity of the runtime's pods.
+        type: dict
+      security_context:
+        description: Replaces the container's default security context (non-root, read-only root, no capabilities).
+        type: dict
+      env:
+        description:
+          - Extra environment variables. Values must be strings; quote V("On"), V("Off"), V("yes") and V("no"),
+            which YAML 1.1 reads as booleans.
+        type: list
+        elements: dict
+        suboptions:
+          name: {description: Variable name., type: str, required: true}
+          value: {description: Value (a string)., type: raw}
+          value_from: {description: "A C(valueFrom) source instead of O(runtime.env[].value).", type: dict}
+      log_level:
+        description: Log level.
+        type: str
+        choices: [debug, info, warn, error]
+      log_format:
+        description: Log format.
+        type: str
+        choices: [text, json]
+      tls:
+        description:
+          - The runtime's gRPC TLS. Upstream refuses a Provider without this block, so it is always written.
+          - Give O(runtime.tls.certificate), O(runtime.tls.private_key) and O(runtime.tls.ca_certificate) to have
+            the module write the TLS Secret; else the Secret O(runtime.tls.secret_name) must be provided otherwise.
+        type: dict
+        default: {}
+        suboptions:
+          enabled: {description: Serve mTLS; V(false) serves plaintext., type: bool, default: true}
+          secret_name: {description: "Name of the TLS Secret; C(<name>-runtime-tls) by default.", type: str}
+          certificate: {description: PEM certificate (serverAuth and clientAuth)., type: str}
+          private_key: {description: PEM private key., type: str}
+          ca_certificate: {description: PEM CA that signs clients and the server., type: str}
+          insecure_skip_verify: {description: The manager does not verify the runtime's certificate., type: bool}
+  labels:
+    description: Labels of the Provider.
+    type: dict
+  annotations:
+    description: Annotations of the Provider, such as C(virtrigaud.io/adopt-vms).
+    type: dict
+  wait:
+    description:
+      - With O(state=present), wait until the Provider reports C(ProviderAvailable); with O(state=absent), until
+        it is gone.
+    type: bool
+    default: false
+  wait_timeout:
+    description: How many seconds to wait.
+    type: int
+    default: 120
+  validate:
+    description:
+      - Connect to the hypervisor through the collection's provider layer, as the runtime would, and return
+        the result in RV(validation). The task fails when the connection or the credentials fail.
+    type: bool
+    default: false
+seealso:
+  - module: virtrigaud.core.virtrigaud_provider_info
+"""
+
+EXAMPLES = r"""
+- name: A vSphere Provider with its credentials and runtime TLS
+  virtrigaud.core.virtrigaud_provider:
+    name: vsphere-prod
+    namespace: virtrigaud
+    type: vsphere
+    endpoint: https://vcenter.example.com/sdk
+    credentials:
+      username: svc-virtrigaud@vsphere.local
+      password: "{{ vault_vsphere_password }}"
+    defaults:
+      datastore: datastore1
+      cluster: prod
+    runtime:
+      replicas: 2
+      tls:
+        certificate: "{{ lookup('file', 'pki/runtime.crt') }}"
+        private_key: "{{ lookup('file', 'pki/runtime.key') }}"
+        ca_certificate: "{{ lookup('file', 'pki/ca.crt') }}"
+
+- name: A local libvirt Provider whose runtime serves plaintext, checked live
+  virtrigaud.core.virtrigaud_provider:
+    name: libvirt-local
+    type: libvirt
+    endpoint: qemu:///system
+    credentials: {}
+    runtime:
+      tls:
+        enabled: false
+    validate: true
+  register: libvirt_provider
+
+- name: A Proxmox Provider using a Secret managed elsewhere
+  virtrigaud.core.virtrigaud_provider:
+    name: pve
+    type: proxmox
+    endpoint: https://pve.example.com:8006
+    credentials_secret: pve-api-token
+    runtime:
+      tls:
+        secret_name: pve-runtime-tls
+
+- name: Remove a Provider
+  virtrigaud.core.virtrigaud_provider:
+    name: pve
+    state: absent
+    wait: true
+"""
+
+RETURN = r"""
+provider:
+  description: The Provider as the API server stores it (as it would, in check mode); null when absent.
+  returned: always
+  type: dict
+  sample: {apiVersion: infra.virtrigaud.io/v1beta1, kind: Provider,
+           metadata: {name: libvirt-local, namespace: default},
+           spec: {type: libvirt, endpoint: "qemu:///system", credentialSecretRef: {name: libvirt-local-credentials},
+                  runtime: {mode: Remote, image: "ghcr.io/virtrigaud/provider-runtime:0.1.0", replicas: 1,
+                            service: {port: 9443, tls: {enabled: false}}}}}
+secrets:
+  description: The Secrets the module wrote or removed, by name, with whether each changed; never their content.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: libvirt-local-credentials, changed: false}]
+validation:
+  description: With O(validate=true), the live check of the hypervisor.
+  returned: when O(validate=true) and O(state=present)
+  type: dict
+  contains:
+    connectivity: {description: "C(status) Connected or Disconnected, C(endpoint), C(latency_ms).", type: dict, returned: always}
+    authentication: {description: "C(status) Authenticated, Failed or Unknown.", type: dict, returned: always}
+    capabilities: {description: "What the backend supports, with C(supported_operations).", type: dict, returned: always}
+    resource_usage: {description: "C(vms), total C(cpu) and C(memory_mib) of its VMs.", type: dict, returned: always}
+    health_score: {description: 0-100., type: int, returned: always}
+"""
+
+from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError, UnavailableError
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube import provider as objects
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import comparable, condition
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.probe import probe, secret_values
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
+from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import Deadline
+
+
+def _provider_view(obj):
+    view = comparable(obj)
+    if view is not None and obj.get("status"):
+        view["status"] = obj["status"]
+    return view
+
+
+def _secret_report(change, diff):
+    entry = {"name": change.name, "changed": change.changed}
+    if diff is not None:
+        before, after = (change.before or {}).get("data") or {}, (change.after or {}).get("data") or {}
+        diff["before"].setdefault("secrets", {})[change.name] = sorted(before) if change.before else None
+        diff["after"].setdefault("secrets", {})[change.name] = (
+            {key: "changed" if before.get(key) != value else "unchanged" for key, value in sorted(after.items())}
+            if change.after else None)
+    return entry
+
+
+def present(m, diff):
+    p = m.params
+    provider = objects.provider_resource(p)
+    secrets = [obj for obj in (objects.credentials_secret(p), objects.tls_secret(p)) if obj]
+    credentials = p["credentials"]
+    if credentials is None:
+        credentials = secret_values(m.kube, p["namespace"], objects.credentials_secret_name(p))
+        if credentials is None:
+            raise SpecError("no Secret '%s' in namespace '%s'; create it or give credentials"
+                            % (objects.credentials_secret_name(p), p["namespace"]), option="credentials_secret")
+        objects.check_credentials(p["type"], {key for key, value in credentials.items() if value},
+                                  "credentials_secret '%s'" % objects.credentials_secret_name(p))
+    validation = probe(provider, {k: str(v) for k, v in credentials.items() if v is not None}) if p["validate"] else None
+    if validation is not None and validation["health_score"] < 100:
+        raise UnavailableError("validation of the hypervisor failed: %s" % validation["message"],
+                               details={"validation": validation})
+    changes = m.kube.converge(secrets + [provider], dry_run=m.check_mode)
+    stored = changes[-1].after
+    if p["wait"] and not m.check_mode:
+        stored = m.kube.wait_for("Provider", p["name"], p["namespace"],
+                                 lambda obj: (condition(obj, "ProviderAvailable") or {}).get("status") == "True",
+                                 Deadline(p["wait_timeout"]), "Provider %s/%s to report ProviderAvailable"
+                                 % (p["namespace"], p["name"]))
+    result = {
+        "changed": any(change.changed for change in changes),
+        "provider": _provider_view(stored),
+        "secrets": [_secret_report(change, diff) for change in changes[:-1]],
+    }
+    if diff is not None:
+        diff["before"]["provider"] = comparable(changes[-1].before)
+        diff["after"]["provider"] = comparable(stored)
+    if validation is not None:
+        result["validation"] = validation
+    return result
+
+
+def absent(m, diff):
+    p = m.params
+    current = m.kube.get("Provider", p["name"], p["namespace"])
+    owned = [("Secret", secret["metadata"]["name"], p["namespace"]) for secret in
+             m.kube.list("Secret", p["namespace"], "%s=%s" % (objects.OWNER_LABEL, p["name"]))]
+    changes = m.kube.remove([("Provider", p["name"], p["namespace"])] + sorted(owned), dry_run=m.check_mode)
+    if p["wait"] and current is not None and not m.check_mode:
+        m.kube.wait_for("Provider", p["name"], p["namespace"], lambda obj: obj is None, Deadline(p["wait_timeout"]),
+                        "Provider %s/%s to be deleted" % (p["namespace"], p["name"]))
+    if diff is not None:
+        diff["before"]["provider"] = comparable(current)
+        diff["after"]["provider"] = None
+    return {
+        "changed": any(change.changed for change in changes),
+        "provider": None,
+        "secrets": [_secret_report(change, diff) for change in changes[1:]],
+    }
+
+
+def run(m):
+    diff = {"before": {}, "after": {}} if m.diff_mode else None
+    result = (present if m.params["state"] == "present" else absent)(m, diff)
+    if diff is not None:
+        result["diff"] = diff
+    return result
+
+
+# How AnsibleModule, and the action plugin of the same name, check the options together.
+OPTION_RULES = {"required_if": [["state", "present", ["type", "uri"]]]}
+
+
+def argument_spec():
+    text = {"type": "str"}
+    return {
+        **group_spec(),
+        "name": {"type": "str", "required": True},
+        "namespace": {"type": "str", "default": "default"},
+        "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+        "type": {"type": "str", "choices": list(objects.PROVIDER_TYPES)},
+        "credentials": {"type": "dict", "no_log": True},
+        "credentials_secret": {"type": "str", "no_log": False},
+        "insecure_skip_verify": {"type": "bool"},
+        "defaults": {"type": "dict", "options": {key: dict(text) for key in
+                                                 ("datastore", "storage_pod", "cluster", "folder", "resource_pool",
+                                                  "network")}},
+        "rate_limit": {"type": "dict", "options": {"qps": {"type": "int"}, "burst": {"type": "int"}}},
+        "health_check": {"type": "dict", "options": {
+            "enabled": {"type": "bool"}, "interval": dict(text), "timeout": dict(text),
+            "failure_threshold": {"type": "int"}, "success_threshold": {"type": "int"}}},
+        "runtime": {"type": "dict", "default": {}, "options": {
+            "image": dict(text),
+            "image_pull_policy": {"type": "str", "choices": ["Always", "Never", "IfNotPresent"]},
+            "replicas": {"type": "int", "default": 1},
+            "service_port": {"type": "int", "default": 9443},
+            "resources": {"type": "dict"},
+            "node_selector": {"type": "dict"},
+            "tolerations": {"type": "list", "elements": "dict"},
+            "affinity": {"type": "dict"},
+            "security_context": {"type": "dict"},
+            "env": {"type": "list", "elements": "dict", "options": {
+                "name": {"type": "str", "required": True}, "value": {"type": "raw"}, "value_from": {"type": "dict"}}},
+            "log_level": {"type": "str", "choices": ["debug", "info", "warn", "error"]},
+            "log_format": {"type": "str", "choices": ["text", "json"]},
+            "tls": {"type": "dict", "default": {}, "options": {
+                "enabled": {"type": "bool", "default": True},
+                "secret_name": dict(text),
+                "certificate": dict(text),
+                "private_key": {"type": "str", "no_log": True},
+                "ca_certificate": dict(text),
+                "insecure_skip_verify": {"type": "bool"}}},
+        }},
+        "labels": {"type": "dict"},
+        "annotations": {"type": "dict"},
+        "wait": {"type": "bool", "default": False},
+        "wait_timeout": {"type": "int", "default": 120},
+        "validate": {"type": "bool", "default": False},
+    }
+
+
+def main():
+    VirtrigaudModule(argument_spec(), supports_check_mode=True, **OPTION_RULES).execute(run)
+
+
+if __name__ == "__main__":
+    main()

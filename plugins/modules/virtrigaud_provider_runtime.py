@@ -1,0 +1,285 @@
+#!/usr/bin/python
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: virtrigaud_provider_runtime
+short_description: Deploy the provider runtime that serves a VirtRigaud Provider
+version_added: 0.1.0
+description:
+  - Reads a C(Provider) resource and writes what upstream's Provider controller would, so a cluster without
+    VirtRigaud's manager (or an Ansible-driven one) gets the same runtime.
+  - A Deployment and a Service named C(virtrigaud-provider-<namespace>-<name>) with upstream's labels, selector,
+    ports C(grpc) and C(metrics), arguments, environment, credentials at C(/etc/virtrigaud/credentials) and TLS at
+    C(/etc/virtrigaud/tls); non-root, read-only root filesystem, all capabilities dropped; HTTP probes, a
+    preStop hook and rolling updates.
+  - Optionally a dedicated ServiceAccount that may only read the Provider's Secrets, a NetworkPolicy and a
+    PodDisruptionBudget; replicas above one spread across nodes.
+  - The Provider's status is then written as upstream reports it (runtime phase and endpoint, C(TLSConfigured),
+    C(ProviderRuntimeReady), C(ProviderAvailable)).
+  - The role C(virtrigaud.core.provider_runtime) wraps this module.
+author:
+  - virtrigaud.core contributors (@virtrigaud)
+extends_documentation_fragment:
+  - virtrigaud.core.connection
+  - virtrigaud.core.connection.unused
+  - virtrigaud.core.kubernetes
+  - virtrigaud.core.attributes
+attributes:
+  check_mode:
+    support: full
+    details: The API server computes each write as a dry run.
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+    description: When run twice with the same options, the second run reports no change.
+options:
+  name:
+    description: Name of the Provider.
+    type: str
+    required: true
+  namespace:
+    description: Namespace of the Provider; the runtime goes there too.
+    type: str
+    default: default
+  state:
+    description: V(present) deploys or updates the runtime; V(absent) removes every object this module writes.
+    type: str
+    choices: [present, absent]
+    default: present
+  flags:
+    description:
+      - Which command line the container gets.
+      - V(seed) gives C(--grpc-addr), C(--metrics-addr), C(--provider-type), C(--provider-endpoint) and
+        C(--tls-enabled); V(upstream) gives upstream's C(--port) and C(--health-port).
+      - V(auto) picks V(upstream) for upstream's images (C(ghcr.io/projectbeskar/virtrigaud/...)), else V(seed).
+    type: str
+    choices: [auto, seed, upstream]
+    default: auto
+  service_account:
+    description: Run the pods as a dedicated ServiceAccount allowed only to read the Provider's Secrets.
+    type: bool
+    default: true
+  network_policy:
+    description: Admit traffic to the runtime's ports only from O(network_policy_namespaces).
+    type: bool
+    default: false
+  network_policy_namespaces:
+    description: Namespaces allowed by the NetworkPolicy; the Provider's own namespace when empty.
+    type: list
+    elements: str
+    default: []
+  pod_disruption_budget:
+    description: Keep all but one replica up during voluntary disruptions (only with more than one replica).
+    type: bool
+    default: false
+  anti_affinity:
+    description: Prefer spreading replicas over nodes when there is more than one.
+    type: bool
+    default: true
+  update_status:
+    description: Write the Provider's status as upstream's controller does.
+    type: bool
+    default: true
+  wait:
+    description:
+      - Wait until the rollout is complete (every replica updated and available).
+      - Needs a cluster that runs pods; set V(false) where none does.
+    type: bool
+    default: true
+  wait_timeout:
+    description: How many seconds to wait for the rollout.
+    type: int
+    default: 300
+seealso:
+  - module: virtrigaud.core.virtrigaud_provider
+"""
+
+EXAMPLES = r"""
+- name: Deploy the runtime of the Provider vsphere-prod, with a NetworkPolicy
+  virtrigaud.core.virtrigaud_provider_runtime:
+    name: vsphere-prod
+    namespace: virtrigaud
+    network_policy: true
+    network_policy_namespaces: [virtrigaud-system]
+
+- name: Remove it
+  virtrigaud.core.virtrigaud_provider_runtime:
+    name: vsphere-prod
+    namespace: virtrigaud
+    state: absent
+"""
+
+RETURN = r"""
+objects:
+  description: Each object written or removed, with whether it changed.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{kind: Deployment, name: virtrigaud-provider-virtrigaud-vsphere-prod, changed: true}]
+deployment:
+  description: The Deployment as stored (as it would be, in check mode); null when absent.
+  returned: always
+  type: dict
+status:
+  description: The Provider's status after the run.
+  returned: when O(state=present)
+  type: dict
+  sample: {healthy: false, runtime: {phase: Pending, endpoint: "virtrigaud-provider-virtrigaud-vsphere-prod.virtrigaud.svc.cluster.local:9443"}}
+"""
+
+import datetime
+
+from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import NotFoundError, SpecError
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube import runtime
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import comparable
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
+from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import Deadline
+
+# Status fields that record when, not what: a status differing only in them is not rewritten.
+_CLOCK_FIELDS = ("lastHealthCheck", "lastTransitionTime")
+
+
+def _options(p):
+    return runtime.RuntimeOptions(flags=p["flags"], service_account=p["service_account"],
+                                  network_policy=p["network_policy"],
+                                  network_policy_namespaces=tuple(p["network_policy_namespaces"]),
+                                  pod_disruption_budget=p["pod_disruption_budget"], anti_affinity=p["anti_affinity"])
+
+
+def _without_clock(value):
+    if isinstance(value, dict):
+        return {key: _without_clock(item) for key, item in value.items() if key not in _CLOCK_FIELDS}
+    if isinstance(value, list):
+        return [_without_clock(item) for item in value]
+    return value
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _rolled_out(deployment):
+    if deployment is None:
+        return False
+    want = deployment["spec"].get("replicas", 1)
+    status = deployment.get("status") or {}
+    return (status.get("observedGeneration", 0) >= deployment["metadata"].get("generation", 0)
+            and status.get("updatedReplicas", 0) == want and status.get("availableReplicas", 0) == want)
+
+
+def _write_status(m, provider, deployment, tls_reason):
+    status = runtime.runtime_status(provider, (deployment or {}).get("status"), tls_reason, _now())
+    if _without_clock(status) == _without_clock(provider.get("status") or {}):
+        return provider.get("status"), False
+    meta = provider["metadata"]
+    patch = {"apiVersion": provider["apiVersion"], "kind": "Provider",
+             "metadata": {"name": meta["name"], "namespace": meta["namespace"]}, "status": status}
+    stored = m.kube.apply(patch, dry_run=m.check_mode, subresource="status")
+    return stored.get("status"), True
+
+
+def _gate_failure(m, provider, err):
+    """Record the refusal in the Provider's status, as upstream does, then fail."""
+    if m.params["update_status"] and not m.check_mode:
+        reason = runtime.TLS_GATE["no_secret"] if "secretRef" in err.msg else runtime.TLS_GATE["missing"]
+        meta = provider["metadata"]
+        condition = {"type": "TLSConfigured", "status": "False", "reason": reason, "message": err.msg,
+                     "lastTransitionTime": _now()}
+        status = {"runtime": {"mode": "Remote", "phase": "Failed",
+                              "message": "TLS configuration required (see TLSConfigured Condition)"},
+                  "conditions": [condition, dict(condition, type="ProviderRuntimeReady", reason="TLSNotConfigured")]}
+        m.kube.apply({"apiVersion": provider["apiVersion"], "kind": "Provider",
+                      "metadata": {"name": meta["name"], "namespace": meta["namespace"]}, "status": status},
+                     subresource="status")
+    raise err
+
+
+def present(m):
+    p = m.params
+    provider = m.kube.get("Provider", p["name"], p["namespace"])
+    if provider is None:
+        if m.check_mode:
+            m.warn("Provider %s/%s does not exist yet; a real run needs it" % (p["namespace"], p["name"]))
+            return [], True, {"deployment": None, "status": None}
+        raise NotFoundError("no Provider '%s' in namespace '%s'; create it first with virtrigaud_provider"
+                            % (p["name"], p["namespace"]), option="name")
+    options = _options(p)
+    try:
+        tls_reason = runtime.tls_gate(provider)[1]
+        wanted = runtime.runtime_objects(provider, options)
+    except SpecError as err:
+        _gate_failure(m, provider, err)
+    name = runtime.object_name(provider)
+    kept = {obj["kind"] for obj in wanted}
+    changes = m.kube.converge(wanted, dry_run=m.check_mode)
+    changes += [change for change in m.kube.remove(
+        [(kind, name, p["namespace"]) for kind in runtime.OPTIONAL_KINDS if kind not in kept], dry_run=m.check_mode)
+        if change.changed]
+    deployment = next(change.after for change in changes if change.kind == "Deployment")
+    if p["wait"] and not m.check_mode:
+        deployment = m.kube.wait_for("Deployment", name, p["namespace"], _rolled_out, Deadline(p["wait_timeout"]),
+                                     "the rollout of Deployment %s/%s" % (p["namespace"], name))
+    status, status_changed = (_write_status(m, provider, deployment, tls_reason) if p["update_status"]
+                              else (provider.get("status"), False))
+    return changes, status_changed, {"deployment": comparable(deployment), "status": status}
+
+
+def absent(m):
+    p = m.params
+    provider = m.kube.get("Provider", p["name"], p["namespace"])
+    name = runtime.object_name({"metadata": {"name": p["name"], "namespace": p["namespace"]}})
+    kinds = ("Deployment", "Service") + runtime.OPTIONAL_KINDS
+    changes = m.kube.remove([(kind, name, p["namespace"]) for kind in kinds], dry_run=m.check_mode)
+    if provider is not None and p["update_status"] and provider.get("status") and any(c.changed for c in changes):
+        meta = provider["metadata"]
+        m.kube.apply({"apiVersion": provider["apiVersion"], "kind": "Provider",
+                      "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+                      "status": {"healthy": False, "runtime": {"mode": "Remote", "phase": "Stopping",
+                                                               "message": "runtime removed"}}},
+                     dry_run=m.check_mode, subresource="status")
+    return changes, False, {"deployment": None}
+
+
+def run(m):
+    changes, status_changed, result = (present if m.params["state"] == "present" else absent)(m)
+    result.update(changed=status_changed or any(change.changed for change in changes),
+                  objects=[{"kind": c.kind, "name": c.name, "changed": c.changed} for c in changes])
+    if m.diff_mode:
+        result["diff"] = {"before": {"%s/%s" % (c.kind, c.name): comparable(c.before) for c in changes if c.changed},
+                          "after": {"%s/%s" % (c.kind, c.name): comparable(c.after) for c in changes if c.changed}}
+    return result
+
+
+# How AnsibleModule, and the action plugin of the same name, check the options together.
+OPTION_RULES = {}
+
+
+def argument_spec():
+    return {
+        **group_spec(),
+        "name": {"type": "str", "required": True},
+        "namespace": {"type": "str", "default": "default"},
+        "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+        "flags": {"type": "str", "default": "auto", "choices": ["auto", "seed", "upstream"]},
+        "service_account": {"type": "bool", "default": True},
+        "network_policy": {"type": "bool", "default": False},
+        "network_policy_namespaces": {"type": "list", "elements": "str", "default": []},
+        "pod_disruption_budget": {"type": "bool", "default": False},
+        "anti_affinity": {"type": "bool", "default": True},
+        "update_status": {"type": "bool", "default": True},
+        "wait": {"type": "bool", "default": True},
+        "wait_timeout": {"type": "int", "default": 300},
+    }
+
+
+def main():
+    VirtrigaudModule(argument_spec(), supports_check_mode=True, **OPTION_RULES).execute(run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Provider, runtime and VirtualMachine objects: what is written, what is refused, and how it says so."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube import provider, runtime, vm
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import Change, comparable
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.resources import KINDS
+from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm
+
+
+def params(**changes):
+    base = {"name": "lab", "namespace": "infra", "type": "libvirt", "uri": "qemu:///system",
+            "credentials": {"username": "root", "password": "s3cret"}, "credentials_secret": None,
+            "validate_certs": True, "insecure_skip_verify": None, "defaults": None, "rate_limit": None,
+            "health_check": None, "labels": None, "annotations": None,
+            "runtime": {"image": None, "replicas": 1, "service_port": 9443, "env": None, "tls": {"enabled": False}}}
+    base.update(changes)
+    return base
+
+
+def test_provider_uses_the_schema_names_and_always_writes_the_tls_block():
+    written = provider.provider_resource(params(defaults={"storage_pod": "pod1", "datastore": None}))
+    assert written["apiVersion"] == "infra.virtrigaud.io/v1beta1"
+    assert written["spec"]["credentialSecretRef"] == {"name": "lab-credentials"}
+    assert written["spec"]["defaults"] == {"storagePod": "pod1"}
+    assert written["spec"]["runtime"]["service"] == {"port": 9443, "tls": {"enabled": False}}
+    assert written["spec"]["insecureSkipVerify"] is False
+
+
+@pytest.mark.parametrize("changes, option", [
+    ({"uri": "vcenter.example.com"}, "endpoint"),
+    ({"uri": "qemu+ssh://root@kvm1"}, "endpoint"),
+    ({"runtime": {"replicas": 0}}, "runtime.replicas"),
+    ({"runtime": {"image": "bad image"}}, "runtime.image"),
+    ({"runtime": {"service_port": 443}}, "runtime.service_port"),
+    ({"health_check": {"interval": "30 s"}}, "health_check.interval"),
+    ({"runtime": {"env": [{"name": "FLAG", "value": True}]}}, "runtime.env[0].value"),
+    ({"runtime": {"env": [{"name": "1BAD=", "value": "x"}]}}, "runtime.env[0].name"),
+    ({"name": "Lab"}, "name"),
+])
+def test_bad_provider_input_names_the_option(changes, option):
+    with pytest.raises(SpecError) as caught:
+        provider.provider_resource(params(**changes))
+    assert caught.value.option == option
+
+
+@pytest.mark.parametrize("provider_type, keys, accepted", [
+    ("vsphere", {"username", "password"}, True),
+    ("vsphere", {"username"}, False),
+    ("proxmox", {"token_id", "token_secret"}, True),
+    ("proxmox", {"username", "password", "ssh_user"}, True),
+    ("proxmox", {"token_id"}, False),
+    ("libvirt", set(), True),
+    ("libvirt", {"token"}, False),
+])
+def test_credential_layouts(provider_type, keys, accepted):
+    if accepted:
+        provider.check_credentials(provider_type, keys, "credentials")
+    else:
+        with pytest.raises(SpecError):
+            provider.check_credentials(provider_type, keys, "credentials")
+
+
+def test_secrets_are_labelled_for_their_provider_and_never_shown():
+    secret = provider.credentials_secret(params())
+    assert secret["metadata"]["labels"][provider.OWNER_LABEL] == "lab"
+    assert base64.b64decode(secret["data"]["password"]) == b"s3cret"
+    shown = provider.redact_secret(secret)
+    assert "s3cret" not in str(shown) and sorted(shown["data"]) == ["password", "username"]
+
+
+def test_tls_material_must_come_complete():
+    with pytest.raises(SpecError) as caught:
+        provider.tls_secret(params(runtime={"tls": {"certificate": "PEM"}}))
+    assert "missing: ca.crt, tls.key" in caught.value.msg and caught.value.option == "runtime.tls"
+
+
+def test_a_proxmox_token_wins_over_a_password():
+    config = provider.provider_connection("proxmox", "https://pve:8006", {"token_id": "ops@pve!ci", "token_secret": "t",
+                                                                          "username": "root@pam", "password": "p"})
+    assert config.username == "ops@pve" and config.options["token_id"] == "ops@pve!ci"
+
+
+def provider_object(**runtime_changes):
+    spec_runtime = {"image": "ghcr.io/virtrigaud/provider-runtime:0.1.0", "replicas": 1,
+                    "service": {"port": 9443, "tls": {"enabled": True, "secretRef": {"name": "lab-tls"}}}}
+    spec_runtime.update(runtime_changes)
+    return {"apiVersion": "infra.virtrigaud.io/v1beta1", "kind": "Provider",
+            "metadata": {"name": "lab", "namespace": "infra", "uid": "u-1", "generation": 2},
+            "spec": {"type": "vsphere", "endpoint": "https://vc/sdk", "credentialSecretRef": {"name": "lab-credentials"},
+                     "defaults": {"datastore": "ds1", "network": "VM Network"}, "runtime": spec_runtime}}
+
+
+def test_runtime_follows_upstream_names_args_env_and_mounts():
+    deployment = runtime.deployment(provider_object(), runtime.RuntimeOptions())
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert deployment["metadata"]["name"] == "virtrigaud-provider-infra-lab"
+    assert deployment["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+    assert container["args"] == ["--grpc-addr=:9443", "--metrics-addr=:8080", "--provider-type=vsphere",
+                                 "--provider-endpoint=https://vc/sdk", "--tls-enabled=true"]
+    names = [entry["name"] for entry in container["env"]]
+    assert names == ["PROVIDER_TYPE", "PROVIDER_ENDPOINT", "PROVIDER_NAMESPACE", "PROVIDER_NAME", "TLS_ENABLED",
+                     "TLS_INSECURE_SKIP_VERIFY", "LOG_LEVEL", "LOG_FORMAT", "PROVIDER_DEFAULT_DATASTORE"]
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/etc/virtrigaud/credentials", "/tmp",
+                                                                   "/etc/virtrigaud/tls"}
+    assert "podAntiAffinity" not in deployment["spec"]["template"]["spec"].get("affinity", {})
+
+
+def test_upstream_images_get_upstream_flags_and_replicas_spread():
+    obj = provider_object(image="ghcr.io/projectbeskar/virtrigaud/provider-vsphere:v0.3.11", replicas=3)
+    deployment = runtime.deployment(obj, runtime.RuntimeOptions())
+    spec = deployment["spec"]["template"]["spec"]
+    assert spec["containers"][0]["args"] == ["--port=9443", "--health-port=8080"]
+    assert "podAntiAffinity" in spec["affinity"]
+
+
+def test_the_tls_gate_refuses_as_upstream_does():
+    obj = provider_object(service={"port": 9443})
+    with pytest.raises(SpecError) as caught:
+        runtime.tls_gate(obj)
+    assert "TLSBlockMissing" in caught.value.msg
+    obj = provider_object(service={"port": 9443, "tls": {"enabled": True}})
+    with pytest.raises(SpecError):
+        runtime.tls_gate(obj)
+
+
+def test_names_over_63_characters_are_refused():
+    obj = provider_object()
+    obj["metadata"]["name"] = "x" * 50
+    with pytest.raises(SpecError):
+        runtime.object_name(obj)
+
+
+def test_runtime_status_keeps_transition_times_of_unchanged_conditions():
+    obj = provider_object()
+    first = runtime.runtime_status(obj, None, "Enabled", "2026-11-27T10:00:00Z")
+    obj["status"] = first
+    second = runtime.runtime_status(obj, {"readyReplicas": 0}, "Enabled", "2026-11-27T11:00:00Z")
+    assert [c["lastTransitionTime"] for c in second["conditions"]] == ["2026-11-27T10:00:00Z"] * 3
+    ready = runtime.runtime_status(obj, {"readyReplicas": 1, "availableReplicas": 1}, "Enabled", "2026-11-27T12:00:00Z")
+    assert ready["runtime"]["phase"] == "Running" and ready["healthy"] is True
+
+
+def vm_spec(**changes):
+    base = {"name": "web", "cpu": 2, "memory": "2Gi", "image": "9000",
+            "networks": [{"name": "lan", "bridge": "vmbr0"}, {"name": "mgmt"}],
+            "cloud_init": {"user_data": "#cloud-config\n", "meta_data": None, "network_config": None}}
+    base.update(changes)
+    return parse_vm(base, "On")
+
+
+def test_vm_objects_follow_the_provider_type():
+    objects = vm.vm_objects(vm_spec(), "apps", vm.References("pve", "infra", "proxmox"))
+    kinds = [obj["kind"] for obj in objects]
+    assert kinds == ["VMClass", "VMImage", "VMNetworkAttachment", "Secret", "VirtualMachine"]
+    assert objects[0]["spec"]["memory"] == "2048Mi"
+    assert objects[1]["spec"]["source"] == {"proxmox": {"templateID": 9000}}
+    assert objects[2]["spec"]["network"]["proxmox"] == {"bridge": "vmbr0"}
+    machine = objects[-1]["spec"]
+    assert machine["providerRef"] == {"name": "pve", "namespace": "infra"}
+    assert machine["networks"] == [{"name": "lan", "networkRef": {"name": "web-lan"}}, {"name": "mgmt"}]
+    assert machine["powerState"] == "On"
+
+
+def test_vm_objects_need_a_class():
+    with pytest.raises(SpecError) as caught:
+        vm.vm_objects(vm_spec(cpu=None), "apps", vm.References("pve", None, "proxmox"))
+    assert caught.value.option == "cpu"
+    objects = vm.vm_objects(vm_spec(cpu=None), "apps", vm.References("pve", None, "proxmox", class_name="small"))
+    assert objects[-1]["spec"]["classRef"] == {"name": "small"}
+
+
+def test_observed_reads_the_status():
+    assert vm.observed({"metadata": {"name": "web"}, "status": {}}) is None
+    seen = vm.observed({"metadata": {"name": "web"}, "status": {"id": "101", "powerState": "On", "ips": ["10.0.0.5"]}})
+    assert seen["ip_addresses"] == ["10.0.0.5"] and seen["id"] == "101"
+
+
+def test_a_change_ignores_what_the_server_maintains():
+    before = {"kind": "Secret", "metadata": {"name": "a", "resourceVersion": "1", "uid": "x"}, "data": {"k": "dg=="}}
+    after = {"kind": "Secret", "metadata": {"name": "a", "resourceVersion": "2", "uid": "x"}, "data": {"k": "dg=="}}
+    assert not Change("Secret", "a", None, before, after).changed
+    assert Change("Secret", "a", None, None, after).changed
+    assert comparable(None) is None
+
+
+def test_paths_need_no_discovery():
+    assert KINDS["Provider"].path("infra", "lab", "status") == "/apis/infra.virtrigaud.io/v1beta1/namespaces/infra/providers/lab/status"
+    assert KINDS["Secret"].path("infra") == "/api/v1/namespaces/infra/secrets"
+    assert KINDS["CustomResourceDefinition"].path(None, "x") == "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/x"
