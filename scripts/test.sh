@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every test: unit, sanity, lint, docs, the provider runtime's tests, the
 # integration scenario suite on the mock provider, a real libvirtd, vcsim, the
-# fake PVE and the runtime, then unit, sanity, docs and the mock suite again on
+# fake PVE, the runtime and a real kube-apiserver, then unit, sanity, docs and
+# the mock suite again on
 # the newest ansible-core.  `test.sh unit sanity` runs a subset.
 set -euo pipefail
 # shellcheck disable=SC1091  # lib.sh sits beside this script
@@ -85,7 +86,7 @@ stage_awx() {
     grep -q "name: virtrigaud.core" "$context/_build/requirements.yml"
     rm -rf "$context"
     ansible-builder introspect --sanitize "$TREE" > "$LOGS/ee-introspect.txt"
-    for dep in libvirt-python pycdlib pyvmomi proxmoxer libvirt-devel libvirt-dev; do
+    for dep in libvirt-python pycdlib pyvmomi proxmoxer kubernetes libvirt-devel libvirt-dev; do
         grep -q "'${dep}[ >\[]" "$LOGS/ee-introspect.txt" || { echo "ansible-builder does not see $dep" >&2; return 1; }
     done
     echo "execution environment: build context made; ansible-builder sees the collection's requirements"
@@ -168,12 +169,26 @@ stage_integration_remote() {
     "$REPO/scripts/testbed/runtime.sh" stop
 }
 
+# A real kube-apiserver on etcd, fresh for each run; Providers of type libvirt
+# are probed against the real libvirtd.
+start_kube() {
+    "$REPO/scripts/testbed/kube.sh" stop >/dev/null
+    "$REPO/scripts/testbed/kube.sh" start
+}
+
+stage_integration_kubernetes() {
+    "$REPO/scripts/testbed/libvirtd.sh" start
+    VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-kubernetes}" integration_leg kubernetes start_kube
+    "$REPO/scripts/testbed/kube.sh" stop
+}
+
 stage_integration() {
     stage_integration_mock
     stage_integration_libvirt
     stage_integration_vsphere
     stage_integration_proxmox
     stage_integration_remote
+    stage_integration_kubernetes
 }
 
 # The newest ansible-core needs Python 3.12, which Debian 12 lacks: use one when
