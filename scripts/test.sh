@@ -9,7 +9,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(setup unit sanity lint docs awx runtime integration newest)
+[ ${#stages[@]} -gt 0 ] || stages=(setup unit sanity lint docs awx package runtime integration newest)
 LOGS="$VIRTRIGAUD_CACHE/logs"
 NEWEST_CORE="ansible-core>=2.21,<2.22"
 mkdir -p "$LOGS"
@@ -90,6 +90,34 @@ stage_awx() {
         grep -q "'${dep}[ >\[]" "$LOGS/ee-introspect.txt" || { echo "ansible-builder does not see $dep" >&2; return 1; }
     done
     echo "execution environment: build context made; ansible-builder sees the collection's requirements"
+}
+
+# The release path: a changelog can be generated from the fragments, the built
+# tarball leaves out tests, benchmarks, CI and editor files, and it installs
+# offline and works.  Both run on a scratch copy of the tree.
+stage_package() {
+    build_tree
+    local scratch unwanted
+    scratch="$(mktemp -d)"
+    cp -a "$COLLECTION" "$scratch/tree"
+    (cd "$scratch/tree" && antsibull-changelog release --version "$(sed -n 's/^version: //p' galaxy.yml)" \
+        --date 2026-01-01 >/dev/null)
+    grep -q "virtrigaud_provider - new module" "$scratch/tree/CHANGELOG.rst"
+    (cd "$COLLECTION" && ansible-galaxy collection build --force --output-path "$scratch" >/dev/null)
+    tar -tzf "$scratch"/virtrigaud-core-*.tar.gz > "$scratch/contents"
+    unwanted="$(grep -E '^(tests|bench|scripts|\.ci|\.git|\.vscode|\.idea)(/|$)|\.swp$|~$' "$scratch/contents" || true)"
+    [ -z "$unwanted" ] || { echo "the tarball carries files it should not: $unwanted" >&2; return 1; }
+    grep -q '^roles/crds/files/infra.virtrigaud.io_providers.yaml$' "$scratch/contents"
+    # With only the scratch folder as the collections path, so the tree's copy cannot stand in for it.
+    export ANSIBLE_COLLECTIONS_PATH="$scratch/installed"
+    ansible-galaxy collection install --offline -p "$scratch/installed" "$scratch"/virtrigaud-core-*.tar.gz >/dev/null
+    ansible-doc -t module virtrigaud.core.virtrigaud_provider > "$scratch/doc" 2>&1
+    ansible-doc -t role virtrigaud.core.provider_runtime >> "$scratch/doc" 2>&1
+    grep -q "$scratch/installed/ansible_collections/virtrigaud/core/plugins/modules/virtrigaud_provider.py" "$scratch/doc"
+    grep -q "ENTRY POINT: .*main" "$scratch/doc"
+    export ANSIBLE_COLLECTIONS_PATH="$TREE"
+    echo "package: changelog generated; $(wc -l < "$scratch/contents") files in the tarball, none of tests, bench, scripts, CI or editors; installed offline"
+    rm -rf "$scratch"
 }
 
 # One leg of the suite: every target on one backend, with a fresh secret canary
