@@ -192,10 +192,23 @@ options:
     default: 120
   validate:
     description:
-      - Connect to the hypervisor through the collection's provider layer, as the runtime would, and return
-        the result in RV(validation). The task fails when the connection or the credentials fail.
+      - Check the Provider live and return the result in RV(validation). The task fails when the check does.
+      - With O(validate_through=direct), connect to the hypervisor through the collection's provider layer with
+        the Provider's endpoint and credentials, as its runtime would, before anything is written.
+      - With O(validate_through=runtime), call the Provider's runtime over gRPC after the Provider is written,
+        as VirtRigaud's manager does, with the runtime's TLS Secret as the client's certificate and roots.
     type: bool
     default: false
+  validate_through:
+    description: How O(validate) reaches the hypervisor.
+    type: str
+    choices: [direct, runtime]
+    default: direct
+  runtime_endpoint:
+    description:
+      - With O(validate_through=runtime), the runtime's address (C(host:port)) when the cluster address in the
+        Provider's status cannot be reached from where the module runs (a port-forward, say).
+    type: str
 seealso:
   - module: virtrigaud.core.virtrigaud_provider_info
 """
@@ -281,7 +294,12 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import gro
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError, UnavailableError
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube import provider as objects
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import comparable, condition
-from ansible_collections.virtrigaud.core.plugins.module_utils.kube.probe import probe, secret_values
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.probe import (
+    probe,
+    probe_runtime,
+    runtime_endpoint,
+    secret_values,
+)
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import Deadline
 
@@ -304,6 +322,28 @@ def _secret_report(change, diff):
     return entry
 
 
+def _required(validation):
+    if validation["health_score"] < 100:
+        raise UnavailableError("validation of the hypervisor failed: %s" % validation["message"],
+                               details={"validation": validation})
+    return validation
+
+
+def _runtime_tls(m, provider):
+    """The TLS material the runtime serves with (None for plaintext), from the task or the TLS Secret."""
+    tls = provider["spec"]["runtime"]["service"]["tls"]
+    if not tls.get("enabled", True):
+        return None
+    given = (m.params["runtime"] or {}).get("tls") or {}
+    if given.get("certificate"):
+        return {"tls.crt": given["certificate"], "tls.key": given["private_key"], "ca.crt": given["ca_certificate"]}
+    material = secret_values(m.kube, provider["metadata"]["namespace"], tls["secretRef"]["name"])
+    if not material or not all(material.get(key) for key in ("tls.crt", "tls.key", "ca.crt")):
+        raise SpecError("the TLS Secret '%s' does not hold tls.crt, tls.key and ca.crt" % tls["secretRef"]["name"],
+                        option="runtime.tls.secret_name")
+    return material
+
+
 def present(m, diff):
     p = m.params
     provider = objects.provider_resource(p)
@@ -316,12 +356,14 @@ def present(m, diff):
                             % (objects.credentials_secret_name(p), p["namespace"]), option="credentials_secret")
         objects.check_credentials(p["type"], {key for key, value in credentials.items() if value},
                                   "credentials_secret '%s'" % objects.credentials_secret_name(p))
-    validation = probe(provider, {k: str(v) for k, v in credentials.items() if v is not None}) if p["validate"] else None
-    if validation is not None and validation["health_score"] < 100:
-        raise UnavailableError("validation of the hypervisor failed: %s" % validation["message"],
-                               details={"validation": validation})
+    validation = None
+    if p["validate"] and p["validate_through"] == "direct":
+        validation = _required(probe(provider, {k: str(v) for k, v in credentials.items() if v is not None}))
     changes = m.kube.converge(secrets + [provider], dry_run=m.check_mode)
     stored = changes[-1].after
+    if p["validate"] and p["validate_through"] == "runtime":
+        validation = _required(probe_runtime(stored, p["runtime_endpoint"] or runtime_endpoint(stored),
+                                             _runtime_tls(m, stored)))
     if p["wait"] and not m.check_mode:
         stored = m.kube.wait_for("Provider", p["name"], p["namespace"],
                                  lambda obj: (condition(obj, "ProviderAvailable") or {}).get("status") == "True",
@@ -416,6 +458,8 @@ def argument_spec():
         "wait": {"type": "bool", "default": False},
         "wait_timeout": {"type": "int", "default": 120},
         "validate": {"type": "bool", "default": False},
+        "validate_through": {"type": "str", "default": "direct", "choices": ["direct", "runtime"]},
+        "runtime_endpoint": {"type": "str"},
     }
 
 

@@ -36,6 +36,14 @@ options:
     description: Connect to each Provider's hypervisor and report what was found in RV(providers[].probe).
     type: bool
     default: false
+  probe_through:
+    description:
+      - V(direct) connects to each hypervisor through the collection's provider layer with the Provider's
+        credentials; V(runtime) calls each Provider's runtime over gRPC at the endpoint its status reports (a
+        cluster address, so from inside the cluster), with its TLS Secret, as VirtRigaud's manager does.
+    type: str
+    choices: [direct, runtime]
+    default: direct
 seealso:
   - module: virtrigaud.core.virtrigaud_provider
 """
@@ -79,7 +87,12 @@ providers:
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
-from ansible_collections.virtrigaud.core.plugins.module_utils.kube.probe import probe, secret_values
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.probe import (
+    probe,
+    probe_runtime,
+    runtime_endpoint,
+    secret_values,
+)
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
 
 
@@ -88,13 +101,23 @@ def _probe(m, provider):
     if (spec.get("healthCheck") or {}).get("enabled") is False:
         return None
     namespace = provider["metadata"]["namespace"]
+    if m.params["probe_through"] == "runtime":
+        tls = spec["runtime"]["service"]["tls"]
+        endpoint = runtime_endpoint(provider)
+        if not tls.get("enabled", True):
+            return probe_runtime(provider, endpoint, None)
+        secret = tls["secretRef"]["name"]
+        material = secret_values(m.kube, namespace, secret)
+        return probe_runtime(provider, endpoint, material) if material else _unprobed(endpoint, secret)
     secret = spec["credentialSecretRef"]["name"]
     credentials = secret_values(m.kube, namespace, secret)
-    if credentials is None:
-        return {"connectivity": {"status": "Disconnected", "endpoint": spec["endpoint"], "latency_ms": None},
-                "authentication": {"status": "Unknown"}, "capabilities": None, "resource_usage": None,
-                "health_score": 0, "message": "the credentials Secret '%s' does not exist" % secret}
-    return probe(provider, credentials)
+    return probe(provider, credentials) if credentials is not None else _unprobed(spec["endpoint"], secret)
+
+
+def _unprobed(endpoint, secret):
+    return {"connectivity": {"status": "Disconnected", "endpoint": endpoint, "latency_ms": None},
+            "authentication": {"status": "Unknown"}, "capabilities": None, "resource_usage": None,
+            "health_score": 0, "message": "the Secret '%s' does not exist" % secret}
 
 
 def run(m):
@@ -129,6 +152,7 @@ def argument_spec():
         "namespace": {"type": "str"},
         "label_selector": {"type": "str"},
         "probe": {"type": "bool", "default": False},
+        "probe_through": {"type": "str", "default": "direct", "choices": ["direct", "runtime"]},
     }
 
 

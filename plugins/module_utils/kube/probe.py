@@ -6,13 +6,17 @@ capabilities and resource usage, in the shape of a MachineProvider status."""
 from __future__ import annotations
 
 import base64
+import os
+import tempfile
 import time
 from typing import Any, Optional
 
 from .. import errors
 from ..providers.registry import open_provider
 from .client import Kube
+from ..providers.base import ProviderConfig
 from .provider import provider_connection
+from .runtime import object_name
 
 # How much each part of a healthy provider adds to its health score.
 _SCORE = {"connectivity": 40, "authentication": 30, "listing": 30}
@@ -26,14 +30,45 @@ def secret_values(kube: Kube, namespace: str, name: str) -> Optional[dict[str, s
     return {key: base64.b64decode(value).decode("utf-8") for key, value in (secret.get("data") or {}).items()}
 
 
+def runtime_endpoint(provider: dict) -> str:
+    """Where the runtime serves this Provider inside the cluster, as upstream's status reports it."""
+    reported = (((provider.get("status") or {}).get("runtime") or {}).get("endpoint"))
+    if reported:
+        return reported
+    port = ((provider["spec"].get("runtime") or {}).get("service") or {}).get("port") or 9443
+    return "%s.%s.svc.cluster.local:%d" % (object_name(provider), provider["metadata"]["namespace"], port)
+
+
 def probe(provider: dict, credentials: dict[str, str]) -> dict[str, Any]:
     """Connect to the Provider's hypervisor as its runtime would, and report what was found."""
     spec = provider["spec"]
-    label = "%s/%s" % (provider["metadata"]["namespace"], provider["metadata"]["name"])
     config = provider_connection(spec["type"], spec["endpoint"], credentials,
-                                 validate_certs=not spec.get("insecureSkipVerify"), name=label)
+                                 validate_certs=not spec.get("insecureSkipVerify"), name=_label(provider))
+    return _check(config, spec["endpoint"])
+
+
+def probe_runtime(provider: dict, endpoint: str, tls: Optional[dict[str, str]]) -> dict[str, Any]:
+    """Ask the Provider's runtime over gRPC, as VirtRigaud's manager does: the TLS Secret's certificate is the
+    client's too, and its ca.crt the roots (``tls`` None means plaintext)."""
+    with tempfile.TemporaryDirectory(prefix="virtrigaud-probe-") as folder:
+        options: dict[str, Any] = {"tls": tls is not None}
+        for key, option in (("ca.crt", "ca_path"), ("tls.crt", "client_cert"), ("tls.key", "client_key")):
+            if tls is not None:
+                path = os.path.join(folder, key)
+                with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w", encoding="utf-8") as handle:
+                    handle.write(tls[key])
+                options[option] = path
+        config = ProviderConfig(type="remote", uri=endpoint, name=_label(provider), options=options)
+        return _check(config, endpoint)
+
+
+def _label(provider: dict) -> str:
+    return "%s/%s" % (provider["metadata"]["namespace"], provider["metadata"]["name"])
+
+
+def _check(config: ProviderConfig, endpoint: str) -> dict[str, Any]:
     report: dict[str, Any] = {
-        "connectivity": {"status": "Disconnected", "endpoint": spec["endpoint"], "latency_ms": None},
+        "connectivity": {"status": "Disconnected", "endpoint": endpoint, "latency_ms": None},
         "authentication": {"status": "Unknown"},
         "capabilities": None,
         "resource_usage": None,
@@ -68,7 +103,7 @@ def probe(provider: dict, credentials: dict[str, str]) -> dict[str, Any]:
 
 
 def _operations(capabilities: dict[str, Any]) -> list[str]:
-    operations = ["validate", "create", "delete", "power", "describe", "list", "reconfigure"]
+    operations = ["validate", "create", "delete", "power", "describe", "list", "reconfigure", "clone"]
     for flag, operation in (("supports_snapshots", "snapshot"), ("supports_linked_clones", "linked_clone"),
                             ("supports_image_import", "image_prepare"), ("supports_disk_export", "disk_export"),
                             ("supports_disk_import", "disk_import")):
