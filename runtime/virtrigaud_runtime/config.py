@@ -115,8 +115,12 @@ def tls_material(folder: str, enabled: Optional[str], insecure: bool) -> Optiona
     if len(present) == len(TLS_FILES):
         material = {}
         for name, path in present.items():
-            with open(path, "rb") as handle:
-                material[name] = handle.read()
+            try:
+                with open(path, "rb") as handle:
+                    material[name] = handle.read()
+            except OSError as err:
+                raise SettingsError("cannot read %s as UID %d: %s; mount the TLS Secret readable by the runtime's "
+                                    "user (a Secret volume's default mode 0644 is)" % (path, os.getuid(), err.strerror))
         return material
     if not present and insecure:
         return None
