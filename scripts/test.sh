@@ -9,9 +9,10 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(setup unit sanity lint docs awx package runtime integration newest)
+[ ${#stages[@]} -gt 0 ] || stages=(setup unit sanity lint docs awx package runtime integration container newest)
 LOGS="$VIRTRIGAUD_CACHE/logs"
 NEWEST_CORE="ansible-core>=2.21,<2.22"
+SKIPPED=()
 mkdir -p "$LOGS"
 
 stage_setup() { "$REPO/scripts/setup.sh"; }
@@ -198,16 +199,18 @@ stage_integration_remote() {
 }
 
 # A real kube-apiserver on etcd, fresh for each run; Providers of type libvirt
-# are probed against the real libvirtd.
+# are probed against the real libvirtd, directly and through the runtime.
 start_kube() {
     "$REPO/scripts/testbed/kube.sh" stop >/dev/null
     "$REPO/scripts/testbed/kube.sh" start
+    start_runtime "$1"
 }
 
 stage_integration_kubernetes() {
     "$REPO/scripts/testbed/libvirtd.sh" start
     VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-kubernetes}" integration_leg kubernetes start_kube
     "$REPO/scripts/testbed/kube.sh" stop
+    "$REPO/scripts/testbed/runtime.sh" stop
 }
 
 stage_integration() {
@@ -217,6 +220,79 @@ stage_integration() {
     stage_integration_proxmox
     stage_integration_remote
     stage_integration_kubernetes
+}
+
+# The provider runtime in its container, as the provider_runtime role deploys
+# it: the image is built with podman from Debian's packages, the role's
+# Deployment (read back from the kube-apiserver) is run as written with the
+# security context as flags, its probes must answer, and the scenario suite
+# runs through it over mTLS; changes to the role that would break a real pod
+# must fail; vSphere (vcsim) and Proxmox VE (the fake) answer from inside too.
+stage_container() {
+    local reason
+    "$REPO/scripts/testbed/container.sh" install
+    if ! reason="$("$REPO/scripts/testbed/container.sh" check)"; then
+        echo "container: skipped, $reason"
+        SKIPPED+=("container ($reason)")
+        return 0
+    fi
+    "$REPO/scripts/testbed/container.sh" build
+    build_tree
+    "$REPO/scripts/testbed/libvirtd.sh" start
+    "$REPO/scripts/testbed/libvirtd.sh" listen-tcp
+    "$REPO/scripts/testbed/seed-image.sh" "$("$REPO/scripts/testbed/guest-image.sh" | tail -n 1)" >/dev/null
+    "$REPO/scripts/testbed/runtime.sh" certs
+    "$REPO/scripts/testbed/kube.sh" stop >/dev/null
+    "$REPO/scripts/testbed/kube.sh" start >/dev/null
+    eval "$("$REPO/scripts/testbed/kube.sh" env)"
+    container_deploy lab-libvirt libvirt qemu+tcp://127.0.0.1/system '{}' seed '{"datastore": "virtrigaud"}'
+    container_expect ok lab-libvirt
+    container_expect failure lab-libvirt --mutate tls-mount-path
+    container_expect failure lab-libvirt --mutate probe-port
+    container_deploy lab-upstream libvirt qemu+tcp://127.0.0.1/system '{}' upstream '{}'
+    container_expect ok lab-upstream
+    container_expect failure lab-upstream --mutate missing-provider-type
+    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
+    "$REPO/scripts/testbed/vcsim.sh" start >/dev/null
+    container_deploy lab-vsphere vsphere https://127.0.0.1:18989/sdk \
+        '{"username": "vr-admin", "password": "vr-vcsim-secret"}' seed '{}'
+    container_expect ok lab-vsphere
+    "$REPO/scripts/testbed/pvefake.sh" stop >/dev/null
+    PYTHON="$PYTHON" "$REPO/scripts/testbed/pvefake.sh" start >/dev/null
+    container_deploy lab-proxmox proxmox https://127.0.0.1:18006 \
+        '{"username": "root@pam", "password": "vr-pve-secret"}' seed '{}'
+    container_expect ok lab-proxmox
+    # The scenario suite through the container, which stays up for it.
+    container_expect ok lab-libvirt --keep
+    VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-vm_scenarios}" integration_leg container || {
+        podman logs --tail 30 virtrigaud-runtime-under-test >&2; container_harness stop; return 1; }
+    container_harness stop
+    "$REPO/scripts/testbed/kube.sh" stop >/dev/null
+}
+
+container_harness() { (cd "$REPO/tests" && PYTHONPATH="$TREE" "$PYTHON" -m container.harness "$@"); }
+
+# container_deploy NAME TYPE ENDPOINT CREDENTIALS FLAGS DEFAULTS: a Provider and the role's runtime for it.
+container_deploy() {
+    ansible-playbook -i localhost, "$REPO/tests/container/deploy.yml" \
+        -e "ansible_python_interpreter=$(command -v "$PYTHON")" -e "provider_name=$1" -e "provider_type=$2" \
+        -e "provider_endpoint=$3" -e "{\"provider_credentials\": $4, \"provider_defaults\": $6}" \
+        -e "runtime_flags=$5" -e "provider_insecure=$([ "$2" = libvirt ] && echo false || echo true)" \
+        -e "runtime_image=$("$REPO/scripts/testbed/container.sh" image)" \
+        -e "runtime_tls=$VIRTRIGAUD_CACHE/runtime-pki/server-tls" > "$LOGS/container-deploy-$1.log" 2>&1 ||
+        { tail -n 30 "$LOGS/container-deploy-$1.log"; return 1; }
+}
+
+# container_expect ok|failure PROVIDER [harness options]: run the Deployment and judge the outcome.
+container_expect() {
+    local want="$1" verdict
+    shift
+    if verdict="$(container_harness run default "$@")"; then
+        [ "$want" = ok ] || { echo "container: $* ran although it should have failed: $verdict" >&2; return 1; }
+    else
+        [ "$want" = failure ] || { echo "container: $* failed: $verdict" >&2; return 1; }
+    fi
+    echo "container: $* -> $verdict"
 }
 
 # The newest ansible-core needs Python 3.12, which Debian 12 lacks: use one when
@@ -238,3 +314,6 @@ for stage in "${stages[@]}"; do
     "stage_$stage"
 done
 say "all stages passed: ${stages[*]}"
+if [ ${#SKIPPED[@]} -gt 0 ]; then
+    echo "skipped: ${#SKIPPED[@]} (${SKIPPED[*]})"
+fi

@@ -5,6 +5,9 @@
 set -euo pipefail
 
 RUN_DIR=/run/virtrigaud-testbed
+
+# shellcheck disable=SC1091  # daemon.sh sits beside this script
+source "$(dirname "$0")/daemon.sh"
 POOL=virtrigaud
 POOL_DIR=/var/lib/virtrigaud/pool
 URI=qemu:///system
@@ -35,11 +38,14 @@ install() {
 
 running() { pgrep -x "$1" >/dev/null; }
 
+TCP_CONF=/etc/libvirt/libvirtd.conf
+
 start_daemon() {
-    local name="$1"
+    local name="$1" extra=()
     running "$name" && return 0
     mkdir -p "$RUN_DIR"
-    "$name" -d
+    [ "$name" = libvirtd ] && grep -qx 'listen_tcp = 1' "$TCP_CONF" 2>/dev/null && extra=(--listen)
+    "$name" -d "${extra[@]}"
     for _ in $(seq 50); do
         running "$name" && break
         sleep 0.1
@@ -77,21 +83,25 @@ start() {
     echo "libvirtd ready at $URI: pool '$POOL' in $POOL_DIR, network 'default' active"
 }
 
+# listen-tcp: libvirtd also answers on 127.0.0.1:16509 without authentication,
+# for clients whose user the host does not know (a container's UID 65532: over
+# the socket, libvirtd refuses a peer it cannot look up).  Loopback only.
+listen_tcp() {
+    if ! grep -qx 'listen_tcp = 1' "$TCP_CONF"; then
+        printf '%s\n' 'listen_tls = 0' 'listen_tcp = 1' 'listen_addr = "127.0.0.1"' 'auth_tcp = "none"' >> "$TCP_CONF"
+    fi
+    local listening
+    listening="$(ss -ltnH 'sport = :16509')"
+    if [ -z "$listening" ]; then
+        daemon_stop "$RUN_DIR/libvirtd" libvirtd
+        start
+    fi
+    echo "libvirtd also listens on qemu+tcp://127.0.0.1/system"
+}
+
 stop() {
-    for name in libvirtd virtlogd; do
-        local file="$RUN_DIR/$name.pid"
-        [ -f "$file" ] || continue
-        local pid
-        pid="$(cat "$file")"
-        if kill "$pid" 2>/dev/null; then
-            for _ in $(seq 100); do
-                kill -0 "$pid" 2>/dev/null || break
-                sleep 0.1
-            done
-        fi
-        rm -f "$file"
-        echo "stopped $name ($pid)"
-    done
+    daemon_stop "$RUN_DIR/libvirtd" libvirtd
+    daemon_stop "$RUN_DIR/virtlogd" virtlogd
 }
 
 status() {
@@ -102,5 +112,6 @@ status() {
 
 case "${1:-}" in
     install | start | stop | status) "$1" ;;
-    *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
+    listen-tcp) listen_tcp ;;
+    *) echo "usage: $0 install|start|stop|status|listen-tcp" >&2; exit 2 ;;
 esac
