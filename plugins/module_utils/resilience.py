@@ -8,6 +8,7 @@ Tests pass a fake clock and sleep, so nothing here ever really waits in a unit t
 from __future__ import annotations
 
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional, TypeVar
@@ -129,3 +130,28 @@ class CircuitBreaker:
         self.failures += 1
         if self.failures >= self.threshold or self.state == "half-open":
             self.opened_at = self.clock()
+
+
+class RateLimiter:
+    """A token bucket shared by threads: on average ``rate`` acquisitions a second, ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: int, clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> None:
+        self.rate = float(rate)
+        self.burst = max(1, int(burst))
+        self.clock = clock
+        self.sleep = sleep
+        self._tokens = float(self.burst)
+        self._stamp = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        while True:
+            with self._lock:
+                now = self.clock()
+                self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+                self._stamp = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                wait = (1 - self._tokens) / self.rate
+            self.sleep(wait)

@@ -275,10 +275,18 @@ class Provider(abc.ABC):
     def list_vms(self) -> list[ObservedVM]:
         """Every VM of this provider, fetched in bulk."""
 
+    # False where inventory() reads statistics that trail behind changes, so that a VM made or changed a moment
+    # ago may be missing or stale there: callers that act on what they read use list_vms() instead.
+    inventory_is_current = True
+
     def inventory(self) -> list[ObservedVM]:
         """Every VM, from one bulk query: what the inventory lists.  Backends whose full listing costs a round
         trip per VM return what their bulk query carries instead."""
         return self.list_vms()
+
+    def current_vms(self) -> list[ObservedVM]:
+        """Every VM as it is now, as cheaply as the backend allows: inventory() where it is current."""
+        return self.inventory() if self.inventory_is_current else self.list_vms()
 
     @abc.abstractmethod
     def create(self, spec: VMSpec) -> tuple[str, TaskRef]:
