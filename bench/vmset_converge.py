@@ -73,15 +73,15 @@ def vsphere(python: str) -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             workdir = pathlib.Path(tmp)
-            (workdir / "hosts").write_text("[all]\n" + "".join(
+            (workdir / "hosts").write_text("[members]\n" + "".join(
                 "%s ansible_connection=local ansible_python_interpreter=%s\n" % (n, python) for n in names)
                 + "[local]\nlocalhost ansible_connection=local ansible_python_interpreter=%s\n" % python)
             created = timed(python, workdir, "create", set_play(options, "bench", 100, TEMPLATE), True)
             times = {
-                "floor": timed(python, workdir, "floor", "- hosts: all\n  gather_facts: false\n  tasks:\n"
+                "floor": timed(python, workdir, "floor", "- hosts: members\n  gather_facts: false\n  tasks:\n"
                                "    - ansible.builtin.ping:\n", False),
                 "virtrigaud_vmset": timed(python, workdir, "vmset", set_play(options, "bench", 100, TEMPLATE), False),
-                "vmware_guest": timed(python, workdir, "anchor", """- hosts: all
+                "vmware_guest": timed(python, workdir, "anchor", """- hosts: members
   gather_facts: false
   tasks:
     - community.vmware.vmware_guest:
