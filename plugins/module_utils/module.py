@@ -76,10 +76,7 @@ class VirtrigaudRun:
     def kube(self) -> Kube:
         """The Kubernetes API connection from the kube_spec options, opened on first use."""
         if self._kube is None:
-            p = self.params
-            self._kube = Kube(KubeConfig(kubeconfig=p.get("kubeconfig"), context=p.get("context"), host=p.get("host"),
-                                         api_key=p.get("api_key"), ca_cert=p.get("ca_cert"),
-                                         validate_certs=p.get("kube_validate_certs", True)))
+            self._kube = Kube(KubeConfig.from_params(self.params))
         return self._kube
 
     def deadline(self) -> Deadline:

@@ -109,9 +109,7 @@ def _fetch_provider(source: dict[str, Any], raw_data: bool, found: dict[str, Any
 
 def _fetch_resources(source: dict[str, Any], raw_data: bool, found: dict[str, Any]) -> list[dict[str, Any]]:
     """VirtualMachine resources, with their power state and addresses from the status VirtRigaud's manager writes."""
-    kube = Kube(KubeConfig(kubeconfig=source.get("kubeconfig"), context=source.get("context"),
-                           host=source.get("host"), api_key=source.get("api_key"), ca_cert=source.get("ca_cert"),
-                           validate_certs=source.get("kube_validate_certs", True)))
+    kube = Kube(KubeConfig.from_params(source))
     try:
         items = [item for namespace in source["namespaces"] or [None]
                  for item in kube.list("VirtualMachine", namespace, source.get("label_selector"))]

@@ -41,6 +41,13 @@ class KubeConfig:
     ca_cert: Optional[str] = None
     validate_certs: bool = True
 
+    @classmethod
+    def from_params(cls, params: dict) -> "KubeConfig":
+        """From the options of argspec.kube_spec(), as modules and inventory sources take them."""
+        return cls(kubeconfig=params.get("kubeconfig"), context=params.get("context"), host=params.get("host"),
+                   api_key=params.get("api_key"), ca_cert=params.get("ca_cert"),
+                   validate_certs=params.get("kube_validate_certs", True))
+
 
 @dataclass
 class Change:
