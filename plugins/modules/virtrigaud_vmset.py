@@ -274,7 +274,7 @@ def run(m):
         the_plan = SetPlan(the_plan.deletes, (), (), ())
     if the_plan.creates or any(step.action == "recreate" for step in the_plan.updates):
         provider.check_spec(spec.member_spec(spec.start))
-    outcomes = {}
+    outcomes = {step.member: dict(step.to_dict(), outcome="planned") for step in the_plan.steps}
     if the_plan.steps and not m.check_mode:
         limiter = RateLimiter(p["rate_limit"]["qps"], p["rate_limit"]["burst"])
         parallelism = p["parallelism"] or DEFAULT_PARALLELISM.get(p["provider_type"], 4)
@@ -293,9 +293,6 @@ def run(m):
                                 operation="converge of VM set '%s'" % spec.name,
                                 details={"members": [member_view(mb, spec, outcomes.get(mb.name)) for mb in members],
                                          "failed": failures})
-    else:
-        outcomes = {step.member: dict(step.to_dict(), outcome="planned" if m.check_mode else "done")
-                    for step in the_plan.steps}
     result = {
         "changed": bool(the_plan.steps),
         "plan": [step.to_dict() for step in the_plan.steps],
