@@ -186,7 +186,7 @@ def _write_status(m, provider, deployment, tls_reason):
 def _gate_failure(m, provider, err):
     """Record the refusal in the Provider's status, as upstream does, then fail."""
     if m.params["update_status"] and not m.check_mode:
-        reason = runtime.TLS_GATE["no_secret"] if "secretRef" in err.msg else runtime.TLS_GATE["missing"]
+        reason = err.details["reason"]
         meta = provider["metadata"]
         condition = {"type": "TLSConfigured", "status": "False", "reason": reason, "message": err.msg,
                      "lastTransitionTime": _now()}
@@ -211,9 +211,9 @@ def present(m):
     options = _options(p)
     try:
         tls_reason = runtime.tls_gate(provider)[1]
-        wanted = runtime.runtime_objects(provider, options)
     except SpecError as err:
         _gate_failure(m, provider, err)
+    wanted = runtime.runtime_objects(provider, options)
     name = runtime.object_name(provider)
     kept = {obj["kind"] for obj in wanted}
     changes = m.kube.converge(wanted, dry_run=m.check_mode)

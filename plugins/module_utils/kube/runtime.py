@@ -72,13 +72,14 @@ def tls_gate(provider: dict) -> tuple[Optional[str], str]:
     tls = ((provider["spec"].get("runtime") or {}).get("service") or {}).get("tls")
     if tls is None:
         raise SpecError("the Provider has no runtime.service.tls block; upstream refuses to deploy it (%s)"
-                        % TLS_GATE["missing"], option="runtime.tls")
+                        % TLS_GATE["missing"], option="runtime.tls",
+                        details={"reason": TLS_GATE["missing"]})
     if tls.get("enabled") is False:
         return None, "ExplicitlyDisabled"
     secret = (tls.get("secretRef") or {}).get("name")
     if not secret:
         raise SpecError("TLS is enabled but no secretRef names the TLS Secret (%s)" % TLS_GATE["no_secret"],
-                        option="runtime.tls.secret_name")
+                        option="runtime.tls.secret_name", details={"reason": TLS_GATE["no_secret"]})
     return secret, "Enabled"
 
 

@@ -195,3 +195,12 @@ def test_paths_need_no_discovery():
     assert KINDS["Provider"].path("infra", "lab", "status") == "/apis/infra.virtrigaud.io/v1beta1/namespaces/infra/providers/lab/status"
     assert KINDS["Secret"].path("infra") == "/api/v1/namespaces/infra/secrets"
     assert KINDS["CustomResourceDefinition"].path(None, "x") == "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/x"
+
+
+def test_the_tls_gate_says_why_it_is_shut():
+    with pytest.raises(SpecError) as caught:
+        runtime.tls_gate(provider_object(service={"port": 9443}))
+    assert caught.value.details["reason"] == "TLSBlockMissing"
+    with pytest.raises(SpecError) as caught:
+        runtime.tls_gate(provider_object(service={"port": 9443, "tls": {"enabled": True}}))
+    assert caught.value.details["reason"] == "SecretRefMissing"
