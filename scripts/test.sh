@@ -9,7 +9,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(setup unit sanity lint docs awx package runtime integration container newest)
+[ ${#stages[@]} -gt 0 ] || stages=(setup unit sanity lint docs awx package runtime integration isolation container newest)
 LOGS="$VIRTRIGAUD_CACHE/logs"
 NEWEST_CORE="ansible-core>=2.21,<2.22"
 SKIPPED=()
@@ -80,7 +80,7 @@ stage_docs() {
 # collection's own Python and system requirements.  No image is built here.
 stage_awx() {
     build_tree
-    "$PYTHON" "$REPO/scripts/check_credential_types.py" "$REPO"
+    PYTHONPATH="$TREE" "$PYTHON" "$REPO/scripts/check_credential_types.py" "$REPO"
     local context dep
     context="$(mktemp -d)"
     ansible-builder create -f "$REPO/docs/execution-environment.yml" -c "$context" > /dev/null
@@ -220,6 +220,60 @@ stage_integration() {
     stage_integration_proxmox
     stage_integration_remote
     stage_integration_kubernetes
+}
+
+# Every backend's variables set at once, each with its own secret canary, as an
+# AWX job with several credentials has them: each task and inventory source must
+# reach its own backend, and no canary may show up anywhere but in the files of
+# the backend it belongs to.
+stage_isolation() {
+    local started=$SECONDS scratch log="$LOGS/isolation.log" token
+    local libvirt="vr-libvirt-$RANDOM$RANDOM" vsphere="vr-vsphere-$RANDOM$RANDOM"
+    local proxmox="vr-proxmox-$RANDOM$RANDOM" runtime="vr-runtime-$RANDOM$RANDOM"
+    "$REPO/scripts/testbed/libvirtd.sh" start >/dev/null
+    start_vcsim "$vsphere" >/dev/null
+    start_pvefake "$proxmox" >/dev/null
+    start_runtime "$runtime" >/dev/null
+    token="$(. <("$REPO/scripts/testbed/pvefake.sh" env) && echo "$PROXMOX_TOKEN_SECRET")"
+    scratch="$(mktemp -d)"
+    if ! (
+        eval "$(VCSIM_PASSWORD="$vsphere" "$REPO/scripts/testbed/vcsim.sh" env)"
+        eval "$(PVEFAKE_PASSWORD="$proxmox" "$REPO/scripts/testbed/pvefake.sh" env)"
+        eval "$("$REPO/scripts/testbed/runtime.sh" env)"
+        unset VIRTRIGAUD_PROVIDER_TYPE
+        export VMWARE_VALIDATE_CERTS=false PROXMOX_VALIDATE_CERTS=false
+        export LIBVIRT_DEFAULT_URI=qemu:///system LIBVIRT_USERNAME=vr-tester LIBVIRT_PASSWORD="$libvirt"
+        export LIBVIRT_STORAGE_POOL=virtrigaud VIRTRIGAUD_MOCK_URI="mock://$scratch/mock.json"
+        ansible-playbook -v "$REPO/tests/isolation/play.yml" -e "ansible_python_interpreter=$(command -v "$PYTHON")"
+        ANSIBLE_INVENTORY_ENABLED=virtrigaud.core.virtrigaud ANSIBLE_INVENTORY_UNPARSED_FAILED=true \
+            ansible-inventory -i "$REPO/tests/isolation/all.virtrigaud.yml" --list > "$scratch/inventory.json"
+        "$PYTHON" -c 'import json, sys; hosts = json.load(open(sys.argv[1]))["_meta"]["hostvars"]
+sources = {v["virtrigaud_provider"] for v in hosts.values()}
+assert {"kvm", "vcenter", "pve", "runtime"} <= sources, sources
+print("inventory: %d hosts from %s" % (len(hosts), ", ".join(sorted(sources))))' "$scratch/inventory.json"
+    ) > "$log" 2>&1; then
+        tail -n 40 "$log"
+        return 1
+    fi
+    grep -E '^(PLAY RECAP|localhost|inventory:)' "$log" | sed 's/^/  /'
+    no_canary_outside "$vsphere" vcsim- "$log" "$scratch"
+    no_canary_outside "$proxmox" pvefake- "$log" "$scratch"
+    no_canary_outside "$token" pvefake- "$log" "$scratch"
+    no_canary_outside "$libvirt" '' "$log" "$scratch"
+    no_canary_outside "$runtime" '' "$log" "$scratch"
+    rm -rf "$scratch"
+    "$REPO/scripts/testbed/runtime.sh" stop >/dev/null
+    echo "isolation: every task and source reached its own backend; no canary left its backend ($((SECONDS - started)) s)"
+}
+
+# no_canary_outside CANARY OWN_FILES PLACES...: CANARY is in no file of PLACES, the
+# test bed's run folder or libvirt's logs, except the run folder's OWN_FILES.
+no_canary_outside() {
+    local canary="$1" own="$2" found
+    shift 2
+    found="$(grep -rl --fixed-strings "$canary" "$@" /run/virtrigaud-testbed /var/log/libvirt 2>/dev/null |
+        grep -v "^/run/virtrigaud-testbed/${own:-^}" || true)"
+    [ -z "$found" ] || { echo "a secret canary left its backend, into: $found" >&2; return 1; }
 }
 
 # The provider runtime in its container, as the provider_runtime role deploys

@@ -29,23 +29,25 @@ options:
       - For V(proxmox), a host name or a URL such as V(https://pve.example.com:8006); O(api_host) is the
         usual way to give it.
       - For V(remote), the runtime's V(host:port), such as V(virtrigaud-provider-ns-vsphere.ns.svc:9443).
-      - If not set, the E(VIRTRIGAUD_URI) environment variable is used, then E(LIBVIRT_DEFAULT_URI),
-        then the provider's default (V(qemu:///system) for libvirt).
+      - If not set, only the provider type's own variable is used, E(LIBVIRT_DEFAULT_URI) for V(libvirt),
+        E(VIRTRIGAUD_URI) for V(remote) and E(VIRTRIGAUD_MOCK_URI) for V(mock), then the provider's default
+        (V(qemu:///system) for libvirt). A V(vsphere) or V(proxmox) task never reads these variables.
     type: str
     aliases: [endpoint]
   hostname:
     description:
-      - The vCenter or ESXi host for O(provider_type=vsphere); used when O(uri) is not set.
+      - The vCenter or ESXi host for O(provider_type=vsphere); used when O(uri) is not set. Only vSphere reads it.
       - If not set, the E(VMWARE_HOST) environment variable is used.
     type: str
   port:
     description:
-      - The HTTPS port of O(hostname).
+      - The HTTPS port of O(hostname), for O(provider_type=vsphere).
       - If not set, the E(VMWARE_PORT) environment variable is used, else 443.
     type: int
   api_host:
     description:
       - The Proxmox VE host for O(provider_type=proxmox) (any node of the cluster); used when O(uri) is not set.
+        Only Proxmox VE reads it.
       - If not set, the E(PROXMOX_HOST) environment variable is used.
     type: str
   api_port:
@@ -76,26 +78,30 @@ options:
   username:
     description:
       - User name for providers that authenticate with a password (vSphere, libvirt SASL or TCP).
-      - If not set, the E(VIRTRIGAUD_USERNAME) environment variable is used, then E(VMWARE_USER).
+      - If not set, vSphere reads the E(VMWARE_USER) environment variable, libvirt E(LIBVIRT_USERNAME), then
+        E(VIRTRIGAUD_USERNAME) (deprecated). Proxmox VE reads O(api_user) instead.
     type: str
   password:
     description:
       - Password for O(username). Never shown in results, diffs or errors.
-      - If not set, the E(VIRTRIGAUD_PASSWORD) environment variable is used, then E(VMWARE_PASSWORD).
+      - If not set, vSphere reads the E(VMWARE_PASSWORD) environment variable, libvirt E(LIBVIRT_PASSWORD), then
+        E(VIRTRIGAUD_PASSWORD) (deprecated). Proxmox VE reads O(api_password) instead.
     type: str
   validate_certs:
     description:
-      - Whether to verify the provider's TLS certificate against the system's trusted CAs.
-      - If not set, the E(VIRTRIGAUD_VALIDATE_CERTS) environment variable is used, then E(VMWARE_VALIDATE_CERTS),
-        then E(PROXMOX_VALIDATE_CERTS).
+      - Whether to verify the provider's TLS certificate against the system's trusted CAs, for
+        O(provider_type=vsphere) and O(provider_type=proxmox).
+      - If not set, vSphere reads the E(VMWARE_VALIDATE_CERTS) environment variable and Proxmox VE
+        E(PROXMOX_VALIDATE_CERTS); without either, V(true).
     type: bool
-    default: true
   default_datastore:
     description:
       - Where disks go when a VM's C(placement.datastore) is not set. For libvirt, a storage pool name;
         for vSphere, a datastore name; for Proxmox VE, a storage that holds disk images, such as V(local-lvm).
       - For libvirt the pool V(default) is used when neither is set.
-      - If not set, the E(VIRTRIGAUD_DEFAULT_DATASTORE) environment variable is used.
+      - If not set, libvirt reads the E(LIBVIRT_STORAGE_POOL) environment variable, then
+        E(VIRTRIGAUD_DEFAULT_DATASTORE) (deprecated); vSphere reads E(VMWARE_DATASTORE) and Proxmox VE
+        E(PROXMOX_STORAGE).
     type: str
   datacenter:
     description:
@@ -163,9 +169,8 @@ options:
     description:
       - For V(remote), talk plaintext gRPC to a runtime started in insecure mode. Never use it over a network
         you do not control.
-      - If not set, the E(VIRTRIGAUD_INSECURE) environment variable is used.
+      - If not set, the E(VIRTRIGAUD_INSECURE) environment variable is used; without it, V(false).
     type: bool
-    default: false
   rpc_timeouts:
     description:
       - For V(remote), deadlines in seconds by RPC name, overriding the defaults of VirtRigaud's manager
@@ -176,10 +181,13 @@ options:
     description:
       - The libvirt domain type for new VMs. V(auto) uses V(kvm) when the host offers it, else V(qemu)
         (software emulation).
-      - If not set, the E(VIRTRIGAUD_LIBVIRT_DOMAIN_TYPE) environment variable is used.
+      - If not set, the E(VIRTRIGAUD_LIBVIRT_DOMAIN_TYPE) environment variable is used; without it, V(auto).
     type: str
     choices: [auto, kvm, qemu]
-    default: auto
+notes:
+  - Each provider type reads only its own connection options and environment variables, so the credentials
+    of several backends can be set at once (several AWX credentials on one job template, say). An option of
+    another provider type given to a task is not used, and a warning names it.
 requirements:
   - libvirt-python (for O(provider_type=libvirt))
   - pyvmomi (for O(provider_type=vsphere))

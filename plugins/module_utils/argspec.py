@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.common.parameters import env_fallback
 
 from .planner import SHUTDOWN_MODES
+from .providers.connection import BACKENDS, Setting
 from .providers.registry import PROVIDER_TYPES
 from .spec import DISK_TYPES, FIRMWARES, NIC_MODELS
 
@@ -20,58 +21,36 @@ Spec = dict[str, dict[str, Any]]
 
 
 def connection_spec() -> Spec:
-    return {
+    """The selector and every backend's connection options.
+
+    They carry no environment fallbacks and no defaults: a backend reads its
+    own variables and defaults from its table in ``providers.connection``, so
+    an option set here is one the task gave, and one another backend's
+    variable cannot fill.
+    """
+    spec: Spec = {
         "provider_type": {
             "type": "str",
             "choices": list(PROVIDER_TYPES),
             "default": "libvirt",
             "fallback": (env_fallback, ["VIRTRIGAUD_PROVIDER_TYPE"]),
         },
-        "uri": {
-            "type": "str",
-            "aliases": ["endpoint"],
-            "fallback": (env_fallback, ["VIRTRIGAUD_URI", "LIBVIRT_DEFAULT_URI"]),
-        },
-        "hostname": {"type": "str", "fallback": (env_fallback, ["VMWARE_HOST"])},
-        "api_host": {"type": "str", "fallback": (env_fallback, ["PROXMOX_HOST"])},
-        "api_port": {"type": "int", "fallback": (env_fallback, ["PROXMOX_PORT"])},
-        "api_user": {"type": "str", "fallback": (env_fallback, ["PROXMOX_USER"])},
-        "api_password": {"type": "str", "no_log": True, "fallback": (env_fallback, ["PROXMOX_PASSWORD"])},
-        "api_token_id": {"type": "str", "no_log": False, "fallback": (env_fallback, ["PROXMOX_TOKEN_ID"])},
-        "api_token_secret": {"type": "str", "no_log": True, "fallback": (env_fallback, ["PROXMOX_TOKEN_SECRET"])},
-        "port": {"type": "int", "fallback": (env_fallback, ["VMWARE_PORT"])},
-        "username": {"type": "str", "fallback": (env_fallback, ["VIRTRIGAUD_USERNAME", "VMWARE_USER"])},
-        "password": {
-            "type": "str",
-            "no_log": True,
-            "fallback": (env_fallback, ["VIRTRIGAUD_PASSWORD", "VMWARE_PASSWORD"]),
-        },
-        "validate_certs": {
-            "type": "bool",
-            "default": True,
-            "fallback": (env_fallback, ["VIRTRIGAUD_VALIDATE_CERTS", "VMWARE_VALIDATE_CERTS", "PROXMOX_VALIDATE_CERTS"]),
-        },
-        "default_datastore": {"type": "str", "fallback": (env_fallback, ["VIRTRIGAUD_DEFAULT_DATASTORE"])},
-        "datacenter": {"type": "str", "fallback": (env_fallback, ["VMWARE_DATACENTER"])},
-        "default_cluster": {"type": "str", "fallback": (env_fallback, ["VIRTRIGAUD_DEFAULT_CLUSTER"])},
-        "default_folder": {"type": "str", "fallback": (env_fallback, ["VIRTRIGAUD_DEFAULT_FOLDER"])},
-        "default_node": {"type": "str", "fallback": (env_fallback, ["PROXMOX_NODE", "VIRTRIGAUD_DEFAULT_NODE"])},
-        "default_bridge": {"type": "str", "fallback": (env_fallback, ["VIRTRIGAUD_DEFAULT_BRIDGE"])},
-        "snippets_storage": {"type": "str", "fallback": (env_fallback, ["VIRTRIGAUD_SNIPPETS_STORAGE"])},
-        "snippets_dir": {"type": "path", "fallback": (env_fallback, ["VIRTRIGAUD_SNIPPETS_DIR"])},
-        "ca_path": {"type": "path", "fallback": (env_fallback, ["VIRTRIGAUD_CA_PATH"])},
-        "client_cert": {"type": "path", "fallback": (env_fallback, ["VIRTRIGAUD_CLIENT_CERT"])},
-        "client_key": {"type": "path", "no_log": False, "fallback": (env_fallback, ["VIRTRIGAUD_CLIENT_KEY"])},
-        "tls_server_name": {"type": "str", "fallback": (env_fallback, ["VIRTRIGAUD_TLS_SERVER_NAME"])},
-        "insecure": {"type": "bool", "default": False, "fallback": (env_fallback, ["VIRTRIGAUD_INSECURE"])},
-        "rpc_timeouts": {"type": "dict"},
-        "libvirt_domain_type": {
-            "type": "str",
-            "choices": ["auto", "kvm", "qemu"],
-            "default": "auto",
-            "fallback": (env_fallback, ["VIRTRIGAUD_LIBVIRT_DOMAIN_TYPE"]),
-        },
     }
+    for setting in sorted({s.option: s for table in BACKENDS.values() for s in table}.values(), key=_by_option):
+        option: dict[str, Any] = {"type": setting.kind}
+        if setting.secret:
+            option["no_log"] = True
+        if setting.choices:
+            option["choices"] = list(setting.choices)
+        spec[setting.option] = option
+    spec["uri"]["aliases"] = ["endpoint"]
+    spec["client_key"]["no_log"] = False
+    spec["api_token_id"]["no_log"] = False
+    return spec
+
+
+def _by_option(setting: Setting) -> str:
+    return setting.option
 
 
 def kube_spec() -> Spec:

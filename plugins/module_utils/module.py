@@ -10,6 +10,7 @@ plugin that runs a module's logic in the controller's worker.
 
 from __future__ import annotations
 
+import os
 import traceback
 from typing import Any, Callable, Optional
 
@@ -18,19 +19,9 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from .errors import MissingDependency, NotFoundError, VirtrigaudError
 from .kube.client import Kube, KubeConfig
 from .providers.base import ObservedVM, Provider, ProviderConfig
+from .providers.connection import Connection, resolve
 from .providers.registry import open_provider
 from .resilience import Deadline
-
-
-# Module option → ProviderConfig.options key, for the options only some backends read.
-_OPTION_KEYS = (
-    ("port", "port"), ("api_port", "port"), ("datacenter", "datacenter"), ("default_cluster", "cluster"),
-    ("default_folder", "folder"), ("api_token_id", "token_id"), ("api_token_secret", "token_secret"),
-    ("default_node", "node"), ("default_bridge", "bridge"), ("snippets_storage", "snippets_storage"),
-    ("snippets_dir", "snippets_dir"), ("wait_timeout", "wait_timeout"), ("ca_path", "ca_path"),
-    ("client_cert", "client_cert"), ("client_key", "client_key"), ("tls_server_name", "tls_server_name"),
-    ("rpc_timeouts", "rpc_timeouts"),
-)
 
 
 class VirtrigaudRun:
@@ -46,30 +37,29 @@ class VirtrigaudRun:
         self._provider: Optional[Provider] = None
         self._kube: Optional[Kube] = None
         self._provider_used = False
+        self._connection: Optional[Connection] = None
+        self.secret_values: set[str] = set()
+
+    def connection(self) -> Connection:
+        """The provider type's own connection settings; options of other backends are named in a warning."""
+        if self._connection is None:
+            p = self.params
+            extra = {"wait_timeout": p["wait_timeout"]} if p.get("wait_timeout") else {}
+            self._connection = resolve(p["provider_type"], p, os.environ, extra)
+            self.secret_values.update(self._connection.secrets)
+            for warning in self._connection.foreign_warnings():
+                self.warn(warning)
+        return self._connection
 
     def provider_config(self) -> ProviderConfig:
-        p = self.params
-        options = {"domain_type": p.get("libvirt_domain_type") or "auto"}
-        if p.get("default_datastore"):
-            options["storage_pool"] = p["default_datastore"]
-        for option, key in _OPTION_KEYS:
-            if p.get(option):
-                options.setdefault(key, p[option])
-        options["tls"] = not p.get("insecure")
-        return ProviderConfig(
-            type=p["provider_type"],
-            uri=p.get("uri") or p.get("hostname") or p.get("api_host"),
-            username=p.get("username") or p.get("api_user"),
-            password=p.get("password") or p.get("api_password"),
-            validate_certs=p.get("validate_certs", True),
-            options=options,
-        )
+        return self.connection().config
 
     @property
     def provider(self) -> Provider:
         if self._provider is None:
+            config = self.provider_config()
             self._provider_used = True
-            self._provider = open_provider(self.provider_config())
+            self._provider = open_provider(config)
         return self._provider
 
     @property
@@ -102,7 +92,7 @@ class VirtrigaudRun:
             return {"failed": True, "msg": missing_required_lib(err.package, reason=err.reason),
                     "error_code": err.error_code, "exception": _format(err.import_error)}
         except VirtrigaudError as err:
-            label = self.provider_config().label if self._provider_used else None
+            label = self.provider_config().label if self._provider_used else None  # resolved by then
             return dict(err.add_context(provider=label).to_dict(), failed=True)
         finally:
             if self._provider is not None:
@@ -121,6 +111,7 @@ class VirtrigaudModule(VirtrigaudRun):
     def execute(self, run: Callable[[VirtrigaudRun], dict[str, Any]]) -> None:
         """Run the module body and exit with its result, or fail with a structured error."""
         result = self.outcome(run)
+        self.ansible.no_log_values.update(self.secret_values)
         if result.pop("failed", False):
             if result.get("exception") is None:
                 result.pop("exception", None)

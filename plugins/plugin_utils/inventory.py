@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import ipaddress
+import os
 from typing import Any, Callable, Mapping, Optional
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -23,7 +24,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.errors import (
     VirtrigaudError,
 )
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import Kube, KubeConfig
-from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudRun
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.connection import Connection, resolve
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import PROVIDER_TYPES, open_provider
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.codec import observed_document
 
@@ -90,10 +91,15 @@ def _fetch_one(source: dict[str, Any], raw_data: bool) -> dict[str, Any]:
     return found
 
 
+def source_connection(source: Mapping[str, Any]) -> Connection:
+    """The source's connection, read as its type reads it: its own keys and environment variables only."""
+    return resolve(source["type"], source, os.environ)
+
+
 def _fetch_provider(source: dict[str, Any], raw_data: bool, found: dict[str, Any]) -> list[dict[str, Any]]:
-    run = VirtrigaudRun(dict(source, provider_type=source["type"]), check_mode=True, diff_mode=False,
-                        warn=found["warnings"].append)
-    provider = open_provider(run.provider_config())
+    connection = source_connection(source)
+    found["warnings"] += connection.foreign_warnings()
+    provider = open_provider(connection.config)
     records = []
     try:
         for vm in provider.list_vms() if source["details"] else provider.inventory():

@@ -47,7 +47,7 @@ class WorkerAction(ActionBase):
             return self._through_module(result, task_vars)
         if outcome.get("exception") is None:
             outcome.pop("exception", None)
-        result.update(remove_values(outcome, validated._no_log_values))
+        result.update(remove_values(outcome, validated._no_log_values | run.secret_values))
         if warnings:
             result["warnings"] = warnings
         return result

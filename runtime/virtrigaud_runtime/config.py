@@ -11,6 +11,7 @@ from typing import Mapping, Optional
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import provider_connection
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ProviderConfig
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.connection import settings_of
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import PROVIDER_TYPES
 
 CREDENTIALS_DIR = "/etc/virtrigaud/credentials"
@@ -53,6 +54,20 @@ def _address(value: str) -> str:
     return "[::]" + value if value.startswith(":") else value
 
 
+def _first(env: Mapping[str, str], names: tuple[str, ...]) -> Optional[str]:
+    return next((env[name] for name in names if env.get(name)), None)
+
+
+def _endpoint_variables(provider_type: str) -> tuple[str, ...]:
+    return next(setting.runtime_env for setting in settings_of(provider_type) if setting.key == "uri")
+
+
+def _skip_verify_variables(provider_type: str) -> tuple[str, ...]:
+    """TLS_INSECURE_SKIP_VERIFY comes from the Provider's spec; PVE_INSECURE_SKIP_VERIFY is Proxmox VE's alone."""
+    return ("TLS_INSECURE_SKIP_VERIFY", "PVE_INSECURE_SKIP_VERIFY") if provider_type == "proxmox" else (
+        "TLS_INSECURE_SKIP_VERIFY",)
+
+
 def _truthy(value: Optional[str]) -> bool:
     return str(value or "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -91,7 +106,7 @@ def settings(argv: Optional[list[str]] = None, environ: Optional[Mapping[str, st
     insecure = args.insecure or _truthy(env.get("VIRTRIGAUD_PROVIDER_INSECURE"))
     return Settings(
         provider_type=provider_type,
-        endpoint=args.provider_endpoint or env.get("PROVIDER_ENDPOINT") or env.get("PVE_ENDPOINT") or None,
+        endpoint=args.provider_endpoint or _first(env, _endpoint_variables(provider_type)),
         grpc_address=grpc_address,
         http_address=http_address,
         tls=tls_material(tls_dir, enabled, insecure),
@@ -100,7 +115,7 @@ def settings(argv: Optional[list[str]] = None, environ: Optional[Mapping[str, st
         log_level=env.get("LOG_LEVEL", "info").lower(),
         log_format=env.get("LOG_FORMAT", "json").lower(),
         credentials_dir=args.credentials_dir or env.get("VIRTRIGAUD_CREDENTIALS_DIR") or CREDENTIALS_DIR,
-        validate_certs=not (_truthy(env.get("TLS_INSECURE_SKIP_VERIFY")) or _truthy(env.get("PVE_INSECURE_SKIP_VERIFY"))),
+        validate_certs=not any(_truthy(env.get(name)) for name in _skip_verify_variables(provider_type)),
         defaults={DEFAULTS[key[len("PROVIDER_DEFAULT_"):]]: value for key, value in env.items()
                   if key.startswith("PROVIDER_DEFAULT_") and key[len("PROVIDER_DEFAULT_"):] in DEFAULTS and value},
         task_window=args.task_window,
@@ -139,22 +154,20 @@ def _credential(folder: str, *names: str) -> Optional[str]:
 
 
 def provider_config(current: Settings, environ: Optional[Mapping[str, str]] = None) -> ProviderConfig:
-    """The backend's connection from the settings and the credential files (files win over the environment)."""
+    """The backend's connection: its type's credential files, then its type's own environment variables."""
     env = os.environ if environ is None else environ
-    folder = current.credentials_dir
+    credentials: dict[str, Optional[str]] = {}
     options: dict[str, object] = dict(current.defaults)
-    if env.get("LIBVIRT_DOMAIN_TYPE"):
-        options["domain_type"] = env["LIBVIRT_DOMAIN_TYPE"]
-    credentials = {
-        "username": _credential(folder, "username") or env.get("LIBVIRT_USERNAME") or env.get("PVE_USERNAME"),
-        "password": _credential(folder, "password") or env.get("LIBVIRT_PASSWORD") or env.get("PVE_PASSWORD"),
-    }
-    if current.provider_type == "proxmox":
-        credentials["token_id"] = (_credential(folder, "token_id") or env.get("PROVIDER_TOKEN_ID")
-                                   or env.get("PVE_TOKEN_ID"))
-        credentials["token_secret"] = (_credential(folder, "token_secret") or env.get("PROVIDER_TOKEN_SECRET")
-                                       or env.get("PVE_TOKEN_SECRET"))
-    if current.provider_type == "vsphere" and not (credentials["username"] and credentials["password"]):
-        raise SettingsError("vSphere needs the files username and password in %s" % folder)
+    for setting in settings_of(current.provider_type):
+        if setting.key == "uri":
+            continue
+        from_file = _credential(current.credentials_dir, setting.credential) if setting.credential else None
+        value = from_file or next((env[name] for name in setting.runtime_env if env.get(name)), None)
+        if value and setting.credential:
+            credentials.setdefault(setting.credential, value)
+        elif value:
+            options.setdefault(setting.key, value)
+    if current.provider_type == "vsphere" and not (credentials.get("username") and credentials.get("password")):
+        raise SettingsError("vSphere needs the files username and password in %s" % current.credentials_dir)
     return provider_connection(current.provider_type, current.endpoint, credentials, current.validate_certs,
                                current.label, options)

@@ -13,6 +13,7 @@ from virtrigaud_runtime.config import SettingsError, provider_config, settings
 from virtrigaud_runtime.tasks import TaskTable
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.proxmox.client import endpoint as proxmox_endpoint
 
 
 def tls_dir(tmp_path, names=("tls.crt", "tls.key", "ca.crt")):
@@ -64,7 +65,7 @@ def test_credentials_from_files(tmp_path):
     found = settings(["--provider-type", "proxmox", "--provider-endpoint", "pve", "--insecure",
                       "--credentials-dir", str(tmp_path), "--tls-dir", str(tmp_path / "none")], {})
     config = provider_config(found, {})
-    assert config.username == "ops@pve"
+    assert (proxmox_endpoint(config).user, proxmox_endpoint(config).token_name) == ("ops@pve", "ci")
     assert (config.options["token_id"], config.options["token_secret"]) == ("ops@pve!ci", "s3cret")
     vsphere = settings(["--provider-type", "vsphere", "--insecure", "--credentials-dir", str(tmp_path / "none"),
                         "--tls-dir", str(tmp_path / "none")], {})
@@ -97,3 +98,22 @@ def test_task_table_is_bounded():
     table.run(lambda: time.sleep(0.01))
     assert len(table) <= 3
     assert table.status(ids[0]) is None
+
+
+@pytest.mark.parametrize("provider_type, read", [
+    ("libvirt", {"username": "kvm-user", "password": "kvm-secret", "domain_type": "qemu"}),
+    ("proxmox", {"username": "root@pam", "password": "pve-secret", "token_secret": "pve-token",
+                 "uri": "https://pve:8006"}),
+])
+def test_each_runtime_reads_only_its_own_type_variables(tmp_path, provider_type, read):
+    environ = {"LIBVIRT_USERNAME": "kvm-user", "LIBVIRT_PASSWORD": "kvm-secret", "LIBVIRT_DOMAIN_TYPE": "qemu",
+               "PVE_USERNAME": "root@pam", "PVE_PASSWORD": "pve-secret", "PVE_TOKEN_SECRET": "pve-token",
+               "PVE_ENDPOINT": "https://pve:8006", "PVE_INSECURE_SKIP_VERIFY": "true"}
+    found = settings(["--provider-type", provider_type, "--insecure", "--credentials-dir", str(tmp_path),
+                      "--tls-dir", str(tmp_path / "none")], environ)
+    config = provider_config(found, environ)
+    values = {"uri": config.uri, "username": config.username, "password": config.password, **config.options}
+    assert {key: values.get(key) for key in read} == read
+    others = {value for value in environ.values() if value not in read.values()} - {"true"}
+    assert not others & {config.uri, config.username, config.password, *map(str, config.options.values())}
+    assert config.validate_certs is (provider_type != "proxmox")

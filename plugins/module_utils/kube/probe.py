@@ -51,7 +51,7 @@ def probe_runtime(provider: dict, endpoint: str, tls: Optional[dict[str, str]]) 
     """Ask the Provider's runtime over gRPC, as VirtRigaud's manager does: the TLS Secret's certificate is the
     client's too, and its ca.crt the roots (``tls`` None means plaintext)."""
     with tempfile.TemporaryDirectory(prefix="virtrigaud-probe-") as folder:
-        options: dict[str, Any] = {"tls": tls is not None}
+        options: dict[str, Any] = {"insecure": tls is None}
         for key, option in (("ca.crt", "ca_path"), ("tls.crt", "client_cert"), ("tls.key", "client_key")):
             if tls is not None:
                 path = os.path.join(folder, key)

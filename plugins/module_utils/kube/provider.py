@@ -14,6 +14,7 @@ from typing import Any, Mapping, Optional
 
 from ..errors import SpecError
 from ..providers.base import ProviderConfig
+from ..providers.connection import config_from, settings_of
 from .resources import VIRTRIGAUD_API
 
 PROVIDER_TYPES = ("vsphere", "libvirt", "proxmox", "firecracker", "qemu")
@@ -223,12 +224,9 @@ def redact_secret(obj: Optional[dict]) -> Optional[dict]:
 def provider_connection(provider_type: str, endpoint: Optional[str], credentials: Mapping[str, Optional[str]],
                         validate_certs: bool = True, name: Optional[str] = None,
                         options: Optional[Mapping[str, Any]] = None) -> ProviderConfig:
-    """The provider layer's connection from a Provider's endpoint and its credential keys (a Proxmox token wins)."""
-    settings = dict(options or {})
-    username, password = credentials.get("username"), credentials.get("password")
-    token_id = credentials.get("token_id")
-    if token_id:
-        settings.update(token_id=token_id, token_secret=credentials.get("token_secret"))
-        username = token_id.split("!", 1)[0]
-    return ProviderConfig(type=provider_type, uri=endpoint, username=username, password=password,
-                          validate_certs=validate_certs, name=name, options=settings)
+    """The provider layer's connection from a Provider's endpoint and the credential keys its type reads."""
+    values: dict[str, Any] = {"uri": endpoint, "validate_certs": validate_certs}
+    for setting in settings_of(provider_type):
+        if setting.credential and credentials.get(setting.credential):
+            values.setdefault(setting.key, credentials[setting.credential])
+    return config_from(provider_type, values, options, name=name)

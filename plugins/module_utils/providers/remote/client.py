@@ -86,7 +86,7 @@ class Channel:
 
     def _open(self) -> Any:
         options = self.config.options
-        if not options.get("tls", True):
+        if options.get("insecure"):
             return grpc.insecure_channel(self.target)
         root = _read(options.get("ca_path"), "ca_path")
         cert = _read(options.get("client_cert"), "client_cert")

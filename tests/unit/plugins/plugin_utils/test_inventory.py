@@ -76,8 +76,10 @@ def test_bad_sources_name_the_key(sources, option, text):
     assert caught.value.option == option and text in caught.value.msg
 
 
-def test_sources_get_names_and_defaults(monkeypatch):
+def test_sources_get_names_and_their_own_environment(monkeypatch):
     monkeypatch.setenv("VMWARE_HOST", "vc.example.com")
+    monkeypatch.setenv("LIBVIRT_DEFAULT_URI", "qemu+ssh://kvm.example.com/system")
     checked = inventory.check_sources([{"type": "mock"}, {"type": "vsphere", "name": "vc"}])
     assert [s["name"] for s in checked] == ["mock-0", "vc"]
-    assert checked[1]["hostname"] == "vc.example.com"
+    assert inventory.source_connection(checked[1]).config.uri == "vc.example.com"
+    assert inventory.source_connection(checked[0]).config.uri is None

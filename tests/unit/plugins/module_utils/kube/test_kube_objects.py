@@ -8,6 +8,7 @@ import base64
 
 import pytest
 
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.proxmox.client import endpoint as proxmox_endpoint
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube import provider, runtime, vm
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import Change, comparable
@@ -85,7 +86,8 @@ def test_tls_material_must_come_complete():
 def test_a_proxmox_token_wins_over_a_password():
     config = provider.provider_connection("proxmox", "https://pve:8006", {"token_id": "ops@pve!ci", "token_secret": "t",
                                                                           "username": "root@pam", "password": "p"})
-    assert config.username == "ops@pve" and config.options["token_id"] == "ops@pve!ci"
+    where = proxmox_endpoint(config)
+    assert (where.user, where.token_name) == ("ops@pve", "ci") and config.options["token_secret"] == "t"
 
 
 def provider_object(**runtime_changes):

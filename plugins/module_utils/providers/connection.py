@@ -1,0 +1,203 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which connection settings each backend reads, and from where: one table per backend.
+
+An AWX job may carry the credentials of several backends at once, so every
+backend's environment variables can be set together.  A backend therefore reads
+only the options and variables of its own table; an option of another backend
+given in a task is reported back, never read.  The modules, the inventory
+sources, the provider runtime and the check of the AWX credential types all use
+these tables.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from ..errors import SpecError
+from .base import ProviderConfig
+
+CONFIG_FIELDS = ("uri", "username", "password", "validate_certs")
+_TRUE = ("1", "true", "yes", "on", "y", "t")
+_FALSE = ("0", "false", "no", "off", "n", "f")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One connection setting of one backend.
+
+    ``key`` is a :class:`ProviderConfig` field or a key of its ``options``.  A
+    task's option wins over the environment; within each, the table's order
+    decides, so two options may feed one key (vSphere's ``uri`` and
+    ``hostname``).  ``runtime_env`` and ``credential`` are where the provider
+    runtime finds the same setting: its credential file of that name first.
+    """
+
+    option: str
+    key: str
+    env: tuple[str, ...] = ()
+    kind: str = "str"
+    secret: bool = False
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    runtime_env: tuple[str, ...] = ()
+    credential: Optional[str] = None
+
+
+def _endpoint(*env: str, runtime: tuple[str, ...] = ("PROVIDER_ENDPOINT",)) -> Setting:
+    return Setting("uri", "uri", env, runtime_env=runtime)
+
+
+BACKENDS: dict[str, tuple[Setting, ...]] = {
+    "libvirt": (
+        _endpoint("LIBVIRT_DEFAULT_URI"),
+        Setting("username", "username", ("LIBVIRT_USERNAME", "VIRTRIGAUD_USERNAME"),
+                runtime_env=("LIBVIRT_USERNAME",), credential="username"),
+        Setting("password", "password", ("LIBVIRT_PASSWORD", "VIRTRIGAUD_PASSWORD"), secret=True,
+                runtime_env=("LIBVIRT_PASSWORD",), credential="password"),
+        Setting("default_datastore", "storage_pool", ("LIBVIRT_STORAGE_POOL", "VIRTRIGAUD_DEFAULT_DATASTORE")),
+        Setting("libvirt_domain_type", "domain_type", ("VIRTRIGAUD_LIBVIRT_DOMAIN_TYPE",), default="auto",
+                choices=("auto", "kvm", "qemu"), runtime_env=("LIBVIRT_DOMAIN_TYPE",)),
+    ),
+    "vsphere": (
+        _endpoint(),
+        Setting("hostname", "uri", ("VMWARE_HOST",)),
+        Setting("port", "port", ("VMWARE_PORT",), kind="int"),
+        Setting("username", "username", ("VMWARE_USER",), credential="username"),
+        Setting("password", "password", ("VMWARE_PASSWORD",), secret=True, credential="password"),
+        Setting("validate_certs", "validate_certs", ("VMWARE_VALIDATE_CERTS",), kind="bool", default=True),
+        Setting("datacenter", "datacenter", ("VMWARE_DATACENTER",)),
+        Setting("default_datastore", "storage_pool", ("VMWARE_DATASTORE",)),
+        Setting("default_cluster", "cluster", ("VIRTRIGAUD_DEFAULT_CLUSTER",)),
+        Setting("default_folder", "folder", ("VIRTRIGAUD_DEFAULT_FOLDER",)),
+    ),
+    "proxmox": (
+        _endpoint(runtime=("PROVIDER_ENDPOINT", "PVE_ENDPOINT")),
+        Setting("api_host", "uri", ("PROXMOX_HOST",)),
+        Setting("api_port", "port", ("PROXMOX_PORT",), kind="int"),
+        Setting("api_user", "username", ("PROXMOX_USER",), runtime_env=("PROVIDER_USERNAME", "PVE_USERNAME"),
+                credential="username"),
+        Setting("api_password", "password", ("PROXMOX_PASSWORD",), secret=True,
+                runtime_env=("PROVIDER_PASSWORD", "PVE_PASSWORD"), credential="password"),
+        Setting("api_token_id", "token_id", ("PROXMOX_TOKEN_ID",),
+                runtime_env=("PROVIDER_TOKEN_ID", "PVE_TOKEN_ID"), credential="token_id"),
+        Setting("api_token_secret", "token_secret", ("PROXMOX_TOKEN_SECRET",), secret=True,
+                runtime_env=("PROVIDER_TOKEN_SECRET", "PVE_TOKEN_SECRET"), credential="token_secret"),
+        Setting("validate_certs", "validate_certs", ("PROXMOX_VALIDATE_CERTS",), kind="bool", default=True),
+        Setting("default_node", "node", ("PROXMOX_NODE", "VIRTRIGAUD_DEFAULT_NODE")),
+        Setting("default_datastore", "storage_pool", ("PROXMOX_STORAGE",), runtime_env=("PVE_DEFAULT_STORAGE",)),
+        Setting("default_bridge", "bridge", ("VIRTRIGAUD_DEFAULT_BRIDGE",)),
+        Setting("snippets_storage", "snippets_storage", ("VIRTRIGAUD_SNIPPETS_STORAGE",)),
+        Setting("snippets_dir", "snippets_dir", ("VIRTRIGAUD_SNIPPETS_DIR",), kind="path"),
+    ),
+    "remote": (
+        _endpoint("VIRTRIGAUD_URI", runtime=()),
+        Setting("ca_path", "ca_path", ("VIRTRIGAUD_CA_PATH",), kind="path"),
+        Setting("client_cert", "client_cert", ("VIRTRIGAUD_CLIENT_CERT",), kind="path"),
+        Setting("client_key", "client_key", ("VIRTRIGAUD_CLIENT_KEY",), kind="path"),
+        Setting("tls_server_name", "tls_server_name", ("VIRTRIGAUD_TLS_SERVER_NAME",)),
+        Setting("insecure", "insecure", ("VIRTRIGAUD_INSECURE",), kind="bool", default=False),
+        Setting("rpc_timeouts", "rpc_timeouts", kind="dict"),
+    ),
+    "mock": (
+        _endpoint("VIRTRIGAUD_MOCK_URI", runtime=()),
+    ),
+}
+
+# Every connection option any backend reads; the selector is not one of them.
+OPTIONS = tuple(sorted({setting.option for table in BACKENDS.values() for setting in table}))
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A backend's connection, what it left unread, and the secret values it holds."""
+
+    config: ProviderConfig
+    foreign: tuple[str, ...]
+    secrets: tuple[str, ...]
+
+    def foreign_warnings(self) -> list[str]:
+        return ["%s is not a %s setting and was not used; %s" % (option, self.config.type, owners(option))
+                for option in self.foreign]
+
+
+def owners(option: str) -> str:
+    """Which backends read ``option``, as a clause for a message."""
+    types = [name for name, table in BACKENDS.items() if any(s.option == option for s in table)]
+    return "only %s read%s it" % (" and ".join(types), "s" if len(types) == 1 else "")
+
+
+def settings_of(provider_type: str) -> tuple[Setting, ...]:
+    try:
+        return BACKENDS[provider_type]
+    except KeyError:
+        raise SpecError("'%s' is not a provider type; use one of: %s" % (provider_type, ", ".join(sorted(BACKENDS))),
+                        option="provider_type") from None
+
+
+def resolve(provider_type: str, params: Mapping[str, Any], environ: Mapping[str, str],
+            extra_options: Optional[Mapping[str, Any]] = None) -> Connection:
+    """The connection for ``provider_type`` from the task's options, then its own environment variables.
+
+    ``params`` holds only what the task (or ``module_defaults``) gave: unset
+    options are None.  ``extra_options`` are settings that are not connection
+    settings (a wait timeout) and go to every backend.
+
+    Raises:
+        SpecError: an environment variable does not hold a value of the
+            setting's kind, naming the variable and the option.
+    """
+    table = settings_of(provider_type)
+    values: dict[str, Any] = {}
+    for setting in table:
+        if setting.key not in values and params.get(setting.option) is not None:
+            values[setting.key] = params[setting.option]
+    for setting in table:
+        if setting.key in values:
+            continue
+        variable = next((name for name in setting.env if environ.get(name)), None)
+        if variable is not None:
+            values[setting.key] = _from_env(setting, variable, environ[variable])
+        elif setting.default is not None:
+            values[setting.key] = setting.default
+    own = {setting.option for setting in table}
+    foreign = tuple(option for option in OPTIONS if option not in own and params.get(option) is not None)
+    secrets = tuple(str(values[s.key]) for s in table if s.secret and values.get(s.key))
+    return Connection(config=config_from(provider_type, values, extra_options), foreign=foreign, secrets=secrets)
+
+
+def config_from(provider_type: str, values: Mapping[str, Any], extra_options: Optional[Mapping[str, Any]] = None,
+                name: Optional[str] = None) -> ProviderConfig:
+    """A ProviderConfig from resolved settings: the four fields by name, the rest as options."""
+    options = {key: value for key, value in values.items() if key not in CONFIG_FIELDS}
+    options.update(extra_options or {})
+    validate_certs = values.get("validate_certs")
+    return ProviderConfig(type=provider_type, uri=values.get("uri"), username=values.get("username"),
+                          password=values.get("password"),
+                          validate_certs=True if validate_certs is None else bool(validate_certs),
+                          name=name, options=options)
+
+
+def _from_env(setting: Setting, variable: str, raw: str) -> Any:
+    value = raw.strip()
+    if setting.kind == "int":
+        if not value.isdigit():
+            raise SpecError("%s=%s is not a whole number" % (variable, value), option=setting.option)
+        return int(value)
+    if setting.kind == "bool":
+        if value.lower() not in _TRUE + _FALSE:
+            raise SpecError("%s=%s is not a boolean (true or false)" % (variable, value), option=setting.option)
+        return value.lower() in _TRUE
+    if setting.kind == "path":
+        return os.path.expanduser(os.path.expandvars(value))
+    if setting.choices and value not in setting.choices:
+        raise SpecError("%s=%s is not one of: %s" % (variable, value, ", ".join(setting.choices)),
+                        option=setting.option)
+    return raw if setting.secret else value
+
+
+def environment_variables(provider_type: str) -> tuple[str, ...]:
+    """Every variable the modules and inventory sources of ``provider_type`` read for its connection."""
+    return tuple(name for setting in settings_of(provider_type) for name in setting.env)

@@ -1,0 +1,113 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Backend × environment × task options → connection: each backend reads only its own settings."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ansible_collections.virtrigaud.core.plugins.doc_fragments.connection import ModuleDocFragment
+from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import connection_spec
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers import connection
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import PROVIDER_TYPES
+
+# What an AWX job carrying every credential type at once puts in the environment.
+EVERYTHING = {
+    "LIBVIRT_DEFAULT_URI": "qemu+tcp://kvm.example/system", "LIBVIRT_USERNAME": "kvm-user",
+    "LIBVIRT_PASSWORD": "canary-libvirt", "LIBVIRT_STORAGE_POOL": "kvm-pool",
+    "VMWARE_HOST": "vc.example", "VMWARE_PORT": "8443", "VMWARE_USER": "vc-user", "VMWARE_PASSWORD": "canary-vsphere",
+    "VMWARE_VALIDATE_CERTS": "false", "VMWARE_DATASTORE": "vc-ds", "VMWARE_DATACENTER": "dc1",
+    "PROXMOX_HOST": "pve.example", "PROXMOX_PORT": "8007", "PROXMOX_USER": "root@pam",
+    "PROXMOX_PASSWORD": "canary-proxmox", "PROXMOX_TOKEN_ID": "ci", "PROXMOX_TOKEN_SECRET": "canary-pve-token",
+    "PROXMOX_VALIDATE_CERTS": "no", "PROXMOX_NODE": "pve1", "PROXMOX_STORAGE": "local-lvm",
+    "VIRTRIGAUD_URI": "runtime.example:9443", "VIRTRIGAUD_CA_PATH": "/ca.crt", "VIRTRIGAUD_INSECURE": "true",
+    "VIRTRIGAUD_MOCK_URI": "mock://",
+}
+NOTHING: dict[str, str] = {}
+
+CASES = [
+    # (backend, environment, task options, expected uri, username, password, validate_certs, some options)
+    ("libvirt", EVERYTHING, {}, "qemu+tcp://kvm.example/system", "kvm-user", "canary-libvirt", True,
+     {"storage_pool": "kvm-pool", "domain_type": "auto"}),
+    ("vsphere", EVERYTHING, {}, "vc.example", "vc-user", "canary-vsphere", False,
+     {"port": 8443, "storage_pool": "vc-ds", "datacenter": "dc1"}),
+    ("proxmox", EVERYTHING, {}, "pve.example", "root@pam", "canary-proxmox", False,
+     {"port": 8007, "token_id": "ci", "token_secret": "canary-pve-token", "node": "pve1", "storage_pool": "local-lvm"}),
+    ("remote", EVERYTHING, {}, "runtime.example:9443", None, None, True, {"ca_path": "/ca.crt", "insecure": True}),
+    ("mock", EVERYTHING, {}, "mock://", None, None, True, {}),
+    # The task's own options win over its environment; another backend's variable never fills a gap.
+    ("vsphere", EVERYTHING, {"hostname": "vc2.example"}, "vc2.example", "vc-user", "canary-vsphere", False, {}),
+    ("vsphere", {"LIBVIRT_DEFAULT_URI": "qemu:///system"}, {"hostname": "vc.example"}, "vc.example", None, None,
+     True, {}),
+    ("vsphere", EVERYTHING, {"uri": "https://vc3.example/sdk", "hostname": "vc2.example"},
+     "https://vc3.example/sdk", "vc-user", "canary-vsphere", False, {}),
+    ("proxmox", {"VMWARE_HOST": "vc.example", "VMWARE_PASSWORD": "canary-vsphere"}, {}, None, None, None, True, {}),
+    ("libvirt", {"VMWARE_PASSWORD": "canary-vsphere", "PROXMOX_PASSWORD": "canary-proxmox"}, {}, None, None, None,
+     True, {"domain_type": "auto"}),
+    ("libvirt", {"VIRTRIGAUD_USERNAME": "old", "VIRTRIGAUD_PASSWORD": "old-secret"}, {}, None, "old", "old-secret",
+     True, {}),
+    ("remote", {"LIBVIRT_DEFAULT_URI": "qemu:///system"}, {}, None, None, None, True, {"insecure": False}),
+    ("proxmox", NOTHING, {"api_host": "pve", "validate_certs": True}, "pve", None, None, True, {}),
+    ("libvirt", EVERYTHING, {"libvirt_domain_type": "qemu"}, "qemu+tcp://kvm.example/system", "kvm-user",
+     "canary-libvirt", True, {"domain_type": "qemu"}),
+]
+
+
+@pytest.mark.parametrize("backend, environ, params, uri, username, password, validate_certs, options", CASES)
+def test_each_backend_reads_only_its_own_settings(backend, environ, params, uri, username, password, validate_certs,
+                                                  options):
+    config = connection.resolve(backend, params, environ).config
+    assert (config.type, config.uri, config.username, config.password) == (backend, uri, username, password)
+    assert config.validate_certs is validate_certs
+    assert {key: config.options.get(key) for key in options} == options
+    foreign = {v for k, v in EVERYTHING.items() if k not in connection.environment_variables(backend)}
+    assert not foreign & ({config.uri, config.username, config.password} | set(map(str, config.options.values())))
+
+
+def test_options_of_another_backend_are_named_not_read():
+    resolved = connection.resolve("vsphere", {"hostname": "vc", "api_password": "pw-canary", "uri": None}, NOTHING)
+    assert resolved.foreign == ("api_password",)
+    assert resolved.config.password is None
+    warning, = resolved.foreign_warnings()
+    assert "api_password" in warning and "only proxmox reads it" in warning and "pw-canary" not in warning
+
+
+def test_secrets_from_the_environment_are_collected_for_no_log():
+    resolved = connection.resolve("proxmox", {}, EVERYTHING)
+    assert set(resolved.secrets) == {"canary-proxmox", "canary-pve-token"}
+
+
+@pytest.mark.parametrize("variable, value, option", [
+    ("VMWARE_PORT", "https", "port"),
+    ("VMWARE_VALIDATE_CERTS", "maybe", "validate_certs"),
+])
+def test_bad_environment_values_name_the_variable_and_option(variable, value, option):
+    with pytest.raises(SpecError) as caught:
+        connection.resolve("vsphere", {}, {variable: value})
+    assert caught.value.option == option and variable in caught.value.msg
+
+
+def test_a_bad_domain_type_from_the_environment_is_refused():
+    with pytest.raises(SpecError) as caught:
+        connection.resolve("libvirt", {}, {"VIRTRIGAUD_LIBVIRT_DOMAIN_TYPE": "xen"})
+    assert caught.value.option == "libvirt_domain_type" and "auto, kvm, qemu" in caught.value.msg
+
+
+def test_every_provider_type_has_a_table_and_the_argspec_has_every_option():
+    assert set(connection.BACKENDS) == set(PROVIDER_TYPES)
+    spec = connection_spec()
+    assert set(connection.OPTIONS) | {"provider_type"} == set(spec)
+    assert all("fallback" not in spec[option] and "default" not in spec[option] for option in connection.OPTIONS)
+
+
+def test_the_documentation_names_every_variable_of_each_option():
+    text = ModuleDocFragment.DOCUMENTATION
+    for table in connection.BACKENDS.values():
+        for setting in table:
+            block = re.search(r"\n  %s:\n(.*?)(?=\n  \w+:\n|\nnotes:)" % setting.option, text, re.S)
+            assert block, setting.option
+            for variable in setting.env:
+                assert "E(%s)" % variable in block.group(1), (setting.option, variable)
