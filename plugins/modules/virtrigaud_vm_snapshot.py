@@ -54,9 +54,9 @@ options:
   include_memory:
     description:
       - Save the memory of a running VM too, so a revert resumes it running.
-      - With libvirt, snapshots of a running VM always include its memory. A VM defined by an older release of
-        this collection whose vCPUs were hot-plugged while it ran is refused, because QEMU could not load that
-        memory state again; the error says how to take a disk-only snapshot instead.
+      - With libvirt, snapshots of a running VM always include its memory. A running VM whose vCPUs were
+        hot-plugged, and whose disks an earlier release of this collection defined, is refused, because QEMU could
+        not load that memory state again; the error says how to take a disk-only snapshot instead.
     type: bool
     default: false
 seealso:
