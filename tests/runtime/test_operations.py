@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from test_runtime import PKI, Runtime, scrape
+from test_runtime import PKI, Runtime, scrape  # pylint: disable=import-error
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import PowerOp, ProviderConfig
