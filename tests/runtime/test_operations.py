@@ -100,10 +100,11 @@ def test_vm_counts_follow_the_backend_on_a_timer(checked):
     vm_id, dummy = provider.create(parse_vm({"name": "timer-1", "image": "base"}))
     provider.create(parse_vm({"name": "timer-2", "image": "base"}))
     provider.power(vm_id, PowerOp.ON)
-    # No ListVMs call: the runtime's own timer must notice the two VMs.
+
     def counts(samples):
         return tuple(value(samples, "provider_vms_total", state=state) for state in ("running", "stopped"))
 
+    # No ListVMs call: the runtime's own timer must notice the two VMs.
     deadline = time.monotonic() + 20
     samples = scrape(checked)
     while counts(samples) != (1, 1) and time.monotonic() < deadline:
