@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run every test: unit, sanity, lint, docs, the provider runtime's tests, the
 # integration scenario suite on the mock provider, a real libvirtd, vcsim, the
-# fake PVE, the runtime and a real kube-apiserver, then unit, sanity, docs and
-# the mock suite again on
+# fake PVE, the runtime and a real kube-apiserver, every backend's credentials
+# at once, jobs as AWX runs them (ansible-runner transmit | worker | process),
+# the runtime's container, then unit, sanity, docs and the mock suite again on
 # the newest ansible-core.  `test.sh unit sanity` runs a subset.
 set -euo pipefail
 # shellcheck disable=SC1091  # lib.sh sits beside this script
@@ -289,8 +290,11 @@ stage_runner() {
     RUNNER_LIBVIRT_CANARY="vr-libvirt-$RANDOM$RANDOM"
     RUNNER_SCRATCH="$(mktemp -d)"
     RUNNER_PREFIX="$prefix"
+    RUNNER_JOBS=0
     build_tree
-    (cd "$REPO/tests" && "$PYTHON" -m pytest -q -p no:cacheprovider awx | tail -n 1)
+    (cd "$REPO/tests" && "$PYTHON" -m pytest -q -p no:cacheprovider awx) > "$LOGS/runner-render.log" ||
+        { cat "$LOGS/runner-render.log"; return 1; }
+    echo "  credential types rendered as AWX does: $(tail -n 1 "$LOGS/runner-render.log")"
     "$REPO/scripts/testbed/libvirtd.sh" start >/dev/null
     "$REPO/scripts/testbed/seed-image.sh" "$("$REPO/scripts/testbed/guest-image.sh" | tail -n 1)" >/dev/null
     start_vcsim "$vsphere" >/dev/null
@@ -321,7 +325,7 @@ stage_runner() {
     no_canary_outside "$RUNNER_LIBVIRT_CANARY" '' "${places[@]}"
     no_canary_outside "$vsphere" vcsim- "${places[@]}"
     rm -rf "$RUNNER_SCRATCH"
-    echo "runner: 10 jobs and an inventory update ran as AWX runs them; no canary in events, stdout, artifacts or logs ($((SECONDS - started)) s)"
+    echo "runner: $RUNNER_JOBS jobs (one an inventory update) ran as AWX runs them; no canary in their events, stdout, artifacts or the test bed's logs ($((SECONDS - started)) s)"
 }
 
 # The private data dir every job starts from: the project, an inventory, and the
@@ -374,15 +378,16 @@ runner_job() {
         { tail -n 40 "$job/process.log" "$job/worker.log" >&2; return 1; }
     summary="$(awx_job report "$job" --ident "$name" "$@")" ||
         { tail -n 40 "$job/pdd/artifacts/$name/stdout" >&2; return 1; }
+    RUNNER_JOBS=$((RUNNER_JOBS + 1))
     echo "  $name: $summary ($((SECONDS - started)) s)"
 }
 
 awx_job() { (cd "$REPO/tests" && "$PYTHON" -m awx.job "$@"); }
 
-# After a failure: remove the libvirt VM through the same path, and the scratch folder.
+# After a failure: remove the libvirt VM through the same path; the jobs stay for a look.
 runner_cleanup() {
     runner_job cleanup-libvirt remove.yml "$(runner_request libvirt)" >/dev/null 2>&1 || true
-    rm -rf "$RUNNER_SCRATCH"
+    echo "runner: the jobs' private data dirs are kept in $RUNNER_SCRATCH" >&2
 }
 
 # The provider runtime in its container, as the provider_runtime role deploys
