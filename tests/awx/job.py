@@ -163,7 +163,7 @@ class Artifacts:
             _write(os.path.join(self.job, side + "-command-scrubbed.json"), json.dumps(record, indent=1))
 
 
-def report(job: str, ident: str, changed: int | None, hosts: list[str], groups: list[str]) -> str:
+def report(job: str, ident: str, changed: int | None, hosts: list[str], groups: list[tuple[str, set[str]]]) -> str:
     """Check one job's artifacts; a line that sums it up, or AssertionError naming what is wrong."""
     artifacts = Artifacts(job, ident)
     if artifacts.status != "successful" or artifacts.rc != "0":
@@ -177,18 +177,26 @@ def report(job: str, ident: str, changed: int | None, hosts: list[str], groups: 
     return "successful, %d events; changed=%d ok=%d failed=0" % (len(artifacts.events), stats["changed"], stats["ok"])
 
 
-def _inventory_line(artifacts: Artifacts, hosts: list[str], groups: list[str]) -> str:
+def _inventory_line(artifacts: Artifacts, hosts: list[str], groups: list[tuple[str, set[str]]]) -> str:
     listed, members = artifacts.inventory()
     missing = sorted(set(hosts) - listed)
     if missing:
         raise AssertionError("inventory: %s missing among %s" % (missing, sorted(listed)))
-    for entry in groups:
-        name, _, expected = entry.partition("=")
+    for name, expected in groups:
         got = members.get(name, set()) & set(hosts)
-        if got != set(filter(None, expected.split(","))):
-            raise AssertionError("inventory: group %s holds %s of this run's hosts, not %s" % (name, sorted(got), expected))
+        if got != expected:
+            raise AssertionError("inventory: group %s holds %s of this run's hosts, not %s"
+                                 % (name, sorted(got), sorted(expected)))
     return "successful; %d hosts listed, this run's %s in groups %s" % (
-        len(listed), " and ".join(hosts), ", ".join(entry.partition("=")[0] for entry in groups))
+        len(listed), " and ".join(hosts), ", ".join(name for name, _members in groups))
+
+
+def _group(text: str) -> tuple[str, set[str]]:
+    """NAME=HOST,HOST: a group and the hosts of this run it must hold."""
+    name, sign, members = text.partition("=")
+    if not name or not sign:
+        raise argparse.ArgumentTypeError("%s is not NAME=HOST,..." % text)
+    return name, set(filter(None, members.split(",")))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.choices["prepare"].add_argument("--inventory-source")
     commands.choices["report"].add_argument("--changed", type=int)
     commands.choices["report"].add_argument("--hosts", type=lambda text: text.split(","), default=[])
-    commands.choices["report"].add_argument("--group", action="append", default=[])
+    commands.choices["report"].add_argument("--group", type=_group, action="append", default=[])
     options = parser.parse_args(argv)
     try:
         if options.command == "prepare":

@@ -152,10 +152,9 @@ def _check_inputs(definition: Mapping[str, Any], inputs: Mapping[str, Any]) -> N
     if missing:
         raise CredentialTypeError("%s requires %s" % (definition.get("name"), ", ".join(missing)))
     for name, value in inputs.items():
-        wants_bool = fields[name].get("type") == "boolean"
-        if wants_bool != isinstance(value, bool):
-            raise CredentialTypeError("%s: %s must be a %s" % (definition.get("name"), name,
-                                                             "boolean" if wants_bool else "string"))
+        kind = fields[name].get("type", "string")
+        if (kind == "boolean") != isinstance(value, bool):
+            raise CredentialTypeError("%s: %s must be a %s" % (definition.get("name"), name, kind))
 
 
 def _namespaces(definition: Mapping[str, Any], inputs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
