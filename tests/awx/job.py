@@ -59,7 +59,7 @@ def prepare(job: str, template: str, ident: str, request: Mapping[str, Any], inv
     _write(os.path.join(pdd, "env", "envvars"), yaml.safe_dump(env, default_flow_style=False))
     if request.get("extra_vars"):
         _write(os.path.join(pdd, "env", "extravars"), yaml.safe_dump(request["extra_vars"], default_flow_style=False))
-    if inventory_update:
+    if inventory_source is not None:
         _write(os.path.join(pdd, "args"), shlex.join(inventory_command(worker, ident, inventory_source)))
     elif args:
         _write(os.path.join(pdd, "env", "cmdline"), shlex.join(args))
