@@ -246,9 +246,11 @@ stage_isolation() {
         export VMWARE_VALIDATE_CERTS=false PROXMOX_VALIDATE_CERTS=false
         export LIBVIRT_DEFAULT_URI=qemu:///system LIBVIRT_USERNAME=vr-tester LIBVIRT_PASSWORD="$libvirt"
         export LIBVIRT_STORAGE_POOL=virtrigaud VIRTRIGAUD_MOCK_URI="mock://$scratch/mock.json"
-        ansible-playbook -v "$REPO/tests/isolation/play.yml" -e "ansible_python_interpreter=$(command -v "$PYTHON")"
+        # set -e does not reach inside a subshell that is an if's condition: each step exits on failure itself.
+        ansible-playbook -v "$REPO/tests/isolation/play.yml" -e "ansible_python_interpreter=$(command -v "$PYTHON")" ||
+            exit 1
         ANSIBLE_INVENTORY_ENABLED=virtrigaud.core.virtrigaud ANSIBLE_INVENTORY_UNPARSED_FAILED=true \
-            ansible-inventory -i "$REPO/tests/isolation/all.virtrigaud.yml" --list > "$scratch/inventory.json"
+            ansible-inventory -i "$REPO/tests/isolation/all.virtrigaud.yml" --list > "$scratch/inventory.json" || exit 1
         "$PYTHON" -c 'import json, sys; hosts = json.load(open(sys.argv[1]))["_meta"]["hostvars"]
 sources = {v["virtrigaud_provider"] for v in hosts.values()}
 assert {"kvm", "vcenter", "runtime"} <= sources, sources  # pve and memory hold no VMs; strict=true read them
@@ -299,7 +301,7 @@ stage_runner() {
     "$REPO/scripts/testbed/seed-image.sh" "$("$REPO/scripts/testbed/guest-image.sh" | tail -n 1)" >/dev/null
     start_vcsim "$vsphere" >/dev/null
     RUNNER_VSPHERE_CREDENTIAL="$(eval "$(VCSIM_PASSWORD="$vsphere" "$REPO/scripts/testbed/vcsim.sh" env)" &&
-        printf '{"type": "%s", "inputs": {"hostname": "%s", "port": "%s", "username": "%s", "password": "%s", "validate_certs": false}}' \
+        printf '{"type": "%s", "inputs": {"hostname": "%s", "port": "%s", "username": "%s", "password": "%s", "skip_tls_verify": true}}' \
             "$REPO/docs/awx/credential_types/vsphere.yml" "$VMWARE_HOST" "$VMWARE_PORT" "$VMWARE_USER" "$VMWARE_PASSWORD")"
     runner_template
     trap runner_cleanup EXIT

@@ -27,19 +27,19 @@ def test_every_shipped_type_is_one_awx_accepts(path):
 
 def test_env_injectors_hide_secrets_in_the_safe_copy(tmp_path):
     injected = inject(load(str(TYPES / "vsphere.yml")),
-                      {"hostname": "vc.example.com", "username": "u", "password": "s3cret", "validate_certs": True},
+                      {"hostname": "vc.example.com", "username": "u", "password": "s3cret", "skip_tls_verify": True},
                       pdd(tmp_path), "/runner")
     assert injected.env["VMWARE_PASSWORD"] == "s3cret"
     assert injected.safe_env["VMWARE_PASSWORD"] == HIDDEN
-    assert injected.env["VMWARE_VALIDATE_CERTS"] == "True"
+    assert injected.env["VMWARE_VALIDATE_CERTS"] == "false"
     assert injected.env["VMWARE_PORT"] == ""  # the field's default fills AWX's form only
     assert injected.secret_variables == ("VMWARE_PASSWORD",)
 
 
-def test_an_unset_boolean_is_false_whatever_its_default(tmp_path):
+def test_an_unset_boolean_is_false_so_certificates_stay_verified(tmp_path):
     injected = inject(load(str(TYPES / "vsphere.yml")), {"hostname": "h", "username": "u", "password": "p"},
                       pdd(tmp_path), "/runner")
-    assert injected.env["VMWARE_VALIDATE_CERTS"] == "False"
+    assert injected.env["VMWARE_VALIDATE_CERTS"] == "true"
 
 
 def test_file_injectors_write_files_and_give_their_worker_paths(tmp_path):
@@ -87,7 +87,7 @@ def test_types_awx_refuses(injectors, message):
 @pytest.mark.parametrize("inputs, message", [
     ({"hostname": "h", "username": "u"}, "requires password"),
     ({"hostname": "h", "username": "u", "password": "p", "api_password": "x"}, "no fields api_password"),
-    ({"hostname": "h", "username": "u", "password": "p", "validate_certs": "yes"}, "must be a boolean"),
+    ({"hostname": "h", "username": "u", "password": "p", "skip_tls_verify": "yes"}, "must be a boolean"),
 ])
 def test_credentials_awx_refuses(tmp_path, inputs, message):
     with pytest.raises(CredentialTypeError, match=message):
