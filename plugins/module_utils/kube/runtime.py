@@ -192,21 +192,7 @@ def deployment(provider: dict, options: RuntimeOptions, checksum: Optional[str] 
     runtime = spec["runtime"]
     port = (runtime.get("service") or {}).get("port") or 9443
     tls_secret = tls_gate(provider)[0]
-    name = object_name(provider)
-    volumes: list[dict[str, Any]] = [
-        {"name": "provider-credentials", "secret": {"secretName": spec["credentialSecretRef"]["name"]}},
-        {"name": "tmp", "emptyDir": {}},
-    ]
-    mounts: list[dict[str, Any]] = [
-        {"name": "provider-credentials", "mountPath": CREDENTIALS_PATH, "readOnly": True},
-        {"name": "tmp", "mountPath": "/tmp"},
-    ]
-    if tls_secret:
-        volumes.append({"name": "provider-tls", "secret": {"secretName": tls_secret}})
-        mounts.append({"name": "provider-tls", "mountPath": TLS_PATH, "readOnly": True})
-    if spec["type"] == "libvirt":
-        volumes.append({"name": "libvirt-ssh-key", "emptyDir": {"medium": "Memory", "sizeLimit": "4Mi"}})
-        mounts.append({"name": "libvirt-ssh-key", "mountPath": "/tmp/virtrigaud-libvirt"})
+    volumes, mounts = _volumes(spec, tls_secret)
     container = {
         "name": "provider",
         "image": runtime["image"],
@@ -228,24 +214,8 @@ def deployment(provider: dict, options: RuntimeOptions, checksum: Optional[str] 
         "containers": [container],
         "volumes": volumes,
     }
-    if _pull_secrets(runtime, options):
-        pod["imagePullSecrets"] = _pull_secrets(runtime, options)
-    if options.service_account:
-        pod["serviceAccountName"] = name
-        pod["automountServiceAccountToken"] = False
-    for key in ("nodeSelector", "tolerations"):
-        if runtime.get(key):
-            pod[key] = copy.deepcopy(runtime[key])
-    affinity = copy.deepcopy(runtime.get("affinity") or {})
+    pod.update(_pod_extras(provider, options))
     replicas = runtime.get("replicas") or 1
-    if options.anti_affinity and replicas > 1 and "podAntiAffinity" not in affinity:
-        affinity["podAntiAffinity"] = {"preferredDuringSchedulingIgnoredDuringExecution": [{
-            "weight": 100,
-            "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
-                                "labelSelector": {"matchLabels": selector(provider)}},
-        }]}
-    if affinity:
-        pod["affinity"] = affinity
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -257,6 +227,50 @@ def deployment(provider: dict, options: RuntimeOptions, checksum: Optional[str] 
             "template": {"metadata": _template_metadata(provider, options, checksum), "spec": pod},
         },
     }
+
+
+def _volumes(spec: dict, tls_secret: Optional[str]) -> tuple[list[dict], list[dict]]:
+    """The pod's volumes and the container's mounts: credentials, TLS, /tmp and libvirt's SSH key."""
+    volumes: list[dict[str, Any]] = [
+        {"name": "provider-credentials", "secret": {"secretName": spec["credentialSecretRef"]["name"]}},
+        {"name": "tmp", "emptyDir": {}},
+    ]
+    mounts: list[dict[str, Any]] = [
+        {"name": "provider-credentials", "mountPath": CREDENTIALS_PATH, "readOnly": True},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
+    if tls_secret:
+        volumes.append({"name": "provider-tls", "secret": {"secretName": tls_secret}})
+        mounts.append({"name": "provider-tls", "mountPath": TLS_PATH, "readOnly": True})
+    if spec["type"] == "libvirt":
+        volumes.append({"name": "libvirt-ssh-key", "emptyDir": {"medium": "Memory", "sizeLimit": "4Mi"}})
+        mounts.append({"name": "libvirt-ssh-key", "mountPath": "/tmp/virtrigaud-libvirt"})
+    return volumes, mounts
+
+
+def _pod_extras(provider: dict, options: RuntimeOptions) -> dict[str, Any]:
+    """Pull Secrets, the ServiceAccount, and where the pods may run."""
+    runtime = provider["spec"]["runtime"]
+    extras: dict[str, Any] = {}
+    pull_secrets = _pull_secrets(runtime, options)
+    if pull_secrets:
+        extras["imagePullSecrets"] = pull_secrets
+    if options.service_account:
+        extras["serviceAccountName"] = object_name(provider)
+        extras["automountServiceAccountToken"] = False
+    for key in ("nodeSelector", "tolerations"):
+        if runtime.get(key):
+            extras[key] = copy.deepcopy(runtime[key])
+    affinity = copy.deepcopy(runtime.get("affinity") or {})
+    if options.anti_affinity and (runtime.get("replicas") or 1) > 1 and "podAntiAffinity" not in affinity:
+        affinity["podAntiAffinity"] = {"preferredDuringSchedulingIgnoredDuringExecution": [{
+            "weight": 100,
+            "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
+                                "labelSelector": {"matchLabels": selector(provider)}},
+        }]}
+    if affinity:
+        extras["affinity"] = affinity
+    return extras
 
 
 def _template_metadata(provider: dict, options: RuntimeOptions, checksum: Optional[str]) -> dict:
