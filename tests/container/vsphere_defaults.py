@@ -26,13 +26,13 @@ import tempfile
 import uuid
 from typing import Any, Optional
 
+from pyVmomi import vim
+
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ProviderConfig
-from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import Deadline
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import open_provider
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import inventory, session
+from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import Deadline
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import NetworkSpec, VMSpec
-
-from pyVmomi import vim
 
 POD = "vr-pod"
 # Each vcsim host that mounts a datastore adds a terabyte to its capacity: the second member is roomier.
