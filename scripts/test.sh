@@ -457,7 +457,7 @@ container_vsphere() {
     container_harness stop
     "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
     VCSIM_PASSWORD=vr-vcsim-rotated "$REPO/scripts/testbed/vcsim.sh" start >/dev/null
-    refused="$(container_expect failure lab-vsphere)" || return 1
+    refused="$(container_expect failure lab-vsphere --timeout 15)" || return 1
     echo "$refused"
     case "$refused" in
         *"user name or password"*) ;;

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from typing import Any, Optional
 
@@ -141,7 +142,19 @@ def http_probe(probe: dict, deadline: float) -> None:
         if not _running():
             raise PodError("the container exited: %s" % _logs())
         time.sleep(0.2)
-    raise PodError("the probe %s did not answer 200 (%s); the log ends: %s" % (url, last, _logs()))
+    raise PodError("the probe %s did not answer 200 (%s); /health says: %s; the log ends: %s"
+                   % (url, last, _health_report(get["port"]), _logs()))
+
+
+def _health_report(port: int) -> str:
+    """The runtime's own account of why it is not ready (its /health answers 503 with the checks)."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%s/health" % port, timeout=1) as response:
+            return response.read().decode("utf-8", "replace").strip()
+    except urllib.error.HTTPError as err:
+        return err.read().decode("utf-8", "replace").strip()
+    except OSError as err:
+        return str(err)
 
 
 def grpc_check(port: int, tls: Optional[dict]) -> dict[str, Any]:
