@@ -422,11 +422,7 @@ stage_container() {
     container_deploy lab-upstream libvirt qemu+tcp://127.0.0.1/system '{}' upstream '{}'
     container_expect ok lab-upstream
     container_expect failure lab-upstream --mutate missing-provider-type
-    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
-    "$REPO/scripts/testbed/vcsim.sh" start >/dev/null
-    container_deploy lab-vsphere vsphere https://127.0.0.1:18989/sdk \
-        '{"username": "vr-admin", "password": "vr-vcsim-secret"}' seed '{}'
-    container_expect ok lab-vsphere
+    container_vsphere
     "$REPO/scripts/testbed/pvefake.sh" stop >/dev/null
     PYTHON="$PYTHON" "$REPO/scripts/testbed/pvefake.sh" start >/dev/null
     container_deploy lab-proxmox proxmox https://127.0.0.1:18006 \
@@ -441,6 +437,52 @@ stage_container() {
 }
 
 container_harness() { (cd "$REPO/tests" && PYTHONPATH="$TREE" "$PYTHON" -m container.harness "$@"); }
+
+# vSphere from inside the container, on vcsim.  The Provider's defaults place a VM
+# that names no placement (the roomiest member of a storage pod, a resource pool,
+# a folder, a port group).  Then the password is rotated: vcsim restarts with a
+# new one, a pod made from the old Secret is refused, the role rolls the pod
+# template, and the pod the Deployment now describes logs in.
+container_vsphere() {
+    local vcenter=https://127.0.0.1:18989/sdk defaults before after refused
+    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
+    "$REPO/scripts/testbed/vcsim.sh" start >/dev/null
+    vsphere_defaults vr-vcsim-secret setup >/dev/null
+    defaults="$(vsphere_defaults vr-vcsim-secret defaults)"
+    container_deploy lab-vsphere vsphere "$vcenter" '{"username": "vr-admin", "password": "vr-vcsim-secret"}' seed "$defaults"
+    before="$(container_expect ok lab-vsphere --keep)" || return 1
+    echo "$before"
+    vsphere_defaults vr-vcsim-secret check --tls "$VIRTRIGAUD_CACHE/runtime-pki/server-tls" ||
+        { container_harness stop; echo "container: the Provider's vSphere defaults were not used" >&2; return 1; }
+    container_harness stop
+    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
+    VCSIM_PASSWORD=vr-vcsim-rotated "$REPO/scripts/testbed/vcsim.sh" start >/dev/null
+    refused="$(container_expect failure lab-vsphere --timeout 15)" || return 1
+    echo "$refused"
+    case "$refused" in
+        *"user name or password"*) ;;
+        *) echo "container: the old credentials failed for another reason than the login" >&2; return 1 ;;
+    esac
+    container_deploy lab-vsphere vsphere "$vcenter" '{"username": "vr-admin", "password": "vr-vcsim-rotated"}' seed "$defaults"
+    after="$(container_expect ok lab-vsphere)" || return 1
+    echo "$after"
+    if [ "$(checksum_of "$before")" = "$(checksum_of "$after")" ] || [ -z "$(checksum_of "$after")" ]; then
+        echo "container: the rotation left the pod template's credentials checksum as it was" >&2
+        return 1
+    fi
+    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
+    "$REPO/scripts/testbed/vcsim.sh" start >/dev/null
+}
+
+# vsphere_defaults PASSWORD ARGS...: tests/container/vsphere_defaults.py against vcsim.
+vsphere_defaults() {
+    local password="$1"
+    shift
+    (eval "$(VCSIM_PASSWORD="$password" "$REPO/scripts/testbed/vcsim.sh" env)" && cd "$REPO/tests" &&
+        PYTHONPATH="$TREE" "$PYTHON" -m container.vsphere_defaults "$@")
+}
+
+checksum_of() { printf '%s' "$1" | sed -n 's/.*"credentials_checksum": "\([^"]*\)".*/\1/p'; }
 
 # container_deploy NAME TYPE ENDPOINT CREDENTIALS FLAGS DEFAULTS: a Provider and the role's runtime for it.
 container_deploy() {

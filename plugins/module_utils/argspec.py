@@ -36,13 +36,14 @@ def connection_spec() -> Spec:
             "fallback": (env_fallback, ["VIRTRIGAUD_PROVIDER_TYPE"]),
         },
     }
-    for setting in sorted({s.option: s for table in BACKENDS.values() for s in table}.values(), key=_by_option):
+    options = {s.option: s for table in BACKENDS.values() for s in table if s.option}
+    for setting in sorted(options.values(), key=_by_option):
         option: dict[str, Any] = {"type": setting.kind}
         if setting.secret:
             option["no_log"] = True
         if setting.choices:
             option["choices"] = list(setting.choices)
-        spec[setting.option] = option
+        spec[str(setting.option)] = option
     spec["uri"]["aliases"] = ["endpoint"]
     spec["client_key"]["no_log"] = False
     spec["api_token_id"]["no_log"] = False
@@ -50,7 +51,7 @@ def connection_spec() -> Spec:
 
 
 def _by_option(setting: Setting) -> str:
-    return setting.option
+    return setting.option or ""
 
 
 def kube_spec() -> Spec:

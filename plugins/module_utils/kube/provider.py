@@ -16,9 +16,12 @@ from ..errors import SpecError
 from ..providers.base import ProviderConfig
 from ..providers.connection import config_from, settings_of
 from .resources import VIRTRIGAUD_API
+from .runtime import check_served, default_image
 
 PROVIDER_TYPES = ("vsphere", "libvirt", "proxmox", "firecracker", "qemu")
-DEFAULT_RUNTIME_IMAGE = "ghcr.io/virtrigaud/provider-runtime:0.1.0"
+# The CRD's ranges of spec.rateLimit.
+RATE_LIMITS = {"qps": (1, 1000), "burst": (1, 2000)}
+MAX_PULL_SECRETS = 10
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _ENDPOINT = re.compile(r"^((https?://[a-zA-Z0-9.-]+(:[0-9]+)?(/.*)?|(tcp|grpc)://[a-zA-Z0-9.-]+:[0-9]+(/.*)?)"
@@ -91,6 +94,34 @@ def env_entries(entries: Optional[list[dict]], option: str) -> list[dict]:
     return result
 
 
+def check_rate_limit(rate_limit: Optional[dict]) -> dict:
+    for key, (low, high) in RATE_LIMITS.items():
+        value = (rate_limit or {}).get(key)
+        if value is not None and not low <= value <= high:
+            raise SpecError("%s is outside %d-%d, the Provider schema's range" % (value, low, high),
+                            option="rate_limit.%s" % key)
+    return _drop_empty(rate_limit or {})
+
+
+def check_defaults(defaults: Optional[dict]) -> dict:
+    """The given defaults under the schema's names; datastore and storage_pod exclude each other."""
+    given = {key: value for key, value in (defaults or {}).items() if value}
+    for key, value in given.items():
+        if len(value) > 255:
+            raise SpecError("a default is at most 255 characters", option="defaults.%s" % key)
+    if "datastore" in given and "storage_pod" in given:
+        raise SpecError("give a datastore or a storage pod, not both: the schema lets the datastore win, so the "
+                        "storage pod would go unused", option="defaults.storage_pod")
+    return {_DEFAULT_KEYS[key]: value for key, value in given.items()}
+
+
+def pull_secrets(names: Optional[list[str]], option: str) -> list[dict]:
+    """imagePullSecrets references, each a valid Secret name."""
+    if len(names or []) > MAX_PULL_SECRETS:
+        raise SpecError("at most %d Secrets, as the Provider schema allows" % MAX_PULL_SECRETS, option=option)
+    return [{"name": check_name(name, "%s[%d]" % (option, index), 253)} for index, name in enumerate(names or [])]
+
+
 def _drop_empty(mapping: dict) -> dict:
     return {key: value for key, value in mapping.items() if value not in (None, {}, [], "")}
 
@@ -123,7 +154,7 @@ def provider_resource(params: dict) -> dict:
                         "tcp:// or grpc://host:port, or qemu[+ssh|+tcp|+tls]://[user@host[:port]]/path" % endpoint,
                         option="endpoint")
     runtime = params.get("runtime") or {}
-    image = runtime.get("image") or DEFAULT_RUNTIME_IMAGE
+    image = runtime.get("image") or default_image(provider_type)
     if not _IMAGE.match(image):
         raise SpecError("'%s' is not an image reference the schema accepts (name[:tag][@digest])" % image,
                         option="runtime.image")
@@ -143,6 +174,7 @@ def provider_resource(params: dict) -> dict:
         "mode": "Remote",
         "image": image,
         "imagePullPolicy": runtime.get("image_pull_policy"),
+        "imagePullSecrets": pull_secrets(runtime.get("image_pull_secrets"), "runtime.image_pull_secrets"),
         "replicas": replicas,
         "service": {"port": port, "tls": tls_block},
         "resources": runtime.get("resources"),
@@ -162,14 +194,15 @@ def provider_resource(params: dict) -> dict:
         "endpoint": endpoint,
         "credentialSecretRef": {"name": check_name(credentials_secret_name(params), "credentials_secret", 253)},
         "insecureSkipVerify": insecure_skip_verify(params),
-        "defaults": _drop_empty({_DEFAULT_KEYS[key]: value for key, value in (params.get("defaults") or {}).items()}),
-        "rateLimit": _drop_empty(params.get("rate_limit") or {}),
+        "defaults": check_defaults(params.get("defaults")),
+        "rateLimit": check_rate_limit(params.get("rate_limit")),
         "healthCheck": _drop_empty({"enabled": health.get("enabled"), "interval": health.get("interval"),
                                     "timeout": health.get("timeout"),
                                     "failureThreshold": health.get("failure_threshold"),
                                     "successThreshold": health.get("success_threshold")}),
         "runtime": spec_runtime,
     })
+    check_served(spec)
     metadata = _drop_empty({"name": name, "namespace": namespace, "labels": params.get("labels"),
                             "annotations": params.get("annotations")})
     return {"apiVersion": VIRTRIGAUD_API, "kind": "Provider", "metadata": metadata, "spec": spec}

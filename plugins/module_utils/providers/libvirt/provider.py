@@ -10,6 +10,7 @@ synchronous, so returned tasks are always done.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import random
 import time
@@ -73,12 +74,18 @@ def _gib(size_bytes: int) -> int:
     return -(-size_bytes // GIB)
 
 
-def _nic_plans(networks: Iterable[NetworkSpec]) -> tuple[dx.NicPlan, ...]:
+def _nic_plans(networks: Iterable[NetworkSpec], default_network: Optional[str]) -> tuple[dx.NicPlan, ...]:
     """NICs with their MACs fixed now, so cloud-init network config and metadata can name them."""
     return tuple(
         dx.NicPlan(n.name, (n.mac_address or _random_mac()).lower(), n.network, n.bridge, n.model or "virtio")
-        for n in networks
+        for n in _on_default_network(networks, default_network)
     )
+
+
+def _on_default_network(networks: Iterable[NetworkSpec], default: Optional[str]) -> tuple[NetworkSpec, ...]:
+    """A NIC naming neither a network nor a bridge joins the Provider's default network (else libvirt's 'default')."""
+    return tuple(n if n.network or n.bridge or not default else dataclasses.replace(n, network=default)
+                 for n in networks)
 
 
 def _allocation(disk_type: str, size: int) -> int:
@@ -212,13 +219,13 @@ class LibvirtProvider(Provider):
                     "image '%s' is %d GiB; the root disk cannot be smaller" % (spec.image, _gib(capacity)),
                     option="disk_defaults.size",
                 )
-        for index, network in enumerate(spec.networks):
+        networks = _on_default_network(spec.networks, self.config.options.get("network"))
+        for index, (given, network) in enumerate(zip(spec.networks, networks)):
             if network.network and not network.bridge:
                 found = self._quietly(functools.partial(self.conn.networkLookupByName, network.network), ["NO_NETWORK"])
                 if found is None:
-                    raise SpecError(
-                        "libvirt network '%s' does not exist" % network.network, option="networks[%d].network" % index
-                    )
+                    raise SpecError("libvirt network '%s' does not exist" % network.network,
+                                    option="networks[%d].network" % index if given.network else "defaults.network")
         if needs_seed(spec):
             seed_iso({})
 
@@ -260,7 +267,7 @@ class LibvirtProvider(Provider):
             return existing.UUIDString(), _DONE
         pool = self._pool_for(spec)
         vm_id = str(uuid.uuid4())
-        nics = _nic_plans(spec.networks)
+        nics = _nic_plans(spec.networks, self.config.options.get("network"))
         created: list[Any] = []
         try:
             disks = self._create_disks(spec, pool, created)
@@ -391,7 +398,7 @@ class LibvirtProvider(Provider):
         if change.add_disks:
             meta = self._add_disks(domain, facts, change, flags)
         if change.add_networks:
-            nics = _nic_plans(change.add_networks)
+            nics = _nic_plans(change.add_networks, self.config.options.get("network"))
             for nic in nics:
                 domain.attachDeviceFlags(dx.device_string(dx.interface_xml(nic)), flags)
             meta = dx.Metadata(meta.disks, meta.nics + tuple(dx.NicRef(n.name, n.mac) for n in nics), meta.seed,

@@ -151,6 +151,8 @@ class VsphereProvider(Provider):
         for index, network in enumerate(spec.networks):
             if network.network:
                 self._required(vim.Network, network.network, "networks[%d].network" % index, "network")
+        if self.config.options.get("network") and any(not network.network for network in spec.networks):
+            self._required(vim.Network, self.config.options["network"], "defaults.network", "network")
 
     def capabilities(self) -> Capabilities:
         return Capabilities(
@@ -200,7 +202,8 @@ class VsphereProvider(Provider):
             ("cluster", vim.ClusterComputeResource, place.cluster, "placement.cluster", options.get("cluster"),
              "default_cluster", "cluster"),
             ("host", vim.HostSystem, place.host, "placement.host", None, None, "host"),
-            ("pool", vim.ResourcePool, place.resource_pool, "placement.resource_pool", None, None, "resource pool"),
+            ("pool", vim.ResourcePool, place.resource_pool, "placement.resource_pool", options.get("resource_pool"),
+             "defaults.resourcePool", "resource pool"),
             ("datastore", vim.Datastore, place.datastore, "placement.datastore", options.get("storage_pool"),
              "default_datastore", "datastore"),
             ("folder", vim.Folder, place.folder, "placement.folder", options.get("folder"), "default_folder",
@@ -209,7 +212,20 @@ class VsphereProvider(Provider):
         for key, kind, given, option, default, default_option, what in wanted:
             if given or default:
                 found[key] = self._required(kind, given or default, option if given else default_option, what, root)
+        if "datastore" not in found and options.get("storage_pod"):
+            found["datastore"] = self._roomiest_member(options["storage_pod"], root)
         return found
+
+    def _roomiest_member(self, pod_name: str, root: Any) -> Any:
+        """The datastore of a storage pod (Storage DRS cluster) with the most free space, as upstream picks it."""
+        pod = self._required(vim.StoragePod, pod_name, "defaults.storagePod", "storage pod", root)
+        members = [(ds, ds.summary) for ds in pod.childEntity if isinstance(ds, vim.Datastore)]
+        usable = [(ds, summary) for ds, summary in members
+                  if summary.accessible and summary.maintenanceMode in (None, "normal")]
+        if not usable:
+            raise SpecError("storage pod '%s' has no accessible datastore out of maintenance" % pod_name,
+                            option="defaults.storagePod")
+        return max(usable, key=lambda member: member[1].freeSpace or 0)[0]
 
     def _locate(self, spec: VMSpec) -> tuple[Any, Any, Optional[Any], Optional[Any]]:
         """(folder, resource pool, host, datastore) for a new VM."""
@@ -333,7 +349,8 @@ class VsphereProvider(Provider):
 
     def _new_nic(self, network: NetworkSpec, key: int) -> Any:
         card = getattr(vim.vm.device, _NIC_CLASSES.get(network.model or "vmxnet3", "VirtualVmxnet3"))(key=key)
-        card.backing = vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName=network.network or "VM Network")
+        name = network.network or self.config.options.get("network") or "VM Network"
+        card.backing = vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName=name)
         card.connectable = vim.vm.device.VirtualDevice.ConnectInfo(startConnected=True, allowGuestControl=True,
                                                                    connected=True)
         if network.mac_address:
