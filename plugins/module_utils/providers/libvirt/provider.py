@@ -10,6 +10,7 @@ synchronous, so returned tasks are always done.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import random
 import time
@@ -23,12 +24,15 @@ from ...errors import (
     NotFoundError,
     PreconditionError,
     SpecError,
+    UnsupportedError,
     VirtrigaudError,
 )
 from ...resilience import Deadline
-from ...spec import GIB, NetworkSpec, VMSpec
+from ...spec import GIB, NetworkSpec, Placement, VMSpec
+from .. import nics as nic_values
 from ..base import (
     Capabilities,
+    NicChange,
     ObservedDisk,
     ObservedNIC,
     ObservedVM,
@@ -73,10 +77,14 @@ def _gib(size_bytes: int) -> int:
     return -(-size_bytes // GIB)
 
 
-def _nic_plans(networks: Iterable[NetworkSpec]) -> tuple[dx.NicPlan, ...]:
-    """NICs with their MACs fixed now, so cloud-init network config and metadata can name them."""
+def _nic_plans(networks: Iterable[NetworkSpec], static_known: bool = True) -> tuple[dx.NicPlan, ...]:
+    """NICs with their MACs fixed now, so cloud-init network config and metadata can name them.
+
+    With ``static_known``, each records the static address the seed gives it, so a later change can be told.
+    """
     return tuple(
-        dx.NicPlan(n.name, (n.mac_address or _random_mac()).lower(), n.network, n.bridge, n.model or "virtio")
+        dx.NicPlan(n.name, (n.mac_address or _random_mac()).lower(), n.network, n.bridge, n.model or "virtio",
+                   *((nic_values.static_ip(n), n.gateway, tuple(n.dns)) if static_known else ()))
         for n in networks
     )
 
@@ -212,6 +220,12 @@ class LibvirtProvider(Provider):
                     "image '%s' is %d GiB; the root disk cannot be smaller" % (spec.image, _gib(capacity)),
                     option="disk_defaults.size",
                 )
+        self.check_networks(spec)
+        if needs_seed(spec):
+            seed_iso({})
+
+    @backend_call("check_spec")
+    def check_networks(self, spec: VMSpec) -> None:
         for index, network in enumerate(spec.networks):
             if network.network and not network.bridge:
                 found = self._quietly(functools.partial(self.conn.networkLookupByName, network.network), ["NO_NETWORK"])
@@ -219,8 +233,6 @@ class LibvirtProvider(Provider):
                     raise SpecError(
                         "libvirt network '%s' does not exist" % network.network, option="networks[%d].network" % index
                     )
-        if needs_seed(spec):
-            seed_iso({})
 
     def capabilities(self) -> Capabilities:
         return Capabilities(
@@ -231,6 +243,8 @@ class LibvirtProvider(Provider):
             supports_linked_clones=True,
             supported_disk_types=("qcow2", "raw"),
             supported_network_types=("network", "bridge"),
+            # A static address rides on the cloud-init seed, which the guest reads once: it cannot change.
+            nic_changes={"set_network": "live", "set_mac_address": "live", "remove_network": "live"},
         )
 
     @backend_call("describe")
@@ -260,7 +274,7 @@ class LibvirtProvider(Provider):
             return existing.UUIDString(), _DONE
         pool = self._pool_for(spec)
         vm_id = str(uuid.uuid4())
-        nics = _nic_plans(spec.networks)
+        nics = _nic_plans(spec.networks, static_known=not spec.cloud_init.network_config)
         created: list[Any] = []
         try:
             disks = self._create_disks(spec, pool, created)
@@ -390,12 +404,8 @@ class LibvirtProvider(Provider):
         meta = facts.metadata
         if change.add_disks:
             meta = self._add_disks(domain, facts, change, flags)
-        if change.add_networks:
-            nics = _nic_plans(change.add_networks)
-            for nic in nics:
-                domain.attachDeviceFlags(dx.device_string(dx.interface_xml(nic)), flags)
-            meta = dx.Metadata(meta.disks, meta.nics + tuple(dx.NicRef(n.name, n.mac) for n in nics), meta.seed,
-                               meta.tags)
+        if change.add_networks or change.change_networks or change.remove_networks:
+            meta = self._change_nics(domain, facts, meta, change, flags)
         if change.tags is not None:
             meta = dx.Metadata(meta.disks, meta.nics, meta.seed, tuple(change.tags))
         if meta != facts.metadata:
@@ -459,6 +469,31 @@ class LibvirtProvider(Provider):
             disks.append(ref)
         return dx.Metadata(tuple(disks), meta.nics, meta.seed, meta.tags)
 
+    def _change_nics(self, domain: Any, facts: dx.DomainFacts, meta: dx.Metadata, change: Reconfiguration,
+                     flags: int) -> dx.Metadata:
+        """Remove, change in place, then add NICs, found by name; the metadata follows each MAC."""
+        _refuse_static(change)
+        current = {nic.name: nic for nic in dx.interfaces(facts)}
+        refs = {ref.mac: ref for ref in meta.nics}
+        for name in change.remove_networks:
+            nic = _named(current, name)
+            domain.detachDeviceFlags(dx.device_string(dx.interface_xml(nic)), flags)
+            refs.pop(nic.mac, None)
+        for nic_change in change.change_networks:
+            old = _named(current, nic_change.network.name)
+            new = _changed_nic(old, nic_change)
+            if new.mac != old.mac:  # libvirt finds an interface by its MAC, so a new MAC is a new device
+                domain.detachDeviceFlags(dx.device_string(dx.interface_xml(old)), flags)
+                domain.attachDeviceFlags(dx.device_string(dx.interface_xml(new)), flags)
+            else:
+                domain.updateDeviceFlags(dx.device_string(dx.interface_xml(new)), flags)
+            refs.pop(old.mac, None)
+            refs[new.mac] = new.ref()
+        for nic in _nic_plans(change.add_networks):
+            domain.attachDeviceFlags(dx.device_string(dx.interface_xml(nic)), flags)
+            refs[nic.mac] = nic.ref()
+        return dataclasses.replace(meta, nics=tuple(refs.values()))
+
     def task_status(self, task: TaskRef) -> TaskStatus:
         return TaskStatus(done=True, error="no such task: libvirt calls finish before they return" if task.id else "")
 
@@ -520,11 +555,9 @@ class LibvirtProvider(Provider):
                 for dev, path in facts.disk_paths.items()
             )
             macs = [_random_mac() for dummy in facts.nics]
-            nic_names = {n.mac: n.name for n in facts.metadata.nics}
             meta = dx.Metadata(
                 disks=disks,
-                nics=tuple(dx.NicRef(nic_names.get(old["mac"] or "", "nic%d" % i), mac)
-                           for i, (old, mac) in enumerate(zip(facts.nics, macs))),
+                nics=tuple(dataclasses.replace(old, mac=mac).ref() for old, mac in zip(dx.interfaces(facts), macs)),
                 tags=facts.metadata.tags,
             )
             self.conn.defineXMLFlags(dx.clone_xml(source_xml, target_name, vm_id, meta, macs),
@@ -556,26 +589,28 @@ class LibvirtProvider(Provider):
         running = state in [getattr(libvirt, name) for name in _RUNNING_STATES]
         names = {d.dev: d.name for d in facts.metadata.disks}
         disks = []
+        pool = None
         for dev, path in facts.disk_paths.items():
             volume = self._volume_at(path) if path else None
             size = volume.info()[1] if volume is not None else 0
             disks.append(ObservedDisk(name=names.get(dev, dev), size_gib=_gib(size), format="qcow2", path=path,
                                       device=dev))
+            if names.get(dev) == dx.ROOT_DISK and volume is not None:
+                pool = self._quietly(volume.storagePoolLookupByVolume, ["NO_STORAGE_POOL"])
         found = addresses(domain) if running else {}
-        nic_names = {n.mac: n.name for n in facts.metadata.nics}
         nics = tuple(
             ObservedNIC(
-                name=nic_names.get(nic["mac"] or "", "nic%d" % index), mac_address=nic["mac"],
-                network=nic["network"], bridge=nic["bridge"], model=nic["model"],
-                ip_addresses=found.get(nic["mac"] or "", ()),
+                name=nic.name, mac_address=nic.mac or None, network=nic.network, bridge=nic.bridge,
+                model=nic.model or None, ip_addresses=found.get(nic.mac, ()), static_ip=nic.static,
+                gateway=nic.gateway, dns=nic.dns,
             )
-            for index, nic in enumerate(facts.nics)
+            for nic in dx.interfaces(facts)
         )
         return ObservedVM(
             id=facts.uuid, name=facts.name, power_state="On" if running else "Off", cpu=facts.cpu,
             memory_mib=facts.memory_mib, firmware=facts.firmware, max_cpu=facts.max_cpu,
             max_memory_mib=facts.max_memory_mib, disks=tuple(disks), nics=nics, tags=facts.metadata.tags,
-            raw={"state": state},
+            placement=Placement(datastore=pool.name() if pool is not None else None), raw={"state": state},
         )
 
     def _domain_addresses(self, domain: Any) -> dict[str, tuple[str, ...]]:
@@ -605,3 +640,28 @@ class LibvirtProvider(Provider):
                 if mac and usable_ip(ip):
                     found[mac] = found.get(mac, ()) + (ip,)
         return found
+
+
+def _refuse_static(change: Reconfiguration) -> None:
+    """The planner refuses these already; a runtime's caller may not have asked it."""
+    wanted = [c.network.name for c in change.change_networks if "ip_address" in c.fields]
+    wanted += [n.name for n in change.add_networks if n.ip_address]
+    if wanted:
+        raise UnsupportedError("libvirt hands a static address to cloud-init once, when the VM is created; it cannot "
+                               "set or change one on NIC '%s' of an existing VM" % wanted[0], option="networks")
+
+
+def _named(current: dict[str, dx.NicPlan], name: str) -> dx.NicPlan:
+    if name not in current:
+        raise NotFoundError("the VM has no NIC named '%s'" % name)
+    return current[name]
+
+
+def _changed_nic(old: dx.NicPlan, change: NicChange) -> dx.NicPlan:
+    wanted = change.network
+    new = old
+    if "network" in change.fields:
+        new = dataclasses.replace(new, network=wanted.network if not wanted.bridge else None, bridge=wanted.bridge)
+    if "mac_address" in change.fields and wanted.mac_address:
+        new = dataclasses.replace(new, mac=wanted.mac_address.lower())
+    return new
