@@ -356,12 +356,21 @@ class VsphereProvider(Provider):
         return vim.vm.device.VirtualDeviceSpec(operation="edit", device=disk)
 
     def _backing(self, name: str) -> Any:
-        """How a NIC attaches to the network of this name: a distributed port group needs its switch's port."""
-        found = self._named(vim.Network, name, "networks")
-        if isinstance(found, vim.dvs.DistributedVirtualPortgroup):
-            port = vim.dvs.PortConnection(portgroupKey=found.key, switchUuid=found.config.distributedVirtualSwitch.uuid)
-            return vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo(port=port)
-        return vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName=name, network=found)
+        """How a NIC attaches to the network of this name: a standard one by name (every datacenter may have its
+        own "VM Network"), a distributed port group through a port of its switch."""
+        groups = [(obj, props) for obj, props in inventory.collect(
+            self.content, vim.dvs.DistributedVirtualPortgroup, ("name", "key", "config.distributedVirtualSwitch"))
+            if props.get("name") == name]
+        if not groups:
+            return vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName=name)
+        if len(groups) > 1:
+            ids = ", ".join(obj._moId for obj, dummy in groups)  # pylint: disable=protected-access
+            raise ConflictError("%d distributed port groups are named '%s': %s" % (len(groups), name, ids),
+                                option="networks")
+        props = groups[0][1]
+        port = vim.dvs.PortConnection(portgroupKey=props["key"],
+                                      switchUuid=props["config.distributedVirtualSwitch"].uuid)
+        return vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo(port=port)
 
     def _new_nic(self, network: NetworkSpec, key: int) -> Any:
         card = getattr(vim.vm.device, _NIC_CLASSES.get(network.model or "vmxnet3", "VirtualVmxnet3"))(key=key)
