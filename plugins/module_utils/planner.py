@@ -101,6 +101,7 @@ def plan(
         if policy.clone_from:
             return _plan_clone(desired, policy, capabilities, clone_source)
         return _plan_create(desired, policy)
+    _check_placement(desired.placement, observed.placement, "the VM is", "moving a VM")
     return _plan_update(desired, observed, policy, capabilities)
 
 
@@ -133,6 +134,7 @@ def _plan_clone(
         "clone", desired.name, source.name, "linked" if policy.linked_clone else "full",
         {"source_id": source.id, "linked": policy.linked_clone},
     )
+    _check_placement(desired.placement, source.placement, "its source is", "placing a clone elsewhere")
     as_cloned = replace(source, id="", name=desired.name, power_state="Off", console_url=None, raw={})
     rest = _plan_update(desired, as_cloned, policy, capabilities)
     after = dict(rest.after or {}, name=desired.name)
@@ -140,7 +142,6 @@ def _plan_clone(
 
 
 def _plan_update(desired: VMSpec, observed: ObservedVM, policy: Policy, capabilities: Capabilities) -> Plan:
-    _check_placement(desired.placement, observed.placement)
     running = observed.power_state == "On"
     changes = _reconfigure_actions(desired, observed, capabilities, running)
     offline = [a for a in changes if not a.options.get("live")]
@@ -171,14 +172,14 @@ def _plan_update(desired: VMSpec, observed: ObservedVM, policy: Policy, capabili
     return Plan(tuple(actions), before, _after(before, actions), power_cycle)
 
 
-def _check_placement(wanted: Placement, current: Placement) -> None:
+def _check_placement(wanted: Placement, current: Placement, where: str, what: str) -> None:
     """Refuse a placement the VM is not in, where the backend says where it is: nothing moves a VM yet."""
     for key in Placement.__dataclass_fields__:
         here, there = getattr(current, key), getattr(wanted, key)
         if there and here and there != here:
             raise UnsupportedError(
-                "the VM is on %s '%s' (a clone stays where its source is); moving a VM to '%s' is not supported, "
-                "leave the option out or give the current value" % (_PLACEMENT_WORDS.get(key, key), here, there),
+                "%s on %s '%s'; %s ('%s') is not supported yet: leave the option out or give the current value"
+                % (where, _PLACEMENT_WORDS.get(key, key), here, what, there),
                 option="placement." + key,
             )
 
