@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import random
 import time
 import uuid
 from typing import Any, Callable, Iterable, Optional, TypeVar
@@ -24,15 +23,12 @@ from ...errors import (
     NotFoundError,
     PreconditionError,
     SpecError,
-    UnsupportedError,
     VirtrigaudError,
 )
 from ...resilience import Deadline
-from ...spec import GIB, NetworkSpec, Placement, VMSpec
-from .. import nics as nic_values
+from ...spec import GIB, Placement, VMSpec
 from ..base import (
     Capabilities,
-    NicChange,
     ObservedDisk,
     ObservedNIC,
     ObservedVM,
@@ -48,6 +44,7 @@ from ..base import (
 )
 from . import domain_xml as dx
 from . import failures
+from .interfaces import change_nics, nic_plans, random_mac
 from .seed import needs_seed, seed_files, seed_iso
 
 try:
@@ -69,24 +66,8 @@ _RUNNING_STATES = ("VIR_DOMAIN_RUNNING", "VIR_DOMAIN_BLOCKED", "VIR_DOMAIN_PAUSE
 T = TypeVar("T")
 
 
-def _random_mac() -> str:
-    return "52:54:00:%02x:%02x:%02x" % tuple(random.randint(0, 255) for dummy in range(3))
-
-
 def _gib(size_bytes: int) -> int:
     return -(-size_bytes // GIB)
-
-
-def _nic_plans(networks: Iterable[NetworkSpec], static_known: bool = True) -> tuple[dx.NicPlan, ...]:
-    """NICs with their MACs fixed now, so cloud-init network config and metadata can name them.
-
-    With ``static_known``, each records the static address the seed gives it, so a later change can be told.
-    """
-    return tuple(
-        dx.NicPlan(n.name, (n.mac_address or _random_mac()).lower(), n.network, n.bridge, n.model or "virtio",
-                   *((nic_values.static_ip(n), n.gateway, tuple(n.dns)) if static_known else ()))
-        for n in networks
-    )
 
 
 def _allocation(disk_type: str, size: int) -> int:
@@ -274,7 +255,7 @@ class LibvirtProvider(Provider):
             return existing.UUIDString(), _DONE
         pool = self._pool_for(spec)
         vm_id = str(uuid.uuid4())
-        nics = _nic_plans(spec.networks, static_known=not spec.cloud_init.network_config)
+        nics = nic_plans(spec.networks, static_known=not spec.cloud_init.network_config)
         created: list[Any] = []
         try:
             disks = self._create_disks(spec, pool, created)
@@ -405,7 +386,7 @@ class LibvirtProvider(Provider):
         if change.add_disks:
             meta = self._add_disks(domain, facts, change, flags)
         if change.add_networks or change.change_networks or change.remove_networks:
-            meta = self._change_nics(domain, facts, meta, change, flags)
+            meta = change_nics(domain, facts, meta, change, flags)
         if change.tags is not None:
             meta = dx.Metadata(meta.disks, meta.nics, meta.seed, tuple(change.tags))
         if meta != facts.metadata:
@@ -469,31 +450,6 @@ class LibvirtProvider(Provider):
             disks.append(ref)
         return dx.Metadata(tuple(disks), meta.nics, meta.seed, meta.tags)
 
-    def _change_nics(self, domain: Any, facts: dx.DomainFacts, meta: dx.Metadata, change: Reconfiguration,
-                     flags: int) -> dx.Metadata:
-        """Remove, change in place, then add NICs, found by name; the metadata follows each MAC."""
-        _refuse_static(change)
-        current = {nic.name: nic for nic in dx.interfaces(facts)}
-        refs = {ref.mac: ref for ref in meta.nics}
-        for name in change.remove_networks:
-            nic = _named(current, name)
-            domain.detachDeviceFlags(dx.device_string(dx.interface_xml(nic)), flags)
-            refs.pop(nic.mac, None)
-        for nic_change in change.change_networks:
-            old = _named(current, nic_change.network.name)
-            new = _changed_nic(old, nic_change)
-            if new.mac != old.mac:  # libvirt finds an interface by its MAC, so a new MAC is a new device
-                domain.detachDeviceFlags(dx.device_string(dx.interface_xml(old)), flags)
-                domain.attachDeviceFlags(dx.device_string(dx.interface_xml(new)), flags)
-            else:
-                domain.updateDeviceFlags(dx.device_string(dx.interface_xml(new)), flags)
-            refs.pop(old.mac, None)
-            refs[new.mac] = new.ref()
-        for nic in _nic_plans(change.add_networks):
-            domain.attachDeviceFlags(dx.device_string(dx.interface_xml(nic)), flags)
-            refs[nic.mac] = nic.ref()
-        return dataclasses.replace(meta, nics=tuple(refs.values()))
-
     def task_status(self, task: TaskRef) -> TaskStatus:
         return TaskStatus(done=True, error="no such task: libvirt calls finish before they return" if task.id else "")
 
@@ -554,7 +510,7 @@ class LibvirtProvider(Provider):
                 self._clone_disk(target_name, names.get(dev, dev), dev, path, linked, created)
                 for dev, path in facts.disk_paths.items()
             )
-            macs = [_random_mac() for dummy in facts.nics]
+            macs = [random_mac() for dummy in facts.nics]
             meta = dx.Metadata(
                 disks=disks,
                 nics=tuple(dataclasses.replace(old, mac=mac).ref() for old, mac in zip(dx.interfaces(facts), macs)),
@@ -640,28 +596,3 @@ class LibvirtProvider(Provider):
                 if mac and usable_ip(ip):
                     found[mac] = found.get(mac, ()) + (ip,)
         return found
-
-
-def _refuse_static(change: Reconfiguration) -> None:
-    """The planner refuses these already; a runtime's caller may not have asked it."""
-    wanted = [c.network.name for c in change.change_networks if "ip_address" in c.fields]
-    wanted += [n.name for n in change.add_networks if n.ip_address]
-    if wanted:
-        raise UnsupportedError("libvirt hands a static address to cloud-init once, when the VM is created; it cannot "
-                               "set or change one on NIC '%s' of an existing VM" % wanted[0], option="networks")
-
-
-def _named(current: dict[str, dx.NicPlan], name: str) -> dx.NicPlan:
-    if name not in current:
-        raise NotFoundError("the VM has no NIC named '%s'" % name)
-    return current[name]
-
-
-def _changed_nic(old: dx.NicPlan, change: NicChange) -> dx.NicPlan:
-    wanted = change.network
-    new = old
-    if "network" in change.fields:
-        new = dataclasses.replace(new, network=wanted.network if not wanted.bridge else None, bridge=wanted.bridge)
-    if "mac_address" in change.fields and wanted.mac_address:
-        new = dataclasses.replace(new, mac=wanted.mac_address.lower())
-    return new
