@@ -515,35 +515,13 @@ class ProxmoxProvider(Provider):
         for key, disk in zip(pve.free_keys("scsi", config, len(change.add_disks), first=1), change.add_disks):
             values[key] = pve.disk_value(storage, disk)
             record["disks"][key] = disk.name
-        self._nic_changes(config, change, record, values, delete)
+        pve.nic_changes(config, change, record, values, delete, self.config.options.get("bridge"))
         if change.tags is not None:
             values["tags"] = pve.pve_tags(change.tags)
         description = pve.write_record(config.get("description"), record)
         if (values or delete) and description != config.get("description"):
             values["description"] = description
         return values, delete
-
-    def _nic_changes(self, config: dict[str, Any], change: Reconfiguration, record: dict[str, Any],
-                     values: dict[str, Any], delete: list[str]) -> None:
-        """netN, ipconfigN and the record for NICs removed, changed in place and added, found by name."""
-        keys = {name: key for key, name in record["nics"].items()}
-        for name in change.remove_networks:
-            key = pve.nic_key(config, keys, name)
-            delete.extend(k for k in (key, "ipconfig" + key[3:]) if k in config)
-            record["nics"].pop(key, None)
-        for nic_change in change.change_networks:
-            key = pve.nic_key(config, keys, nic_change.network.name)
-            values.update(pve.changed_nic(config, key, nic_change))
-        free = pve.free_keys("net", config, len(change.add_networks))
-        for offset, (key, network) in enumerate(zip(free, change.add_networks)):
-            values[key] = pve.nic_value(network, self.config.options.get("bridge"), "networks[%d].bridge" % offset)
-            values.update(pve.static_values(key, network))
-            record["nics"][key] = network.name
-        if any(k.startswith("ipconfig") for k in values) and not pve.has_cloud_init_drive(config):
-            if "ide2" in config:
-                raise errors.PreconditionError("a static address needs a cloud-init drive, and ide2, where it goes, "
-                                               "is taken", option="networks")
-            values["ide2"] = "%s:cloudinit" % (pve.root_storage(config) or "local-lvm")
 
     def _put_config(self, node: str, vmid: int, values: dict[str, Any], delete: Optional[list[str]] = None,
                     digest: Optional[str] = None, live: bool = False) -> None:

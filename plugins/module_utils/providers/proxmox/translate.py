@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from ... import errors
 from ...spec import DiskSpec, NetworkSpec, Placement, VMSpec
-from ..base import NicChange, ObservedDisk, ObservedNIC, ObservedVM, usable_ip
+from ..base import NicChange, ObservedDisk, ObservedNIC, ObservedVM, Reconfiguration, usable_ip
 
 RECORD_PREFIX = "virtrigaud:"
 HOTPLUG = "network,disk,cpu,memory"
@@ -137,7 +137,30 @@ def ipconfig(network: NetworkSpec) -> Optional[str]:
     return value + (",gw=%s" % network.gateway if network.gateway else "")
 
 
-def nic_key(config: dict[str, Any], keys: dict[str, str], name: str) -> str:
+def nic_changes(config: Mapping[str, Any], change: Reconfiguration, record: dict[str, Any], values: dict[str, Any],
+                delete: list[str], default_bridge: Optional[str]) -> None:
+    """netN, ipconfigN and the record for NICs removed, changed in place and added, found by name."""
+    keys = {name: key for key, name in record["nics"].items()}
+    for name in change.remove_networks:
+        key = nic_key(config, keys, name)
+        delete.extend(k for k in (key, "ipconfig" + key[3:]) if k in config)
+        record["nics"].pop(key, None)
+    for nic_change in change.change_networks:
+        key = nic_key(config, keys, nic_change.network.name)
+        values.update(changed_nic(config, key, nic_change))
+    free = free_keys("net", config, len(change.add_networks))
+    for offset, (key, network) in enumerate(zip(free, change.add_networks)):
+        values[key] = nic_value(network, default_bridge, "networks[%d].bridge" % offset)
+        values.update(static_values(key, network))
+        record["nics"][key] = network.name
+    if any(k.startswith("ipconfig") for k in values) and not has_cloud_init_drive(config):
+        if "ide2" in config:
+            raise errors.PreconditionError("a static address needs a cloud-init drive, and ide2, where it goes, "
+                                           "is taken", option="networks")
+        values["ide2"] = "%s:cloudinit" % (root_storage(config) or "local-lvm")
+
+
+def nic_key(config: Mapping[str, Any], keys: dict[str, str], name: str) -> str:
     """The ``netN`` key of the NIC named ``name``: from the record, else the key itself (how unrecorded NICs are
     named)."""
     key = keys.get(name, name)
@@ -146,7 +169,7 @@ def nic_key(config: dict[str, Any], keys: dict[str, str], name: str) -> str:
     return key
 
 
-def changed_nic(config: dict[str, Any], key: str, change: NicChange) -> dict[str, Any]:
+def changed_nic(config: Mapping[str, Any], key: str, change: NicChange) -> dict[str, Any]:
     wanted = change.network
     values: dict[str, Any] = {}
     bridge = (wanted.bridge or wanted.network) if "network" in change.fields else None

@@ -7,7 +7,11 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import NicChange, ProviderConfig
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import (
+    NicChange,
+    ProviderConfig,
+    Reconfiguration,
+)
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.proxmox import translate as pve
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.proxmox.client import endpoint, task_failure
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import NetworkSpec, parse_vm
@@ -182,3 +186,23 @@ def test_nics_are_found_by_their_recorded_name_or_key():
     with pytest.raises(errors.NotFoundError):
         pve.nic_key(CONFIG, {}, "wan")
     assert pve.has_cloud_init_drive(CONFIG) and not pve.has_cloud_init_drive({"scsi0": "local:1"})
+
+
+def test_nic_changes_write_and_delete_keys_and_keep_the_record():
+    config = dict(CONFIG, ipconfig1="ip=dhcp")
+    record = pve.read_record(config["description"])
+    record["nics"]["net1"] = "backup"
+    values, delete = {}, []
+    change = Reconfiguration(remove_networks=("backup",),
+                             change_networks=(NicChange(NetworkSpec("lan", network="vmbr1"), ("network",)),),
+                             add_networks=(NetworkSpec("wan", ip_address="192.0.2.8"),))
+    pve.nic_changes(config, change, record, values, delete, "vmbr0")
+    assert delete == ["net1", "ipconfig1"]
+    assert values == {"net0": "virtio=BC:24:11:AA:BB:CC,bridge=vmbr1", "net2": "virtio,bridge=vmbr0",
+                      "ipconfig2": "ip=192.0.2.8/24"}
+    assert record["nics"] == {"net0": "lan", "net2": "wan"}
+    values = {}
+    pve.nic_changes({"net0": "virtio=BC:24:11:AA:BB:CC,bridge=vmbr0", "scsi0": "local-lvm:vm-1-disk-0"},
+                    Reconfiguration(change_networks=(NicChange(NetworkSpec("net0", ip_address="192.0.2.9"),
+                                                               ("ip_address",)),)), {"nics": {}}, values, [], None)
+    assert values == {"ipconfig0": "ip=192.0.2.9/24", "ide2": "local-lvm:cloudinit"}
