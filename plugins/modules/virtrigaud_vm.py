@@ -105,8 +105,8 @@ options:
         choices: [thin, thick, eagerzeroedthick, ssd, hdd, nvme]
   networks:
     description:
-      - NICs in order. On an existing VM they are matched to its NICs by O(networks[].name) (every provider keeps
-        the names): a NIC the VM lacks is added, one whose network or bridge, MAC address or static address differs
+      - NICs in order. On an existing VM they are matched to its NICs by O(networks[].name), which every provider
+        keeps. A NIC the VM lacks is added, one whose network or bridge, MAC address or static address differs
         is changed in place, and a NIC the VM has that the list leaves out is removed. Left out, the VM's NICs are
         left alone; an empty list removes them all.
       - A value left out of an entry is left as it is. Changes happen on a running VM where the provider can make

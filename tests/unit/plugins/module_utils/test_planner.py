@@ -294,14 +294,13 @@ def test_the_diff_shows_each_nic_before_and_after():
     (Placement(datastore="ds1"), {}, None),
 ])
 def test_placement_that_differs_is_refused_until_migration_exists(current, wanted, option):
-    vm = with_nics()
-    vm = ObservedVM(**dict(vars(vm), placement=current))
-    run = lambda: plan(desired(networks=None, placement=wanted), vm, Policy(), ONLINE)  # noqa: E731
+    vm = ObservedVM(**dict(vars(with_nics()), placement=current))
+    wanted_spec = desired(networks=None, placement=wanted)
     if option is None:
-        assert not run().changed
+        assert not plan(wanted_spec, vm, Policy(), ONLINE).changed
         return
     with pytest.raises(UnsupportedError) as caught:
-        run()
+        plan(wanted_spec, vm, Policy(), ONLINE)
     assert caught.value.option == option and "not supported" in caught.value.msg
 
 
