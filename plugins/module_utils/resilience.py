@@ -144,7 +144,9 @@ class RateLimiter:
         self._stamp = clock()
         self._lock = threading.Lock()
 
-    def acquire(self) -> None:
+    def acquire(self) -> float:
+        """Take a token, sleeping until there is one; return the seconds slept (0.0 when one was there)."""
+        slept = 0.0
         while True:
             with self._lock:
                 now = self.clock()
@@ -152,6 +154,7 @@ class RateLimiter:
                 self._stamp = now
                 if self._tokens >= 1:
                     self._tokens -= 1
-                    return
+                    return slept
                 wait = (1 - self._tokens) / self.rate
             self.sleep(wait)
+            slept += wait

@@ -117,3 +117,9 @@ def test_each_runtime_reads_only_its_own_type_variables(tmp_path, provider_type,
     others = {value for value in environ.values() if value not in read.values()} - {"true"}
     assert not others & {config.uri, config.username, config.password, *map(str, config.options.values())}
     assert config.validate_certs is (provider_type != "proxmox")
+
+
+def test_a_mock_runtime_reads_its_endpoint_from_the_environment(tmp_path):
+    environ = {"PROVIDER_ENDPOINT": "mock://%s/state.json" % tmp_path}
+    found = settings(["--provider-type", "mock", "--insecure", "--tls-dir", str(tmp_path / "none")], environ)
+    assert provider_config(found, environ).uri == "mock://%s/state.json" % tmp_path

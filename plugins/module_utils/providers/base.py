@@ -367,6 +367,13 @@ class Provider(abc.ABC):
     def snapshot_list(self, vm_id: str) -> list[Snapshot]:
         """The VM's snapshots, oldest first."""
 
+    def check_snapshot(self, vm_id: str, include_memory: bool = False) -> None:
+        """Refuse, before anything changes, a snapshot the backend would take but could not revert.
+
+        Raises:
+            PreconditionError: naming ``include_memory``, saying why and how to take a disk-only snapshot.
+        """
+
     @abc.abstractmethod
     def snapshot_create(
         self, vm_id: str, name: str, description: str = "", include_memory: bool = False

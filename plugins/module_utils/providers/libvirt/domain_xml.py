@@ -185,9 +185,14 @@ def parse_metadata(domain: ET.Element) -> Metadata:
     )
 
 
-def disk_xml(disk: DiskRef, fmt: str = "qcow2") -> ET.Element:
+def disk_xml(disk: DiskRef, queues: int, fmt: str = "qcow2") -> ET.Element:
+    """A virtio disk with its queue count stated: one queue for each vCPU the VM may grow to.
+
+    Left out, QEMU counts the vCPUs present at boot, and a memory state saved
+    after a vCPU hot-plug could not be loaded again (see :func:`restorable_snapshot_xml`).
+    """
     node = ET.Element("disk", type="file", device="disk")
-    _sub(node, "driver", name="qemu", type=fmt, discard="unmap")
+    _sub(node, "driver", name="qemu", type=fmt, discard="unmap", queues=str(queues))
     _sub(node, "source", file=disk.path)
     _sub(node, "target", dev=disk.dev, bus="virtio")
     return node
@@ -227,7 +232,8 @@ def domain_xml(plan: DomainPlan) -> str:
     _sub(domain, "metadata")
     _sub(domain, "memory", str(plan.max_memory_mib or hotplug_ceiling_memory(plan.memory_mib)), unit="MiB")
     _sub(domain, "currentMemory", str(plan.memory_mib), unit="MiB")
-    _sub(domain, "vcpu", str(plan.max_cpu or hotplug_ceiling_cpu(plan.cpu)), placement="static", current=str(plan.cpu))
+    max_cpu = plan.max_cpu or hotplug_ceiling_cpu(plan.cpu)
+    _sub(domain, "vcpu", str(max_cpu), placement="static", current=str(plan.cpu))
     os_attrs = {"firmware": "efi"} if plan.firmware == "uefi" else {}
     os_node = _sub(domain, "os", **os_attrs)
     _sub(os_node, "type", "hvm", arch="x86_64")
@@ -242,7 +248,7 @@ def domain_xml(plan: DomainPlan) -> str:
         _sub(domain, event, action)
     devices = _sub(domain, "devices")
     for disk in plan.disks:
-        devices.append(disk_xml(disk))
+        devices.append(disk_xml(disk, max_cpu))
     if plan.seed:
         devices.append(seed_xml(plan.seed))
     for nic in plan.nics:
@@ -409,3 +415,66 @@ def parse_snapshot(xml: str) -> SnapshotFacts:
         state=node.findtext("state", ""),
         parent=node.findtext("parent/name"),
     )
+
+
+def _hotplugged(domain: ET.Element) -> list[ET.Element]:
+    """The vCPUs that are on and were plugged in while the domain ran."""
+    return [vcpu for vcpu in domain.findall("vcpus/vcpu")
+            if vcpu.get("enabled") == "yes" and vcpu.get("hotpluggable") == "yes"]
+
+
+def _boot_sized_queues(domain: ET.Element) -> list[str]:
+    """Devices whose queue count QEMU derives from the vCPUs present at boot, because none is stated."""
+    found = []
+    for disk in domain.findall("devices/disk"):
+        target, driver = disk.find("target"), disk.find("driver")
+        if target is not None and target.get("bus") == "virtio" and (driver is None or not driver.get("queues")):
+            found.append(target.get("dev", ""))
+    for controller in domain.findall("devices/controller[@type='scsi'][@model='virtio-scsi']"):
+        driver = controller.find("driver")
+        if driver is None or not driver.get("queues"):
+            found.append("scsi%s" % controller.get("index", "0"))
+    return found
+
+
+def restore_problem(xml: str) -> Optional[str]:
+    """Why no QEMU could load a memory state saved from this domain, or None when one can.
+
+    ``xml`` is a running domain's XML or a snapshot's (its ``<domain>``).  A
+    state saved after a vCPU hot-plug loads only into a QEMU started with those
+    vCPUs, and that QEMU gives every device without a stated queue count as
+    many queues as it has vCPUs: more than the saved devices had.
+    """
+    root = ET.fromstring(xml)
+    domain = root.find("domain") if root.tag == "domainsnapshot" else root
+    if domain is None:
+        return None
+    vcpus = [vcpu.get("id", "") for vcpu in _hotplugged(domain)]
+    devices = _boot_sized_queues(domain)
+    if not (vcpus and devices):
+        return None
+    return (
+        "vCPU %s %s hot-plugged while the VM ran, and %s %s the number of queues from the vCPUs present at boot "
+        "(a definition made before this collection stated it)"
+        % (", ".join(vcpus), "was" if len(vcpus) == 1 else "were", ", ".join(devices),
+           "takes" if len(devices) == 1 else "take")
+    )
+
+
+def restorable_snapshot_xml(xml: str) -> Optional[str]:
+    """The snapshot with its hot-plugged vCPUs recorded as boot vCPUs; None when it has none.
+
+    libvirt 9.0 restores a memory snapshot by starting QEMU with ``-loadvm``
+    and plugs hot-pluggable vCPUs in only afterwards, when the state is
+    already loaded, so QEMU fails on their sections ("Unknown savevm section
+    or instance 'cpu_common' 1").  Started with them as boot vCPUs, QEMU has
+    every vCPU the state holds.  libvirt accepts this redefinition because
+    hot-pluggability is not part of the guest ABI it compares.  Check
+    :func:`restore_problem` first: the devices must not change with it.
+    """
+    root = ET.fromstring(xml)
+    domain = root.find("domain")
+    hotplugged = _hotplugged(domain) if domain is not None else []
+    for vcpu in hotplugged:
+        vcpu.set("hotpluggable", "no")
+    return ET.tostring(root, encoding="unicode") if hotplugged else None

@@ -43,7 +43,7 @@ from ..base import (
     usable_ip,
 )
 from . import domain_xml as dx
-from . import failures
+from . import failures, snapshots
 from .interfaces import change_nics, nic_plans, random_mac
 from .seed import needs_seed, seed_files, seed_iso
 
@@ -442,7 +442,7 @@ class LibvirtProvider(Provider):
             )
             ref = dx.DiskRef(disk.name, dx.next_disk_device(used), volume.path())
             try:
-                domain.attachDeviceFlags(dx.device_string(dx.disk_xml(ref)), flags)
+                domain.attachDeviceFlags(dx.device_string(dx.disk_xml(ref, facts.max_cpu)), flags)
             except BaseException:
                 self._delete_volumes(created)
                 raise
@@ -455,31 +455,27 @@ class LibvirtProvider(Provider):
 
     @backend_call("snapshot_list")
     def snapshot_list(self, vm_id: str) -> list[Snapshot]:
-        domain = self._domain(vm_id)
-        snapshots = []
-        for handle in domain.listAllSnapshots(0):
-            facts = dx.parse_snapshot(handle.getXMLDesc(0))
-            snapshots.append((facts.created or 0, Snapshot(
-                id=facts.name, name=facts.name, description=facts.description,
-                created=str(facts.created) if facts.created is not None else None,
-                has_memory=facts.state in ("running", "paused"), parent=facts.parent,
-                current=bool(handle.isCurrent(0)),
-            )))
-        return [snapshot for dummy, snapshot in sorted(snapshots, key=lambda pair: (pair[0], pair[1].name))]
+        return snapshots.listing(self._domain(vm_id))
+
+    @backend_call("check_snapshot")
+    def check_snapshot(self, vm_id: str, include_memory: bool = False) -> None:
+        """libvirt saves the memory of a running VM whatever ``include_memory`` says, so that is what is checked."""
+        snapshots.refuse_unrestorable(self._domain(vm_id))
 
     @backend_call("snapshot_create")
     def snapshot_create(
         self, vm_id: str, name: str, description: str = "", include_memory: bool = False
     ) -> tuple[str, TaskRef]:
         """An internal qcow2 snapshot; on a running VM libvirt always saves the memory state with it."""
-        domain = self._domain(vm_id)
-        domain.snapshotCreateXML(dx.snapshot_xml(name, description), 0)
+        snapshots.take(libvirt, self._domain(vm_id), name, description)
         return name, _DONE
+
+    def _snapshot(self, domain: Any, snapshot_id: str) -> Any:
+        return self._quietly(lambda: domain.snapshotLookupByName(snapshot_id, 0), ["NO_DOMAIN_SNAPSHOT"])
 
     @backend_call("snapshot_delete")
     def snapshot_delete(self, vm_id: str, snapshot_id: str) -> TaskRef:
-        domain = self._domain(vm_id)
-        handle = self._quietly(lambda: domain.snapshotLookupByName(snapshot_id, 0), ["NO_DOMAIN_SNAPSHOT"])
+        handle = self._snapshot(self._domain(vm_id), snapshot_id)
         if handle is not None:
             handle.delete(0)
         return _DONE
@@ -487,10 +483,10 @@ class LibvirtProvider(Provider):
     @backend_call("snapshot_revert")
     def snapshot_revert(self, vm_id: str, snapshot_id: str) -> TaskRef:
         domain = self._domain(vm_id)
-        handle = self._quietly(lambda: domain.snapshotLookupByName(snapshot_id, 0), ["NO_DOMAIN_SNAPSHOT"])
+        handle = self._snapshot(domain, snapshot_id)
         if handle is None:
             raise NotFoundError("snapshot '%s' not found" % snapshot_id)
-        domain.revertToSnapshot(handle, 0)
+        snapshots.revert(libvirt, domain, handle)
         return _DONE
 
     @backend_call("clone")
