@@ -213,6 +213,12 @@ class ProviderService:
     def GetCapabilities(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name,unused-argument
         return self.provider.capabilities().to_dict()
 
+    def trailers(self, method: str) -> tuple[tuple[str, str], ...]:
+        """What our client reads beyond upstream's response: the in-place NIC changes the backend makes."""
+        if method != "GetCapabilities":
+            return ()
+        return ((codec.NIC_CHANGES_KEY, codec.nic_changes_metadata(self.provider.capabilities())),)
+
     def ListVMs(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name,unused-argument
         vms = self.provider.list_vms()
         self.metrics.count_vms(codec.power_state(vm.power_state) for vm in vms)
@@ -278,7 +284,9 @@ class ProviderService:
             trailing: tuple = (("x-correlation-id", correlation),)
             try:
                 waited = self._admit(method, context)
-                return response_type(**self._call(method, request, metadata))
+                response = response_type(**self._call(method, request, metadata))
+                trailing += self.trailers(method)
+                return response
             except Abort as abort:
                 code = abort.code
                 trailing += abort.metadata

@@ -35,8 +35,14 @@ class DiskRef:
 
 @dataclass(frozen=True)
 class NicRef:
+    """One NIC's name by its MAC, and the static address its cloud-init seed carries ("" for none; None when the
+    seed's network config came from elsewhere, or the record predates this field)."""
+
     name: str
     mac: str
+    static: Optional[str] = None
+    gateway: Optional[str] = None
+    dns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,12 @@ class NicPlan:
     network: Optional[str] = None
     bridge: Optional[str] = None
     model: str = "virtio"
+    static: Optional[str] = None
+    gateway: Optional[str] = None
+    dns: tuple[str, ...] = ()
+
+    def ref(self) -> NicRef:
+        return NicRef(self.name, self.mac, self.static, self.gateway, self.dns)
 
 
 @dataclass(frozen=True)
@@ -82,9 +94,7 @@ class DomainPlan:
     max_memory_mib: int = 0
 
     def metadata(self) -> Metadata:
-        return Metadata(
-            disks=self.disks, nics=tuple(NicRef(n.name, n.mac) for n in self.nics), seed=self.seed, tags=self.tags
-        )
+        return Metadata(disks=self.disks, nics=tuple(n.ref() for n in self.nics), seed=self.seed, tags=self.tags)
 
 
 @dataclass(frozen=True)
@@ -147,7 +157,9 @@ def metadata_xml(meta: Metadata, namespaced: bool = True) -> str:
     for disk in meta.disks:
         _sub(root, q + "disk", name=disk.name, dev=disk.dev, path=disk.path)
     for nic in meta.nics:
-        _sub(root, q + "nic", name=nic.name, mac=nic.mac)
+        static = {"static": nic.static} if nic.static is not None else {}
+        static.update({k: v for k, v in (("gateway", nic.gateway), ("dns", ",".join(nic.dns))) if v})
+        _sub(root, q + "nic", name=nic.name, mac=nic.mac, **static)
     if meta.seed:
         _sub(root, q + "seed", path=meta.seed)
     for tag in meta.tags:
@@ -166,7 +178,8 @@ def parse_metadata(domain: ET.Element) -> Metadata:
     seeds = _children(node, "seed")
     return Metadata(
         disks=tuple(DiskRef(d.get("name", ""), d.get("dev", ""), d.get("path", "")) for d in _children(node, "disk")),
-        nics=tuple(NicRef(n.get("name", ""), n.get("mac", "").lower()) for n in _children(node, "nic")),
+        nics=tuple(NicRef(n.get("name", ""), n.get("mac", "").lower(), n.get("static"), n.get("gateway"),
+                          tuple(d for d in n.get("dns", "").split(",") if d)) for n in _children(node, "nic")),
         seed=seeds[0].get("path") if seeds else None,
         tags=tuple(t.text or "" for t in _children(node, "tag")),
     )
@@ -203,7 +216,8 @@ def interface_xml(nic: NicPlan) -> ET.Element:
         node = ET.Element("interface", type="network")
         _sub(node, "source", network=nic.network or "default")
     _sub(node, "mac", address=nic.mac)
-    _sub(node, "model", type=nic.model)
+    if nic.model:  # left out when unknown: libvirt refuses an update that names another model
+        _sub(node, "model", type=nic.model)
     return node
 
 
@@ -304,6 +318,18 @@ def parse_domain(xml: str) -> DomainFacts:
         nics=tuple(nics),
         metadata=parse_metadata(domain),
     )
+
+
+def interfaces(facts: DomainFacts) -> list[NicPlan]:
+    """The domain's NICs as defined, named from the metadata by MAC (``nicN`` when it has no record)."""
+    refs = {ref.mac: ref for ref in facts.metadata.nics}
+    found = []
+    for index, nic in enumerate(facts.nics):
+        mac = nic["mac"] or ""
+        ref = refs.get(mac) or NicRef("nic%d" % index, mac)
+        found.append(NicPlan(ref.name, mac, nic["network"], nic["bridge"], nic["model"] or "", ref.static,
+                             ref.gateway, ref.dns))
+    return found
 
 
 def clone_xml(source_xml: str, name: str, uuid: str, meta: Metadata, macs: list[str]) -> str:

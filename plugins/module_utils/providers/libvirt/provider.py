@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import random
 import time
 import uuid
 from typing import Any, Callable, Iterable, Optional, TypeVar
@@ -27,7 +26,7 @@ from ...errors import (
     VirtrigaudError,
 )
 from ...resilience import Deadline
-from ...spec import GIB, NetworkSpec, VMSpec
+from ...spec import GIB, Placement, VMSpec
 from ..base import (
     Capabilities,
     ObservedDisk,
@@ -45,6 +44,7 @@ from ..base import (
 )
 from . import domain_xml as dx
 from . import failures, snapshots
+from .interfaces import change_nics, nic_plans, random_mac
 from .seed import needs_seed, seed_files, seed_iso
 
 try:
@@ -66,20 +66,8 @@ _RUNNING_STATES = ("VIR_DOMAIN_RUNNING", "VIR_DOMAIN_BLOCKED", "VIR_DOMAIN_PAUSE
 T = TypeVar("T")
 
 
-def _random_mac() -> str:
-    return "52:54:00:%02x:%02x:%02x" % tuple(random.randint(0, 255) for dummy in range(3))
-
-
 def _gib(size_bytes: int) -> int:
     return -(-size_bytes // GIB)
-
-
-def _nic_plans(networks: Iterable[NetworkSpec], default_network: Optional[str]) -> tuple[dx.NicPlan, ...]:
-    """NICs with their MACs fixed now, so cloud-init network config and metadata can name them."""
-    return tuple(
-        dx.NicPlan(n.name, (n.mac_address or _random_mac()).lower(), n.network, n.bridge, n.model or "virtio")
-        for n in _on_default_network(networks, default_network)
-    )
 
 
 def _on_default_network(networks: Iterable[NetworkSpec], default: Optional[str]) -> tuple[NetworkSpec, ...]:
@@ -219,6 +207,12 @@ class LibvirtProvider(Provider):
                     "image '%s' is %d GiB; the root disk cannot be smaller" % (spec.image, _gib(capacity)),
                     option="disk_defaults.size",
                 )
+        self.check_networks(spec)
+        if needs_seed(spec):
+            seed_iso({})
+
+    @backend_call("check_spec")
+    def check_networks(self, spec: VMSpec) -> None:
         networks = _on_default_network(spec.networks, self.config.options.get("network"))
         for index, (given, network) in enumerate(zip(spec.networks, networks)):
             if network.network and not network.bridge:
@@ -226,8 +220,6 @@ class LibvirtProvider(Provider):
                 if found is None:
                     raise SpecError("libvirt network '%s' does not exist" % network.network,
                                     option="networks[%d].network" % index if given.network else "defaults.network")
-        if needs_seed(spec):
-            seed_iso({})
 
     def capabilities(self) -> Capabilities:
         return Capabilities(
@@ -238,6 +230,8 @@ class LibvirtProvider(Provider):
             supports_linked_clones=True,
             supported_disk_types=("qcow2", "raw"),
             supported_network_types=("network", "bridge"),
+            # A static address rides on the cloud-init seed, which the guest reads once: it cannot change.
+            nic_changes={"set_network": "live", "set_mac_address": "live", "remove_network": "live"},
         )
 
     @backend_call("describe")
@@ -267,7 +261,8 @@ class LibvirtProvider(Provider):
             return existing.UUIDString(), _DONE
         pool = self._pool_for(spec)
         vm_id = str(uuid.uuid4())
-        nics = _nic_plans(spec.networks, self.config.options.get("network"))
+        nics = nic_plans(_on_default_network(spec.networks, self.config.options.get("network")),
+                         static_known=not spec.cloud_init.network_config)
         created: list[Any] = []
         try:
             disks = self._create_disks(spec, pool, created)
@@ -397,12 +392,9 @@ class LibvirtProvider(Provider):
         meta = facts.metadata
         if change.add_disks:
             meta = self._add_disks(domain, facts, change, flags)
-        if change.add_networks:
-            nics = _nic_plans(change.add_networks, self.config.options.get("network"))
-            for nic in nics:
-                domain.attachDeviceFlags(dx.device_string(dx.interface_xml(nic)), flags)
-            meta = dx.Metadata(meta.disks, meta.nics + tuple(dx.NicRef(n.name, n.mac) for n in nics), meta.seed,
-                               meta.tags)
+        if change.add_networks or change.change_networks or change.remove_networks:
+            added = _on_default_network(change.add_networks, self.config.options.get("network"))
+            meta = change_nics(domain, facts, meta, dataclasses.replace(change, add_networks=added), flags)
         if change.tags is not None:
             meta = dx.Metadata(meta.disks, meta.nics, meta.seed, tuple(change.tags))
         if meta != facts.metadata:
@@ -522,12 +514,10 @@ class LibvirtProvider(Provider):
                 self._clone_disk(target_name, names.get(dev, dev), dev, path, linked, created)
                 for dev, path in facts.disk_paths.items()
             )
-            macs = [_random_mac() for dummy in facts.nics]
-            nic_names = {n.mac: n.name for n in facts.metadata.nics}
+            macs = [random_mac() for dummy in facts.nics]
             meta = dx.Metadata(
                 disks=disks,
-                nics=tuple(dx.NicRef(nic_names.get(old["mac"] or "", "nic%d" % i), mac)
-                           for i, (old, mac) in enumerate(zip(facts.nics, macs))),
+                nics=tuple(dataclasses.replace(old, mac=mac).ref() for old, mac in zip(dx.interfaces(facts), macs)),
                 tags=facts.metadata.tags,
             )
             self.conn.defineXMLFlags(dx.clone_xml(source_xml, target_name, vm_id, meta, macs),
@@ -559,26 +549,28 @@ class LibvirtProvider(Provider):
         running = state in [getattr(libvirt, name) for name in _RUNNING_STATES]
         names = {d.dev: d.name for d in facts.metadata.disks}
         disks = []
+        pool = None
         for dev, path in facts.disk_paths.items():
             volume = self._volume_at(path) if path else None
             size = volume.info()[1] if volume is not None else 0
             disks.append(ObservedDisk(name=names.get(dev, dev), size_gib=_gib(size), format="qcow2", path=path,
                                       device=dev))
+            if names.get(dev) == dx.ROOT_DISK and volume is not None:
+                pool = self._quietly(volume.storagePoolLookupByVolume, ["NO_STORAGE_POOL"])
         found = addresses(domain) if running else {}
-        nic_names = {n.mac: n.name for n in facts.metadata.nics}
         nics = tuple(
             ObservedNIC(
-                name=nic_names.get(nic["mac"] or "", "nic%d" % index), mac_address=nic["mac"],
-                network=nic["network"], bridge=nic["bridge"], model=nic["model"],
-                ip_addresses=found.get(nic["mac"] or "", ()),
+                name=nic.name, mac_address=nic.mac or None, network=nic.network, bridge=nic.bridge,
+                model=nic.model or None, ip_addresses=found.get(nic.mac, ()), static_ip=nic.static,
+                gateway=nic.gateway, dns=nic.dns,
             )
-            for index, nic in enumerate(facts.nics)
+            for nic in dx.interfaces(facts)
         )
         return ObservedVM(
             id=facts.uuid, name=facts.name, power_state="On" if running else "Off", cpu=facts.cpu,
             memory_mib=facts.memory_mib, firmware=facts.firmware, max_cpu=facts.max_cpu,
             max_memory_mib=facts.max_memory_mib, disks=tuple(disks), nics=nics, tags=facts.metadata.tags,
-            raw={"state": state},
+            placement=Placement(datastore=pool.name() if pool is not None else None), raw={"state": state},
         )
 
     def _domain_addresses(self, domain: Any) -> dict[str, tuple[str, ...]]:

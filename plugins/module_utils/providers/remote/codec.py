@@ -12,14 +12,18 @@ back to ListVMs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, Mapping, Optional
 
-from ...errors import SpecError
-from ...spec import DiskSpec, NetworkSpec, VMSpec
+from ...errors import ProviderError, SpecError
+from ...spec import DiskSpec, NetworkSpec, Placement, VMSpec, parse_networks
 from ..base import Capabilities, ObservedDisk, ObservedNIC, ObservedVM, Reconfiguration, Snapshot
+from ..nics import NicDiff, diff_nics
 
 RAW_KEY = "virtrigaud"
+# Trailing metadata of the collection's runtime on GetCapabilities: Capabilities.nic_changes, "kind=mode,...".
+NIC_CHANGES_KEY = "virtrigaud-nic-changes"
 
 
 def dumps(value: Any) -> str:
@@ -168,18 +172,33 @@ def _placement_params(placement: Any) -> Optional[dict[str, Any]]:
 # Reconfigure
 
 def reconfigure_document(change: Reconfiguration) -> dict[str, Any]:
+    """desired_json: like upstream's manager, the whole NIC list when NICs change (null leaves them alone)."""
     disks = [{"SizeGiB": size, "Type": "", "Name": name} for name, size in sorted(change.disk_sizes_gib.items())]
     disks += [disk_document(d) for d in change.add_disks]
+    networks = change.networks
+    if networks is None and (change.add_networks or change.change_networks or change.remove_networks):
+        # A partial list would read as "remove every other NIC" on the other side.
+        raise ProviderError("NIC changes go over the wire as the whole desired NIC list, which is missing")
     return {
         "Class": {"CPU": change.cpu or 0, "MemoryMiB": change.memory_mib or 0},
         "Disks": disks or None,
-        "Networks": [network_document(n) for n in change.add_networks] or None,
+        "Networks": [network_document(n) for n in networks] if networks is not None else None,
         "Tags": list(change.tags) if change.tags is not None else None,
     }
 
 
+def _nic_diff(listed: Any, observed: ObservedVM) -> NicDiff:
+    """The NIC list of desired_json against the VM's NICs, by name; null or absent changes no NIC."""
+    if listed is None:
+        return NicDiff()
+    if not isinstance(listed, list) or not all(isinstance(n, Mapping) for n in listed):
+        raise SpecError("expected a list of networks", option="desired_json.Networks")
+    return diff_nics(parse_networks([_network_params(n) for n in listed]), observed.nics)
+
+
 def reconfiguration(desired: Mapping[str, Any], observed: ObservedVM) -> Reconfiguration:
-    """desired_json against the VM as it is: disks it has grow, others are added; NICs it lacks are added."""
+    """desired_json against the VM as it is: disks it has grow, others are added; NICs are added, changed in place
+    and removed to match the list, by name."""
     vm_class = field(desired, "Class") or {}
     sizes: dict[str, int] = {}
     added_disks = []
@@ -190,9 +209,7 @@ def reconfiguration(desired: Mapping[str, Any], observed: ObservedVM) -> Reconfi
             sizes[name] = size
         elif current is None and size:
             added_disks.append(DiskSpec(name=name, size_gib=size, type=_disk_type(field(disk, "Type")) or "thin"))
-    names = {nic.name for nic in observed.nics}
-    added_networks = [NetworkSpec(**{k: v for k, v in _network_params(n).items() if k != "dns" and v is not None})
-                      for n in field(desired, "Networks") or () if field(n, "Name") not in names]
+    nics = _nic_diff(field(desired, "Networks"), observed)
     tags = field(desired, "Tags")
     cpu, memory = int(field(vm_class, "CPU") or 0), int(field(vm_class, "MemoryMiB") or 0)
     return Reconfiguration(
@@ -200,7 +217,9 @@ def reconfiguration(desired: Mapping[str, Any], observed: ObservedVM) -> Reconfi
         memory_mib=memory if memory and memory != observed.memory_mib else None,
         disk_sizes_gib=sizes,
         add_disks=tuple(added_disks),
-        add_networks=tuple(added_networks),
+        add_networks=nics.added,
+        change_networks=nics.changed,
+        remove_networks=nics.removed,
         tags=tuple(sorted(tags)) if tags is not None else None,
         live=observed.power_state == "On",
     )
@@ -215,15 +234,23 @@ def observed_document(vm: ObservedVM, snapshots: Optional[list[Snapshot]] = None
     return document
 
 
+def _known(cls: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values a dataclass takes: a newer runtime may send more."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in values.items() if k in names}
+
+
 def observed_from_document(document: Mapping[str, Any]) -> ObservedVM:
     return ObservedVM(
         id=document["id"], name=document["name"], power_state=document["power_state"],
         cpu=document.get("cpu"), memory_mib=document.get("memory_mib"), firmware=document.get("firmware"),
         max_cpu=document.get("max_cpu"), max_memory_mib=document.get("max_memory_mib"),
         disks=tuple(ObservedDisk(**d) for d in document.get("disks") or ()),
-        nics=tuple(ObservedNIC(**dict(n, ip_addresses=tuple(n.get("ip_addresses") or ())))
+        nics=tuple(ObservedNIC(**_known(ObservedNIC, dict(n, ip_addresses=tuple(n.get("ip_addresses") or ()),
+                                                          dns=tuple(n.get("dns") or ()))))
                    for n in document.get("nics") or ()),
         tags=tuple(document.get("tags") or ()), console_url=document.get("console_url"),
+        placement=Placement(**_known(Placement, document.get("placement") or {})),
     )
 
 
@@ -265,9 +292,19 @@ def observed_from_vm_info(info: Any) -> ObservedVM:
     )
 
 
-def capabilities_from(response: Any) -> Capabilities:
-    values = {}
-    for name in Capabilities.__dataclass_fields__:
+def capabilities_from(response: Any, trailing: Optional[Mapping[str, str]] = None) -> Capabilities:
+    """A GetCapabilitiesResponse, with the NIC changes our runtime adds in its trailing metadata."""
+    values: dict[str, Any] = {}
+    for name in Capabilities.wire_fields():
         value = getattr(response, name)
         values[name] = tuple(value) if not isinstance(value, bool) else value
-    return Capabilities(**values)
+    return Capabilities(nic_changes=nic_changes_from((trailing or {}).get(NIC_CHANGES_KEY, "")), **values)
+
+
+def nic_changes_metadata(capabilities: Capabilities) -> str:
+    return ",".join("%s=%s" % pair for pair in sorted(capabilities.nic_changes.items()))
+
+
+def nic_changes_from(text: str) -> dict[str, str]:
+    pairs = (part.partition("=") for part in text.split(",") if part)
+    return {kind: mode for kind, dummy, mode in pairs if mode in ("live", "offline")}

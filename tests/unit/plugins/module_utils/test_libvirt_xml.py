@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -194,3 +195,24 @@ def test_seed_iso_is_labelled_cidata():
     pytest.importorskip("pycdlib")
     image = seed.seed_iso({"meta-data": "instance-id: x\n", "user-data": ""})
     assert image[32768 + 40:32768 + 46] == b"cidata"
+
+
+def test_nic_records_keep_the_static_address_the_seed_carries():
+    nics = (dx.NicPlan("lan", "52:54:00:00:00:01", network="default", static="192.0.2.10/24", gateway="192.0.2.1",
+                       dns=("192.0.2.53", "192.0.2.54")),
+            dx.NicPlan("backup", "52:54:00:00:00:02", bridge="br0", static=""),
+            dx.NicPlan("other", "52:54:00:00:00:03", network="default"))
+    facts = dx.parse_domain(dx.domain_xml(plan(nics=nics)))
+    assert facts.metadata.nics == tuple(n.ref() for n in nics)
+    assert [(n.name, n.static, n.network, n.bridge) for n in dx.interfaces(facts)] == [
+        ("lan", "192.0.2.10/24", "default", None), ("backup", "", None, "br0"), ("other", None, "default", None)]
+
+
+def test_nics_without_a_record_are_named_by_position():
+    facts = dataclasses.replace(dx.parse_domain(dx.domain_xml(plan())), metadata=dx.Metadata())
+    assert [(n.name, n.mac) for n in dx.interfaces(facts)] == [("nic0", NIC.mac)]
+
+
+def test_an_interface_of_unknown_model_is_written_without_one():
+    node = dx.interface_xml(dx.NicPlan("lan", "52:54:00:00:00:01", network="default", model=""))
+    assert node.find("model") is None and node.find("source").get("network") == "default"
