@@ -26,7 +26,7 @@ from ...errors import (
     VirtrigaudError,
 )
 from ...resilience import Deadline
-from ...spec import GIB, Placement, VMSpec
+from ...spec import GIB, NetworkSpec, Placement, VMSpec
 from ..base import (
     Capabilities,
     ObservedDisk,
