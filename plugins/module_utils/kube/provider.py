@@ -41,7 +41,7 @@ _DEFAULT_KEYS = {"datastore": "datastore", "storage_pod": "storagePod", "cluster
 
 
 def check_name(value: str, option: str, limit: int = 63) -> str:
-    if not value or len(value) > limit or not _NAME.match(value):
+    if not value or len(value) > limit or not _NAME.fullmatch(value):
         raise SpecError("'%s' is not a valid name: lower-case letters, digits and '-', starting and ending with a "
                         "letter or digit, at most %d characters" % (value, limit), option=option)
     return value
@@ -50,7 +50,7 @@ def check_name(value: str, option: str, limit: int = 63) -> str:
 def check_duration(value: Optional[str], option: str) -> Optional[str]:
     if value is None:
         return None
-    if not isinstance(value, str) or not _DURATION.match(value):
+    if not isinstance(value, str) or not _DURATION.fullmatch(value):
         raise SpecError("'%s' is not a duration; use a Go duration such as 30s, 5m or 1h30m" % (value,), option=option)
     return value
 
@@ -74,7 +74,7 @@ def env_entries(entries: Optional[list[dict]], option: str) -> list[dict]:
     for index, entry in enumerate(entries or []):
         where = "%s[%d]" % (option, index)
         name = entry.get("name")
-        if not name or not _ENV_NAME.match(name):
+        if not name or not _ENV_NAME.fullmatch(name):
             raise SpecError("'%s' is not a valid variable name" % (name,), option=where + ".name")
         value = entry.get("value")
         if isinstance(value, bool):
@@ -118,13 +118,13 @@ def provider_resource(params: dict) -> dict:
     namespace = check_name(params["namespace"], "namespace")
     provider_type = params["type"]
     endpoint = params.get("uri") or ""
-    if not _ENDPOINT.match(endpoint):
+    if not _ENDPOINT.fullmatch(endpoint):
         raise SpecError("'%s' is not an endpoint the Provider schema accepts: use https://host[:port][/path], "
                         "tcp:// or grpc://host:port, or qemu[+ssh|+tcp|+tls]://[user@host[:port]]/path" % endpoint,
                         option="endpoint")
     runtime = params.get("runtime") or {}
     image = runtime.get("image") or DEFAULT_RUNTIME_IMAGE
-    if not _IMAGE.match(image):
+    if not _IMAGE.fullmatch(image):
         raise SpecError("'%s' is not an image reference the schema accepts (name[:tag][@digest])" % image,
                         option="runtime.image")
     replicas = runtime.get("replicas", 1)
