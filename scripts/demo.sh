@@ -6,4 +6,6 @@ source "$(dirname "$0")/lib.sh"
 "$REPO/scripts/setup.sh"
 say "Demo playbook"
 cd "$REPO"
-ANSIBLE_COLLECTIONS_PATH="$TREE" ansible-playbook playbooks/demo.yml "$@"
+# An explicit localhost and interpreter: no warnings about an empty inventory or interpreter discovery.
+ANSIBLE_COLLECTIONS_PATH="$TREE" ansible-playbook -i localhost, -e "ansible_python_interpreter=$(command -v "$PYTHON")" \
+    playbooks/demo.yml "$@"

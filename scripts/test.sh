@@ -38,6 +38,7 @@ stage_lint() {
     (cd "$COLLECTION" && antsibull-changelog lint)
     (cd "$COLLECTION" && antsibull-docs lint-collection-docs --plugin-docs .)
     "$PYTHON" "$REPO/scripts/check_action_group.py" "$REPO"
+    PYTHONPATH="$TREE" "$PYTHON" "$REPO/scripts/check_option_coverage.py" "$REPO"
     local reference="${VIRTRIGAUD_UPSTREAM_PROTO:-$REPO/../shared/reference/virtrigaud/provider.proto}"
     if [ -f "$reference" ]; then
         "$PYTHON" "$REPO/scripts/gen_proto.py" --check --reference "$reference"
@@ -363,9 +364,20 @@ stage_newest() {
     PATH="$venv/bin:$PATH" PYTHON="$venv/bin/python" "$0" unit sanity docs integration_mock
 }
 
+TIMES=()
+time_table() {
+    local row
+    [ ${#TIMES[@]} -gt 0 ] || return 0
+    printf '\nstage times (%s):\n' "$(python_version "$PYTHON")"
+    for row in "${TIMES[@]}"; do printf '  %-24s %6s s\n' ${row}; done
+    printf '  %-24s %6s s\n' total "$SECONDS"
+}
+trap time_table EXIT
 for stage in "${stages[@]}"; do
     say "stage: $stage ($(python_version "$PYTHON"))"
+    started=$SECONDS
     "stage_$stage"
+    TIMES+=("$stage $((SECONDS - started))")
 done
 say "all stages passed: ${stages[*]}"
 if [ ${#SKIPPED[@]} -gt 0 ]; then

@@ -53,6 +53,12 @@ class SetSpec:
     def ordinals(self) -> range:
         return range(self.start, self.start + self.replicas)
 
+    @property
+    def surge_ordinals(self) -> range:
+        """Where surge members stand during a rolling update: just past the set's own ordinals."""
+        end = self.start + self.replicas
+        return range(end, end + self.strategy.max_surge)
+
     def member_name(self, ordinal: int) -> str:
         return "%s-%d" % (self.name, ordinal)
 
@@ -144,8 +150,9 @@ def parse_set(params: Mapping[str, Any]) -> SetSpec:
     min_ready = params.get("min_ready_seconds") or 0
     if not isinstance(min_ready, int) or not 0 <= min_ready <= 3600:
         raise SpecError("%r is not from 0 to 3600" % (min_ready,), option="min_ready_seconds")
+    # As Kubernetes has it, both may not be zero; with no surge, at least one member may be down.
     spec = SetSpec(name=name, replicas=replicas, start=start, template=template, labels=_labels(params.get("labels")),
-                   strategy=Strategy(kind, max(unavailable, 1), surge, partition),
+                   strategy=Strategy(kind, unavailable if surge else max(unavailable, 1), surge, partition),
                    min_ready_seconds=min_ready, require_ip=bool(params.get("ready_requires_ip")))
     parse_vm(dict(template, name=spec.member_name(spec.start + max(replicas - 1, 0))), "On")
     return spec
@@ -204,19 +211,21 @@ class SetPlan:
     starts: tuple[Step, ...]
     creates: tuple[Step, ...]
     updates: tuple[Step, ...]
+    surges: tuple[Step, ...] = ()
+    retires: tuple[Step, ...] = ()
 
     @property
     def steps(self) -> tuple[Step, ...]:
-        """In the order they run: scale down first (highest ordinal first), then start, create, update."""
-        return self.deletes + self.starts + self.creates + self.updates
+        """In the order they run: scale down first (highest ordinal first), then start, create, add surge
+        members, update, and retire the surge members."""
+        return self.deletes + self.starts + self.creates + self.surges + self.updates + self.retires
 
 
 def plan_set(spec: SetSpec, members: list[Member]) -> SetPlan:
     wanted = set(spec.ordinals)
     present = {member.ordinal: member for member in members}
     revision = spec.revision
-    deletes = tuple(Step(m.name, m.ordinal, "delete", "below ordinals.start" if m.ordinal < spec.start else "scale down")
-                    for m in sorted(members, key=lambda m: -m.ordinal) if m.ordinal not in wanted)
+    extra = sorted((m for m in members if m.ordinal not in wanted), key=lambda m: -m.ordinal)
     creates = tuple(Step(spec.member_name(o), o, "create", "missing") for o in sorted(wanted - set(present)))
     outdated = [m for m in sorted(members, key=lambda m: -m.ordinal)
                 if m.ordinal in wanted and m.revision != revision]
@@ -230,7 +239,17 @@ def plan_set(spec: SetSpec, members: list[Member]) -> SetPlan:
     updating = {step.ordinal for step in updates}
     starts = tuple(Step(m.name, m.ordinal, "start", "not running") for m in members
                    if m.ordinal in wanted and m.ordinal not in updating and m.vm.power_state != "On")
-    return SetPlan(deletes, starts, creates, updates)
+    # Surge members stand in while members that run are updated in place, and go when the roll is done.
+    in_place = [m for m in outdated if m.vm.power_state == "On"] if action == "update" else []
+    surge_at = list(spec.surge_ordinals)[:len(in_place)]
+    kept = set(surge_at)
+    deletes = tuple(Step(m.name, m.ordinal, "delete", "below ordinals.start" if m.ordinal < spec.start else "scale down")
+                    for m in extra if m.ordinal not in kept)
+    surges = tuple(Step(spec.member_name(o), o, "surge", "stands in during the rolling update")
+                   for o in surge_at if o not in present or present[o].revision != revision
+                   or present[o].vm.power_state != "On")
+    retires = tuple(Step(spec.member_name(o), o, "retire", "the rolling update is done") for o in reversed(surge_at))
+    return SetPlan(deletes, starts, creates, updates, surges, retires)
 
 
 def set_status(spec: SetSpec, members: list[Member]) -> dict[str, Any]:

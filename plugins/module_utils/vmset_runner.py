@@ -68,7 +68,12 @@ class SetRunner:
             self._parallel([step for step in the_plan.updates if step.member not in self.failures],
                            lambda step: self._converge(step, None))
         else:
+            self._parallel(the_plan.surges, lambda step: self._converge(step, _vm(by_name.get(step.member))))
+            if self.failures:
+                return
             self._roll(list(the_plan.updates), by_name, inventory)
+            if not self.failures:
+                self._parallel(the_plan.retires, self._retire)
 
     @property
     def failures(self) -> dict[str, str]:
@@ -100,6 +105,11 @@ class SetRunner:
         the_plan = plan(None, member.vm, Policy(state="absent"), provider.capabilities())
         Executor(provider, self.deadline, member.vm.id, self.shutdown_timeout).apply(the_plan)
 
+    def _retire(self, step: Step) -> None:
+        vm = self.provider().find(step.member)
+        if vm is not None:
+            self._delete(Member(step.ordinal, vm, None))
+
     def _converge(self, step: Step, known: Optional[ObservedVM]) -> None:
         """Create the member, or bring an existing one to the template (power-cycling it if a change needs
         that), then wait until it is ready."""
@@ -122,11 +132,14 @@ class SetRunner:
         poll(ready, self.deadline, "member %s to be ready" % name)
 
     def _roll(self, pending: list[Step], by_name: dict[str, Member], inventory: Callable[[], list[ObservedVM]]) -> None:
-        """Update members in waves, so that at most max_unavailable members are down at any time."""
-        budget = self.spec.strategy.max_unavailable
+        """Update members in waves, so that at most max_unavailable members are down at any time, and as many
+        more as there are ready surge members standing in for them."""
         while pending and not self.failures:
-            now = {m.name: m for m in members_of(self.spec, inventory()) if m.ordinal in self.spec.ordinals}
+            found = members_of(self.spec, inventory())
+            now = {m.name: m for m in found if m.ordinal in self.spec.ordinals}
             down = {name for name, member in now.items() if not member.ready(self.spec.require_ip)}
+            standing_in = sum(1 for m in found if m.ordinal in self.spec.surge_ordinals and m.ready(self.spec.require_ip))
+            budget = self.spec.strategy.max_unavailable + standing_in
             # Members that are down already go first: updating them takes nothing more down.
             pending.sort(key=lambda step: (step.member not in down, -step.ordinal))
             wave: list[Step] = []
@@ -140,9 +153,7 @@ class SetRunner:
                     wave.append(step)
                     cost += 1
             if not wave:
-                blocking = sorted(down)
-                message = ("the rolling update stopped: max_unavailable is %d and %s %s not ready; nothing more was "
-                           "taken down" % (budget, ", ".join(blocking), "is" if len(blocking) == 1 else "are"))
+                message = _stopped(self.spec.strategy.max_unavailable, standing_in, sorted(down))
                 for step in pending:
                     self.outcomes[step.member] = dict(step.to_dict(), outcome="failed", error=message)
                 return
@@ -153,3 +164,18 @@ class SetRunner:
         for step in pending:
             self.outcomes.setdefault(step.member, dict(step.to_dict(), outcome="skipped",
                                                        error="not updated: an earlier member failed"))
+
+
+def _vm(member: Optional[Member]) -> Optional[ObservedVM]:
+    return member.vm if member is not None else None
+
+
+def _stopped(max_unavailable: int, standing_in: int, blocking: list[str]) -> str:
+    """Why a rolling update cannot take another member down."""
+    budget = "max_unavailable is %d" % max_unavailable
+    if standing_in:
+        budget += " with %d surge member%s ready" % (standing_in, "s" if standing_in > 1 else "")
+    if not blocking:
+        return "the rolling update stopped: %s and no surge member is ready; nothing more was taken down" % budget
+    return "the rolling update stopped: %s and %s %s not ready; nothing more was taken down" % (
+        budget, ", ".join(blocking), "is" if len(blocking) == 1 else "are")

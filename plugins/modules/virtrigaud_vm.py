@@ -210,8 +210,14 @@ options:
     description:
       - Manage a VirtRigaud C(VirtualMachine) resource for this Provider resource instead of a VM on a hypervisor.
       - The hypervisor connection options are then not used; the Kubernetes ones are.
-      - O(state=restarted), O(id) and O(clone_from) are not available with it.
-      - O(wait) waits for the resource's C(Ready) condition, which VirtRigaud's manager sets.
+      - O(wait) waits for the resource's C(Ready) condition, which VirtRigaud's manager sets, and with
+        O(wait_for_ip_address) also for an address in its status.
+      - O(state=stopped) writes C(powerState=OffGraceful) when O(shutdown_mode=graceful), C(Off) when V(hard).
+      - What the manager cannot carry out is refused, naming the option, before anything is written:
+        O(state=restarted), O(id), O(clone_from), O(linked_clone), O(allow_power_cycling=true),
+        O(delete_disks=false), O(shutdown_mode=graceful_then_hard), a O(shutdown_timeout) other than 120
+        (the manager always allows 60 seconds), O(placement.host) and O(placement.resource_pool) (the manager
+        drops them), O(networks[].mac_address) (not passed on) and O(cloud_init.network_config).
     type: dict
     suboptions:
       name:
@@ -453,10 +459,8 @@ def run(m):
 def run_resource(m):
     """Converge the VirtualMachine resource (and its inline objects) instead of a hypervisor VM."""
     p = m.params
-    for option, unavailable in (("state", p["state"] == "restarted"), ("id", p["id"]), ("clone_from", p["clone_from"])):
-        if unavailable:
-            raise SpecError("not available with provider_ref (VirtRigaud's manager has no such request)", option=option)
     name = parse_vm_name(p["name"])
+    resources.check_resource_options(p, None)
     namespace = p["namespace"]
     owned = "%s=%s" % (resources.OWNER_LABEL, name)
     if p["state"] == "absent":
@@ -472,10 +476,12 @@ def run_resource(m):
         ref = p["provider_ref"]
         provider_namespace = ref.get("namespace") or namespace
         spec = parse_vm(dict(p, name=name), POWER_BY_STATE.get(p["state"]))
+        resources.check_resource_options(p, spec)
         provider = m.kube.get("Provider", ref["name"], provider_namespace)
         refs = resources.References(ref["name"], provider_namespace, (provider or {}).get("spec", {}).get("type"),
                                     p["class_ref"], p["image_ref"])
-        wanted = resources.vm_objects(spec, namespace, refs)
+        wanted = resources.vm_objects(spec, namespace, refs,
+                                      resources.resource_power_state(p["state"], p["shutdown_mode"]))
         if provider is None and not m.check_mode:
             raise SpecError("no Provider '%s' in namespace '%s'" % (ref["name"], provider_namespace),
                             option="provider_ref")
@@ -486,8 +492,10 @@ def run_resource(m):
         changes += m.kube.remove(stale, dry_run=m.check_mode)
         stored = changes[len(wanted) - 1].after
         if p["wait"] and not m.check_mode:
-            stored = m.kube.wait_for("VirtualMachine", name, namespace, _ready, m.deadline(),
-                                     "VirtualMachine %s/%s to become Ready" % (namespace, name))
+            addressed = p["wait_for_ip_address"] and p["state"] in ("present", "started")
+            stored = m.kube.wait_for("VirtualMachine", name, namespace, _addressed if addressed else _ready,
+                                     m.deadline(), "VirtualMachine %s/%s to become Ready%s"
+                                     % (namespace, name, " with an IP address" if addressed else ""))
     vm_change = next(change for change in changes if change.kind == "VirtualMachine")
     result = {
         "changed": any(change.changed for change in changes),
@@ -505,6 +513,10 @@ def run_resource(m):
 
 def _ready(obj):
     return (condition(obj, "Ready") or {}).get("status") == "True"
+
+
+def _addressed(obj):
+    return _ready(obj) and bool(((obj or {}).get("status") or {}).get("ips"))
 
 
 def wait_for_ip(provider, vm_id, deadline):

@@ -102,13 +102,19 @@ options:
           max_unavailable:
             description:
               - How many members may be down at once, a count or a percentage of O(replicas) (rounded down, at
-                least one).
+                least one unless O(update_strategy.rolling_update.max_surge) is set).
             type: raw
             default: 1
           max_surge:
             description:
-              - Accepted as upstream's VMSet has it. Members keep their names, so no extra member can stand in
-                for one being updated, and this does not change the plan.
+              - How many extra members may run during a rolling update, as a count or a percentage of
+                O(replicas) (rounded up).
+              - Before running members are updated in place, up to this many surge members are created with
+                the new template at the ordinals just past the set (C(<name>-<replicas+start>) and up). While they
+                are ready, as many more members may be down at once as there are surge members, on top of
+                O(update_strategy.rolling_update.max_unavailable). They are removed when the update is done;
+                when it stops half-way, they stay, and the next run reuses them.
+              - With a surge, O(update_strategy.rolling_update.max_unavailable) may be 0.
             type: raw
             default: 0
           partition:
@@ -212,7 +218,10 @@ members:
   sample: [{name: web-0, ordinal: 0, id: 9b2e, revision: 3f9a1c2b7d, power_state: "On", ready: true,
             ip_addresses: [192.168.122.31], action: update, outcome: done}]
 plan:
-  description: The per-member steps, in the order they run (those that would run, in check mode).
+  description:
+    - The per-member steps, in the order they run (those that would run, in check mode).
+    - Actions are V(delete), V(start), V(create), V(surge) (a surge member brought up), V(update), V(recreate) and
+      V(retire) (a surge member removed after the update).
   returned: always
   type: list
   elements: dict

@@ -94,6 +94,17 @@ def _error(status: int, body: bytes, what: str) -> errors.VirtrigaudError:
     return errors.ProviderError(text)
 
 
+def _check_context(config: KubeConfig) -> None:
+    """A context that the kubeconfig lacks is the user's mistake: name it, and the contexts there are."""
+    if not config.context:
+        return
+    contexts, dummy = kube_config.list_kube_config_contexts(config_file=config.kubeconfig)
+    names = sorted(context["name"] for context in contexts or ())
+    if config.context not in names:
+        raise errors.SpecError("the kubeconfig has no context '%s'; it has: %s" % (config.context, ", ".join(names)),
+                               option="context")
+
+
 class Kube:
     """One connection to a Kubernetes API server."""
 
@@ -121,12 +132,17 @@ class Kube:
                 if config.api_key:
                     settings.api_key = {"authorization": "Bearer " + config.api_key}
             elif config.kubeconfig or os.path.exists(os.path.expanduser("~/.kube/config")) or os.environ.get("KUBECONFIG"):
+                _check_context(config)
                 kube_config.load_kube_config(config_file=config.kubeconfig, context=config.context,
                                              client_configuration=settings, persist_config=False)
             else:
                 kube_config.load_incluster_config(client_configuration=settings)
+        except errors.SpecError:
+            raise
         except Exception as err:  # the loaders raise ConfigException, IOError or YAML errors
             raise errors.SpecError("cannot load the Kubernetes connection: %s" % err, option="kubeconfig") from None
+        if config.ca_cert and not os.access(config.ca_cert, os.R_OK):
+            raise errors.SpecError("%s is not a readable file" % config.ca_cert, option="ca_cert")
         if config.ca_cert:
             settings.ssl_ca_cert = config.ca_cert
         if not config.validate_certs:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from ..errors import SpecError
 from ..spec import VMSpec
@@ -95,8 +95,11 @@ def _nic(spec: VMSpec, index: int, attachment: Optional[dict]) -> dict:
     return entry
 
 
-def vm_objects(spec: VMSpec, namespace: str, refs: References) -> list[dict]:
-    """The objects to apply, the VirtualMachine last (its references exist by then)."""
+def vm_objects(spec: VMSpec, namespace: str, refs: References, power_state: Optional[str] = None) -> list[dict]:
+    """The objects to apply, the VirtualMachine last (its references exist by then).
+
+    ``power_state`` is the resource's powerState when it has more values than the spec's (OffGraceful).
+    """
     check_name(spec.name, "name", 253)
     check_name(namespace, "namespace")
     objects = []
@@ -134,11 +137,61 @@ def vm_objects(spec: VMSpec, namespace: str, refs: References) -> list[dict]:
         ("folder", spec.placement.folder), ("resourcePool", spec.placement.resource_pool)) if value}
     if placement:
         body["placement"] = placement
-    if spec.power_state:
-        body["powerState"] = spec.power_state
+    if power_state or spec.power_state:
+        body["powerState"] = power_state or spec.power_state
     if spec.tags is not None:
         body["tags"] = list(spec.tags)
     return objects + [_object("VirtualMachine", spec.name, namespace, spec.name, body)]
+
+
+# Lifecycle options that VirtRigaud's manager has no field or request for, with their defaults (the value
+# that asks for nothing it cannot do) and why.
+_MANAGER_CANNOT = (
+    ("id", None, "the manager finds VMs by resource, not by hypervisor id"),
+    ("clone_from", None, "cloning is a VMClone resource, not a VirtualMachine field"),
+    ("linked_clone", False, "cloning is a VMClone resource, not a VirtualMachine field"),
+    ("allow_power_cycling", False, "the manager decides how a change is applied and has no such switch"),
+    ("delete_disks", True, "the manager always deletes a VM with its disks"),
+    ("shutdown_timeout", 120, "the manager always allows a graceful shutdown 60 seconds"),
+)
+# Spec fields the manager drops on the way to the provider (upstream's FACTS §1.4).
+_DROPPED_PLACEMENT = (("host", "placement.host"), ("resource_pool", "placement.resource_pool"))
+
+
+def check_resource_options(params: Mapping[str, Any], spec: Optional[VMSpec]) -> None:
+    """Refuse, by name, every option a VirtualMachine resource cannot carry out through VirtRigaud's manager.
+
+    Raises:
+        SpecError: naming the first such option and why.
+    """
+    if params.get("state") == "restarted":
+        raise SpecError("not available with provider_ref (the manager has no restart request)", option="state")
+    for option, harmless, why in _MANAGER_CANNOT:
+        if params.get(option) not in (None, harmless):
+            raise SpecError("not available with provider_ref: %s" % why, option=option)
+    if params.get("shutdown_mode") == "graceful_then_hard":
+        raise SpecError("not available with provider_ref: the manager stops a VM either gracefully (OffGraceful) "
+                        "or hard (Off), never one then the other", option="shutdown_mode")
+    if spec is None:
+        return
+    for attribute, option in _DROPPED_PLACEMENT:
+        if getattr(spec.placement, attribute):
+            raise SpecError("not available with provider_ref: the manager does not pass it to the provider",
+                            option=option)
+    for index, nic in enumerate(spec.networks):
+        if nic.mac_address:
+            raise SpecError("not available with provider_ref: the manager does not pass MAC addresses to the "
+                            "provider", option="networks[%d].mac_address" % index)
+    if spec.cloud_init.network_config:
+        raise SpecError("not available with provider_ref: a VirtualMachine has no network config field",
+                        option="cloud_init.network_config")
+
+
+def resource_power_state(state: str, shutdown_mode: str) -> Optional[str]:
+    """The VirtualMachine's powerState for a module state: a graceful stop is upstream's OffGraceful."""
+    if state == "stopped":
+        return "OffGraceful" if shutdown_mode == "graceful" else "Off"
+    return "On" if state in ("started", "restarted") else None
 
 
 def observed(vm: Optional[dict]) -> Optional[dict]:

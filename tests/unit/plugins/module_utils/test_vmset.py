@@ -74,6 +74,38 @@ def test_rolling_update_goes_highest_first_above_the_partition():
     assert {action for dummy, action in steps(plan_set(recreate, members))} == {"recreate"}
 
 
+def test_surge_members_stand_in_during_an_in_place_roll_and_retire_after():
+    old = spec().revision
+    members = members_of(spec(), [vm("web-%d" % n, old) for n in range(3)])
+    surging = spec(template=dict(TEMPLATE, cpu=2),
+                   update_strategy={"rolling_update": {"max_surge": 2, "max_unavailable": 0}})
+    assert surging.strategy.max_unavailable == 0
+    assert steps(plan_set(surging, members)) == [
+        ("web-3", "surge"), ("web-4", "surge"), ("web-2", "update"), ("web-1", "update"), ("web-0", "update"),
+        ("web-4", "retire"), ("web-3", "retire")]
+
+
+def test_a_surge_member_left_by_an_interrupted_roll_is_reused_not_deleted():
+    old, new_template = spec().revision, dict(TEMPLATE, cpu=2)
+    surging = spec(template=new_template, update_strategy={"rolling_update": {"max_surge": 1}})
+    members = members_of(spec(), [vm("web-0", old), vm("web-1", surging.revision), vm("web-2", old),
+                                  vm("web-3", surging.revision)])
+    assert steps(plan_set(surging, members)) == [("web-2", "update"), ("web-0", "update"), ("web-3", "retire")]
+    done = members_of(spec(), [vm("web-%d" % n, surging.revision) for n in range(4)])
+    assert steps(plan_set(surging, done)) == [("web-3", "delete")]
+
+
+def test_no_surge_for_stopped_members_or_other_strategies():
+    old = spec().revision
+    stopped = members_of(spec(), [vm("web-%d" % n, old, power="Off") for n in range(3)])
+    surging = spec(template=dict(TEMPLATE, cpu=2), update_strategy={"rolling_update": {"max_surge": 1}})
+    assert {action for dummy, action in steps(plan_set(surging, stopped))} == {"update"}
+    recreate = spec(template=dict(TEMPLATE, cpu=2), update_strategy={"type": "Recreate",
+                                                                      "rolling_update": {"max_surge": 1}})
+    running = members_of(spec(), [vm("web-%d" % n, old) for n in range(3)])
+    assert {action for dummy, action in steps(plan_set(recreate, running))} == {"recreate"}
+
+
 def test_stopped_current_members_are_started():
     current = spec().revision
     members = members_of(spec(), [vm("web-0", current), vm("web-1", current, power="Off"), vm("web-2", current)])

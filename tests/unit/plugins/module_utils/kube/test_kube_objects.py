@@ -206,3 +206,40 @@ def test_the_tls_gate_says_why_it_is_shut():
     with pytest.raises(SpecError) as caught:
         runtime.tls_gate(provider_object(service={"port": 9443, "tls": {"enabled": True}}))
     assert caught.value.details["reason"] == "SecretRefMissing"
+
+
+@pytest.mark.parametrize("changes, option", [
+    ({"state": "restarted"}, "state"),
+    ({"id": "vm-1"}, "id"),
+    ({"clone_from": "golden"}, "clone_from"),
+    ({"linked_clone": True}, "linked_clone"),
+    ({"allow_power_cycling": True}, "allow_power_cycling"),
+    ({"delete_disks": False}, "delete_disks"),
+    ({"shutdown_timeout": 30}, "shutdown_timeout"),
+    ({"shutdown_mode": "graceful_then_hard"}, "shutdown_mode"),
+    ({"placement": {"host": "esx-1"}}, "placement.host"),
+    ({"placement": {"resource_pool": "gold"}}, "placement.resource_pool"),
+    ({"networks": [{"name": "lan", "network": "default", "mac_address": "52:54:00:00:00:01"}]},
+     "networks[0].mac_address"),
+    ({"cloud_init": {"user_data": "#cloud-config\n", "network_config": "version: 2\n"}}, "cloud_init.network_config"),
+])
+def test_what_the_manager_cannot_do_is_refused_by_name(changes, option):
+    params = dict(LIFECYCLE_DEFAULTS, **changes)
+    with pytest.raises(SpecError) as caught:
+        vm.check_resource_options(params, vm_spec(**{k: v for k, v in changes.items() if k in SPEC_KEYS}))
+    assert caught.value.option == option
+
+
+def test_defaults_are_accepted_and_a_stop_is_graceful_unless_hard():
+    vm.check_resource_options(LIFECYCLE_DEFAULTS, vm_spec())
+    vm.check_resource_options(LIFECYCLE_DEFAULTS, None)
+    assert vm.resource_power_state("stopped", "graceful") == "OffGraceful"
+    assert vm.resource_power_state("stopped", "hard") == "Off"
+    assert vm.resource_power_state("started", "graceful") == "On"
+    assert vm.resource_power_state("present", "graceful") is None
+
+
+LIFECYCLE_DEFAULTS = {"state": "present", "id": None, "clone_from": None, "linked_clone": False,
+                      "allow_power_cycling": False, "delete_disks": True, "shutdown_timeout": 120,
+                      "shutdown_mode": "graceful"}
+SPEC_KEYS = ("placement", "networks", "cloud_init")
