@@ -29,6 +29,9 @@ MIN_MEMORY_MIB = 16
 MAX_MEMORY_MIB = 1048576
 MAX_CPU = 128
 MAX_DISK_GIB = 65536
+# Beyond what any backend attaches; each backend refuses its own lower limit.
+MAX_DISKS = 64
+MAX_NETWORKS = 32
 
 # Digits are bounded: Python refuses to convert strings of more than 4300 digits, and no size needs 25.
 MAX_DIGITS = 24
@@ -247,12 +250,14 @@ def _mapping(data: Mapping[str, Any], key: str, option: str) -> Mapping[str, Any
     return value
 
 
-def _items(data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+def _items(data: Mapping[str, Any], key: str, most: int) -> list[Mapping[str, Any]]:
     value = data.get(key)
     if value is None:
         return []
     if not isinstance(value, (list, tuple)):
         raise SpecError("expected a list, got %s" % type(value).__name__, option=key)
+    if len(value) > most:
+        raise SpecError("at most %d, got %d" % (most, len(value)), option=key)
     for index, item in enumerate(value):
         if not isinstance(item, Mapping):
             raise SpecError("expected a dictionary, got %s" % type(item).__name__, option="%s[%d]" % (key, index))
@@ -354,8 +359,10 @@ def parse_vm(params: Mapping[str, Any], power_state: Optional[str] = None) -> VM
     defaults = _mapping(params, "disk_defaults", "disk_defaults")
     placement = _mapping(params, "placement", "placement")
     cloud_init = _mapping(params, "cloud_init", "cloud_init")
-    disks = [_parse_disk(item, "disks[%d]" % i) for i, item in enumerate(_items(params, "disks"))]
-    networks = [_parse_network(item, "networks[%d]" % i) for i, item in enumerate(_items(params, "networks"))]
+    disks = [_parse_disk(item, "disks[%d]" % i) for i, item in enumerate(_items(params, "disks", MAX_DISKS))]
+    networks = [
+        _parse_network(item, "networks[%d]" % i) for i, item in enumerate(_items(params, "networks", MAX_NETWORKS))
+    ]
     _unique([d.name for d in disks], "disks", "disk")
     _unique([n.name for n in networks], "networks", "network")
     if power_state is not None and power_state not in POWER_STATES:

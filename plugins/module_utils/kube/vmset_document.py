@@ -102,8 +102,8 @@ def _template(found: dict[str, dict[str, dict]], vm: dict) -> dict:
     if disks:
         template["disks"] = [{"name": disk.get("name"), "size": "%sGi" % disk.get("sizeGiB"), "type": disk.get("type")}
                              for disk in disks]
-    user, meta = (_part(_part(vm.get(key), "spec.template.spec." + key).get("cloudInit"), key + ".cloudInit").get("inline")
-                  for key in ("userData", "metaData"))
+    user, meta = (_part(_part(vm.get(key), "spec.template.spec." + key).get("cloudInit"), key + ".cloudInit")
+                  .get("inline") for key in ("userData", "metaData"))
     if user or meta:
         template["cloud_init"] = {"user_data": user, "meta_data": meta}
     placement = _part(vm.get("placement"), "spec.template.spec.placement")

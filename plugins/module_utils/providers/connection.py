@@ -102,7 +102,7 @@ BACKENDS: dict[str, tuple[Setting, ...]] = {
         Setting("rpc_timeouts", "rpc_timeouts", kind="dict"),
     ),
     "mock": (
-        _endpoint("VIRTRIGAUD_MOCK_URI", runtime=()),
+        _endpoint("VIRTRIGAUD_MOCK_URI"),
     ),
 }
 
