@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import re
 from typing import Any, Mapping, Optional
+from urllib.parse import urlsplit
 
 from ..errors import SpecError
 from ..providers.base import ProviderConfig
@@ -68,6 +69,15 @@ def check_credentials(provider_type: str, keys: set[str], option: str) -> None:
         raise SpecError("the %s provider needs the credential keys %s" % (provider_type, wanted), option=option)
 
 
+def _port_in_range(endpoint: str) -> bool:
+    """An endpoint's explicit port, if any, is a TCP port (the pattern takes any digits)."""
+    try:
+        port = urlsplit(endpoint).port
+    except ValueError:  # urlsplit's own refusal of a port beyond 65535
+        return False
+    return port is None or port > 0
+
+
 def env_entries(entries: Optional[list[dict]], option: str) -> list[dict]:
     """Container env entries; a boolean value is refused (YAML 1.1 reads an unquoted On, Off, yes or no as one)."""
     result = []
@@ -80,6 +90,9 @@ def env_entries(entries: Optional[list[dict]], option: str) -> list[dict]:
         if isinstance(value, bool):
             raise SpecError("got the boolean %s: YAML 1.1 reads an unquoted On, Off, yes or no as a boolean; "
                             "quote the value, as in value: \"On\"" % value, option=where + ".value")
+        if isinstance(value, (dict, list)):
+            raise SpecError("got a %s; give the variable's text, or value_from" % type(value).__name__,
+                            option=where + ".value")
         if value is not None and not isinstance(value, str):
             value = str(value)
         item: dict[str, Any] = {"name": name}
@@ -114,11 +127,12 @@ def insecure_skip_verify(params: dict) -> bool:
 
 def provider_resource(params: dict) -> dict:
     """The Provider object (checked input → the upstream schema's field names)."""
-    name = check_name(params["name"], "name", 253)
+    # 63, not 253: the name is also a label value on the Secrets written for the Provider.
+    name = check_name(params["name"], "name")
     namespace = check_name(params["namespace"], "namespace")
     provider_type = params["type"]
     endpoint = params.get("uri") or ""
-    if not _ENDPOINT.fullmatch(endpoint):
+    if not _ENDPOINT.fullmatch(endpoint) or not _port_in_range(endpoint):
         raise SpecError("'%s' is not an endpoint the Provider schema accepts: use https://host[:port][/path], "
                         "tcp:// or grpc://host:port, or qemu[+ssh|+tcp|+tls]://[user@host[:port]]/path" % endpoint,
                         option="endpoint")
@@ -157,6 +171,13 @@ def provider_resource(params: dict) -> dict:
     health = params.get("health_check") or {}
     for key in ("interval", "timeout"):
         check_duration(health.get(key), "health_check.%s" % key)
+    # The schema's bounds, checked here so that a refusal comes before the Secrets are written.
+    for option, value, low, high in (("rate_limit.qps", (params.get("rate_limit") or {}).get("qps"), 1, 1000),
+                                     ("rate_limit.burst", (params.get("rate_limit") or {}).get("burst"), 1, 2000),
+                                     ("health_check.failure_threshold", health.get("failure_threshold"), 1, 10),
+                                     ("health_check.success_threshold", health.get("success_threshold"), 1, 10)):
+        if value is not None and not low <= value <= high:
+            raise SpecError("%s is outside %d-%d, the Provider schema's range" % (value, low, high), option=option)
     spec = _drop_empty({
         "type": provider_type,
         "endpoint": endpoint,
@@ -192,6 +213,10 @@ def credentials_secret(params: dict) -> Optional[dict]:
     credentials = params.get("credentials")
     if credentials is None:
         return None
+    for key, value in credentials.items():
+        if isinstance(value, (dict, list)):
+            raise SpecError("the value of key %s is a %s; give its text" % (key, type(value).__name__),
+                            option="credentials")
     values = {key: "" if value is None else str(value) for key, value in credentials.items()}
     check_credentials(params["type"], {key for key, value in values.items() if value}, "credentials")
     return _secret(params, credentials_secret_name(params), values)
