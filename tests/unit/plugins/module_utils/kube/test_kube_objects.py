@@ -45,6 +45,14 @@ def test_provider_uses_the_schema_names_and_always_writes_the_tls_block():
     ({"runtime": {"env": [{"name": "FLAG", "value": True}]}}, "runtime.env[0].value"),
     ({"runtime": {"env": [{"name": "1BAD=", "value": "x"}]}}, "runtime.env[0].name"),
     ({"name": "Lab"}, "name"),
+    ({"name": "p" * 64}, "name"),
+    ({"name": "lab\n"}, "name"),
+    ({"uri": "https://vcenter.example.com:99999/sdk"}, "endpoint"),
+    ({"uri": "https://vcenter.example.com/sdk\n"}, "endpoint"),
+    ({"rate_limit": {"qps": 0}}, "rate_limit.qps"),
+    ({"rate_limit": {"burst": 2001}}, "rate_limit.burst"),
+    ({"health_check": {"failure_threshold": -1}}, "health_check.failure_threshold"),
+    ({"runtime": {"env": [{"name": "FLAG", "value": {"on": 1}}]}}, "runtime.env[0].value"),
 ])
 def test_bad_provider_input_names_the_option(changes, option):
     with pytest.raises(SpecError) as caught:
