@@ -10,11 +10,12 @@ than the task window.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 import uuid
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -75,6 +76,7 @@ class ProviderService:
         self.log = log
         self._local = threading.local()
         self._shared: Optional[Provider] = None
+        self._names = NameLocks()
 
     @property
     def provider(self) -> Provider:
@@ -100,11 +102,12 @@ class ProviderService:
 
     def Create(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
         spec = parse_vm(codec.create_params(request))
-        existing = self.provider.find(spec.name)
-        if existing is not None:
-            return {"id": existing.id}
-        self.provider.check_spec(spec)
-        vm_id, task = self.provider.create(spec)
+        with self._names.hold(spec.name):
+            existing = self.provider.find(spec.name)
+            if existing is not None:
+                return {"id": existing.id}
+            self.provider.check_spec(spec)
+            vm_id, task = self.provider.create(spec)
         return {"id": vm_id, "task": {"id": task.id}}
 
     def Delete(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
@@ -173,11 +176,12 @@ class ProviderService:
         parse_vm_name(request.target_name, "target_name")
         change = codec.clone_overrides(request.class_json)
         self._require(request.source_vm_id, "source_vm_id")
-        existing = self.provider.find(request.target_name)
-        if existing is not None:
-            return {"target_vm_id": existing.id}
-        vm_id, task = self.provider.clone(request.source_vm_id, request.target_name, request.linked)
-        self._finish(task)
+        with self._names.hold(request.target_name):
+            existing = self.provider.find(request.target_name)
+            if existing is not None:
+                return {"target_vm_id": existing.id}
+            vm_id, task = self.provider.clone(request.source_vm_id, request.target_name, request.linked)
+            self._finish(task)
         if change:
             self._finish(self.provider.reconfigure(vm_id, change))
         return {"target_vm_id": vm_id}
@@ -280,6 +284,28 @@ class ProviderService:
         except Exception as err:  # pylint: disable=broad-exception-caught  # never let a bug kill the call badly
             self.log.exception("internal error", extra=fields(method=method))
             raise Abort(grpc.StatusCode.INTERNAL, "internal error in %s: %s" % (method, type(err).__name__)) from None
+
+
+class NameLocks:
+    """One lock per VM name: two Creates (or Clones) of one name at once make one VM, whatever the backend."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, list] = {}
+
+    @contextlib.contextmanager
+    def hold(self, name: str) -> Iterator[None]:
+        with self._guard:
+            entry = self._locks.setdefault(name, [threading.Lock(), 0])
+            entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._guard:
+                entry[1] -= 1
+                if not entry[1]:
+                    del self._locks[name]
 
 
 def _parser(request_type: Any) -> Callable[[bytes], Any]:

@@ -16,9 +16,9 @@ import grpc
 import pytest
 from test_runtime import Runtime, call
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.wire import wire
 
-INVALID, MISSING, TOO_BIG = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.RESOURCE_EXHAUSTED
+INVALID, MISSING = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
+TOO_BIG = grpc.StatusCode.RESOURCE_EXHAUSTED
 TARGET = "@target"  # stands for the id of the VM the fixture made
 MIB = 1024 * 1024
 
