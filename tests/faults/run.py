@@ -164,15 +164,20 @@ def runtime_mid_roll(case: Case, runtime: Runtime) -> str:
 def pve_api_gone_mid_create(case: Case, pve: FakePVE, connection: dict) -> str:
     name = case.prefix + "-pve"
     args = {"name": name, "image": "vr-template", "cpu": 1, "memory": "256Mi", "state": "stopped"}
+    known = set(pve.state())
     pve.fault(slow_factor=10)
     try:
-        play = case.started("pve-create", connection, VM, args, lambda: pve.vms(name), "the clone task begun")
+        # The clone's VMID shows at once, locked, and gets its name only when the task is done.
+        play = case.started("pve-create", connection, VM, args,
+                            lambda: [vmid for vmid, vm in pve.state().items() if vmid not in known
+                                     and vm["conf"].get("lock") == "clone"], "the clone task begun")
         pve.fault(http_errors={"count": 100000, "status": 503, "message": "Service Unavailable"})
         first = play.finish()
     finally:
         pve.fault(http_errors={"count": 0}, slow_factor=1)
     # The worker task goes on without the API, as on a real PVE; the re-run starts once it let go of the VM.
-    wait_for("the clone task to finish", lambda: all("lock" not in vm["conf"] for vm in pve.vms(name).values()))
+    wait_for("the clone task to finish", lambda: all("lock" not in vm["conf"] for vmid, vm in pve.state().items()
+                                                     if vmid not in known))
     again = case.converged("pve-create", connection, VM, args)
     found, left = pve.vms(name), pve.orphans()
     assert len(found) == 1, "VMs named %s: %s" % (name, sorted(found))
