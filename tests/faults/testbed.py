@@ -99,7 +99,19 @@ def defined(name: str) -> bool:
 
 
 def running(name: str) -> bool:
-    return (pathlib.Path("/run/libvirt/qemu") / ("%s.pid" % name)).exists()
+    """libvirtd's live status says running: the start job is over (the guest may still be booting)."""
+    status = pathlib.Path("/run/libvirt/qemu") / ("%s.xml" % name)
+    return status.exists() and "state='running'" in status.read_text()
+
+
+def sweep(prefix: str) -> None:
+    """Take away the domains and volumes an earlier run of this prefix left, without the collection."""
+    for name in domains(prefix):
+        subprocess.run(["virsh", "-q", "-c", URI, "destroy", name], check=False, capture_output=True)
+        subprocess.run(["virsh", "-q", "-c", URI, "undefine", "--nvram", name], check=False, capture_output=True)
+    for volume in volumes(prefix):
+        subprocess.run(["virsh", "-q", "-c", URI, "vol-delete", "--pool", POOL, volume], check=False,
+                       capture_output=True)
 
 
 def definition_says(name: str, pattern: str) -> bool:

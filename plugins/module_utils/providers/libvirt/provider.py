@@ -302,24 +302,17 @@ class LibvirtProvider(Provider):
             yield
 
     def _new_volume(self, pool: Any, xml: str, created: list[Any], source: Any = None) -> Any:
-        try:
-            volume = self._make_volume(pool, xml, source)
-        except libvirt.libvirtError as err:
-            if err.get_error_code() != libvirt.VIR_ERR_STORAGE_VOL_EXIST:
-                raise
-            self._take_over_leftover(pool, ElementTree.fromstring(xml).findtext("name") or "")
-            volume = self._make_volume(pool, xml, source)
+        name = ElementTree.fromstring(xml).findtext("name") or ""
+        leftover = self._quietly(lambda: pool.storageVolLookupByName(name), ["NO_STORAGE_VOL"])
+        if leftover is not None:
+            self._take_over_leftover(leftover, name)
+        volume = pool.createXMLFrom(xml, source, 0) if source is not None else pool.createXML(xml, 0)
         created.append(volume)
         return volume
 
-    @staticmethod
-    def _make_volume(pool: Any, xml: str, source: Any) -> Any:
-        return pool.createXMLFrom(xml, source, 0) if source is not None else pool.createXML(xml, 0)
-
-    def _take_over_leftover(self, pool: Any, name: str) -> None:
+    def _take_over_leftover(self, volume: Any, name: str) -> None:
         """Delete a volume of this VM's that no domain uses: what a create or clone cut short leaves (the module or
         libvirtd killed between the volumes and the define).  One that a domain uses is a real conflict."""
-        volume = pool.storageVolLookupByName(name)
         path = volume.path()
         for domain in self.conn.listAllDomains(0):
             if path in dx.parse_domain(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).disk_paths.values():
