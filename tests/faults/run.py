@@ -232,7 +232,7 @@ def cleanup(case: Case, runtime: Runtime) -> None:
         if not succeeded:
             print("faults: could not remove %s: %s" % (name, message), file=sys.stderr)
     runtime.stop()
-    sweep(case.prefix)
+    sweep("vrf-")
 
 
 if __name__ == "__main__":
