@@ -31,6 +31,14 @@ RUN_DIR = pathlib.Path("/run/virtrigaud-testbed")
 LIBVIRT = {"provider_type": "libvirt", "uri": URI, "libvirt_domain_type": "qemu", "default_datastore": POOL}
 
 
+def settle(condition: Callable[[], Any], timeout: float) -> bool:
+    """Whether ``condition`` comes true within ``timeout`` seconds (for a backend finishing a step in flight)."""
+    try:
+        return bool(wait_for("a settled backend", condition, timeout=timeout))
+    except AssertionError:
+        return False
+
+
 def wait_for(what: str, condition: Callable[[], Any], timeout: float = 120.0, interval: float = 0.02) -> Any:
     """Poll ``condition`` until it returns something true; fail naming ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -61,12 +69,19 @@ class Play:
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
                 ["ansible-playbook", "-i", "localhost,", "-e", "ansible_python_interpreter=%s" % sys.executable,
-                 str(self.path)], stdout=log, stderr=subprocess.STDOUT, env=env)
+                 str(self.path)], stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         threading.Thread(target=self._note_the_end, daemon=True).start()
 
     def _note_the_end(self) -> None:
         self.process.wait()
         self.ended_at = time.monotonic()
+
+    def freeze(self) -> None:
+        """Stop the run where it is (its whole process group), so a fault lands before its next step."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.killpg(self.process.pid, signal.SIGCONT)
 
     @property
     def seconds(self) -> float:
