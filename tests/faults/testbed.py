@@ -69,7 +69,7 @@ class Play:
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
                 ["ansible-playbook", "-i", "localhost,", "-e", "ansible_python_interpreter=%s" % sys.executable,
-                 str(self.path)], stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                 str(self.path)], stdout=log, stderr=subprocess.STDOUT, env=env)
         threading.Thread(target=self._note_the_end, daemon=True).start()
 
     def _note_the_end(self) -> None:
@@ -77,11 +77,15 @@ class Play:
         self.ended_at = time.monotonic()
 
     def freeze(self) -> None:
-        """Stop the run where it is (its whole process group), so a fault lands before its next step."""
-        os.killpg(self.process.pid, signal.SIGSTOP)
+        """Stop the run where it is, so a fault lands before its next step: every process of it, since
+        Ansible's workers leave the playbook's process group (they call setsid)."""
+        self._frozen = [self.process.pid] + descendants(self.process.pid)
+        for pid in self._frozen:
+            _signal(pid, signal.SIGSTOP)
 
     def resume(self) -> None:
-        os.killpg(self.process.pid, signal.SIGCONT)
+        for pid in getattr(self, "_frozen", ()):
+            _signal(pid, signal.SIGCONT)
 
     @property
     def seconds(self) -> float:
@@ -96,6 +100,30 @@ class Play:
             return True, "changed" if json.loads(result.read_text()).get("changed") else "ok"
         failure = [line for line in self.log.read_text().splitlines() if line.startswith("fatal:")]
         return False, failure[-1] if failure else self.log.read_text()[-600:]
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, from /proc (parents first)."""
+    children: dict[int, list[int]] = {}
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(0), ()):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
 
 
 def run(workdir: pathlib.Path, name: str, connection: dict, module: str, args: dict) -> tuple[bool, str]:
