@@ -1,4 +1,5 @@
-"""Print every Secret of the cluster with its resource version, so that a test can tell whether any was written."""
+"""Print the Secrets whose names start with a prefix, with their resource versions, so that a test can tell whether
+any was written.  Only this run's: other writers of the shared API server must not count."""
 
 import sys
 
@@ -6,4 +7,5 @@ from kubernetes import client, config
 
 config.load_kube_config(sys.argv[1])
 for secret in sorted(client.CoreV1Api().list_secret_for_all_namespaces().items, key=lambda s: s.metadata.uid):
-    print(secret.metadata.namespace, secret.metadata.name, secret.metadata.resource_version)
+    if secret.metadata.name.startswith(sys.argv[2]):
+        print(secret.metadata.namespace, secret.metadata.name, secret.metadata.resource_version)
