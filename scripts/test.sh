@@ -10,7 +10,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(setup unit sanity lint docs awx package runtime integration isolation runner container newest)
+[ ${#stages[@]} -gt 0 ] || stages=(setup unit sanity lint docs awx package runtime integration isolation runner faults load container
+                                  newest)
 LOGS="$VIRTRIGAUD_CACHE/logs"
 NEWEST_CORE="ansible-core>=2.21,<2.22"
 SKIPPED=()
@@ -222,6 +223,38 @@ stage_integration() {
     stage_integration_proxmox
     stage_integration_remote
     stage_integration_kubernetes
+}
+
+# Faults: libvirtd and the runtime killed, and the fake PVE's API gone, in the middle of a create, a clone,
+# a reconfigure and a VM set's roll; each re-run must converge with one VM per name and no orphan volume
+# (tests/faults/run.py, which says what it does to each backend).
+stage_faults() {
+    local password="vr-faults-$RANDOM$RANDOM" started=$SECONDS log="$LOGS/faults.log"
+    "$REPO/scripts/testbed/libvirtd.sh" start >/dev/null
+    "$REPO/scripts/testbed/seed-image.sh" "$("$REPO/scripts/testbed/guest-image.sh" | tail -n 1)" >/dev/null
+    start_pvefake "$password" >/dev/null
+    "$REPO/scripts/testbed/runtime.sh" certs
+    build_tree
+    if ! (cd "$REPO/tests" && PVEFAKE_PASSWORD="$password" PYTHONPATH="$TREE" "$PYTHON" -m faults.run) > "$log" 2>&1; then
+        tail -n 40 "$log"
+        return 1
+    fi
+    sed 's/^/  /' "$log"
+    echo "faults: passed in $((SECONDS - started)) s"
+}
+
+# Load: 16 playbooks at once on their own names and 8 on one name, through the runtime (mock backend) over
+# mTLS: one VM per name, no error but a clear conflict, the runtime's memory bounded (tests/load/run.py).
+# bench/runtime_load.py prints the times.
+stage_load() {
+    local log="$LOGS/load.log"
+    "$REPO/scripts/testbed/runtime.sh" certs
+    build_tree
+    if ! (cd "$REPO/tests" && PYTHONPATH="$TREE" "$PYTHON" -m load.run) > "$log" 2>&1; then
+        tail -n 40 "$log"
+        return 1
+    fi
+    sed 's/^/  /' "$log"
 }
 
 # Every backend's variables set at once, each with its own secret canary, as an

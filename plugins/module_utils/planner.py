@@ -334,7 +334,7 @@ _SNAPSHOT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
 
 def parse_snapshot_name(name: Any) -> str:
     """Snapshot names every backend accepts (Proxmox is the strictest)."""
-    if not isinstance(name, str) or not _SNAPSHOT_NAME.match(name):
+    if not isinstance(name, str) or not _SNAPSHOT_NAME.fullmatch(name):
         raise SpecError(
             "%r is not a snapshot name: 1-40 letters, digits, '_' or '-', starting with a letter" % (name,),
             option="name",

@@ -154,6 +154,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.errors import NotF
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube import provider as objects
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube import runtime
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import comparable
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import check_name
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import Deadline
 
@@ -275,7 +276,16 @@ def absent(m):
     return changes, False, {"deployment": None}
 
 
+def _check_names(p):
+    """Names that cannot be Kubernetes names are refused before the Provider is looked up."""
+    check_name(p["name"], "name", 253)
+    check_name(p["namespace"], "namespace")
+    for index, namespace in enumerate(p["network_policy_namespaces"]):
+        check_name(namespace, "network_policy_namespaces[%d]" % index)
+
+
 def run(m):
+    _check_names(m.params)
     changes, status_changed, result = (present if m.params["state"] == "present" else absent)(m)
     result.update(changed=status_changed or any(change.changed for change in changes),
                   objects=[{"kind": c.kind, "name": c.name, "changed": c.changed} for c in changes])

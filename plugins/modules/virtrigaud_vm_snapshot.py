@@ -116,7 +116,7 @@ def run(m):
     name = parse_snapshot_name(p["name"])
     if not (p["vm_name"] or p["vm_id"]):
         raise SpecError("set vm_name or vm_id to say which VM", option="vm_name")
-    vm = m.locate(p["vm_name"], p["vm_id"])
+    vm = m.locate(p["vm_name"], p["vm_id"], "vm_id")
     snapshots = m.provider.snapshot_list(vm.id) if vm else []
     the_plan = plan_snapshot(
         p["state"], name, vm, snapshots, p["description"], p["include_memory"], m.provider.capabilities()

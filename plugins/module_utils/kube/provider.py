@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import re
 from typing import Any, Mapping, Optional
+from urllib.parse import urlsplit
 
 from ..errors import SpecError
 from ..providers.base import ProviderConfig
@@ -44,7 +45,7 @@ _DEFAULT_KEYS = {"datastore": "datastore", "storage_pod": "storagePod", "cluster
 
 
 def check_name(value: str, option: str, limit: int = 63) -> str:
-    if not value or len(value) > limit or not _NAME.match(value):
+    if not value or len(value) > limit or not _NAME.fullmatch(value):
         raise SpecError("'%s' is not a valid name: lower-case letters, digits and '-', starting and ending with a "
                         "letter or digit, at most %d characters" % (value, limit), option=option)
     return value
@@ -53,7 +54,7 @@ def check_name(value: str, option: str, limit: int = 63) -> str:
 def check_duration(value: Optional[str], option: str) -> Optional[str]:
     if value is None:
         return None
-    if not isinstance(value, str) or not _DURATION.match(value):
+    if not isinstance(value, str) or not _DURATION.fullmatch(value):
         raise SpecError("'%s' is not a duration; use a Go duration such as 30s, 5m or 1h30m" % (value,), option=option)
     return value
 
@@ -71,18 +72,30 @@ def check_credentials(provider_type: str, keys: set[str], option: str) -> None:
         raise SpecError("the %s provider needs the credential keys %s" % (provider_type, wanted), option=option)
 
 
+def _port_in_range(endpoint: str) -> bool:
+    """An endpoint's explicit port, if any, is a TCP port (the pattern takes any digits)."""
+    try:
+        port = urlsplit(endpoint).port
+    except ValueError:  # urlsplit's own refusal of a port beyond 65535
+        return False
+    return port is None or port > 0
+
+
 def env_entries(entries: Optional[list[dict]], option: str) -> list[dict]:
     """Container env entries; a boolean value is refused (YAML 1.1 reads an unquoted On, Off, yes or no as one)."""
     result = []
     for index, entry in enumerate(entries or []):
         where = "%s[%d]" % (option, index)
         name = entry.get("name")
-        if not name or not _ENV_NAME.match(name):
+        if not name or not _ENV_NAME.fullmatch(name):
             raise SpecError("'%s' is not a valid variable name" % (name,), option=where + ".name")
         value = entry.get("value")
         if isinstance(value, bool):
             raise SpecError("got the boolean %s: YAML 1.1 reads an unquoted On, Off, yes or no as a boolean; "
                             "quote the value, as in value: \"On\"" % value, option=where + ".value")
+        if isinstance(value, (dict, list)):
+            raise SpecError("got a %s; give the variable's text, or value_from" % type(value).__name__,
+                            option=where + ".value")
         if value is not None and not isinstance(value, str):
             value = str(value)
         item: dict[str, Any] = {"name": name}
@@ -145,17 +158,18 @@ def insecure_skip_verify(params: dict) -> bool:
 
 def provider_resource(params: dict) -> dict:
     """The Provider object (checked input → the upstream schema's field names)."""
-    name = check_name(params["name"], "name", 253)
+    # 63, not 253: the name is also a label value on the Secrets written for the Provider.
+    name = check_name(params["name"], "name")
     namespace = check_name(params["namespace"], "namespace")
     provider_type = params["type"]
     endpoint = params.get("uri") or ""
-    if not _ENDPOINT.match(endpoint):
+    if not _ENDPOINT.fullmatch(endpoint) or not _port_in_range(endpoint):
         raise SpecError("'%s' is not an endpoint the Provider schema accepts: use https://host[:port][/path], "
                         "tcp:// or grpc://host:port, or qemu[+ssh|+tcp|+tls]://[user@host[:port]]/path" % endpoint,
                         option="endpoint")
     runtime = params.get("runtime") or {}
     image = runtime.get("image") or default_image(provider_type)
-    if not _IMAGE.match(image):
+    if not _IMAGE.fullmatch(image):
         raise SpecError("'%s' is not an image reference the schema accepts (name[:tag][@digest])" % image,
                         option="runtime.image")
     replicas = runtime.get("replicas", 1)
@@ -189,6 +203,13 @@ def provider_resource(params: dict) -> dict:
     health = params.get("health_check") or {}
     for key in ("interval", "timeout"):
         check_duration(health.get(key), "health_check.%s" % key)
+    # The schema's bounds, checked here so that a refusal comes before the Secrets are written.
+    for option, value, low, high in (("rate_limit.qps", (params.get("rate_limit") or {}).get("qps"), 1, 1000),
+                                     ("rate_limit.burst", (params.get("rate_limit") or {}).get("burst"), 1, 2000),
+                                     ("health_check.failure_threshold", health.get("failure_threshold"), 1, 10),
+                                     ("health_check.success_threshold", health.get("success_threshold"), 1, 10)):
+        if value is not None and not low <= value <= high:
+            raise SpecError("%s is outside %d-%d, the Provider schema's range" % (value, low, high), option=option)
     spec = _drop_empty({
         "type": provider_type,
         "endpoint": endpoint,
@@ -225,6 +246,10 @@ def credentials_secret(params: dict) -> Optional[dict]:
     credentials = params.get("credentials")
     if credentials is None:
         return None
+    for key, value in credentials.items():
+        if isinstance(value, (dict, list)):
+            raise SpecError("the value of key %s is a %s; give its text" % (key, type(value).__name__),
+                            option="credentials")
     values = {key: "" if value is None else str(value) for key, value in credentials.items()}
     check_credentials(params["type"], {key for key, value in values.items() if value}, "credentials")
     return _secret(params, credentials_secret_name(params), values)

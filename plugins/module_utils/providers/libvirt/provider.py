@@ -11,10 +11,17 @@ synchronous, so returned tasks are always done.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import functools
+import hashlib
+import os
+import tempfile
 import time
 import uuid
-from typing import Any, Callable, Iterable, Optional, TypeVar
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Optional, TypeVar
+from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
 from ...errors import (
     ConflictError,
@@ -256,6 +263,10 @@ class LibvirtProvider(Provider):
 
     @backend_call("create")
     def create(self, spec: VMSpec) -> tuple[str, TaskRef]:
+        with self._one_at_a_time(spec.name):
+            return self._create(spec)
+
+    def _create(self, spec: VMSpec) -> tuple[str, TaskRef]:
         existing = self._quietly(lambda: self.conn.lookupByName(spec.name), ["NO_DOMAIN"])
         if existing is not None:
             return existing.UUIDString(), _DONE
@@ -278,10 +289,38 @@ class LibvirtProvider(Provider):
             raise
         return vm_id, _DONE
 
+    @contextmanager
+    def _one_at_a_time(self, name: str) -> Iterator[None]:
+        """Creates and clones of one VM name on this host, one at a time (a lock file, released if the process
+        dies): a create takes over volumes no domain uses, which must never be those of a create still running.
+        Over a remote URI there is no lock to take, and two creates of one name at once are the caller's to avoid."""
+        uri = self.config.uri or DEFAULT_URI
+        if urlsplit(uri).netloc:
+            yield
+            return
+        key = hashlib.sha256(("%s\0%s" % (uri, name)).encode("utf-8")).hexdigest()[:16]
+        with open(os.path.join(tempfile.gettempdir(), "virtrigaud-libvirt-%s.lock" % key), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
     def _new_volume(self, pool: Any, xml: str, created: list[Any], source: Any = None) -> Any:
+        name = ElementTree.fromstring(xml).findtext("name") or ""
+        leftover = self._quietly(lambda: pool.storageVolLookupByName(name), ["NO_STORAGE_VOL"])
+        if leftover is not None:
+            self._take_over_leftover(leftover, name)
         volume = pool.createXMLFrom(xml, source, 0) if source is not None else pool.createXML(xml, 0)
         created.append(volume)
         return volume
+
+    def _take_over_leftover(self, volume: Any, name: str) -> None:
+        """Delete a volume of this VM's that no domain uses: what a create or clone cut short leaves (the module or
+        libvirtd killed between the volumes and the define).  One that a domain uses is a real conflict."""
+        path = volume.path()
+        for domain in self.conn.listAllDomains(0):
+            if path in dx.parse_domain(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).disk_paths.values():
+                raise ConflictError("volume '%s' exists already, and VM '%s' uses it" % (name, domain.name()))
+        volume.delete(0)
+        self.warnings.append("removed volume '%s', which a create cut short had left behind" % name)
 
     def _create_disks(self, spec: VMSpec, pool: Any, created: list[Any]) -> tuple[dx.DiskRef, ...]:
         root_size = (spec.root_disk_gib or 0) * GIB
@@ -499,6 +538,10 @@ class LibvirtProvider(Provider):
 
     @backend_call("clone")
     def clone(self, source_id: str, target_name: str, linked: bool = False) -> tuple[str, TaskRef]:
+        with self._one_at_a_time(target_name):
+            return self._clone(source_id, target_name, linked)
+
+    def _clone(self, source_id: str, target_name: str, linked: bool) -> tuple[str, TaskRef]:
         source = self._domain(source_id)
         if source.isActive():
             raise PreconditionError("VM '%s' is running; stop it before cloning it" % source.name())

@@ -54,14 +54,14 @@ def pve_tags(tags: Iterable[str]) -> str:
 
 def check_tags(tags: Optional[Iterable[str]]) -> None:
     for tag in tags or ():
-        if not _TAG.match(tag):
+        if not _TAG.fullmatch(tag):
             raise errors.SpecError(
                 "'%s' is not a Proxmox tag: lower-case letters, digits and '_', '-', '+', '.', not starting with "
                 "'-', '+' or '.'" % tag, option="tags")
 
 
 def check_bridge(name: str, option: str) -> None:
-    if not _BRIDGE.match(name):
+    if not _BRIDGE.fullmatch(name):
         raise errors.SpecError("'%s' is not a Proxmox bridge name such as 'vmbr0'" % name, option=option)
 
 
@@ -71,7 +71,7 @@ def ssh_keys(keys: Iterable[str]) -> str:
 
 
 def size_gib(text: str) -> int:
-    match = _SIZE.match(text or "")
+    match = _SIZE.fullmatch(text or "")
     return int(round(float(match.group(1)) * _UNIT_GIB[match.group(2)])) if match else 0
 
 

@@ -113,6 +113,12 @@ def test_defaults_that_a_backend_uses_pass():
     ({"runtime": {"image_pull_secrets": ["Bad_Name"]}}, "runtime.image_pull_secrets[0]"),
     ({"runtime": {"image_pull_secrets": ["s%d" % n for n in range(11)]}}, "runtime.image_pull_secrets"),
     ({"type": "qemu"}, "runtime.image"),
+    ({"name": "p" * 64}, "name"),
+    ({"name": "lab\n"}, "name"),
+    ({"uri": "https://vcenter.example.com:99999/sdk"}, "endpoint"),
+    ({"uri": "https://vcenter.example.com/sdk\n"}, "endpoint"),
+    ({"health_check": {"failure_threshold": -1}}, "health_check.failure_threshold"),
+    ({"runtime": {"env": [{"name": "FLAG", "value": {"on": 1}}]}}, "runtime.env[0].value"),
 ])
 def test_bad_provider_input_names_the_option(changes, option):
     with pytest.raises(SpecError) as caught:
