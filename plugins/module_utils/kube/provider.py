@@ -204,9 +204,7 @@ def provider_resource(params: dict) -> dict:
     for key in ("interval", "timeout"):
         check_duration(health.get(key), "health_check.%s" % key)
     # The schema's bounds, checked here so that a refusal comes before the Secrets are written.
-    for option, value, low, high in (("rate_limit.qps", (params.get("rate_limit") or {}).get("qps"), 1, 1000),
-                                     ("rate_limit.burst", (params.get("rate_limit") or {}).get("burst"), 1, 2000),
-                                     ("health_check.failure_threshold", health.get("failure_threshold"), 1, 10),
+    for option, value, low, high in (("health_check.failure_threshold", health.get("failure_threshold"), 1, 10),
                                      ("health_check.success_threshold", health.get("success_threshold"), 1, 10)):
         if value is not None and not low <= value <= high:
             raise SpecError("%s is outside %d-%d, the Provider schema's range" % (value, low, high), option=option)
