@@ -146,7 +146,8 @@ integration_leg() {
     echo "integration on $backend: passed in $((SECONDS - started)) s; the secret canary appears in no log"
 }
 
-stage_integration_mock() { integration_leg mock; }
+# A fresh state file: VMs an earlier run left there must not show up in this one.
+stage_integration_mock() { rm -f "$VIRTRIGAUD_CACHE/mock-state.json"; integration_leg mock; }
 
 stage_integration_libvirt() {
     "$REPO/scripts/testbed/libvirtd.sh" start
