@@ -133,7 +133,7 @@ def libvirtd_mid_clone(case: Case) -> str:
     subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -q -P 0x5a 0 640M", str(data)], check=True,
                    capture_output=True)
     args = {"name": target, "clone_from": source, "state": "stopped"}
-    play = case.caught("clone", LIBVIRT, VM, args, lambda: (POOL_DIR / ("%s-data.qcow2" % target)).exists(),
+    play = case.caught("clone", LIBVIRT, VM, args, (POOL_DIR / ("%s-data.qcow2" % target)).exists,
                        "the data disk's copy begun")
     kill_libvirtd()
     first = case.resumed(play)

@@ -259,7 +259,7 @@ class FakePVE:
     def orphans(self) -> list[str]:
         """Volumes allocated for a VMID that no VM's configuration (pending included) points at."""
         state = self.state()
-        used = {str(value).split(",")[0] for vmid, vm in state.items() if vmid != "volumes"
+        used = {str(value).split(",", maxsplit=1)[0] for vmid, vm in state.items() if vmid != "volumes"
                 for section in (vm["conf"], vm["pending"]) for value in section.values()}
         return [volid for volid in state["volumes"] if volid not in used]
 

@@ -47,10 +47,11 @@ def main() -> int:
     assert "internal error" not in log, "the runtime logged an internal error"
     assert sampler.peak_mib - before < PEAK_GROWTH_MIB, (before, sampler.peak_mib)
     conflicts = sum(o.conflict for o in same)
+    figures = (DISJOINT, DISJOINT, SAME, len(names), len(disjoint + same) - conflicts, conflicts, before,
+               sampler.peak_mib, len(sampler.samples), after)
     print("load: %d runs on %d names and %d on one name through the runtime (mock backend, mTLS): %d VMs, one per "
           "name; %d succeeded, %d refused with a clear conflict, 0 other errors; RSS %.0f MiB before, %.0f at the "
-          "peak (%d samples), %.0f after" % (DISJOINT, DISJOINT, SAME, len(names), len(disjoint + same) - conflicts,
-                                            conflicts, before, sampler.peak_mib, len(sampler.samples), after))
+          "peak (%d samples), %.0f after" % figures)
     return 0
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures
 
-from test_runtime import call, runtime_fixture  # noqa: F401 - the fixture, by name
+from test_runtime import call, runtime_fixture  # noqa: F401  # pylint: disable=unused-import  # the fixture
 
 
 def test_eight_creates_of_one_name_at_once_make_one_vm(runtime):

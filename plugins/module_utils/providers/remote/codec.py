@@ -157,8 +157,8 @@ def create_params(request: Any) -> dict[str, Any]:
         "image": field(image, "TemplateName") or field(image, "Path") or None,
         "disk_defaults": {"size": field(defaults, "SizeGiB") or None, "type": _disk_type(field(defaults, "Type"))},
         "disks": [_disk_params(d) for d in _objects(loads(request.disks_json, "disks_json"), "disks_json")],
-        "networks": [_network_params(n) for n in _objects(loads(request.networks_json, "networks_json"),
-                                                           "networks_json")],
+        "networks": [_network_params(n)
+                     for n in _objects(loads(request.networks_json, "networks_json"), "networks_json")],
         "placement": _placement_params(_object(loads(request.placement_json, "placement_json"), "placement_json")),
         "cloud_init": {
             "user_data": _text(request.user_data, "cloud_init.user_data"),
