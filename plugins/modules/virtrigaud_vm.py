@@ -228,9 +228,11 @@ options:
         description: Namespace of the Provider; O(namespace) by default.
         type: str
   namespace:
-    description: With O(provider_ref), the namespace of the VirtualMachine resource and its inline objects.
+    description:
+      - With O(provider_ref), the namespace of the VirtualMachine resource and its inline objects; V(default)
+        when not set.
+      - With O(provider_type=kubevirt), the namespace of the KubeVirt VM (see the connection options).
     type: str
-    default: default
   class_ref:
     description: With O(provider_ref), an existing C(VMClass) to use instead of an inline one from O(cpu) and O(memory).
     type: str
@@ -395,7 +397,7 @@ def resource_spec():
     return {
         "provider_ref": {"type": "dict", "options": {"name": {"type": "str", "required": True},
                                                      "namespace": {"type": "str"}}},
-        "namespace": {"type": "str", "default": "default"},
+        "namespace": {"type": "str"},
         "class_ref": {"type": "str"},
         "image_ref": {"type": "str"},
     }
@@ -461,7 +463,7 @@ def run_resource(m):
     p = m.params
     name = parse_vm_name(p["name"])
     resources.check_resource_options(p, None)
-    namespace = p["namespace"]
+    namespace = p["namespace"] or "default"
     owned = "%s=%s" % (resources.OWNER_LABEL, name)
     if p["state"] == "absent":
         targets = [("VirtualMachine", name, namespace)] + [

@@ -120,6 +120,9 @@ class ObservedVM:
     nics: tuple[ObservedNIC, ...] = ()
     tags: tuple[str, ...] = ()
     console_url: Optional[str] = None
+    # What else the backend reports that users act on (a KubeVirt VM's namespace, node, instancetype); only
+    # in results when there is some.
+    details: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -131,7 +134,7 @@ class ObservedVM:
 
     def to_dict(self) -> dict[str, Any]:
         """The normalised VM as returned to users and the wire; never a raw backend object."""
-        return {
+        result = {
             "id": self.id,
             "name": self.name,
             "power_state": self.power_state,
@@ -144,6 +147,9 @@ class ObservedVM:
             "tags": list(self.tags),
             "console_url": self.console_url,
         }
+        if self.details:
+            result["details"] = dict(self.details)
+        return result
 
 
 @dataclass(frozen=True)

@@ -224,6 +224,7 @@ def observed_from_document(document: Mapping[str, Any]) -> ObservedVM:
         nics=tuple(ObservedNIC(**dict(n, ip_addresses=tuple(n.get("ip_addresses") or ())))
                    for n in document.get("nics") or ()),
         tags=tuple(document.get("tags") or ()), console_url=document.get("console_url"),
+        details=dict(document.get("details") or {}),
     )
 
 

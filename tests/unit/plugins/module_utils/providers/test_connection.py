@@ -9,6 +9,7 @@ import re
 import pytest
 
 from ansible_collections.virtrigaud.core.plugins.doc_fragments.connection import ModuleDocFragment
+from ansible_collections.virtrigaud.core.plugins.doc_fragments.kubernetes import ModuleDocFragment as KubeFragment
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import connection_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers import connection
@@ -104,10 +105,10 @@ def test_every_provider_type_has_a_table_and_the_argspec_has_every_option():
 
 
 def test_the_documentation_names_every_variable_of_each_option():
-    text = ModuleDocFragment.DOCUMENTATION
+    text = ModuleDocFragment.DOCUMENTATION + KubeFragment.DOCUMENTATION
     for table in connection.BACKENDS.values():
         for setting in table:
-            block = re.search(r"\n  %s:\n(.*?)(?=\n  \w+:\n|\nnotes:)" % setting.option, text, re.S)
+            block = re.search(r"\n  %s:\n(.*?)(?=\n  \w+:\n|\n\w+:)" % setting.option, text, re.S)
             assert block, setting.option
             for variable in setting.env:
                 assert "E(%s)" % variable in block.group(1), (setting.option, variable)
