@@ -92,8 +92,16 @@ def _fetch_one(source: dict[str, Any], raw_data: bool) -> dict[str, Any]:
 
 
 def source_connection(source: Mapping[str, Any]) -> Connection:
-    """The source's connection, read as its type reads it: its own keys and environment variables only."""
-    return resolve(source["type"], source, os.environ)
+    """The source's connection, read as its type reads it: its own keys and environment variables only.
+
+    A kubevirt source lists ``namespaces`` (its ``namespace`` when that is all it gives, else every
+    namespace), with its ``label_selector``.
+    """
+    extra = None
+    if source["type"] == "kubevirt":
+        namespaces = source.get("namespaces") or ([source["namespace"]] if source.get("namespace") else [])
+        extra = {"namespaces": list(namespaces), "label_selector": source.get("label_selector")}
+    return resolve(source["type"], source, os.environ, extra)
 
 
 def _fetch_provider(source: dict[str, Any], raw_data: bool, found: dict[str, Any]) -> list[dict[str, Any]]:

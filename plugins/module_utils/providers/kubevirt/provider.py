@@ -165,7 +165,7 @@ class KubevirtProvider(Provider):
         for namespace in self._scope():
             vms = self.cluster.list(api.VM, namespace, selector)
             instances = {(i["metadata"]["namespace"], i["metadata"]["name"]): i
-                         for i in self.cluster.list(api.VMI, namespace)} if vms else {}
+                         for i in self.cluster.list(api.VMI, namespace)}
             found += [self._observe(vm, instances.get((vm["metadata"]["namespace"], vm["metadata"]["name"])))
                       for vm in vms]
         return sorted(found, key=lambda vm: vm.id)
@@ -319,10 +319,14 @@ class KubevirtProvider(Provider):
         namespace, name = vm["metadata"]["namespace"], vm["metadata"]["name"]
 
         def patch() -> None:
+            if grace is not None:
+                # As virt-api's stop does: the VMI's own grace period is what virt-handler honours.
+                try:
+                    self.cluster.patch(api.VMI, name, namespace, {"spec": {"terminationGracePeriodSeconds": grace}})
+                except errors.NotFoundError:
+                    pass
             # A merge patch's null removes ``running``, which KubeVirt refuses beside runStrategy.
             self.cluster.patch(api.VM, name, namespace, {"spec": {"runStrategy": strategy, "running": None}})
-            if grace is not None:
-                self.cluster.delete(api.VMI, name, namespace, grace=grace)
 
         self.cluster.power(action, name, namespace, {} if grace is None else {"gracePeriod": grace}, patch)
 
