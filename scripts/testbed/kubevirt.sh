@@ -5,9 +5,9 @@
 # and the stand-in for virt-controller, virt-handler, CDI and virt-api (tests/kubevirt_standin), with
 # subresources.kubevirt.io registered as an aggregated API.  Stopped by pid.
 #   kubevirt.sh start | stop | status | power-api on|off | env
-# KUBEVIRT_TOKEN is the token of user vr-kubevirt (the guide's RBAC); KUBEVIRT_TOKEN-no-vmi that of
-# vr-kubevirt-no-vmi (the same without reading VMIs).  kube.sh must have been started with both in
-# KUBE_EXTRA_TOKENS (see `kubevirt.sh tokens`).
+# The leg's token (its secret canary) is user vr-kubevirt's, bound to the guide's RBAC; the token
+# vr-kubevirt-no-vmi-token, no secret, is user vr-kubevirt-no-vmi's, bound to the same without reading
+# VMIs.  kube.sh must have been started with both in KUBE_EXTRA_TOKENS (`kubevirt.sh tokens TOKEN`).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -45,7 +45,7 @@ running() { daemon_running "$STATE"; }
 
 # tokens TOKEN: the static token lines kube.sh needs for the leg's two users.
 tokens() {
-    printf '%s,vr-kubevirt,vr-kubevirt\n%s-no-vmi,vr-kubevirt-no-vmi,vr-kubevirt-no-vmi\n' "$1" "$1"
+    printf '%s,vr-kubevirt,vr-kubevirt\nvr-kubevirt-no-vmi-token,vr-kubevirt-no-vmi,vr-kubevirt-no-vmi\n' "$1"
 }
 
 start() {

@@ -169,22 +169,26 @@ def api_service(ca_bundle: bytes, port: int) -> dict:
 
 
 def rbac(role_file: str, users: dict[str, bool]) -> list[tuple[k.Kind, dict]]:
-    """The guide's Role and ClusterRole, bound to each user; a False user gets the Role without VMI reads."""
+    """The guide's Role (in both namespaces) and ClusterRole, bound to each user; a False user gets the Role
+    without VMI reads, in the leg's namespace only."""
     with open(role_file, encoding="utf-8") as handle:
         role, cluster_role = [doc for doc in yaml.safe_load_all(handle) if doc]
-    role["metadata"]["namespace"] = NAMESPACE
+    roles = k.Kind("rbac.authorization.k8s.io/v1", "roles")
+    bindings = k.Kind("rbac.authorization.k8s.io/v1", "rolebindings")
     found: list[tuple[k.Kind, dict]] = [
-        (k.Kind("rbac.authorization.k8s.io/v1", "roles"), role),
         (k.Kind("rbac.authorization.k8s.io/v1", "clusterroles", namespaced=False), cluster_role)]
-    crippled = dict(role, metadata=dict(role["metadata"], name="virtrigaud-kubevirt-no-vmi"),
+    for namespace in (NAMESPACE, BARE_NAMESPACE):
+        found.append((roles, dict(role, metadata=dict(role["metadata"], namespace=namespace))))
+    crippled = dict(role, metadata=dict(role["metadata"], name="virtrigaud-kubevirt-no-vmi", namespace=NAMESPACE),
                     rules=[rule for rule in role["rules"] if "virtualmachineinstances" not in rule["resources"]])
-    found.append((k.Kind("rbac.authorization.k8s.io/v1", "roles"), crippled))
+    found.append((roles, crippled))
     for user, complete in users.items():
         subject = [{"kind": "User", "name": user, "apiGroup": "rbac.authorization.k8s.io"}]
-        name = role["metadata"]["name"] if complete else crippled["metadata"]["name"]
-        found.append((k.Kind("rbac.authorization.k8s.io/v1", "rolebindings"), _object(
-            "rbac.authorization.k8s.io/v1", "RoleBinding", user, NAMESPACE, subjects=subject,
-            roleRef={"kind": "Role", "name": name, "apiGroup": "rbac.authorization.k8s.io"})))
+        for namespace in (NAMESPACE, BARE_NAMESPACE) if complete else (NAMESPACE,):
+            name = role["metadata"]["name"] if complete else crippled["metadata"]["name"]
+            found.append((bindings, _object("rbac.authorization.k8s.io/v1", "RoleBinding", user, namespace,
+                                            subjects=subject, roleRef={"kind": "Role", "name": name,
+                                                                       "apiGroup": "rbac.authorization.k8s.io"})))
         found.append((k.Kind("rbac.authorization.k8s.io/v1", "clusterrolebindings", namespaced=False), _object(
             "rbac.authorization.k8s.io/v1", "ClusterRoleBinding", user, subjects=subject,
             roleRef={"kind": "ClusterRole", "name": cluster_role["metadata"]["name"],

@@ -10,6 +10,7 @@ cluster return a task that polls the objects' status.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Optional
 
 from ... import errors
@@ -32,6 +33,7 @@ from . import translate as kv
 _DONE = TaskRef()
 LINKED_CLONE_SNAPSHOT = "virtrigaud-linked-base"
 UPDATE_ATTEMPTS = 3
+SETTLE_SECONDS = 3.0
 
 
 class KubevirtProvider(Provider):
@@ -283,7 +285,7 @@ class KubevirtProvider(Provider):
         else:
             self.cluster.delete(api.SECRET, kv.secret_name(name), namespace)
             self.cluster.delete(api.VM, name, namespace, propagation="Orphan")
-        return TaskRef("delete/%s/%s/%s" % (namespace, name, vm["metadata"].get("uid")))
+        return self._task("delete/%s/%s/%s" % (namespace, name, vm["metadata"].get("uid")))
 
     # power
 
@@ -296,16 +298,16 @@ class KubevirtProvider(Provider):
         if op == PowerOp.ON or (op == PowerOp.REBOOT and not running):
             if not running:
                 self._run_strategy("start", vm, kv.RUNNING)
-            return TaskRef("start/%s/%s" % (namespace, name))
+            return self._task("start/%s/%s" % (namespace, name))
         if op == PowerOp.REBOOT:
             self.cluster.power("restart", name, namespace, {},
                                lambda: self.cluster.delete(api.VMI, name, namespace))
-            return TaskRef("restart/%s/%s/%s" % (namespace, name, vmi["metadata"].get("uid")))
+            return self._task("restart/%s/%s/%s" % (namespace, name, vmi["metadata"].get("uid")))
         if vmi is None and (vm["spec"].get("runStrategy") == kv.HALTED or vm["spec"].get("running") is False):
             return _DONE
         if op == PowerOp.OFF:
             self._run_strategy("stop", vm, kv.HALTED, grace=0)
-            return TaskRef("stop/%s/%s" % (namespace, name))
+            return self._task("stop/%s/%s" % (namespace, name))
         self._run_strategy("stop", vm, kv.HALTED)
         try:
             poll(lambda: True if self.cluster.get(api.VMI, name, namespace) is None else None,
@@ -313,7 +315,7 @@ class KubevirtProvider(Provider):
                  max_interval=2.0)
         except errors.DeadlineExceededError:
             raise errors.DeadlineExceededError("the guest did not shut down within %d s" % graceful_timeout) from None
-        return TaskRef("stop/%s/%s" % (namespace, name))
+        return _DONE
 
     def _run_strategy(self, action: str, vm: dict, strategy: str, grace: Optional[int] = None) -> None:
         namespace, name = vm["metadata"]["namespace"], vm["metadata"]["name"]
@@ -358,6 +360,21 @@ class KubevirtProvider(Provider):
 
     # tasks
 
+    def _task(self, task_id: str, settle: float = SETTLE_SECONDS) -> TaskRef:
+        """The task, or no task when it finishes within ``settle`` seconds: most do here, and a caller polling a
+        task waits a second or more between looks."""
+        task = TaskRef(task_id)
+        deadline = Deadline(settle)
+        while True:
+            status = self.task_status(task)
+            if status.done:
+                if status.error:
+                    raise errors.ProviderError("%s failed: %s" % (task_id.split("/", 1)[0], status.error))
+                return _DONE
+            if deadline.expired:
+                return task
+            time.sleep(deadline.cap(0.1))
+
     def _wait_for(self, kind: Any, name: str, namespace: str, done: Any, what: str) -> dict:
         def probe() -> Optional[dict]:
             obj = self.cluster.get(kind, name, namespace)
@@ -386,6 +403,8 @@ class KubevirtProvider(Provider):
         vm = self.cluster.get(api.VM, name, namespace)
         if vm is None:
             return TaskStatus(done=True, error="VirtualMachine %s/%s is gone" % (namespace, name))
+        if vm["spec"].get("runStrategy") == kv.HALTED or vm["spec"].get("running") is False:
+            return TaskStatus(done=True)  # stopped again meanwhile, by someone else: the start is over
         printable = (vm.get("status") or {}).get("printableStatus")
         if printable in kv.FAILED_STATES:
             return TaskStatus(done=True, error="VirtualMachine %s/%s is %s" % (namespace, name, printable))
@@ -421,7 +440,7 @@ class KubevirtProvider(Provider):
         namespace = vm["metadata"]["namespace"]
         obj = kv.snapshot_object(vm["metadata"]["name"], namespace, name, description)
         self.cluster.create(api.SNAPSHOT, obj)
-        return obj["metadata"]["name"], TaskRef("snapshot/%s/%s" % (namespace, obj["metadata"]["name"]))
+        return obj["metadata"]["name"], self._task("snapshot/%s/%s" % (namespace, obj["metadata"]["name"]))
 
     def snapshot_delete(self, vm_id: str, snapshot_id: str) -> TaskRef:
         namespace, dummy = self._ref(vm_id)
