@@ -90,12 +90,20 @@ status() {
     fi
 }
 
+# power_api on|off: register or remove the APIService, and wait until the aggregator routes (or stops).
 power_api() {
+    local i
     if [ "$1" = off ]; then
         standin power-api off
     else
         standin power-api on --ca "$PKI/ca.crt" --port "$VIRT_API_PORT"
     fi
+    for i in $(seq 100); do
+        if api_available; then [ "$1" = on ] && return 0; else [ "$1" = off ] && return 0; fi
+        sleep 0.1
+    done
+    log "subresources.kubevirt.io did not turn $1"
+    return 1
 }
 
 case "${1:-}" in

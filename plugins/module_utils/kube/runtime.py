@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..errors import SpecError
+from ..providers.kubevirt.client import ROLE_RULES as KUBEVIRT_RULES
+from .provider import provider_type_of
 
 GRPC_PORT_NAME = "grpc"
 HTTP_PORT = 8080
@@ -59,7 +61,7 @@ def labels(provider: dict) -> dict[str, str]:
         "app.kubernetes.io/instance": provider["metadata"]["name"],
         "app.kubernetes.io/component": "provider",
         "app.kubernetes.io/managed-by": "virtrigaud",
-        "virtrigaud.io/provider-type": provider["spec"]["type"],
+        "virtrigaud.io/provider-type": provider_type_of(provider),
     }
 
 
@@ -93,7 +95,7 @@ def container_args(provider: dict, port: int, upstream: bool, tls_enabled: bool)
     if upstream:
         return ["--port=%d" % port, "--health-port=%d" % HTTP_PORT]
     spec = provider["spec"]
-    return ["--grpc-addr=:%d" % port, "--metrics-addr=:%d" % HTTP_PORT, "--provider-type=%s" % spec["type"],
+    return ["--grpc-addr=:%d" % port, "--metrics-addr=:%d" % HTTP_PORT, "--provider-type=%s" % provider_type_of(provider),
             "--provider-endpoint=%s" % spec["endpoint"], "--tls-enabled=%s" % str(tls_enabled).lower()]
 
 
@@ -101,7 +103,7 @@ def container_env(provider: dict, tls_enabled: bool) -> list[dict]:
     spec = provider["spec"]
     runtime = spec.get("runtime") or {}
     env: list[dict[str, Any]] = [
-        {"name": "PROVIDER_TYPE", "value": spec["type"]},
+        {"name": "PROVIDER_TYPE", "value": provider_type_of(provider)},
         {"name": "PROVIDER_ENDPOINT", "value": spec["endpoint"]},
         {"name": "PROVIDER_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         {"name": "PROVIDER_NAME",
@@ -144,7 +146,7 @@ def deployment(provider: dict, options: RuntimeOptions) -> dict:
     if tls_secret:
         volumes.append({"name": "provider-tls", "secret": {"secretName": tls_secret}})
         mounts.append({"name": "provider-tls", "mountPath": TLS_PATH, "readOnly": True})
-    if spec["type"] == "libvirt":
+    if provider_type_of(provider) == "libvirt":
         volumes.append({"name": "libvirt-ssh-key", "emptyDir": {"medium": "Memory", "sizeLimit": "4Mi"}})
         mounts.append({"name": "libvirt-ssh-key", "mountPath": "/tmp/virtrigaud-libvirt"})
     container = {
@@ -170,7 +172,8 @@ def deployment(provider: dict, options: RuntimeOptions) -> dict:
     }
     if options.service_account:
         pod["serviceAccountName"] = name
-        pod["automountServiceAccountToken"] = False
+        # A KubeVirt runtime talks to its own cluster as its service account; no other type needs the token.
+        pod["automountServiceAccountToken"] = provider_type_of(provider) == "kubevirt"
     for key in ("nodeSelector", "tolerations"):
         if runtime.get(key):
             pod[key] = copy.deepcopy(runtime[key])
@@ -224,7 +227,7 @@ def service(provider: dict, options: RuntimeOptions) -> dict:
 
 
 def service_account_objects(provider: dict, options: RuntimeOptions) -> list[dict]:
-    """A ServiceAccount that may read only the Provider's own Secrets."""
+    """A ServiceAccount that may read only the Provider's own Secrets (and, for KubeVirt, manage its VMs)."""
     spec = provider["spec"]
     name = object_name(provider)
     secrets = [spec["credentialSecretRef"]["name"]]
@@ -232,10 +235,13 @@ def service_account_objects(provider: dict, options: RuntimeOptions) -> list[dic
     if tls_secret:
         secrets.append(tls_secret)
     metadata = _metadata(provider, options)
+    rules = [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": secrets, "verbs": ["get"]}]
+    kubevirt = provider_type_of(provider) == "kubevirt"
+    if kubevirt:
+        rules += copy.deepcopy(KUBEVIRT_RULES)
     return [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata, "automountServiceAccountToken": False},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": metadata,
-         "rules": [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": secrets, "verbs": ["get"]}]},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata, "automountServiceAccountToken": kubevirt},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": metadata, "rules": rules},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": metadata,
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
          "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": provider["metadata"]["namespace"]}]},

@@ -111,3 +111,31 @@ class Cluster:
 
     def close(self) -> None:
         self.kube.close()
+
+
+def _rule(group: str, resources: list[str], verbs: list[str]) -> dict[str, list[str]]:
+    return {"apiGroups": [group], "resources": resources, "verbs": verbs}
+
+
+# What the calls above need, in the namespace of the VMs and cluster-wide: docs/guides/kubevirt-rbac.yml shows
+# the same (a unit test keeps them equal), and the provider_runtime role grants the first to a runtime.
+ROLE_RULES = [
+    _rule("kubevirt.io", ["virtualmachines"], ["get", "list", "create", "update", "patch", "delete"]),
+    _rule("kubevirt.io", ["virtualmachineinstances"], ["get", "list", "patch", "delete"]),
+    _rule("subresources.kubevirt.io", ["virtualmachines/start", "virtualmachines/stop", "virtualmachines/restart"],
+          ["update"]),
+    _rule("snapshot.kubevirt.io", ["virtualmachinesnapshots", "virtualmachinerestores"],
+          ["get", "list", "create", "delete"]),
+    _rule("snapshot.kubevirt.io", ["virtualmachinesnapshotcontents"], ["delete"]),
+    _rule("clone.kubevirt.io", ["virtualmachineclones"], ["get", "create", "delete"]),
+    _rule("instancetype.kubevirt.io", ["virtualmachineinstancetypes", "virtualmachinepreferences"], ["get"]),
+    _rule("k8s.cni.cncf.io", ["network-attachment-definitions"], ["get"]),
+    _rule("", ["persistentvolumeclaims"], ["get", "patch"]),
+    _rule("", ["secrets"], ["get", "create", "update", "delete"]),
+]
+CLUSTER_ROLE_RULES = [
+    _rule("storage.k8s.io", ["storageclasses"], ["get"]),
+    _rule("instancetype.kubevirt.io", ["virtualmachineclusterinstancetypes", "virtualmachineclusterpreferences"],
+          ["get"]),
+    _rule("kubevirt.io", ["kubevirts"], ["list"]),
+]
