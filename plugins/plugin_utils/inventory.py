@@ -172,7 +172,7 @@ def host_vars(record: Mapping[str, Any], source: str, source_type: str,
         PREFIX + "tags": record.get("tags") or [],
         PREFIX + "console_url": record.get("console_url"),
     }
-    for extra in ("raw", KUBERNETES):
+    for extra in ("raw", KUBERNETES, "details"):
         if extra in record:
             variables[PREFIX + extra] = record[extra]
     address = ansible_host(record.get("nics") or [], preference or {}) or ansible_host(

@@ -45,3 +45,23 @@ def test_the_runtime_of_a_kubevirt_provider_may_manage_vms_as_its_service_accoun
     assert account["automountServiceAccountToken"] is True
     assert all(rule in role["rules"] for rule in ROLE_RULES)
     assert deployment["metadata"]["labels"]["virtrigaud.io/provider-type"] == "kubevirt"
+
+
+def test_the_default_namespace_is_the_kubeconfig_contexts(tmp_path, monkeypatch):
+    from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import Kube, KubeConfig
+
+    path = tmp_path / "config"
+    path.write_text("""
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts:
+  - {name: one, context: {cluster: c, user: u, namespace: vms}}
+  - {name: two, context: {cluster: c, user: u}}
+current-context: one
+""")
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    assert Kube(KubeConfig(kubeconfig=str(path))).default_namespace == "vms"
+    assert Kube(KubeConfig(kubeconfig=str(path), context="two")).default_namespace == "default"
+    assert Kube(KubeConfig(host="https://127.0.0.1:1", api_key="t")).default_namespace == "default"
