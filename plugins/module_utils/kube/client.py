@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 from urllib.parse import urlencode
 
 from .. import errors
@@ -288,3 +288,16 @@ def condition(obj: Optional[dict], kind: str) -> Optional[dict]:
         if entry.get("type") == kind:
             return entry
     return None
+
+
+def dropped_fields(sent: Any, stored: Any, path: str) -> list[str]:
+    """Fields of ``sent`` that the server did not keep: CRDs prune fields they do not know, without an error."""
+    if isinstance(sent, Mapping):
+        if not isinstance(stored, Mapping):
+            return [path]
+        return [found for key, value in sent.items()
+                for found in dropped_fields(value, stored.get(key), "%s.%s" % (path, key))]
+    if isinstance(sent, list) and isinstance(stored, list) and len(sent) == len(stored):
+        return [found for index, (one, other) in enumerate(zip(sent, stored))
+                for found in dropped_fields(one, other, "%s[%d]" % (path, index))]
+    return [] if stored is not None or sent is None else [path]

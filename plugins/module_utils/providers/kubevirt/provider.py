@@ -14,6 +14,7 @@ import time
 from typing import Any, Optional
 
 from ... import errors
+from ...kube.client import dropped_fields
 from ...resilience import Deadline, poll
 from ...spec import VMSpec
 from ..base import (
@@ -194,7 +195,7 @@ class KubevirtProvider(Provider):
         kv.check_admission(manifest)
         stored = self.cluster.create(api.VM, manifest)
         try:
-            dropped = kv.dropped_fields(manifest["spec"], stored.get("spec"), "spec")
+            dropped = dropped_fields(manifest["spec"], stored.get("spec"), "spec")
             if dropped:
                 raise errors.ProviderError("the API server dropped %s: its KubeVirt CRDs do not know these fields"
                                            % ", ".join(dropped[:5]))
@@ -339,7 +340,7 @@ class KubevirtProvider(Provider):
             vm = self._vm(vm_id)
             kv.check_admission(vm)
             if change.live:
-                refusal = kv.live_refusal(vm, change)
+                refusal = kv.live_refusal(change)
                 if refusal:
                     raise errors.PreconditionError("KubeVirt cannot add %s to the running VM; set "
                                                    "allow_power_cycling=true or stop the VM" % refusal,

@@ -171,8 +171,8 @@ def volume_claim(vm: str, disk: str) -> str:
     return "%s-%s" % (vm, disk)
 
 
-def quantity_gib(gib: int) -> str:
-    return "%dGi" % gib
+def quantity_gib(size: int) -> str:
+    return "%dGi" % size
 
 
 def quantity_mib(mib: int) -> str:
@@ -207,60 +207,59 @@ def _interface(network: NetworkSpec) -> tuple[dict, dict]:
     return dict(interface, bridge={}), {"name": network.name, "multus": {"networkName": network.network}}
 
 
-def vm_manifest(spec: VMSpec, placement: Placement, image: Optional[Image], root_gib: Optional[int]) -> dict:
-    """The VirtualMachine for a spec, stopped (``runStrategy: Halted``): the executor starts it."""
-    name = spec.name
-    labels, annotations = tag_metadata(spec.tags)
-    domain: dict[str, Any] = {"devices": {"disks": [], "interfaces": []}}
+def _domain(spec: VMSpec, placement: Placement) -> dict[str, Any]:
+    domain: dict[str, Any] = {"devices": {}}
     if not placement.instancetype:
         cpu, memory = spec.cpu or 1, spec.memory_mib or 512
         domain["cpu"] = {"sockets": cpu, "cores": 1, "threads": 1, "maxSockets": min(HOTPLUG_FACTOR * cpu, MAX_SOCKETS)}
         domain["memory"] = {"guest": quantity_mib(memory), "maxGuest": quantity_mib(HOTPLUG_FACTOR * memory)}
-    if spec.firmware == "uefi":
-        domain["firmware"] = {"bootloader": {"efi": {"secureBoot": False}}}
-    elif spec.firmware == "bios":
-        domain["firmware"] = {"bootloader": {"bios": {}}}
-    volumes: list[dict] = []
-    templates: list[dict] = []
+    if spec.firmware:
+        domain["firmware"] = {"bootloader": {"efi": {"secureBoot": False}} if spec.firmware == "uefi" else {"bios": {}}}
+    return domain
+
+
+def _volumes(spec: VMSpec, placement: Placement, image: Optional[Image], root_gib: Optional[int]
+             ) -> tuple[list[dict], list[dict]]:
+    """The volumes, and the DataVolume templates behind them."""
+    name = spec.name
     if image and image.container:
-        volumes.append({"name": "root", "containerDisk": {"image": image.container}})
-    elif image:
-        source = {"pvc": {"namespace": image.namespace, "name": image.pvc}}
-        templates.append(_data_volume(name, "root", root_gib or 10, placement.storage_class, source,
-                                      preallocation(spec.disk_type, "disk_defaults.type")))
-        volumes.append({"name": "root", "dataVolume": {"name": volume_claim(name, "root")}})
+        volumes, templates = [{"name": "root", "containerDisk": {"image": image.container}}], []
     else:
-        templates.append(_data_volume(name, "root", root_gib or 10, placement.storage_class, {"blank": {}},
-                                      preallocation(spec.disk_type, "disk_defaults.type")))
-        volumes.append({"name": "root", "dataVolume": {"name": volume_claim(name, "root")}})
+        source = {"pvc": {"namespace": image.namespace, "name": image.pvc}} if image else {"blank": {}}
+        templates = [_data_volume(name, "root", root_gib or 10, placement.storage_class, source,
+                                  preallocation(spec.disk_type, "disk_defaults.type"))]
+        volumes = [{"name": "root", "dataVolume": {"name": volume_claim(name, "root")}}]
     for disk in spec.disks:
         templates.append(data_disk(name, disk, placement.storage_class))
         volumes.append({"name": disk.name, "dataVolume": {"name": volume_claim(name, disk.name)}})
-    if spec.cloud_init:
-        no_cloud: dict[str, Any] = {}
-        if spec.cloud_init.user_data:
-            no_cloud["secretRef"] = {"name": secret_name(name)}
-        if spec.cloud_init.network_config:
-            no_cloud["networkDataSecretRef"] = {"name": secret_name(name)}
-        if no_cloud:
-            volumes.append({"name": CLOUD_INIT, "cloudInitNoCloud": no_cloud})
-    domain["devices"]["disks"] = [{"name": volume["name"], "disk": {"bus": "virtio"}} for volume in volumes]
+    no_cloud = {key: {"name": secret_name(name)} for key, text in (
+        ("secretRef", spec.cloud_init.user_data), ("networkDataSecretRef", spec.cloud_init.network_config)) if text}
+    if no_cloud:
+        volumes.append({"name": CLOUD_INIT, "cloudInitNoCloud": no_cloud})
+    return volumes, templates
+
+
+def vm_manifest(spec: VMSpec, placement: Placement, image: Optional[Image], root_gib: Optional[int]) -> dict:
+    """The VirtualMachine for a spec, stopped (``runStrategy: Halted``): the executor starts it."""
+    name = spec.name
+    domain = _domain(spec, placement)
+    volumes, templates = _volumes(spec, placement, image, root_gib)
     pairs = [_interface(network) for network in spec.networks]
-    domain["devices"]["interfaces"] = [interface for interface, dummy in pairs]
-    template_spec: dict[str, Any] = {"domain": domain, "networks": [network for dummy, network in pairs],
-                                     "volumes": volumes}
+    domain["devices"] = {"disks": [{"name": volume["name"], "disk": {"bus": "virtio"}} for volume in volumes],
+                         "interfaces": [interface for interface, dummy in pairs]}
+    template: dict[str, Any] = {"domain": domain, "networks": [network for dummy, network in pairs], "volumes": volumes}
     hostname = meta_hostname(spec.cloud_init.meta_data)
     if hostname:
-        template_spec["hostname"] = hostname
+        template["hostname"] = hostname
     if spec.placement.host:
-        template_spec["nodeSelector"] = {"kubernetes.io/hostname": spec.placement.host}
+        template["nodeSelector"] = {"kubernetes.io/hostname": spec.placement.host}
     vm_spec: dict[str, Any] = {"runStrategy": HALTED, "template": {
-        "metadata": {"labels": {VM_LABEL: name, "kubevirt.io/domain": name}}, "spec": template_spec}}
+        "metadata": {"labels": {VM_LABEL: name, "kubevirt.io/domain": name}}, "spec": template}}
     if templates:
         vm_spec["dataVolumeTemplates"] = templates
-    for key in ("instancetype", "preference"):
-        if getattr(placement, key):
-            vm_spec[key] = dict(getattr(placement, key))
+    vm_spec.update({key: dict(ref) for key, ref in (("instancetype", placement.instancetype),
+                                                     ("preference", placement.preference)) if ref})
+    labels, annotations = tag_metadata(spec.tags)
     metadata = {"name": name, "namespace": placement.namespace,
                 "labels": dict(labels, **{MANAGED_BY[0]: MANAGED_BY[1], VM_LABEL: name})}
     if annotations[TAGS_ANNOTATION]:
@@ -315,19 +314,6 @@ def check_admission(vm: Mapping[str, Any]) -> None:
         field, reason = problems[0]
         raise errors.SpecError("KubeVirt refuses VirtualMachine %s: %s" % (vm["metadata"]["name"], reason),
                                option=field)
-
-
-def dropped_fields(sent: Any, stored: Any, path: str) -> list[str]:
-    """Fields of ``sent`` that the server did not keep: CRDs prune fields they do not know, without an error."""
-    if isinstance(sent, Mapping):
-        if not isinstance(stored, Mapping):
-            return [path]
-        return [found for key, value in sent.items()
-                for found in dropped_fields(value, stored.get(key), "%s.%s" % (path, key))]
-    if isinstance(sent, list) and isinstance(stored, list) and len(sent) == len(stored):
-        return [found for index, (one, other) in enumerate(zip(sent, stored))
-                for found in dropped_fields(one, other, "%s[%d]" % (path, index))]
-    return [] if stored is not None or sent is None else [path]
 
 
 # reconfiguration: a changed copy of the VM
@@ -395,13 +381,11 @@ def _set_tags(metadata: dict, tags: tuple[str, ...]) -> None:
     labels, annotations = tag_metadata(tags)
     kept = {k: v for k, v in (metadata.get("labels") or {}).items() if not k.startswith(TAG_LABEL)}
     metadata["labels"] = dict(kept, **labels)
-    notes = {k: v for k, v in (metadata.get("annotations") or {}).items() if k != TAGS_ANNOTATION}
-    if annotations[TAGS_ANNOTATION]:
-        notes[TAGS_ANNOTATION] = annotations[TAGS_ANNOTATION]
-    metadata["annotations"] = notes
+    notes = dict(metadata.get("annotations") or {}, **annotations)
+    metadata["annotations"] = {k: v for k, v in notes.items() if v is not None}
 
 
-def live_refusal(vm: Mapping[str, Any], change: Reconfiguration) -> Optional[str]:
+def live_refusal(change: Reconfiguration) -> Optional[str]:
     """What of ``change`` KubeVirt cannot apply to the running VM, in words; None when all of it can."""
     if change.add_disks:
         return "new disks (KubeVirt attaches a disk declared in the VM at its next start)"
@@ -569,15 +553,12 @@ def failure(obj: Optional[Mapping[str, Any]]) -> Optional[str]:
     """Why a snapshot, restore or clone failed, from its status; None while it has not."""
     status = (obj or {}).get("status") or {}
     if status.get("phase") == "Failed" or (status.get("error") or {}).get("message"):
-        return (status.get("error") or {}).get("message") or _condition_message(status) or "failed"
+        return (status.get("error") or {}).get("message") or next(
+            (c["message"] for c in status.get("conditions") or [] if c.get("message")), "failed")
     for condition in status.get("conditions") or []:
         if condition.get("type") == "Failure" and condition.get("status") == "True":
             return condition.get("message") or condition.get("reason") or "failed"
     return None
-
-
-def _condition_message(status: Mapping[str, Any]) -> Optional[str]:
-    return next((c.get("message") for c in status.get("conditions") or [] if c.get("message")), None)
 
 
 # errors
@@ -594,7 +575,7 @@ def translate_error(status: int, body: bytes, what: str) -> errors.VirtrigaudErr
     details: dict[str, Any] = {"http_status": status, "reason": document.get("reason")}
     text = "%s: %s" % (what, message)
     if status == 401:
-        return errors.AuthenticationError("the Kubernetes API server did not accept the credentials (%s)" % text,
+        return errors.AuthenticationError("the API server did not accept the credentials (%s)" % text,
                                           option="api_key", details=details)
     if status == 403:
         match = _FORBIDDEN.search(message)
@@ -605,12 +586,9 @@ def translate_error(status: int, body: bytes, what: str) -> errors.VirtrigaudErr
             text = "%s: the credentials may not %s %s%s%s; grant it in a Role (see the KubeVirt guide)" % (
                 what, verb, resource, "." + group if group else "", where)
         return errors.PermissionDeniedError(text, details=details)
-    if status == 404:
-        return errors.NotFoundError(text, details=details)
-    if status == 409:
-        if document.get("reason") == "AlreadyExists":
-            return errors.AlreadyExistsError(text, details=details)
-        return errors.ConflictError(text, details=details)
+    if status in (404, 409):
+        kind = {404: errors.NotFoundError, 409: errors.ConflictError}[status]
+        return (errors.AlreadyExistsError if document.get("reason") == "AlreadyExists" else kind)(text, details=details)
     if status in (400, 422):
         field = next((c.get("field") for c in causes if c.get("field")), None)
         details["causes"] = causes

@@ -10,6 +10,7 @@ import json
 import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import dropped_fields
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import Reconfiguration
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.kubevirt import translate as kv
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import DiskSpec, NetworkSpec, parse_vm
@@ -142,8 +143,8 @@ def test_admission_rules_of_kubevirts_webhooks():
 
 def test_fields_the_server_pruned_are_found():
     sent = {"a": {"b": 1, "c": [{"d": 1}]}, "e": 2}
-    assert kv.dropped_fields(sent, {"a": {"b": 1, "c": [{"d": 1}]}, "e": 2, "f": 3}, "spec") == []
-    assert kv.dropped_fields(sent, {"a": {"c": [{}]}, "e": 2}, "spec") == ["spec.a.b", "spec.a.c[0].d"]
+    assert dropped_fields(sent, {"a": {"b": 1, "c": [{"d": 1}]}, "e": 2, "f": 3}, "spec") == []
+    assert dropped_fields(sent, {"a": {"c": [{}]}, "e": 2}, "spec") == ["spec.a.b", "spec.a.c[0].d"]
 
 
 def test_observed_from_the_vm_and_its_instance():
@@ -189,8 +190,8 @@ def test_reconfiguration_grows_claims_and_adds_disks_and_nics():
     assert updated["metadata"]["labels"]["tag.virtrigaud.io/db"] == "true"
     live, dummy = kv.reconfigured(vm, Reconfiguration(cpu=3, live=True), "fast")
     assert template(live)["domain"]["cpu"]["maxSockets"] == 8
-    assert kv.live_refusal(vm, Reconfiguration(add_disks=(DiskSpec("x", 1),), live=True))
-    assert kv.live_refusal(vm, Reconfiguration(add_networks=(NetworkSpec("san", network="san-net"),))) is None
+    assert kv.live_refusal(Reconfiguration(add_disks=(DiskSpec("x", 1),), live=True))
+    assert kv.live_refusal(Reconfiguration(add_networks=(NetworkSpec("san", network="san-net"),))) is None
 
 
 def test_snapshot_names_become_kubernetes_names_without_clashes():
