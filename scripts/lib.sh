@@ -4,7 +4,9 @@
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export VIRTRIGAUD_CACHE="${VIRTRIGAUD_CACHE:-$HOME/.cache/virtrigaud}"
 PYTHON="${PYTHON:-python3}"
-TREE="$VIRTRIGAUD_CACHE/collections"
+# VIRTRIGAUD_TREE gives a checkout a tree of its own, so that runs from two checkouts cannot mix their files.
+TREE="${VIRTRIGAUD_TREE:-$VIRTRIGAUD_CACHE/collections}"
+export VIRTRIGAUD_COLLECTIONS="$TREE"
 COLLECTION="$TREE/ansible_collections/virtrigaud/core"
 
 say() { printf '\n==> %s\n' "$*"; }

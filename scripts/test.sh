@@ -391,7 +391,7 @@ time_table() {
     local row
     [ ${#TIMES[@]} -gt 0 ] || return 0
     printf '\nstage times (%s):\n' "$(python_version "$PYTHON")"
-    for row in "${TIMES[@]}"; do printf '  %-24s %6s s\n' ${row}; done
+    for row in "${TIMES[@]}"; do printf '  %-24s %6s s\n' "${row% *}" "${row##* }"; done
     printf '  %-24s %6s s\n' total "$SECONDS"
 }
 trap time_table EXIT

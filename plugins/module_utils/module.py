@@ -95,7 +95,7 @@ class VirtrigaudRun:
             return {"failed": True, "msg": missing_required_lib(err.package, reason=err.reason),
                     "error_code": err.error_code, "exception": _format(err.import_error)}
         except VirtrigaudError as err:
-            label = self.provider_config().label if self._provider_used else None  # resolved by then
+            label = self.provider_config().label if self._provider_used else None
             return dict(err.add_context(provider=label).to_dict(), failed=True)
         finally:
             if self._provider is not None:

@@ -213,8 +213,8 @@ options:
       - O(wait) waits for the resource's C(Ready) condition, which VirtRigaud's manager sets, and with
         O(wait_for_ip_address) also for an address in its status.
       - O(state=stopped) writes C(powerState=OffGraceful) when O(shutdown_mode=graceful), C(Off) when V(hard).
-      - What the manager cannot carry out is refused, naming the option, before anything is written:
-        O(state=restarted), O(id), O(clone_from), O(linked_clone), O(allow_power_cycling=true),
+      - What the manager cannot carry out is refused, naming the option, before anything is written;
+        that is O(state=restarted), O(id), O(clone_from), O(linked_clone), O(allow_power_cycling=true),
         O(delete_disks=false), O(shutdown_mode=graceful_then_hard), a O(shutdown_timeout) other than 120
         (the manager always allows 60 seconds), O(placement.host) and O(placement.resource_pool) (the manager
         drops them), O(networks[].mac_address) (not passed on) and O(cloud_init.network_config).

@@ -99,8 +99,8 @@ def test_no_surge_for_stopped_members_or_other_strategies():
     stopped = members_of(spec(), [vm("web-%d" % n, old, power="Off") for n in range(3)])
     surging = spec(template=dict(TEMPLATE, cpu=2), update_strategy={"rolling_update": {"max_surge": 1}})
     assert {action for dummy, action in steps(plan_set(surging, stopped))} == {"update"}
-    recreate = spec(template=dict(TEMPLATE, cpu=2), update_strategy={"type": "Recreate",
-                                                                      "rolling_update": {"max_surge": 1}})
+    recreate_strategy = {"type": "Recreate", "rolling_update": {"max_surge": 1}}
+    recreate = spec(template=dict(TEMPLATE, cpu=2), update_strategy=recreate_strategy)
     running = members_of(spec(), [vm("web-%d" % n, old) for n in range(3)])
     assert {action for dummy, action in steps(plan_set(recreate, running))} == {"recreate"}
 
