@@ -192,8 +192,8 @@ options:
   instancetype:
     description:
       - For V(kubevirt), the C(VirtualMachineClusterInstancetype) new VMs take their CPU and memory from, or
-        V(virtualmachineinstancetype/NAME) for a C(VirtualMachineInstancetype) of O(namespace). O(cpu) and
-        O(memory) must then not be set. Only used when a VM is created; describe reports it.
+        V(virtualmachineinstancetype/NAME) for a C(VirtualMachineInstancetype) of O(namespace). A VM's C(cpu)
+        and C(memory) must then not be set. Only used when a VM is created; describe reports it.
     type: str
   preference:
     description:

@@ -71,7 +71,7 @@ options:
       - V(proxmox) needs C(token_id) and C(token_secret), or C(username) and C(password); C(ssh_user),
         C(ssh_password) and C(ssh_privatekey) are optional.
       - V(libvirt) reads C(username), C(password), C(ssh-privatekey) and C(known_hosts), all optional.
-      - V(kubevirt) reads none: its runtime uses the pod's service account.
+      - V(kubevirt) reads none, since its runtime uses the pod's service account.
       - Mutually exclusive with an existing secret named by O(credentials_secret) alone.
     type: dict
   credentials_secret:

@@ -295,7 +295,7 @@ class Controller:
             self.enqueue(("vm", namespace, name))
             return
         deleted = vmi["metadata"].get("deletionTimestamp")
-        if not deleted or FINALIZER not in vmi["metadata"].get("finalizers") or []:
+        if not deleted or FINALIZER not in (vmi["metadata"].get("finalizers") or []):
             return
         # Custom resources have no graceful deletion: as virt-handler does, the VMI's own grace period counts.
         # The guest takes SHUTDOWN_SECONDS to power off, or is killed at once with a grace period of 0.

@@ -41,6 +41,7 @@ OWN_CRDS = [
     _crd("kubevirt.io", "KubeVirt", "kubevirts", "v1"),
 ]
 
+
 def _has(path: str) -> str:
     """CEL's has() tests only the last field: test every step of the path."""
     parts = path.split(".")
@@ -72,8 +73,8 @@ RULES = [
     ("has(object.spec.instancetype) || %s || (%s && 'memory' in %s.domain.resources.requests)"
      % (_has(_T + ".domain.memory.guest"), _has(_T + ".domain.resources.requests"), _T),
      "no memory requested, at least one of 'guest' or 'requests.memory' must be set"),
-    ("!has(object.spec.instancetype) || (!%s && !%s)" % (_has(_T + ".domain.cpu.sockets"),
-                                                          _has(_T + ".domain.memory.guest")),
+    ("!has(object.spec.instancetype) || (!%s && !%s)"
+     % (_has(_T + ".domain.cpu.sockets"), _has(_T + ".domain.memory.guest")),
      "VM field conflicts with the instancetype: spec.template.spec.domain.cpu.sockets / memory.guest"),
     ("!%s || (%s && !%s.secureBoot) || (%s && %s.domain.features.smm.enabled)"
      % (_has(_EFI), _has(_EFI + ".secureBoot"), _EFI, _has(_T + ".domain.features.smm.enabled"), _T),
@@ -172,7 +173,7 @@ def rbac(role_file: str, users: dict[str, bool]) -> list[tuple[k.Kind, dict]]:
     """The guide's Role (in both namespaces) and ClusterRole, bound to each user; a False user gets the Role
     without VMI reads, in the leg's namespace only."""
     with open(role_file, encoding="utf-8") as handle:
-        role, cluster_role = [doc for doc in yaml.safe_load_all(handle) if doc]
+        role, cluster_role = yaml.safe_load(handle)["items"]
     roles = k.Kind("rbac.authorization.k8s.io/v1", "roles")
     bindings = k.Kind("rbac.authorization.k8s.io/v1", "rolebindings")
     found: list[tuple[k.Kind, dict]] = [

@@ -257,8 +257,8 @@ def vm_manifest(spec: VMSpec, placement: Placement, image: Optional[Image], root
         "metadata": {"labels": {VM_LABEL: name, "kubevirt.io/domain": name}}, "spec": template}}
     if templates:
         vm_spec["dataVolumeTemplates"] = templates
-    vm_spec.update({key: dict(ref) for key, ref in (("instancetype", placement.instancetype),
-                                                     ("preference", placement.preference)) if ref})
+    classes = (("instancetype", placement.instancetype), ("preference", placement.preference))
+    vm_spec.update({key: dict(ref) for key, ref in classes if ref})
     labels, annotations = tag_metadata(spec.tags)
     metadata = {"name": name, "namespace": placement.namespace,
                 "labels": dict(labels, **{MANAGED_BY[0]: MANAGED_BY[1], VM_LABEL: name})}

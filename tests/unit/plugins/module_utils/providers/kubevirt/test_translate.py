@@ -160,8 +160,8 @@ def test_observed_from_the_vm_and_its_instance():
     seen = kv.observed(vm, vmi)
     assert (seen.id, seen.power_state, seen.cpu, seen.memory_mib, seen.max_cpu, seen.max_memory_mib) == (
         "apps/web-1", "On", 2, 1024, 8, 4096)
-    assert [(d.name, d.size_gib, d.path) for d in seen.disks] == [("root", 10, "web-1-root"),
-                                                                   ("data", 5, "web-1-data")]
+    disks = [(d.name, d.size_gib, d.path) for d in seen.disks]
+    assert disks == [("root", 10, "web-1-root"), ("data", 5, "web-1-data")]
     assert seen.nics[0].mac_address == "02:aa:00:00:00:01" and seen.ip_addresses == ("10.244.0.7",)
     assert seen.tags == ("web",) and seen.details["node"] == "node-1" and seen.details["guest_agent"]
 
@@ -210,10 +210,9 @@ def _status(code, reason, message, causes=()):
 
 
 def test_api_errors_map_onto_the_taxonomy():
-    forbidden = kv.translate_error(403, _status(403, "Forbidden", 'virtualmachineinstances.kubevirt.io is forbidden: '
-                                   'User "system:serviceaccount:apps:vr" cannot list resource '
-                                   '"virtualmachineinstances" in API group "kubevirt.io" in the namespace "apps"'),
-                                   "list virtualmachineinstances in apps")
+    message = ('virtualmachineinstances.kubevirt.io is forbidden: User "system:serviceaccount:apps:vr" cannot list '
+               'resource "virtualmachineinstances" in API group "kubevirt.io" in the namespace "apps"')
+    forbidden = kv.translate_error(403, _status(403, "Forbidden", message), "list virtualmachineinstances in apps")
     assert isinstance(forbidden, errors.PermissionDeniedError)
     assert "may not list virtualmachineinstances.kubevirt.io in namespace apps" in forbidden.msg
     assert forbidden.details["verb"] == "list"
