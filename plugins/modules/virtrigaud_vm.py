@@ -85,6 +85,8 @@ options:
       - What the root disk starts from; only used when the VM is created.
       - For libvirt, a volume name in the storage pool or the absolute path of a volume. The root disk is a
         thin qcow2 overlay on it.
+      - For KubeVirt, a containerDisk image (V(registry/name:tag) or V(docker://...)), or a PVC to clone
+        (V(NAME) or V(NAMESPACE/NAME)).
     type: str
   disks:
     description: Additional data disks. Disks missing on the VM are added; existing ones grow to the given size.
@@ -113,7 +115,10 @@ options:
         type: str
         required: true
       network:
-        description: The network to attach to (a libvirt network name).
+        description:
+          - The network to attach to (a libvirt network name).
+          - For KubeVirt, V(pod) for the pod network (masquerade), else a Multus NetworkAttachmentDefinition
+            (bridge binding).
         type: str
       bridge:
         description: A host bridge to attach to, instead of O(networks[].network).
