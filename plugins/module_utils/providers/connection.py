@@ -115,7 +115,7 @@ BACKENDS: dict[str, tuple[Setting, ...]] = {
         Setting("rpc_timeouts", "rpc_timeouts", kind="dict"),
     ),
     "mock": (
-        _endpoint("VIRTRIGAUD_MOCK_URI", runtime=()),
+        _endpoint("VIRTRIGAUD_MOCK_URI"),
     ),
     # In a pod (the provider runtime), no kubeconfig and no host: the pod's service account.
     "kubevirt": (_endpoint(runtime=()),) + KUBERNETES + (
