@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
@@ -20,6 +21,8 @@ TLS_FILES = ("tls.crt", "tls.key", "ca.crt")
 # PROVIDER_DEFAULT_<NAME> → ProviderConfig.options key
 DEFAULTS = {"DATASTORE": "storage_pool", "STORAGE_POD": "storage_pool", "CLUSTER": "cluster", "FOLDER": "folder",
             "NODE": "node", "BRIDGE": "bridge", "STORAGE": "storage_pool"}
+# Provider.spec.rateLimit as the role renders it: variable, field, the CRD's bounds and default.
+RATE_LIMIT = (("PROVIDER_RATE_LIMIT_QPS", "qps", 1, 1000, 10), ("PROVIDER_RATE_LIMIT_BURST", "burst", 1, 2000, 20))
 
 
 class SettingsError(Exception):
@@ -41,6 +44,9 @@ class Settings:
     validate_certs: bool = True
     defaults: Mapping[str, str] = field(default_factory=dict)
     task_window: float = 2.0
+    rate_limit: Optional[tuple[int, int]] = None  # (qps, burst); None: no limit
+    check_interval: float = 10.0
+    check_timeout: float = 10.0
 
     @property
     def label(self) -> str:
@@ -68,6 +74,30 @@ def _skip_verify_variables(provider_type: str) -> tuple[str, ...]:
         "TLS_INSECURE_SKIP_VERIFY",)
 
 
+def rate_limit(env: Mapping[str, str]) -> Optional[tuple[int, int]]:
+    """(qps, burst) from PROVIDER_RATE_LIMIT_*, the CRD's default for the one not set; None when neither is."""
+    given = {name: env.get(name, "").strip() for name, *dummy in RATE_LIMIT}
+    if not any(given.values()):
+        return None
+    qps, burst = (_bounded(name, given[name] or str(default), "Provider.spec.rateLimit." + key, low, high)
+                  for name, key, low, high, default in RATE_LIMIT)
+    return qps, burst
+
+
+def _bounded(name: str, value: str, source: str, low: int, high: int) -> int:
+    number = int(value) if value.isdigit() else None
+    if number is None or not low <= number <= high:
+        raise SettingsError("%s is %r; it must be a whole number from %d to %d (%s)"
+                            % (name, value[:40], low, high, source))
+    return number
+
+
+def _positive(flag: str, value: float) -> float:
+    if not (math.isfinite(value) and value > 0):
+        raise SettingsError("%s must be a number of seconds above 0, not %s" % (flag, value))
+    return value
+
+
 def _truthy(value: Optional[str]) -> bool:
     return str(value or "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -88,6 +118,10 @@ def parser() -> argparse.ArgumentParser:
     flags.add_argument("--credentials-dir", help="one file per credential key (default %s)" % CREDENTIALS_DIR)
     flags.add_argument("--task-window", type=float, default=2.0,
                        help="seconds an RPC waits before answering with a TaskRef to poll")
+    flags.add_argument("--check-interval", type=float, default=10.0,
+                       help="seconds between checks of the hypervisor, which /readyz and the metrics report")
+    flags.add_argument("--check-timeout", type=float, default=10.0,
+                       help="seconds a hypervisor check may take before the runtime reports it not ready")
     flags.add_argument("--version", action="store_true")
     return flags
 
@@ -119,6 +153,9 @@ def settings(argv: Optional[list[str]] = None, environ: Optional[Mapping[str, st
         defaults={DEFAULTS[key[len("PROVIDER_DEFAULT_"):]]: value for key, value in env.items()
                   if key.startswith("PROVIDER_DEFAULT_") and key[len("PROVIDER_DEFAULT_"):] in DEFAULTS and value},
         task_window=args.task_window,
+        rate_limit=rate_limit(env),
+        check_interval=_positive("--check-interval", args.check_interval),
+        check_timeout=_positive("--check-timeout", args.check_timeout),
     )
 
 

@@ -147,7 +147,7 @@ def http_probe(probe: dict, deadline: float) -> None:
 def grpc_check(port: int, tls: Optional[dict]) -> dict[str, Any]:
     """Validate, capabilities and the VM list through the collection's gRPC client, over mTLS."""
     with tempfile.TemporaryDirectory() as folder:
-        options: dict[str, Any] = {"tls": tls is not None}
+        options: dict[str, Any] = {"insecure": tls is None}
         for key, option in (("ca.crt", "ca_path"), ("tls.crt", "client_cert"), ("tls.key", "client_key")):
             if tls is not None:
                 path = os.path.join(folder, key)

@@ -129,3 +129,9 @@ def test_a_kubevirt_runtime_uses_its_pods_service_account_in_its_namespace(tmp_p
     assert config.options["namespace"] == "vms" and "kubeconfig" not in config.options
     moved = provider_config(found, dict(environ, KUBEVIRT_NAMESPACE="lab"))
     assert moved.options["namespace"] == "lab"
+
+
+def test_a_mock_runtime_reads_its_endpoint_from_the_environment(tmp_path):
+    environ = {"PROVIDER_ENDPOINT": "mock://%s/state.json" % tmp_path}
+    found = settings(["--provider-type", "mock", "--insecure", "--tls-dir", str(tmp_path / "none")], environ)
+    assert provider_config(found, environ).uri == "mock://%s/state.json" % tmp_path

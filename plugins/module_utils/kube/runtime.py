@@ -161,7 +161,7 @@ def deployment(provider: dict, options: RuntimeOptions) -> dict:
         "securityContext": copy.deepcopy(runtime.get("securityContext") or DEFAULT_SECURITY_CONTEXT),
         "resources": copy.deepcopy(runtime.get("resources") or DEFAULT_RESOURCES),
         "livenessProbe": _probe("/healthz", 15, 20),
-        "readinessProbe": _probe("/healthz", 5, 10),
+        "readinessProbe": _probe("/readyz", 5, 10),
         "lifecycle": {"preStop": {"exec": {"command": ["/bin/sh", "-c", "sleep 15"]}}},
     }
     pod: dict[str, Any] = {

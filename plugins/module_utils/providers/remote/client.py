@@ -5,6 +5,8 @@
 Deadlines follow upstream's manager (30 s for Validate and Describe, 5 min for
 Create, ...).  Only Unavailable and DeadlineExceeded are retried; a status the
 runtime sends comes back as the collection's error, with the option it names.
+Every call carries the channel's ``x-correlation-id``, which the runtime logs
+on each line of that call and which a failure reports in its details.
 """
 
 from __future__ import annotations
@@ -72,12 +74,13 @@ def _read(path: Optional[str], option: str) -> Optional[bytes]:
 class Channel:
     """Calls on one runtime; every failure becomes a :class:`errors.VirtrigaudError`."""
 
-    def __init__(self, config: ProviderConfig) -> None:
+    def __init__(self, config: ProviderConfig, correlation_id: str) -> None:
         if PROTOBUF_ERROR is not None:
             raise errors.MissingDependency("protobuf", "for the remote provider", PROTOBUF_ERROR)
         if GRPC_ERROR is not None:
             raise errors.MissingDependency("grpcio", "for the remote provider", GRPC_ERROR)
         self.config = config
+        self.correlation_id = correlation_id
         self.target = target(config)
         self.deadlines = dict(DEADLINES, **{k: float(v) for k, v in (config.options.get("rpc_timeouts") or {}).items()})
         self.breaker = _BREAKERS.setdefault(self.target, CircuitBreaker(self.target))
@@ -121,7 +124,8 @@ class Channel:
         self.breaker.check()
         try:
             response = self._stub(method)(request, timeout=self.deadlines.get(method, MINUTE),
-                                          metadata=tuple((metadata or {}).items()) or None)
+                                          metadata=(("x-correlation-id", self.correlation_id),
+                                                    *(metadata or {}).items()))
         except grpc.RpcError as err:
             code = err.code().name if err.code() else "UNKNOWN"
             self.breaker.record(code not in BREAKER_COUNTS)
@@ -136,6 +140,7 @@ class Channel:
         if code == "UNAVAILABLE" and "virtrigaud-msg" not in trailing:
             message = "cannot reach the provider runtime at %s: %s" % (self.target, err.details())
         failure = cls(message, option=trailing.get("virtrigaud-option") or None,
-                      vm=trailing.get("virtrigaud-vm") or None, details={"grpc_code": code, "rpc": method})
+                      vm=trailing.get("virtrigaud-vm") or None,
+                      details={"grpc_code": code, "rpc": method, "correlation_id": self.correlation_id})
         failure.retryable = code in RETRIED
         return failure
