@@ -162,8 +162,8 @@ def converge(bindir: pathlib.Path, count: int) -> None:
         for name, text in playbooks(spec, count).items():
             (workdir / ("%s.yml" % name)).write_text(text)
         play(bindir, workdir, "kubevirt_vm", must_be_noop=False)  # brings its label in once
-        times = {name: play(bindir, workdir, name) for name in ("floor", "virtrigaud_vm", "kubevirt_vm",
-                                                                 "virtrigaud_vmset")}
+        names = ("floor", "virtrigaud_vm", "kubevirt_vm", "virtrigaud_vmset")
+        times = {name: play(bindir, workdir, name) for name in names}
     floor = times["floor"]
     print("no-op converge of %d KubeVirt VMs, forks 10" % count)
     for name, seconds in times.items():
@@ -173,7 +173,7 @@ def converge(bindir: pathlib.Path, count: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--vms", type=int, default=1000)
     parser.add_argument("--converge", type=int, default=100)
     parser.add_argument("--skip-inventory", action="store_true")
