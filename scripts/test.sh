@@ -133,7 +133,7 @@ integration_leg() {
     log="$LOGS/integration-$backend-$(python_version "$PYTHON").log"
     [ $# -eq 0 ] || "$@" "$canary"
     build_tree
-    sed "s/@CANARY@/$canary/; s:@STATE@:$VIRTRIGAUD_CACHE/mock-state.json:; s:@CACHE@:$VIRTRIGAUD_CACHE:g" \
+    sed "s/@CANARY@/$canary/; s:@STATE@:$VIRTRIGAUD_CACHE/mock-state.json:; s:@CACHE@:$VIRTRIGAUD_CACHE:g; s:@REPO@:$REPO:g" \
         "$REPO/tests/integration/config/$backend.yml" > "$COLLECTION/tests/integration/integration_config.yml"
     # shellcheck disable=SC2086  # VIRTRIGAUD_TARGETS is a list of target names, to run fewer while developing
     (cd "$COLLECTION" && ansible-test integration --local --python "$(python_version "$PYTHON")" --color no \
@@ -217,6 +217,27 @@ stage_integration_kubernetes() {
     "$REPO/scripts/testbed/runtime.sh" stop
 }
 
+# KubeVirt: the kube-apiserver with KubeVirt's CRDs and admission rules, and the stand-in for its controllers
+# and virt-api (scripts/testbed/kubevirt.sh).  The canary is the leg's bearer token, a static token of a user
+# bound to exactly the guide's RBAC, and the `kubevirt` target puts it in cloud-init user data too.
+start_kubevirt() {
+    local tokens
+    "$REPO/scripts/testbed/kubevirt.sh" stop >/dev/null
+    "$REPO/scripts/testbed/kube.sh" stop >/dev/null
+    tokens="$(mktemp)"
+    "$REPO/scripts/testbed/kubevirt.sh" tokens "$1" > "$tokens"
+    KUBE_EXTRA_TOKENS="$tokens" "$REPO/scripts/testbed/kube.sh" start
+    rm -f "$tokens"
+    PYTHON="$PYTHON" "$REPO/scripts/testbed/kubevirt.sh" start
+}
+
+stage_integration_kubevirt() {
+    VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-bad_input inventory_virtrigaud kubevirt vm_scenarios vmset_scenarios}" \
+        integration_leg kubevirt start_kubevirt
+    "$REPO/scripts/testbed/kubevirt.sh" stop
+    "$REPO/scripts/testbed/kube.sh" stop
+}
+
 stage_integration() {
     stage_integration_mock
     stage_integration_libvirt
@@ -224,6 +245,7 @@ stage_integration() {
     stage_integration_proxmox
     stage_integration_remote
     stage_integration_kubernetes
+    stage_integration_kubevirt
 }
 
 # Faults: libvirtd and the runtime killed, and the fake PVE's API gone, in the middle of a create, a clone,

@@ -63,14 +63,16 @@ def retry(
     delays: Optional[Iterator[float]] = None,
     sleep: Sleep = time.sleep,
     deadline: Optional[Deadline] = None,
+    only: tuple[type[VirtrigaudError], ...] = (VirtrigaudError,),
 ) -> T:
-    """Call until it succeeds; only errors marked ``retryable`` are tried again."""
+    """Call until it succeeds; only errors marked ``retryable`` (and of the ``only`` kinds) are tried again."""
     delays = delays if delays is not None else backoff()
     for attempt in range(1, attempts + 1):
         try:
             return call()
         except VirtrigaudError as err:
-            if not err.retryable or attempt == attempts or (deadline is not None and deadline.expired):
+            final = attempt == attempts or (deadline is not None and deadline.expired)
+            if not err.retryable or not isinstance(err, only) or final:
                 raise
             delay = next(delays)
             sleep(deadline.cap(delay) if deadline else delay)

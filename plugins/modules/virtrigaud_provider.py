@@ -58,8 +58,12 @@ options:
   type:
     description:
       - The hypervisor type. Required with O(state=present).
+      - V(kubevirt) is not in upstream's Provider CRD, whose API server refuses it. It is carried as
+        C(spec.type=libvirt) with the annotation C(virtrigaud.io/provider-type=kubevirt) and C(PROVIDER_TYPE=kubevirt)
+        last in C(spec.runtime.env), so that the runtime (this collection's) serves KubeVirt; O(uri) is then the
+        in-cluster API server, such as V(https://kubernetes.default.svc). See the KubeVirt guide.
     type: str
-    choices: [vsphere, libvirt, proxmox, firecracker, qemu]
+    choices: [vsphere, libvirt, proxmox, firecracker, qemu, kubevirt]
   credentials:
     description:
       - The credential keys, written to the Secret C(<name>-credentials) (or O(credentials_secret)).
@@ -67,6 +71,7 @@ options:
       - V(proxmox) needs C(token_id) and C(token_secret), or C(username) and C(password); C(ssh_user),
         C(ssh_password) and C(ssh_privatekey) are optional.
       - V(libvirt) reads C(username), C(password), C(ssh-privatekey) and C(known_hosts), all optional.
+      - V(kubevirt) reads none, since its runtime uses the pod's service account.
       - Mutually exclusive with an existing secret named by O(credentials_secret) alone.
     type: dict
   credentials_secret:

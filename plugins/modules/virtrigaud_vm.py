@@ -85,6 +85,8 @@ options:
       - What the root disk starts from; only used when the VM is created.
       - For libvirt, a volume name in the storage pool or the absolute path of a volume. The root disk is a
         thin qcow2 overlay on it.
+      - For KubeVirt, a containerDisk image (V(registry/name:tag) or V(docker://...)), or a PVC to clone
+        (V(NAME) or V(NAMESPACE/NAME)).
     type: str
   disks:
     description: Additional data disks. Disks missing on the VM are added; existing ones grow to the given size.
@@ -121,7 +123,10 @@ options:
         type: str
         required: true
       network:
-        description: The network to attach to (a libvirt network name).
+        description:
+          - The network to attach to (a libvirt network name).
+          - For KubeVirt, V(pod) for the pod network (masquerade), else a Multus NetworkAttachmentDefinition
+            (bridge binding).
         type: str
       bridge:
         description: A host bridge to attach to, instead of O(networks[].network).
@@ -245,9 +250,11 @@ options:
         description: Namespace of the Provider; O(namespace) by default.
         type: str
   namespace:
-    description: With O(provider_ref), the namespace of the VirtualMachine resource and its inline objects.
+    description:
+      - With O(provider_ref), the namespace of the VirtualMachine resource and its inline objects; V(default)
+        when not set.
+      - With O(provider_type=kubevirt), the namespace of the KubeVirt VM (see the connection options).
     type: str
-    default: default
   class_ref:
     description: With O(provider_ref), an existing C(VMClass) to use instead of an inline one from O(cpu) and O(memory).
     type: str
@@ -414,7 +421,7 @@ def resource_spec():
     return {
         "provider_ref": {"type": "dict", "options": {"name": {"type": "str", "required": True},
                                                      "namespace": {"type": "str"}}},
-        "namespace": {"type": "str", "default": "default"},
+        "namespace": {"type": "str"},
         "class_ref": {"type": "str"},
         "image_ref": {"type": "str"},
     }
@@ -482,7 +489,7 @@ def run_resource(m):
     p = m.params
     name = parse_vm_name(p["name"])
     resources.check_resource_options(p, None)
-    namespace = p["namespace"]
+    namespace = p["namespace"] or "default"
     owned = "%s=%s" % (resources.OWNER_LABEL, name)
     if p["state"] == "absent":
         targets = [("VirtualMachine", name, namespace)] + [

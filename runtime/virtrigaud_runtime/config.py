@@ -110,7 +110,7 @@ def parser() -> argparse.ArgumentParser:
     flags.add_argument("--port", help="gRPC port (upstream's pods); --grpc-addr wins")
     flags.add_argument("--metrics-addr", help="HTTP address for /healthz, /readyz, /health and /metrics (seed 001)")
     flags.add_argument("--health-port", help="HTTP port for the same (upstream's pods)")
-    flags.add_argument("--provider-type", help="libvirt, vsphere, proxmox or mock (else PROVIDER_TYPE)")
+    flags.add_argument("--provider-type", help="libvirt, vsphere, proxmox, kubevirt or mock (else PROVIDER_TYPE)")
     flags.add_argument("--provider-endpoint", help="the hypervisor's URI or host (else PROVIDER_ENDPOINT)")
     flags.add_argument("--tls-enabled", help="true or false (else TLS_ENABLED)")
     flags.add_argument("--insecure", action="store_true",

@@ -155,6 +155,18 @@ def test_each_runtime_reads_only_its_own_type_variables(tmp_path, provider_type,
     assert config.validate_certs is (provider_type != "proxmox")
 
 
+def test_a_kubevirt_runtime_uses_its_pods_service_account_in_its_namespace(tmp_path):
+    environ = {"PROVIDER_TYPE": "kubevirt", "PROVIDER_ENDPOINT": "https://kubernetes.default.svc",
+               "PROVIDER_NAMESPACE": "vms", "K8S_AUTH_API_KEY": "not-for-the-runtime", "LIBVIRT_PASSWORD": "kvm"}
+    found = settings(["--insecure", "--credentials-dir", str(tmp_path), "--tls-dir", str(tmp_path / "none")],
+                     environ)
+    config = provider_config(found, environ)
+    assert (found.provider_type, config.uri, config.password) == ("kubevirt", None, None)
+    assert config.options["namespace"] == "vms" and "kubeconfig" not in config.options
+    moved = provider_config(found, dict(environ, KUBEVIRT_NAMESPACE="lab"))
+    assert moved.options["namespace"] == "lab"
+
+
 def test_a_mock_runtime_reads_its_endpoint_from_the_environment(tmp_path):
     environ = {"PROVIDER_ENDPOINT": "mock://%s/state.json" % tmp_path}
     found = settings(["--provider-type", "mock", "--insecure", "--tls-dir", str(tmp_path / "none")], environ)

@@ -16,10 +16,17 @@ from urllib.parse import urlsplit
 from ..errors import SpecError
 from ..providers.base import ProviderConfig
 from ..providers.connection import config_from, settings_of
-from .resources import VIRTRIGAUD_API
+from .resources import TYPE_ANNOTATION, VIRTRIGAUD_API
 from .runtime import check_served, default_image
 
-PROVIDER_TYPES = ("vsphere", "libvirt", "proxmox", "firecracker", "qemu")
+UPSTREAM_TYPES = ("vsphere", "libvirt", "proxmox", "firecracker", "qemu")
+# Types this collection's runtime serves that upstream's Provider CRD enum lacks (the API server answers 422
+# "Unsupported value" for them).  Such a Provider carries an enum type the manager treats alike (KubeVirt
+# images and networks arrive as libvirt paths and network names, which the kubevirt backend reads as PVC or
+# containerDisk images and pod or multus networks), its real type in an annotation, and PROVIDER_TYPE in
+# runtime.env, which upstream's controller appends after its own so that the pod sees the real one.
+CARRIED_TYPES = {"kubevirt": "libvirt"}
+PROVIDER_TYPES = UPSTREAM_TYPES + tuple(CARRIED_TYPES)
 # The CRD's ranges of spec.rateLimit.
 RATE_LIMITS = {"qps": (1, 1000), "burst": (1, 2000)}
 MAX_PULL_SECRETS = 10
@@ -39,6 +46,8 @@ CREDENTIAL_LAYOUTS: dict[str, dict[str, Any]] = {
                 "optional": ("ssh_user", "ssh_password", "ssh_privatekey")},
     "firecracker": {"required": [()], "optional": ()},
     "qemu": {"required": [()], "optional": ("username", "password", "ssh-privatekey", "known_hosts")},
+    # The pod's service account is the kubevirt runtime's credential.
+    "kubevirt": {"required": [()], "optional": ()},
 }
 _DEFAULT_KEYS = {"datastore": "datastore", "storage_pod": "storagePod", "cluster": "cluster", "folder": "folder",
                  "resource_pool": "resourcePool", "network": "network"}
@@ -156,12 +165,21 @@ def insecure_skip_verify(params: dict) -> bool:
     return params.get("validate_certs") is False
 
 
+def _carry(provider_type: str, env: list[dict], annotations: Optional[dict]) -> tuple[str, list[dict], Optional[dict]]:
+    if provider_type not in CARRIED_TYPES:
+        return provider_type, env, annotations
+    env = [entry for entry in env if entry["name"] != "PROVIDER_TYPE"] + [{"name": "PROVIDER_TYPE",
+                                                                           "value": provider_type}]
+    return CARRIED_TYPES[provider_type], env, dict(annotations or {}, **{TYPE_ANNOTATION: provider_type})
+
+
 def provider_resource(params: dict) -> dict:
     """The Provider object (checked input → the upstream schema's field names)."""
     # 63, not 253: the name is also a label value on the Secrets written for the Provider.
     name = check_name(params["name"], "name")
     namespace = check_name(params["namespace"], "namespace")
-    provider_type = params["type"]
+    provider_type, carried_env, annotations = _carry(params["type"], env_entries(
+        (params.get("runtime") or {}).get("env"), "runtime.env"), params.get("annotations"))
     endpoint = params.get("uri") or ""
     if not _ENDPOINT.fullmatch(endpoint) or not _port_in_range(endpoint):
         raise SpecError("'%s' is not an endpoint the Provider schema accepts: use https://host[:port][/path], "
@@ -198,7 +216,7 @@ def provider_resource(params: dict) -> dict:
         "securityContext": runtime.get("security_context"),
         "logLevel": runtime.get("log_level"),
         "logFormat": runtime.get("log_format"),
-        "env": env_entries(runtime.get("env"), "runtime.env"),
+        "env": carried_env,
     })
     health = params.get("health_check") or {}
     for key in ("interval", "timeout"):
@@ -223,7 +241,7 @@ def provider_resource(params: dict) -> dict:
     })
     check_served(spec)
     metadata = _drop_empty({"name": name, "namespace": namespace, "labels": params.get("labels"),
-                            "annotations": params.get("annotations")})
+                            "annotations": annotations})
     return {"apiVersion": VIRTRIGAUD_API, "kind": "Provider", "metadata": metadata, "spec": spec}
 
 

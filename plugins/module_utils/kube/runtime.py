@@ -17,6 +17,8 @@ from typing import Any, Optional
 
 from ..errors import SpecError
 from ..providers.connection import PROVIDER_DEFAULTS, default_variable, provider_defaults_read, snake_case
+from ..providers.kubevirt.client import ROLE_RULES as KUBEVIRT_RULES
+from .resources import provider_type_of
 
 GRPC_PORT_NAME = "grpc"
 HTTP_PORT = 8080
@@ -71,7 +73,7 @@ def labels(provider: dict) -> dict[str, str]:
         "app.kubernetes.io/instance": provider["metadata"]["name"],
         "app.kubernetes.io/component": "provider",
         "app.kubernetes.io/managed-by": "virtrigaud",
-        "virtrigaud.io/provider-type": provider["spec"]["type"],
+        "virtrigaud.io/provider-type": provider_type_of(provider),
     }
 
 
@@ -145,7 +147,7 @@ def container_args(provider: dict, port: int, upstream: bool, tls_enabled: bool)
     if upstream:
         return ["--port=%d" % port, "--health-port=%d" % HTTP_PORT]
     spec = provider["spec"]
-    return ["--grpc-addr=:%d" % port, "--metrics-addr=:%d" % HTTP_PORT, "--provider-type=%s" % spec["type"],
+    return ["--grpc-addr=:%d" % port, "--metrics-addr=:%d" % HTTP_PORT, "--provider-type=%s" % provider_type_of(provider),
             "--provider-endpoint=%s" % spec["endpoint"], "--tls-enabled=%s" % str(tls_enabled).lower()]
 
 
@@ -153,7 +155,7 @@ def container_env(provider: dict, tls_enabled: bool) -> list[dict]:
     spec = provider["spec"]
     runtime = spec.get("runtime") or {}
     env: list[dict[str, Any]] = [
-        {"name": "PROVIDER_TYPE", "value": spec["type"]},
+        {"name": "PROVIDER_TYPE", "value": provider_type_of(provider)},
         {"name": "PROVIDER_ENDPOINT", "value": spec["endpoint"]},
         {"name": "PROVIDER_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         {"name": "PROVIDER_NAME",
@@ -192,7 +194,7 @@ def deployment(provider: dict, options: RuntimeOptions, checksum: Optional[str] 
     runtime = spec["runtime"]
     port = (runtime.get("service") or {}).get("port") or 9443
     tls_secret = tls_gate(provider)[0]
-    volumes, mounts = _volumes(spec, tls_secret)
+    volumes, mounts = _volumes(provider, tls_secret)
     container = {
         "name": "provider",
         "image": runtime["image"],
@@ -229,8 +231,9 @@ def deployment(provider: dict, options: RuntimeOptions, checksum: Optional[str] 
     }
 
 
-def _volumes(spec: dict, tls_secret: Optional[str]) -> tuple[list[dict], list[dict]]:
+def _volumes(provider: dict, tls_secret: Optional[str]) -> tuple[list[dict], list[dict]]:
     """The pod's volumes and the container's mounts: credentials, TLS, /tmp and libvirt's SSH key."""
+    spec = provider["spec"]
     volumes: list[dict[str, Any]] = [
         {"name": "provider-credentials", "secret": {"secretName": spec["credentialSecretRef"]["name"]}},
         {"name": "tmp", "emptyDir": {}},
@@ -242,7 +245,7 @@ def _volumes(spec: dict, tls_secret: Optional[str]) -> tuple[list[dict], list[di
     if tls_secret:
         volumes.append({"name": "provider-tls", "secret": {"secretName": tls_secret}})
         mounts.append({"name": "provider-tls", "mountPath": TLS_PATH, "readOnly": True})
-    if spec["type"] == "libvirt":
+    if provider_type_of(provider) == "libvirt":
         volumes.append({"name": "libvirt-ssh-key", "emptyDir": {"medium": "Memory", "sizeLimit": "4Mi"}})
         mounts.append({"name": "libvirt-ssh-key", "mountPath": "/tmp/virtrigaud-libvirt"})
     return volumes, mounts
@@ -257,7 +260,8 @@ def _pod_extras(provider: dict, options: RuntimeOptions) -> dict[str, Any]:
         extras["imagePullSecrets"] = pull_secrets
     if options.service_account:
         extras["serviceAccountName"] = object_name(provider)
-        extras["automountServiceAccountToken"] = False
+        # A KubeVirt runtime talks to its own cluster as its service account; no other type needs the token.
+        extras["automountServiceAccountToken"] = provider_type_of(provider) == "kubevirt"
     for key in ("nodeSelector", "tolerations"):
         if runtime.get(key):
             extras[key] = copy.deepcopy(runtime[key])
@@ -307,7 +311,7 @@ def service(provider: dict, options: RuntimeOptions) -> dict:
 
 
 def service_account_objects(provider: dict, options: RuntimeOptions) -> list[dict]:
-    """A ServiceAccount that may read only the Provider's own Secrets."""
+    """A ServiceAccount that may read only the Provider's own Secrets (and, for KubeVirt, manage its VMs)."""
     spec = provider["spec"]
     name = object_name(provider)
     secrets = [spec["credentialSecretRef"]["name"]]
@@ -315,10 +319,13 @@ def service_account_objects(provider: dict, options: RuntimeOptions) -> list[dic
     if tls_secret:
         secrets.append(tls_secret)
     metadata = _metadata(provider, options)
+    rules = [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": secrets, "verbs": ["get"]}]
+    kubevirt = provider_type_of(provider) == "kubevirt"
+    if kubevirt:
+        rules += copy.deepcopy(KUBEVIRT_RULES)
     return [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata, "automountServiceAccountToken": False},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": metadata,
-         "rules": [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": secrets, "verbs": ["get"]}]},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata, "automountServiceAccountToken": kubevirt},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": metadata, "rules": rules},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": metadata,
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
          "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": provider["metadata"]["namespace"]}]},

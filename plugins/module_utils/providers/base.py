@@ -131,6 +131,9 @@ class ObservedVM:
     console_url: Optional[str] = None
     # Where the VM is, as far as the backend reports it cheaply; None for what it does not report.
     placement: Placement = field(default_factory=Placement)
+    # What else the backend reports that users act on (a KubeVirt VM's namespace, node, instancetype); only
+    # in results when there is some.
+    details: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -142,7 +145,7 @@ class ObservedVM:
 
     def to_dict(self) -> dict[str, Any]:
         """The normalised VM as returned to users and the wire; never a raw backend object."""
-        return {
+        result = {
             "id": self.id,
             "name": self.name,
             "power_state": self.power_state,
@@ -156,6 +159,9 @@ class ObservedVM:
             "console_url": self.console_url,
             "placement": {k: v for k, v in vars(self.placement).items() if v},
         }
+        if self.details:
+            result["details"] = dict(self.details)
+        return result
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,19 @@ def _endpoint(*env: str, runtime: tuple[str, ...] = ("PROVIDER_ENDPOINT",)) -> S
     return Setting("uri", "uri", env, runtime_env=runtime)
 
 
+# The Kubernetes API connection, as kubernetes.core reads it: the Kubernetes-resource modules, the inventory's
+# kubernetes sources and the kubevirt backend all use this one table.  The bearer token is the password and the
+# API server URL the uri, so neither shows in a ProviderConfig's repr or label beyond the host.
+KUBERNETES: tuple[Setting, ...] = (
+    Setting("kubeconfig", "kubeconfig", ("K8S_AUTH_KUBECONFIG",), kind="path"),
+    Setting("context", "context", ("K8S_AUTH_CONTEXT",)),
+    Setting("host", "uri", ("K8S_AUTH_HOST",)),
+    Setting("api_key", "password", ("K8S_AUTH_API_KEY",), secret=True),
+    Setting("ca_cert", "ca_cert", ("K8S_AUTH_SSL_CA_CERT",), kind="path"),
+    Setting("kube_validate_certs", "validate_certs", ("K8S_AUTH_VERIFY_SSL",), kind="bool", default=True),
+)
+
+
 BACKENDS: dict[str, tuple[Setting, ...]] = {
     "libvirt": (
         _endpoint("LIBVIRT_DEFAULT_URI"),
@@ -138,6 +151,13 @@ BACKENDS: dict[str, tuple[Setting, ...]] = {
     "mock": (
         _endpoint("VIRTRIGAUD_MOCK_URI"),
     ),
+    # In a pod (the provider runtime), no kubeconfig and no host: the pod's service account.
+    "kubevirt": (_endpoint(runtime=()),) + KUBERNETES + (
+        Setting("namespace", "namespace", runtime_env=("KUBEVIRT_NAMESPACE", "PROVIDER_NAMESPACE")),
+        Setting("default_datastore", "storage_pool"),
+        Setting("instancetype", "instancetype"),
+        Setting("preference", "preference"),
+    ),
 }
 
 # Every connection option any backend reads; the selector is not one of them.
@@ -171,6 +191,27 @@ def settings_of(provider_type: str) -> tuple[Setting, ...]:
                         option="provider_type") from None
 
 
+def read(table: tuple[Setting, ...], params: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings of one table by key: the task's option first, then the table's environment variables.
+
+    Raises:
+        SpecError: an environment variable does not hold a value of the setting's kind.
+    """
+    values: dict[str, Any] = {}
+    for setting in table:
+        if setting.option and setting.key not in values and params.get(setting.option) is not None:
+            values[setting.key] = params[setting.option]
+    for setting in table:
+        if setting.key in values:
+            continue
+        variable = next((name for name in setting.env if environ.get(name)), None)
+        if variable is not None:
+            values[setting.key] = _from_env(setting, variable, environ[variable])
+        elif setting.default is not None:
+            values[setting.key] = setting.default
+    return values
+
+
 def resolve(provider_type: str, params: Mapping[str, Any], environ: Mapping[str, str],
             extra_options: Optional[Mapping[str, Any]] = None) -> Connection:
     """The connection for ``provider_type`` from the task's options, then its own environment variables.
@@ -184,18 +225,7 @@ def resolve(provider_type: str, params: Mapping[str, Any], environ: Mapping[str,
             setting's kind, naming the variable and the option.
     """
     table = settings_of(provider_type)
-    values: dict[str, Any] = {}
-    for setting in table:
-        if setting.option and setting.key not in values and params.get(setting.option) is not None:
-            values[setting.key] = params[setting.option]
-    for setting in table:
-        if setting.key in values:
-            continue
-        variable = next((name for name in setting.env if environ.get(name)), None)
-        if variable is not None:
-            values[setting.key] = _from_env(setting, variable, environ[variable])
-        elif setting.default is not None:
-            values[setting.key] = setting.default
+    values = read(table, params, environ)
     port = values.get("port")
     if port is not None and not 0 < port < 65536:
         raise SpecError("%s is not a TCP port (1-65535)" % port, option=next(s.option for s in table if s.key == "port"))

@@ -296,6 +296,7 @@ def observed_from_document(document: Mapping[str, Any]) -> ObservedVM:
                    for n in document.get("nics") or ()),
         tags=tuple(document.get("tags") or ()), console_url=document.get("console_url"),
         placement=Placement(**_known(Placement, document.get("placement") or {})),
+        details=dict(document.get("details") or {}),
     )
 
 
