@@ -59,7 +59,8 @@ class KubevirtProvider(Provider):
 
     def _vm(self, vm_id: str) -> dict:
         namespace, name = self._ref(vm_id)
-        vm = self.cluster.get(api.VM, name, namespace)
+        vm = self.cluster.get(api.VM, name, namespace) if kv.is_object_name(namespace) and kv.is_object_name(
+            name) else None
         if vm is None:
             raise errors.NotFoundError("VirtualMachine %s/%s not found" % (namespace, name))
         return vm
@@ -121,14 +122,16 @@ class KubevirtProvider(Provider):
                 raise errors.SpecError("the image %s/%s is %d GiB; the root disk cannot be smaller"
                                        % (image.namespace, image.pvc, size), option="disk_defaults.size")
         storage_class = spec.placement.datastore or placement.storage_class
-        if storage_class and self.cluster.get(api.STORAGE_CLASS, storage_class) is None:
+        if storage_class and (not kv.is_object_name(storage_class)
+                              or self.cluster.get(api.STORAGE_CLASS, storage_class) is None):
             raise errors.SpecError("no StorageClass '%s' in the cluster" % storage_class,
                                    option="placement.datastore" if spec.placement.datastore else "default_datastore")
         for index, network in enumerate(spec.networks):
             nad = network.network or kv.POD_NETWORK
             if nad != kv.POD_NETWORK:
                 namespace, dummy, name = nad.rpartition("/")
-                if self.cluster.get(api.NETWORK, name, namespace or self.namespace) is None:
+                named = kv.is_object_name(name) and (not namespace or kv.is_object_name(namespace))
+                if not named or self.cluster.get(api.NETWORK, name, namespace or self.namespace) is None:
                     raise errors.SpecError("no NetworkAttachmentDefinition '%s' (use 'pod' for the pod network)"
                                            % nad, option="networks[%d].network" % index)
         for what, ref in (("instancetype", placement.instancetype), ("preference", placement.preference)):
@@ -149,6 +152,8 @@ class KubevirtProvider(Provider):
 
     def describe(self, vm_id: str) -> Optional[ObservedVM]:
         namespace, name = self._ref(vm_id)
+        if not (kv.is_object_name(namespace) and kv.is_object_name(name)):
+            return None  # no VM can have that id, and it must not reach a request path
         vm = self.cluster.get(api.VM, name, namespace)
         return self._observe(vm, self._instance(vm)) if vm else None
 

@@ -43,6 +43,7 @@ CLASS_KINDS = {
     "preference": ("VirtualMachineClusterPreference", "VirtualMachinePreference"),
 }
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _TAG_KEY = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _FORBIDDEN = re.compile(r'cannot (\w+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]+)")?')
 
@@ -596,3 +597,8 @@ def translate_error(status: int, body: bytes, what: str) -> errors.VirtrigaudErr
     if status == 429 or status >= 500:
         return errors.UnavailableError(text, details=details)
     return errors.ProviderError(text, details=details)
+
+
+def is_object_name(value: str) -> bool:
+    """A name Kubernetes can hold (a DNS subdomain); anything else must never reach a request path."""
+    return bool(_OBJECT_NAME.match(value or ""))

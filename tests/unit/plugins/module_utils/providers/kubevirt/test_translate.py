@@ -232,3 +232,11 @@ def test_failures_of_snapshots_restores_and_clones_are_read_from_status():
     assert kv.failure({"status": {"conditions": [{"type": "Failure", "status": "True", "reason": "VMRunning"}]}}) \
         == "VMRunning"
     assert kv.failure({"status": {"readyToUse": True}}) is None
+
+
+@pytest.mark.parametrize("name, valid", [
+    ("web-1", True), ("fast.ssd", True), ("missing/../../etc", False), ("..", False), ("Web", False),
+    ("missing'/><foo x='", False), ("", False), ("a" * 253, True), ("a" * 254, False),
+])
+def test_only_kubernetes_names_reach_a_request_path(name, valid):
+    assert kv.is_object_name(name) is valid
