@@ -20,6 +20,7 @@ from typing import Any, Mapping, Optional
 
 from ... import errors
 from ...spec import GIB, MIB, DiskSpec, NetworkSpec, VMSpec, parse_quantity
+from ...spec import Placement as VMPlacement
 from ..base import ObservedDisk, ObservedNIC, ObservedVM, Reconfiguration, Snapshot, usable_ip
 
 API = "kubevirt.io/v1"
@@ -450,6 +451,13 @@ def _disks(vm: Mapping[str, Any], template: Mapping[str, Any], claims: Mapping[s
     return tuple(found)
 
 
+def _storage_class(vm: Mapping[str, Any]) -> Optional[str]:
+    """Where the VM's own disks are: the StorageClass its DataVolume templates name (None for the default)."""
+    classes = [((t.get("spec") or {}).get("storage") or (t.get("spec") or {}).get("pvc") or {}).get("storageClassName")
+               for t in (vm.get("spec") or {}).get("dataVolumeTemplates") or []]
+    return next((name for name in classes if name), None)
+
+
 def observed(vm: Mapping[str, Any], vmi: Optional[Mapping[str, Any]] = None,
              classes: Optional[Mapping[str, Mapping[str, Any]]] = None,
              claims: Optional[Mapping[str, int]] = None) -> ObservedVM:
@@ -487,6 +495,7 @@ def observed(vm: Mapping[str, Any], vmi: Optional[Mapping[str, Any]] = None,
         nics=_nics(template, vmi),
         tags=tags_of(metadata),
         details={key: value for key, value in details.items() if value not in (None, "")},
+        placement=VMPlacement(datastore=_storage_class(vm)),
         raw={"uid": metadata.get("uid"), "resourceVersion": metadata.get("resourceVersion"),
              "printableStatus": status.get("printableStatus")},
     )
