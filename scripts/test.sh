@@ -10,7 +10,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(setup unit sanity lint docs awx package runtime integration isolation runner container newest)
+[ ${#stages[@]} -gt 0 ] || stages=(setup unit sanity lint docs awx package runtime integration isolation runner faults load container
+                                  newest)
 LOGS="$VIRTRIGAUD_CACHE/logs"
 NEWEST_CORE="ansible-core>=2.21,<2.22"
 SKIPPED=()
@@ -145,7 +146,8 @@ integration_leg() {
     echo "integration on $backend: passed in $((SECONDS - started)) s; the secret canary appears in no log"
 }
 
-stage_integration_mock() { integration_leg mock; }
+# A fresh state file: VMs an earlier run left there must not show up in this one.
+stage_integration_mock() { rm -f "$VIRTRIGAUD_CACHE/mock-state.json"; integration_leg mock; }
 
 stage_integration_libvirt() {
     "$REPO/scripts/testbed/libvirtd.sh" start
@@ -244,6 +246,38 @@ stage_integration() {
     stage_integration_remote
     stage_integration_kubernetes
     stage_integration_kubevirt
+}
+
+# Faults: libvirtd and the runtime killed, and the fake PVE's API gone, in the middle of a create, a clone,
+# a reconfigure and a VM set's roll; each re-run must converge with one VM per name and no orphan volume
+# (tests/faults/run.py, which says what it does to each backend).
+stage_faults() {
+    local password="vr-faults-$RANDOM$RANDOM" started=$SECONDS log="$LOGS/faults.log"
+    "$REPO/scripts/testbed/libvirtd.sh" start >/dev/null
+    "$REPO/scripts/testbed/seed-image.sh" "$("$REPO/scripts/testbed/guest-image.sh" | tail -n 1)" >/dev/null
+    start_pvefake "$password" >/dev/null
+    "$REPO/scripts/testbed/runtime.sh" certs
+    build_tree
+    if ! (cd "$REPO/tests" && PVEFAKE_PASSWORD="$password" PYTHONPATH="$TREE" "$PYTHON" -m faults.run) > "$log" 2>&1; then
+        tail -n 40 "$log"
+        return 1
+    fi
+    sed 's/^/  /' "$log"
+    echo "faults: passed in $((SECONDS - started)) s"
+}
+
+# Load: 16 playbooks at once on their own names and 8 on one name, through the runtime (mock backend) over
+# mTLS: one VM per name, no error but a clear conflict, the runtime's memory bounded (tests/load/run.py).
+# bench/runtime_load.py prints the times.
+stage_load() {
+    local log="$LOGS/load.log"
+    "$REPO/scripts/testbed/runtime.sh" certs
+    build_tree
+    if ! (cd "$REPO/tests" && PYTHONPATH="$TREE" "$PYTHON" -m load.run) > "$log" 2>&1; then
+        tail -n 40 "$log"
+        return 1
+    fi
+    sed 's/^/  /' "$log"
 }
 
 # Every backend's variables set at once, each with its own secret canary, as an
@@ -444,11 +478,7 @@ stage_container() {
     container_deploy lab-upstream libvirt qemu+tcp://127.0.0.1/system '{}' upstream '{}'
     container_expect ok lab-upstream
     container_expect failure lab-upstream --mutate missing-provider-type
-    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
-    "$REPO/scripts/testbed/vcsim.sh" start >/dev/null
-    container_deploy lab-vsphere vsphere https://127.0.0.1:18989/sdk \
-        '{"username": "vr-admin", "password": "vr-vcsim-secret"}' seed '{}'
-    container_expect ok lab-vsphere
+    container_vsphere
     "$REPO/scripts/testbed/pvefake.sh" stop >/dev/null
     PYTHON="$PYTHON" "$REPO/scripts/testbed/pvefake.sh" start >/dev/null
     container_deploy lab-proxmox proxmox https://127.0.0.1:18006 \
@@ -463,6 +493,52 @@ stage_container() {
 }
 
 container_harness() { (cd "$REPO/tests" && PYTHONPATH="$TREE" "$PYTHON" -m container.harness "$@"); }
+
+# vSphere from inside the container, on vcsim.  The Provider's defaults place a VM
+# that names no placement (the roomiest member of a storage pod, a resource pool,
+# a folder, a port group).  Then the password is rotated: vcsim restarts with a
+# new one, a pod made from the old Secret is refused, the role rolls the pod
+# template, and the pod the Deployment now describes logs in.
+container_vsphere() {
+    local vcenter=https://127.0.0.1:18989/sdk defaults before after refused
+    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
+    "$REPO/scripts/testbed/vcsim.sh" start >/dev/null
+    vsphere_defaults vr-vcsim-secret setup >/dev/null
+    defaults="$(vsphere_defaults vr-vcsim-secret defaults)"
+    container_deploy lab-vsphere vsphere "$vcenter" '{"username": "vr-admin", "password": "vr-vcsim-secret"}' seed "$defaults"
+    before="$(container_expect ok lab-vsphere --keep)" || return 1
+    echo "$before"
+    vsphere_defaults vr-vcsim-secret check --tls "$VIRTRIGAUD_CACHE/runtime-pki/server-tls" ||
+        { container_harness stop; echo "container: the Provider's vSphere defaults were not used" >&2; return 1; }
+    container_harness stop
+    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
+    VCSIM_PASSWORD=vr-vcsim-rotated "$REPO/scripts/testbed/vcsim.sh" start >/dev/null
+    refused="$(container_expect failure lab-vsphere --timeout 15)" || return 1
+    echo "$refused"
+    case "$refused" in
+        *"user name or password"*) ;;
+        *) echo "container: the old credentials failed for another reason than the login" >&2; return 1 ;;
+    esac
+    container_deploy lab-vsphere vsphere "$vcenter" '{"username": "vr-admin", "password": "vr-vcsim-rotated"}' seed "$defaults"
+    after="$(container_expect ok lab-vsphere)" || return 1
+    echo "$after"
+    if [ "$(checksum_of "$before")" = "$(checksum_of "$after")" ] || [ -z "$(checksum_of "$after")" ]; then
+        echo "container: the rotation left the pod template's credentials checksum as it was" >&2
+        return 1
+    fi
+    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
+    "$REPO/scripts/testbed/vcsim.sh" start >/dev/null
+}
+
+# vsphere_defaults PASSWORD ARGS...: tests/container/vsphere_defaults.py against vcsim.
+vsphere_defaults() {
+    local password="$1"
+    shift
+    (eval "$(VCSIM_PASSWORD="$password" "$REPO/scripts/testbed/vcsim.sh" env)" && cd "$REPO/tests" &&
+        PYTHONPATH="$TREE" "$PYTHON" -m container.vsphere_defaults "$@")
+}
+
+checksum_of() { printf '%s' "$1" | sed -n 's/.*"credentials_checksum": "\([^"]*\)".*/\1/p'; }
 
 # container_deploy NAME TYPE ENDPOINT CREDENTIALS FLAGS DEFAULTS: a Provider and the role's runtime for it.
 container_deploy() {

@@ -187,7 +187,9 @@ keyed_groups:
 
 import re
 
+from ansible import constants as C
 from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
@@ -213,9 +215,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
-        self._read_config_data(path)
+        config = self._read_config_data(path)
         try:
+            self._check_config(config)
             sources = vrinv.check_sources(self.get_option("sources"))
+            vrinv.check_choices(self.get_option("hostnames"), self.get_option("ip_preference") or {})
         except SpecError as err:
             raise AnsibleParserError("%s: %s" % (path, err.message)) from None
         filters = self._filters()
@@ -232,6 +236,18 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if self.get_option("cache") and not any("error" in f for f in fetched):
                 self._cache[cache_key] = fetched
         self._populate(fetched, filters)
+
+    def _check_config(self, config):
+        """Keys Ansible's configuration would ignore, and booleans it would read as false ("maybe")."""
+        definitions = C.config.get_configuration_definitions("inventory", self._load_name)
+        for key, value in (config or {}).items():
+            if key not in definitions:
+                raise SpecError("is not an option of this inventory plugin", option=key)
+            if definitions[key].get("type") in ("bool", "boolean"):
+                try:
+                    boolean(value, strict=True)
+                except TypeError:
+                    raise SpecError("%r is not a boolean (true or false)" % (value,), option=key) from None
 
     def _filters(self):
         compiled = []

@@ -36,8 +36,9 @@ def connection_spec() -> Spec:
             "fallback": (env_fallback, ["VIRTRIGAUD_PROVIDER_TYPE"]),
         },
     }
-    for setting in sorted({s.option: s for table in BACKENDS.values() for s in table}.values(), key=_by_option):
-        spec[setting.option] = _option(setting)
+    options = {s.option: s for table in BACKENDS.values() for s in table if s.option}
+    for setting in sorted(options.values(), key=_by_option):
+        spec[str(setting.option)] = _option(setting)
     spec["uri"]["aliases"] = ["endpoint"]
     spec["ca_cert"]["aliases"] = ["ssl_ca_cert"]
     spec["client_key"]["no_log"] = False
@@ -55,7 +56,7 @@ def _option(setting: Setting) -> dict[str, Any]:
 
 
 def _by_option(setting: Setting) -> str:
-    return setting.option
+    return setting.option or ""
 
 
 def kube_spec() -> Spec:

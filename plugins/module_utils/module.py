@@ -10,13 +10,15 @@ plugin that runs a module's logic in the controller's worker.
 
 from __future__ import annotations
 
+import copy
 import os
 import traceback
 from typing import Any, Callable, Optional
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from .errors import MissingDependency, NotFoundError, VirtrigaudError
+from .coercion import container_for_string
+from .errors import MissingDependency, NotFoundError, SpecError, VirtrigaudError
 from .kube.client import Kube, KubeConfig
 from .providers.base import ObservedVM, Provider, ProviderConfig
 from .providers.connection import Connection, resolve
@@ -75,18 +77,19 @@ class VirtrigaudRun:
     def deadline(self) -> Deadline:
         return Deadline(float(self.params.get("wait_timeout") or 300))
 
-    def locate(self, name: Optional[str], vm_id: Optional[str]) -> Optional[ObservedVM]:
-        """The VM by id when given (it must then exist), else by name."""
+    def locate(self, name: Optional[str], vm_id: Optional[str], id_option: str = "id") -> Optional[ObservedVM]:
+        """The VM by id when given (it must then exist), else by name; ``id_option`` names the id in errors."""
         if vm_id:
             found = self.provider.describe(vm_id)
             if found is None:
-                raise NotFoundError("no VM has id '%s'" % vm_id, option="id")
+                raise NotFoundError("no VM has id '%s'" % vm_id, option=id_option)
             return found
         return self.provider.find(name) if name else None
 
     def outcome(self, run: Callable[["VirtrigaudRun"], dict[str, Any]]) -> dict[str, Any]:
         """The module's result, or a failure with a stable ``error_code``; the provider is closed either way."""
         try:
+            _check_durations(self.params)
             result = run(self)
             for warning in self._provider.warnings if self._provider is not None else ():
                 self.warn(warning)
@@ -104,11 +107,22 @@ class VirtrigaudRun:
                 self._kube.close()
 
 
+class _KeepingModule(AnsibleModule):
+    """AnsibleModule that keeps the options as given, before its checks turn a list into its text."""
+
+    def _load_params(self) -> None:
+        super()._load_params()
+        self.given = copy.deepcopy(self.params)
+
+
 class VirtrigaudModule(VirtrigaudRun):
     """The run hosted by AnsibleModule, as a module on the managed node."""
 
     def __init__(self, argument_spec: dict[str, Any], **kwargs: Any) -> None:
-        self.ansible = AnsibleModule(argument_spec=argument_spec, **kwargs)
+        self.ansible = _KeepingModule(argument_spec=argument_spec, **kwargs)
+        container = container_for_string(argument_spec, self.ansible.given)
+        if container is not None:
+            self.ansible.fail_json(**container.to_dict())
         super().__init__(self.ansible.params, bool(self.ansible.check_mode), bool(self.ansible._diff), self.ansible.warn)
 
     def execute(self, run: Callable[[VirtrigaudRun], dict[str, Any]]) -> None:
@@ -120,6 +134,14 @@ class VirtrigaudModule(VirtrigaudRun):
                 result.pop("exception", None)
             self.ansible.fail_json(**result)
         self.ansible.exit_json(**result)
+
+
+def _check_durations(params: dict[str, Any]) -> None:
+    """A wait of 0 or less seconds, or a negative shutdown timeout, cannot do what it says."""
+    for option, least in (("wait_timeout", 1), ("shutdown_timeout", 0)):
+        value = params.get(option)
+        if value is not None and value < least:
+            raise SpecError("%d is not a number of seconds of %d or more" % (value, least), option=option)
 
 
 def _format(error: Optional[BaseException]) -> Optional[str]:

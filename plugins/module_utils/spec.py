@@ -10,6 +10,7 @@ naming the option and the accepted form.  No I/O happens here.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
@@ -28,8 +29,13 @@ MIN_MEMORY_MIB = 16
 MAX_MEMORY_MIB = 1048576
 MAX_CPU = 128
 MAX_DISK_GIB = 65536
+# Beyond what any backend attaches; each backend refuses its own lower limit.
+MAX_DISKS = 64
+MAX_NETWORKS = 32
 
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+# Digits are bounded: Python refuses to convert strings of more than 4300 digits, and no size needs 25.
+MAX_DIGITS = 24
+_QUANTITY = re.compile(r"([0-9]{1,24}(?:\.[0-9]{1,24})?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?")
 _FACTORS = {
     None: 1,
     "Ki": 1024,
@@ -49,6 +55,9 @@ _VM_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,78}[A-Za-z0-9])?$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _MAC = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$")
 _IPV4 = re.compile(r"^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What a nested list or dict turned into a string looks like, and what would break XML or a shell.
+_TAG_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\[\]{}<>\"']")
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,10 @@ class NetworkSpec:
     prefix: Optional[int] = None
     gateway: Optional[str] = None
     dns: tuple[str, ...] = ()
+
+    def view(self) -> dict[str, Any]:
+        """The NIC as plain data, for diffs: only the values given."""
+        return _drop_empty(vars(self))
 
 
 @dataclass(frozen=True)
@@ -114,6 +127,8 @@ class VMSpec:
     cloud_init: CloudInit = field(default_factory=CloudInit)
     tags: Optional[tuple[str, ...]] = None
     power_state: Optional[str] = None
+    # True when a networks list was given, possibly empty: it then names every NIC the VM keeps.
+    networks_given: bool = False
 
     def view(self) -> dict[str, Any]:
         """The normalised spec as plain data, for diffs; secrets appear only as a digest."""
@@ -125,7 +140,7 @@ class VMSpec:
             "root_disk_gib": self.root_disk_gib,
             "image": self.image,
             "disks": [{"name": d.name, "size_gib": d.size_gib, "type": d.type} for d in self.disks],
-            "networks": [_drop_empty(vars(n)) for n in self.networks],
+            "networks": [n.view() for n in self.networks],
             "cloud_init": self.cloud_init.digest(),
             "tags": list(self.tags) if self.tags is not None else None,
             "power_state": self.power_state,
@@ -140,10 +155,10 @@ def parse_quantity(value: Any, option: str) -> int:
     """Return a Kubernetes-style quantity (``4Gi``, ``512Mi``, ``1G``) in bytes."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise SpecError("expected a quantity such as '4Gi' or '512Mi', got %r" % (value,), option=option)
-    match = _QUANTITY.match(str(value).strip())
+    match = _QUANTITY.fullmatch(str(value).strip())
     if not match:
         raise SpecError(
-            "'%s' is not a quantity; use a number with a binary suffix such as '4Gi' or '512Mi'" % value,
+            "'%s' is not a quantity; use a number with a binary suffix such as '4Gi' or '512Mi'" % _shown(value),
             option=option,
         )
     number, suffix = match.groups()
@@ -152,11 +167,22 @@ def parse_quantity(value: Any, option: str) -> int:
     return (int(whole) * scale + int(fraction or 0)) * _FACTORS[suffix] // scale
 
 
+def _shown(value: Any) -> str:
+    """A value as an error message quotes it: long ones cut short."""
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _whole_number(value: str) -> bool:
+    """Plain ASCII digits Python converts (not '²' or a 5000-digit string)."""
+    return value.isascii() and value.isdigit() and len(value) <= MAX_DIGITS
+
+
 def parse_memory_mib(value: Any, option: str = "memory") -> int:
     """Memory as MiB: an integer is MiB, a string is a quantity that must be whole MiB."""
     if isinstance(value, int) and not isinstance(value, bool):
         mib = value
-    elif isinstance(value, str) and value.isdigit():
+    elif isinstance(value, str) and _whole_number(value):
         mib = int(value)
     else:
         size = parse_quantity(value, option)
@@ -172,7 +198,7 @@ def parse_size_gib(value: Any, option: str) -> int:
     """Disk size as GiB: an integer is GiB, a string is a quantity that must be whole GiB."""
     if isinstance(value, int) and not isinstance(value, bool):
         gib = value
-    elif isinstance(value, str) and value.isdigit():
+    elif isinstance(value, str) and _whole_number(value):
         gib = int(value)
     else:
         size = parse_quantity(value, option)
@@ -184,7 +210,8 @@ def parse_size_gib(value: Any, option: str) -> int:
     return gib
 
 
-def _string(data: Mapping[str, Any], key: str, option: str) -> Optional[str]:
+def _string(data: Mapping[str, Any], key: str, option: str, text: bool = False) -> Optional[str]:
+    """A non-empty string; unless it is free ``text``, without control characters (libvirt cuts a name at NUL)."""
     value = data.get(key)
     if value is None:
         return None
@@ -192,6 +219,8 @@ def _string(data: Mapping[str, Any], key: str, option: str) -> Optional[str]:
         raise SpecError("expected a string, got %s" % type(value).__name__, option=option)
     if not value.strip():
         raise SpecError("must not be empty", option=option)
+    if not text and _CONTROL.search(value):
+        raise SpecError("%r contains a control character" % value, option=option)
     return value
 
 
@@ -209,7 +238,7 @@ def _integer(data: Mapping[str, Any], key: str, option: str, low: int, high: int
     value = data.get(key)
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and _whole_number(value.strip().lstrip("-")):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise SpecError("expected an integer, got %r" % (value,), option=option)
@@ -227,12 +256,14 @@ def _mapping(data: Mapping[str, Any], key: str, option: str) -> Mapping[str, Any
     return value
 
 
-def _items(data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+def _items(data: Mapping[str, Any], key: str, most: int) -> list[Mapping[str, Any]]:
     value = data.get(key)
     if value is None:
         return []
     if not isinstance(value, (list, tuple)):
         raise SpecError("expected a list, got %s" % type(value).__name__, option=key)
+    if len(value) > most:
+        raise SpecError("at most %d, got %d" % (most, len(value)), option=key)
     for index, item in enumerate(value):
         if not isinstance(item, Mapping):
             raise SpecError("expected a dictionary, got %s" % type(item).__name__, option="%s[%d]" % (key, index))
@@ -240,7 +271,7 @@ def _items(data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
 
 
 def parse_vm_name(value: Any, option: str = "name") -> str:
-    if not isinstance(value, str) or not _VM_NAME.match(value):
+    if not isinstance(value, str) or not _VM_NAME.fullmatch(value):
         raise SpecError(
             "%r is not a valid VM name: 1-80 letters, digits, '.', '_' or '-', starting and ending with a letter or digit"
             % (value,),
@@ -251,7 +282,7 @@ def parse_vm_name(value: Any, option: str = "name") -> str:
 
 def _parse_disk(item: Mapping[str, Any], option: str) -> DiskSpec:
     name = _string(item, "name", option + ".name")
-    if name is None or not _LABEL.match(name):
+    if name is None or not _LABEL.fullmatch(name):
         raise SpecError("%r is not a valid disk name: a DNS label such as 'data-1'" % (name,), option=option + ".name")
     if name == "root":
         raise SpecError("'root' is reserved for the root disk; size it with disk_defaults.size", option=option + ".name")
@@ -263,25 +294,25 @@ def _parse_disk(item: Mapping[str, Any], option: str) -> DiskSpec:
 
 def _parse_ipv4(item: Mapping[str, Any], key: str, option: str) -> Optional[str]:
     value = _string(item, key, option)
-    if value is not None and not _IPV4.match(value):
+    if value is not None and not _IPV4.fullmatch(value):
         raise SpecError("%r is not an IPv4 address such as '192.0.2.10' (no prefix)" % value, option=option)
     return value
 
 
 def _parse_network(item: Mapping[str, Any], option: str) -> NetworkSpec:
     name = _string(item, "name", option + ".name")
-    if name is None or not _LABEL.match(name):
+    if name is None or not _LABEL.fullmatch(name):
         raise SpecError("%r is not a valid network name: a DNS label such as 'lan'" % (name,), option=option + ".name")
     mac = _string(item, "mac_address", option + ".mac_address")
     if mac is not None:
-        if not _MAC.match(mac):
+        if not _MAC.fullmatch(mac):
             raise SpecError("%r is not a MAC address such as '52:54:00:12:34:56'" % mac, option=option + ".mac_address")
         mac = mac.replace("-", ":").lower()
     dns = item.get("dns") or ()
     if isinstance(dns, str):
         dns = [part.strip() for part in dns.split(",") if part.strip()]
-    if not isinstance(dns, (list, tuple)) or not all(isinstance(d, str) for d in dns):
-        raise SpecError("expected a list of addresses", option=option + ".dns")
+    if not isinstance(dns, (list, tuple)) or not all(isinstance(d, str) and _is_ip(d) for d in dns):
+        raise SpecError("expected a list of IP addresses, got %r" % (dns,), option=option + ".dns")
     spec = NetworkSpec(
         name=name,
         network=_string(item, "network", option + ".network"),
@@ -298,6 +329,22 @@ def _parse_network(item: Mapping[str, Any], option: str) -> NetworkSpec:
     return spec
 
 
+def parse_networks(value: Any) -> tuple[NetworkSpec, ...]:
+    """The ``networks`` list, validated: each entry as a NetworkSpec, names unique."""
+    items = _items({"networks": value}, "networks", MAX_NETWORKS)
+    networks = [_parse_network(item, "networks[%d]" % i) for i, item in enumerate(items)]
+    _unique([n.name for n in networks], "networks", "network")
+    return tuple(networks)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _unique(names: list[str], option: str, what: str) -> None:
     seen: set[str] = set()
     for index, name in enumerate(names):
@@ -312,8 +359,9 @@ def _parse_tags(value: Any) -> Optional[tuple[str, ...]]:
     if not isinstance(value, (list, tuple)):
         raise SpecError("expected a list of strings", option="tags")
     for tag in value:
-        if not isinstance(tag, str) or not tag.strip() or len(tag) > 128:
-            raise SpecError("%r is not a tag: a non-empty string of at most 128 characters" % (tag,), option="tags")
+        if not isinstance(tag, str) or not tag.strip() or len(tag) > 128 or _TAG_FORBIDDEN.search(tag):
+            raise SpecError("%r is not a tag: a non-empty string of at most 128 characters, without quotes, brackets, "
+                            "braces or control characters" % (tag,), option="tags")
     if len(value) > 50:
         raise SpecError("at most 50 tags, got %d" % len(value), option="tags")
     return tuple(sorted(set(value)))
@@ -325,10 +373,9 @@ def parse_vm(params: Mapping[str, Any], power_state: Optional[str] = None) -> VM
     defaults = _mapping(params, "disk_defaults", "disk_defaults")
     placement = _mapping(params, "placement", "placement")
     cloud_init = _mapping(params, "cloud_init", "cloud_init")
-    disks = [_parse_disk(item, "disks[%d]" % i) for i, item in enumerate(_items(params, "disks"))]
-    networks = [_parse_network(item, "networks[%d]" % i) for i, item in enumerate(_items(params, "networks"))]
+    disks = [_parse_disk(item, "disks[%d]" % i) for i, item in enumerate(_items(params, "disks", MAX_DISKS))]
+    networks = parse_networks(params.get("networks"))
     _unique([d.name for d in disks], "disks", "disk")
-    _unique([n.name for n in networks], "networks", "network")
     if power_state is not None and power_state not in POWER_STATES:
         raise SpecError("'%s' is not one of: %s" % (power_state, ", ".join(POWER_STATES)), option="power_state")
     return VMSpec(
@@ -342,12 +389,13 @@ def parse_vm(params: Mapping[str, Any], power_state: Optional[str] = None) -> VM
         ),
         image=_string(params, "image", "image"),
         disks=tuple(disks),
-        networks=tuple(networks),
+        networks=networks,
+        networks_given=params.get("networks") is not None,
         placement=Placement(
             **{key: _string(placement, key, "placement." + key) for key in Placement.__dataclass_fields__}
         ),
         cloud_init=CloudInit(
-            **{key: _string(cloud_init, key, "cloud_init." + key) for key in CloudInit.__dataclass_fields__}
+            **{key: _string(cloud_init, key, "cloud_init." + key, text=True) for key in CloudInit.__dataclass_fields__}
         ),
         tags=_parse_tags(params.get("tags")),
         power_state=power_state,

@@ -88,7 +88,7 @@ def _count(value: Any, replicas: int, option: str, round_up: bool) -> int:
         if value < 0:
             raise SpecError("%d is negative" % value, option=option)
         return value
-    match = _PERCENT.match(str(value))
+    match = _PERCENT.fullmatch(str(value))
     if not match or int(match.group(1)) > 100:
         raise SpecError("'%s' is not a count or a percentage such as 25%%" % value, option=option)
     share = int(match.group(1)) * replicas / 100
@@ -99,17 +99,31 @@ def _labels(labels: Optional[Mapping[str, Any]]) -> dict[str, str]:
     checked = {}
     for key, value in (labels or {}).items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
-        if not _LABEL.match(str(key)) or not _LABEL.match(text):
+        if not _LABEL.fullmatch(str(key)) or not _LABEL.fullmatch(text):
             raise SpecError("'%s: %s' cannot become a tag; keys and values take lower-case letters, digits, '-', "
                             "'_' and '.', starting and ending with a letter or digit" % (key, value), option="labels")
         checked[str(key)] = text
     return checked
 
 
+def _check_run_options(params: Mapping[str, Any]) -> None:
+    """How the members are converged: a parallelism of 0 or a rate of 0 per second cannot do what they say."""
+    parallelism = params.get("parallelism")
+    if parallelism is not None and parallelism < 1:
+        raise SpecError("%d is not a number of members at once (1 or more)" % parallelism, option="parallelism")
+    rate = params.get("rate_limit") or {}
+    qps = rate.get("qps")
+    if qps is not None and not (math.isfinite(qps) and qps > 0):
+        raise SpecError("%s is not a rate; give operations per second above 0" % qps, option="rate_limit.qps")
+    burst = rate.get("burst")
+    if burst is not None and burst < 1:
+        raise SpecError("%d is not a burst; give 1 or more" % burst, option="rate_limit.burst")
+
+
 def parse_set(params: Mapping[str, Any]) -> SetSpec:
     """Check a set's options (virtrigaud_vmset's shape) and its template, before anything is touched."""
     name = params.get("name") or ""
-    if not _SET_NAME.match(name):
+    if not _SET_NAME.fullmatch(name):
         raise SpecError("'%s' is not a set name: 1-50 lower-case letters, digits and '-', starting and ending with "
                         "a letter or digit (members are <name>-<ordinal>)" % name, option="name")
     replicas = params.get("replicas")
@@ -132,6 +146,7 @@ def parse_set(params: Mapping[str, Any]) -> SetSpec:
     partition = rolling.get("partition") or 0
     if not isinstance(partition, int) or partition < 0:
         raise SpecError("%r is not an ordinal" % (partition,), option="update_strategy.rolling_update.partition")
+    _check_run_options(params)
     min_ready = params.get("min_ready_seconds") or 0
     if not isinstance(min_ready, int) or not 0 <= min_ready <= 3600:
         raise SpecError("%r is not from 0 to 3600" % (min_ready,), option="min_ready_seconds")
@@ -169,7 +184,7 @@ def members_of(spec: SetSpec, vms: list[ObservedVM]) -> list[Member]:
     pattern = re.compile(r"^%s-(0|[1-9][0-9]*)$" % re.escape(spec.name))
     found: dict[int, Member] = {}
     for vm in vms:
-        match = pattern.match(vm.name)
+        match = pattern.fullmatch(vm.name)
         if not match or SET_TAG + spec.name not in vm.tags:
             continue
         revision = next((tag[len(REVISION_TAG):] for tag in vm.tags if tag.startswith(REVISION_TAG)), None)

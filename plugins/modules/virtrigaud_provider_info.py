@@ -93,7 +93,8 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.kube.probe import 
     runtime_endpoint,
     secret_values,
 )
-from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import provider_type_of
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import check_name
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.resources import provider_type_of
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
 
 
@@ -123,13 +124,20 @@ def _unprobed(endpoint, secret):
 
 def run(m):
     p = m.params
+    if p["namespace"]:
+        check_name(p["namespace"], "namespace")
     if p["name"]:
+        check_name(p["name"], "name", 253)
         if not p["namespace"]:
             raise SpecError("give the namespace of the Provider named '%s'" % p["name"], option="namespace")
         found = m.kube.get("Provider", p["name"], p["namespace"])
         providers = [found] if found else []
     else:
-        providers = m.kube.list("Provider", p["namespace"], p["label_selector"])
+        try:
+            providers = m.kube.list("Provider", p["namespace"], p["label_selector"])
+        except SpecError as err:
+            # The API server's 400 for a list is about the one thing the request chose: the selector.
+            raise SpecError(err.msg, option="label_selector" if p["label_selector"] else None) from None
     providers.sort(key=lambda obj: (obj["metadata"]["namespace"], obj["metadata"]["name"]))
     result = []
     for provider in providers:

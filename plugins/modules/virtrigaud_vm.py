@@ -106,7 +106,15 @@ options:
         type: str
         choices: [thin, thick, eagerzeroedthick, ssd, hdd, nvme]
   networks:
-    description: NICs in order. NICs beyond those the VM has are added.
+    description:
+      - NICs in order. On an existing VM they are matched to its NICs by O(networks[].name), which every provider
+        keeps. A NIC the VM lacks is added, one whose network or bridge, MAC address or static address differs
+        is changed in place, and a NIC the VM has that the list leaves out is removed. Left out, the VM's NICs are
+        left alone; an empty list removes them all.
+      - A value left out of an entry is left as it is. Changes happen on a running VM where the provider can make
+        them live (libvirt, Proxmox VE, vSphere except MAC addresses), otherwise under O(allow_power_cycling).
+      - Through a provider runtime, NICs change in place only when the runtime says its backend can (the
+        collection's runtime does; upstream's runtimes are refused).
     type: list
     elements: dict
     suboptions:
@@ -131,7 +139,12 @@ options:
         description: A fixed MAC address such as V(52:54:00:12:34:56).
         type: str
       ip_address:
-        description: A static IPv4 address handed to cloud-init.
+        description:
+          - A static IPv4 address handed to cloud-init.
+          - On an existing VM, a change is made where the provider keeps the address (Proxmox VE's C(ipconfigN),
+            at the next boot, so under O(allow_power_cycling) on a running VM) and refused where the provider
+            records it but cannot change it (libvirt, whose cloud-init seed is written once); where the provider
+            keeps no record (vSphere, upstream runtimes) it cannot be compared and is left alone.
         type: str
       prefix:
         description: Prefix length of O(networks[].ip_address), 1-32.
@@ -140,11 +153,15 @@ options:
         description: IPv4 gateway handed to cloud-init.
         type: str
       dns:
-        description: DNS servers handed to cloud-init.
+        description: DNS servers handed to cloud-init. Compared on an existing VM only when given.
         type: list
         elements: str
   placement:
-    description: Where the VM goes. For libvirt only O(placement.datastore) (a storage pool) is used.
+    description:
+      - Where the VM goes. For libvirt only O(placement.datastore) (a storage pool) is used.
+      - An existing VM is never moved. Where the provider reports where the VM is (the storage pool of the root
+        disk for libvirt, the datastore for vSphere, the node and the root disk's storage for Proxmox VE), a
+        different value is refused, naming the option, until migration exists.
     type: dict
     suboptions:
       datastore:
@@ -345,16 +362,18 @@ vm:
     firmware: bios
     disks: [{name: root, size_gib: 20, format: qcow2, path: /var/lib/libvirt/images/web-1-root.qcow2, device: vda}]
     nics: [{name: lan, mac_address: "52:54:00:6b:3c:58", network: default, bridge: null, model: virtio,
-            ip_addresses: [192.168.122.14]}]
+            ip_addresses: [192.168.122.14], static_ip: "", gateway: null, dns: []}]
     ip_addresses: [192.168.122.14]
     tags: [prod, web]
     console_url: vnc://127.0.0.1:5900
+    placement: {datastore: default}
 changes:
   description: The actions taken (predicted, in check mode), in order. The same shape in check mode and real runs.
   returned: always
   type: list
   elements: dict
-  sample: [{action: set_memory, target: web-1, old: 2048, new: 4096}]
+  sample: [{action: set_memory, target: web-1, old: 2048, new: 4096},
+           {action: set_network, target: lan, old: default, new: backend}]
 power_cycled_for_update:
   description: Whether the VM was stopped and started to apply a change.
   returned: always
@@ -438,6 +457,8 @@ def run(m):
         else:
             provider.check_spec(desired)
     the_plan = plan(desired, observed, policy, provider.capabilities(), source)
+    if desired is not None and the_plan.attaches_nics:
+        provider.check_networks(desired)
 
     vm = observed
     if m.check_mode:

@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping, Optional
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import connection_spec, kube_spec
+from ansible_collections.virtrigaud.core.plugins.module_utils.coercion import container_for_string
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import (
     AuthenticationError,
     MissingDependency,
@@ -24,6 +25,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.errors import (
     VirtrigaudError,
 )
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import Kube, KubeConfig
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import check_name
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.connection import Connection, resolve
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import PROVIDER_TYPES, open_provider
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.codec import observed_document
@@ -64,7 +66,12 @@ def check_sources(sources: Any) -> list[dict[str, Any]]:
         result = ArgumentSpecValidator(source_spec()).validate(dict(source))
         if result.error_messages:
             raise SpecError("; ".join(result.error_messages), option=where)
+        container = container_for_string(source_spec(), source)
+        if container is not None:
+            raise SpecError(container.msg, option="%s.%s" % (where, container.option))
         params = result.validated_parameters
+        for position, namespace in enumerate(params["namespaces"]):
+            check_name(namespace, "%s.namespaces[%d]" % (where, position))
         params["name"] = params.get("name") or "%s-%d" % (params["type"], index)
         checked.append(params)
     names = [s["name"] for s in checked]
@@ -211,6 +218,28 @@ def default_groups(variables: Mapping[str, Any]) -> list[str]:
               "virtrigaud_power_" + str(variables[PREFIX + "power_state"]).lower()]
     groups += ["virtrigaud_tag_" + tag for tag in variables[PREFIX + "tags"]]
     return groups
+
+
+def check_choices(hostnames: Any, preference: Mapping[str, Any]) -> None:
+    """Host-name choices and address preferences that can work, before any source is asked.
+
+    Raises:
+        SpecError: naming ``hostnames[i]`` or ``ip_preference.cidrs[i]``.
+    """
+    known = set(host_vars({"id": "", "name": "", "power_state": ""}, "", ""))
+    for index, choice in enumerate(hostnames or ()):
+        where = "hostnames[%d]" % index
+        if not isinstance(choice, str):
+            raise SpecError("expected a host variable name or a template, got %s" % type(choice).__name__, option=where)
+        if "{{" not in choice and "{%" not in choice and not {choice, PREFIX + choice} & known:
+            raise SpecError("'%s' is neither a host variable (such as name or id) nor a template" % choice,
+                            option=where)
+    for index, cidr in enumerate(preference.get("cidrs") or ()):
+        try:
+            ipaddress.ip_network(str(cidr), strict=False)
+        except ValueError:
+            raise SpecError("'%s' is not an address block such as 10.20.0.0/16" % cidr,
+                            option="ip_preference.cidrs[%d]" % index) from None
 
 
 def hostname(variables: Mapping[str, Any], choices: list[str], render: Callable[[str, Mapping[str, Any]], Any]

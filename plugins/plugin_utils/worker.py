@@ -17,8 +17,10 @@ import importlib
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
+from ansible.module_utils.errors import NoLogError
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.virtrigaud.core.plugins.module_utils.coercion import container_for_string
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudRun
 
 
@@ -36,7 +38,11 @@ class WorkerAction(ActionBase):
 
         validated = ArgumentSpecValidator(module.argument_spec(), **module.OPTION_RULES).validate(self._task.args)
         if validated.error_messages:
-            result.update(failed=True, msg=validated.errors.msg)
+            result.update(failed=True, msg=_clearest(validated.errors.errors) or validated.errors.msg)
+            return result
+        container = container_for_string(module.argument_spec(), self._task.args)
+        if container is not None:
+            result.update(container.to_dict(), failed=True)
             return result
         warnings = []
         run = VirtrigaudRun(validated.validated_parameters, bool(self._task.check_mode), bool(self._task.diff),
@@ -68,3 +74,9 @@ class WorkerAction(ActionBase):
             and not any(self._task.environment or ())
             and not self._task.async_val
         )
+
+
+def _clearest(errors):
+    """The first error that names its option: a list of dicts given a string fails the no_log scan first,
+    with a message that names nothing."""
+    return next((error.msg for error in errors if not isinstance(error, NoLogError)), None)

@@ -7,20 +7,22 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, Optional
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import provider_connection
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ProviderConfig
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.connection import settings_of
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.connection import (
+    PROVIDER_DEFAULTS,
+    default_variable,
+    provider_defaults_read,
+    settings_of,
+)
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import PROVIDER_TYPES
 
 CREDENTIALS_DIR = "/etc/virtrigaud/credentials"
 TLS_DIR = "/etc/virtrigaud/tls"
 TLS_FILES = ("tls.crt", "tls.key", "ca.crt")
-# PROVIDER_DEFAULT_<NAME> → ProviderConfig.options key
-DEFAULTS = {"DATASTORE": "storage_pool", "STORAGE_POD": "storage_pool", "CLUSTER": "cluster", "FOLDER": "folder",
-            "NODE": "node", "BRIDGE": "bridge", "STORAGE": "storage_pool"}
 # Provider.spec.rateLimit as the role renders it: variable, field, the CRD's bounds and default.
 RATE_LIMIT = (("PROVIDER_RATE_LIMIT_QPS", "qps", 1, 1000, 10), ("PROVIDER_RATE_LIMIT_BURST", "burst", 1, 2000, 20))
 
@@ -42,7 +44,6 @@ class Settings:
     log_format: str = "json"
     credentials_dir: str = CREDENTIALS_DIR
     validate_certs: bool = True
-    defaults: Mapping[str, str] = field(default_factory=dict)
     task_window: float = 2.0
     rate_limit: Optional[tuple[int, int]] = None  # (qps, burst); None: no limit
     check_interval: float = 10.0
@@ -150,8 +151,6 @@ def settings(argv: Optional[list[str]] = None, environ: Optional[Mapping[str, st
         log_format=env.get("LOG_FORMAT", "json").lower(),
         credentials_dir=args.credentials_dir or env.get("VIRTRIGAUD_CREDENTIALS_DIR") or CREDENTIALS_DIR,
         validate_certs=not any(_truthy(env.get(name)) for name in _skip_verify_variables(provider_type)),
-        defaults={DEFAULTS[key[len("PROVIDER_DEFAULT_"):]]: value for key, value in env.items()
-                  if key.startswith("PROVIDER_DEFAULT_") and key[len("PROVIDER_DEFAULT_"):] in DEFAULTS and value},
         task_window=args.task_window,
         rate_limit=rate_limit(env),
         check_interval=_positive("--check-interval", args.check_interval),
@@ -191,10 +190,15 @@ def _credential(folder: str, *names: str) -> Optional[str]:
 
 
 def provider_config(current: Settings, environ: Optional[Mapping[str, str]] = None) -> ProviderConfig:
-    """The backend's connection: its type's credential files, then its type's own environment variables."""
+    """The backend's connection: its type's credential files, then its type's own environment variables.
+
+    Raises:
+        SettingsError: a Provider default is set that this backend has no use for.
+    """
     env = os.environ if environ is None else environ
+    _refuse_unread_defaults(current.provider_type, env)
     credentials: dict[str, Optional[str]] = {}
-    options: dict[str, object] = dict(current.defaults)
+    options: dict[str, object] = {}
     for setting in settings_of(current.provider_type):
         if setting.key == "uri":
             continue
@@ -208,3 +212,13 @@ def provider_config(current: Settings, environ: Optional[Mapping[str, str]] = No
         raise SettingsError("vSphere needs the files username and password in %s" % current.credentials_dir)
     return provider_connection(current.provider_type, current.endpoint, credentials, current.validate_certs,
                                current.label, options)
+
+
+def _refuse_unread_defaults(provider_type: str, env: Mapping[str, str]) -> None:
+    read = provider_defaults_read(provider_type)
+    unread = [key for key in PROVIDER_DEFAULTS if env.get(default_variable(key)) and key not in read]
+    if unread:
+        raise SettingsError("the %s backend has no use for %s; remove %s from the Provider (it reads %s)" % (
+            provider_type, ", ".join(default_variable(key) for key in unread),
+            " and ".join("spec.defaults.%s" % key for key in unread),
+            ", ".join("spec.defaults.%s" % key for key in read) or "none of them"))

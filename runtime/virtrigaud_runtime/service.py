@@ -10,13 +10,15 @@ than the task window.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 import uuid
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import parse_snapshot_name
@@ -24,14 +26,13 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base imp
     PowerOp,
     Provider,
     ProviderConfig,
-    Reconfiguration,
     TaskRef,
 )
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import open_provider
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote import codec
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.wire import wire
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import Deadline, poll
-from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_memory_mib, parse_vm
+from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm, parse_vm_name
 
 from .metrics import Metrics
 from .observe import CORRELATION, correlation_of, fields
@@ -43,6 +44,8 @@ TASK_SECONDS = 1800.0
 UNIMPLEMENTED = ("HardwareUpgrade", "ImagePrepare", "ExportDisk", "ImportDisk", "GetDiskInfo")
 # Polled often and change nothing: logged at debug level, so a busy manager does not flood the log.
 READS = ("Validate", "Describe", "TaskStatus", "GetCapabilities", "ListVMs")
+# What a request becomes when its bytes are no protobuf message (grpc takes None for a failed parse).
+UNPARSED = object()
 
 
 class Abort(Exception):
@@ -78,6 +81,7 @@ class ProviderService:
         self.throttle = throttle or Throttle(None, metrics)
         self._local = threading.local()
         self._shared: Optional[Provider] = None
+        self._names = NameLocks()
 
     @property
     def provider(self) -> Provider:
@@ -128,11 +132,12 @@ class ProviderService:
 
     def Create(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
         spec = parse_vm(codec.create_params(request))
-        existing = self.provider.find(spec.name)
-        if existing is not None:
-            return {"id": existing.id}
-        self.provider.check_spec(spec)
-        vm_id, task = self.provider.create(spec)
+        with self._names.hold(spec.name):
+            existing = self.provider.find(spec.name)
+            if existing is not None:
+                return {"id": existing.id}
+            self.provider.check_spec(spec)
+            vm_id, task = self.provider.create(spec)
         return {"id": vm_id, "task": {"id": task.id}}
 
     def Delete(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
@@ -152,12 +157,14 @@ class ProviderService:
         except ValueError:
             raise errors.SpecError("power op %d is not ON, OFF, REBOOT or SHUTDOWN_GRACEFUL" % request.op,
                                    option="op") from None
+        if request.graceful_timeout_seconds < 0:
+            raise errors.SpecError("must not be negative", option="graceful_timeout_seconds")
         timeout = request.graceful_timeout_seconds or 60
         self._require(request.id)
         return self._task(lambda: self._finish(self.provider.power(request.id, op, timeout)))
 
     def Reconfigure(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
-        desired = codec.loads(request.desired_json, "desired_json") or {}
+        desired = codec.loads(request.desired_json, "desired_json")
         change = codec.reconfiguration(desired, self._require(request.id))
         if not change:
             return {}
@@ -182,36 +189,41 @@ class ProviderService:
 
     def SnapshotCreate(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
         name = parse_snapshot_name(request.name_hint) if request.name_hint else "snapshot-%d" % time.time()
-        self._require(request.vm_id)
+        self._require(request.vm_id, "vm_id")
         snapshot_id, task = self.provider.snapshot_create(request.vm_id, name, request.description,
                                                           request.include_memory)
         return {"snapshot_id": snapshot_id, "task": {"id": task.id}}
 
     def SnapshotDelete(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
-        self._require(request.vm_id)
+        self._require(request.vm_id, "vm_id")
         return self._task(lambda: self._finish(self.provider.snapshot_delete(request.vm_id, request.snapshot_id)))
 
     def SnapshotRevert(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
-        self._require(request.vm_id)
+        self._require(request.vm_id, "vm_id")
         return self._task(lambda: self._finish(self.provider.snapshot_revert(request.vm_id, request.snapshot_id)))
 
     def Clone(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
-        self._require(request.source_vm_id)
-        existing = self.provider.find(request.target_name)
-        if existing is not None:
-            return {"target_vm_id": existing.id}
-        vm_id, task = self.provider.clone(request.source_vm_id, request.target_name, request.linked)
-        self._finish(task)
-        overrides = codec.loads(request.class_json, "class_json") or {}
-        cpu, memory = codec.field(overrides, "cpu"), codec.field(overrides, "memory")
-        if cpu or memory:
-            change = Reconfiguration(cpu=int(cpu) if cpu else None,
-                                     memory_mib=parse_memory_mib(memory, "class_json.memory") if memory else None)
+        parse_vm_name(request.target_name, "target_name")
+        change = codec.clone_overrides(request.class_json)
+        self._require(request.source_vm_id, "source_vm_id")
+        with self._names.hold(request.target_name):
+            existing = self.provider.find(request.target_name)
+            if existing is not None:
+                return {"target_vm_id": existing.id}
+            vm_id, task = self.provider.clone(request.source_vm_id, request.target_name, request.linked)
+            self._finish(task)
+        if change:
             self._finish(self.provider.reconfigure(vm_id, change))
         return {"target_vm_id": vm_id}
 
     def GetCapabilities(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name,unused-argument
         return self.provider.capabilities().to_dict()
+
+    def trailers(self, method: str) -> tuple[tuple[str, str], ...]:
+        """What our client reads beyond upstream's response: the in-place NIC changes the backend makes."""
+        if method != "GetCapabilities":
+            return ()
+        return ((codec.NIC_CHANGES_KEY, codec.nic_changes_metadata(self.provider.capabilities())),)
 
     def ListVMs(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name,unused-argument
         vms = self.provider.list_vms()
@@ -220,10 +232,10 @@ class ProviderService:
 
     # helpers
 
-    def _require(self, vm_id: str) -> Any:
+    def _require(self, vm_id: str, option: str = "id") -> Any:
         vm = self.provider.describe(vm_id)
         if vm is None:
-            raise errors.NotFoundError('VM "%s" not found' % vm_id, option="id")
+            raise errors.NotFoundError('VM "%s" not found' % vm_id, option=option)
         return vm
 
     def _finish(self, task: TaskRef) -> None:
@@ -262,7 +274,7 @@ class ProviderService:
         table = {}
         for method, (request_type, response_type) in wire().methods.items():
             table[method] = grpc.unary_unary_rpc_method_handler(
-                self._handler(method, response_type), request_deserializer=request_type.FromString,
+                self._handler(method, response_type), request_deserializer=_parser(request_type),
                 response_serializer=response_type.SerializeToString)
         return grpc.method_handlers_generic_handler("provider.v1.Provider", table)
 
@@ -278,7 +290,9 @@ class ProviderService:
             trailing: tuple = (("x-correlation-id", correlation),)
             try:
                 waited = self._admit(method, context)
-                return response_type(**self._call(method, request, metadata))
+                response = response_type(**self._call(method, request, metadata))
+                trailing += self.trailers(method)
+                return response
             except Abort as abort:
                 code = abort.code
                 trailing += abort.metadata
@@ -312,6 +326,8 @@ class ProviderService:
     def _call(self, method: str, request: Any, metadata: dict[str, str]) -> dict[str, Any]:
         if method in UNIMPLEMENTED:
             raise Abort(grpc.StatusCode.UNIMPLEMENTED, "%s is not implemented by this runtime" % method)
+        if request is UNPARSED:
+            raise Abort(grpc.StatusCode.INVALID_ARGUMENT, "the request is not a provider.v1 %s message" % method)
         try:
             if method == "Describe":
                 return self.Describe(request, metadata)
@@ -321,3 +337,37 @@ class ProviderService:
         except Exception as err:  # pylint: disable=broad-exception-caught  # never let a bug kill the call badly
             self.log.exception("internal error", extra=fields(method=method))
             raise Abort(grpc.StatusCode.INTERNAL, "internal error in %s: %s" % (method, type(err).__name__)) from None
+
+
+class NameLocks:
+    """One lock per VM name: two Creates (or Clones) of one name at once make one VM, whatever the backend."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, list] = {}
+
+    @contextlib.contextmanager
+    def hold(self, name: str) -> Iterator[None]:
+        with self._guard:
+            entry = self._locks.setdefault(name, [threading.Lock(), 0])
+            entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._guard:
+                entry[1] -= 1
+                if not entry[1]:
+                    del self._locks[name]
+
+
+def _parser(request_type: Any) -> Callable[[bytes], Any]:
+    """The request parsed, or UNPARSED for bytes that are no such message (grpc would answer INTERNAL)."""
+
+    def parse(data: bytes) -> Any:
+        try:
+            return request_type.FromString(data)
+        except DecodeError:
+            return UNPARSED
+
+    return parse

@@ -11,7 +11,8 @@ POST /faults takes a JSON object with any of:
   stubborn_guest: a vmid whose guest ignores shutdown requests;
   vanish: a vmid removed right after the next VM listing is answered (a VM deleted mid-scan);
   broadcast: true, to publish cluster/resources statistics now.
-GET /state returns every VM's config, pending section and snapshots.
+GET /state returns every VM's config, pending section and snapshots by VMID, and under ``volumes`` every volume
+with the VMID it was allocated for.
 """
 
 from __future__ import annotations
@@ -86,8 +87,10 @@ def apply_faults(cluster: Cluster, faults: Any, request: dict[str, Any]) -> None
 
 def state(cluster: Cluster) -> dict[str, Any]:
     with cluster.lock:
-        return {str(vm.vmid): {"node": vm.node, "conf": vm.conf, "pending": vm.pending, "running": vm.running,
-                               "snapshots": sorted(vm.snapshots)} for vm in cluster.vms.values()}
+        vms = {str(vm.vmid): {"node": vm.node, "conf": vm.conf, "pending": vm.pending, "running": vm.running,
+                              "snapshots": sorted(vm.snapshots)} for vm in cluster.vms.values()}
+        return dict(vms, volumes={volid: {"vmid": volume["vmid"], "size": volume["size"]}
+                                  for volid, volume in sorted(cluster.volumes.items())})
 
 
 class ControlHandler(BaseHTTPRequestHandler):

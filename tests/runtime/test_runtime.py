@@ -242,6 +242,28 @@ def test_upstream_shaped_payloads(runtime):
     assert [(vm.name, vm.power_state, vm.cpu) for vm in listed] == [("upstream-1", "On", 4)]
 
 
+def test_a_whole_nic_list_in_desired_json_changes_and_removes_nics_by_name(runtime):
+    """Upstream's manager sends every NIC in desired_json; the runtime makes the VM's NICs match it."""
+    channel = runtime.channel()
+    networks = ('[{"Name":"lan","NetworkName":"default","Bridge":"","MacAddress":""},'
+                '{"Name":"backup","NetworkName":"","Bridge":"br0","MacAddress":""}]')
+    created = call(channel, "Create", name="nics-1", class_json=UPSTREAM_CLASS, networks_json=networks)
+    desired = {"Class": {"CPU": 0, "MemoryMiB": 0}, "Disks": None, "Tags": None,
+               "Networks": [{"Name": "lan", "NetworkName": "other", "Bridge": "", "MacAddress": "52:54:00:00:00:0A",
+                             "StaticIP": "192.0.2.9", "Prefix": 24, "Gateway": "", "DNS": ""}]}
+    call(channel, "Reconfigure", id=created.id, desired_json=json.dumps(desired))
+    nics = json.loads(call(channel, "Describe", id=created.id).provider_raw_json)["virtrigaud"]["nics"]
+    assert [(n["name"], n["network"], n["mac_address"], n["static_ip"]) for n in nics] == [
+        ("lan", "other", "52:54:00:00:00:0a", "192.0.2.9/24")]
+    call(channel, "Reconfigure", id=created.id, desired_json='{"Class":{"CPU":2},"Networks":null}')
+    assert len(json.loads(call(channel, "Describe", id=created.id).provider_raw_json)["virtrigaud"]["nics"]) == 1
+
+
+def test_the_client_learns_which_nic_changes_the_backend_makes(runtime):
+    assert runtime.provider().capabilities().nic_changes == {
+        "remove_network": "live", "set_ip_address": "live", "set_mac_address": "live", "set_network": "live"}
+
+
 @pytest.mark.parametrize("method, fields, code", [
     ("Power", {"id": "x", "op": 0}, grpc.StatusCode.INVALID_ARGUMENT),
     ("Power", {"id": "vm-missing", "op": 1}, grpc.StatusCode.NOT_FOUND),

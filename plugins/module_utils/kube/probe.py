@@ -15,7 +15,8 @@ from .. import errors
 from ..providers.registry import open_provider
 from .client import Kube
 from ..providers.base import ProviderConfig
-from .provider import provider_connection, provider_type_of
+from .provider import provider_connection
+from .resources import provider_type_of
 from .runtime import object_name
 
 # How much each part of a healthy provider adds to its health score.

@@ -11,11 +11,13 @@ from __future__ import annotations
 import base64
 import re
 from typing import Any, Mapping, Optional
+from urllib.parse import urlsplit
 
 from ..errors import SpecError
 from ..providers.base import ProviderConfig
 from ..providers.connection import config_from, settings_of
-from .resources import VIRTRIGAUD_API
+from .resources import TYPE_ANNOTATION, VIRTRIGAUD_API
+from .runtime import check_served, default_image
 
 UPSTREAM_TYPES = ("vsphere", "libvirt", "proxmox", "firecracker", "qemu")
 # Types this collection's runtime serves that upstream's Provider CRD enum lacks (the API server answers 422
@@ -24,9 +26,10 @@ UPSTREAM_TYPES = ("vsphere", "libvirt", "proxmox", "firecracker", "qemu")
 # containerDisk images and pod or multus networks), its real type in an annotation, and PROVIDER_TYPE in
 # runtime.env, which upstream's controller appends after its own so that the pod sees the real one.
 CARRIED_TYPES = {"kubevirt": "libvirt"}
-TYPE_ANNOTATION = "virtrigaud.io/provider-type"
 PROVIDER_TYPES = UPSTREAM_TYPES + tuple(CARRIED_TYPES)
-DEFAULT_RUNTIME_IMAGE = "ghcr.io/virtrigaud/provider-runtime:0.1.0"
+# The CRD's ranges of spec.rateLimit.
+RATE_LIMITS = {"qps": (1, 1000), "burst": (1, 2000)}
+MAX_PULL_SECRETS = 10
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _ENDPOINT = re.compile(r"^((https?://[a-zA-Z0-9.-]+(:[0-9]+)?(/.*)?|(tcp|grpc)://[a-zA-Z0-9.-]+:[0-9]+(/.*)?)"
@@ -51,7 +54,7 @@ _DEFAULT_KEYS = {"datastore": "datastore", "storage_pod": "storagePod", "cluster
 
 
 def check_name(value: str, option: str, limit: int = 63) -> str:
-    if not value or len(value) > limit or not _NAME.match(value):
+    if not value or len(value) > limit or not _NAME.fullmatch(value):
         raise SpecError("'%s' is not a valid name: lower-case letters, digits and '-', starting and ending with a "
                         "letter or digit, at most %d characters" % (value, limit), option=option)
     return value
@@ -60,7 +63,7 @@ def check_name(value: str, option: str, limit: int = 63) -> str:
 def check_duration(value: Optional[str], option: str) -> Optional[str]:
     if value is None:
         return None
-    if not isinstance(value, str) or not _DURATION.match(value):
+    if not isinstance(value, str) or not _DURATION.fullmatch(value):
         raise SpecError("'%s' is not a duration; use a Go duration such as 30s, 5m or 1h30m" % (value,), option=option)
     return value
 
@@ -78,18 +81,30 @@ def check_credentials(provider_type: str, keys: set[str], option: str) -> None:
         raise SpecError("the %s provider needs the credential keys %s" % (provider_type, wanted), option=option)
 
 
+def _port_in_range(endpoint: str) -> bool:
+    """An endpoint's explicit port, if any, is a TCP port (the pattern takes any digits)."""
+    try:
+        port = urlsplit(endpoint).port
+    except ValueError:  # urlsplit's own refusal of a port beyond 65535
+        return False
+    return port is None or port > 0
+
+
 def env_entries(entries: Optional[list[dict]], option: str) -> list[dict]:
     """Container env entries; a boolean value is refused (YAML 1.1 reads an unquoted On, Off, yes or no as one)."""
     result = []
     for index, entry in enumerate(entries or []):
         where = "%s[%d]" % (option, index)
         name = entry.get("name")
-        if not name or not _ENV_NAME.match(name):
+        if not name or not _ENV_NAME.fullmatch(name):
             raise SpecError("'%s' is not a valid variable name" % (name,), option=where + ".name")
         value = entry.get("value")
         if isinstance(value, bool):
             raise SpecError("got the boolean %s: YAML 1.1 reads an unquoted On, Off, yes or no as a boolean; "
                             "quote the value, as in value: \"On\"" % value, option=where + ".value")
+        if isinstance(value, (dict, list)):
+            raise SpecError("got a %s; give the variable's text, or value_from" % type(value).__name__,
+                            option=where + ".value")
         if value is not None and not isinstance(value, str):
             value = str(value)
         item: dict[str, Any] = {"name": name}
@@ -99,6 +114,34 @@ def env_entries(entries: Optional[list[dict]], option: str) -> list[dict]:
             item["value"] = value or ""
         result.append(item)
     return result
+
+
+def check_rate_limit(rate_limit: Optional[dict]) -> dict:
+    for key, (low, high) in RATE_LIMITS.items():
+        value = (rate_limit or {}).get(key)
+        if value is not None and not low <= value <= high:
+            raise SpecError("%s is outside %d-%d, the Provider schema's range" % (value, low, high),
+                            option="rate_limit.%s" % key)
+    return _drop_empty(rate_limit or {})
+
+
+def check_defaults(defaults: Optional[dict]) -> dict:
+    """The given defaults under the schema's names; datastore and storage_pod exclude each other."""
+    given = {key: value for key, value in (defaults or {}).items() if value}
+    for key, value in given.items():
+        if len(value) > 255:
+            raise SpecError("a default is at most 255 characters", option="defaults.%s" % key)
+    if "datastore" in given and "storage_pod" in given:
+        raise SpecError("give a datastore or a storage pod, not both: the schema lets the datastore win, so the "
+                        "storage pod would go unused", option="defaults.storage_pod")
+    return {_DEFAULT_KEYS[key]: value for key, value in given.items()}
+
+
+def pull_secrets(names: Optional[list[str]], option: str) -> list[dict]:
+    """imagePullSecrets references, each a valid Secret name."""
+    if len(names or []) > MAX_PULL_SECRETS:
+        raise SpecError("at most %d Secrets, as the Provider schema allows" % MAX_PULL_SECRETS, option=option)
+    return [{"name": check_name(name, "%s[%d]" % (option, index), 253)} for index, name in enumerate(names or [])]
 
 
 def _drop_empty(mapping: dict) -> dict:
@@ -122,11 +165,6 @@ def insecure_skip_verify(params: dict) -> bool:
     return params.get("validate_certs") is False
 
 
-def provider_type_of(provider: dict) -> str:
-    """The type the Provider's runtime serves: its annotation for a carried type, else spec.type."""
-    return ((provider.get("metadata") or {}).get("annotations") or {}).get(TYPE_ANNOTATION) or provider["spec"]["type"]
-
-
 def _carry(provider_type: str, env: list[dict], annotations: Optional[dict]) -> tuple[str, list[dict], Optional[dict]]:
     if provider_type not in CARRIED_TYPES:
         return provider_type, env, annotations
@@ -137,18 +175,19 @@ def _carry(provider_type: str, env: list[dict], annotations: Optional[dict]) -> 
 
 def provider_resource(params: dict) -> dict:
     """The Provider object (checked input → the upstream schema's field names)."""
-    name = check_name(params["name"], "name", 253)
+    # 63, not 253: the name is also a label value on the Secrets written for the Provider.
+    name = check_name(params["name"], "name")
     namespace = check_name(params["namespace"], "namespace")
     provider_type, carried_env, annotations = _carry(params["type"], env_entries(
         (params.get("runtime") or {}).get("env"), "runtime.env"), params.get("annotations"))
     endpoint = params.get("uri") or ""
-    if not _ENDPOINT.match(endpoint):
+    if not _ENDPOINT.fullmatch(endpoint) or not _port_in_range(endpoint):
         raise SpecError("'%s' is not an endpoint the Provider schema accepts: use https://host[:port][/path], "
                         "tcp:// or grpc://host:port, or qemu[+ssh|+tcp|+tls]://[user@host[:port]]/path" % endpoint,
                         option="endpoint")
     runtime = params.get("runtime") or {}
-    image = runtime.get("image") or DEFAULT_RUNTIME_IMAGE
-    if not _IMAGE.match(image):
+    image = runtime.get("image") or default_image(provider_type)
+    if not _IMAGE.fullmatch(image):
         raise SpecError("'%s' is not an image reference the schema accepts (name[:tag][@digest])" % image,
                         option="runtime.image")
     replicas = runtime.get("replicas", 1)
@@ -167,6 +206,7 @@ def provider_resource(params: dict) -> dict:
         "mode": "Remote",
         "image": image,
         "imagePullPolicy": runtime.get("image_pull_policy"),
+        "imagePullSecrets": pull_secrets(runtime.get("image_pull_secrets"), "runtime.image_pull_secrets"),
         "replicas": replicas,
         "service": {"port": port, "tls": tls_block},
         "resources": runtime.get("resources"),
@@ -181,19 +221,25 @@ def provider_resource(params: dict) -> dict:
     health = params.get("health_check") or {}
     for key in ("interval", "timeout"):
         check_duration(health.get(key), "health_check.%s" % key)
+    # The schema's bounds, checked here so that a refusal comes before the Secrets are written.
+    for option, value, low, high in (("health_check.failure_threshold", health.get("failure_threshold"), 1, 10),
+                                     ("health_check.success_threshold", health.get("success_threshold"), 1, 10)):
+        if value is not None and not low <= value <= high:
+            raise SpecError("%s is outside %d-%d, the Provider schema's range" % (value, low, high), option=option)
     spec = _drop_empty({
         "type": provider_type,
         "endpoint": endpoint,
         "credentialSecretRef": {"name": check_name(credentials_secret_name(params), "credentials_secret", 253)},
         "insecureSkipVerify": insecure_skip_verify(params),
-        "defaults": _drop_empty({_DEFAULT_KEYS[key]: value for key, value in (params.get("defaults") or {}).items()}),
-        "rateLimit": _drop_empty(params.get("rate_limit") or {}),
+        "defaults": check_defaults(params.get("defaults")),
+        "rateLimit": check_rate_limit(params.get("rate_limit")),
         "healthCheck": _drop_empty({"enabled": health.get("enabled"), "interval": health.get("interval"),
                                     "timeout": health.get("timeout"),
                                     "failureThreshold": health.get("failure_threshold"),
                                     "successThreshold": health.get("success_threshold")}),
         "runtime": spec_runtime,
     })
+    check_served(spec)
     metadata = _drop_empty({"name": name, "namespace": namespace, "labels": params.get("labels"),
                             "annotations": annotations})
     return {"apiVersion": VIRTRIGAUD_API, "kind": "Provider", "metadata": metadata, "spec": spec}
@@ -216,6 +262,10 @@ def credentials_secret(params: dict) -> Optional[dict]:
     credentials = params.get("credentials")
     if credentials is None:
         return None
+    for key, value in credentials.items():
+        if isinstance(value, (dict, list)):
+            raise SpecError("the value of key %s is a %s; give its text" % (key, type(value).__name__),
+                            option="credentials")
     values = {key: "" if value is None else str(value) for key, value in credentials.items()}
     check_credentials(params["type"], {key for key, value in values.items() if value}, "credentials")
     return _secret(params, credentials_secret_name(params), values)

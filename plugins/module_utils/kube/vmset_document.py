@@ -16,20 +16,38 @@ from ..errors import SpecError
 OPTION = "definition"
 
 
+def _part(value: Any, where: str) -> dict:
+    """A part of a manifest that must be a mapping when it is there."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SpecError("%s is a %s, not a mapping" % (where, type(value).__name__), option=OPTION)
+    return value
+
+
+def _entries(value: Any, where: str) -> list[dict]:
+    """A list of mappings, such as a template's networks or disks."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise SpecError("%s is a %s, not a list" % (where, type(value).__name__), option=OPTION)
+    return [_part(entry, "%s[%d]" % (where, index)) for index, entry in enumerate(value)]
+
+
 def _by_kind(documents: list[Any]) -> dict[str, dict[str, dict]]:
     found: dict[str, dict[str, dict]] = {}
     for index, document in enumerate(documents):
         if not isinstance(document, dict) or not document.get("kind"):
             raise SpecError("document %d is not a Kubernetes object" % index, option=OPTION)
-        name = (document.get("metadata") or {}).get("name")
-        found.setdefault(document["kind"], {})[name] = document.get("spec") or {}
+        name = _part(document.get("metadata"), "the metadata of document %d" % index).get("name")
+        found.setdefault(document["kind"], {})[name] = _part(document.get("spec"), "the spec of document %d" % index)
     return found
 
 
 def _referenced(found: dict[str, dict[str, dict]], kind: str, ref: Optional[dict], field: str) -> Optional[dict]:
     if not ref:
         return None
-    spec = found.get(kind, {}).get(ref.get("name"))
+    spec = found.get(kind, {}).get(_part(ref, "the template's " + field).get("name"))
     if spec is None:
         message = "the template's %s names %s '%s', which is not among the documents" % (field, kind, ref.get("name"))
         raise SpecError(message, option=OPTION)
@@ -39,25 +57,25 @@ def _referenced(found: dict[str, dict[str, dict]], kind: str, ref: Optional[dict
 def _image(source: dict) -> Optional[str]:
     for backend, key in (("libvirt", "path"), ("vsphere", "templateName"), ("proxmox", "templateName"),
                          ("proxmox", "templateID")):
-        value = (source.get(backend) or {}).get(key)
+        value = _part(source.get(backend), "source." + backend).get(key)
         if value not in (None, ""):
             return str(value)
     return None
 
 
 def _network(entry: dict, attachment: Optional[dict]) -> dict:
-    network = (attachment or {}).get("network") or {}
-    libvirt, vsphere, proxmox = (network.get(key) or {} for key in ("libvirt", "vsphere", "proxmox"))
+    network = _part((attachment or {}).get("network"), "a VMNetworkAttachment's network")
+    libvirt, vsphere, proxmox = (_part(network.get(key), "network." + key) for key in ("libvirt", "vsphere", "proxmox"))
     nic = {
         "name": entry.get("name"),
         "network": libvirt.get("networkName") or vsphere.get("portgroup"),
-        "bridge": (libvirt.get("bridge") or {}).get("name") or proxmox.get("bridge"),
+        "bridge": _part(libvirt.get("bridge"), "network.libvirt.bridge").get("name") or proxmox.get("bridge"),
         "model": libvirt.get("model") or proxmox.get("model"),
         "ip_address": entry.get("ipAddress"),
         "prefix": entry.get("prefix"),
         "gateway": entry.get("gateway"),
         "mac_address": entry.get("macAddress"),
-        "dns": [part.strip() for part in entry["dns"].split(",") if part.strip()] if entry.get("dns") else None,
+        "dns": [part.strip() for part in str(entry["dns"]).split(",") if part.strip()] if entry.get("dns") else None,
     }
     return {key: value for key, value in nic.items() if value not in (None, "")}
 
@@ -69,24 +87,26 @@ def _template(found: dict[str, dict[str, dict]], vm: dict) -> dict:
         firmware = str(vm_class.get("firmware") or "BIOS").upper()
         template.update(cpu=vm_class.get("cpu"), memory=vm_class.get("memory"),
                         firmware="uefi" if firmware in ("UEFI", "EFI") else "bios")
-        defaults = vm_class.get("diskDefaults")
+        defaults = _part(vm_class.get("diskDefaults"), "a VMClass's diskDefaults")
         if defaults:
             template["disk_defaults"] = {"size": defaults.get("size"), "type": defaults.get("type")}
     image = _referenced(found, "VMImage", vm.get("imageRef"), "imageRef")
     if image:
-        template["image"] = _image(image.get("source") or {})
-    if vm.get("networks"):
+        template["image"] = _image(_part(image.get("source"), "a VMImage's source"))
+    networks = _entries(vm.get("networks"), "spec.template.spec.networks")
+    if networks:
         template["networks"] = [_network(entry, _referenced(found, "VMNetworkAttachment", entry.get("networkRef"),
                                                             "networks[%d].networkRef" % index))
-                                for index, entry in enumerate(vm["networks"])]
-    if vm.get("disks"):
+                                for index, entry in enumerate(networks)]
+    disks = _entries(vm.get("disks"), "spec.template.spec.disks")
+    if disks:
         template["disks"] = [{"name": disk.get("name"), "size": "%sGi" % disk.get("sizeGiB"), "type": disk.get("type")}
-                             for disk in vm["disks"]]
-    user = ((vm.get("userData") or {}).get("cloudInit") or {}).get("inline")
-    meta = ((vm.get("metaData") or {}).get("cloudInit") or {}).get("inline")
+                             for disk in disks]
+    user, meta = (_part(_part(vm.get(key), "spec.template.spec." + key).get("cloudInit"), key + ".cloudInit")
+                  .get("inline") for key in ("userData", "metaData"))
     if user or meta:
         template["cloud_init"] = {"user_data": user, "meta_data": meta}
-    placement = vm.get("placement") or {}
+    placement = _part(vm.get("placement"), "spec.template.spec.placement")
     if placement:
         template["placement"] = {"datastore": placement.get("datastore"), "cluster": placement.get("cluster"),
                                  "host": placement.get("host"), "folder": placement.get("folder"),
@@ -104,20 +124,23 @@ def set_options(definition: Any) -> dict[str, Any]:
     if len(sets) != 1:
         raise SpecError("give exactly one VMSet document (found %d)" % len(sets), option=OPTION)
     name, spec = next(iter(sets.items()))
-    template = spec.get("template") or {}
-    labels = dict((spec.get("selector") or {}).get("matchLabels") or {})
-    labels.update((template.get("metadata") or {}).get("labels") or {})
-    strategy = spec.get("updateStrategy") or {}
-    rolling = strategy.get("rollingUpdate") or {}
+    if spec.get("template") is None:
+        raise SpecError("the VMSet '%s' has no spec.template (upstream's schema requires one)" % name, option=OPTION)
+    template = _part(spec["template"], "spec.template")
+    labels = dict(_part(_part(spec.get("selector"), "spec.selector").get("matchLabels"), "spec.selector.matchLabels"))
+    labels.update(_part(_part(template.get("metadata"), "spec.template.metadata").get("labels"),
+                        "spec.template.metadata.labels"))
+    strategy = _part(spec.get("updateStrategy"), "spec.updateStrategy")
+    rolling = _part(strategy.get("rollingUpdate"), "spec.updateStrategy.rollingUpdate")
     return {
         "name": name,
         "replicas": spec.get("replicas", 1),
-        "ordinals": {"start": (spec.get("ordinals") or {}).get("start", 0)},
+        "ordinals": {"start": _part(spec.get("ordinals"), "spec.ordinals").get("start", 0)},
         "labels": labels,
         "update_strategy": {"type": strategy.get("type") or "RollingUpdate",
                             "rolling_update": {"max_unavailable": rolling.get("maxUnavailable", "25%"),
                                                "max_surge": rolling.get("maxSurge", "25%"),
                                                "partition": rolling.get("partition", 0)}},
         "min_ready_seconds": spec.get("minReadySeconds", 0),
-        "template": _template(found, template.get("spec") or {}),
+        "template": _template(found, _part(template.get("spec"), "spec.template.spec")),
     }

@@ -116,22 +116,27 @@ class Channel:
 
     def call(self, method: str, metadata: Optional[Mapping[str, str]] = None, **fields: Any) -> Any:
         """One RPC, retried on Unavailable and DeadlineExceeded with jittered backoff."""
+        return self.call_with_trailers(method, metadata, **fields)[0]
+
+    def call_with_trailers(self, method: str, metadata: Optional[Mapping[str, str]] = None,
+                           **fields: Any) -> tuple[Any, dict[str, str]]:
+        """The response and the trailing metadata of one RPC, retried as :meth:`call` does."""
         request = wire().methods[method][0](**fields)
         return retry(lambda: self._once(method, request, metadata), attempts=3,
                      delays=backoff(base=0.5, cap=5.0, jitter=0.2))
 
-    def _once(self, method: str, request: Any, metadata: Optional[Mapping[str, str]]) -> Any:
+    def _once(self, method: str, request: Any, metadata: Optional[Mapping[str, str]]) -> tuple[Any, dict[str, str]]:
         self.breaker.check()
         try:
-            response = self._stub(method)(request, timeout=self.deadlines.get(method, MINUTE),
-                                          metadata=(("x-correlation-id", self.correlation_id),
-                                                    *(metadata or {}).items()))
+            response, call = self._stub(method).with_call(
+                request, timeout=self.deadlines.get(method, MINUTE),
+                metadata=(("x-correlation-id", self.correlation_id), *(metadata or {}).items()))
         except grpc.RpcError as err:
             code = err.code().name if err.code() else "UNKNOWN"
             self.breaker.record(code not in BREAKER_COUNTS)
             raise self._translate(method, code, err) from None
         self.breaker.record(True)
-        return response
+        return response, dict(call.trailing_metadata() or ())
 
     def _translate(self, method: str, code: str, err: Any) -> errors.VirtrigaudError:
         trailing = dict(err.trailing_metadata() or ())

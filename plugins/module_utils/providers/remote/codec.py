@@ -4,7 +4,9 @@
 
 Encoders write the PascalCase JSON upstream's manager and providers use (Go
 field names, every key present, ``null`` for nothing).  Decoders read keys
-case-insensitively, as Go does, and accept ``null`` for any list.  The
+case-insensitively, as Go does, and accept ``null`` for any list; a value of
+the wrong JSON kind is refused by field, and every value is checked by
+``parse_vm`` as a module's options are, before it can reach a backend.  The
 collection's own runtime adds the whole observed VM under ``virtrigaud`` in
 ``provider_raw_json``; upstream runtimes do not, and the client then falls
 back to ListVMs.
@@ -12,14 +14,20 @@ back to ListVMs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, Mapping, Optional
 
-from ...errors import SpecError
-from ...spec import DiskSpec, NetworkSpec, VMSpec
+from ...errors import ProviderError, SpecError
+from ...spec import DiskSpec, NetworkSpec, Placement, VMSpec, parse_vm
 from ..base import Capabilities, ObservedDisk, ObservedNIC, ObservedVM, Reconfiguration, Snapshot
+from ..nics import NicDiff, diff_nics
 
 RAW_KEY = "virtrigaud"
+# Trailing metadata of the collection's runtime on GetCapabilities: Capabilities.nic_changes, "kind=mode,...".
+NIC_CHANGES_KEY = "virtrigaud-nic-changes"
+ROOT_DISK = "root"
+_KINDS = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
 
 
 def dumps(value: Any) -> str:
@@ -34,6 +42,38 @@ def loads(text: Any, option: str) -> Any:
         return json.loads(text)
     except ValueError as err:
         raise SpecError("is not JSON: %s" % err, option=option) from None
+    except RecursionError:
+        raise SpecError("is nested too deeply to be a VirtRigaud document", option=option) from None
+
+
+def _object(value: Any, option: str) -> Mapping[str, Any]:
+    """A JSON object, or nothing for null."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise SpecError("expected a JSON object, got %s" % _KINDS.get(type(value), "something else"), option=option)
+    return value
+
+
+def _objects(value: Any, option: str) -> list[Mapping[str, Any]]:
+    """A JSON array of objects, or nothing for null."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise SpecError("expected a JSON array, got %s" % _KINDS.get(type(value), "something else"), option=option)
+    return [_object(item, "%s[%d]" % (option, index)) for index, item in enumerate(value)]
+
+
+def _lower(value: Any) -> Any:
+    """A string lower-cased; anything else as it is, for parse_vm to refuse by name."""
+    return value.lower() if isinstance(value, str) else value
+
+
+def _text(data: bytes, option: str) -> Optional[str]:
+    try:
+        return data.decode("utf-8") or None
+    except UnicodeDecodeError:
+        raise SpecError("is not UTF-8 text", option=option) from None
 
 
 def field(data: Optional[Mapping[str, Any]], name: str, default: Any = None) -> Any:
@@ -106,22 +146,23 @@ def create_fields(spec: VMSpec) -> dict[str, Any]:
 
 def create_params(request: Any) -> dict[str, Any]:
     """What upstream's manager (or our client) sent, as the parameters ``parse_vm`` takes."""
-    vm_class = loads(request.class_json, "class_json") or {}
-    image = loads(request.image_json, "image_json")
-    defaults = field(vm_class, "DiskDefaults") or {}
+    vm_class = _object(loads(request.class_json, "class_json"), "class_json")
+    image = _object(loads(request.image_json, "image_json"), "image_json")
+    defaults = _object(field(vm_class, "DiskDefaults"), "class_json.DiskDefaults")
     params: dict[str, Any] = {
         "name": request.name,
         "cpu": field(vm_class, "CPU") or None,
         "memory": field(vm_class, "MemoryMiB") or None,
-        "firmware": (field(vm_class, "Firmware") or "").lower() or None,
-        "image": (field(image, "TemplateName") or field(image, "Path") or None) if image else None,
+        "firmware": _lower(field(vm_class, "Firmware")) or None,
+        "image": field(image, "TemplateName") or field(image, "Path") or None,
         "disk_defaults": {"size": field(defaults, "SizeGiB") or None, "type": _disk_type(field(defaults, "Type"))},
-        "disks": [_disk_params(d) for d in loads(request.disks_json, "disks_json") or ()],
-        "networks": [_network_params(n) for n in loads(request.networks_json, "networks_json") or ()],
-        "placement": _placement_params(loads(request.placement_json, "placement_json")),
+        "disks": [_disk_params(d) for d in _objects(loads(request.disks_json, "disks_json"), "disks_json")],
+        "networks": [_network_params(n)
+                     for n in _objects(loads(request.networks_json, "networks_json"), "networks_json")],
+        "placement": _placement_params(_object(loads(request.placement_json, "placement_json"), "placement_json")),
         "cloud_init": {
-            "user_data": request.user_data.decode("utf-8") or None,
-            "meta_data": request.meta_data.decode("utf-8") or None,
+            "user_data": _text(request.user_data, "cloud_init.user_data"),
+            "meta_data": _text(request.meta_data, "cloud_init.meta_data"),
             "network_config": field(vm_class, "NetworkConfig") or None,
         },
         "tags": list(request.tags) or None,
@@ -129,8 +170,10 @@ def create_params(request: Any) -> dict[str, Any]:
     return params
 
 
-def _disk_type(value: Any) -> Optional[str]:
-    text = str(value or "").lower().replace("-", "").replace("_", "")
+def _disk_type(value: Any) -> Any:
+    if not isinstance(value, (str, type(None))):
+        return value
+    text = (value or "").lower().replace("-", "").replace("_", "")
     return {"eagerzeroed": "eagerzeroedthick"}.get(text, text) or None
 
 
@@ -140,25 +183,23 @@ def _disk_params(disk: Mapping[str, Any]) -> dict[str, Any]:
 
 def _network_params(network: Mapping[str, Any]) -> dict[str, Any]:
     name = field(network, "NetworkName") or field(network, "Portgroup") or None
-    static = str(field(network, "StaticIP") or "")
-    address, dummy, prefix = static.partition("/")
+    static = field(network, "StaticIP") or ""
+    address, dummy, prefix = static.partition("/") if isinstance(static, str) else (static, "", "")
     dns = field(network, "DNS") or ()
     return {
         "name": field(network, "Name"),
         "network": name,
         "bridge": None if name else field(network, "Bridge") or None,
-        "model": (field(network, "Model") or "").lower() or None,
+        "model": _lower(field(network, "Model")) or None,
         "mac_address": field(network, "MacAddress") or None,
         "ip_address": address or None,
-        "prefix": field(network, "Prefix") or (int(prefix) if prefix.isdigit() else None),
+        "prefix": field(network, "Prefix") or prefix or None,
         "gateway": field(network, "Gateway") or None,
-        "dns": [d.strip() for d in dns.split(",") if d.strip()] if isinstance(dns, str) else list(dns),
+        "dns": [d.strip() for d in dns.split(",") if d.strip()] if isinstance(dns, str) else dns,
     }
 
 
-def _placement_params(placement: Any) -> Optional[dict[str, Any]]:
-    if not isinstance(placement, Mapping):
-        return None
+def _placement_params(placement: Mapping[str, Any]) -> Optional[dict[str, Any]]:
     found = {"datastore": field(placement, "Datastore") or field(placement, "StoragePod"),
              "cluster": field(placement, "Cluster"), "host": field(placement, "Host"),
              "folder": field(placement, "Folder"), "resource_pool": field(placement, "ResourcePool")}
@@ -168,42 +209,65 @@ def _placement_params(placement: Any) -> Optional[dict[str, Any]]:
 # Reconfigure
 
 def reconfigure_document(change: Reconfiguration) -> dict[str, Any]:
+    """desired_json: like upstream's manager, the whole NIC list when NICs change (null leaves them alone)."""
     disks = [{"SizeGiB": size, "Type": "", "Name": name} for name, size in sorted(change.disk_sizes_gib.items())]
     disks += [disk_document(d) for d in change.add_disks]
+    networks = change.networks
+    if networks is None and (change.add_networks or change.change_networks or change.remove_networks):
+        # A partial list would read as "remove every other NIC" on the other side.
+        raise ProviderError("NIC changes go over the wire as the whole desired NIC list, which is missing")
     return {
         "Class": {"CPU": change.cpu or 0, "MemoryMiB": change.memory_mib or 0},
         "Disks": disks or None,
-        "Networks": [network_document(n) for n in change.add_networks] or None,
+        "Networks": [network_document(n) for n in networks] if networks is not None else None,
         "Tags": list(change.tags) if change.tags is not None else None,
     }
 
 
-def reconfiguration(desired: Mapping[str, Any], observed: ObservedVM) -> Reconfiguration:
-    """desired_json against the VM as it is: disks it has grow, others are added; NICs it lacks are added."""
-    vm_class = field(desired, "Class") or {}
-    sizes: dict[str, int] = {}
-    added_disks = []
-    for disk in field(desired, "Disks") or ():
-        name, size = field(disk, "Name"), int(field(disk, "SizeGiB") or 0)
-        current = observed.disk(name)
-        if current is not None and size > current.size_gib:
-            sizes[name] = size
-        elif current is None and size:
-            added_disks.append(DiskSpec(name=name, size_gib=size, type=_disk_type(field(disk, "Type")) or "thin"))
-    names = {nic.name for nic in observed.nics}
-    added_networks = [NetworkSpec(**{k: v for k, v in _network_params(n).items() if k != "dns" and v is not None})
-                      for n in field(desired, "Networks") or () if field(n, "Name") not in names]
-    tags = field(desired, "Tags")
-    cpu, memory = int(field(vm_class, "CPU") or 0), int(field(vm_class, "MemoryMiB") or 0)
+def reconfiguration(desired: Any, observed: ObservedVM) -> Reconfiguration:
+    """desired_json against the VM as it is: disks it has grow, others are added; NICs are added, changed in place
+    and removed to match the list, by name (a null or absent list changes no NIC).
+
+    The document is checked as a create's would be (sizes, names, addresses, tags), so a foreign client's
+    ``{"Disks": [{"Name": "../x", "SizeGiB": -5}]}`` is refused by name instead of reaching the backend.
+    """
+    document = _object(desired, "desired_json")
+    vm_class = _object(field(document, "Class"), "desired_json.Class")
+    disks = _objects(field(document, "Disks"), "desired_json.Disks")
+    listed = field(document, "Networks")
+    root = [disk for disk in disks if field(disk, "Name") == ROOT_DISK]
+    spec = parse_vm({
+        "name": "vm",  # not part of the change; the VM's own name need not follow this collection's rules
+        "cpu": field(vm_class, "CPU") or None,
+        "memory": field(vm_class, "MemoryMiB") or None,
+        "disk_defaults": {"size": field(root[-1], "SizeGiB") or None} if root else None,
+        "disks": [_disk_params(disk) for disk in disks if field(disk, "Name") != ROOT_DISK],
+        "networks": [_network_params(n) for n in _objects(listed, "desired_json.Networks")],
+        "tags": field(document, "Tags"),
+    })
+    wanted = [(ROOT_DISK, spec.root_disk_gib)] if spec.root_disk_gib else []
+    sizes = {name: size for name, size in wanted + [(d.name, d.size_gib) for d in spec.disks]
+             if observed.disk(name) is not None and size > observed.disk(name).size_gib}
+    nics = diff_nics(spec.networks, observed.nics) if listed is not None else NicDiff()
     return Reconfiguration(
-        cpu=cpu if cpu and cpu != observed.cpu else None,
-        memory_mib=memory if memory and memory != observed.memory_mib else None,
+        cpu=spec.cpu if spec.cpu and spec.cpu != observed.cpu else None,
+        memory_mib=spec.memory_mib if spec.memory_mib and spec.memory_mib != observed.memory_mib else None,
         disk_sizes_gib=sizes,
-        add_disks=tuple(added_disks),
-        add_networks=tuple(added_networks),
-        tags=tuple(sorted(tags)) if tags is not None else None,
+        add_disks=tuple(disk for disk in spec.disks if observed.disk(disk.name) is None),
+        add_networks=nics.added,
+        change_networks=nics.changed,
+        remove_networks=nics.removed,
+        tags=spec.tags,
         live=observed.power_state == "On",
     )
+
+
+def clone_overrides(class_json: str) -> Reconfiguration:
+    """The CPU and memory a Clone request's class_json asks of the new VM, checked as a create's would be."""
+    vm_class = _object(loads(class_json, "class_json"), "class_json")
+    spec = parse_vm({"name": "vm", "cpu": field(vm_class, "CPU") or None,
+                     "memory": field(vm_class, "MemoryMiB") or field(vm_class, "Memory") or None})
+    return Reconfiguration(cpu=spec.cpu, memory_mib=spec.memory_mib)
 
 
 # observed VMs
@@ -215,15 +279,23 @@ def observed_document(vm: ObservedVM, snapshots: Optional[list[Snapshot]] = None
     return document
 
 
+def _known(cls: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values a dataclass takes: a newer runtime may send more."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in values.items() if k in names}
+
+
 def observed_from_document(document: Mapping[str, Any]) -> ObservedVM:
     return ObservedVM(
         id=document["id"], name=document["name"], power_state=document["power_state"],
         cpu=document.get("cpu"), memory_mib=document.get("memory_mib"), firmware=document.get("firmware"),
         max_cpu=document.get("max_cpu"), max_memory_mib=document.get("max_memory_mib"),
         disks=tuple(ObservedDisk(**d) for d in document.get("disks") or ()),
-        nics=tuple(ObservedNIC(**dict(n, ip_addresses=tuple(n.get("ip_addresses") or ())))
+        nics=tuple(ObservedNIC(**_known(ObservedNIC, dict(n, ip_addresses=tuple(n.get("ip_addresses") or ()),
+                                                          dns=tuple(n.get("dns") or ()))))
                    for n in document.get("nics") or ()),
         tags=tuple(document.get("tags") or ()), console_url=document.get("console_url"),
+        placement=Placement(**_known(Placement, document.get("placement") or {})),
         details=dict(document.get("details") or {}),
     )
 
@@ -266,9 +338,19 @@ def observed_from_vm_info(info: Any) -> ObservedVM:
     )
 
 
-def capabilities_from(response: Any) -> Capabilities:
-    values = {}
-    for name in Capabilities.__dataclass_fields__:
+def capabilities_from(response: Any, trailing: Optional[Mapping[str, str]] = None) -> Capabilities:
+    """A GetCapabilitiesResponse, with the NIC changes our runtime adds in its trailing metadata."""
+    values: dict[str, Any] = {}
+    for name in Capabilities.wire_fields():
         value = getattr(response, name)
         values[name] = tuple(value) if not isinstance(value, bool) else value
-    return Capabilities(**values)
+    return Capabilities(nic_changes=nic_changes_from((trailing or {}).get(NIC_CHANGES_KEY, "")), **values)
+
+
+def nic_changes_metadata(capabilities: Capabilities) -> str:
+    return ",".join("%s=%s" % pair for pair in sorted(capabilities.nic_changes.items()))
+
+
+def nic_changes_from(text: str) -> dict[str, str]:
+    pairs = (part.partition("=") for part in text.split(",") if part)
+    return {kind: mode for kind, dummy, mode in pairs if mode in ("live", "offline")}

@@ -70,7 +70,7 @@ class RemoteProvider(Provider):
         """The runtime checks the spec against its backend when it creates the VM, before touching anything."""
 
     def capabilities(self) -> Capabilities:
-        return codec.capabilities_from(self.channel.call("GetCapabilities"))
+        return codec.capabilities_from(*self.channel.call_with_trailers("GetCapabilities"))
 
     def _describe(self, vm_id: str, snapshots: bool = False) -> tuple[Optional[ObservedVM], list[Snapshot]]:
         response = self.channel.call("Describe", metadata=INCLUDE_SNAPSHOTS if snapshots else None, id=vm_id)

@@ -114,3 +114,37 @@ def test_cloud_init_digest_is_stable_and_sensitive():
     assert one.digest() == spec.CloudInit(user_data="a", meta_data="b").digest()
     assert one.digest() != spec.CloudInit(user_data="a", meta_data="c").digest()
     assert spec.CloudInit().digest() is None
+
+
+# Found by the bad-input corpus (tests/integration/targets/bad_input): each once passed or crashed.
+@pytest.mark.parametrize("params, option", [
+    ({"name": "web\n"}, "name"),
+    ({"name": "a", "memory": "²"}, "memory"),
+    ({"name": "a", "memory": "٥١٢"}, "memory"),
+    ({"name": "a", "memory": "9" * 5000}, "memory"),
+    ({"name": "a", "memory": "9" * 5000 + "Mi"}, "memory"),
+    ({"name": "a", "cpu": "²"}, "cpu"),
+    ({"name": "a", "disks": [{"name": "d", "size": "³"}]}, "disks[0].size"),
+    ({"name": "a", "disks": [{"name": "d", "size": "9" * 5000}]}, "disks[0].size"),
+    ({"name": "a", "disks": [{"name": "d\n", "size": 1}]}, "disks[0].name"),
+    ({"name": "a", "networks": [{"name": "lan", "mac_address": "52:54:00:00:00:01\n"}]}, "networks[0].mac_address"),
+    ({"name": "a", "networks": [{"name": "lan", "ip_address": "10.0.0.1\n"}]}, "networks[0].ip_address"),
+    ({"name": "a", "networks": [{"name": "lan", "dns": ["$(reboot)"]}]}, "networks[0].dns"),
+    ({"name": "a", "networks": [{"name": "lan", "dns": ["10.0.0.53\nruncmd: [reboot]"]}]}, "networks[0].dns"),
+    ({"name": "a", "tags": ["['web']"]}, "tags"),
+    ({"name": "a", "tags": ["<x>"]}, "tags"),
+    ({"name": "a", "image": "base\x00junk"}, "image"),
+    ({"name": "a", "placement": {"datastore": "pool\n"}}, "placement.datastore"),
+])
+def test_refused_after_the_corpus_found_them(params, option):
+    with pytest.raises(SpecError) as caught:
+        spec.parse_vm(params)
+    assert caught.value.option == option
+    assert len(caught.value.message) < 400
+
+
+def test_free_text_keeps_its_newlines_and_dns_takes_ipv6():
+    parsed = spec.parse_vm({"name": "a", "cloud_init": {"user_data": "#cloud-config\nruncmd: [true]\n"},
+                            "networks": [{"name": "lan", "dns": ["10.0.0.53", "2001:db8::53"]}]})
+    assert parsed.cloud_init.user_data.endswith("\n")
+    assert parsed.networks[0].dns == ("10.0.0.53", "2001:db8::53")

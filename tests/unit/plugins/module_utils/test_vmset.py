@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vmset_document import set_options
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ObservedNIC, ObservedVM
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import RateLimiter
 from ansible_collections.virtrigaud.core.plugins.module_utils.vmset import (
@@ -130,6 +131,13 @@ def test_max_unavailable_resolves_like_kubernetes(value, replicas, expected):
     ({"template": dict(TEMPLATE, name="web-0")}, "template.name"),
     ({"template": dict(TEMPLATE, memory="lots")}, "memory"),
     ({"min_ready_seconds": 4000}, "min_ready_seconds"),
+    ({"name": "web\n"}, "name"),
+    ({"labels": {"tier": "web\n"}}, "labels"),
+    ({"parallelism": 0}, "parallelism"),
+    ({"rate_limit": {"qps": 0.0, "burst": 20}}, "rate_limit.qps"),
+    ({"rate_limit": {"qps": float("nan"), "burst": 20}}, "rate_limit.qps"),
+    ({"rate_limit": {"qps": float("inf"), "burst": 20}}, "rate_limit.qps"),
+    ({"rate_limit": {"qps": 10.0, "burst": 0}}, "rate_limit.burst"),
 ])
 def test_bad_sets_name_the_option(changes, option):
     with pytest.raises(SpecError) as caught:
@@ -168,3 +176,20 @@ def test_rate_limiter_spaces_calls_after_the_burst():
     for dummy in range(4):
         limiter.acquire()
     assert waits == [0.5, 0.5]
+
+
+@pytest.mark.parametrize("definition, where", [
+    ({"kind": "VMSet", "metadata": {"name": "web"}}, "no spec.template"),
+    ({"kind": "VMSet", "metadata": {"name": "web"}, "spec": "x"}, "the spec of document 0 is a str"),
+    ({"kind": "VMSet", "metadata": [1], "spec": {"template": {}}}, "the metadata of document 0 is a list"),
+    ({"kind": "VMSet", "metadata": {"name": "web"}, "spec": {"template": [1]}}, "spec.template is a list"),
+    ({"kind": "VMSet", "metadata": {"name": "web"}, "spec": {"template": {"spec": {"networks": "lan"}}}},
+     "spec.template.spec.networks is a str"),
+    ({"kind": "VMSet", "metadata": {"name": "web"}, "spec": {"template": {"spec": {"disks": [5]}}}},
+     "spec.template.spec.disks[0] is a int"),
+])
+def test_misshapen_manifests_name_the_definition(definition, where):
+    with pytest.raises(SpecError) as caught:
+        set_options(definition)
+    assert caught.value.option == "definition"
+    assert where in caught.value.message

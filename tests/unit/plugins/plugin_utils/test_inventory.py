@@ -69,6 +69,8 @@ def test_hostname_takes_the_first_non_empty_choice():
     ([{"type": "hyperv"}], "sources[0]", "type"),
     ([{"type": "mock", "colour": "blue"}], "sources[0]", "colour"),
     ([{"type": "mock", "name": "a"}, {"type": "mock", "name": "a"}], "sources[].name", "'a'"),
+    ([{"type": "mock", "name": {"a": 1}}], "sources[0].name", "a dictionary"),
+    ([{"type": "kubernetes", "namespaces": ["Team_A"]}], "sources[0].namespaces[0]", "Team_A"),
 ])
 def test_bad_sources_name_the_key(sources, option, text):
     with pytest.raises(SpecError) as caught:
@@ -83,3 +85,19 @@ def test_sources_get_names_and_their_own_environment(monkeypatch):
     assert [s["name"] for s in checked] == ["mock-0", "vc"]
     assert inventory.source_connection(checked[1]).config.uri == "vc.example.com"
     assert inventory.source_connection(checked[0]).config.uri is None
+
+
+@pytest.mark.parametrize("hostnames, preference, option", [
+    ([{"name": "x"}], {}, "hostnames[0]"),
+    (["colour"], {}, "hostnames[0]"),
+    (["name"], {"cidrs": ["10.0.0.0/99"]}, "ip_preference.cidrs[0]"),
+    (["name"], {"cidrs": ["10.0.0.0/8", "$(reboot)"]}, "ip_preference.cidrs[1]"),
+])
+def test_choices_that_cannot_work_are_refused_before_any_source(hostnames, preference, option):
+    with pytest.raises(SpecError) as caught:
+        inventory.check_choices(hostnames, preference)
+    assert caught.value.option == option
+
+
+def test_choices_that_work():
+    inventory.check_choices(["name", "virtrigaud_id", "{{ virtrigaud_name }}.lab"], {"cidrs": ["10.20.0.0/16"]})

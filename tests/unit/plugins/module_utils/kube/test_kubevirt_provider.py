@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.kube import provider, runtime
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube import provider, resources, runtime
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.kubevirt.client import ROLE_RULES
 
 
@@ -25,9 +25,9 @@ def test_kubevirt_travels_as_an_enum_type_with_its_real_type_beside_it():
     assert written["metadata"]["annotations"] == {"team": "a", provider.TYPE_ANNOTATION: "kubevirt"}
     assert written["spec"]["runtime"]["env"][-1] == {"name": "PROVIDER_TYPE", "value": "kubevirt"}
     assert [e["name"] for e in written["spec"]["runtime"]["env"]].count("PROVIDER_TYPE") == 1
-    assert provider.provider_type_of(written) == "kubevirt"
+    assert resources.provider_type_of(written) == "kubevirt"
     assert provider.credentials_secret(kubevirt_params())["data"] == {}
-    assert provider.provider_type_of(provider.provider_resource(
+    assert resources.provider_type_of(provider.provider_resource(
         kubevirt_params(type="libvirt", uri="qemu:///system", runtime={"tls": {"enabled": False}}))) == "libvirt"
 
 
