@@ -92,6 +92,8 @@ class KubevirtProvider(Provider):
             supports_linked_clones=True,
             supported_disk_types=("thin", "thick"),
             supported_network_types=("pod", "multus"),
+            # KubeVirt hot-plugs new bridge NICs only; a NIC removed or re-attached takes effect at a restart.
+            nic_changes={"remove_network": "offline", "set_network": "offline", "set_mac_address": "offline"},
         )
 
     def live_update(self) -> bool:
@@ -124,6 +126,13 @@ class KubevirtProvider(Provider):
         if storage_class and self.cluster.get(api.STORAGE_CLASS, storage_class) is None:
             raise errors.SpecError("no StorageClass '%s' in the cluster" % storage_class,
                                    option="placement.datastore" if spec.placement.datastore else "default_datastore")
+        self.check_networks(spec)
+        for what, ref in (("instancetype", placement.instancetype), ("preference", placement.preference)):
+            if ref and self._class(ref, self.namespace) is None:
+                raise errors.SpecError("no %s '%s'" % (ref["kind"], ref["name"]), option=what)
+
+    def check_networks(self, spec: VMSpec) -> None:
+        kv.check_nics(spec.networks)
         for index, network in enumerate(spec.networks):
             nad = network.network or kv.POD_NETWORK
             if nad != kv.POD_NETWORK:
@@ -131,9 +140,6 @@ class KubevirtProvider(Provider):
                 if self.cluster.get(api.NETWORK, name, namespace or self.namespace) is None:
                     raise errors.SpecError("no NetworkAttachmentDefinition '%s' (use 'pod' for the pod network)"
                                            % nad, option="networks[%d].network" % index)
-        for what, ref in (("instancetype", placement.instancetype), ("preference", placement.preference)):
-            if ref and self._class(ref, self.namespace) is None:
-                raise errors.SpecError("no %s '%s'" % (ref["kind"], ref["name"]), option=what)
 
     def _observe(self, vm: dict, vmi: Optional[dict]) -> ObservedVM:
         namespace = vm["metadata"]["namespace"]

@@ -103,10 +103,9 @@ def class_ref(value: Optional[str], what: str) -> Optional[dict[str, str]]:
     return {"kind": kinds[kind.lower()] if kind else cluster, "name": name}
 
 
-def check_spec(spec: VMSpec, placement: Placement, image: Optional[Image]) -> None:
-    """What KubeVirt cannot do with this spec, named by option, before anything is read or written."""
-    check_name(spec.name)
-    for index, network in enumerate(spec.networks):
+def check_nics(networks: tuple[NetworkSpec, ...]) -> None:
+    """What KubeVirt cannot do with these NICs, named by option."""
+    for index, network in enumerate(networks):
         where = "networks[%d]" % index
         if network.bridge:
             raise errors.SpecError("KubeVirt reaches host bridges through a NetworkAttachmentDefinition; name it in "
@@ -118,6 +117,12 @@ def check_spec(spec: VMSpec, placement: Placement, image: Optional[Image]) -> No
         if network.model and network.model not in MODELS:
             raise errors.SpecError("KubeVirt has no '%s' NIC model; use one of %s" % (network.model, ", ".join(MODELS)),
                                    option=where + ".model")
+
+
+def check_spec(spec: VMSpec, placement: Placement, image: Optional[Image]) -> None:
+    """What KubeVirt cannot do with this spec, named by option, before anything is read or written."""
+    check_name(spec.name)
+    check_nics(spec.networks)
     for key in ("cluster", "folder", "resource_pool"):
         if getattr(spec.placement, key):
             raise errors.SpecError("KubeVirt places VMs by namespace and node; placement.%s has no meaning there"
@@ -368,13 +373,31 @@ def reconfigured(vm: dict, change: Reconfiguration, storage_class: Optional[str]
         updated["spec"].setdefault("dataVolumeTemplates", []).append(data_disk(name, disk, storage_class))
         template.setdefault("volumes", []).append({"name": disk.name, "dataVolume": {"name": volume_claim(name, disk.name)}})
         devices.setdefault("disks", []).append({"name": disk.name, "disk": {"bus": "virtio"}})
-    for network in change.add_networks:
-        interface, attachment = _interface(network)
-        devices.setdefault("interfaces", []).append(interface)
-        template.setdefault("networks", []).append(attachment)
+    _change_nics(devices, template, change)
     if change.tags is not None:
         _set_tags(updated["metadata"], change.tags)
     return updated, grow
+
+
+def _change_nics(devices: dict, template: dict, change: Reconfiguration) -> None:
+    """Remove, change and add NICs: each an interface and the network of the same name."""
+    interfaces = [i for i in devices.get("interfaces") or [] if i.get("name") not in change.remove_networks]
+    networks = [n for n in template.get("networks") or [] if n.get("name") not in change.remove_networks]
+    for nic in change.change_networks:
+        index = next(i for i, interface in enumerate(interfaces) if interface.get("name") == nic.network.name)
+        mac = nic.network.mac_address if "mac_address" in nic.fields else interfaces[index].get("macAddress")
+        if "network" in nic.fields:
+            interface, attachment = _interface(nic.network)
+            interfaces[index] = dict(interface, model=interfaces[index].get("model") or interface["model"])
+            networks = [attachment if n.get("name") == nic.network.name else n for n in networks]
+        interfaces[index].pop("macAddress", None)
+        if mac:
+            interfaces[index]["macAddress"] = mac
+    for network in change.add_networks:
+        interface, attachment = _interface(network)
+        interfaces.append(interface)
+        networks.append(attachment)
+    devices["interfaces"], template["networks"] = interfaces, networks
 
 
 def _set_tags(metadata: dict, tags: tuple[str, ...]) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import dropped_fields
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import Reconfiguration
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import NicChange, Reconfiguration
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.kubevirt import translate as kv
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import DiskSpec, NetworkSpec, parse_vm
 
@@ -232,3 +232,20 @@ def test_failures_of_snapshots_restores_and_clones_are_read_from_status():
     assert kv.failure({"status": {"conditions": [{"type": "Failure", "status": "True", "reason": "VMRunning"}]}}) \
         == "VMRunning"
     assert kv.failure({"status": {"readyToUse": True}}) is None
+
+
+def test_nics_are_removed_and_changed_by_name():
+    vm = kv.vm_manifest(spec(networks=[{"name": "lan", "network": "pod"},
+                                       {"name": "san", "network": "san-a", "mac_address": "02:00:00:00:00:05"},
+                                       {"name": "old", "network": "san-a"}]), PLACEMENT, None, None)
+    change = Reconfiguration(remove_networks=("old",), change_networks=(
+        NicChange(NetworkSpec("san", network="san-b"), ("network",)),
+        NicChange(NetworkSpec("lan", network="pod", mac_address="02:00:00:00:00:09"), ("mac_address",))))
+    updated, dummy = kv.reconfigured(vm, change, "fast")
+    interfaces = template(updated)["domain"]["devices"]["interfaces"]
+    assert [i["name"] for i in interfaces] == ["lan", "san"]
+    assert interfaces[0]["macAddress"] == "02:00:00:00:00:09" and "masquerade" in interfaces[0]
+    assert interfaces[1]["macAddress"] == "02:00:00:00:00:05" and "bridge" in interfaces[1]
+    assert template(updated)["networks"] == [{"name": "lan", "pod": {}},
+                                             {"name": "san", "multus": {"networkName": "san-b"}}]
+    assert kv.admission_errors(updated) == []
