@@ -57,9 +57,16 @@ class KubevirtProvider(Provider):
         namespace, dummy, name = vm_id.rpartition("/")
         return namespace or self.namespace, name
 
+    def _get_vm(self, vm_id: str) -> Optional[dict]:
+        """The VM of an id, or None; an id that cannot name a VM (a path trick) names none."""
+        if not kv.object_ref(vm_id):
+            return None
+        namespace, name = self._ref(vm_id)
+        return self.cluster.get(api.VM, name, namespace)
+
     def _vm(self, vm_id: str) -> dict:
         namespace, name = self._ref(vm_id)
-        vm = self.cluster.get(api.VM, name, namespace)
+        vm = self._get_vm(vm_id)
         if vm is None:
             raise errors.NotFoundError("VirtualMachine %s/%s not found" % (namespace, name))
         return vm
@@ -123,9 +130,11 @@ class KubevirtProvider(Provider):
                 raise errors.SpecError("the image %s/%s is %d GiB; the root disk cannot be smaller"
                                        % (image.namespace, image.pvc, size), option="disk_defaults.size")
         storage_class = spec.placement.datastore or placement.storage_class
+        option = "placement.datastore" if spec.placement.datastore else "default_datastore"
+        if storage_class:
+            kv.check_storage_class(storage_class, option)
         if storage_class and self.cluster.get(api.STORAGE_CLASS, storage_class) is None:
-            raise errors.SpecError("no StorageClass '%s' in the cluster" % storage_class,
-                                   option="placement.datastore" if spec.placement.datastore else "default_datastore")
+            raise errors.SpecError("no StorageClass '%s' in the cluster" % storage_class, option=option)
         self.check_networks(spec)
         for what, ref in (("instancetype", placement.instancetype), ("preference", placement.preference)):
             if ref and self._class(ref, self.namespace) is None:
@@ -154,8 +163,7 @@ class KubevirtProvider(Provider):
         return self.cluster.get(api.VMI, vm["metadata"]["name"], vm["metadata"]["namespace"])
 
     def describe(self, vm_id: str) -> Optional[ObservedVM]:
-        namespace, name = self._ref(vm_id)
-        vm = self.cluster.get(api.VM, name, namespace)
+        vm = self._get_vm(vm_id)
         return self._observe(vm, self._instance(vm)) if vm else None
 
     def find(self, name: str) -> Optional[ObservedVM]:
@@ -280,7 +288,7 @@ class KubevirtProvider(Provider):
 
     def delete(self, vm_id: str, delete_disks: bool = True) -> TaskRef:
         namespace, name = self._ref(vm_id)
-        vm = self.cluster.get(api.VM, name, namespace)
+        vm = self._get_vm(vm_id)
         if vm is None:
             return _DONE
         if self._instance(vm) is not None:

@@ -43,6 +43,7 @@ CLASS_KINDS = {
     "preference": ("VirtualMachineClusterPreference", "VirtualMachinePreference"),
 }
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _TAG_KEY = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _FORBIDDEN = re.compile(r'cannot (\w+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]+)")?')
 
@@ -83,11 +84,16 @@ def parse_image(image: str, namespace: str) -> Image:
         return Image(container=image)
     name = image[len("pvc:"):] if image.startswith("pvc:") else image
     source_namespace, dummy, claim = name.rpartition("/")
-    for part in filter(None, (source_namespace, claim)):
-        if not _LABEL.match(part) and not re.match(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", part):
-            raise errors.SpecError("'%s' is neither a containerDisk image (registry/name:tag or docker://...) nor a "
+    if not object_ref(name):
+        raise errors.SpecError("'%s' is neither a containerDisk image (registry/name:tag or docker://...) nor a "
                                    "PVC as [NAMESPACE/]NAME" % image, option="image")
     return Image(pvc=claim, namespace=source_namespace or namespace)
+
+
+def object_ref(value: str) -> bool:
+    """Whether ``value`` is ``[NAMESPACE/]NAME`` of a namespaced object, and no path trick."""
+    namespace, dummy, name = value.rpartition("/")
+    return bool(_SUBDOMAIN.match(name) and ".." not in name and (not namespace or _LABEL.match(namespace)))
 
 
 def class_ref(value: Optional[str], what: str) -> Optional[dict[str, str]]:
@@ -114,6 +120,9 @@ def check_nics(networks: tuple[NetworkSpec, ...]) -> None:
             if getattr(network, key):
                 raise errors.SpecError("KubeVirt guests take static addresses from cloud-init: give them in "
                                        "cloud_init.network_config", option="%s.%s" % (where, key))
+        if network.network and not object_ref(network.network):
+            raise errors.SpecError("'%s' is not a NetworkAttachmentDefinition as [NAMESPACE/]NAME" % network.network,
+                                   option=where + ".network")
         if network.model and network.model not in MODELS:
             raise errors.SpecError("KubeVirt has no '%s' NIC model; use one of %s" % (network.model, ", ".join(MODELS)),
                                    option=where + ".model")
@@ -138,6 +147,11 @@ def check_spec(spec: VMSpec, placement: Placement, image: Optional[Image]) -> No
         raise errors.SpecError("a containerDisk root disk is as large as its image; disk_defaults.size needs a PVC "
                                "image", option="disk_defaults.size")
     meta_hostname(spec.cloud_init.meta_data)
+
+
+def check_storage_class(name: str, option: str) -> None:
+    if not _SUBDOMAIN.match(name) or ".." in name:
+        raise errors.SpecError("'%s' is not a StorageClass name" % name, option=option)
 
 
 def preallocation(disk_type: str, option: str) -> bool:

@@ -249,3 +249,10 @@ def test_nics_are_removed_and_changed_by_name():
     assert template(updated)["networks"] == [{"name": "lan", "pod": {}},
                                              {"name": "san", "multus": {"networkName": "san-b"}}]
     assert kv.admission_errors(updated) == []
+
+
+@pytest.mark.parametrize("value, valid", [
+    ("vr-multus", True), ("infra/storage-net", True), ("a.b-c", True), ("missing/../../etc", False),
+    ("../x", False), ("missing'/><foo x='", False), ("Upper", False), ("a/b/c", False)])
+def test_object_references_refuse_path_tricks(value, valid):
+    assert kv.object_ref(value) is valid
