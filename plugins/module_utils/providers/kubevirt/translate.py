@@ -20,6 +20,7 @@ from typing import Any, Mapping, Optional
 
 from ... import errors
 from ...spec import GIB, MIB, DiskSpec, NetworkSpec, VMSpec, parse_quantity
+from ...spec import Placement as Where
 from ..base import ObservedDisk, ObservedNIC, ObservedVM, Reconfiguration, Snapshot, usable_ip
 
 API = "kubevirt.io/v1"
@@ -522,10 +523,20 @@ def observed(vm: Mapping[str, Any], vmi: Optional[Mapping[str, Any]] = None,
         disks=_disks(vm, template, claims or {}),
         nics=_nics(template, vmi),
         tags=tags_of(metadata),
+        placement=_where(spec, template),
         details={key: value for key, value in details.items() if value not in (None, "")},
         raw={"uid": metadata.get("uid"), "resourceVersion": metadata.get("resourceVersion"),
              "printableStatus": status.get("printableStatus")},
     )
+
+
+def _where(spec: Mapping[str, Any], template: Mapping[str, Any]) -> Where:
+    """The StorageClass of the root disk (of the first disk without one) and the node the VM is pinned to."""
+    templates = spec.get("dataVolumeTemplates") or []
+    root = next((t for t in templates if t["metadata"]["name"].endswith("-root")), templates[0] if templates else {})
+    storage = (root.get("spec") or {}).get("storage") or (root.get("spec") or {}).get("pvc") or {}
+    return Where(datastore=storage.get("storageClassName"),
+                 host=(template.get("nodeSelector") or {}).get("kubernetes.io/hostname"))
 
 
 def tags_of(metadata: Mapping[str, Any]) -> tuple[str, ...]:

@@ -164,6 +164,7 @@ def test_observed_from_the_vm_and_its_instance():
     assert disks == [("root", 10, "web-1-root"), ("data", 5, "web-1-data")]
     assert seen.nics[0].mac_address == "02:aa:00:00:00:01" and seen.ip_addresses == ("10.244.0.7",)
     assert seen.tags == ("web",) and seen.details["node"] == "node-1" and seen.details["guest_agent"]
+    assert (seen.placement.datastore, seen.placement.host) == ("fast", None)
 
 
 def test_instancetype_sizes_come_from_the_instancetype():
