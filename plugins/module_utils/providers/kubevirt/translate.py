@@ -463,7 +463,9 @@ def _nics(template: Mapping[str, Any], vmi: Optional[Mapping[str, Any]]) -> tupl
         found.append(ObservedNIC(
             name=name, mac_address=(interface.get("macAddress") or status.get("mac") or "").lower() or None,
             network=attached, bridge=None, model=interface.get("model") or "virtio",
-            ip_addresses=tuple(a for a in addresses if ":" not in a and usable_ip(a))))
+            ip_addresses=tuple(a for a in addresses if ":" not in a and usable_ip(a)),
+            # KubeVirt keeps no static address for a NIC: one asked for is a change, which it refuses.
+            static_ip=""))
     return tuple(found)
 
 
