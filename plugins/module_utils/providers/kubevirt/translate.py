@@ -87,7 +87,7 @@ def parse_image(image: str, namespace: str) -> Image:
     source_namespace, dummy, claim = name.rpartition("/")
     if not object_ref(name):
         raise errors.SpecError("'%s' is neither a containerDisk image (registry/name:tag or docker://...) nor a "
-                                   "PVC as [NAMESPACE/]NAME" % image, option="image")
+                               "PVC as [NAMESPACE/]NAME" % image, option="image")
     return Image(pvc=claim, namespace=source_namespace or namespace)
 
 
