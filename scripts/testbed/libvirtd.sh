@@ -34,6 +34,9 @@ install() {
     local conf=/etc/libvirt/qemu.conf
     grep -qx 'user = "root"' "$conf" || echo 'user = "root"' >> "$conf"
     grep -qx 'group = "root"' "$conf" || echo 'group = "root"' >> "$conf"
+    # No private mount namespace per QEMU: after a libvirtd that was killed mid-start (the faults stage does
+    # that), a new domain's /dev/null bind mount fails ("Unable to move ... mount to /dev/null").
+    grep -qx 'namespaces = \[\]' "$conf" || echo 'namespaces = []' >> "$conf"
 }
 
 running() { pgrep -x "$1" >/dev/null; }
