@@ -73,10 +73,24 @@ def seed(count: int) -> None:
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         list(pool.map(one, range(count)))
     deadline = time.monotonic() + 600
-    while len(api.list(k.VMI, INVENTORY_NAMESPACE).get("items") or []) < count:
+
+    def settled() -> bool:
+        """Every VMI made and every VM's status written: the stand-in is idle again, and out of the way."""
+        vms = api.list(k.VM, INVENTORY_NAMESPACE).get("items") or []
+        running = sum(1 for vm in vms if (vm.get("status") or {}).get("printableStatus") == "Running")
+        return running == count and len(api.list(k.VMI, INVENTORY_NAMESPACE).get("items") or []) == count
+
+    while not settled():
         if time.monotonic() > deadline:
             raise SystemExit("the stand-in did not start %d VMIs" % count)
         time.sleep(2)
+    time.sleep(5)
+
+
+def best(bindir: pathlib.Path, inventory_file: pathlib.Path, env: dict) -> tuple[float, float, str]:
+    """The fastest of three runs: the machine is shared, and the first run warms the file cache."""
+    runs = [measure(bindir, inventory_file, env) for dummy in range(3)]
+    return min(runs, key=lambda run: run[0])
 
 
 def inventory(bindir: pathlib.Path, count: int) -> None:
@@ -94,14 +108,14 @@ def inventory(bindir: pathlib.Path, count: int) -> None:
         anchor = folder / "bench.kubevirt.yml"
         anchor.write_text(json.dumps({"plugin": "kubevirt.core.kubevirt", "kubeconfig": KUBECONFIG,
                                       "namespaces": [INVENTORY_NAMESPACE]}))
-        seconds, rss, text = measure(bindir, ours, env)
+        seconds, rss, text = best(bindir, ours, env)
         listing = unmark(json.loads(text))
         hosts = len(listing["_meta"]["hostvars"])
         floor = floors(folder, listing)
-        rows = [("floor: script inventory", measure(bindir, floor["script"], env)),
-                ("floor: static YAML", measure(bindir, floor["static"], env)),
+        rows = [("floor: script inventory", best(bindir, floor["script"], env)),
+                ("floor: static YAML", best(bindir, floor["static"], env)),
                 ("virtrigaud (kubevirt source)", (seconds, rss, text)),
-                ("kubevirt.core.kubevirt", measure(bindir, anchor, env))]
+                ("kubevirt.core.kubevirt", best(bindir, anchor, env))]
     base = rows[0][1][0]
     print("ansible-inventory --list of %d KubeVirt VMs with VMIs (%d hosts from ours)" % (count, hosts))
     for name, (took, peak, dummy) in rows:

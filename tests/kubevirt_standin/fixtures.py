@@ -145,6 +145,9 @@ def objects(ca_bundle: bytes, port: int) -> list[tuple[k.Kind, dict]]:
         (k.Kind("k8s.cni.cncf.io/v1", "network-attachment-definitions"),
          _object("k8s.cni.cncf.io/v1", "NetworkAttachmentDefinition", "vr-multus", NAMESPACE, spec={
              "config": '{"cniVersion": "0.3.1", "type": "bridge", "bridge": "br-vr"}'})),
+        (k.Kind("k8s.cni.cncf.io/v1", "network-attachment-definitions"),
+         _object("k8s.cni.cncf.io/v1", "NetworkAttachmentDefinition", "vr-multus-alt", NAMESPACE, spec={
+             "config": '{"cniVersion": "0.3.1", "type": "bridge", "bridge": "br-vr-alt"}'})),
         (k.PVC, _object("v1", "PersistentVolumeClaim", "vr-base", NAMESPACE, spec={
             "accessModes": ["ReadWriteOnce"], "storageClassName": "standin",
             "resources": {"requests": {"storage": "1Gi"}}})),

@@ -57,10 +57,16 @@ class KubevirtProvider(Provider):
         namespace, dummy, name = vm_id.rpartition("/")
         return namespace or self.namespace, name
 
+    def _get_vm(self, vm_id: str) -> Optional[dict]:
+        """The VM of an id, or None; an id that cannot name a VM (a path trick) names none."""
+        if not kv.object_ref(vm_id):
+            return None
+        namespace, name = self._ref(vm_id)
+        return self.cluster.get(api.VM, name, namespace)
+
     def _vm(self, vm_id: str) -> dict:
         namespace, name = self._ref(vm_id)
-        vm = self.cluster.get(api.VM, name, namespace) if kv.is_object_name(namespace) and kv.is_object_name(
-            name) else None
+        vm = self._get_vm(vm_id)
         if vm is None:
             raise errors.NotFoundError("VirtualMachine %s/%s not found" % (namespace, name))
         return vm
@@ -93,6 +99,8 @@ class KubevirtProvider(Provider):
             supports_linked_clones=True,
             supported_disk_types=("thin", "thick"),
             supported_network_types=("pod", "multus"),
+            # KubeVirt hot-plugs new bridge NICs only; a NIC removed or re-attached takes effect at a restart.
+            nic_changes={"remove_network": "offline", "set_network": "offline", "set_mac_address": "offline"},
         )
 
     def live_update(self) -> bool:
@@ -122,21 +130,25 @@ class KubevirtProvider(Provider):
                 raise errors.SpecError("the image %s/%s is %d GiB; the root disk cannot be smaller"
                                        % (image.namespace, image.pvc, size), option="disk_defaults.size")
         storage_class = spec.placement.datastore or placement.storage_class
-        if storage_class and (not kv.is_object_name(storage_class)
-                              or self.cluster.get(api.STORAGE_CLASS, storage_class) is None):
-            raise errors.SpecError("no StorageClass '%s' in the cluster" % storage_class,
-                                   option="placement.datastore" if spec.placement.datastore else "default_datastore")
+        option = "placement.datastore" if spec.placement.datastore else "default_datastore"
+        if storage_class:
+            kv.check_storage_class(storage_class, option)
+        if storage_class and self.cluster.get(api.STORAGE_CLASS, storage_class) is None:
+            raise errors.SpecError("no StorageClass '%s' in the cluster" % storage_class, option=option)
+        self.check_networks(spec)
+        for what, ref in (("instancetype", placement.instancetype), ("preference", placement.preference)):
+            if ref and self._class(ref, self.namespace) is None:
+                raise errors.SpecError("no %s '%s'" % (ref["kind"], ref["name"]), option=what)
+
+    def check_networks(self, spec: VMSpec) -> None:
+        kv.check_nics(spec.networks)
         for index, network in enumerate(spec.networks):
             nad = network.network or kv.POD_NETWORK
             if nad != kv.POD_NETWORK:
                 namespace, dummy, name = nad.rpartition("/")
-                named = kv.is_object_name(name) and (not namespace or kv.is_object_name(namespace))
-                if not named or self.cluster.get(api.NETWORK, name, namespace or self.namespace) is None:
+                if self.cluster.get(api.NETWORK, name, namespace or self.namespace) is None:
                     raise errors.SpecError("no NetworkAttachmentDefinition '%s' (use 'pod' for the pod network)"
                                            % nad, option="networks[%d].network" % index)
-        for what, ref in (("instancetype", placement.instancetype), ("preference", placement.preference)):
-            if ref and self._class(ref, self.namespace) is None:
-                raise errors.SpecError("no %s '%s'" % (ref["kind"], ref["name"]), option=what)
 
     def _observe(self, vm: dict, vmi: Optional[dict]) -> ObservedVM:
         namespace = vm["metadata"]["namespace"]
@@ -151,10 +163,7 @@ class KubevirtProvider(Provider):
         return self.cluster.get(api.VMI, vm["metadata"]["name"], vm["metadata"]["namespace"])
 
     def describe(self, vm_id: str) -> Optional[ObservedVM]:
-        namespace, name = self._ref(vm_id)
-        if not (kv.is_object_name(namespace) and kv.is_object_name(name)):
-            return None  # no VM can have that id, and it must not reach a request path
-        vm = self.cluster.get(api.VM, name, namespace)
+        vm = self._get_vm(vm_id)
         return self._observe(vm, self._instance(vm)) if vm else None
 
     def find(self, name: str) -> Optional[ObservedVM]:
@@ -279,7 +288,7 @@ class KubevirtProvider(Provider):
 
     def delete(self, vm_id: str, delete_disks: bool = True) -> TaskRef:
         namespace, name = self._ref(vm_id)
-        vm = self.cluster.get(api.VM, name, namespace)
+        vm = self._get_vm(vm_id)
         if vm is None:
             return _DONE
         if self._instance(vm) is not None:

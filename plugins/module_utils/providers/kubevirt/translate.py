@@ -20,7 +20,7 @@ from typing import Any, Mapping, Optional
 
 from ... import errors
 from ...spec import GIB, MIB, DiskSpec, NetworkSpec, VMSpec, parse_quantity
-from ...spec import Placement as VMPlacement
+from ...spec import Placement as Where
 from ..base import ObservedDisk, ObservedNIC, ObservedVM, Reconfiguration, Snapshot, usable_ip
 
 API = "kubevirt.io/v1"
@@ -44,7 +44,7 @@ CLASS_KINDS = {
     "preference": ("VirtualMachineClusterPreference", "VirtualMachinePreference"),
 }
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _TAG_KEY = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _FORBIDDEN = re.compile(r'cannot (\w+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]+)")?')
 
@@ -85,11 +85,16 @@ def parse_image(image: str, namespace: str) -> Image:
         return Image(container=image)
     name = image[len("pvc:"):] if image.startswith("pvc:") else image
     source_namespace, dummy, claim = name.rpartition("/")
-    for part in filter(None, (source_namespace, claim)):
-        if not _LABEL.match(part) and not re.match(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", part):
-            raise errors.SpecError("'%s' is neither a containerDisk image (registry/name:tag or docker://...) nor a "
-                                   "PVC as [NAMESPACE/]NAME" % image, option="image")
+    if not object_ref(name):
+        raise errors.SpecError("'%s' is neither a containerDisk image (registry/name:tag or docker://...) nor a "
+                               "PVC as [NAMESPACE/]NAME" % image, option="image")
     return Image(pvc=claim, namespace=source_namespace or namespace)
+
+
+def object_ref(value: str) -> bool:
+    """Whether ``value`` is ``[NAMESPACE/]NAME`` of a namespaced object, and no path trick."""
+    namespace, dummy, name = value.rpartition("/")
+    return bool(_SUBDOMAIN.match(name) and ".." not in name and (not namespace or _LABEL.match(namespace)))
 
 
 def class_ref(value: Optional[str], what: str) -> Optional[dict[str, str]]:
@@ -105,10 +110,9 @@ def class_ref(value: Optional[str], what: str) -> Optional[dict[str, str]]:
     return {"kind": kinds[kind.lower()] if kind else cluster, "name": name}
 
 
-def check_spec(spec: VMSpec, placement: Placement, image: Optional[Image]) -> None:
-    """What KubeVirt cannot do with this spec, named by option, before anything is read or written."""
-    check_name(spec.name)
-    for index, network in enumerate(spec.networks):
+def check_nics(networks: tuple[NetworkSpec, ...]) -> None:
+    """What KubeVirt cannot do with these NICs, named by option."""
+    for index, network in enumerate(networks):
         where = "networks[%d]" % index
         if network.bridge:
             raise errors.SpecError("KubeVirt reaches host bridges through a NetworkAttachmentDefinition; name it in "
@@ -117,9 +121,18 @@ def check_spec(spec: VMSpec, placement: Placement, image: Optional[Image]) -> No
             if getattr(network, key):
                 raise errors.SpecError("KubeVirt guests take static addresses from cloud-init: give them in "
                                        "cloud_init.network_config", option="%s.%s" % (where, key))
+        if network.network and not object_ref(network.network):
+            raise errors.SpecError("'%s' is not a NetworkAttachmentDefinition as [NAMESPACE/]NAME" % network.network,
+                                   option=where + ".network")
         if network.model and network.model not in MODELS:
             raise errors.SpecError("KubeVirt has no '%s' NIC model; use one of %s" % (network.model, ", ".join(MODELS)),
                                    option=where + ".model")
+
+
+def check_spec(spec: VMSpec, placement: Placement, image: Optional[Image]) -> None:
+    """What KubeVirt cannot do with this spec, named by option, before anything is read or written."""
+    check_name(spec.name)
+    check_nics(spec.networks)
     for key in ("cluster", "folder", "resource_pool"):
         if getattr(spec.placement, key):
             raise errors.SpecError("KubeVirt places VMs by namespace and node; placement.%s has no meaning there"
@@ -135,6 +148,11 @@ def check_spec(spec: VMSpec, placement: Placement, image: Optional[Image]) -> No
         raise errors.SpecError("a containerDisk root disk is as large as its image; disk_defaults.size needs a PVC "
                                "image", option="disk_defaults.size")
     meta_hostname(spec.cloud_init.meta_data)
+
+
+def check_storage_class(name: str, option: str) -> None:
+    if not _SUBDOMAIN.match(name) or ".." in name:
+        raise errors.SpecError("'%s' is not a StorageClass name" % name, option=option)
 
 
 def preallocation(disk_type: str, option: str) -> bool:
@@ -370,13 +388,31 @@ def reconfigured(vm: dict, change: Reconfiguration, storage_class: Optional[str]
         updated["spec"].setdefault("dataVolumeTemplates", []).append(data_disk(name, disk, storage_class))
         template.setdefault("volumes", []).append({"name": disk.name, "dataVolume": {"name": volume_claim(name, disk.name)}})
         devices.setdefault("disks", []).append({"name": disk.name, "disk": {"bus": "virtio"}})
-    for network in change.add_networks:
-        interface, attachment = _interface(network)
-        devices.setdefault("interfaces", []).append(interface)
-        template.setdefault("networks", []).append(attachment)
+    _change_nics(devices, template, change)
     if change.tags is not None:
         _set_tags(updated["metadata"], change.tags)
     return updated, grow
+
+
+def _change_nics(devices: dict, template: dict, change: Reconfiguration) -> None:
+    """Remove, change and add NICs: each an interface and the network of the same name."""
+    interfaces = [i for i in devices.get("interfaces") or [] if i.get("name") not in change.remove_networks]
+    networks = [n for n in template.get("networks") or [] if n.get("name") not in change.remove_networks]
+    for nic in change.change_networks:
+        index = next(i for i, interface in enumerate(interfaces) if interface.get("name") == nic.network.name)
+        mac = nic.network.mac_address if "mac_address" in nic.fields else interfaces[index].get("macAddress")
+        if "network" in nic.fields:
+            interface, attachment = _interface(nic.network)
+            interfaces[index] = dict(interface, model=interfaces[index].get("model") or interface["model"])
+            networks = [attachment if n.get("name") == nic.network.name else n for n in networks]
+        interfaces[index].pop("macAddress", None)
+        if mac:
+            interfaces[index]["macAddress"] = mac
+    for network in change.add_networks:
+        interface, attachment = _interface(network)
+        interfaces.append(interface)
+        networks.append(attachment)
+    devices["interfaces"], template["networks"] = interfaces, networks
 
 
 def _set_tags(metadata: dict, tags: tuple[str, ...]) -> None:
@@ -427,7 +463,9 @@ def _nics(template: Mapping[str, Any], vmi: Optional[Mapping[str, Any]]) -> tupl
         found.append(ObservedNIC(
             name=name, mac_address=(interface.get("macAddress") or status.get("mac") or "").lower() or None,
             network=attached, bridge=None, model=interface.get("model") or "virtio",
-            ip_addresses=tuple(a for a in addresses if ":" not in a and usable_ip(a))))
+            ip_addresses=tuple(a for a in addresses if ":" not in a and usable_ip(a)),
+            # KubeVirt keeps no static address for a NIC: one asked for is a change, which it refuses.
+            static_ip=""))
     return tuple(found)
 
 
@@ -449,13 +487,6 @@ def _disks(vm: Mapping[str, Any], template: Mapping[str, Any], claims: Mapping[s
         found.append(ObservedDisk(name=disk["name"], size_gib=size, format="containerDisk" if image else "pvc",
                                   path=image or claim, device=next(iter(k for k in ("disk", "lun") if k in disk), None)))
     return tuple(found)
-
-
-def _storage_class(vm: Mapping[str, Any]) -> Optional[str]:
-    """Where the VM's own disks are: the StorageClass its DataVolume templates name (None for the default)."""
-    classes = [((t.get("spec") or {}).get("storage") or (t.get("spec") or {}).get("pvc") or {}).get("storageClassName")
-               for t in (vm.get("spec") or {}).get("dataVolumeTemplates") or []]
-    return next((name for name in classes if name), None)
 
 
 def observed(vm: Mapping[str, Any], vmi: Optional[Mapping[str, Any]] = None,
@@ -494,11 +525,20 @@ def observed(vm: Mapping[str, Any], vmi: Optional[Mapping[str, Any]] = None,
         disks=_disks(vm, template, claims or {}),
         nics=_nics(template, vmi),
         tags=tags_of(metadata),
+        placement=_where(spec, template),
         details={key: value for key, value in details.items() if value not in (None, "")},
-        placement=VMPlacement(datastore=_storage_class(vm)),
         raw={"uid": metadata.get("uid"), "resourceVersion": metadata.get("resourceVersion"),
              "printableStatus": status.get("printableStatus")},
     )
+
+
+def _where(spec: Mapping[str, Any], template: Mapping[str, Any]) -> Where:
+    """The StorageClass of the root disk (of the first disk without one) and the node the VM is pinned to."""
+    templates = spec.get("dataVolumeTemplates") or []
+    root = next((t for t in templates if t["metadata"]["name"].endswith("-root")), templates[0] if templates else {})
+    storage = (root.get("spec") or {}).get("storage") or (root.get("spec") or {}).get("pvc") or {}
+    return Where(datastore=storage.get("storageClassName"),
+                 host=(template.get("nodeSelector") or {}).get("kubernetes.io/hostname"))
 
 
 def tags_of(metadata: Mapping[str, Any]) -> tuple[str, ...]:
@@ -606,8 +646,3 @@ def translate_error(status: int, body: bytes, what: str) -> errors.VirtrigaudErr
     if status == 429 or status >= 500:
         return errors.UnavailableError(text, details=details)
     return errors.ProviderError(text, details=details)
-
-
-def is_object_name(value: str) -> bool:
-    """A name Kubernetes can hold (a DNS subdomain); anything else must never reach a request path."""
-    return bool(_OBJECT_NAME.match(value or ""))

@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import dropped_fields
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import Reconfiguration
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import NicChange, Reconfiguration
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.kubevirt import translate as kv
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import DiskSpec, NetworkSpec, parse_vm
 
@@ -164,6 +164,7 @@ def test_observed_from_the_vm_and_its_instance():
     assert disks == [("root", 10, "web-1-root"), ("data", 5, "web-1-data")]
     assert seen.nics[0].mac_address == "02:aa:00:00:00:01" and seen.ip_addresses == ("10.244.0.7",)
     assert seen.tags == ("web",) and seen.details["node"] == "node-1" and seen.details["guest_agent"]
+    assert (seen.placement.datastore, seen.placement.host) == ("fast", None)
 
 
 def test_instancetype_sizes_come_from_the_instancetype():
@@ -234,9 +235,25 @@ def test_failures_of_snapshots_restores_and_clones_are_read_from_status():
     assert kv.failure({"status": {"readyToUse": True}}) is None
 
 
-@pytest.mark.parametrize("name, valid", [
-    ("web-1", True), ("fast.ssd", True), ("missing/../../etc", False), ("..", False), ("Web", False),
-    ("missing'/><foo x='", False), ("", False), ("a" * 253, True), ("a" * 254, False),
-])
-def test_only_kubernetes_names_reach_a_request_path(name, valid):
-    assert kv.is_object_name(name) is valid
+def test_nics_are_removed_and_changed_by_name():
+    vm = kv.vm_manifest(spec(networks=[{"name": "lan", "network": "pod"},
+                                       {"name": "san", "network": "san-a", "mac_address": "02:00:00:00:00:05"},
+                                       {"name": "old", "network": "san-a"}]), PLACEMENT, None, None)
+    change = Reconfiguration(remove_networks=("old",), change_networks=(
+        NicChange(NetworkSpec("san", network="san-b"), ("network",)),
+        NicChange(NetworkSpec("lan", network="pod", mac_address="02:00:00:00:00:09"), ("mac_address",))))
+    updated, dummy = kv.reconfigured(vm, change, "fast")
+    interfaces = template(updated)["domain"]["devices"]["interfaces"]
+    assert [i["name"] for i in interfaces] == ["lan", "san"]
+    assert interfaces[0]["macAddress"] == "02:00:00:00:00:09" and "masquerade" in interfaces[0]
+    assert interfaces[1]["macAddress"] == "02:00:00:00:00:05" and "bridge" in interfaces[1]
+    assert template(updated)["networks"] == [{"name": "lan", "pod": {}},
+                                             {"name": "san", "multus": {"networkName": "san-b"}}]
+    assert kv.admission_errors(updated) == []
+
+
+@pytest.mark.parametrize("value, valid", [
+    ("vr-multus", True), ("infra/storage-net", True), ("a.b-c", True), ("missing/../../etc", False),
+    ("../x", False), ("missing'/><foo x='", False), ("Upper", False), ("a/b/c", False)])
+def test_object_references_refuse_path_tricks(value, valid):
+    assert kv.object_ref(value) is valid
