@@ -116,7 +116,7 @@ def start_runtime(tmp: pathlib.Path, tls: bool) -> tuple[subprocess.Popen, int, 
     pki = pathlib.Path(os.environ.get("RUNTIME_PKI", ""))
     args = [sys.executable, "-m", "virtrigaud_runtime", "--grpc-addr=127.0.0.1:%d" % port,
             "--metrics-addr=127.0.0.1:%d" % http, "--credentials-dir", str(tmp)]
-    options: dict = {"tls": False}
+    options: dict = {"insecure": True}
     if tls:
         args += ["--tls-dir", str(pki / "server-tls")]
         options = {"ca_path": str(pki / "ca" / "ca.crt"), "client_cert": str(pki / "client.crt"),

@@ -1,7 +1,8 @@
 """Fail when an AWX credential type in docs/awx injects a variable its own backend does not read.
 
 Each credential type serves one backend (its file name, with runtime.yml for
-the remote provider and kubernetes.yml for the Kubernetes modules).  It may
+the remote provider and kubernetes.yml for the Kubernetes table, which the
+Kubernetes modules and the kubevirt backend share).  It may
 inject only the variables of that backend's connection table, so that a job
 carrying several credentials never hands one backend's secret to another.
 Run with the collection tree on PYTHONPATH.
@@ -13,7 +14,6 @@ import sys
 
 import yaml
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import kube_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers import connection
 
 BACKEND_OF = {"runtime": "remote"}
@@ -21,12 +21,8 @@ BACKEND_OF = {"runtime": "remote"}
 
 def readable(backend):
     """The variables a credential type for ``backend`` may inject, and those that hold secrets."""
-    if backend == "kubernetes":
-        spec = kube_spec()
-        names = {name for option in spec.values() for name in option.get("fallback", (None, []))[1]}
-        return names, set(spec["api_key"]["fallback"][1])
-    table = connection.settings_of(backend)
-    return set(connection.environment_variables(backend)), {name for s in table if s.secret for name in s.env}
+    table = connection.KUBERNETES if backend == "kubernetes" else connection.settings_of(backend)
+    return {name for s in table for name in s.env}, {name for s in table if s.secret for name in s.env}
 
 
 repo = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ".")

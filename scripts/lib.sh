@@ -16,8 +16,13 @@ say() { printf '\n==> %s\n' "$*"; }
 build_tree() {
     mkdir -p "$COLLECTION"
     (cd "$REPO" && git ls-files -co --exclude-standard -z) |
-        rsync -a --delete --from0 --files-from=- "$REPO/" "$COLLECTION/"
-    (cd "$REPO" && git ls-files -co --exclude-standard) > "$VIRTRIGAUD_CACHE/tree.list"
+        rsync -a --from0 --files-from=- "$REPO/" "$COLLECTION/"
+    (cd "$REPO" && git ls-files -co --exclude-standard | sort) > "$VIRTRIGAUD_CACHE/tree.list"
+    # rsync --files-from deletes nothing: remove what the checkout no longer has (an earlier run's, another
+    # checkout's), but not git's files, ansible-test's output or caches.
+    (cd "$COLLECTION" && find . -type f -not -path './.git/*' -not -path './tests/output/*' \
+        -not -path '*/__pycache__/*' -not -path './tests/integration/integration_config.yml' | sed 's|^\./||' | sort |
+        comm -23 - "$VIRTRIGAUD_CACHE/tree.list" | xargs -r -d '\n' rm -f --)
     # ansible-test lists files through git when it finds a repository.
     if [ ! -d "$COLLECTION/.git" ]; then
         git -C "$COLLECTION" init -q

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Run every test: unit, sanity, lint, docs, the provider runtime's tests, the
 # integration scenario suite on the mock provider, a real libvirtd, vcsim, the
-# fake PVE, the runtime and a real kube-apiserver, then unit, sanity, docs and
-# the mock suite again on
+# fake PVE, the runtime and a real kube-apiserver, every backend's credentials
+# at once, jobs as AWX runs them (ansible-runner transmit | worker | process),
+# the runtime's container, then unit, sanity, docs and the mock suite again on
 # the newest ansible-core.  `test.sh unit sanity` runs a subset.
 set -euo pipefail
 # shellcheck disable=SC1091  # lib.sh sits beside this script
 source "$(dirname "$0")/lib.sh"
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(setup unit sanity lint docs awx package runtime integration isolation faults load container newest)
+[ ${#stages[@]} -gt 0 ] || stages=(setup unit sanity lint docs awx package runtime integration isolation runner faults load container
+                                  newest)
 LOGS="$VIRTRIGAUD_CACHE/logs"
 NEWEST_CORE="ansible-core>=2.21,<2.22"
 SKIPPED=()
@@ -131,7 +133,7 @@ integration_leg() {
     log="$LOGS/integration-$backend-$(python_version "$PYTHON").log"
     [ $# -eq 0 ] || "$@" "$canary"
     build_tree
-    sed "s/@CANARY@/$canary/; s:@STATE@:$VIRTRIGAUD_CACHE/mock-state.json:; s:@CACHE@:$VIRTRIGAUD_CACHE:g" \
+    sed "s/@CANARY@/$canary/; s:@STATE@:$VIRTRIGAUD_CACHE/mock-state.json:; s:@CACHE@:$VIRTRIGAUD_CACHE:g; s:@REPO@:$REPO:g" \
         "$REPO/tests/integration/config/$backend.yml" > "$COLLECTION/tests/integration/integration_config.yml"
     # shellcheck disable=SC2086  # VIRTRIGAUD_TARGETS is a list of target names, to run fewer while developing
     (cd "$COLLECTION" && ansible-test integration --local --python "$(python_version "$PYTHON")" --color no \
@@ -144,7 +146,8 @@ integration_leg() {
     echo "integration on $backend: passed in $((SECONDS - started)) s; the secret canary appears in no log"
 }
 
-stage_integration_mock() { integration_leg mock; }
+# A fresh state file: VMs an earlier run left there must not show up in this one.
+stage_integration_mock() { rm -f "$VIRTRIGAUD_CACHE/mock-state.json"; integration_leg mock; }
 
 stage_integration_libvirt() {
     "$REPO/scripts/testbed/libvirtd.sh" start
@@ -214,6 +217,27 @@ stage_integration_kubernetes() {
     "$REPO/scripts/testbed/runtime.sh" stop
 }
 
+# KubeVirt: the kube-apiserver with KubeVirt's CRDs and admission rules, and the stand-in for its controllers
+# and virt-api (scripts/testbed/kubevirt.sh).  The canary is the leg's bearer token, a static token of a user
+# bound to exactly the guide's RBAC, and the `kubevirt` target puts it in cloud-init user data too.
+start_kubevirt() {
+    local tokens
+    "$REPO/scripts/testbed/kubevirt.sh" stop >/dev/null
+    "$REPO/scripts/testbed/kube.sh" stop >/dev/null
+    tokens="$(mktemp)"
+    "$REPO/scripts/testbed/kubevirt.sh" tokens "$1" > "$tokens"
+    KUBE_EXTRA_TOKENS="$tokens" "$REPO/scripts/testbed/kube.sh" start
+    rm -f "$tokens"
+    PYTHON="$PYTHON" "$REPO/scripts/testbed/kubevirt.sh" start
+}
+
+stage_integration_kubevirt() {
+    VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-bad_input inventory_virtrigaud kubevirt vm_scenarios vmset_scenarios}" \
+        integration_leg kubevirt start_kubevirt
+    "$REPO/scripts/testbed/kubevirt.sh" stop
+    "$REPO/scripts/testbed/kube.sh" stop
+}
+
 stage_integration() {
     stage_integration_mock
     stage_integration_libvirt
@@ -221,6 +245,7 @@ stage_integration() {
     stage_integration_proxmox
     stage_integration_remote
     stage_integration_kubernetes
+    stage_integration_kubevirt
 }
 
 # Faults: libvirtd and the runtime killed, and the fake PVE's API gone, in the middle of a create, a clone,
@@ -277,12 +302,14 @@ stage_isolation() {
         export VMWARE_VALIDATE_CERTS=false PROXMOX_VALIDATE_CERTS=false
         export LIBVIRT_DEFAULT_URI=qemu:///system LIBVIRT_USERNAME=vr-tester LIBVIRT_PASSWORD="$libvirt"
         export LIBVIRT_STORAGE_POOL=virtrigaud VIRTRIGAUD_MOCK_URI="mock://$scratch/mock.json"
-        ansible-playbook -v "$REPO/tests/isolation/play.yml" -e "ansible_python_interpreter=$(command -v "$PYTHON")"
+        # set -e does not reach inside a subshell that is an if's condition: each step exits on failure itself.
+        ansible-playbook -v "$REPO/tests/isolation/play.yml" -e "ansible_python_interpreter=$(command -v "$PYTHON")" ||
+            exit 1
         ANSIBLE_INVENTORY_ENABLED=virtrigaud.core.virtrigaud ANSIBLE_INVENTORY_UNPARSED_FAILED=true \
-            ansible-inventory -i "$REPO/tests/isolation/all.virtrigaud.yml" --list > "$scratch/inventory.json"
+            ansible-inventory -i "$REPO/tests/isolation/all.virtrigaud.yml" --list > "$scratch/inventory.json" || exit 1
         "$PYTHON" -c 'import json, sys; hosts = json.load(open(sys.argv[1]))["_meta"]["hostvars"]
 sources = {v["virtrigaud_provider"] for v in hosts.values()}
-assert {"kvm", "vcenter", "pve", "runtime"} <= sources, sources
+assert {"kvm", "vcenter", "runtime"} <= sources, sources  # pve and memory hold no VMs; strict=true read them
 print("inventory: %d hosts from %s" % (len(hosts), ", ".join(sorted(sources))))' "$scratch/inventory.json"
     ) > "$log" 2>&1; then
         tail -n 40 "$log"
@@ -307,6 +334,118 @@ no_canary_outside() {
     found="$(grep -rl --fixed-strings "$canary" "$@" /run/virtrigaud-testbed /var/log/libvirt 2>/dev/null |
         grep -v "^/run/virtrigaud-testbed/${own:-^}" || true)"
     [ -z "$found" ] || { echo "a secret canary left its backend, into: $found" >&2; return 1; }
+}
+
+# AWX's execution path: every job is transmitted, run by `ansible-runner worker`
+# in a private data dir of its own and processed back, as AWX has an execution
+# node do it; the collection travels in the job's requirements_collections and
+# the credentials are rendered from docs/awx/credential_types as AWX renders
+# them (tests/awx).  Jobs converge and remove a VM on the mock provider and on
+# the real libvirtd, an inventory update lists both, and one job carries a
+# libvirt and a vSphere credential at once; no secret canary may leave its backend.
+stage_runner() {
+    local started=$SECONDS prefix="vrawx-$RANDOM$RANDOM" vsphere="vr-vsphere-$RANDOM$RANDOM" places
+    RUNNER_LIBVIRT_CANARY="vr-libvirt-$RANDOM$RANDOM"
+    RUNNER_SCRATCH="$(mktemp -d)"
+    RUNNER_PREFIX="$prefix"
+    RUNNER_JOBS=0
+    build_tree
+    (cd "$REPO/tests" && "$PYTHON" -m pytest -q -p no:cacheprovider awx) > "$LOGS/runner-render.log" ||
+        { cat "$LOGS/runner-render.log"; return 1; }
+    echo "  credential types rendered as AWX does: $(tail -n 1 "$LOGS/runner-render.log")"
+    "$REPO/scripts/testbed/libvirtd.sh" start >/dev/null
+    "$REPO/scripts/testbed/seed-image.sh" "$("$REPO/scripts/testbed/guest-image.sh" | tail -n 1)" >/dev/null
+    start_vcsim "$vsphere" >/dev/null
+    RUNNER_VSPHERE_CREDENTIAL="$(eval "$(VCSIM_PASSWORD="$vsphere" "$REPO/scripts/testbed/vcsim.sh" env)" &&
+        printf '{"type": "%s", "inputs": {"hostname": "%s", "port": "%s", "username": "%s", "password": "%s", "skip_tls_verify": true}}' \
+            "$REPO/docs/awx/credential_types/vsphere.yml" "$VMWARE_HOST" "$VMWARE_PORT" "$VMWARE_USER" "$VMWARE_PASSWORD")"
+    runner_template
+    trap runner_cleanup EXIT
+    echo "  jobs: transmit | ansible-runner worker | ansible-runner process"
+    runner_job converge-mock-1 converge.yml "$(runner_request mock)" --changed 2
+    runner_job converge-mock-2 converge.yml "$(runner_request mock)" --changed 0
+    runner_job converge-libvirt-1 converge.yml "$(runner_request libvirt)" --changed 2
+    runner_job converge-libvirt-2 converge.yml "$(runner_request libvirt)" --changed 0
+    runner_job inventory-update inventory:inventories/lab.virtrigaud.yml "$(runner_request inventory)" \
+        --hosts "$prefix-m,$prefix-l" --group "virtrigaud_provider_memory=$prefix-m" \
+        --group "virtrigaud_provider_kvm=$prefix-l" --group "virtrigaud_power_on=$prefix-m,$prefix-l" \
+        --group "tag_awx=$prefix-m,$prefix-l"
+    runner_job two-credentials two_credentials.yml "$(runner_request two)" --changed 0
+    runner_job remove-mock-1 remove.yml "$(runner_request mock)" --changed 2
+    runner_job remove-mock-2 remove.yml "$(runner_request mock)" --changed 0
+    runner_job remove-libvirt-1 remove.yml "$(runner_request libvirt)" --changed 2
+    runner_job remove-libvirt-2 remove.yml "$(runner_request libvirt)" --changed 0
+    trap - EXIT
+    grep -q "$RUNNER_LIBVIRT_CANARY" "$RUNNER_SCRATCH/two-credentials/work/env/envvars" ||
+        { echo "the libvirt canary never reached the job" >&2; return 1; }
+    mapfile -t places < <(find "$RUNNER_SCRATCH" -type f ! -path '*/env/*' ! -path '*/artifacts/*/command' \
+        ! -path '*/requirements_collections/*')
+    no_canary_outside "$RUNNER_LIBVIRT_CANARY" '' "${places[@]}"
+    no_canary_outside "$vsphere" vcsim- "${places[@]}"
+    rm -rf "$RUNNER_SCRATCH"
+    echo "runner: $RUNNER_JOBS jobs (one an inventory update) ran as AWX runs them; no canary in their events, stdout, artifacts or the test bed's logs ($((SECONDS - started)) s)"
+}
+
+# The private data dir every job starts from: the project, an inventory, and the
+# collection, installed from its built tarball as a project's requirements are.
+runner_template() {
+    local template="$RUNNER_SCRATCH/template"
+    mkdir -p "$template/inventory"
+    cp -r "$REPO/tests/awx/project" "$template/project"
+    printf 'localhost ansible_connection=local ansible_python_interpreter="{{ ansible_playbook_python }}"\n' \
+        > "$template/inventory/hosts"
+    (cd "$COLLECTION" && ansible-galaxy collection build --force --output-path "$RUNNER_SCRATCH" >/dev/null)
+    # With the tree on the collections path, ansible-galaxy would find the collection installed and skip it.
+    ANSIBLE_COLLECTIONS_PATH="$template/requirements_collections" ansible-galaxy collection install --offline \
+        -p "$template/requirements_collections" "$RUNNER_SCRATCH"/virtrigaud-core-*.tar.gz >/dev/null
+    [ -f "$template/requirements_collections/ansible_collections/virtrigaud/core/MANIFEST.json" ]
+}
+
+# runner_request mock|libvirt|inventory|two: what AWX would take from its database for a job.
+runner_request() {
+    local libvirt vars
+    libvirt="$(printf '{"type": "%s", "inputs": {"uri": "qemu:///system", "username": "vr-tester", "password": "%s", "storage_pool": "virtrigaud"}}' \
+        "$REPO/docs/awx/credential_types/libvirt.yml" "$RUNNER_LIBVIRT_CANARY")"
+    case "$1" in
+        mock) vars='{"vr_backend": "mock", "vr_name": "'"$RUNNER_PREFIX"'-m", "vr_image": "base-image"}'; libvirt='' ;;
+        libvirt) vars='{"vr_backend": "libvirt", "vr_name": "'"$RUNNER_PREFIX"'-l", "vr_image": "vr-tiny.qcow2"}' ;;
+        inventory) vars='{}' ;;
+        two) vars='{"vr_libvirt_vm": "'"$RUNNER_PREFIX"'-l"}'; libvirt="$libvirt, $RUNNER_VSPHERE_CREDENTIAL" ;;
+    esac
+    printf '{"task_env": {"VIRTRIGAUD_MOCK_URI": "mock://%s/mock.json", "VIRTRIGAUD_LIBVIRT_DOMAIN_TYPE": "qemu"}, "credentials": [%s], "extra_vars": %s}' \
+        "$RUNNER_SCRATCH" "$libvirt" "$vars"
+}
+
+# runner_job NAME PLAYBOOK|inventory:SOURCE REQUEST [report options]: one job, as
+# an execution node runs it, with the worker's own environment holding no
+# collections path; then its artifacts are checked and summed up in one line.
+runner_job() {
+    local name="$1" what="$2" request="$3" job="$RUNNER_SCRATCH/$1" started=$SECONDS summary
+    local prepare=(--template "$RUNNER_SCRATCH/template") transmit
+    shift 3
+    if [ "${what#inventory:}" != "$what" ]; then
+        prepare+=(--inventory-source "${what#inventory:}")
+        transmit=(awx_job transmit "$job" --ident "$name")
+    else
+        transmit=("$PYTHON" -m ansible_runner transmit "$job/pdd" -p "$what" --ident "$name")
+    fi
+    printf '%s' "$request" | awx_job prepare "$job" --ident "$name" "${prepare[@]}"
+    "${transmit[@]}" | env -u ANSIBLE_COLLECTIONS_PATH "$PYTHON" -m ansible_runner worker \
+        --private-data-dir "$job/work" 2> "$job/worker.log" |
+        "$PYTHON" -m ansible_runner process "$job/pdd" --ident "$name" > "$job/process.log" 2>&1 ||
+        { tail -n 40 "$job/process.log" "$job/worker.log" >&2; return 1; }
+    summary="$(awx_job report "$job" --ident "$name" "$@")" ||
+        { tail -n 40 "$job/pdd/artifacts/$name/stdout" >&2; return 1; }
+    RUNNER_JOBS=$((RUNNER_JOBS + 1))
+    echo "  $name: $summary ($((SECONDS - started)) s)"
+}
+
+awx_job() { (cd "$REPO/tests" && "$PYTHON" -m awx.job "$@"); }
+
+# After a failure: remove the libvirt VM through the same path; the jobs stay for a look.
+runner_cleanup() {
+    runner_job cleanup-libvirt remove.yml "$(runner_request libvirt)" >/dev/null 2>&1 || true
+    echo "runner: the jobs' private data dirs are kept in $RUNNER_SCRATCH" >&2
 }
 
 # The provider runtime in its container, as the provider_runtime role deploys
@@ -339,11 +478,7 @@ stage_container() {
     container_deploy lab-upstream libvirt qemu+tcp://127.0.0.1/system '{}' upstream '{}'
     container_expect ok lab-upstream
     container_expect failure lab-upstream --mutate missing-provider-type
-    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
-    "$REPO/scripts/testbed/vcsim.sh" start >/dev/null
-    container_deploy lab-vsphere vsphere https://127.0.0.1:18989/sdk \
-        '{"username": "vr-admin", "password": "vr-vcsim-secret"}' seed '{}'
-    container_expect ok lab-vsphere
+    container_vsphere
     "$REPO/scripts/testbed/pvefake.sh" stop >/dev/null
     PYTHON="$PYTHON" "$REPO/scripts/testbed/pvefake.sh" start >/dev/null
     container_deploy lab-proxmox proxmox https://127.0.0.1:18006 \
@@ -358,6 +493,52 @@ stage_container() {
 }
 
 container_harness() { (cd "$REPO/tests" && PYTHONPATH="$TREE" "$PYTHON" -m container.harness "$@"); }
+
+# vSphere from inside the container, on vcsim.  The Provider's defaults place a VM
+# that names no placement (the roomiest member of a storage pod, a resource pool,
+# a folder, a port group).  Then the password is rotated: vcsim restarts with a
+# new one, a pod made from the old Secret is refused, the role rolls the pod
+# template, and the pod the Deployment now describes logs in.
+container_vsphere() {
+    local vcenter=https://127.0.0.1:18989/sdk defaults before after refused
+    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
+    "$REPO/scripts/testbed/vcsim.sh" start >/dev/null
+    vsphere_defaults vr-vcsim-secret setup >/dev/null
+    defaults="$(vsphere_defaults vr-vcsim-secret defaults)"
+    container_deploy lab-vsphere vsphere "$vcenter" '{"username": "vr-admin", "password": "vr-vcsim-secret"}' seed "$defaults"
+    before="$(container_expect ok lab-vsphere --keep)" || return 1
+    echo "$before"
+    vsphere_defaults vr-vcsim-secret check --tls "$VIRTRIGAUD_CACHE/runtime-pki/server-tls" ||
+        { container_harness stop; echo "container: the Provider's vSphere defaults were not used" >&2; return 1; }
+    container_harness stop
+    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
+    VCSIM_PASSWORD=vr-vcsim-rotated "$REPO/scripts/testbed/vcsim.sh" start >/dev/null
+    refused="$(container_expect failure lab-vsphere --timeout 15)" || return 1
+    echo "$refused"
+    case "$refused" in
+        *"user name or password"*) ;;
+        *) echo "container: the old credentials failed for another reason than the login" >&2; return 1 ;;
+    esac
+    container_deploy lab-vsphere vsphere "$vcenter" '{"username": "vr-admin", "password": "vr-vcsim-rotated"}' seed "$defaults"
+    after="$(container_expect ok lab-vsphere)" || return 1
+    echo "$after"
+    if [ "$(checksum_of "$before")" = "$(checksum_of "$after")" ] || [ -z "$(checksum_of "$after")" ]; then
+        echo "container: the rotation left the pod template's credentials checksum as it was" >&2
+        return 1
+    fi
+    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
+    "$REPO/scripts/testbed/vcsim.sh" start >/dev/null
+}
+
+# vsphere_defaults PASSWORD ARGS...: tests/container/vsphere_defaults.py against vcsim.
+vsphere_defaults() {
+    local password="$1"
+    shift
+    (eval "$(VCSIM_PASSWORD="$password" "$REPO/scripts/testbed/vcsim.sh" env)" && cd "$REPO/tests" &&
+        PYTHONPATH="$TREE" "$PYTHON" -m container.vsphere_defaults "$@")
+}
+
+checksum_of() { printf '%s' "$1" | sed -n 's/.*"credentials_checksum": "\([^"]*\)".*/\1/p'; }
 
 # container_deploy NAME TYPE ENDPOINT CREDENTIALS FLAGS DEFAULTS: a Provider and the role's runtime for it.
 container_deploy() {

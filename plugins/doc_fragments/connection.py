@@ -15,9 +15,12 @@ options:
       - V(vsphere) talks to vCenter or ESXi through pyVmomi.
       - V(proxmox) talks to a Proxmox VE cluster through proxmoxer.
       - V(remote) talks to a VirtRigaud provider runtime (this collection's or upstream's) over gRPC, at O(uri).
+      - V(kubevirt) manages KubeVirt C(VirtualMachine) resources in O(namespace) of a Kubernetes cluster, reached
+        with the Kubernetes connection options (O(kubeconfig), O(context), O(host), O(api_key), O(ca_cert),
+        O(kube_validate_certs)) and their E(K8S_AUTH_*) variables.
       - If not set, the value of the E(VIRTRIGAUD_PROVIDER_TYPE) environment variable is used.
     type: str
-    choices: [libvirt, mock, proxmox, remote, vsphere]
+    choices: [kubevirt, libvirt, mock, proxmox, remote, vsphere]
     default: libvirt
   uri:
     description:
@@ -29,9 +32,11 @@ options:
       - For V(proxmox), a host name or a URL such as V(https://pve.example.com:8006); O(api_host) is the
         usual way to give it.
       - For V(remote), the runtime's V(host:port), such as V(virtrigaud-provider-ns-vsphere.ns.svc:9443).
+      - For V(kubevirt), the Kubernetes API server's URL, the same as O(host).
       - If not set, only the provider type's own variable is used, E(LIBVIRT_DEFAULT_URI) for V(libvirt),
         E(VIRTRIGAUD_URI) for V(remote) and E(VIRTRIGAUD_MOCK_URI) for V(mock), then the provider's default
-        (V(qemu:///system) for libvirt). A V(vsphere) or V(proxmox) task never reads these variables.
+        (V(qemu:///system) for libvirt). A V(vsphere), V(proxmox) or V(kubevirt) task never reads these
+        variables.
     type: str
     aliases: [endpoint]
   hostname:
@@ -97,7 +102,8 @@ options:
   default_datastore:
     description:
       - Where disks go when a VM's C(placement.datastore) is not set. For libvirt, a storage pool name;
-        for vSphere, a datastore name; for Proxmox VE, a storage that holds disk images, such as V(local-lvm).
+        for vSphere, a datastore name; for Proxmox VE, a storage that holds disk images, such as V(local-lvm);
+        for KubeVirt, the StorageClass of new disks (the cluster's default StorageClass when not set).
       - For libvirt the pool V(default) is used when neither is set.
       - If not set, libvirt reads the E(LIBVIRT_STORAGE_POOL) environment variable, then
         E(VIRTRIGAUD_DEFAULT_DATASTORE) (deprecated); vSphere reads E(VMWARE_DATASTORE) and Proxmox VE
@@ -177,6 +183,23 @@ options:
         (V(Validate) and V(Describe) 30, V(Create) 300, V(Power) and V(Delete) 120, and so on).
       - For example, V(Create) set to V(600) gives creates ten minutes.
     type: dict
+  namespace:
+    description:
+      - For V(kubevirt), the namespace of the VMs, their disks and cloud-init Secrets. VM ids are
+        V(namespace/name); an id names its own namespace.
+      - If not set, the kubeconfig context's namespace, inside a pod the pod's own, else V(default).
+    type: str
+  instancetype:
+    description:
+      - For V(kubevirt), the C(VirtualMachineClusterInstancetype) new VMs take their CPU and memory from, or
+        V(virtualmachineinstancetype/NAME) for a C(VirtualMachineInstancetype) of O(namespace). A VM's C(cpu)
+        and C(memory) must then not be set. Only used when a VM is created; describe reports it.
+    type: str
+  preference:
+    description:
+      - For V(kubevirt), the C(VirtualMachineClusterPreference) of new VMs, or V(virtualmachinepreference/NAME)
+        for a C(VirtualMachinePreference) of O(namespace). Only used when a VM is created; describe reports it.
+    type: str
   libvirt_domain_type:
     description:
       - The libvirt domain type for new VMs. V(auto) uses V(kvm) when the host offers it, else V(qemu)
@@ -193,6 +216,7 @@ requirements:
   - pyvmomi (for O(provider_type=vsphere))
   - proxmoxer and requests (for O(provider_type=proxmox))
   - grpcio and protobuf (for O(provider_type=remote))
+  - kubernetes (for O(provider_type=kubevirt))
   - pycdlib (for cloud-init seeds with O(provider_type=libvirt))
 """
 

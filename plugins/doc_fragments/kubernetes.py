@@ -10,7 +10,7 @@ class ModuleDocFragment:
 options:
   kubeconfig:
     description:
-      - Path to a kubeconfig file.
+      - Path to a kubeconfig file, for the Kubernetes resources and for O(provider_type=kubevirt).
       - Without it and without O(host), C(KUBECONFIG) or C(~/.kube/config) is read; inside a pod, the pod's
         service account is used.
       - The environment variable E(K8S_AUTH_KUBECONFIG) is the fallback.
@@ -39,9 +39,8 @@ options:
   kube_validate_certs:
     description:
       - Whether to verify the API server's TLS certificate.
-      - The environment variable E(K8S_AUTH_VERIFY_SSL) is the fallback.
+      - The environment variable E(K8S_AUTH_VERIFY_SSL) is the fallback; without either, V(true).
     type: bool
-    default: true
 requirements:
   - kubernetes >= 24.2 (the Python client)
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: virtrigaud
-short_description: Every VM of libvirt, vSphere, Proxmox VE, VirtRigaud provider runtimes and Kubernetes
+short_description: Every VM of libvirt, vSphere, Proxmox VE, KubeVirt, VirtRigaud provider runtimes and Kubernetes
 version_added: 0.1.0
 description:
   - Lists the VMs of one or more sources as inventory hosts, with their hardware, addresses and tags as host
@@ -25,7 +25,7 @@ requirements:
   - pyvmomi (for C(vsphere) sources)
   - proxmoxer and requests (for C(proxmox) sources)
   - grpcio and protobuf (for C(remote) sources)
-  - kubernetes (for C(kubernetes) sources)
+  - kubernetes (for C(kubernetes) and C(kubevirt) sources)
   - jmespath (for JMESPath O(filters))
 options:
   plugin:
@@ -45,6 +45,9 @@ options:
         C(context), C(host), C(api_key), C(ca_cert), C(kube_validate_certs), with the C(K8S_AUTH_*) fallbacks).
         Power state, addresses and hardware come from the status VirtRigaud's manager writes; the namespace,
         Provider, phase and labels are in the host variable C(virtrigaud_kubernetes).
+      - A C(kubevirt) source lists KubeVirt VMs with one list call for the VMs and one for their VMIs per
+        namespace, with the same Kubernetes connection options; namespace, node, printable status and guest
+        agent are in the host variable C(virtrigaud_details).
       - An unknown key fails the inventory, naming the key.
     type: list
     elements: dict
@@ -59,7 +62,7 @@ options:
         description: The kind of source.
         type: str
         required: true
-        choices: [libvirt, mock, proxmox, remote, vsphere, kubernetes]
+        choices: [kubevirt, libvirt, mock, proxmox, remote, vsphere, kubernetes]
       details:
         description:
           - Read every VM in full, as M(virtrigaud.core.virtrigaud_vm_info) does, instead of the source's one
@@ -70,12 +73,14 @@ options:
         type: bool
         default: false
       namespaces:
-        description: For a C(kubernetes) source, the namespaces to list; every namespace when empty.
+        description:
+          - For a C(kubernetes) or C(kubevirt) source, the namespaces to list; every namespace when empty (for
+            C(kubevirt), its C(namespace) when that is given instead).
         type: list
         elements: str
         default: []
       label_selector:
-        description: For a C(kubernetes) source, a label selector such as V(env=prod).
+        description: For a C(kubernetes) or C(kubevirt) source, a label selector such as V(env=prod).
         type: str
   hostnames:
     description:

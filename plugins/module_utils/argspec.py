@@ -13,7 +13,7 @@ from typing import Any
 from ansible.module_utils.common.parameters import env_fallback
 
 from .planner import SHUTDOWN_MODES
-from .providers.connection import BACKENDS, Setting
+from .providers.connection import BACKENDS, KUBERNETES, Setting
 from .providers.registry import PROVIDER_TYPES
 from .spec import DISK_TYPES, FIRMWARES, NIC_MODELS
 
@@ -36,32 +36,39 @@ def connection_spec() -> Spec:
             "fallback": (env_fallback, ["VIRTRIGAUD_PROVIDER_TYPE"]),
         },
     }
-    for setting in sorted({s.option: s for table in BACKENDS.values() for s in table}.values(), key=_by_option):
-        option: dict[str, Any] = {"type": setting.kind}
-        if setting.secret:
-            option["no_log"] = True
-        if setting.choices:
-            option["choices"] = list(setting.choices)
-        spec[setting.option] = option
+    options = {s.option: s for table in BACKENDS.values() for s in table if s.option}
+    for setting in sorted(options.values(), key=_by_option):
+        spec[str(setting.option)] = _option(setting)
     spec["uri"]["aliases"] = ["endpoint"]
+    spec["ca_cert"]["aliases"] = ["ssl_ca_cert"]
     spec["client_key"]["no_log"] = False
     spec["api_token_id"]["no_log"] = False
     return spec
 
 
+def _option(setting: Setting) -> dict[str, Any]:
+    option: dict[str, Any] = {"type": setting.kind}
+    if setting.secret:
+        option["no_log"] = True
+    if setting.choices:
+        option["choices"] = list(setting.choices)
+    return option
+
+
 def _by_option(setting: Setting) -> str:
-    return setting.option
+    return setting.option or ""
 
 
 def kube_spec() -> Spec:
-    return {
-        "kubeconfig": {"type": "path", "fallback": (env_fallback, ["K8S_AUTH_KUBECONFIG"])},
-        "context": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_CONTEXT"])},
-        "host": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_HOST"])},
-        "api_key": {"type": "str", "no_log": True, "fallback": (env_fallback, ["K8S_AUTH_API_KEY"])},
-        "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"], "fallback": (env_fallback, ["K8S_AUTH_SSL_CA_CERT"])},
-        "kube_validate_certs": {"type": "bool", "default": True, "fallback": (env_fallback, ["K8S_AUTH_VERIFY_SSL"])},
-    }
+    """The Kubernetes API connection options, from the table the kubevirt backend reads too.
+
+    Like the backends' options they carry no fallbacks: ``KubeConfig.from_params``
+    reads the ``K8S_AUTH_*`` variables through the same table, so a task of
+    another provider type never finds them in its parameters.
+    """
+    spec = {setting.option: _option(setting) for setting in KUBERNETES}
+    spec["ca_cert"]["aliases"] = ["ssl_ca_cert"]
+    return spec
 
 
 def group_spec() -> Spec:

@@ -13,7 +13,8 @@ from typing import Callable, Optional
 
 from .errors import DeadlineExceededError, PreconditionError, ProviderError, VirtrigaudError
 from .planner import RECONFIGURE_ACTIONS, Action, Plan
-from .providers.base import PowerOp, Provider, Reconfiguration, TaskRef
+from .providers.base import NicChange, PowerOp, Provider, Reconfiguration, TaskRef
+from .providers.nics import SETTERS
 from .resilience import Deadline, Sleep, poll
 
 
@@ -137,6 +138,21 @@ def _reconfiguration(batch: list[Action]) -> Reconfiguration:
         disk_sizes_gib={a.target: a.new for a in batch if a.action == "resize_disk"},
         add_disks=tuple(a.options["disk"] for a in batch if a.action == "add_disk"),
         add_networks=tuple(a.options["network"] for a in batch if a.action == "add_network"),
+        change_networks=_nic_changes(batch),
+        remove_networks=tuple(a.target for a in batch if a.action == "remove_network"),
+        networks=next((a.options["networks"] for a in batch if "networks" in a.options), None),
         tags=tuple(by_kind["set_tags"].new) if "set_tags" in by_kind else None,
         live=bool(batch[0].options.get("live")),
     )
+
+
+def _nic_changes(batch: list[Action]) -> tuple[NicChange, ...]:
+    """The batch's in-place NIC changes, one per NIC with every value that changes."""
+    fields = {kind: field for field, kind in SETTERS.items()}
+    changes: dict[str, NicChange] = {}
+    for action in batch:
+        if action.action in fields:
+            known = changes.get(action.target)
+            done = known.fields if known else ()
+            changes[action.target] = NicChange(action.options["network"], done + (fields[action.action],))
+    return tuple(changes.values())

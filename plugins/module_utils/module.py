@@ -68,7 +68,10 @@ class VirtrigaudRun:
     def kube(self) -> Kube:
         """The Kubernetes API connection from the kube_spec options, opened on first use."""
         if self._kube is None:
-            self._kube = Kube(KubeConfig.from_params(self.params))
+            config = KubeConfig.from_params(self.params)
+            if config.api_key:
+                self.secret_values.add(config.api_key)
+            self._kube = Kube(config)
         return self._kube
 
     def deadline(self) -> Deadline:

@@ -12,13 +12,16 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Optional
 
-from .errors import NotFoundError, PreconditionError, SpecError
-from .providers.base import Capabilities, ObservedVM, Snapshot
-from .spec import VMSpec
+from .errors import NotFoundError, PreconditionError, SpecError, UnsupportedError
+from .providers import nics
+from .providers.base import Capabilities, ObservedNIC, ObservedVM, Snapshot
+from .spec import NetworkSpec, Placement, VMSpec
 
 STATES = ("present", "absent", "started", "stopped", "restarted")
 SHUTDOWN_MODES = ("graceful", "hard", "graceful_then_hard")
-RECONFIGURE_ACTIONS = ("set_cpu", "set_memory", "resize_disk", "add_disk", "add_network", "set_tags")
+NIC_ACTIONS = ("remove_network", "set_network", "set_mac_address", "set_ip_address", "add_network")
+RECONFIGURE_ACTIONS = ("set_cpu", "set_memory", "resize_disk", "add_disk", "set_tags") + NIC_ACTIONS
+_PLACEMENT_WORDS = {"resource_pool": "resource pool"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,11 @@ class Plan:
     def diff(self) -> dict[str, Any]:
         return {"before": self.before or {}, "after": self.after or {}}
 
+    @property
+    def attaches_nics(self) -> bool:
+        """Whether NICs of an existing VM are attached to networks, which must then exist."""
+        return any(a.action in ("add_network", "set_network") for a in self.actions)
+
 
 def observed_view(vm: ObservedVM) -> dict[str, Any]:
     """The observed VM in the shape of :meth:`VMSpec.view`, for diffs."""
@@ -73,7 +81,7 @@ def observed_view(vm: ObservedVM) -> dict[str, Any]:
         "firmware": vm.firmware,
         "root_disk_gib": root.size_gib if root else None,
         "disks": [{"name": d.name, "size_gib": d.size_gib} for d in vm.disks if d.name != "root"],
-        "networks": len(vm.nics),
+        "networks": [nics.nic_view(nic) for nic in vm.nics],
         "tags": list(vm.tags),
         "power_state": vm.power_state,
     }
@@ -93,6 +101,7 @@ def plan(
         if policy.clone_from:
             return _plan_clone(desired, policy, capabilities, clone_source)
         return _plan_create(desired, policy)
+    _check_placement(desired.placement, observed.placement, "the VM is", "moving a VM")
     return _plan_update(desired, observed, policy, capabilities)
 
 
@@ -125,6 +134,7 @@ def _plan_clone(
         "clone", desired.name, source.name, "linked" if policy.linked_clone else "full",
         {"source_id": source.id, "linked": policy.linked_clone},
     )
+    _check_placement(desired.placement, source.placement, "its source is", "placing a clone elsewhere")
     as_cloned = replace(source, id="", name=desired.name, power_state="Off", console_url=None, raw={})
     rest = _plan_update(desired, as_cloned, policy, capabilities)
     after = dict(rest.after or {}, name=desired.name)
@@ -162,6 +172,18 @@ def _plan_update(desired: VMSpec, observed: ObservedVM, policy: Policy, capabili
     return Plan(tuple(actions), before, _after(before, actions), power_cycle)
 
 
+def _check_placement(wanted: Placement, current: Placement, where: str, what: str) -> None:
+    """Refuse a placement the VM is not in, where the backend says where it is: nothing moves a VM yet."""
+    for key in Placement.__dataclass_fields__:
+        here, there = getattr(current, key), getattr(wanted, key)
+        if there and here and there != here:
+            raise UnsupportedError(
+                "%s on %s '%s'; %s ('%s') is not supported yet: leave the option out or give the current value"
+                % (where, _PLACEMENT_WORDS.get(key, key), here, what, there),
+                option="placement." + key,
+            )
+
+
 def _wanted_power(state: str, current: str) -> str:
     if state in ("started", "restarted"):
         return "On"
@@ -187,8 +209,8 @@ def _reconfigure_actions(
         live = online and observed.max_memory_mib is not None and desired.memory_mib <= observed.max_memory_mib
         actions.append(Action("set_memory", observed.name, observed.memory_mib, desired.memory_mib, {"live": live}))
     actions.extend(_disk_actions(desired, observed, grow_online, online))
-    for index, network in enumerate(desired.networks[len(observed.nics):], start=len(observed.nics)):
-        actions.append(Action("add_network", network.name, None, index, {"live": online, "network": network}))
+    if desired.networks_given:
+        actions.extend(_nic_actions(desired.networks, observed, capabilities, running))
     if desired.tags is not None and tuple(desired.tags) != tuple(sorted(observed.tags)):
         actions.append(Action("set_tags", observed.name, list(observed.tags), list(desired.tags), {"live": running}))
     return actions
@@ -215,8 +237,67 @@ def _disk_actions(desired: VMSpec, observed: ObservedVM, grow_online: bool, onli
     return actions
 
 
+def _nic_actions(
+    desired: tuple[NetworkSpec, ...], observed: ObservedVM, capabilities: Capabilities, running: bool
+) -> list[Action]:
+    """Remove, change in place, then add, NICs matched by name; each live when the backend does it live."""
+    diff = nics.diff_nics(desired, observed.nics)
+    index = {network.name: i for i, network in enumerate(desired)}
+    have = {nic.name: nic for nic in observed.nics}
+    common = {"networks": desired}
+    actions = []
+    for name in diff.removed:
+        live = _nic_live("remove_network", capabilities, running, "networks")
+        old = have[name].network or have[name].bridge or have[name].mac_address
+        actions.append(Action("remove_network", name, old, None, dict(common, live=live)))
+    for change in diff.changed:
+        network, nic = change.network, have[change.network.name]
+        for field in change.fields:
+            kind = nics.SETTERS[field]
+            option = "networks[%d].%s" % (index[network.name], _option_of(field, network))
+            old, new = _nic_values(field, nic, network)
+            live = _nic_live(kind, capabilities, running, option)
+            actions.append(Action(kind, network.name, old, new, dict(common, live=live, network=network)))
+    for network in diff.added:
+        live = capabilities.supports_reconfigure_online and running
+        if network.ip_address:
+            option = "networks[%d].ip_address" % index[network.name]
+            live = _nic_live("set_ip_address", capabilities, running, option) and live
+        actions.append(Action("add_network", network.name, None, index[network.name],
+                              dict(common, live=live, network=network)))
+    return actions
+
+
+def _nic_live(kind: str, capabilities: Capabilities, running: bool, option: str) -> bool:
+    mode = capabilities.nic_changes.get(kind)
+    if mode is None:
+        raise UnsupportedError("this provider cannot %s of an existing VM" % _NIC_WORDS[kind], option=option)
+    return running and mode == "live"
+
+
+_NIC_WORDS = {"remove_network": "remove a NIC", "set_network": "change the network or bridge of a NIC",
+              "set_mac_address": "change the MAC address of a NIC",
+              "set_ip_address": "set or change a static address on a NIC"}
+
+
+def _option_of(field: str, network: NetworkSpec) -> str:
+    if field == "network":
+        return "network" if network.network else "bridge"
+    return field
+
+
+def _nic_values(field: str, nic: ObservedNIC, network: NetworkSpec) -> tuple[Any, Any]:
+    """(old, new) of one NIC change, as results and diffs show them."""
+    if field == "network":
+        return nics.attachment_of(nic, network), nics.attachment(network)
+    if field == "mac_address":
+        return nic.mac_address, network.mac_address
+    return (nics.static_view(nic.static_ip, nic.gateway, nic.dns),
+            nics.static_view(nics.static_ip(network), network.gateway, network.dns or nic.dns))
+
+
 def _after(before: dict[str, Any], actions: list[Action]) -> dict[str, Any]:
-    after = dict(before, disks=[dict(d) for d in before["disks"]])
+    after = dict(before, disks=[dict(d) for d in before["disks"]], networks=list(before["networks"]))
     for action in actions:
         if action.action == "set_cpu":
             after["cpu"] = action.new
@@ -228,13 +309,23 @@ def _after(before: dict[str, Any], actions: list[Action]) -> dict[str, Any]:
             next(d for d in after["disks"] if d["name"] == action.target)["size_gib"] = action.new
         elif action.action == "add_disk":
             after["disks"].append({"name": action.target, "size_gib": action.new})
-        elif action.action == "add_network":
-            after["networks"] += 1
+        elif action.action in NIC_ACTIONS:
+            after["networks"] = _networks_after(after["networks"], action)
         elif action.action == "set_tags":
             after["tags"] = action.new
         elif action.action in ("power_on", "power_off"):
             after["power_state"] = action.new
     return after
+
+
+def _networks_after(views: list[dict[str, Any]], action: Action) -> list[dict[str, Any]]:
+    if action.action == "remove_network":
+        return [view for view in views if view["name"] != action.target]
+    network = action.options["network"]
+    if action.action == "add_network":
+        return views + [network.view()]
+    field = next(f for f, kind in nics.SETTERS.items() if kind == action.action)
+    return [nics.apply_to_view(view, field, network) if view["name"] == action.target else view for view in views]
 
 
 SNAPSHOT_STATES = ("present", "absent", "reverted")

@@ -63,14 +63,16 @@ def retry(
     delays: Optional[Iterator[float]] = None,
     sleep: Sleep = time.sleep,
     deadline: Optional[Deadline] = None,
+    only: tuple[type[VirtrigaudError], ...] = (VirtrigaudError,),
 ) -> T:
-    """Call until it succeeds; only errors marked ``retryable`` are tried again."""
+    """Call until it succeeds; only errors marked ``retryable`` (and of the ``only`` kinds) are tried again."""
     delays = delays if delays is not None else backoff()
     for attempt in range(1, attempts + 1):
         try:
             return call()
         except VirtrigaudError as err:
-            if not err.retryable or attempt == attempts or (deadline is not None and deadline.expired):
+            final = attempt == attempts or (deadline is not None and deadline.expired)
+            if not err.retryable or not isinstance(err, only) or final:
                 raise
             delay = next(delays)
             sleep(deadline.cap(delay) if deadline else delay)
@@ -144,7 +146,9 @@ class RateLimiter:
         self._stamp = clock()
         self._lock = threading.Lock()
 
-    def acquire(self) -> None:
+    def acquire(self) -> float:
+        """Take a token, sleeping until there is one; return the seconds slept (0.0 when one was there)."""
+        slept = 0.0
         while True:
             with self._lock:
                 now = self.clock()
@@ -152,6 +156,7 @@ class RateLimiter:
                 self._stamp = now
                 if self._tokens >= 1:
                     self._tokens -= 1
-                    return
+                    return slept
                 wait = (1 - self._tokens) / self.rate
             self.sleep(wait)
+            slept += wait

@@ -81,6 +81,10 @@ class NetworkSpec:
     gateway: Optional[str] = None
     dns: tuple[str, ...] = ()
 
+    def view(self) -> dict[str, Any]:
+        """The NIC as plain data, for diffs: only the values given."""
+        return _drop_empty(vars(self))
+
 
 @dataclass(frozen=True)
 class Placement:
@@ -123,6 +127,8 @@ class VMSpec:
     cloud_init: CloudInit = field(default_factory=CloudInit)
     tags: Optional[tuple[str, ...]] = None
     power_state: Optional[str] = None
+    # True when a networks list was given, possibly empty: it then names every NIC the VM keeps.
+    networks_given: bool = False
 
     def view(self) -> dict[str, Any]:
         """The normalised spec as plain data, for diffs; secrets appear only as a digest."""
@@ -134,7 +140,7 @@ class VMSpec:
             "root_disk_gib": self.root_disk_gib,
             "image": self.image,
             "disks": [{"name": d.name, "size_gib": d.size_gib, "type": d.type} for d in self.disks],
-            "networks": [_drop_empty(vars(n)) for n in self.networks],
+            "networks": [n.view() for n in self.networks],
             "cloud_init": self.cloud_init.digest(),
             "tags": list(self.tags) if self.tags is not None else None,
             "power_state": self.power_state,
@@ -323,6 +329,14 @@ def _parse_network(item: Mapping[str, Any], option: str) -> NetworkSpec:
     return spec
 
 
+def parse_networks(value: Any) -> tuple[NetworkSpec, ...]:
+    """The ``networks`` list, validated: each entry as a NetworkSpec, names unique."""
+    items = _items({"networks": value}, "networks", MAX_NETWORKS)
+    networks = [_parse_network(item, "networks[%d]" % i) for i, item in enumerate(items)]
+    _unique([n.name for n in networks], "networks", "network")
+    return tuple(networks)
+
+
 def _is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
@@ -360,11 +374,8 @@ def parse_vm(params: Mapping[str, Any], power_state: Optional[str] = None) -> VM
     placement = _mapping(params, "placement", "placement")
     cloud_init = _mapping(params, "cloud_init", "cloud_init")
     disks = [_parse_disk(item, "disks[%d]" % i) for i, item in enumerate(_items(params, "disks", MAX_DISKS))]
-    networks = [
-        _parse_network(item, "networks[%d]" % i) for i, item in enumerate(_items(params, "networks", MAX_NETWORKS))
-    ]
+    networks = parse_networks(params.get("networks"))
     _unique([d.name for d in disks], "disks", "disk")
-    _unique([n.name for n in networks], "networks", "network")
     if power_state is not None and power_state not in POWER_STATES:
         raise SpecError("'%s' is not one of: %s" % (power_state, ", ".join(POWER_STATES)), option="power_state")
     return VMSpec(
@@ -378,7 +389,8 @@ def parse_vm(params: Mapping[str, Any], power_state: Optional[str] = None) -> VM
         ),
         image=_string(params, "image", "image"),
         disks=tuple(disks),
-        networks=tuple(networks),
+        networks=networks,
+        networks_given=params.get("networks") is not None,
         placement=Placement(
             **{key: _string(placement, key, "placement." + key) for key in Placement.__dataclass_fields__}
         ),

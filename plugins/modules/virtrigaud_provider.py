@@ -58,8 +58,12 @@ options:
   type:
     description:
       - The hypervisor type. Required with O(state=present).
+      - V(kubevirt) is not in upstream's Provider CRD, whose API server refuses it. It is carried as
+        C(spec.type=libvirt) with the annotation C(virtrigaud.io/provider-type=kubevirt) and C(PROVIDER_TYPE=kubevirt)
+        last in C(spec.runtime.env), so that the runtime (this collection's) serves KubeVirt; O(uri) is then the
+        in-cluster API server, such as V(https://kubernetes.default.svc). See the KubeVirt guide.
     type: str
-    choices: [vsphere, libvirt, proxmox, firecracker, qemu]
+    choices: [vsphere, libvirt, proxmox, firecracker, qemu, kubevirt]
   credentials:
     description:
       - The credential keys, written to the Secret C(<name>-credentials) (or O(credentials_secret)).
@@ -67,6 +71,7 @@ options:
       - V(proxmox) needs C(token_id) and C(token_secret), or C(username) and C(password); C(ssh_user),
         C(ssh_password) and C(ssh_privatekey) are optional.
       - V(libvirt) reads C(username), C(password), C(ssh-privatekey) and C(known_hosts), all optional.
+      - V(kubevirt) reads none, since its runtime uses the pod's service account.
       - Mutually exclusive with an existing secret named by O(credentials_secret) alone.
     type: dict
   credentials_secret:
@@ -80,17 +85,31 @@ options:
       - When unset, it is the opposite of O(validate_certs).
     type: bool
   defaults:
-    description: Default placement the runtime uses when a VM names none.
+    description:
+      - Default placement the runtime uses when a VM names none. Each key reaches the runtime as
+        C(PROVIDER_DEFAULT_<KEY>), such as C(PROVIDER_DEFAULT_RESOURCE_POOL).
+      - A key the Provider's runtime has no use for is refused by name. The collection's runtime uses all of them
+        on V(vsphere), O(defaults.datastore) and O(defaults.network) on V(libvirt) and V(proxmox). Upstream's
+        images use O(defaults.datastore), O(defaults.storage_pod), O(defaults.cluster) and O(defaults.folder) on
+        V(vsphere) only.
     type: dict
     suboptions:
-      datastore: {description: Datastore or storage pool., type: str}
-      storage_pod: {description: vSphere datastore cluster., type: str}
-      cluster: {description: Cluster., type: str}
-      folder: {description: VM folder., type: str}
-      resource_pool: {description: Resource pool., type: str}
-      network: {description: Network., type: str}
+      datastore: {description: "vSphere datastore, libvirt storage pool or Proxmox VE storage.", type: str}
+      storage_pod:
+        description:
+          - vSphere datastore cluster (Storage DRS). A new VM goes to its member datastore with the most free space.
+          - Mutually exclusive with O(defaults.datastore).
+        type: str
+      cluster: {description: vSphere cluster., type: str}
+      folder: {description: vSphere VM folder., type: str}
+      resource_pool: {description: vSphere resource pool., type: str}
+      network:
+        description: Network of a NIC that names none (vSphere port group, libvirt network, Proxmox VE bridge).
+        type: str
   rate_limit:
-    description: Request rate limit towards the hypervisor.
+    description:
+      - Request rate limit towards the hypervisor, enforced by the collection's runtime (from
+        C(PROVIDER_RATE_LIMIT_QPS) and C(PROVIDER_RATE_LIMIT_BURST)). Refused with upstream's images, which ignore it.
     type: dict
     suboptions:
       qps: {description: "Requests per second, 1-1000.", type: int}
@@ -112,12 +131,22 @@ options:
     default: {}
     suboptions:
       image:
-        description: The runtime's container image; the collection's own runtime image by default.
+        description:
+          - The runtime's container image.
+          - By default upstream's published image for the type, C(ghcr.io/projectbeskar/virtrigaud/provider-<type>:v0.3.11)
+            (V(vsphere), V(libvirt) and V(proxmox); other types must name one).
+          - The collection's own runtime image, which also uses O(rate_limit), O(defaults.resource_pool) and
+            O(defaults.network), is built from C(runtime/Containerfile) and pushed to a registry of your own; see the
+            runtime guide.
         type: str
       image_pull_policy:
         description: When to pull the image.
         type: str
         choices: [Always, Never, IfNotPresent]
+      image_pull_secrets:
+        description: Names of Secrets in the Provider's namespace with the credentials to pull the image (at most 10).
+        type: list
+        elements: str
       replicas:
         description: Number of runtime replicas, 1-10.
         type: int
@@ -233,6 +262,24 @@ EXAMPLES = r"""
         private_key: "{{ lookup('file', 'pki/runtime.key') }}"
         ca_certificate: "{{ lookup('file', 'pki/ca.crt') }}"
 
+- name: The same, served by the collection's runtime image from a private registry, with Storage DRS and a rate limit
+  virtrigaud.core.virtrigaud_provider:
+    name: vsphere-prod
+    namespace: virtrigaud
+    type: vsphere
+    endpoint: https://vcenter.example.com/sdk
+    credentials_secret: vsphere-prod-credentials
+    defaults:
+      storage_pod: gold-pod
+      resource_pool: web
+      network: prod-vlan-20
+    rate_limit: {qps: 20, burst: 40}
+    runtime:
+      image: registry.example.com/virtrigaud/provider-runtime:0.1.0
+      image_pull_secrets: [registry-credentials]
+      tls:
+        secret_name: vsphere-prod-runtime-tls
+
 - name: A local libvirt Provider whose runtime serves plaintext, checked live
   virtrigaud.core.virtrigaud_provider:
     name: libvirt-local
@@ -270,7 +317,7 @@ provider:
   sample: {apiVersion: infra.virtrigaud.io/v1beta1, kind: Provider,
            metadata: {name: libvirt-local, namespace: default},
            spec: {type: libvirt, endpoint: "qemu:///system", credentialSecretRef: {name: libvirt-local-credentials},
-                  runtime: {mode: Remote, image: "ghcr.io/virtrigaud/provider-runtime:0.1.0", replicas: 1,
+                  runtime: {mode: Remote, image: "ghcr.io/projectbeskar/virtrigaud/provider-libvirt:v0.3.11", replicas: 1,
                             service: {port: 9443, tls: {enabled: false}}}}}
 secrets:
   description: The Secrets the module wrote or removed, by name, with whether each changed; never their content.
@@ -438,6 +485,7 @@ def argument_spec():
         "runtime": {"type": "dict", "default": {}, "options": {
             "image": dict(text),
             "image_pull_policy": {"type": "str", "choices": ["Always", "Never", "IfNotPresent"]},
+            "image_pull_secrets": {"type": "list", "elements": "str", "no_log": False},
             "replicas": {"type": "int", "default": 1},
             "service_port": {"type": "int", "default": 9443},
             "resources": {"type": "dict"},

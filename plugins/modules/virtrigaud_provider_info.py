@@ -68,7 +68,7 @@ providers:
   contains:
     name: {description: Name., type: str, returned: always}
     namespace: {description: Namespace., type: str, returned: always}
-    type: {description: Hypervisor type., type: str, returned: always, sample: vsphere}
+    type: {description: "Hypervisor type; for a type carried past the CRD enum (kubevirt), its real type.", type: str, returned: always, sample: vsphere}
     endpoint: {description: Hypervisor endpoint., type: str, returned: always}
     spec: {description: The Provider's spec., type: dict, returned: always}
     status: {description: The Provider's status as its controller wrote it (empty when none did)., type: dict, returned: always}
@@ -94,6 +94,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.kube.probe import 
     secret_values,
 )
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import check_name
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.resources import provider_type_of
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
 
 
@@ -141,7 +142,7 @@ def run(m):
     result = []
     for provider in providers:
         entry = {"name": provider["metadata"]["name"], "namespace": provider["metadata"]["namespace"],
-                 "type": provider["spec"]["type"], "endpoint": provider["spec"]["endpoint"],
+                 "type": provider_type_of(provider), "endpoint": provider["spec"]["endpoint"],
                  "spec": provider["spec"], "status": provider.get("status") or {}}
         if p["probe"]:
             entry["probe"] = _probe(m, provider)

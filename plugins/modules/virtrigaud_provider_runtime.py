@@ -15,6 +15,8 @@ description:
     ports C(grpc) and C(metrics), arguments, environment, credentials at C(/etc/virtrigaud/credentials) and TLS at
     C(/etc/virtrigaud/tls); non-root, read-only root filesystem, all capabilities dropped; HTTP probes, a
     preStop hook and rolling updates.
+  - The pod template carries the annotation C(virtrigaud.core/credentials-checksum), a keyed digest of the
+    credentials Secret's data (never the data), so that a change of credentials rolls the pods.
   - Optionally a dedicated ServiceAccount that may only read the Provider's Secrets, a NetworkPolicy and a
     PodDisruptionBudget; replicas above one spread across nodes.
   - The Provider's status is then written as upstream reports it (runtime phase and endpoint, C(TLSConfigured),
@@ -59,6 +61,14 @@ options:
     type: str
     choices: [auto, seed, upstream]
     default: auto
+  image_pull_secrets:
+    description:
+      - Names of Secrets in the Provider's namespace that hold the credentials to pull the runtime's image, as the
+        pod's C(imagePullSecrets).
+      - They come after those of the Provider's C(spec.runtime.imagePullSecrets).
+    type: list
+    elements: str
+    default: []
   service_account:
     description: Run the pods as a dedicated ServiceAccount allowed only to read the Provider's Secrets.
     type: bool
@@ -106,6 +116,12 @@ EXAMPLES = r"""
     network_policy: true
     network_policy_namespaces: [virtrigaud-system]
 
+- name: Deploy it from a private registry
+  virtrigaud.core.virtrigaud_provider_runtime:
+    name: vsphere-prod
+    namespace: virtrigaud
+    image_pull_secrets: [registry-credentials]
+
 - name: Remove it
   virtrigaud.core.virtrigaud_provider_runtime:
     name: vsphere-prod
@@ -135,6 +151,7 @@ import datetime
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import NotFoundError, SpecError
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube import provider as objects
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube import runtime
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import comparable
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import check_name
@@ -146,10 +163,12 @@ _CLOCK_FIELDS = ("lastHealthCheck", "lastTransitionTime")
 
 
 def _options(p):
+    pull = objects.pull_secrets(p["image_pull_secrets"], "image_pull_secrets")
     return runtime.RuntimeOptions(flags=p["flags"], service_account=p["service_account"],
                                   network_policy=p["network_policy"],
                                   network_policy_namespaces=tuple(p["network_policy_namespaces"]),
-                                  pod_disruption_budget=p["pod_disruption_budget"], anti_affinity=p["anti_affinity"])
+                                  pod_disruption_budget=p["pod_disruption_budget"], anti_affinity=p["anti_affinity"],
+                                  image_pull_secrets=tuple(ref["name"] for ref in pull))
 
 
 def _without_clock(value):
@@ -184,6 +203,16 @@ def _write_status(m, provider, deployment, tls_reason):
     return stored.get("status"), True
 
 
+def _credentials_checksum(m, provider):
+    name = provider["spec"]["credentialSecretRef"]["name"]
+    secret = m.kube.get("Secret", name, provider["metadata"]["namespace"])
+    if secret is None:
+        raise NotFoundError("the Secret '%s' named by the Provider's spec.credentialSecretRef does not exist in "
+                            "namespace '%s'; the runtime's pods could not start without it"
+                            % (name, provider["metadata"]["namespace"]))
+    return runtime.credentials_checksum(secret)
+
+
 def _gate_failure(m, provider, err):
     """Record the refusal in the Provider's status, as upstream does, then fail."""
     if m.params["update_status"] and not m.check_mode:
@@ -202,6 +231,7 @@ def _gate_failure(m, provider, err):
 
 def present(m):
     p = m.params
+    options = _options(p)
     provider = m.kube.get("Provider", p["name"], p["namespace"])
     if provider is None:
         if m.check_mode:
@@ -214,7 +244,7 @@ def present(m):
         tls_reason = runtime.tls_gate(provider)[1]
     except SpecError as err:
         _gate_failure(m, provider, err)
-    wanted = runtime.runtime_objects(provider, options)
+    wanted = runtime.runtime_objects(provider, options, _credentials_checksum(m, provider))
     name = runtime.object_name(provider)
     kept = {obj["kind"] for obj in wanted}
     changes = m.kube.converge(wanted, dry_run=m.check_mode)
@@ -276,6 +306,7 @@ def argument_spec():
         "namespace": {"type": "str", "default": "default"},
         "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
         "flags": {"type": "str", "default": "auto", "choices": ["auto", "seed", "upstream"]},
+        "image_pull_secrets": {"type": "list", "elements": "str", "default": [], "no_log": False},
         "service_account": {"type": "bool", "default": True},
         "network_policy": {"type": "bool", "default": False},
         "network_policy_namespaces": {"type": "list", "elements": "str", "default": []},

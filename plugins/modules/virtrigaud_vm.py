@@ -85,6 +85,8 @@ options:
       - What the root disk starts from; only used when the VM is created.
       - For libvirt, a volume name in the storage pool or the absolute path of a volume. The root disk is a
         thin qcow2 overlay on it.
+      - For KubeVirt, a containerDisk image (V(registry/name:tag) or V(docker://...)), or a PVC to clone
+        (V(NAME) or V(NAMESPACE/NAME)).
     type: str
   disks:
     description: Additional data disks. Disks missing on the VM are added; existing ones grow to the given size.
@@ -104,7 +106,15 @@ options:
         type: str
         choices: [thin, thick, eagerzeroedthick, ssd, hdd, nvme]
   networks:
-    description: NICs in order. NICs beyond those the VM has are added.
+    description:
+      - NICs in order. On an existing VM they are matched to its NICs by O(networks[].name), which every provider
+        keeps. A NIC the VM lacks is added, one whose network or bridge, MAC address or static address differs
+        is changed in place, and a NIC the VM has that the list leaves out is removed. Left out, the VM's NICs are
+        left alone; an empty list removes them all.
+      - A value left out of an entry is left as it is. Changes happen on a running VM where the provider can make
+        them live (libvirt, Proxmox VE, vSphere except MAC addresses), otherwise under O(allow_power_cycling).
+      - Through a provider runtime, NICs change in place only when the runtime says its backend can (the
+        collection's runtime does; upstream's runtimes are refused).
     type: list
     elements: dict
     suboptions:
@@ -113,7 +123,10 @@ options:
         type: str
         required: true
       network:
-        description: The network to attach to (a libvirt network name).
+        description:
+          - The network to attach to (a libvirt network name).
+          - For KubeVirt, V(pod) for the pod network (masquerade), else a Multus NetworkAttachmentDefinition
+            (bridge binding).
         type: str
       bridge:
         description: A host bridge to attach to, instead of O(networks[].network).
@@ -126,7 +139,12 @@ options:
         description: A fixed MAC address such as V(52:54:00:12:34:56).
         type: str
       ip_address:
-        description: A static IPv4 address handed to cloud-init.
+        description:
+          - A static IPv4 address handed to cloud-init.
+          - On an existing VM, a change is made where the provider keeps the address (Proxmox VE's C(ipconfigN),
+            at the next boot, so under O(allow_power_cycling) on a running VM) and refused where the provider
+            records it but cannot change it (libvirt, whose cloud-init seed is written once); where the provider
+            keeps no record (vSphere, upstream runtimes) it cannot be compared and is left alone.
         type: str
       prefix:
         description: Prefix length of O(networks[].ip_address), 1-32.
@@ -135,11 +153,15 @@ options:
         description: IPv4 gateway handed to cloud-init.
         type: str
       dns:
-        description: DNS servers handed to cloud-init.
+        description: DNS servers handed to cloud-init. Compared on an existing VM only when given.
         type: list
         elements: str
   placement:
-    description: Where the VM goes. For libvirt only O(placement.datastore) (a storage pool) is used.
+    description:
+      - Where the VM goes. For libvirt only O(placement.datastore) (a storage pool) is used.
+      - An existing VM is never moved. Where the provider reports where the VM is (the storage pool of the root
+        disk for libvirt, the datastore for vSphere, the node and the root disk's storage for Proxmox VE), a
+        different value is refused, naming the option, until migration exists.
     type: dict
     suboptions:
       datastore:
@@ -228,9 +250,11 @@ options:
         description: Namespace of the Provider; O(namespace) by default.
         type: str
   namespace:
-    description: With O(provider_ref), the namespace of the VirtualMachine resource and its inline objects.
+    description:
+      - With O(provider_ref), the namespace of the VirtualMachine resource and its inline objects; V(default)
+        when not set.
+      - With O(provider_type=kubevirt), the namespace of the KubeVirt VM (see the connection options).
     type: str
-    default: default
   class_ref:
     description: With O(provider_ref), an existing C(VMClass) to use instead of an inline one from O(cpu) and O(memory).
     type: str
@@ -338,16 +362,18 @@ vm:
     firmware: bios
     disks: [{name: root, size_gib: 20, format: qcow2, path: /var/lib/libvirt/images/web-1-root.qcow2, device: vda}]
     nics: [{name: lan, mac_address: "52:54:00:6b:3c:58", network: default, bridge: null, model: virtio,
-            ip_addresses: [192.168.122.14]}]
+            ip_addresses: [192.168.122.14], static_ip: "", gateway: null, dns: []}]
     ip_addresses: [192.168.122.14]
     tags: [prod, web]
     console_url: vnc://127.0.0.1:5900
+    placement: {datastore: default}
 changes:
   description: The actions taken (predicted, in check mode), in order. The same shape in check mode and real runs.
   returned: always
   type: list
   elements: dict
-  sample: [{action: set_memory, target: web-1, old: 2048, new: 4096}]
+  sample: [{action: set_memory, target: web-1, old: 2048, new: 4096},
+           {action: set_network, target: lan, old: default, new: backend}]
 power_cycled_for_update:
   description: Whether the VM was stopped and started to apply a change.
   returned: always
@@ -395,7 +421,7 @@ def resource_spec():
     return {
         "provider_ref": {"type": "dict", "options": {"name": {"type": "str", "required": True},
                                                      "namespace": {"type": "str"}}},
-        "namespace": {"type": "str", "default": "default"},
+        "namespace": {"type": "str"},
         "class_ref": {"type": "str"},
         "image_ref": {"type": "str"},
     }
@@ -431,6 +457,8 @@ def run(m):
         else:
             provider.check_spec(desired)
     the_plan = plan(desired, observed, policy, provider.capabilities(), source)
+    if desired is not None and the_plan.attaches_nics:
+        provider.check_networks(desired)
 
     vm = observed
     if m.check_mode:
@@ -461,7 +489,7 @@ def run_resource(m):
     p = m.params
     name = parse_vm_name(p["name"])
     resources.check_resource_options(p, None)
-    namespace = p["namespace"]
+    namespace = p["namespace"] or "default"
     owned = "%s=%s" % (resources.OWNER_LABEL, name)
     if p["state"] == "absent":
         targets = [("VirtualMachine", name, namespace)] + [

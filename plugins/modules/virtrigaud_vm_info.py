@@ -81,7 +81,10 @@ vms:
       type: list
       elements: dict
     nics:
-      description: NICs with MAC, network and IP addresses.
+      description:
+        - NICs with their name, MAC, network or bridge, model and IP addresses.
+        - C(static_ip) is the static address the provider keeps for the guest (V(192.0.2.10/24)), V("") when it
+          keeps none, null when the provider does not record it; C(gateway) and C(dns) go with it.
       type: list
       elements: dict
     ip_addresses:
@@ -95,6 +98,9 @@ vms:
     console_url:
       description: Console URL when the provider knows one.
       type: str
+    placement:
+      description: Where the VM is, as far as the provider reports it (C(datastore), C(host), ...).
+      type: dict
     snapshots:
       description: Snapshots, oldest first, when O(snapshots=true).
       type: list

@@ -54,7 +54,9 @@ options:
   include_memory:
     description:
       - Save the memory of a running VM too, so a revert resumes it running.
-      - With libvirt, snapshots of a running VM always include its memory.
+      - With libvirt, snapshots of a running VM always include its memory. A running VM whose vCPUs were
+        hot-plugged, and whose disks an earlier release of this collection defined, is refused, because QEMU could
+        not load that memory state again; the error says how to take a disk-only snapshot instead.
     type: bool
     default: false
 seealso:
@@ -119,6 +121,8 @@ def run(m):
     the_plan = plan_snapshot(
         p["state"], name, vm, snapshots, p["description"], p["include_memory"], m.provider.capabilities()
     )
+    if vm is not None and any(a.action == "snapshot_create" for a in the_plan.actions):
+        m.provider.check_snapshot(vm.id, p["include_memory"])
     if m.check_mode or vm is None:
         done = list(the_plan.actions)
     else:

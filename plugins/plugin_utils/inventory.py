@@ -99,8 +99,16 @@ def _fetch_one(source: dict[str, Any], raw_data: bool) -> dict[str, Any]:
 
 
 def source_connection(source: Mapping[str, Any]) -> Connection:
-    """The source's connection, read as its type reads it: its own keys and environment variables only."""
-    return resolve(source["type"], source, os.environ)
+    """The source's connection, read as its type reads it: its own keys and environment variables only.
+
+    A kubevirt source lists ``namespaces`` (its ``namespace`` when that is all it gives, else every
+    namespace), with its ``label_selector``.
+    """
+    extra = None
+    if source["type"] == "kubevirt":
+        namespaces = source.get("namespaces") or ([source["namespace"]] if source.get("namespace") else [])
+        extra = {"namespaces": list(namespaces), "label_selector": source.get("label_selector")}
+    return resolve(source["type"], source, os.environ, extra)
 
 
 def _fetch_provider(source: dict[str, Any], raw_data: bool, found: dict[str, Any]) -> list[dict[str, Any]]:
@@ -171,7 +179,7 @@ def host_vars(record: Mapping[str, Any], source: str, source_type: str,
         PREFIX + "tags": record.get("tags") or [],
         PREFIX + "console_url": record.get("console_url"),
     }
-    for extra in ("raw", KUBERNETES):
+    for extra in ("raw", KUBERNETES, "details"):
         if extra in record:
             variables[PREFIX + extra] = record[extra]
     address = ansible_host(record.get("nics") or [], preference or {}) or ansible_host(

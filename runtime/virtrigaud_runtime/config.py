@@ -5,21 +5,26 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, Optional
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import provider_connection
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ProviderConfig
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.connection import settings_of
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.connection import (
+    PROVIDER_DEFAULTS,
+    default_variable,
+    provider_defaults_read,
+    settings_of,
+)
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import PROVIDER_TYPES
 
 CREDENTIALS_DIR = "/etc/virtrigaud/credentials"
 TLS_DIR = "/etc/virtrigaud/tls"
 TLS_FILES = ("tls.crt", "tls.key", "ca.crt")
-# PROVIDER_DEFAULT_<NAME> → ProviderConfig.options key
-DEFAULTS = {"DATASTORE": "storage_pool", "STORAGE_POD": "storage_pool", "CLUSTER": "cluster", "FOLDER": "folder",
-            "NODE": "node", "BRIDGE": "bridge", "STORAGE": "storage_pool"}
+# Provider.spec.rateLimit as the role renders it: variable, field, the CRD's bounds and default.
+RATE_LIMIT = (("PROVIDER_RATE_LIMIT_QPS", "qps", 1, 1000, 10), ("PROVIDER_RATE_LIMIT_BURST", "burst", 1, 2000, 20))
 
 
 class SettingsError(Exception):
@@ -39,8 +44,10 @@ class Settings:
     log_format: str = "json"
     credentials_dir: str = CREDENTIALS_DIR
     validate_certs: bool = True
-    defaults: Mapping[str, str] = field(default_factory=dict)
     task_window: float = 2.0
+    rate_limit: Optional[tuple[int, int]] = None  # (qps, burst); None: no limit
+    check_interval: float = 10.0
+    check_timeout: float = 10.0
 
     @property
     def label(self) -> str:
@@ -68,6 +75,30 @@ def _skip_verify_variables(provider_type: str) -> tuple[str, ...]:
         "TLS_INSECURE_SKIP_VERIFY",)
 
 
+def rate_limit(env: Mapping[str, str]) -> Optional[tuple[int, int]]:
+    """(qps, burst) from PROVIDER_RATE_LIMIT_*, the CRD's default for the one not set; None when neither is."""
+    given = {name: env.get(name, "").strip() for name, *dummy in RATE_LIMIT}
+    if not any(given.values()):
+        return None
+    qps, burst = (_bounded(name, given[name] or str(default), "Provider.spec.rateLimit." + key, low, high)
+                  for name, key, low, high, default in RATE_LIMIT)
+    return qps, burst
+
+
+def _bounded(name: str, value: str, source: str, low: int, high: int) -> int:
+    number = int(value) if value.isdigit() else None
+    if number is None or not low <= number <= high:
+        raise SettingsError("%s is %r; it must be a whole number from %d to %d (%s)"
+                            % (name, value[:40], low, high, source))
+    return number
+
+
+def _positive(flag: str, value: float) -> float:
+    if not (math.isfinite(value) and value > 0):
+        raise SettingsError("%s must be a number of seconds above 0, not %s" % (flag, value))
+    return value
+
+
 def _truthy(value: Optional[str]) -> bool:
     return str(value or "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -79,7 +110,7 @@ def parser() -> argparse.ArgumentParser:
     flags.add_argument("--port", help="gRPC port (upstream's pods); --grpc-addr wins")
     flags.add_argument("--metrics-addr", help="HTTP address for /healthz, /readyz, /health and /metrics (seed 001)")
     flags.add_argument("--health-port", help="HTTP port for the same (upstream's pods)")
-    flags.add_argument("--provider-type", help="libvirt, vsphere, proxmox or mock (else PROVIDER_TYPE)")
+    flags.add_argument("--provider-type", help="libvirt, vsphere, proxmox, kubevirt or mock (else PROVIDER_TYPE)")
     flags.add_argument("--provider-endpoint", help="the hypervisor's URI or host (else PROVIDER_ENDPOINT)")
     flags.add_argument("--tls-enabled", help="true or false (else TLS_ENABLED)")
     flags.add_argument("--insecure", action="store_true",
@@ -88,6 +119,10 @@ def parser() -> argparse.ArgumentParser:
     flags.add_argument("--credentials-dir", help="one file per credential key (default %s)" % CREDENTIALS_DIR)
     flags.add_argument("--task-window", type=float, default=2.0,
                        help="seconds an RPC waits before answering with a TaskRef to poll")
+    flags.add_argument("--check-interval", type=float, default=10.0,
+                       help="seconds between checks of the hypervisor, which /readyz and the metrics report")
+    flags.add_argument("--check-timeout", type=float, default=10.0,
+                       help="seconds a hypervisor check may take before the runtime reports it not ready")
     flags.add_argument("--version", action="store_true")
     return flags
 
@@ -116,9 +151,10 @@ def settings(argv: Optional[list[str]] = None, environ: Optional[Mapping[str, st
         log_format=env.get("LOG_FORMAT", "json").lower(),
         credentials_dir=args.credentials_dir or env.get("VIRTRIGAUD_CREDENTIALS_DIR") or CREDENTIALS_DIR,
         validate_certs=not any(_truthy(env.get(name)) for name in _skip_verify_variables(provider_type)),
-        defaults={DEFAULTS[key[len("PROVIDER_DEFAULT_"):]]: value for key, value in env.items()
-                  if key.startswith("PROVIDER_DEFAULT_") and key[len("PROVIDER_DEFAULT_"):] in DEFAULTS and value},
         task_window=args.task_window,
+        rate_limit=rate_limit(env),
+        check_interval=_positive("--check-interval", args.check_interval),
+        check_timeout=_positive("--check-timeout", args.check_timeout),
     )
 
 
@@ -154,10 +190,15 @@ def _credential(folder: str, *names: str) -> Optional[str]:
 
 
 def provider_config(current: Settings, environ: Optional[Mapping[str, str]] = None) -> ProviderConfig:
-    """The backend's connection: its type's credential files, then its type's own environment variables."""
+    """The backend's connection: its type's credential files, then its type's own environment variables.
+
+    Raises:
+        SettingsError: a Provider default is set that this backend has no use for.
+    """
     env = os.environ if environ is None else environ
+    _refuse_unread_defaults(current.provider_type, env)
     credentials: dict[str, Optional[str]] = {}
-    options: dict[str, object] = dict(current.defaults)
+    options: dict[str, object] = {}
     for setting in settings_of(current.provider_type):
         if setting.key == "uri":
             continue
@@ -171,3 +212,13 @@ def provider_config(current: Settings, environ: Optional[Mapping[str, str]] = No
         raise SettingsError("vSphere needs the files username and password in %s" % current.credentials_dir)
     return provider_connection(current.provider_type, current.endpoint, credentials, current.validate_certs,
                                current.label, options)
+
+
+def _refuse_unread_defaults(provider_type: str, env: Mapping[str, str]) -> None:
+    read = provider_defaults_read(provider_type)
+    unread = [key for key in PROVIDER_DEFAULTS if env.get(default_variable(key)) and key not in read]
+    if unread:
+        raise SettingsError("the %s backend has no use for %s; remove %s from the Provider (it reads %s)" % (
+            provider_type, ", ".join(default_variable(key) for key in unread),
+            " and ".join("spec.defaults.%s" % key for key in unread),
+            ", ".join("spec.defaults.%s" % key for key in read) or "none of them"))

@@ -15,11 +15,16 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import RateLimiter
+
 from . import VERSION
 from .config import Settings, provider_config
-from .observe import Metrics, fields, logger
+from .metrics import Metrics
+from .observe import fields, logger
 from .service import ProviderService
 from .tasks import TaskTable
+from .throttle import Throttle
+from .watch import UNCHECKED, BackendWatch, Verdict
 
 GRACE_SECONDS = 30.0
 SERVICE_NAMES = ("", "provider")
@@ -31,11 +36,15 @@ class Runtime:
     def __init__(self, current: Settings, workers: int = 8) -> None:
         self.settings = current
         self.log = logger(current.log_level, current.log_format)
-        self.metrics = Metrics()
+        config = provider_config(current)
+        self.metrics = Metrics(current.label, config.uri or current.endpoint or "")
         self.tasks = TaskTable(window=current.task_window)
-        self.service = ProviderService(provider_config(current), self.tasks, self.metrics, self.log)
+        limiter = RateLimiter(*current.rate_limit) if current.rate_limit else None
+        self.service = ProviderService(config, self.tasks, self.metrics, self.log, Throttle(limiter, self.metrics))
+        self.watch = BackendWatch(self.service.check_backend, current.check_interval, current.check_timeout,
+                                  self._verdict_changed, self.service.count_vms)
         self.health = health.HealthServicer()
-        self.ready = threading.Event()
+        self.serving = threading.Event()
         self.server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=workers,
                                                                         thread_name_prefix="rpc"),
                                   options=KEEPALIVE)
@@ -60,22 +69,33 @@ class Runtime:
         threading.Thread(target=self.http.serve_forever, daemon=True, name="http").start()
         for name in SERVICE_NAMES:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        self.metrics.health.set(1)
-        self.ready.set()
+        self.serving.set()
+        limit = self.settings.rate_limit
         self.log.info("serving", extra=fields(version=VERSION, provider_type=self.settings.provider_type,
                                               grpc=self.settings.grpc_address, port=self.grpc_port,
                                               http=self.settings.http_address,
-                                              tls="mtls" if self.settings.tls else "plaintext"))
-        threading.Thread(target=self._check_connection, daemon=True, name="connection").start()
+                                              tls="mtls" if self.settings.tls else "plaintext",
+                                              rate_limit={"qps": limit[0], "burst": limit[1]} if limit else None))
+        self.watch.start()
 
-    def _check_connection(self) -> None:
-        response = self.service.Validate(None)
-        if not response["ok"]:
-            self.log.warning("the hypervisor connection does not work yet", extra=fields(reason=response["message"]))
+    @property
+    def ready(self) -> bool:
+        """Serving, and the hypervisor answered the last check: the cached answer, never a round trip."""
+        return self.serving.is_set() and self.watch.verdict.reachable
+
+    def _verdict_changed(self, old: Verdict, new: Verdict) -> None:
+        self.metrics.health.set(1 if self.serving.is_set() and new.reachable else 0)
+        if new.reachable == old.reachable and old is not UNCHECKED:
+            return
+        if new.reachable:
+            self.log.info("the hypervisor answers; ready")
+        else:
+            self.log.warning("the hypervisor does not answer; not ready", extra=fields(reason=new.message))
 
     def stop(self, grace: float = GRACE_SECONDS) -> None:
         """Stop taking calls, let the ones in flight finish, then stop."""
-        self.ready.clear()
+        self.serving.clear()
+        self.watch.stop()
         self.metrics.health.set(0)
         for name in SERVICE_NAMES:
             self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -99,22 +119,27 @@ def _split(address: str) -> tuple[str, int]:
     return (host.strip("[]") if host not in ("[::]", "") else ""), int(port)
 
 
+def _health(runtime: Runtime) -> dict[str, Any]:
+    verdict = runtime.watch.verdict
+    return {"status": "healthy" if runtime.ready else "unhealthy",
+            "checks": {"grpc": "serving" if runtime.serving.is_set() else "not serving",
+                       "hypervisor": "reachable" if verdict.reachable else "unreachable: %s" % verdict.message},
+            "summary": {"provider_type": runtime.settings.provider_type, "tasks": len(runtime.tasks)}}
+
+
 def _probe_handler(runtime: Runtime) -> Any:
     class Probe(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:  # pylint: disable=redefined-builtin
             """Probes every few seconds would drown the log."""
 
         def do_GET(self) -> None:  # pylint: disable=invalid-name
-            ready = runtime.ready.is_set()
+            ready = runtime.ready
             if self.path == "/healthz":
                 self._reply(200, "ok\n")
             elif self.path == "/readyz":
                 self._reply(200 if ready else 503, "ready\n" if ready else "not ready\n")
             elif self.path == "/health":
-                body = {"status": "healthy" if ready else "unhealthy",
-                        "checks": {"grpc": "serving" if ready else "not serving"},
-                        "summary": {"provider_type": runtime.settings.provider_type, "tasks": len(runtime.tasks)}}
-                self._reply(200 if ready else 503, json.dumps(body) + "\n", "application/json")
+                self._reply(200 if ready else 503, json.dumps(_health(runtime)) + "\n", "application/json")
             elif self.path == "/metrics":
                 self._reply(200, generate_latest(runtime.metrics.registry).decode(), CONTENT_TYPE_LATEST)
             else:

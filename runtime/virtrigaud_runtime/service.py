@@ -34,8 +34,11 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.w
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import Deadline, poll
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm, parse_vm_name
 
-from .observe import CORRELATION, CORRELATION_KEYS, Metrics, fields
+from .metrics import Metrics
+from .observe import CORRELATION, correlation_of, fields
 from .tasks import TaskTable
+from .throttle import Throttle
+from .watch import Verdict
 
 TASK_SECONDS = 1800.0
 UNIMPLEMENTED = ("HardwareUpgrade", "ImagePrepare", "ExportDisk", "ImportDisk", "GetDiskInfo")
@@ -69,11 +72,13 @@ def _ascii(text: str) -> str:
 
 
 class ProviderService:
-    def __init__(self, config: ProviderConfig, tasks: TaskTable, metrics: Metrics, log: Any) -> None:
+    def __init__(self, config: ProviderConfig, tasks: TaskTable, metrics: Metrics, log: Any,
+                 throttle: Optional[Throttle] = None) -> None:
         self.config = config
         self.tasks = tasks
         self.metrics = metrics
         self.log = log
+        self.throttle = throttle or Throttle(None, metrics)
         self._local = threading.local()
         self._shared: Optional[Provider] = None
         self._names = NameLocks()
@@ -88,6 +93,31 @@ class ProviderService:
         if provider is None:
             provider = self._local.provider = open_provider(self.config)
         return provider
+
+    def _forget_provider(self) -> None:
+        """Close this thread's provider, so its next call connects afresh (to a hypervisor that came back)."""
+        provider = None if self.config.type == "mock" else getattr(self._local, "provider", None)
+        if provider is not None:
+            self._local.provider = None
+            provider.close()
+
+    def check_backend(self) -> Verdict:
+        """The runtime's periodic check, outside the rate limit; a failure reconnects at the next one."""
+        try:
+            answer = self.Validate(None)
+        except Exception as err:  # pylint: disable=broad-exception-caught  # the checks must go on after a bug
+            self.log.exception("the hypervisor check failed")
+            answer = {"ok": False, "message": "internal error: %s" % type(err).__name__}
+        if not answer["ok"]:
+            self._forget_provider()
+        return Verdict(answer["ok"], answer["message"])
+
+    def count_vms(self) -> None:
+        """The VM counts of the metrics, on the runtime's timer; a failure leaves the last counts."""
+        try:
+            self.metrics.count_vms(codec.power_state(vm.power_state) for vm in self.provider.list_vms())
+        except errors.VirtrigaudError as err:
+            self.log.warning("cannot count the VMs", extra=fields(reason=err.message))
 
     # the RPCs, each taking the request and returning the response fields
 
@@ -189,9 +219,15 @@ class ProviderService:
     def GetCapabilities(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name,unused-argument
         return self.provider.capabilities().to_dict()
 
+    def trailers(self, method: str) -> tuple[tuple[str, str], ...]:
+        """What our client reads beyond upstream's response: the in-place NIC changes the backend makes."""
+        if method != "GetCapabilities":
+            return ()
+        return ((codec.NIC_CHANGES_KEY, codec.nic_changes_metadata(self.provider.capabilities())),)
+
     def ListVMs(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name,unused-argument
         vms = self.provider.list_vms()
-        self.metrics.count_vms([codec.power_state(vm.power_state) for vm in vms])
+        self.metrics.count_vms(codec.power_state(vm.power_state) for vm in vms)
         return {"vms": [codec.vm_info_fields(vm) for vm in vms]}
 
     # helpers
@@ -224,8 +260,11 @@ class ProviderService:
         correlation = CORRELATION.get()
 
         def run() -> None:
-            CORRELATION.set(correlation)
-            work()
+            token = CORRELATION.set(correlation)
+            try:
+                work()
+            finally:
+                CORRELATION.reset(token)
 
         return run
 
@@ -245,13 +284,15 @@ class ProviderService:
         def handle(request: Any, context: Any) -> Any:
             started = time.monotonic()
             metadata = dict(context.invocation_metadata())
-            correlation = next((metadata[k] for k in CORRELATION_KEYS if metadata.get(k)), None) or \
-                uuid.uuid4().hex[:16]
-            CORRELATION.set(correlation)
-            code = grpc.StatusCode.OK
+            correlation = correlation_of(metadata) or uuid.uuid4().hex[:16]
+            token = CORRELATION.set(correlation)
+            code, waited = grpc.StatusCode.OK, 0.0
             trailing: tuple = (("x-correlation-id", correlation),)
             try:
-                return response_type(**self._call(method, request, metadata))
+                waited = self._admit(method, context)
+                response = response_type(**self._call(method, request, metadata))
+                trailing += self.trailers(method)
+                return response
             except Abort as abort:
                 code = abort.code
                 trailing += abort.metadata
@@ -261,14 +302,26 @@ class ProviderService:
                 if code is grpc.StatusCode.OK:
                     context.set_trailing_metadata(trailing)
                 seconds = time.monotonic() - started
-                self.metrics.observe(method, code.name, seconds)
+                self.metrics.observe(method, code is grpc.StatusCode.OK, seconds)
                 if self.log.isEnabledFor(level):
+                    extra = {"waited_ms": round(waited * 1000, 2)} if waited else {}
                     self.log.log(level, "rpc", extra=fields(
                         method=method, code=code.name, ms=round(seconds * 1000, 2),
-                        vm=getattr(request, "id", None) or getattr(request, "vm_id", None)))
+                        vm=getattr(request, "id", None) or getattr(request, "vm_id", None), **extra))
+                CORRELATION.reset(token)
             return None
 
         return handle
+
+    def _admit(self, method: str, context: Any) -> float:
+        """Wait for the rate limit; a caller that gave up meanwhile is not served, so its backend call never runs."""
+        if method in UNIMPLEMENTED:
+            return 0.0
+        waited = self.throttle.admit(method)
+        if waited and not context.is_active():
+            raise Abort(grpc.StatusCode.DEADLINE_EXCEEDED, "%s waited %.1f s for the rate limit (Provider.spec."
+                        "rateLimit) and its caller gave up" % (method, waited))
+        return waited
 
     def _call(self, method: str, request: Any, metadata: dict[str, str]) -> dict[str, Any]:
         if method in UNIMPLEMENTED:

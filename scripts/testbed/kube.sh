@@ -67,6 +67,20 @@ pki() {
     chmod 600 "$dir"/*.key "$dir/token.csv"
 }
 
+# The aggregation layer's front proxy: its own CA, and the client certificate the kube-apiserver presents
+# to aggregated API servers (the KubeVirt leg's virt-api stand-in), made once.
+front_proxy_pki() {
+    local dir="$CACHE/pki"
+    [ -f "$dir/front-proxy-client.crt" ] && return 0
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=virtrigaud-front-proxy-ca" \
+        -keyout "$dir/front-proxy-ca.key" -out "$dir/front-proxy-ca.crt" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=front-proxy-client" -keyout "$dir/front-proxy-client.key" \
+        -out "$dir/front-proxy-client.csr" 2>/dev/null
+    openssl x509 -req -in "$dir/front-proxy-client.csr" -CA "$dir/front-proxy-ca.crt" \
+        -CAkey "$dir/front-proxy-ca.key" -CAcreateserial -days 3650 -out "$dir/front-proxy-client.crt" 2>/dev/null
+    chmod 600 "$dir"/front-proxy-*.key
+}
+
 # Secrets are encrypted at rest (AES-CBC), as a production cluster should have them:
 # no credential the tests write can be read back from etcd's files.
 encryption_config() {
@@ -135,6 +149,7 @@ start() {
     stop >/dev/null
     build
     pki
+    front_proxy_pki
     encryption_config
     mkdir -p "$RUN_DIR"
     rm -rf "$ETCD_STATE.data"
@@ -147,10 +162,19 @@ start() {
     echo $! > "$ETCD_STATE.pid"
     wait_for etcd "http://127.0.0.1:$ETCD_PORT/health" "$ETCD_STATE"
     local dir="$CACHE/pki"
+    # KUBE_EXTRA_TOKENS: a file of more lines for the static token file (token,user,uid[,"group,..."]), for
+    # this run only.  The combined file is kept with the PKI, not in the run folder whose files the legs
+    # search for their secret canaries: a token is the server's to know.
+    umask 077
+    cat "$dir/token.csv" ${KUBE_EXTRA_TOKENS:+"$KUBE_EXTRA_TOKENS"} > "$dir/tokens-$PORT.csv"
     "$(binary apiserver)" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
         --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$PORT" \
         --tls-cert-file "$dir/apiserver.crt" --tls-private-key-file "$dir/apiserver.key" \
-        --client-ca-file "$dir/ca.crt" --token-auth-file "$dir/token.csv" --authorization-mode RBAC \
+        --client-ca-file "$dir/ca.crt" --token-auth-file "$dir/tokens-$PORT.csv" --authorization-mode RBAC \
+        --requestheader-client-ca-file "$dir/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
+        --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+        --requestheader-extra-headers-prefix X-Remote-Extra- \
+        --proxy-client-cert-file "$dir/front-proxy-client.crt" --proxy-client-key-file "$dir/front-proxy-client.key" \
         --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$dir/sa.pub" \
         --service-account-signing-key-file "$dir/sa.key" --service-cluster-ip-range 10.96.0.0/16 \
         --encryption-provider-config "$dir/encryption.yaml" --cert-dir "$STATE.certs" > "$STATE.log" 2>&1 &
@@ -163,7 +187,7 @@ start() {
 stop() {
     daemon_stop "$STATE" kube-apiserver
     daemon_stop "$ETCD_STATE" etcd
-    rm -rf "$ETCD_STATE.data" "$KUBECONFIG_FILE"
+    rm -rf "$ETCD_STATE.data" "$KUBECONFIG_FILE" "$CACHE/pki/tokens-$PORT.csv"
 }
 
 status() {

@@ -68,6 +68,21 @@ ensure_pool() {
     [[ "$(virsh_q pool-info "$name")" =~ State:\ +running ]] || virsh_q pool-start "$name" >/dev/null
 }
 
+# A second network, for the suite's steps that move a NIC: isolated, no addresses, so no dnsmasq.
+ALT_NETWORK=virtrigaud-alt
+
+ensure_alt_network() {
+    if ! virsh_q net-info "$ALT_NETWORK" >/dev/null 2>&1; then
+        local xml
+        xml="$(mktemp)"
+        printf "<network><name>%s</name><bridge name='vrbr-alt' stp='on' delay='0'/></network>\n" "$ALT_NETWORK" > "$xml"
+        virsh_q net-define "$xml" >/dev/null
+        rm -f "$xml"
+        virsh_q net-autostart "$ALT_NETWORK" >/dev/null
+    fi
+    [[ "$(virsh_q net-info "$ALT_NETWORK")" =~ Active:\ +yes ]] || virsh_q net-start "$ALT_NETWORK" >/dev/null
+}
+
 start() {
     start_daemon virtlogd
     start_daemon libvirtd
@@ -80,7 +95,8 @@ start() {
     ensure_pool "$POOL" "$POOL_DIR"
     [[ "$(virsh_q net-info default)" =~ Active:\ +yes ]] || virsh_q net-start default >/dev/null
     virsh_q net-autostart default >/dev/null
-    echo "libvirtd ready at $URI: pool '$POOL' in $POOL_DIR, network 'default' active"
+    ensure_alt_network
+    echo "libvirtd ready at $URI: pool '$POOL' in $POOL_DIR, networks 'default' and '$ALT_NETWORK' active"
 }
 
 # listen-tcp: libvirtd also answers on 127.0.0.1:16509 without authentication,

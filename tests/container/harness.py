@@ -26,11 +26,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from typing import Any, Optional
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import Kube, KubeConfig
-from ansible_collections.virtrigaud.core.plugins.module_utils.kube.runtime import object_name
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.runtime import CHECKSUM_ANNOTATION, object_name
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ProviderConfig
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import open_provider
 
@@ -141,13 +142,25 @@ def http_probe(probe: dict, deadline: float) -> None:
         if not _running():
             raise PodError("the container exited: %s" % _logs())
         time.sleep(0.2)
-    raise PodError("the probe %s did not answer 200 (%s)" % (url, last))
+    raise PodError("the probe %s did not answer 200 (%s); /health says: %s; the log ends: %s"
+                   % (url, last, _health_report(get["port"]), _logs()))
+
+
+def _health_report(port: int) -> str:
+    """The runtime's own account of why it is not ready (its /health answers 503 with the checks)."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%s/health" % port, timeout=1) as response:
+            return response.read().decode("utf-8", "replace").strip()
+    except urllib.error.HTTPError as err:
+        return err.read().decode("utf-8", "replace").strip()
+    except OSError as err:
+        return str(err)
 
 
 def grpc_check(port: int, tls: Optional[dict]) -> dict[str, Any]:
     """Validate, capabilities and the VM list through the collection's gRPC client, over mTLS."""
     with tempfile.TemporaryDirectory() as folder:
-        options: dict[str, Any] = {"tls": tls is not None}
+        options: dict[str, Any] = {"insecure": tls is None}
         for key, option in (("ca.crt", "ca_path"), ("tls.crt", "client_cert"), ("tls.key", "client_key")):
             if tls is not None:
                 path = os.path.join(folder, key)
@@ -224,7 +237,8 @@ def run(namespace: str, provider_name: str, mutation: Optional[str], keep: bool,
         tls_volume = next((v for v in volumes if v["name"] == "provider-tls"), None)
         tls = secrets[tls_volume["secret"]["secretName"]]["data"] if tls_volume else None
         checked = grpc_check(grpc_port, tls)
-        return {"ready_seconds": round(ready, 2), "grpc_port": grpc_port, **checked}
+        checksum = (deployment["spec"]["template"]["metadata"].get("annotations") or {}).get(CHECKSUM_ANNOTATION)
+        return {"ready_seconds": round(ready, 2), "grpc_port": grpc_port, "credentials_checksum": checksum, **checked}
     finally:
         if not keep:
             stop()

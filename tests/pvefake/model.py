@@ -228,7 +228,7 @@ class Cluster:
         hot_errors: dict[str, str] = {}
         for key, value in values.items():
             stored = self.normalise(vm, key, value)
-            if not vm.running or key in FAST_PLUG or key.startswith("ipconfig"):
+            if not vm.running or _applied_at_once(key):
                 vm.conf[key] = stored
                 vm.pending.pop(key, None)
                 continue
@@ -239,8 +239,8 @@ class Cluster:
         for key in delete:
             if key not in vm.conf and key not in vm.pending:
                 continue
-            if not vm.running or key in FAST_PLUG:
-                self._remove_key(vm, key)
+            if not vm.running or _applied_at_once(key) or (_is_net(key) and "network" in vm.hotplug()):
+                self._remove_key(vm, key)  # a NIC is hot-unplugged with the network hotplug feature
             else:
                 vm.pending_delete.add(key)
         if hot_errors:
@@ -250,8 +250,12 @@ class Cluster:
         """Apply one pending value to a running VM when its hotplug feature allows; return a problem text."""
         features = vm.hotplug()
         live = False
-        if key.startswith("net") and "network" in features:
-            live = key not in vm.conf or _same_device(vm.conf[key], value, "net")
+        if _is_net(key):
+            bridge = parse_property_string(value, PROPERTY_STRINGS["net"]).get("bridge")
+            if bridge and bridge not in self.nodes[vm.node].bridges:
+                return "bridge '%s' does not exist" % bridge
+        if _is_net(key) and "network" in features:
+            live = True  # a new NIC is plugged; another model or MAC is an unplug and a plug
         elif is_disk(key) and "disk" in features:
             live = key not in vm.conf
         elif key.startswith("net") and key in vm.conf:
@@ -362,6 +366,15 @@ def parse_size(text: str) -> tuple[bool, int]:
     if not match:
         raise PveError("unable to parse size '%s'" % text)
     return bool(match.group(1)), int(float(match.group(2)) * _UNITS[match.group(3)])
+
+
+def _is_net(key: str) -> bool:
+    return key.startswith("net") and key[3:].isdigit()
+
+
+def _applied_at_once(key: str) -> bool:
+    """Options PVE writes to the config even while the VM runs: the fast-plug ones and every cloud-init key."""
+    return key in FAST_PLUG or key.startswith("ipconfig")
 
 
 def _same_device(old: str, new: str, kind: str) -> bool:

@@ -22,6 +22,7 @@ import urllib.request
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client.parser import text_string_to_metric_families
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import PowerOp, ProviderConfig
@@ -136,20 +137,53 @@ def test_health_service_and_probes(runtime):
     assert status == 200 and json.loads(body)["status"] == "healthy"
 
 
+def scrape(runtime: Runtime) -> dict[tuple[str, frozenset], float]:
+    """/metrics read by prometheus_client's own parser: (sample name, labels) -> value."""
+    status, text = runtime.get("/metrics")
+    assert status == 200
+    return {(sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def quantile(samples: dict, name: str, method: str, q: float) -> float:
+    """The q quantile of a histogram, as Prometheus' histogram_quantile interpolates it."""
+    buckets = sorted((float(dict(labels)["le"]), value) for (sample, labels), value in samples.items()
+                     if sample == name + "_bucket" and dict(labels)["method"] == method)
+    rank = q * buckets[-1][1]
+    lower_bound, lower_count = 0.0, 0.0
+    for bound, count in buckets:
+        if count >= rank:
+            return bound if bound == float("inf") else lower_bound + (bound - lower_bound) * (
+                (rank - lower_count) / (count - lower_count))
+        lower_bound, lower_count = bound, count
+    raise AssertionError("no bucket holds the rank")
+
+
 def test_metrics_use_the_seed_names(runtime):
     provider = runtime.provider()
     vm_id, dummy = provider.create(parse_vm({"name": "metrics-1", "image": "base"}))
+    provider.create(parse_vm({"name": "metrics-2", "image": "base"}))
     provider.power(vm_id, PowerOp.ON)
     provider.list_vms()
     provider.describe("vm-nonexistent")
-    status, text = runtime.get("/metrics")
-    assert status == 200
-    for line in ('provider_grpc_requests_total{method="Create",status="OK"} 1.0',
-                 'provider_grpc_requests_total{method="ListVMs",status="OK"} 1.0',
-                 'provider_vms_total{state="On"} 1.0', "provider_health_status 1.0",
-                 "provider_hypervisor_connection_status 1.0"):
-        assert line in text, line
-    assert 'provider_grpc_request_duration_seconds_bucket{le="0.005",method="Describe"}' in text
+    with pytest.raises(errors.NotFoundError):
+        provider.power("vm-nonexistent", PowerOp.ON)
+    samples = scrape(runtime)
+
+    def value(name, **labels):
+        return samples.get((name, frozenset(labels.items())))
+
+    assert value("provider_grpc_requests_total", method="Create", status="success") == 2
+    assert value("provider_grpc_requests_total", method="ListVMs", status="success") == 1
+    assert value("provider_grpc_requests_total", method="Power", status="error") == 1
+    assert value("provider_vms_total", state="running") == 1 and value("provider_vms_total", state="stopped") == 1
+    assert value("provider_health_status", provider="mock") == 1
+    endpoint = runtime.env["PROVIDER_ENDPOINT"]
+    assert value("provider_hypervisor_connection_status", endpoint=endpoint) == 1
+    assert value("provider_grpc_request_duration_seconds_count", method="Describe") >= 1
+    assert 0 < quantile(samples, "provider_grpc_request_duration_seconds", "Describe", 0.95) <= 300
+    assert {labels for (name, labels) in samples if name == "provider_grpc_requests_total"} <= {
+        frozenset({("method", m), ("status", s)}) for m in wire().methods for s in ("success", "error")}
 
 
 def test_tls_fails_closed(tmp_path):
@@ -206,6 +240,28 @@ def test_upstream_shaped_payloads(runtime):
     assert not call(channel, "Delete", id="vm-missing").task.id
     listed = call(channel, "ListVMs").vms
     assert [(vm.name, vm.power_state, vm.cpu) for vm in listed] == [("upstream-1", "On", 4)]
+
+
+def test_a_whole_nic_list_in_desired_json_changes_and_removes_nics_by_name(runtime):
+    """Upstream's manager sends every NIC in desired_json; the runtime makes the VM's NICs match it."""
+    channel = runtime.channel()
+    networks = ('[{"Name":"lan","NetworkName":"default","Bridge":"","MacAddress":""},'
+                '{"Name":"backup","NetworkName":"","Bridge":"br0","MacAddress":""}]')
+    created = call(channel, "Create", name="nics-1", class_json=UPSTREAM_CLASS, networks_json=networks)
+    desired = {"Class": {"CPU": 0, "MemoryMiB": 0}, "Disks": None, "Tags": None,
+               "Networks": [{"Name": "lan", "NetworkName": "other", "Bridge": "", "MacAddress": "52:54:00:00:00:0A",
+                             "StaticIP": "192.0.2.9", "Prefix": 24, "Gateway": "", "DNS": ""}]}
+    call(channel, "Reconfigure", id=created.id, desired_json=json.dumps(desired))
+    nics = json.loads(call(channel, "Describe", id=created.id).provider_raw_json)["virtrigaud"]["nics"]
+    assert [(n["name"], n["network"], n["mac_address"], n["static_ip"]) for n in nics] == [
+        ("lan", "other", "52:54:00:00:00:0a", "192.0.2.9/24")]
+    call(channel, "Reconfigure", id=created.id, desired_json='{"Class":{"CPU":2},"Networks":null}')
+    assert len(json.loads(call(channel, "Describe", id=created.id).provider_raw_json)["virtrigaud"]["nics"]) == 1
+
+
+def test_the_client_learns_which_nic_changes_the_backend_makes(runtime):
+    assert runtime.provider().capabilities().nic_changes == {
+        "remove_network": "live", "set_ip_address": "live", "set_mac_address": "live", "set_network": "live"}
 
 
 @pytest.mark.parametrize("method, fields, code", [

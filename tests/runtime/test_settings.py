@@ -40,7 +40,43 @@ def test_upstream_flags_and_environment(tmp_path):
     assert (found.grpc_address, found.http_address, found.tls) == ("[::]:9443", "[::]:8080", None)
     assert found.label == "ns/vc"
     assert (found.log_level, found.log_format) == ("debug", "text")
-    assert dict(found.defaults) == {"storage_pool": "ds1", "cluster": "c1"}
+    env.update({"PROVIDER_DEFAULT_STORAGE_POD": "pod1", "PROVIDER_DEFAULT_RESOURCE_POOL": "rp1",
+                "PROVIDER_DEFAULT_NETWORK": "lan", "VMWARE_DATASTORE": "not-read-by-the-runtime"})
+    (tmp_path / "username").write_text("admin")
+    (tmp_path / "password").write_text("pw")
+    config = provider_config(settings(["--credentials-dir", str(tmp_path), "--tls-dir", str(tmp_path)], env), env)
+    assert {key: config.options.get(key) for key in ("storage_pool", "storage_pod", "cluster", "folder",
+                                                     "resource_pool", "network")} == {
+        "storage_pool": "ds1", "storage_pod": "pod1", "cluster": "c1", "folder": None, "resource_pool": "rp1",
+        "network": "lan"}
+
+
+@pytest.mark.parametrize("provider_type, variable, value, key", [
+    ("libvirt", "PROVIDER_DEFAULT_NETWORK", "lab-net", "network"),
+    ("libvirt", "PROVIDER_DEFAULT_DATASTORE", "fast", "storage_pool"),
+    ("proxmox", "PROVIDER_DEFAULT_NETWORK", "vmbr1", "bridge"),
+    ("proxmox", "PROVIDER_DEFAULT_DATASTORE", "local-lvm", "storage_pool"),
+    ("proxmox", "PVE_DEFAULT_STORAGE", "ceph", "storage_pool"),
+])
+def test_each_backend_reads_its_provider_defaults(tmp_path, provider_type, variable, value, key):
+    env = {"PROVIDER_TYPE": provider_type, "VIRTRIGAUD_PROVIDER_INSECURE": "true", variable: value,
+           "PROVIDER_USERNAME": "root@pam", "PROVIDER_PASSWORD": "pw"}
+    config = provider_config(settings(["--tls-dir", str(tmp_path)], env), env)
+    assert config.options[key] == value
+
+
+@pytest.mark.parametrize("provider_type, variable", [
+    ("libvirt", "PROVIDER_DEFAULT_CLUSTER"),
+    ("libvirt", "PROVIDER_DEFAULT_STORAGE_POD"),
+    ("proxmox", "PROVIDER_DEFAULT_RESOURCE_POOL"),
+    ("mock", "PROVIDER_DEFAULT_DATASTORE"),
+])
+def test_a_provider_default_the_backend_has_no_use_for_stops_the_start(tmp_path, provider_type, variable):
+    env = {"PROVIDER_TYPE": provider_type, "VIRTRIGAUD_PROVIDER_INSECURE": "true", variable: "x",
+           "PROVIDER_USERNAME": "root@pam", "PROVIDER_PASSWORD": "pw"}
+    with pytest.raises(SettingsError) as refused:
+        provider_config(settings(["--tls-dir", str(tmp_path)], env), env)
+    assert variable in str(refused.value) and "spec.defaults." in str(refused.value)
 
 
 @pytest.mark.parametrize("names, env", [
@@ -117,3 +153,21 @@ def test_each_runtime_reads_only_its_own_type_variables(tmp_path, provider_type,
     others = {value for value in environ.values() if value not in read.values()} - {"true"}
     assert not others & {config.uri, config.username, config.password, *map(str, config.options.values())}
     assert config.validate_certs is (provider_type != "proxmox")
+
+
+def test_a_kubevirt_runtime_uses_its_pods_service_account_in_its_namespace(tmp_path):
+    environ = {"PROVIDER_TYPE": "kubevirt", "PROVIDER_ENDPOINT": "https://kubernetes.default.svc",
+               "PROVIDER_NAMESPACE": "vms", "K8S_AUTH_API_KEY": "not-for-the-runtime", "LIBVIRT_PASSWORD": "kvm"}
+    found = settings(["--insecure", "--credentials-dir", str(tmp_path), "--tls-dir", str(tmp_path / "none")],
+                     environ)
+    config = provider_config(found, environ)
+    assert (found.provider_type, config.uri, config.password) == ("kubevirt", None, None)
+    assert config.options["namespace"] == "vms" and "kubeconfig" not in config.options
+    moved = provider_config(found, dict(environ, KUBEVIRT_NAMESPACE="lab"))
+    assert moved.options["namespace"] == "lab"
+
+
+def test_a_mock_runtime_reads_its_endpoint_from_the_environment(tmp_path):
+    environ = {"PROVIDER_ENDPOINT": "mock://%s/state.json" % tmp_path}
+    found = settings(["--provider-type", "mock", "--insecure", "--tls-dir", str(tmp_path / "none")], environ)
+    assert provider_config(found, environ).uri == "mock://%s/state.json" % tmp_path

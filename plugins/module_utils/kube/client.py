@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 from urllib.parse import urlencode
 
 from .. import errors
+from ..providers.base import ProviderConfig
+from ..providers.connection import KUBERNETES, read
 from ..resilience import Deadline, poll, retry
 from .resources import KINDS, Kind, kind_of
 
@@ -28,6 +30,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
     KUBERNETES_ERROR = err
 
 FIELD_MANAGER = "virtrigaud.core"
+SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 # Fields the server owns; comparing objects without them tells whether an apply changed anything.
 _SERVER_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
 
@@ -42,11 +45,19 @@ class KubeConfig:
     validate_certs: bool = True
 
     @classmethod
-    def from_params(cls, params: dict) -> "KubeConfig":
-        """From the options of argspec.kube_spec(), as modules and inventory sources take them."""
-        return cls(kubeconfig=params.get("kubeconfig"), context=params.get("context"), host=params.get("host"),
-                   api_key=params.get("api_key"), ca_cert=params.get("ca_cert"),
-                   validate_certs=params.get("kube_validate_certs", True))
+    def from_params(cls, params: dict, environ: Optional[dict] = None) -> "KubeConfig":
+        """From the options of argspec.kube_spec(), then the ``K8S_AUTH_*`` variables: the Kubernetes table."""
+        values = read(KUBERNETES, params, os.environ if environ is None else environ)
+        return cls(kubeconfig=values.get("kubeconfig"), context=values.get("context"), host=values.get("uri"),
+                   api_key=values.get("password"), ca_cert=values.get("ca_cert"),
+                   validate_certs=values.get("validate_certs", True) is not False)
+
+    @classmethod
+    def from_provider(cls, config: ProviderConfig) -> "KubeConfig":
+        """From a provider connection resolved with the same table (the kubevirt backend's)."""
+        options = config.options
+        return cls(kubeconfig=options.get("kubeconfig"), context=options.get("context"), host=config.uri,
+                   api_key=config.password, ca_cert=options.get("ca_cert"), validate_certs=config.validate_certs)
 
 
 @dataclass
@@ -94,23 +105,44 @@ def _error(status: int, body: bytes, what: str) -> errors.VirtrigaudError:
     return errors.ProviderError(text)
 
 
-def _check_context(config: KubeConfig) -> None:
-    """A context that the kubeconfig lacks is the user's mistake: name it, and the contexts there are."""
+def _check_context(config: KubeConfig) -> Optional[str]:
+    """The context's namespace.  A context that the kubeconfig lacks is the user's mistake: name it, and the
+    contexts there are."""
+    contexts, active = kube_config.list_kube_config_contexts(config_file=config.kubeconfig)
     if not config.context:
-        return
-    contexts, dummy = kube_config.list_kube_config_contexts(config_file=config.kubeconfig)
+        return ((active or {}).get("context") or {}).get("namespace")
     names = sorted(context["name"] for context in contexts or ())
     if config.context not in names:
         raise errors.SpecError("the kubeconfig has no context '%s'; it has: %s" % (config.context, ", ".join(names)),
                                option="context")
+    chosen = next(context for context in contexts if context["name"] == config.context)
+    return (chosen.get("context") or {}).get("namespace")
+
+
+def _pod_namespace() -> Optional[str]:
+    try:
+        with open(SERVICE_ACCOUNT_NAMESPACE, encoding="utf-8") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None
+
+
+ErrorMap = Callable[[int, bytes, str], errors.VirtrigaudError]
 
 
 class Kube:
-    """One connection to a Kubernetes API server."""
+    """One connection to a Kubernetes API server.
 
-    def __init__(self, config: KubeConfig, timeout: float = 30.0) -> None:
+    ``error_map`` turns a failed answer (status, body, what was asked) into the collection's error; a backend
+    on top of Kubernetes passes its own, which knows its resources.
+    """
+
+    def __init__(self, config: KubeConfig, timeout: float = 30.0, error_map: Optional[ErrorMap] = None) -> None:
         if KUBERNETES_ERROR is not None:
             raise errors.MissingDependency("kubernetes", "for Kubernetes resources", KUBERNETES_ERROR)
+        self.error_map: ErrorMap = error_map or _error
+        # The namespace kubectl would use: the kubeconfig context's, the pod's in a cluster, else default.
+        self.default_namespace = "default"
         settings = self._settings(config)
         self.base = settings.host.rstrip("/")
         self._settings_object = settings
@@ -123,8 +155,7 @@ class Kube:
             retries=False,
         )
 
-    @staticmethod
-    def _settings(config: KubeConfig) -> Any:
+    def _settings(self, config: KubeConfig) -> Any:
         settings = kube_client.Configuration()
         try:
             if config.host:
@@ -132,11 +163,12 @@ class Kube:
                 if config.api_key:
                     settings.api_key = {"authorization": "Bearer " + config.api_key}
             elif config.kubeconfig or os.path.exists(os.path.expanduser("~/.kube/config")) or os.environ.get("KUBECONFIG"):
-                _check_context(config)
+                self.default_namespace = _check_context(config) or self.default_namespace
                 kube_config.load_kube_config(config_file=config.kubeconfig, context=config.context,
                                              client_configuration=settings, persist_config=False)
             else:
                 kube_config.load_incluster_config(client_configuration=settings)
+                self.default_namespace = _pod_namespace() or self.default_namespace
         except errors.SpecError:
             raise
         except Exception as err:  # the loaders raise ConfigException, IOError or YAML errors
@@ -158,8 +190,9 @@ class Kube:
 
     def request(self, method: str, path: str, body: Any = None, query: Optional[dict] = None,
                 content_type: str = "application/json", what: str = "") -> dict:
-        """One call; every call the collection makes is idempotent, so the server's "try again" is retried."""
-        return retry(lambda: self._request(method, path, body, query, content_type, what), attempts=6)
+        """One call; the server's "try again" (429, 5xx) is retried, as every such call is safe to repeat."""
+        return retry(lambda: self._request(method, path, body, query, content_type, what), attempts=6,
+                     only=(errors.UnavailableError,))
 
     def _request(self, method: str, path: str, body: Any, query: Optional[dict], content_type: str,
                  what: str) -> dict:
@@ -173,7 +206,7 @@ class Kube:
         except urllib3.exceptions.HTTPError as err:
             raise _unreachable("cannot reach the Kubernetes API server at %s: %s" % (self.base, err)) from None
         if response.status >= 300:
-            raise _error(response.status, response.data, what or "%s %s" % (method, path))
+            raise self.error_map(response.status, response.data, what or "%s %s" % (method, path))
         return json.loads(response.data.decode("utf-8")) if response.data else {}
 
     def get(self, kind: str, name: str, namespace: Optional[str] = None) -> Optional[dict]:
@@ -255,3 +288,16 @@ def condition(obj: Optional[dict], kind: str) -> Optional[dict]:
         if entry.get("type") == kind:
             return entry
     return None
+
+
+def dropped_fields(sent: Any, stored: Any, path: str) -> list[str]:
+    """Fields of ``sent`` that the server did not keep: CRDs prune fields they do not know, without an error."""
+    if isinstance(sent, Mapping):
+        if not isinstance(stored, Mapping):
+            return [path]
+        return [found for key, value in sent.items()
+                for found in dropped_fields(value, stored.get(key), "%s.%s" % (path, key))]
+    if isinstance(sent, list) and isinstance(stored, list) and len(sent) == len(stored):
+        return [found for index, (one, other) in enumerate(zip(sent, stored))
+                for found in dropped_fields(one, other, "%s[%d]" % (path, index))]
+    return [] if stored is not None or sent is None else [path]

@@ -16,6 +16,7 @@ from ..providers.registry import open_provider
 from .client import Kube
 from ..providers.base import ProviderConfig
 from .provider import provider_connection
+from .resources import provider_type_of
 from .runtime import object_name
 
 # How much each part of a healthy provider adds to its health score.
@@ -42,7 +43,7 @@ def runtime_endpoint(provider: dict) -> str:
 def probe(provider: dict, credentials: dict[str, str]) -> dict[str, Any]:
     """Connect to the Provider's hypervisor as its runtime would, and report what was found."""
     spec = provider["spec"]
-    config = provider_connection(spec["type"], spec["endpoint"], credentials,
+    config = provider_connection(provider_type_of(provider), spec["endpoint"], credentials,
                                  validate_certs=not spec.get("insecureSkipVerify"), name=_label(provider))
     return _check(config, spec["endpoint"])
 

@@ -16,10 +16,20 @@ from urllib.parse import urlsplit
 from ..errors import SpecError
 from ..providers.base import ProviderConfig
 from ..providers.connection import config_from, settings_of
-from .resources import VIRTRIGAUD_API
+from .resources import TYPE_ANNOTATION, VIRTRIGAUD_API
+from .runtime import check_served, default_image
 
-PROVIDER_TYPES = ("vsphere", "libvirt", "proxmox", "firecracker", "qemu")
-DEFAULT_RUNTIME_IMAGE = "ghcr.io/virtrigaud/provider-runtime:0.1.0"
+UPSTREAM_TYPES = ("vsphere", "libvirt", "proxmox", "firecracker", "qemu")
+# Types this collection's runtime serves that upstream's Provider CRD enum lacks (the API server answers 422
+# "Unsupported value" for them).  Such a Provider carries an enum type the manager treats alike (KubeVirt
+# images and networks arrive as libvirt paths and network names, which the kubevirt backend reads as PVC or
+# containerDisk images and pod or multus networks), its real type in an annotation, and PROVIDER_TYPE in
+# runtime.env, which upstream's controller appends after its own so that the pod sees the real one.
+CARRIED_TYPES = {"kubevirt": "libvirt"}
+PROVIDER_TYPES = UPSTREAM_TYPES + tuple(CARRIED_TYPES)
+# The CRD's ranges of spec.rateLimit.
+RATE_LIMITS = {"qps": (1, 1000), "burst": (1, 2000)}
+MAX_PULL_SECRETS = 10
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _ENDPOINT = re.compile(r"^((https?://[a-zA-Z0-9.-]+(:[0-9]+)?(/.*)?|(tcp|grpc)://[a-zA-Z0-9.-]+:[0-9]+(/.*)?)"
@@ -36,6 +46,8 @@ CREDENTIAL_LAYOUTS: dict[str, dict[str, Any]] = {
                 "optional": ("ssh_user", "ssh_password", "ssh_privatekey")},
     "firecracker": {"required": [()], "optional": ()},
     "qemu": {"required": [()], "optional": ("username", "password", "ssh-privatekey", "known_hosts")},
+    # The pod's service account is the kubevirt runtime's credential.
+    "kubevirt": {"required": [()], "optional": ()},
 }
 _DEFAULT_KEYS = {"datastore": "datastore", "storage_pod": "storagePod", "cluster": "cluster", "folder": "folder",
                  "resource_pool": "resourcePool", "network": "network"}
@@ -104,6 +116,34 @@ def env_entries(entries: Optional[list[dict]], option: str) -> list[dict]:
     return result
 
 
+def check_rate_limit(rate_limit: Optional[dict]) -> dict:
+    for key, (low, high) in RATE_LIMITS.items():
+        value = (rate_limit or {}).get(key)
+        if value is not None and not low <= value <= high:
+            raise SpecError("%s is outside %d-%d, the Provider schema's range" % (value, low, high),
+                            option="rate_limit.%s" % key)
+    return _drop_empty(rate_limit or {})
+
+
+def check_defaults(defaults: Optional[dict]) -> dict:
+    """The given defaults under the schema's names; datastore and storage_pod exclude each other."""
+    given = {key: value for key, value in (defaults or {}).items() if value}
+    for key, value in given.items():
+        if len(value) > 255:
+            raise SpecError("a default is at most 255 characters", option="defaults.%s" % key)
+    if "datastore" in given and "storage_pod" in given:
+        raise SpecError("give a datastore or a storage pod, not both: the schema lets the datastore win, so the "
+                        "storage pod would go unused", option="defaults.storage_pod")
+    return {_DEFAULT_KEYS[key]: value for key, value in given.items()}
+
+
+def pull_secrets(names: Optional[list[str]], option: str) -> list[dict]:
+    """imagePullSecrets references, each a valid Secret name."""
+    if len(names or []) > MAX_PULL_SECRETS:
+        raise SpecError("at most %d Secrets, as the Provider schema allows" % MAX_PULL_SECRETS, option=option)
+    return [{"name": check_name(name, "%s[%d]" % (option, index), 253)} for index, name in enumerate(names or [])]
+
+
 def _drop_empty(mapping: dict) -> dict:
     return {key: value for key, value in mapping.items() if value not in (None, {}, [], "")}
 
@@ -125,19 +165,28 @@ def insecure_skip_verify(params: dict) -> bool:
     return params.get("validate_certs") is False
 
 
+def _carry(provider_type: str, env: list[dict], annotations: Optional[dict]) -> tuple[str, list[dict], Optional[dict]]:
+    if provider_type not in CARRIED_TYPES:
+        return provider_type, env, annotations
+    env = [entry for entry in env if entry["name"] != "PROVIDER_TYPE"] + [{"name": "PROVIDER_TYPE",
+                                                                           "value": provider_type}]
+    return CARRIED_TYPES[provider_type], env, dict(annotations or {}, **{TYPE_ANNOTATION: provider_type})
+
+
 def provider_resource(params: dict) -> dict:
     """The Provider object (checked input → the upstream schema's field names)."""
     # 63, not 253: the name is also a label value on the Secrets written for the Provider.
     name = check_name(params["name"], "name")
     namespace = check_name(params["namespace"], "namespace")
-    provider_type = params["type"]
+    provider_type, carried_env, annotations = _carry(params["type"], env_entries(
+        (params.get("runtime") or {}).get("env"), "runtime.env"), params.get("annotations"))
     endpoint = params.get("uri") or ""
     if not _ENDPOINT.fullmatch(endpoint) or not _port_in_range(endpoint):
         raise SpecError("'%s' is not an endpoint the Provider schema accepts: use https://host[:port][/path], "
                         "tcp:// or grpc://host:port, or qemu[+ssh|+tcp|+tls]://[user@host[:port]]/path" % endpoint,
                         option="endpoint")
     runtime = params.get("runtime") or {}
-    image = runtime.get("image") or DEFAULT_RUNTIME_IMAGE
+    image = runtime.get("image") or default_image(provider_type)
     if not _IMAGE.fullmatch(image):
         raise SpecError("'%s' is not an image reference the schema accepts (name[:tag][@digest])" % image,
                         option="runtime.image")
@@ -157,6 +206,7 @@ def provider_resource(params: dict) -> dict:
         "mode": "Remote",
         "image": image,
         "imagePullPolicy": runtime.get("image_pull_policy"),
+        "imagePullSecrets": pull_secrets(runtime.get("image_pull_secrets"), "runtime.image_pull_secrets"),
         "replicas": replicas,
         "service": {"port": port, "tls": tls_block},
         "resources": runtime.get("resources"),
@@ -166,15 +216,13 @@ def provider_resource(params: dict) -> dict:
         "securityContext": runtime.get("security_context"),
         "logLevel": runtime.get("log_level"),
         "logFormat": runtime.get("log_format"),
-        "env": env_entries(runtime.get("env"), "runtime.env"),
+        "env": carried_env,
     })
     health = params.get("health_check") or {}
     for key in ("interval", "timeout"):
         check_duration(health.get(key), "health_check.%s" % key)
     # The schema's bounds, checked here so that a refusal comes before the Secrets are written.
-    for option, value, low, high in (("rate_limit.qps", (params.get("rate_limit") or {}).get("qps"), 1, 1000),
-                                     ("rate_limit.burst", (params.get("rate_limit") or {}).get("burst"), 1, 2000),
-                                     ("health_check.failure_threshold", health.get("failure_threshold"), 1, 10),
+    for option, value, low, high in (("health_check.failure_threshold", health.get("failure_threshold"), 1, 10),
                                      ("health_check.success_threshold", health.get("success_threshold"), 1, 10)):
         if value is not None and not low <= value <= high:
             raise SpecError("%s is outside %d-%d, the Provider schema's range" % (value, low, high), option=option)
@@ -183,16 +231,17 @@ def provider_resource(params: dict) -> dict:
         "endpoint": endpoint,
         "credentialSecretRef": {"name": check_name(credentials_secret_name(params), "credentials_secret", 253)},
         "insecureSkipVerify": insecure_skip_verify(params),
-        "defaults": _drop_empty({_DEFAULT_KEYS[key]: value for key, value in (params.get("defaults") or {}).items()}),
-        "rateLimit": _drop_empty(params.get("rate_limit") or {}),
+        "defaults": check_defaults(params.get("defaults")),
+        "rateLimit": check_rate_limit(params.get("rate_limit")),
         "healthCheck": _drop_empty({"enabled": health.get("enabled"), "interval": health.get("interval"),
                                     "timeout": health.get("timeout"),
                                     "failureThreshold": health.get("failure_threshold"),
                                     "successThreshold": health.get("success_threshold")}),
         "runtime": spec_runtime,
     })
+    check_served(spec)
     metadata = _drop_empty({"name": name, "namespace": namespace, "labels": params.get("labels"),
-                            "annotations": params.get("annotations")})
+                            "annotations": annotations})
     return {"apiVersion": VIRTRIGAUD_API, "kind": "Provider", "metadata": metadata, "spec": spec}
 
 

@@ -55,3 +55,11 @@ def kind_of(obj: dict) -> Kind:
         return KINDS[obj["kind"]]
     except KeyError:
         raise ValueError("the collection does not manage objects of kind '%s'" % obj.get("kind")) from None
+
+# A Provider of a type upstream's CRD lacks carries its real type here (see provider.CARRIED_TYPES).
+TYPE_ANNOTATION = "virtrigaud.io/provider-type"
+
+
+def provider_type_of(provider: dict) -> str:
+    """The type the Provider's runtime serves: its annotation for a carried type, else spec.type."""
+    return ((provider.get("metadata") or {}).get("annotations") or {}).get(TYPE_ANNOTATION) or provider["spec"]["type"]

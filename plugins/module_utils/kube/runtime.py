@@ -9,16 +9,29 @@ Provider controller, so a Provider deployed here looks the same to VirtRigaud's 
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
+import json
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..errors import SpecError
+from ..providers.connection import PROVIDER_DEFAULTS, default_variable, provider_defaults_read, snake_case
+from ..providers.kubevirt.client import ROLE_RULES as KUBEVIRT_RULES
+from .resources import provider_type_of
 
 GRPC_PORT_NAME = "grpc"
 HTTP_PORT = 8080
 CREDENTIALS_PATH = "/etc/virtrigaud/credentials"
 TLS_PATH = "/etc/virtrigaud/tls"
 UPSTREAM_IMAGES = ("ghcr.io/projectbeskar/virtrigaud/", "projectbeskar/virtrigaud")
+# Upstream publishes one image per provider type; the default for a Provider that names none.
+UPSTREAM_IMAGE = "ghcr.io/projectbeskar/virtrigaud/provider-%s:v0.3.11"
+UPSTREAM_IMAGE_TYPES = ("vsphere", "libvirt", "proxmox")
+# What upstream's images do with a Provider's spec.defaults: only the vSphere one places VMs by the first four;
+# none enforces spec.rateLimit.
+UPSTREAM_DEFAULTS_READ = {"vsphere": ("datastore", "storagePod", "cluster", "folder")}
+CHECKSUM_ANNOTATION = "virtrigaud.core/credentials-checksum"
 DEFAULT_SECURITY_CONTEXT = {
     "runAsNonRoot": True,
     "runAsUser": 65532,
@@ -42,6 +55,7 @@ class RuntimeOptions:
     pod_disruption_budget: bool = False
     anti_affinity: bool = True
     extra_labels: dict[str, str] = field(default_factory=dict)
+    image_pull_secrets: tuple[str, ...] = ()
 
 
 def object_name(provider: dict) -> str:
@@ -59,7 +73,7 @@ def labels(provider: dict) -> dict[str, str]:
         "app.kubernetes.io/instance": provider["metadata"]["name"],
         "app.kubernetes.io/component": "provider",
         "app.kubernetes.io/managed-by": "virtrigaud",
-        "virtrigaud.io/provider-type": provider["spec"]["type"],
+        "virtrigaud.io/provider-type": provider_type_of(provider),
     }
 
 
@@ -83,17 +97,57 @@ def tls_gate(provider: dict) -> tuple[Optional[str], str]:
     return secret, "Enabled"
 
 
+def is_upstream_image(image: str) -> bool:
+    return any(marker in image for marker in UPSTREAM_IMAGES)
+
+
 def uses_upstream_flags(image: str, flags: str) -> bool:
     if flags != "auto":
         return flags == "upstream"
-    return any(marker in image for marker in UPSTREAM_IMAGES)
+    return is_upstream_image(image)
+
+
+def default_image(provider_type: str) -> str:
+    """Upstream's published image for the type; a type it publishes none for must name its image."""
+    if provider_type not in UPSTREAM_IMAGE_TYPES:
+        raise SpecError("no published image serves a %s Provider; name the runtime's image" % provider_type,
+                        option="runtime.image")
+    return UPSTREAM_IMAGE % provider_type
+
+
+def check_served(spec: dict) -> None:
+    """Each Provider default and the rate limit must reach a runtime that uses them; else refuse them by name."""
+    image = (spec.get("runtime") or {}).get("image") or ""
+    upstream = is_upstream_image(image)
+    read = UPSTREAM_DEFAULTS_READ.get(spec["type"], ()) if upstream else provider_defaults_read(spec["type"])
+    runtime_name = "upstream's image %s" % image if upstream else "the collection's %s runtime" % spec["type"]
+    for key in PROVIDER_DEFAULTS:
+        if (spec.get("defaults") or {}).get(key) and key not in read:
+            uses = ", ".join("defaults.%s" % snake_case(used) for used in read) or "no defaults"
+            raise SpecError("%s has no use for spec.defaults.%s (it uses %s); remove it%s" % (
+                runtime_name, key, uses, ", or run the collection's runtime image" if upstream else ""),
+                option="defaults.%s" % snake_case(key))
+    if spec.get("rateLimit") and upstream:
+        raise SpecError("%s does not enforce spec.rateLimit; remove it, or run the collection's runtime image"
+                        % runtime_name, option="rate_limit")
+
+
+def credentials_checksum(secret: dict) -> str:
+    """A fingerprint of the credentials Secret's data for the pod template, so a new value rolls the pods.
+
+    Keyed with the Secret's uid: a bare hash of a short password, in a Deployment that more people may read
+    than the Secret, could be reversed by guessing, and only those who may read the Secret know its uid.
+    """
+    uid = str(secret["metadata"].get("uid") or "")
+    body = json.dumps(secret.get("data") or {}, sort_keys=True, separators=(",", ":"))
+    return "hmac-sha256:" + hmac.new(uid.encode("utf-8"), body.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def container_args(provider: dict, port: int, upstream: bool, tls_enabled: bool) -> list[str]:
     if upstream:
         return ["--port=%d" % port, "--health-port=%d" % HTTP_PORT]
     spec = provider["spec"]
-    return ["--grpc-addr=:%d" % port, "--metrics-addr=:%d" % HTTP_PORT, "--provider-type=%s" % spec["type"],
+    return ["--grpc-addr=:%d" % port, "--metrics-addr=:%d" % HTTP_PORT, "--provider-type=%s" % provider_type_of(provider),
             "--provider-endpoint=%s" % spec["endpoint"], "--tls-enabled=%s" % str(tls_enabled).lower()]
 
 
@@ -101,7 +155,7 @@ def container_env(provider: dict, tls_enabled: bool) -> list[dict]:
     spec = provider["spec"]
     runtime = spec.get("runtime") or {}
     env: list[dict[str, Any]] = [
-        {"name": "PROVIDER_TYPE", "value": spec["type"]},
+        {"name": "PROVIDER_TYPE", "value": provider_type_of(provider)},
         {"name": "PROVIDER_ENDPOINT", "value": spec["endpoint"]},
         {"name": "PROVIDER_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         {"name": "PROVIDER_NAME",
@@ -115,11 +169,12 @@ def container_env(provider: dict, tls_enabled: bool) -> list[dict]:
         {"name": "LOG_LEVEL", "value": runtime.get("logLevel") or "info"},
         {"name": "LOG_FORMAT", "value": runtime.get("logFormat") or "text"},
     ]
+    check_served(spec)
     defaults = spec.get("defaults") or {}
-    for key, variable in (("datastore", "DATASTORE"), ("storagePod", "STORAGE_POD"), ("cluster", "CLUSTER"),
-                          ("folder", "FOLDER")):
-        if defaults.get(key):
-            env.append({"name": "PROVIDER_DEFAULT_" + variable, "value": defaults[key]})
+    env += [{"name": default_variable(key), "value": defaults[key]} for key in PROVIDER_DEFAULTS if defaults.get(key)]
+    rate_limit = spec.get("rateLimit") or {}
+    env += [{"name": "PROVIDER_RATE_LIMIT_" + key.upper(), "value": str(rate_limit[key])} for key in ("qps", "burst")
+            if rate_limit.get(key)]
     return env + list(runtime.get("env") or [])
 
 
@@ -127,26 +182,19 @@ def _probe(path: str, delay: int, period: int) -> dict:
     return {"httpGet": {"path": path, "port": HTTP_PORT}, "initialDelaySeconds": delay, "periodSeconds": period}
 
 
-def deployment(provider: dict, options: RuntimeOptions) -> dict:
+def _pull_secrets(runtime: dict, options: RuntimeOptions) -> list[dict]:
+    """The Provider's own imagePullSecrets, then the ones the task adds."""
+    names = [ref.get("name") for ref in runtime.get("imagePullSecrets") or []] + list(options.image_pull_secrets)
+    return [{"name": name} for index, name in enumerate(names) if name and name not in names[:index]]
+
+
+def deployment(provider: dict, options: RuntimeOptions, checksum: Optional[str] = None) -> dict:
+    """The runtime's Deployment; ``checksum`` (of the credentials Secret) goes on the pod template."""
     spec = provider["spec"]
     runtime = spec["runtime"]
     port = (runtime.get("service") or {}).get("port") or 9443
     tls_secret = tls_gate(provider)[0]
-    name = object_name(provider)
-    volumes: list[dict[str, Any]] = [
-        {"name": "provider-credentials", "secret": {"secretName": spec["credentialSecretRef"]["name"]}},
-        {"name": "tmp", "emptyDir": {}},
-    ]
-    mounts: list[dict[str, Any]] = [
-        {"name": "provider-credentials", "mountPath": CREDENTIALS_PATH, "readOnly": True},
-        {"name": "tmp", "mountPath": "/tmp"},
-    ]
-    if tls_secret:
-        volumes.append({"name": "provider-tls", "secret": {"secretName": tls_secret}})
-        mounts.append({"name": "provider-tls", "mountPath": TLS_PATH, "readOnly": True})
-    if spec["type"] == "libvirt":
-        volumes.append({"name": "libvirt-ssh-key", "emptyDir": {"medium": "Memory", "sizeLimit": "4Mi"}})
-        mounts.append({"name": "libvirt-ssh-key", "mountPath": "/tmp/virtrigaud-libvirt"})
+    volumes, mounts = _volumes(provider, tls_secret)
     container = {
         "name": "provider",
         "image": runtime["image"],
@@ -159,7 +207,7 @@ def deployment(provider: dict, options: RuntimeOptions) -> dict:
         "securityContext": copy.deepcopy(runtime.get("securityContext") or DEFAULT_SECURITY_CONTEXT),
         "resources": copy.deepcopy(runtime.get("resources") or DEFAULT_RESOURCES),
         "livenessProbe": _probe("/healthz", 15, 20),
-        "readinessProbe": _probe("/healthz", 5, 10),
+        "readinessProbe": _probe("/readyz", 5, 10),
         "lifecycle": {"preStop": {"exec": {"command": ["/bin/sh", "-c", "sleep 15"]}}},
     }
     pod: dict[str, Any] = {
@@ -168,22 +216,8 @@ def deployment(provider: dict, options: RuntimeOptions) -> dict:
         "containers": [container],
         "volumes": volumes,
     }
-    if options.service_account:
-        pod["serviceAccountName"] = name
-        pod["automountServiceAccountToken"] = False
-    for key in ("nodeSelector", "tolerations"):
-        if runtime.get(key):
-            pod[key] = copy.deepcopy(runtime[key])
-    affinity = copy.deepcopy(runtime.get("affinity") or {})
+    pod.update(_pod_extras(provider, options))
     replicas = runtime.get("replicas") or 1
-    if options.anti_affinity and replicas > 1 and "podAntiAffinity" not in affinity:
-        affinity["podAntiAffinity"] = {"preferredDuringSchedulingIgnoredDuringExecution": [{
-            "weight": 100,
-            "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
-                                "labelSelector": {"matchLabels": selector(provider)}},
-        }]}
-    if affinity:
-        pod["affinity"] = affinity
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -192,9 +226,62 @@ def deployment(provider: dict, options: RuntimeOptions) -> dict:
             "replicas": replicas,
             "selector": {"matchLabels": selector(provider)},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": {"metadata": {"labels": dict(labels(provider), **options.extra_labels)}, "spec": pod},
+            "template": {"metadata": _template_metadata(provider, options, checksum), "spec": pod},
         },
     }
+
+
+def _volumes(provider: dict, tls_secret: Optional[str]) -> tuple[list[dict], list[dict]]:
+    """The pod's volumes and the container's mounts: credentials, TLS, /tmp and libvirt's SSH key."""
+    spec = provider["spec"]
+    volumes: list[dict[str, Any]] = [
+        {"name": "provider-credentials", "secret": {"secretName": spec["credentialSecretRef"]["name"]}},
+        {"name": "tmp", "emptyDir": {}},
+    ]
+    mounts: list[dict[str, Any]] = [
+        {"name": "provider-credentials", "mountPath": CREDENTIALS_PATH, "readOnly": True},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
+    if tls_secret:
+        volumes.append({"name": "provider-tls", "secret": {"secretName": tls_secret}})
+        mounts.append({"name": "provider-tls", "mountPath": TLS_PATH, "readOnly": True})
+    if provider_type_of(provider) == "libvirt":
+        volumes.append({"name": "libvirt-ssh-key", "emptyDir": {"medium": "Memory", "sizeLimit": "4Mi"}})
+        mounts.append({"name": "libvirt-ssh-key", "mountPath": "/tmp/virtrigaud-libvirt"})
+    return volumes, mounts
+
+
+def _pod_extras(provider: dict, options: RuntimeOptions) -> dict[str, Any]:
+    """Pull Secrets, the ServiceAccount, and where the pods may run."""
+    runtime = provider["spec"]["runtime"]
+    extras: dict[str, Any] = {}
+    pull_secrets = _pull_secrets(runtime, options)
+    if pull_secrets:
+        extras["imagePullSecrets"] = pull_secrets
+    if options.service_account:
+        extras["serviceAccountName"] = object_name(provider)
+        # A KubeVirt runtime talks to its own cluster as its service account; no other type needs the token.
+        extras["automountServiceAccountToken"] = provider_type_of(provider) == "kubevirt"
+    for key in ("nodeSelector", "tolerations"):
+        if runtime.get(key):
+            extras[key] = copy.deepcopy(runtime[key])
+    affinity = copy.deepcopy(runtime.get("affinity") or {})
+    if options.anti_affinity and (runtime.get("replicas") or 1) > 1 and "podAntiAffinity" not in affinity:
+        affinity["podAntiAffinity"] = {"preferredDuringSchedulingIgnoredDuringExecution": [{
+            "weight": 100,
+            "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
+                                "labelSelector": {"matchLabels": selector(provider)}},
+        }]}
+    if affinity:
+        extras["affinity"] = affinity
+    return extras
+
+
+def _template_metadata(provider: dict, options: RuntimeOptions, checksum: Optional[str]) -> dict:
+    metadata: dict[str, Any] = {"labels": dict(labels(provider), **options.extra_labels)}
+    if checksum:
+        metadata["annotations"] = {CHECKSUM_ANNOTATION: checksum}
+    return metadata
 
 
 def _metadata(provider: dict, options: RuntimeOptions) -> dict:
@@ -224,7 +311,7 @@ def service(provider: dict, options: RuntimeOptions) -> dict:
 
 
 def service_account_objects(provider: dict, options: RuntimeOptions) -> list[dict]:
-    """A ServiceAccount that may read only the Provider's own Secrets."""
+    """A ServiceAccount that may read only the Provider's own Secrets (and, for KubeVirt, manage its VMs)."""
     spec = provider["spec"]
     name = object_name(provider)
     secrets = [spec["credentialSecretRef"]["name"]]
@@ -232,10 +319,13 @@ def service_account_objects(provider: dict, options: RuntimeOptions) -> list[dic
     if tls_secret:
         secrets.append(tls_secret)
     metadata = _metadata(provider, options)
+    rules = [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": secrets, "verbs": ["get"]}]
+    kubevirt = provider_type_of(provider) == "kubevirt"
+    if kubevirt:
+        rules += copy.deepcopy(KUBEVIRT_RULES)
     return [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata, "automountServiceAccountToken": False},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": metadata,
-         "rules": [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": secrets, "verbs": ["get"]}]},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata, "automountServiceAccountToken": kubevirt},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": metadata, "rules": rules},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": metadata,
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
          "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": provider["metadata"]["namespace"]}]},
@@ -270,10 +360,10 @@ def pod_disruption_budget(provider: dict, options: RuntimeOptions) -> dict:
     }
 
 
-def runtime_objects(provider: dict, options: RuntimeOptions) -> list[dict]:
+def runtime_objects(provider: dict, options: RuntimeOptions, checksum: Optional[str] = None) -> list[dict]:
     """Every object the runtime needs, in the order to apply them."""
     objects = service_account_objects(provider, options) if options.service_account else []
-    objects += [service(provider, options), deployment(provider, options)]
+    objects += [service(provider, options), deployment(provider, options, checksum)]
     if options.network_policy:
         objects.append(network_policy(provider, options))
     if options.pod_disruption_budget and (provider["spec"]["runtime"].get("replicas") or 1) > 1:

@@ -10,6 +10,7 @@ the plain values below and raise :mod:`errors`; they never see AnsibleModule.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import enum
 import functools
 import ipaddress
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, TypeVar
 
 from ..errors import VirtrigaudError
-from ..spec import DiskSpec, NetworkSpec, VMSpec
+from ..spec import DiskSpec, NetworkSpec, Placement, VMSpec
 
 T = TypeVar("T")
 
@@ -88,6 +89,14 @@ class ObservedNIC:
     bridge: Optional[str] = None
     model: Optional[str] = None
     ip_addresses: tuple[str, ...] = ()
+    # The static IPv4 configuration the backend keeps for the guest, as "192.0.2.10/24"; "" when it keeps none,
+    # None when the backend does not know (a NIC's static address then never counts as changed).
+    static_ip: Optional[str] = None
+    gateway: Optional[str] = None
+    dns: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self), ip_addresses=list(self.ip_addresses), dns=list(self.dns))
 
 
 @dataclass(frozen=True)
@@ -120,6 +129,11 @@ class ObservedVM:
     nics: tuple[ObservedNIC, ...] = ()
     tags: tuple[str, ...] = ()
     console_url: Optional[str] = None
+    # Where the VM is, as far as the backend reports it cheaply; None for what it does not report.
+    placement: Placement = field(default_factory=Placement)
+    # What else the backend reports that users act on (a KubeVirt VM's namespace, node, instancetype); only
+    # in results when there is some.
+    details: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -131,7 +145,7 @@ class ObservedVM:
 
     def to_dict(self) -> dict[str, Any]:
         """The normalised VM as returned to users and the wire; never a raw backend object."""
-        return {
+        result = {
             "id": self.id,
             "name": self.name,
             "power_state": self.power_state,
@@ -139,11 +153,15 @@ class ObservedVM:
             "memory_mib": self.memory_mib,
             "firmware": self.firmware,
             "disks": [dict(vars(d)) for d in self.disks],
-            "nics": [dict(vars(n), ip_addresses=list(n.ip_addresses)) for n in self.nics],
+            "nics": [n.to_dict() for n in self.nics],
             "ip_addresses": list(self.ip_addresses),
             "tags": list(self.tags),
             "console_url": self.console_url,
+            "placement": {k: v for k, v in vars(self.placement).items() if v},
         }
+        if self.details:
+            result["details"] = dict(self.details)
+        return result
 
 
 @dataclass(frozen=True)
@@ -166,9 +184,27 @@ class Capabilities:
     supported_export_backends: tuple[str, ...] = ()
     supported_import_backends: tuple[str, ...] = ()
     supported_transfer_modes: tuple[str, ...] = ()
+    # Not on the wire (GetCapabilitiesResponse has no such field; the collection's runtime sends it as metadata):
+    # the in-place NIC changes the backend makes, each "live" (on a running VM) or "offline" (on a stopped one).
+    # A change missing here is refused.
+    nic_changes: Mapping[str, str] = field(default_factory=dict, metadata={"wire": False})
+
+    @classmethod
+    def wire_fields(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls) if f.metadata.get("wire", True))
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(self).items()}
+        """The GetCapabilitiesResponse fields."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(self).items() if k in self.wire_fields()}
+
+
+@dataclass(frozen=True)
+class NicChange:
+    """One NIC changed in place, found by its name: ``fields`` says which of ``network``'s values to apply
+    (``network`` for the network or bridge, ``mac_address``, ``ip_address`` for the whole static configuration)."""
+
+    network: NetworkSpec
+    fields: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -180,12 +216,18 @@ class Reconfiguration:
     disk_sizes_gib: Mapping[str, int] = field(default_factory=dict)
     add_disks: tuple[DiskSpec, ...] = ()
     add_networks: tuple[NetworkSpec, ...] = ()
+    change_networks: tuple[NicChange, ...] = ()
+    remove_networks: tuple[str, ...] = ()
+    # The whole desired NIC list the NIC changes come from: what the wire carries, for the runtime to work out
+    # the same changes against the VM it sees.
+    networks: Optional[tuple[NetworkSpec, ...]] = None
     tags: Optional[tuple[str, ...]] = None
     live: bool = False
 
     def __bool__(self) -> bool:
         return bool(
             self.cpu or self.memory_mib or self.disk_sizes_gib or self.add_disks or self.add_networks
+            or self.change_networks or self.remove_networks
         ) or self.tags is not None
 
 
@@ -255,6 +297,14 @@ class Provider(abc.ABC):
             SpecError: naming the offending option.
         """
 
+    def check_networks(self, spec: VMSpec) -> None:
+        """Check that the networks and bridges the spec's NICs name exist (part of check_spec), for NIC changes
+        on an existing VM.
+
+        Raises:
+            SpecError: naming the offending option.
+        """
+
     @abc.abstractmethod
     def capabilities(self) -> Capabilities:
         """What this backend supports."""
@@ -310,7 +360,10 @@ class Provider(abc.ABC):
 
     @abc.abstractmethod
     def reconfigure(self, vm_id: str, change: Reconfiguration) -> TaskRef:
-        """Apply cpu, memory, disk growth, new disks and NICs, and tags; ``change.live`` says the VM is running."""
+        """Apply cpu, memory, disk growth, new disks, NIC additions, changes and removals, and tags.
+
+        ``change.live`` says the VM is running.  NICs are found by name.
+        """
 
     @abc.abstractmethod
     def task_status(self, task: TaskRef) -> TaskStatus:
@@ -319,6 +372,13 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def snapshot_list(self, vm_id: str) -> list[Snapshot]:
         """The VM's snapshots, oldest first."""
+
+    def check_snapshot(self, vm_id: str, include_memory: bool = False) -> None:
+        """Refuse, before anything changes, a snapshot the backend would take but could not revert.
+
+        Raises:
+            PreconditionError: naming ``include_memory``, saying why and how to take a disk-only snapshot.
+        """
 
     @abc.abstractmethod
     def snapshot_create(

@@ -13,6 +13,7 @@ these tables.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
@@ -33,9 +34,12 @@ class Setting:
     decides, so two options may feed one key (vSphere's ``uri`` and
     ``hostname``).  ``runtime_env`` and ``credential`` are where the provider
     runtime finds the same setting: its credential file of that name first.
+    ``provider_default`` is the key of a Provider's ``spec.defaults`` that
+    reaches the runtime as this setting; a setting without an ``option`` is
+    read by the runtime alone.
     """
 
-    option: str
+    option: Optional[str]
     key: str
     env: tuple[str, ...] = ()
     kind: str = "str"
@@ -44,10 +48,45 @@ class Setting:
     choices: tuple[str, ...] = ()
     runtime_env: tuple[str, ...] = ()
     credential: Optional[str] = None
+    provider_default: Optional[str] = None
+
+
+# The keys of a Provider's spec.defaults (the CRD's names).
+PROVIDER_DEFAULTS = ("datastore", "storagePod", "cluster", "folder", "resourcePool", "network")
+
+
+def snake_case(key: str) -> str:
+    """``resourcePool`` → ``resource_pool``: a CRD field as the modules name their options."""
+    return re.sub(r"([A-Z])", r"_\1", key).lower()
+
+
+def default_variable(key: str) -> str:
+    """The runtime's variable for a Provider default: ``PROVIDER_DEFAULT_RESOURCE_POOL`` for ``resourcePool``."""
+    return "PROVIDER_DEFAULT_" + snake_case(key).upper()
+
+
+def _default(option: Optional[str], key: str, provider_default: str, env: tuple[str, ...] = (),
+             also: tuple[str, ...] = ()) -> Setting:
+    """A placement default, which a Provider's ``spec.defaults.<provider_default>`` sets in the runtime."""
+    return Setting(option, key, env, runtime_env=(default_variable(provider_default),) + also,
+                   provider_default=provider_default)
 
 
 def _endpoint(*env: str, runtime: tuple[str, ...] = ("PROVIDER_ENDPOINT",)) -> Setting:
     return Setting("uri", "uri", env, runtime_env=runtime)
+
+
+# The Kubernetes API connection, as kubernetes.core reads it: the Kubernetes-resource modules, the inventory's
+# kubernetes sources and the kubevirt backend all use this one table.  The bearer token is the password and the
+# API server URL the uri, so neither shows in a ProviderConfig's repr or label beyond the host.
+KUBERNETES: tuple[Setting, ...] = (
+    Setting("kubeconfig", "kubeconfig", ("K8S_AUTH_KUBECONFIG",), kind="path"),
+    Setting("context", "context", ("K8S_AUTH_CONTEXT",)),
+    Setting("host", "uri", ("K8S_AUTH_HOST",)),
+    Setting("api_key", "password", ("K8S_AUTH_API_KEY",), secret=True),
+    Setting("ca_cert", "ca_cert", ("K8S_AUTH_SSL_CA_CERT",), kind="path"),
+    Setting("kube_validate_certs", "validate_certs", ("K8S_AUTH_VERIFY_SSL",), kind="bool", default=True),
+)
 
 
 BACKENDS: dict[str, tuple[Setting, ...]] = {
@@ -57,7 +96,9 @@ BACKENDS: dict[str, tuple[Setting, ...]] = {
                 runtime_env=("LIBVIRT_USERNAME",), credential="username"),
         Setting("password", "password", ("LIBVIRT_PASSWORD", "VIRTRIGAUD_PASSWORD"), secret=True,
                 runtime_env=("LIBVIRT_PASSWORD",), credential="password"),
-        Setting("default_datastore", "storage_pool", ("LIBVIRT_STORAGE_POOL", "VIRTRIGAUD_DEFAULT_DATASTORE")),
+        _default("default_datastore", "storage_pool", "datastore",
+                 ("LIBVIRT_STORAGE_POOL", "VIRTRIGAUD_DEFAULT_DATASTORE")),
+        _default(None, "network", "network"),
         Setting("libvirt_domain_type", "domain_type", ("VIRTRIGAUD_LIBVIRT_DOMAIN_TYPE",), default="auto",
                 choices=("auto", "kvm", "qemu"), runtime_env=("LIBVIRT_DOMAIN_TYPE",)),
     ),
@@ -69,9 +110,12 @@ BACKENDS: dict[str, tuple[Setting, ...]] = {
         Setting("password", "password", ("VMWARE_PASSWORD",), secret=True, credential="password"),
         Setting("validate_certs", "validate_certs", ("VMWARE_VALIDATE_CERTS",), kind="bool", default=True),
         Setting("datacenter", "datacenter", ("VMWARE_DATACENTER",)),
-        Setting("default_datastore", "storage_pool", ("VMWARE_DATASTORE",)),
-        Setting("default_cluster", "cluster", ("VIRTRIGAUD_DEFAULT_CLUSTER",)),
-        Setting("default_folder", "folder", ("VIRTRIGAUD_DEFAULT_FOLDER",)),
+        _default("default_datastore", "storage_pool", "datastore", ("VMWARE_DATASTORE",)),
+        _default(None, "storage_pod", "storagePod"),
+        _default("default_cluster", "cluster", "cluster", ("VIRTRIGAUD_DEFAULT_CLUSTER",)),
+        _default("default_folder", "folder", "folder", ("VIRTRIGAUD_DEFAULT_FOLDER",)),
+        _default(None, "resource_pool", "resourcePool"),
+        _default(None, "network", "network"),
     ),
     "proxmox": (
         _endpoint(runtime=("PROVIDER_ENDPOINT", "PVE_ENDPOINT")),
@@ -86,9 +130,12 @@ BACKENDS: dict[str, tuple[Setting, ...]] = {
         Setting("api_token_secret", "token_secret", ("PROXMOX_TOKEN_SECRET",), secret=True,
                 runtime_env=("PROVIDER_TOKEN_SECRET", "PVE_TOKEN_SECRET"), credential="token_secret"),
         Setting("validate_certs", "validate_certs", ("PROXMOX_VALIDATE_CERTS",), kind="bool", default=True),
-        Setting("default_node", "node", ("PROXMOX_NODE", "VIRTRIGAUD_DEFAULT_NODE")),
-        Setting("default_datastore", "storage_pool", ("PROXMOX_STORAGE",), runtime_env=("PVE_DEFAULT_STORAGE",)),
-        Setting("default_bridge", "bridge", ("VIRTRIGAUD_DEFAULT_BRIDGE",)),
+        Setting("default_node", "node", ("PROXMOX_NODE", "VIRTRIGAUD_DEFAULT_NODE"),
+                runtime_env=("PROVIDER_DEFAULT_NODE",)),
+        _default("default_datastore", "storage_pool", "datastore", ("PROXMOX_STORAGE",),
+                 also=("PROVIDER_DEFAULT_STORAGE", "PVE_DEFAULT_STORAGE")),
+        _default("default_bridge", "bridge", "network", ("VIRTRIGAUD_DEFAULT_BRIDGE",),
+                 also=("PROVIDER_DEFAULT_BRIDGE",)),
         Setting("snippets_storage", "snippets_storage", ("VIRTRIGAUD_SNIPPETS_STORAGE",)),
         Setting("snippets_dir", "snippets_dir", ("VIRTRIGAUD_SNIPPETS_DIR",), kind="path"),
     ),
@@ -104,10 +151,17 @@ BACKENDS: dict[str, tuple[Setting, ...]] = {
     "mock": (
         _endpoint("VIRTRIGAUD_MOCK_URI"),
     ),
+    # In a pod (the provider runtime), no kubeconfig and no host: the pod's service account.
+    "kubevirt": (_endpoint(runtime=()),) + KUBERNETES + (
+        Setting("namespace", "namespace", runtime_env=("KUBEVIRT_NAMESPACE", "PROVIDER_NAMESPACE")),
+        Setting("default_datastore", "storage_pool"),
+        Setting("instancetype", "instancetype"),
+        Setting("preference", "preference"),
+    ),
 }
 
 # Every connection option any backend reads; the selector is not one of them.
-OPTIONS = tuple(sorted({setting.option for table in BACKENDS.values() for setting in table}))
+OPTIONS = tuple(sorted({setting.option for table in BACKENDS.values() for setting in table if setting.option}))
 
 
 @dataclass(frozen=True)
@@ -137,6 +191,27 @@ def settings_of(provider_type: str) -> tuple[Setting, ...]:
                         option="provider_type") from None
 
 
+def read(table: tuple[Setting, ...], params: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings of one table by key: the task's option first, then the table's environment variables.
+
+    Raises:
+        SpecError: an environment variable does not hold a value of the setting's kind.
+    """
+    values: dict[str, Any] = {}
+    for setting in table:
+        if setting.option and setting.key not in values and params.get(setting.option) is not None:
+            values[setting.key] = params[setting.option]
+    for setting in table:
+        if setting.key in values:
+            continue
+        variable = next((name for name in setting.env if environ.get(name)), None)
+        if variable is not None:
+            values[setting.key] = _from_env(setting, variable, environ[variable])
+        elif setting.default is not None:
+            values[setting.key] = setting.default
+    return values
+
+
 def resolve(provider_type: str, params: Mapping[str, Any], environ: Mapping[str, str],
             extra_options: Optional[Mapping[str, Any]] = None) -> Connection:
     """The connection for ``provider_type`` from the task's options, then its own environment variables.
@@ -150,18 +225,7 @@ def resolve(provider_type: str, params: Mapping[str, Any], environ: Mapping[str,
             setting's kind, naming the variable and the option.
     """
     table = settings_of(provider_type)
-    values: dict[str, Any] = {}
-    for setting in table:
-        if setting.key not in values and params.get(setting.option) is not None:
-            values[setting.key] = params[setting.option]
-    for setting in table:
-        if setting.key in values:
-            continue
-        variable = next((name for name in setting.env if environ.get(name)), None)
-        if variable is not None:
-            values[setting.key] = _from_env(setting, variable, environ[variable])
-        elif setting.default is not None:
-            values[setting.key] = setting.default
+    values = read(table, params, environ)
     port = values.get("port")
     if port is not None and not 0 < port < 65536:
         raise SpecError("%s is not a TCP port (1-65535)" % port, option=next(s.option for s in table if s.key == "port"))
@@ -199,6 +263,13 @@ def _from_env(setting: Setting, variable: str, raw: str) -> Any:
         raise SpecError("%s=%s is not one of: %s" % (variable, value, ", ".join(setting.choices)),
                         option=setting.option)
     return raw if setting.secret else value
+
+
+def provider_defaults_read(provider_type: str) -> tuple[str, ...]:
+    """The keys of a Provider's ``spec.defaults`` the collection's runtime uses for ``provider_type``."""
+    if provider_type not in BACKENDS:
+        return ()
+    return tuple(s.provider_default for s in BACKENDS[provider_type] if s.provider_default)
 
 
 def environment_variables(provider_type: str) -> tuple[str, ...]:

@@ -17,9 +17,11 @@ from dataclasses import replace
 from typing import Any, Iterator, Optional
 
 from ..errors import ConflictError, NotFoundError, PreconditionError, SpecError, UnavailableError
-from ..spec import NetworkSpec, VMSpec
+from ..spec import NetworkSpec, Placement, VMSpec
+from . import nics
 from .base import (
     Capabilities,
+    NicChange,
     ObservedDisk,
     ObservedNIC,
     ObservedVM,
@@ -33,6 +35,7 @@ from .base import (
 )
 
 MISSING_PREFIX = "missing"
+DEFAULT_DATASTORE = "mock-datastore"
 _DONE = TaskRef()
 
 
@@ -83,6 +86,9 @@ class MockProvider(Provider):
             raise SpecError("image '%s' does not exist" % spec.image, option="image")
         if spec.placement.datastore and spec.placement.datastore.startswith(MISSING_PREFIX):
             raise SpecError("datastore '%s' does not exist" % spec.placement.datastore, option="placement.datastore")
+        self.check_networks(spec)
+
+    def check_networks(self, spec: VMSpec) -> None:
         for index, network in enumerate(spec.networks):
             if (network.network or "").startswith(MISSING_PREFIX):
                 raise SpecError("network '%s' does not exist" % network.network, option="networks[%d].network" % index)
@@ -98,6 +104,8 @@ class MockProvider(Provider):
             supported_disk_types=("thin", "thick", "raw", "qcow2"),
             supported_network_types=("bridge", "nat", "distributed"),
             supported_transfer_modes=("relay",),
+            nic_changes={"set_network": "live", "set_mac_address": "live", "set_ip_address": "live",
+                         "remove_network": "live"},
         )
 
     def describe(self, vm_id: str) -> Optional[ObservedVM]:
@@ -135,6 +143,7 @@ class MockProvider(Provider):
                 + [{"name": d.name, "size_gib": d.size_gib} for d in spec.disks],
                 "nics": [_nic(n, i) for i, n in enumerate(spec.networks)],
                 "tags": list(spec.tags or ()),
+                "placement": dict(vars(spec.placement), datastore=spec.placement.datastore or DEFAULT_DATASTORE),
                 "snapshots": [],
             }
         return vm_id, _DONE
@@ -169,6 +178,9 @@ class MockProvider(Provider):
             for disk in record["disks"]:
                 disk["size_gib"] = change.disk_sizes_gib.get(disk["name"], disk["size_gib"])
             record["disks"] += [{"name": d.name, "size_gib": d.size_gib} for d in change.add_disks]
+            record["nics"] = [n for n in record["nics"] if n["name"] not in change.remove_networks]
+            for nic_change in change.change_networks:
+                _change_nic(record, nic_change)
             record["nics"] += [_nic(n, len(record["nics"]) + i) for i, n in enumerate(change.add_networks)]
             if change.tags is not None:
                 record["tags"] = list(change.tags)
@@ -236,21 +248,43 @@ def _mac(seed: str, index: int) -> str:
 
 
 def _nic(network: NetworkSpec, index: int) -> dict[str, Any]:
-    return {
+    return dict({
         "name": network.name,
         "network": network.network,
         "bridge": network.bridge,
         "model": network.model or "virtio",
         "mac_address": network.mac_address or _mac(uuid.uuid4().hex, index),
-    }
+        "dns": [],
+    }, **_static(network))
+
+
+def _static(network: NetworkSpec) -> dict[str, Any]:
+    static = {"static_ip": nics.static_ip(network), "gateway": network.gateway}
+    return dict(static, dns=list(network.dns)) if network.dns else static
+
+
+def _change_nic(record: dict[str, Any], change: NicChange) -> None:
+    nic = next((n for n in record["nics"] if n["name"] == change.network.name), None)
+    if nic is None:
+        raise NotFoundError("the VM has no NIC named '%s'" % change.network.name)
+    wanted = change.network
+    if "network" in change.fields:
+        nic.update(network=wanted.network, bridge=wanted.bridge)
+    if "mac_address" in change.fields:
+        nic["mac_address"] = wanted.mac_address
+    if "ip_address" in change.fields:
+        nic.update(_static(wanted))
+
+
+def _observed_nic(nic: dict[str, Any], index: int, running: bool) -> ObservedNIC:
+    """A stored NIC; a running VM reports its static address, or one from the documentation range."""
+    address = (nic.get("static_ip") or "").partition("/")[0] or "192.0.2.%d" % (10 + index)
+    return ObservedNIC(**dict(nic, ip_addresses=(address,) if running else (), dns=tuple(nic.get("dns") or ())))
 
 
 def _observed(record: dict[str, Any]) -> ObservedVM:
     running = record["power"] == "On"
-    nics = tuple(
-        ObservedNIC(ip_addresses=("192.0.2.%d" % (10 + i),) if running else (), **nic)
-        for i, nic in enumerate(record["nics"])
-    )
+    nics = tuple(_observed_nic(nic, i, running) for i, nic in enumerate(record["nics"]))
     vm = ObservedVM(
         id=record["id"],
         name=record["name"],
@@ -264,5 +298,6 @@ def _observed(record: dict[str, Any]) -> ObservedVM:
         nics=nics,
         tags=tuple(record["tags"]),
         console_url="mock://console/%s" % record["id"],
+        placement=Placement(**record.get("placement") or {}),
     )
     return replace(vm, raw={"snapshots": len(record["snapshots"])})

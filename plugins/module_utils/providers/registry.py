@@ -14,6 +14,12 @@ from ..errors import SpecError
 from .base import Provider, ProviderConfig
 
 
+def _kubevirt() -> type[Provider]:
+    from .kubevirt.provider import KubevirtProvider
+
+    return KubevirtProvider
+
+
 def _libvirt() -> type[Provider]:
     from .libvirt.provider import LibvirtProvider
 
@@ -45,6 +51,7 @@ def _mock() -> type[Provider]:
 
 
 _LOADERS: dict[str, Callable[[], type[Provider]]] = {
+    "kubevirt": _kubevirt,
     "libvirt": _libvirt,
     "mock": _mock,
     "proxmox": _proxmox,

@@ -35,8 +35,14 @@ class DiskRef:
 
 @dataclass(frozen=True)
 class NicRef:
+    """One NIC's name by its MAC, and the static address its cloud-init seed carries ("" for none; None when the
+    seed's network config came from elsewhere, or the record predates this field)."""
+
     name: str
     mac: str
+    static: Optional[str] = None
+    gateway: Optional[str] = None
+    dns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,12 @@ class NicPlan:
     network: Optional[str] = None
     bridge: Optional[str] = None
     model: str = "virtio"
+    static: Optional[str] = None
+    gateway: Optional[str] = None
+    dns: tuple[str, ...] = ()
+
+    def ref(self) -> NicRef:
+        return NicRef(self.name, self.mac, self.static, self.gateway, self.dns)
 
 
 @dataclass(frozen=True)
@@ -82,9 +94,7 @@ class DomainPlan:
     max_memory_mib: int = 0
 
     def metadata(self) -> Metadata:
-        return Metadata(
-            disks=self.disks, nics=tuple(NicRef(n.name, n.mac) for n in self.nics), seed=self.seed, tags=self.tags
-        )
+        return Metadata(disks=self.disks, nics=tuple(n.ref() for n in self.nics), seed=self.seed, tags=self.tags)
 
 
 @dataclass(frozen=True)
@@ -147,7 +157,9 @@ def metadata_xml(meta: Metadata, namespaced: bool = True) -> str:
     for disk in meta.disks:
         _sub(root, q + "disk", name=disk.name, dev=disk.dev, path=disk.path)
     for nic in meta.nics:
-        _sub(root, q + "nic", name=nic.name, mac=nic.mac)
+        static = {"static": nic.static} if nic.static is not None else {}
+        static.update({k: v for k, v in (("gateway", nic.gateway), ("dns", ",".join(nic.dns))) if v})
+        _sub(root, q + "nic", name=nic.name, mac=nic.mac, **static)
     if meta.seed:
         _sub(root, q + "seed", path=meta.seed)
     for tag in meta.tags:
@@ -166,15 +178,21 @@ def parse_metadata(domain: ET.Element) -> Metadata:
     seeds = _children(node, "seed")
     return Metadata(
         disks=tuple(DiskRef(d.get("name", ""), d.get("dev", ""), d.get("path", "")) for d in _children(node, "disk")),
-        nics=tuple(NicRef(n.get("name", ""), n.get("mac", "").lower()) for n in _children(node, "nic")),
+        nics=tuple(NicRef(n.get("name", ""), n.get("mac", "").lower(), n.get("static"), n.get("gateway"),
+                          tuple(d for d in n.get("dns", "").split(",") if d)) for n in _children(node, "nic")),
         seed=seeds[0].get("path") if seeds else None,
         tags=tuple(t.text or "" for t in _children(node, "tag")),
     )
 
 
-def disk_xml(disk: DiskRef, fmt: str = "qcow2") -> ET.Element:
+def disk_xml(disk: DiskRef, queues: int, fmt: str = "qcow2") -> ET.Element:
+    """A virtio disk with its queue count stated: one queue for each vCPU the VM may grow to.
+
+    Left out, QEMU counts the vCPUs present at boot, and a memory state saved
+    after a vCPU hot-plug could not be loaded again (see :func:`restorable_snapshot_xml`).
+    """
     node = ET.Element("disk", type="file", device="disk")
-    _sub(node, "driver", name="qemu", type=fmt, discard="unmap")
+    _sub(node, "driver", name="qemu", type=fmt, discard="unmap", queues=str(queues))
     _sub(node, "source", file=disk.path)
     _sub(node, "target", dev=disk.dev, bus="virtio")
     return node
@@ -198,7 +216,8 @@ def interface_xml(nic: NicPlan) -> ET.Element:
         node = ET.Element("interface", type="network")
         _sub(node, "source", network=nic.network or "default")
     _sub(node, "mac", address=nic.mac)
-    _sub(node, "model", type=nic.model)
+    if nic.model:  # left out when unknown: libvirt refuses an update that names another model
+        _sub(node, "model", type=nic.model)
     return node
 
 
@@ -213,7 +232,8 @@ def domain_xml(plan: DomainPlan) -> str:
     _sub(domain, "metadata")
     _sub(domain, "memory", str(plan.max_memory_mib or hotplug_ceiling_memory(plan.memory_mib)), unit="MiB")
     _sub(domain, "currentMemory", str(plan.memory_mib), unit="MiB")
-    _sub(domain, "vcpu", str(plan.max_cpu or hotplug_ceiling_cpu(plan.cpu)), placement="static", current=str(plan.cpu))
+    max_cpu = plan.max_cpu or hotplug_ceiling_cpu(plan.cpu)
+    _sub(domain, "vcpu", str(max_cpu), placement="static", current=str(plan.cpu))
     os_attrs = {"firmware": "efi"} if plan.firmware == "uefi" else {}
     os_node = _sub(domain, "os", **os_attrs)
     _sub(os_node, "type", "hvm", arch="x86_64")
@@ -228,7 +248,7 @@ def domain_xml(plan: DomainPlan) -> str:
         _sub(domain, event, action)
     devices = _sub(domain, "devices")
     for disk in plan.disks:
-        devices.append(disk_xml(disk))
+        devices.append(disk_xml(disk, max_cpu))
     if plan.seed:
         devices.append(seed_xml(plan.seed))
     for nic in plan.nics:
@@ -298,6 +318,18 @@ def parse_domain(xml: str) -> DomainFacts:
         nics=tuple(nics),
         metadata=parse_metadata(domain),
     )
+
+
+def interfaces(facts: DomainFacts) -> list[NicPlan]:
+    """The domain's NICs as defined, named from the metadata by MAC (``nicN`` when it has no record)."""
+    refs = {ref.mac: ref for ref in facts.metadata.nics}
+    found = []
+    for index, nic in enumerate(facts.nics):
+        mac = nic["mac"] or ""
+        ref = refs.get(mac) or NicRef("nic%d" % index, mac)
+        found.append(NicPlan(ref.name, mac, nic["network"], nic["bridge"], nic["model"] or "", ref.static,
+                             ref.gateway, ref.dns))
+    return found
 
 
 def clone_xml(source_xml: str, name: str, uuid: str, meta: Metadata, macs: list[str]) -> str:
@@ -383,3 +415,66 @@ def parse_snapshot(xml: str) -> SnapshotFacts:
         state=node.findtext("state", ""),
         parent=node.findtext("parent/name"),
     )
+
+
+def _hotplugged(domain: ET.Element) -> list[ET.Element]:
+    """The vCPUs that are on and were plugged in while the domain ran."""
+    return [vcpu for vcpu in domain.findall("vcpus/vcpu")
+            if vcpu.get("enabled") == "yes" and vcpu.get("hotpluggable") == "yes"]
+
+
+def _boot_sized_queues(domain: ET.Element) -> list[str]:
+    """Devices whose queue count QEMU derives from the vCPUs present at boot, because none is stated."""
+    found = []
+    for disk in domain.findall("devices/disk"):
+        target, driver = disk.find("target"), disk.find("driver")
+        if target is not None and target.get("bus") == "virtio" and (driver is None or not driver.get("queues")):
+            found.append(target.get("dev", ""))
+    for controller in domain.findall("devices/controller[@type='scsi'][@model='virtio-scsi']"):
+        driver = controller.find("driver")
+        if driver is None or not driver.get("queues"):
+            found.append("scsi%s" % controller.get("index", "0"))
+    return found
+
+
+def restore_problem(xml: str) -> Optional[str]:
+    """Why no QEMU could load a memory state saved from this domain, or None when one can.
+
+    ``xml`` is a running domain's XML or a snapshot's (its ``<domain>``).  A
+    state saved after a vCPU hot-plug loads only into a QEMU started with those
+    vCPUs, and that QEMU gives every device without a stated queue count as
+    many queues as it has vCPUs: more than the saved devices had.
+    """
+    root = ET.fromstring(xml)
+    domain = root.find("domain") if root.tag == "domainsnapshot" else root
+    if domain is None:
+        return None
+    vcpus = [vcpu.get("id", "") for vcpu in _hotplugged(domain)]
+    devices = _boot_sized_queues(domain)
+    if not (vcpus and devices):
+        return None
+    return (
+        "vCPU %s %s hot-plugged while the VM ran, and %s %s the number of queues from the vCPUs present at boot "
+        "(a definition made before this collection stated it)"
+        % (", ".join(vcpus), "was" if len(vcpus) == 1 else "were", ", ".join(devices),
+           "takes" if len(devices) == 1 else "take")
+    )
+
+
+def restorable_snapshot_xml(xml: str) -> Optional[str]:
+    """The snapshot with its hot-plugged vCPUs recorded as boot vCPUs; None when it has none.
+
+    libvirt 9.0 restores a memory snapshot by starting QEMU with ``-loadvm``
+    and plugs hot-pluggable vCPUs in only afterwards, when the state is
+    already loaded, so QEMU fails on their sections ("Unknown savevm section
+    or instance 'cpu_common' 1").  Started with them as boot vCPUs, QEMU has
+    every vCPU the state holds.  libvirt accepts this redefinition because
+    hot-pluggability is not part of the guest ABI it compares.  Check
+    :func:`restore_problem` first: the devices must not change with it.
+    """
+    root = ET.fromstring(xml)
+    domain = root.find("domain")
+    hotplugged = _hotplugged(domain) if domain is not None else []
+    for vcpu in hotplugged:
+        vcpu.set("hotpluggable", "no")
+    return ET.tostring(root, encoding="unicode") if hotplugged else None

@@ -10,11 +10,11 @@ synchronous, so returned tasks are always done.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import functools
 import hashlib
 import os
-import random
 import tempfile
 import time
 import uuid
@@ -33,7 +33,7 @@ from ...errors import (
     VirtrigaudError,
 )
 from ...resilience import Deadline
-from ...spec import GIB, NetworkSpec, VMSpec
+from ...spec import GIB, NetworkSpec, Placement, VMSpec
 from ..base import (
     Capabilities,
     ObservedDisk,
@@ -50,7 +50,8 @@ from ..base import (
     usable_ip,
 )
 from . import domain_xml as dx
-from . import failures
+from . import failures, snapshots
+from .interfaces import change_nics, nic_plans, random_mac
 from .seed import needs_seed, seed_files, seed_iso
 
 try:
@@ -72,20 +73,14 @@ _RUNNING_STATES = ("VIR_DOMAIN_RUNNING", "VIR_DOMAIN_BLOCKED", "VIR_DOMAIN_PAUSE
 T = TypeVar("T")
 
 
-def _random_mac() -> str:
-    return "52:54:00:%02x:%02x:%02x" % tuple(random.randint(0, 255) for dummy in range(3))
-
-
 def _gib(size_bytes: int) -> int:
     return -(-size_bytes // GIB)
 
 
-def _nic_plans(networks: Iterable[NetworkSpec]) -> tuple[dx.NicPlan, ...]:
-    """NICs with their MACs fixed now, so cloud-init network config and metadata can name them."""
-    return tuple(
-        dx.NicPlan(n.name, (n.mac_address or _random_mac()).lower(), n.network, n.bridge, n.model or "virtio")
-        for n in networks
-    )
+def _on_default_network(networks: Iterable[NetworkSpec], default: Optional[str]) -> tuple[NetworkSpec, ...]:
+    """A NIC naming neither a network nor a bridge joins the Provider's default network (else libvirt's 'default')."""
+    return tuple(n if n.network or n.bridge or not default else dataclasses.replace(n, network=default)
+                 for n in networks)
 
 
 def _allocation(disk_type: str, size: int) -> int:
@@ -219,15 +214,19 @@ class LibvirtProvider(Provider):
                     "image '%s' is %d GiB; the root disk cannot be smaller" % (spec.image, _gib(capacity)),
                     option="disk_defaults.size",
                 )
-        for index, network in enumerate(spec.networks):
+        self.check_networks(spec)
+        if needs_seed(spec):
+            seed_iso({})
+
+    @backend_call("check_spec")
+    def check_networks(self, spec: VMSpec) -> None:
+        networks = _on_default_network(spec.networks, self.config.options.get("network"))
+        for index, (given, network) in enumerate(zip(spec.networks, networks)):
             if network.network and not network.bridge:
                 found = self._quietly(functools.partial(self.conn.networkLookupByName, network.network), ["NO_NETWORK"])
                 if found is None:
-                    raise SpecError(
-                        "libvirt network '%s' does not exist" % network.network, option="networks[%d].network" % index
-                    )
-        if needs_seed(spec):
-            seed_iso({})
+                    raise SpecError("libvirt network '%s' does not exist" % network.network,
+                                    option="networks[%d].network" % index if given.network else "defaults.network")
 
     def capabilities(self) -> Capabilities:
         return Capabilities(
@@ -238,6 +237,8 @@ class LibvirtProvider(Provider):
             supports_linked_clones=True,
             supported_disk_types=("qcow2", "raw"),
             supported_network_types=("network", "bridge"),
+            # A static address rides on the cloud-init seed, which the guest reads once: it cannot change.
+            nic_changes={"set_network": "live", "set_mac_address": "live", "remove_network": "live"},
         )
 
     @backend_call("describe")
@@ -271,7 +272,8 @@ class LibvirtProvider(Provider):
             return existing.UUIDString(), _DONE
         pool = self._pool_for(spec)
         vm_id = str(uuid.uuid4())
-        nics = _nic_plans(spec.networks)
+        nics = nic_plans(_on_default_network(spec.networks, self.config.options.get("network")),
+                         static_known=not spec.cloud_init.network_config)
         created: list[Any] = []
         try:
             disks = self._create_disks(spec, pool, created)
@@ -429,12 +431,9 @@ class LibvirtProvider(Provider):
         meta = facts.metadata
         if change.add_disks:
             meta = self._add_disks(domain, facts, change, flags)
-        if change.add_networks:
-            nics = _nic_plans(change.add_networks)
-            for nic in nics:
-                domain.attachDeviceFlags(dx.device_string(dx.interface_xml(nic)), flags)
-            meta = dx.Metadata(meta.disks, meta.nics + tuple(dx.NicRef(n.name, n.mac) for n in nics), meta.seed,
-                               meta.tags)
+        if change.add_networks or change.change_networks or change.remove_networks:
+            added = _on_default_network(change.add_networks, self.config.options.get("network"))
+            meta = change_nics(domain, facts, meta, dataclasses.replace(change, add_networks=added), flags)
         if change.tags is not None:
             meta = dx.Metadata(meta.disks, meta.nics, meta.seed, tuple(change.tags))
         if meta != facts.metadata:
@@ -490,7 +489,7 @@ class LibvirtProvider(Provider):
             )
             ref = dx.DiskRef(disk.name, dx.next_disk_device(used), volume.path())
             try:
-                domain.attachDeviceFlags(dx.device_string(dx.disk_xml(ref)), flags)
+                domain.attachDeviceFlags(dx.device_string(dx.disk_xml(ref, facts.max_cpu)), flags)
             except BaseException:
                 self._delete_volumes(created)
                 raise
@@ -503,31 +502,27 @@ class LibvirtProvider(Provider):
 
     @backend_call("snapshot_list")
     def snapshot_list(self, vm_id: str) -> list[Snapshot]:
-        domain = self._domain(vm_id)
-        snapshots = []
-        for handle in domain.listAllSnapshots(0):
-            facts = dx.parse_snapshot(handle.getXMLDesc(0))
-            snapshots.append((facts.created or 0, Snapshot(
-                id=facts.name, name=facts.name, description=facts.description,
-                created=str(facts.created) if facts.created is not None else None,
-                has_memory=facts.state in ("running", "paused"), parent=facts.parent,
-                current=bool(handle.isCurrent(0)),
-            )))
-        return [snapshot for dummy, snapshot in sorted(snapshots, key=lambda pair: (pair[0], pair[1].name))]
+        return snapshots.listing(self._domain(vm_id))
+
+    @backend_call("check_snapshot")
+    def check_snapshot(self, vm_id: str, include_memory: bool = False) -> None:
+        """libvirt saves the memory of a running VM whatever ``include_memory`` says, so that is what is checked."""
+        snapshots.refuse_unrestorable(self._domain(vm_id))
 
     @backend_call("snapshot_create")
     def snapshot_create(
         self, vm_id: str, name: str, description: str = "", include_memory: bool = False
     ) -> tuple[str, TaskRef]:
         """An internal qcow2 snapshot; on a running VM libvirt always saves the memory state with it."""
-        domain = self._domain(vm_id)
-        domain.snapshotCreateXML(dx.snapshot_xml(name, description), 0)
+        snapshots.take(libvirt, self._domain(vm_id), name, description)
         return name, _DONE
+
+    def _snapshot(self, domain: Any, snapshot_id: str) -> Any:
+        return self._quietly(lambda: domain.snapshotLookupByName(snapshot_id, 0), ["NO_DOMAIN_SNAPSHOT"])
 
     @backend_call("snapshot_delete")
     def snapshot_delete(self, vm_id: str, snapshot_id: str) -> TaskRef:
-        domain = self._domain(vm_id)
-        handle = self._quietly(lambda: domain.snapshotLookupByName(snapshot_id, 0), ["NO_DOMAIN_SNAPSHOT"])
+        handle = self._snapshot(self._domain(vm_id), snapshot_id)
         if handle is not None:
             handle.delete(0)
         return _DONE
@@ -535,10 +530,10 @@ class LibvirtProvider(Provider):
     @backend_call("snapshot_revert")
     def snapshot_revert(self, vm_id: str, snapshot_id: str) -> TaskRef:
         domain = self._domain(vm_id)
-        handle = self._quietly(lambda: domain.snapshotLookupByName(snapshot_id, 0), ["NO_DOMAIN_SNAPSHOT"])
+        handle = self._snapshot(domain, snapshot_id)
         if handle is None:
             raise NotFoundError("snapshot '%s' not found" % snapshot_id)
-        domain.revertToSnapshot(handle, 0)
+        snapshots.revert(libvirt, domain, handle)
         return _DONE
 
     @backend_call("clone")
@@ -562,12 +557,10 @@ class LibvirtProvider(Provider):
                 self._clone_disk(target_name, names.get(dev, dev), dev, path, linked, created)
                 for dev, path in facts.disk_paths.items()
             )
-            macs = [_random_mac() for dummy in facts.nics]
-            nic_names = {n.mac: n.name for n in facts.metadata.nics}
+            macs = [random_mac() for dummy in facts.nics]
             meta = dx.Metadata(
                 disks=disks,
-                nics=tuple(dx.NicRef(nic_names.get(old["mac"] or "", "nic%d" % i), mac)
-                           for i, (old, mac) in enumerate(zip(facts.nics, macs))),
+                nics=tuple(dataclasses.replace(old, mac=mac).ref() for old, mac in zip(dx.interfaces(facts), macs)),
                 tags=facts.metadata.tags,
             )
             self.conn.defineXMLFlags(dx.clone_xml(source_xml, target_name, vm_id, meta, macs),
@@ -599,26 +592,28 @@ class LibvirtProvider(Provider):
         running = state in [getattr(libvirt, name) for name in _RUNNING_STATES]
         names = {d.dev: d.name for d in facts.metadata.disks}
         disks = []
+        pool = None
         for dev, path in facts.disk_paths.items():
             volume = self._volume_at(path) if path else None
             size = volume.info()[1] if volume is not None else 0
             disks.append(ObservedDisk(name=names.get(dev, dev), size_gib=_gib(size), format="qcow2", path=path,
                                       device=dev))
+            if names.get(dev) == dx.ROOT_DISK and volume is not None:
+                pool = self._quietly(volume.storagePoolLookupByVolume, ["NO_STORAGE_POOL"])
         found = addresses(domain) if running else {}
-        nic_names = {n.mac: n.name for n in facts.metadata.nics}
         nics = tuple(
             ObservedNIC(
-                name=nic_names.get(nic["mac"] or "", "nic%d" % index), mac_address=nic["mac"],
-                network=nic["network"], bridge=nic["bridge"], model=nic["model"],
-                ip_addresses=found.get(nic["mac"] or "", ()),
+                name=nic.name, mac_address=nic.mac or None, network=nic.network, bridge=nic.bridge,
+                model=nic.model or None, ip_addresses=found.get(nic.mac, ()), static_ip=nic.static,
+                gateway=nic.gateway, dns=nic.dns,
             )
-            for index, nic in enumerate(facts.nics)
+            for nic in dx.interfaces(facts)
         )
         return ObservedVM(
             id=facts.uuid, name=facts.name, power_state="On" if running else "Off", cpu=facts.cpu,
             memory_mib=facts.memory_mib, firmware=facts.firmware, max_cpu=facts.max_cpu,
             max_memory_mib=facts.max_memory_mib, disks=tuple(disks), nics=nics, tags=facts.metadata.tags,
-            raw={"state": state},
+            placement=Placement(datastore=pool.name() if pool is not None else None), raw={"state": state},
         )
 
     def _domain_addresses(self, domain: Any) -> dict[str, tuple[str, ...]]:

@@ -135,14 +135,15 @@ class ProxmoxProvider(Provider):
             supports_linked_clones=True,
             supported_disk_types=("thin", "ssd"),
             supported_network_types=("bridge",),
+            # With the network hotplug feature (the collection sets it), PVE replugs a NIC whose MAC changes and
+            # unplugs a removed one; ipconfigN reaches the guest through cloud-init at its next boot.
+            nic_changes={"set_network": "live", "set_mac_address": "live", "remove_network": "live",
+                         "set_ip_address": "offline"},
         )
 
     def check_spec(self, spec: VMSpec) -> None:
         pve.check_tags(spec.tags)
-        for index, network in enumerate(spec.networks):
-            bridge = network.bridge or network.network
-            if bridge:
-                pve.check_bridge(bridge, "networks[%d].%s" % (index, "bridge" if network.bridge else "network"))
+        self.check_networks(spec)
         node = self._placement_node(spec)
         storage, option = self._storage_choice(spec)
         if storage:
@@ -151,6 +152,12 @@ class ProxmoxProvider(Provider):
             self._require_storage(node, self.config.options["snippets_storage"], "snippets_storage", "snippets")
         if spec.image:
             self._template(spec.image)
+
+    def check_networks(self, spec: VMSpec) -> None:
+        for index, network in enumerate(spec.networks):
+            bridge = network.bridge or network.network
+            if bridge:
+                pve.check_bridge(bridge, "networks[%d].%s" % (index, "bridge" if network.bridge else "network"))
 
     def _placement_node(self, spec: VMSpec) -> Optional[str]:
         wanted = spec.placement.host or self.config.options.get("node")
@@ -308,7 +315,7 @@ class ProxmoxProvider(Provider):
         node = self._node_of(vmid) or node
         try:
             config = self.session.get(self._path(node, vmid, "config"))
-            values = self._hardware(spec, vmid, _root_storage(config) or storage or "local-lvm", config)
+            values = self._hardware(spec, vmid, pve.root_storage(config) or storage or "local-lvm", config)
             stale = [k for k in config if k.startswith("net") and k[3:].isdigit() and k not in values]
             self._put_config(node, vmid, values, delete=stale)
             root_gib = pve.size_gib(pve.property_string(str(config.get(pve.ROOT_KEY, "")), "file").get("size", ""))
@@ -333,10 +340,7 @@ class ProxmoxProvider(Provider):
             key = "net%d" % index
             values[key] = pve.nic_value(network, default_bridge, "networks[%d].bridge" % index)
             record["nics"][key] = network.name
-            if network.ip_address:
-                values["ipconfig%d" % index] = pve.ipconfig(network)
-            if network.dns:
-                values["nameserver"] = " ".join(network.dns)
+            values.update(pve.static_values(key, network))
         if spec.tags:
             values["tags"] = pve.pve_tags(spec.tags)
         values.update(self._cloud_init(spec, vmid, storage))
@@ -477,10 +481,10 @@ class ProxmoxProvider(Provider):
         node, vmid = self._where(vm_id)
         for attempt in range(DIGEST_ATTEMPTS):
             config = self.session.get(self._path(node, vmid, "config"))
-            values = self._changes(config, change)
+            values, delete = self._changes(config, change)
             try:
-                if values:
-                    self._put_config(node, vmid, values, digest=config.get("digest"), live=change.live)
+                if values or delete:
+                    self._put_config(node, vmid, values, delete, digest=config.get("digest"), live=change.live)
                 break
             except errors.ConflictError as err:
                 if "checksum mismatch" not in err.msg or attempt == DIGEST_ATTEMPTS - 1:
@@ -491,8 +495,10 @@ class ProxmoxProvider(Provider):
             self._resize(node, vmid, keys.get(name, name), size)
         return _DONE
 
-    def _changes(self, config: dict[str, Any], change: Reconfiguration) -> dict[str, Any]:
+    def _changes(self, config: dict[str, Any], change: Reconfiguration) -> tuple[dict[str, Any], list[str]]:
+        """The config values to write and the keys to delete for ``change``; the record follows the NICs."""
         values: dict[str, Any] = {}
+        delete: list[str] = []
         record = pve.read_record(config.get("description"))
         record.setdefault("disks", {})
         record.setdefault("nics", {})
@@ -505,20 +511,17 @@ class ProxmoxProvider(Provider):
             values["memory"] = str(change.memory_mib)
             if change.memory_mib > int(record.get("maxMemoryMiB") or 0):
                 record["maxMemoryMiB"] = pve.HOTPLUG_FACTOR * change.memory_mib
-        storage = _root_storage(config) or "local-lvm"
+        storage = pve.root_storage(config) or "local-lvm"
         for key, disk in zip(pve.free_keys("scsi", config, len(change.add_disks), first=1), change.add_disks):
             values[key] = pve.disk_value(storage, disk)
             record["disks"][key] = disk.name
-        for offset, (key, network) in enumerate(zip(pve.free_keys("net", config, len(change.add_networks)),
-                                                    change.add_networks)):
-            values[key] = pve.nic_value(network, self.config.options.get("bridge"), "networks[%d].bridge" % offset)
-            record["nics"][key] = network.name
+        pve.nic_changes(config, change, record, values, delete, self.config.options.get("bridge"))
         if change.tags is not None:
             values["tags"] = pve.pve_tags(change.tags)
         description = pve.write_record(config.get("description"), record)
-        if values and description != config.get("description"):
+        if (values or delete) and description != config.get("description"):
             values["description"] = description
-        return values
+        return values, delete
 
     def _put_config(self, node: str, vmid: int, values: dict[str, Any], delete: Optional[list[str]] = None,
                     digest: Optional[str] = None, live: bool = False) -> None:
@@ -533,7 +536,7 @@ class ProxmoxProvider(Provider):
         self.session.put(self._path(node, vmid, "config"), **params)
         if live:
             left = [e["key"] for e in self.session.get(self._path(node, vmid, "pending"))
-                    if "pending" in e and e["key"] in values]
+                    if ("pending" in e and e["key"] in values) or (e.get("delete") and e["key"] in (delete or ()))]
             if left:
                 self.session.put(self._path(node, vmid, "config"), revert=",".join(left))
                 raise errors.PreconditionError("Proxmox VE cannot apply %s to the running VM; set "
@@ -593,11 +596,6 @@ class ProxmoxProvider(Provider):
 
 def _root(spec: VMSpec) -> DiskSpec:
     return DiskSpec("root", spec.root_disk_gib or 10, spec.disk_type)
-
-
-def _root_storage(config: dict[str, Any]) -> Optional[str]:
-    volume = pve.property_string(str(config.get(pve.ROOT_KEY, "")), "file").get("file", "")
-    return volume.split(":", 1)[0] if ":" in volume else None
 
 
 def _timestamp(seconds: Any) -> Optional[str]:

@@ -15,8 +15,8 @@ from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import quote
 
 from ... import errors
-from ...spec import DiskSpec, NetworkSpec, VMSpec
-from ..base import ObservedDisk, ObservedNIC, ObservedVM, usable_ip
+from ...spec import DiskSpec, NetworkSpec, Placement, VMSpec
+from ..base import NicChange, ObservedDisk, ObservedNIC, ObservedVM, Reconfiguration, usable_ip
 
 RECORD_PREFIX = "virtrigaud:"
 HOTPLUG = "network,disk,cpu,memory"
@@ -105,11 +105,88 @@ def nic_value(network: NetworkSpec, default_bridge: Optional[str], option: str) 
     return "%s,bridge=%s" % (head, bridge)
 
 
+def nic_rewrite(current: str, bridge: Optional[str] = None, mac: Optional[str] = None) -> str:
+    """A ``netN`` value with another bridge or MAC address, every other option (model, firewall, tag...) kept."""
+    parts = property_string(current, "model")
+    model = _model_key(parts)
+    if model is not None and mac:
+        parts[model] = mac.upper()
+    if bridge:
+        parts["bridge"] = bridge
+    return ",".join("%s=%s" % pair for pair in parts.items())
+
+
+def _model_key(net: Mapping[str, str]) -> Optional[str]:
+    """The key of a ``netN`` value that names the model and carries the MAC (``virtio=BC:24:11:...``)."""
+    return next((m for m in net if m in NIC_MODELS or m.startswith("e1000")), None)
+
+
+def static_of(config: Mapping[str, Any], key: str) -> tuple[str, Optional[str], tuple[str, ...]]:
+    """The static address, gateway and DNS servers ``ipconfigN`` gives NIC ``netN``; "" when it gives none."""
+    values = property_string(str(config.get("ipconfig" + key[3:]) or ""), "ip")
+    address = values.get("ip", "")
+    if "/" not in address:  # dhcp, or nothing
+        return "", None, ()
+    return address, values.get("gw"), tuple(str(config.get("nameserver") or "").split())
+
+
 def ipconfig(network: NetworkSpec) -> Optional[str]:
     if not network.ip_address:
         return None
     value = "ip=%s/%d" % (network.ip_address, network.prefix or 24)
     return value + (",gw=%s" % network.gateway if network.gateway else "")
+
+
+def nic_changes(config: Mapping[str, Any], change: Reconfiguration, record: dict[str, Any], values: dict[str, Any],
+                delete: list[str], default_bridge: Optional[str]) -> None:
+    """netN, ipconfigN and the record for NICs removed, changed in place and added, found by name."""
+    keys = {name: key for key, name in record["nics"].items()}
+    for name in change.remove_networks:
+        key = nic_key(config, keys, name)
+        delete.extend(k for k in (key, "ipconfig" + key[3:]) if k in config)
+        record["nics"].pop(key, None)
+    for nic_change in change.change_networks:
+        key = nic_key(config, keys, nic_change.network.name)
+        values.update(changed_nic(config, key, nic_change))
+    free = free_keys("net", config, len(change.add_networks))
+    for offset, (key, network) in enumerate(zip(free, change.add_networks)):
+        values[key] = nic_value(network, default_bridge, "networks[%d].bridge" % offset)
+        values.update(static_values(key, network))
+        record["nics"][key] = network.name
+    if any(k.startswith("ipconfig") for k in values) and not has_cloud_init_drive(config):
+        if "ide2" in config:
+            raise errors.PreconditionError("a static address needs a cloud-init drive, and ide2, where it goes, "
+                                           "is taken", option="networks")
+        values["ide2"] = "%s:cloudinit" % (root_storage(config) or "local-lvm")
+
+
+def nic_key(config: Mapping[str, Any], keys: dict[str, str], name: str) -> str:
+    """The ``netN`` key of the NIC named ``name``: from the record, else the key itself (how unrecorded NICs are
+    named)."""
+    key = keys.get(name, name)
+    if key not in config:
+        raise errors.NotFoundError("the VM has no NIC named '%s'" % name)
+    return key
+
+
+def changed_nic(config: Mapping[str, Any], key: str, change: NicChange) -> dict[str, Any]:
+    wanted = change.network
+    values: dict[str, Any] = {}
+    bridge = (wanted.bridge or wanted.network) if "network" in change.fields else None
+    mac = wanted.mac_address if "mac_address" in change.fields else None
+    if bridge or mac:
+        values[key] = nic_rewrite(str(config[key]), bridge, mac)
+    if "ip_address" in change.fields:
+        values.update(static_values(key, wanted))
+    return values
+
+
+def static_values(key: str, network: NetworkSpec) -> dict[str, Any]:
+    """ipconfigN (and the VM-wide nameserver) for a NIC with a static address."""
+    if not network.ip_address:
+        return {}
+    values = {"ipconfig" + key[3:]: ipconfig(network)}
+    return dict(values, nameserver=" ".join(network.dns)) if network.dns else values
 
 
 def cpu_settings(cpu: int) -> dict[str, Any]:
@@ -195,13 +272,15 @@ def observed(vmid: int, node: str, config: Mapping[str, Any], status: Mapping[st
     nics = []
     for key in sorted((k for k in config if k.startswith("net") and k[3:].isdigit()), key=lambda k: int(k[3:])):
         net = property_string(str(config[key]), "model")
-        model = next((m for m in net if m in NIC_MODELS or m.startswith("e1000")), net.get("model"))
+        model = _model_key(net) or net.get("model")
         mac = (net.get(model or "", "") or net.get("macaddr", "")).lower()
         found = by_mac.get(mac, {})
         addresses = tuple(a["ip-address"] for a in found.get("ip-addresses") or ()
                           if a.get("ip-address-type") == "ipv4" and usable_ip(a["ip-address"]))
+        static, gateway, dns = static_of(config, key)
         nics.append(ObservedNIC(name=nic_names.get(key, key), mac_address=mac or None, bridge=net.get("bridge"),
-                                network=net.get("bridge"), model=model, ip_addresses=addresses))
+                                network=net.get("bridge"), model=model, ip_addresses=addresses, static_ip=static,
+                                gateway=gateway, dns=dns))
     return ObservedVM(
         id=str(vmid),
         name=str(config.get("name") or "VM %d" % vmid),
@@ -215,8 +294,18 @@ def observed(vmid: int, node: str, config: Mapping[str, Any], status: Mapping[st
         nics=tuple(nics),
         tags=tuple(t for t in str(config.get("tags") or "").split(";") if t),
         console_url=None,
+        placement=Placement(host=node, datastore=root_storage(config)),
         raw={"vmid": vmid, "node": node, "lock": config.get("lock"), "digest": config.get("digest")},
     )
+
+
+def root_storage(config: Mapping[str, Any]) -> Optional[str]:
+    volume = property_string(str(config.get(ROOT_KEY, "")), "file").get("file", "")
+    return volume.split(":", 1)[0] if ":" in volume else None
+
+
+def has_cloud_init_drive(config: Mapping[str, Any]) -> bool:
+    return any(_DISK_KEY.match(k) and "cloudinit" in str(v) for k, v in config.items())
 
 
 def observed_resource(entry: Mapping[str, Any]) -> ObservedVM:
@@ -231,6 +320,7 @@ def observed_resource(entry: Mapping[str, Any]) -> ObservedVM:
         memory_mib=int(entry["maxmem"]) // (1024 * 1024) if entry.get("maxmem") else None,
         disks=(ObservedDisk(name="total", size_gib=-(-maxdisk // 1024 ** 3)),) if maxdisk else (),
         tags=tuple(t for t in str(entry.get("tags") or "").split(";") if t),
+        placement=Placement(host=entry.get("node")),
         raw={"vmid": vmid, "node": entry.get("node"), "lock": entry.get("lock"), "status": entry.get("status"),
              "uptime": entry.get("uptime")},
     )

@@ -5,6 +5,8 @@
 Deadlines follow upstream's manager (30 s for Validate and Describe, 5 min for
 Create, ...).  Only Unavailable and DeadlineExceeded are retried; a status the
 runtime sends comes back as the collection's error, with the option it names.
+Every call carries the channel's ``x-correlation-id``, which the runtime logs
+on each line of that call and which a failure reports in its details.
 """
 
 from __future__ import annotations
@@ -72,12 +74,13 @@ def _read(path: Optional[str], option: str) -> Optional[bytes]:
 class Channel:
     """Calls on one runtime; every failure becomes a :class:`errors.VirtrigaudError`."""
 
-    def __init__(self, config: ProviderConfig) -> None:
+    def __init__(self, config: ProviderConfig, correlation_id: str) -> None:
         if PROTOBUF_ERROR is not None:
             raise errors.MissingDependency("protobuf", "for the remote provider", PROTOBUF_ERROR)
         if GRPC_ERROR is not None:
             raise errors.MissingDependency("grpcio", "for the remote provider", GRPC_ERROR)
         self.config = config
+        self.correlation_id = correlation_id
         self.target = target(config)
         self.deadlines = dict(DEADLINES, **{k: float(v) for k, v in (config.options.get("rpc_timeouts") or {}).items()})
         self.breaker = _BREAKERS.setdefault(self.target, CircuitBreaker(self.target))
@@ -113,21 +116,27 @@ class Channel:
 
     def call(self, method: str, metadata: Optional[Mapping[str, str]] = None, **fields: Any) -> Any:
         """One RPC, retried on Unavailable and DeadlineExceeded with jittered backoff."""
+        return self.call_with_trailers(method, metadata, **fields)[0]
+
+    def call_with_trailers(self, method: str, metadata: Optional[Mapping[str, str]] = None,
+                           **fields: Any) -> tuple[Any, dict[str, str]]:
+        """The response and the trailing metadata of one RPC, retried as :meth:`call` does."""
         request = wire().methods[method][0](**fields)
         return retry(lambda: self._once(method, request, metadata), attempts=3,
                      delays=backoff(base=0.5, cap=5.0, jitter=0.2))
 
-    def _once(self, method: str, request: Any, metadata: Optional[Mapping[str, str]]) -> Any:
+    def _once(self, method: str, request: Any, metadata: Optional[Mapping[str, str]]) -> tuple[Any, dict[str, str]]:
         self.breaker.check()
         try:
-            response = self._stub(method)(request, timeout=self.deadlines.get(method, MINUTE),
-                                          metadata=tuple((metadata or {}).items()) or None)
+            response, call = self._stub(method).with_call(
+                request, timeout=self.deadlines.get(method, MINUTE),
+                metadata=(("x-correlation-id", self.correlation_id), *(metadata or {}).items()))
         except grpc.RpcError as err:
             code = err.code().name if err.code() else "UNKNOWN"
             self.breaker.record(code not in BREAKER_COUNTS)
             raise self._translate(method, code, err) from None
         self.breaker.record(True)
-        return response
+        return response, dict(call.trailing_metadata() or ())
 
     def _translate(self, method: str, code: str, err: Any) -> errors.VirtrigaudError:
         trailing = dict(err.trailing_metadata() or ())
@@ -136,6 +145,7 @@ class Channel:
         if code == "UNAVAILABLE" and "virtrigaud-msg" not in trailing:
             message = "cannot reach the provider runtime at %s: %s" % (self.target, err.details())
         failure = cls(message, option=trailing.get("virtrigaud-option") or None,
-                      vm=trailing.get("virtrigaud-vm") or None, details={"grpc_code": code, "rpc": method})
+                      vm=trailing.get("virtrigaud-vm") or None,
+                      details={"grpc_code": code, "rpc": method, "correlation_id": self.correlation_id})
         failure.retryable = code in RETRIED
         return failure

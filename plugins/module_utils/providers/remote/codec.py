@@ -14,14 +14,18 @@ back to ListVMs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, Mapping, Optional
 
-from ...errors import SpecError
-from ...spec import DiskSpec, NetworkSpec, VMSpec, parse_vm
+from ...errors import ProviderError, SpecError
+from ...spec import DiskSpec, NetworkSpec, Placement, VMSpec, parse_vm
 from ..base import Capabilities, ObservedDisk, ObservedNIC, ObservedVM, Reconfiguration, Snapshot
+from ..nics import NicDiff, diff_nics
 
 RAW_KEY = "virtrigaud"
+# Trailing metadata of the collection's runtime on GetCapabilities: Capabilities.nic_changes, "kind=mode,...".
+NIC_CHANGES_KEY = "virtrigaud-nic-changes"
 ROOT_DISK = "root"
 _KINDS = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
 
@@ -205,18 +209,24 @@ def _placement_params(placement: Mapping[str, Any]) -> Optional[dict[str, Any]]:
 # Reconfigure
 
 def reconfigure_document(change: Reconfiguration) -> dict[str, Any]:
+    """desired_json: like upstream's manager, the whole NIC list when NICs change (null leaves them alone)."""
     disks = [{"SizeGiB": size, "Type": "", "Name": name} for name, size in sorted(change.disk_sizes_gib.items())]
     disks += [disk_document(d) for d in change.add_disks]
+    networks = change.networks
+    if networks is None and (change.add_networks or change.change_networks or change.remove_networks):
+        # A partial list would read as "remove every other NIC" on the other side.
+        raise ProviderError("NIC changes go over the wire as the whole desired NIC list, which is missing")
     return {
         "Class": {"CPU": change.cpu or 0, "MemoryMiB": change.memory_mib or 0},
         "Disks": disks or None,
-        "Networks": [network_document(n) for n in change.add_networks] or None,
+        "Networks": [network_document(n) for n in networks] if networks is not None else None,
         "Tags": list(change.tags) if change.tags is not None else None,
     }
 
 
 def reconfiguration(desired: Any, observed: ObservedVM) -> Reconfiguration:
-    """desired_json against the VM as it is: disks it has grow, others are added; NICs it lacks are added.
+    """desired_json against the VM as it is: disks it has grow, others are added; NICs are added, changed in place
+    and removed to match the list, by name (a null or absent list changes no NIC).
 
     The document is checked as a create's would be (sizes, names, addresses, tags), so a foreign client's
     ``{"Disks": [{"Name": "../x", "SizeGiB": -5}]}`` is refused by name instead of reaching the backend.
@@ -224,6 +234,7 @@ def reconfiguration(desired: Any, observed: ObservedVM) -> Reconfiguration:
     document = _object(desired, "desired_json")
     vm_class = _object(field(document, "Class"), "desired_json.Class")
     disks = _objects(field(document, "Disks"), "desired_json.Disks")
+    listed = field(document, "Networks")
     root = [disk for disk in disks if field(disk, "Name") == ROOT_DISK]
     spec = parse_vm({
         "name": "vm",  # not part of the change; the VM's own name need not follow this collection's rules
@@ -231,19 +242,21 @@ def reconfiguration(desired: Any, observed: ObservedVM) -> Reconfiguration:
         "memory": field(vm_class, "MemoryMiB") or None,
         "disk_defaults": {"size": field(root[-1], "SizeGiB") or None} if root else None,
         "disks": [_disk_params(disk) for disk in disks if field(disk, "Name") != ROOT_DISK],
-        "networks": [_network_params(n) for n in _objects(field(document, "Networks"), "desired_json.Networks")],
+        "networks": [_network_params(n) for n in _objects(listed, "desired_json.Networks")],
         "tags": field(document, "Tags"),
     })
     wanted = [(ROOT_DISK, spec.root_disk_gib)] if spec.root_disk_gib else []
     sizes = {name: size for name, size in wanted + [(d.name, d.size_gib) for d in spec.disks]
              if observed.disk(name) is not None and size > observed.disk(name).size_gib}
-    names = {nic.name for nic in observed.nics}
+    nics = diff_nics(spec.networks, observed.nics) if listed is not None else NicDiff()
     return Reconfiguration(
         cpu=spec.cpu if spec.cpu and spec.cpu != observed.cpu else None,
         memory_mib=spec.memory_mib if spec.memory_mib and spec.memory_mib != observed.memory_mib else None,
         disk_sizes_gib=sizes,
         add_disks=tuple(disk for disk in spec.disks if observed.disk(disk.name) is None),
-        add_networks=tuple(network for network in spec.networks if network.name not in names),
+        add_networks=nics.added,
+        change_networks=nics.changed,
+        remove_networks=nics.removed,
         tags=spec.tags,
         live=observed.power_state == "On",
     )
@@ -266,15 +279,24 @@ def observed_document(vm: ObservedVM, snapshots: Optional[list[Snapshot]] = None
     return document
 
 
+def _known(cls: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values a dataclass takes: a newer runtime may send more."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in values.items() if k in names}
+
+
 def observed_from_document(document: Mapping[str, Any]) -> ObservedVM:
     return ObservedVM(
         id=document["id"], name=document["name"], power_state=document["power_state"],
         cpu=document.get("cpu"), memory_mib=document.get("memory_mib"), firmware=document.get("firmware"),
         max_cpu=document.get("max_cpu"), max_memory_mib=document.get("max_memory_mib"),
         disks=tuple(ObservedDisk(**d) for d in document.get("disks") or ()),
-        nics=tuple(ObservedNIC(**dict(n, ip_addresses=tuple(n.get("ip_addresses") or ())))
+        nics=tuple(ObservedNIC(**_known(ObservedNIC, dict(n, ip_addresses=tuple(n.get("ip_addresses") or ()),
+                                                          dns=tuple(n.get("dns") or ()))))
                    for n in document.get("nics") or ()),
         tags=tuple(document.get("tags") or ()), console_url=document.get("console_url"),
+        placement=Placement(**_known(Placement, document.get("placement") or {})),
+        details=dict(document.get("details") or {}),
     )
 
 
@@ -316,9 +338,19 @@ def observed_from_vm_info(info: Any) -> ObservedVM:
     )
 
 
-def capabilities_from(response: Any) -> Capabilities:
-    values = {}
-    for name in Capabilities.__dataclass_fields__:
+def capabilities_from(response: Any, trailing: Optional[Mapping[str, str]] = None) -> Capabilities:
+    """A GetCapabilitiesResponse, with the NIC changes our runtime adds in its trailing metadata."""
+    values: dict[str, Any] = {}
+    for name in Capabilities.wire_fields():
         value = getattr(response, name)
         values[name] = tuple(value) if not isinstance(value, bool) else value
-    return Capabilities(**values)
+    return Capabilities(nic_changes=nic_changes_from((trailing or {}).get(NIC_CHANGES_KEY, "")), **values)
+
+
+def nic_changes_metadata(capabilities: Capabilities) -> str:
+    return ",".join("%s=%s" % pair for pair in sorted(capabilities.nic_changes.items()))
+
+
+def nic_changes_from(text: str) -> dict[str, str]:
+    pairs = (part.partition("=") for part in text.split(",") if part)
+    return {kind: mode for kind, dummy, mode in pairs if mode in ("live", "offline")}

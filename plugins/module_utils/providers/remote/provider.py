@@ -9,6 +9,7 @@ still runs come back as a TaskRef, which the executor polls with TaskStatus.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import replace
 from typing import Any, Optional
 
@@ -33,16 +34,22 @@ INCLUDE_SNAPSHOTS = {"virtrigaud-include": "snapshots"}
 
 
 class RemoteProvider(Provider):
+    """Drives one runtime; every call of one instance (one module run) carries one correlation id.
+
+    ``options['correlation_id']`` gives the id; otherwise the instance makes one up.
+    """
+
     type_name = "remote"
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
+        self.correlation_id = str(config.options.get("correlation_id") or "vr-" + uuid.uuid4().hex)
         self._channel: Optional[Channel] = None
 
     @property
     def channel(self) -> Channel:
         if self._channel is None:
-            self._channel = Channel(self.config)
+            self._channel = Channel(self.config, self.correlation_id)
         return self._channel
 
     def close(self) -> None:
@@ -63,7 +70,7 @@ class RemoteProvider(Provider):
         """The runtime checks the spec against its backend when it creates the VM, before touching anything."""
 
     def capabilities(self) -> Capabilities:
-        return codec.capabilities_from(self.channel.call("GetCapabilities"))
+        return codec.capabilities_from(*self.channel.call_with_trailers("GetCapabilities"))
 
     def _describe(self, vm_id: str, snapshots: bool = False) -> tuple[Optional[ObservedVM], list[Snapshot]]:
         response = self.channel.call("Describe", metadata=INCLUDE_SNAPSHOTS if snapshots else None, id=vm_id)

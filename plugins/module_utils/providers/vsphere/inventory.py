@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping, Optional
 
+from ...spec import Placement
 from ..base import ObservedDisk, ObservedNIC, ObservedVM, usable_ip
 
 try:
@@ -23,7 +24,7 @@ PAGE_SIZE = 1000
 VM_PROPERTIES = (
     "name", "config.instanceUuid", "config.template", "runtime.powerState", "config.hardware.numCPU",
     "config.hardware.memoryMB", "config.firmware", "config.hardware.device", "config.extraConfig",
-    "config.cpuHotAddEnabled", "config.memoryHotAddEnabled", "guest.net",
+    "config.cpuHotAddEnabled", "config.memoryHotAddEnabled", "guest.net", "config.files.vmPathName",
 )
 # What the inventory reads: no devices (their XML is most of a full listing), so disks are left out and NICs
 # come from the guest's own report (VMware Tools).
@@ -80,16 +81,31 @@ def nic_names(devices: list[Any], extra: Mapping[str, str]) -> dict[int, str]:
     return {d.key: named.get(d.key, "nic%d" % index) for index, d in enumerate(nics)}
 
 
-def _network_name(card: Any) -> Optional[str]:
+def portgroup_key(card: Any) -> Optional[str]:
+    """The distributed port group a NIC is on, by key; None for a NIC on a standard network."""
     backing = card.backing
-    if isinstance(backing, vim.vm.device.VirtualEthernetCard.NetworkBackingInfo):
-        return backing.deviceName
     if isinstance(backing, vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo):
         return backing.port.portgroupKey
     return None
 
 
-def observed(vm: Any, props: Mapping[str, Any]) -> ObservedVM:
+def _network_name(card: Any, portgroups: Mapping[str, str]) -> Optional[str]:
+    backing = card.backing
+    if isinstance(backing, vim.vm.device.VirtualEthernetCard.NetworkBackingInfo):
+        return backing.deviceName
+    key = portgroup_key(card)
+    return portgroups.get(key, key) if key else None
+
+
+def datastore_of(path: Optional[str]) -> Optional[str]:
+    """The datastore of a ``[datastore] folder/file.vmx`` path."""
+    if not path or not path.startswith("[") or "]" not in path:
+        return None
+    return path[1:path.index("]")] or None
+
+
+def observed(vm: Any, props: Mapping[str, Any], portgroups: Optional[Mapping[str, str]] = None) -> ObservedVM:
+    """The VM from VM_PROPERTIES; ``portgroups`` names distributed port groups by key."""
     devices = list(props.get("config.hardware.device") or ())
     extra = extra_config(props)
     disks = disk_names(devices, extra)
@@ -118,12 +134,14 @@ def observed(vm: Any, props: Mapping[str, Any]) -> ObservedVM:
             for d in devices if d.key in disks
         ),
         nics=tuple(
-            ObservedNIC(name=nics[d.key], mac_address=(d.macAddress or "").lower() or None, network=_network_name(d),
+            ObservedNIC(name=nics[d.key], mac_address=(d.macAddress or "").lower() or None,
+                        network=_network_name(d, portgroups or {}),
                         model=_NIC_MODELS.get(type(d).__name__.rsplit(".", 1)[-1]),
                         ip_addresses=addresses.get((d.macAddress or "").lower(), ()) if running else ())
             for d in devices if d.key in nics
         ),
         tags=tuple(sorted(t for t in tags.split(",") if t)),
+        placement=Placement(datastore=datastore_of(props.get("config.files.vmPathName"))),
         raw={"instance_uuid": props.get("config.instanceUuid")},
     )
 

@@ -21,11 +21,13 @@ from ...errors import (
     NotFoundError,
     PreconditionError,
     SpecError,
+    UnsupportedError,
 )
 from ...resilience import Deadline
 from ...spec import GIB, DiskSpec, NetworkSpec, VMSpec
 from ..base import (
     Capabilities,
+    NicChange,
     ObservedVM,
     PowerOp,
     Provider,
@@ -58,6 +60,12 @@ def _option(key: str, value: Any) -> Any:
     return vim.option.OptionValue(key=key, value=str(value))
 
 
+def _nic_key(by_name: dict[str, int], name: str) -> int:
+    if name not in by_name:
+        raise NotFoundError("the VM has no NIC named '%s'" % name)
+    return by_name[name]
+
+
 class VsphereProvider(Provider):
     type_name = "vsphere"
 
@@ -67,6 +75,7 @@ class VsphereProvider(Provider):
         self.backend_errors = (vmodl.MethodFault,)
         self._service: Any = None
         self._content: Any = None
+        self._portgroups: Optional[dict[str, str]] = None
 
     def translate(self, err: BaseException, operation: Optional[str] = None) -> VirtrigaudError:
         return session.translate(err, operation)
@@ -148,9 +157,15 @@ class VsphereProvider(Provider):
         self._placement(spec)
         if spec.image and self._named(vim.VirtualMachine, spec.image, "image", templates=True) is None:
             raise SpecError("template '%s' does not exist" % spec.image, option="image")
+        self.check_networks(spec)
+
+    @backend_call("check_spec")
+    def check_networks(self, spec: VMSpec) -> None:
         for index, network in enumerate(spec.networks):
             if network.network:
                 self._required(vim.Network, network.network, "networks[%d].network" % index, "network")
+        if self.config.options.get("network") and any(not network.network for network in spec.networks):
+            self._required(vim.Network, self.config.options["network"], "defaults.network", "network")
 
     def capabilities(self) -> Capabilities:
         return Capabilities(
@@ -161,21 +176,32 @@ class VsphereProvider(Provider):
             supports_linked_clones=True,
             supported_disk_types=("thin", "thick", "eagerzeroedthick"),
             supported_network_types=("portgroup", "distributed"),
+            # vSphere takes a new MAC address only on a stopped VM; static addresses are the guest's business.
+            nic_changes={"set_network": "live", "set_mac_address": "offline", "remove_network": "live"},
         )
+
+    def _observed(self, obj: Any, props: dict) -> ObservedVM:
+        """The VM with its distributed port groups named: their names take one query, made when a NIC needs it."""
+        devices = props.get("config.hardware.device") or ()
+        cards = [d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)]
+        if self._portgroups is None and any(inventory.portgroup_key(card) for card in cards):
+            groups = inventory.collect(self.content, vim.dvs.DistributedVirtualPortgroup, ("key", "name"))
+            self._portgroups = {group.get("key", ""): group.get("name", "") for dummy, group in groups}
+        return inventory.observed(obj, props, self._portgroups)
 
     @backend_call("describe")
     def describe(self, vm_id: str) -> Optional[ObservedVM]:
         found = self._find_by_id(vm_id)
-        return inventory.observed(*found) if found else None
+        return self._observed(*found) if found else None
 
     @backend_call("find")
     def find(self, name: str) -> Optional[ObservedVM]:
         obj = self._named(vim.VirtualMachine, name, "name", templates=False)
-        return inventory.observed(obj, self._properties(obj)) if obj is not None else None
+        return self._observed(obj, self._properties(obj)) if obj is not None else None
 
     @backend_call("list")
     def list_vms(self) -> list[ObservedVM]:
-        return [inventory.observed(obj, props)
+        return [self._observed(obj, props)
                 for obj, props in inventory.collect(self.content, vim.VirtualMachine, VM_PROPERTIES)
                 if not props.get("config.template")]
 
@@ -200,7 +226,8 @@ class VsphereProvider(Provider):
             ("cluster", vim.ClusterComputeResource, place.cluster, "placement.cluster", options.get("cluster"),
              "default_cluster", "cluster"),
             ("host", vim.HostSystem, place.host, "placement.host", None, None, "host"),
-            ("pool", vim.ResourcePool, place.resource_pool, "placement.resource_pool", None, None, "resource pool"),
+            ("pool", vim.ResourcePool, place.resource_pool, "placement.resource_pool", options.get("resource_pool"),
+             "defaults.resourcePool", "resource pool"),
             ("datastore", vim.Datastore, place.datastore, "placement.datastore", options.get("storage_pool"),
              "default_datastore", "datastore"),
             ("folder", vim.Folder, place.folder, "placement.folder", options.get("folder"), "default_folder",
@@ -209,7 +236,20 @@ class VsphereProvider(Provider):
         for key, kind, given, option, default, default_option, what in wanted:
             if given or default:
                 found[key] = self._required(kind, given or default, option if given else default_option, what, root)
+        if "datastore" not in found and options.get("storage_pod"):
+            found["datastore"] = self._roomiest_member(options["storage_pod"], root)
         return found
+
+    def _roomiest_member(self, pod_name: str, root: Any) -> Any:
+        """The datastore of a storage pod (Storage DRS cluster) with the most free space, as upstream picks it."""
+        pod = self._required(vim.StoragePod, pod_name, "defaults.storagePod", "storage pod", root)
+        members = [(ds, ds.summary) for ds in pod.childEntity if isinstance(ds, vim.Datastore)]
+        usable = [(ds, summary) for ds, summary in members
+                  if summary.accessible and summary.maintenanceMode in (None, "normal")]
+        if not usable:
+            raise SpecError("storage pod '%s' has no accessible datastore out of maintenance" % pod_name,
+                            option="defaults.storagePod")
+        return max(usable, key=lambda member: member[1].freeSpace or 0)[0]
 
     def _locate(self, spec: VMSpec) -> tuple[Any, Any, Optional[Any], Optional[Any]]:
         """(folder, resource pool, host, datastore) for a new VM."""
@@ -331,9 +371,26 @@ class VsphereProvider(Provider):
         disk.capacityInBytes = size_gib * GIB
         return vim.vm.device.VirtualDeviceSpec(operation="edit", device=disk)
 
+    def _backing(self, name: str) -> Any:
+        """How a NIC attaches to the network of this name: a standard one by name (every datacenter may have its
+        own "VM Network"), a distributed port group through a port of its switch."""
+        groups = [(obj, props) for obj, props in inventory.collect(
+            self.content, vim.dvs.DistributedVirtualPortgroup, ("name", "key", "config.distributedVirtualSwitch"))
+            if props.get("name") == name]
+        if not groups:
+            return vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName=name)
+        if len(groups) > 1:
+            ids = ", ".join(obj._moId for obj, dummy in groups)  # pylint: disable=protected-access
+            raise ConflictError("%d distributed port groups are named '%s': %s" % (len(groups), name, ids),
+                                option="networks")
+        props = groups[0][1]
+        port = vim.dvs.PortConnection(portgroupKey=props["key"],
+                                      switchUuid=props["config.distributedVirtualSwitch"].uuid)
+        return vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo(port=port)
+
     def _new_nic(self, network: NetworkSpec, key: int) -> Any:
         card = getattr(vim.vm.device, _NIC_CLASSES.get(network.model or "vmxnet3", "VirtualVmxnet3"))(key=key)
-        card.backing = vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName=network.network or "VM Network")
+        card.backing = self._backing(network.network or self.config.options.get("network") or "VM Network")
         card.connectable = vim.vm.device.VirtualDevice.ConnectInfo(startConnected=True, allowGuestControl=True,
                                                                    connected=True)
         if network.mac_address:
@@ -408,6 +465,7 @@ class VsphereProvider(Provider):
             spec_change = self._new_disk(devices, disk, -201 - offset)
             config.deviceChange.append(spec_change)
             devices.append(spec_change.device)
+        self._change_nics(devices, extra, change, config)
         for offset, network in enumerate(change.add_networks):
             config.deviceChange.append(self._new_nic(network, -301 - offset))
         if change.tags is not None:
@@ -416,6 +474,29 @@ class VsphereProvider(Provider):
         if change.add_disks or change.add_networks:
             self._name_added(vm, names, change)
         return _DONE
+
+    def _change_nics(self, devices: list[Any], extra: dict[str, str], change: Reconfiguration, config: Any) -> None:
+        """Device edits and removals for NICs changed in place or removed, found by name; a removed NIC's name goes."""
+        by_name = {name: key for key, name in inventory.nic_names(devices, extra).items()}
+        cards = {d.key: d for d in devices}
+        for name in change.remove_networks:
+            config.deviceChange.append(vim.vm.device.VirtualDeviceSpec(operation="remove",
+                                                                       device=cards[_nic_key(by_name, name)]))
+            config.extraConfig.append(_option(EXTRA_PREFIX + "nic." + name, ""))
+        for nic_change in change.change_networks:
+            card = cards[_nic_key(by_name, nic_change.network.name)]
+            self._edit_nic(card, nic_change)
+            config.deviceChange.append(vim.vm.device.VirtualDeviceSpec(operation="edit", device=card))
+
+    def _edit_nic(self, card: Any, change: NicChange) -> None:
+        wanted = change.network
+        if "ip_address" in change.fields:
+            raise UnsupportedError("vSphere keeps no static address for the guest; give it through "
+                                   "cloud_init.network_config", option="networks")
+        if "network" in change.fields:
+            card.backing = self._backing(wanted.network or wanted.bridge or "VM Network")
+        if "mac_address" in change.fields:
+            card.addressType, card.macAddress = "manual", wanted.mac_address
 
     def _name_added(self, vm: Any, before: dict[int, str], change: Reconfiguration) -> None:
         props = self._properties(vm)

@@ -12,7 +12,7 @@ import pytest
 PLUGINS = pathlib.Path(__file__).resolve().parents[4] / "plugins"
 MODULE_UTILS = PLUGINS / "module_utils"
 PURE = ["spec.py", "planner.py", "errors.py", "resilience.py", "executor.py", "providers/base.py",
-        "providers/libvirt/domain_xml.py", "providers/connection.py"]
+        "providers/libvirt/domain_xml.py", "providers/connection.py", "providers/kubevirt/translate.py"]
 THIRD_PARTY = {"libvirt", "pyVmomi", "pyVim", "proxmoxer", "grpc", "kubernetes", "requests", "pycdlib", "jmespath"}
 
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -117,6 +118,61 @@ def test_snapshot_facts():
     assert facts == dx.SnapshotFacts("s1", "d", 1700000000, "running", "s0")
 
 
+def test_virtio_disks_state_one_queue_per_vcpu_the_vm_may_grow_to():
+    disks = ET.fromstring(dx.domain_xml(plan())).findall("devices/disk[@device='disk']")
+    assert [d.find("driver").get("queues") for d in disks] == ["8", "8"]
+
+
+# What libvirt 9.0 reports for a running domain after one vCPU was plugged in live (trimmed).
+VCPUS = ("<vcpu placement='static' current='2'>4</vcpu><vcpus>"
+         "<vcpu id='0' enabled='yes' hotpluggable='no' order='1'/><vcpu id='1' enabled='yes' hotpluggable='yes' order='2'/>"
+         "<vcpu id='2' enabled='no' hotpluggable='yes'/><vcpu id='3' enabled='no' hotpluggable='yes'/></vcpus>")
+META = "<metadata><vr:vm xmlns:vr='%s'><vr:disk name='root' dev='vda' path='/p/r'/></vr:vm></metadata>" % dx.NAMESPACE
+
+
+def running(vcpus=VCPUS, queues=" queues='4'", extra=""):
+    return ("<domain type='qemu'><name>web</name>%s%s<devices><disk type='file' device='disk'>"
+            "<driver name='qemu' type='qcow2'%s/><source file='/p/r'/><target dev='vda' bus='virtio'/></disk>"
+            "<disk type='file' device='cdrom'><target dev='sda' bus='sata'/></disk>%s</devices></domain>"
+            % (META, vcpus, queues, extra))
+
+
+def snapshot(domain):
+    inactive = domain.replace("<domain ", "<inactiveDomain ").replace("</domain>", "</inactiveDomain>")
+    return ("<domainsnapshot><name>s1</name><state>running</state><memory snapshot='internal'/>%s%s</domainsnapshot>"
+            % (domain, inactive))
+
+
+def test_hot_plugged_vcpus_with_stated_queues_can_be_restored():
+    assert dx.restore_problem(running()) is None
+    assert dx.restore_problem(snapshot(running())) is None
+
+
+def test_devices_sized_by_the_boot_vcpus_cannot_follow_hot_plugged_ones():
+    scsi = "<controller type='scsi' index='0' model='virtio-scsi'/>"
+    problem = dx.restore_problem(running(queues="", extra=scsi))
+    assert problem.startswith("vCPU 1 was hot-plugged while the VM ran, and vda, scsi0 take the number of queues")
+    assert dx.restore_problem(snapshot(running(queues=""))).startswith("vCPU 1 was hot-plugged")
+
+
+def test_without_hot_plugged_vcpus_queue_counts_do_not_matter():
+    assert dx.restore_problem(running(vcpus="<vcpu current='2'>4</vcpu>", queues="")) is None
+
+
+def test_a_snapshot_records_its_hot_plugged_vcpus_as_boot_vcpus_and_nothing_else():
+    fixed = ET.fromstring(dx.restorable_snapshot_xml(snapshot(running())))
+    vcpus = [(v.get("id"), v.get("enabled"), v.get("hotpluggable"), v.get("order"))
+             for v in fixed.findall("domain/vcpus/vcpu")]
+    assert vcpus == [("0", "yes", "no", "1"), ("1", "yes", "no", "2"), ("2", "no", "yes", None), ("3", "no", "yes", None)]
+    assert fixed.find("inactiveDomain/vcpus/vcpu[@id='1']").get("hotpluggable") == "yes"
+    assert dx.parse_metadata(fixed.find("domain")).disks == (dx.DiskRef("root", "vda", "/p/r"),)
+
+
+def test_a_snapshot_without_hot_plugged_vcpus_is_left_alone():
+    assert dx.restorable_snapshot_xml(dx.restorable_snapshot_xml(snapshot(running()))) is None
+    assert dx.restorable_snapshot_xml("<domainsnapshot><name>s0</name><state>shutoff</state></domainsnapshot>") is None
+
+
 def test_seed_files_add_an_instance_id_and_keep_user_text():
     spec = parse_vm({"name": "web", "cloud_init": {"user_data": "#!/bin/sh\necho hi\n", "meta_data": "local-hostname: w"}})
     files = seed.seed_files(spec, "iid-1", (NIC,))
@@ -139,3 +195,24 @@ def test_seed_iso_is_labelled_cidata():
     pytest.importorskip("pycdlib")
     image = seed.seed_iso({"meta-data": "instance-id: x\n", "user-data": ""})
     assert image[32768 + 40:32768 + 46] == b"cidata"
+
+
+def test_nic_records_keep_the_static_address_the_seed_carries():
+    nics = (dx.NicPlan("lan", "52:54:00:00:00:01", network="default", static="192.0.2.10/24", gateway="192.0.2.1",
+                       dns=("192.0.2.53", "192.0.2.54")),
+            dx.NicPlan("backup", "52:54:00:00:00:02", bridge="br0", static=""),
+            dx.NicPlan("other", "52:54:00:00:00:03", network="default"))
+    facts = dx.parse_domain(dx.domain_xml(plan(nics=nics)))
+    assert facts.metadata.nics == tuple(n.ref() for n in nics)
+    assert [(n.name, n.static, n.network, n.bridge) for n in dx.interfaces(facts)] == [
+        ("lan", "192.0.2.10/24", "default", None), ("backup", "", None, "br0"), ("other", None, "default", None)]
+
+
+def test_nics_without_a_record_are_named_by_position():
+    facts = dataclasses.replace(dx.parse_domain(dx.domain_xml(plan())), metadata=dx.Metadata())
+    assert [(n.name, n.mac) for n in dx.interfaces(facts)] == [("nic0", NIC.mac)]
+
+
+def test_an_interface_of_unknown_model_is_written_without_one():
+    node = dx.interface_xml(dx.NicPlan("lan", "52:54:00:00:00:01", network="default", model=""))
+    assert node.find("model") is None and node.find("source").get("network") == "default"

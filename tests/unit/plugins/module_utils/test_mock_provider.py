@@ -12,6 +12,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.errors import (
     NotFoundError,
     PreconditionError,
     SpecError,
+    UnsupportedError,
 )
 from ansible_collections.virtrigaud.core.plugins.module_utils.executor import Executor
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import Policy, plan
@@ -164,3 +165,38 @@ def test_failures_say_what_was_done_and_what_failed(provider):
     assert [a["action"] for a in details["completed_actions"]] == ["set_cpu"]
     assert details["failed_action"]["action"] == "power_on"
     assert caught.value.operation == "power_on"
+
+
+def test_nic_changes_converge_in_one_reconfigure_and_keep_the_names(provider):
+    start = parse_vm({"name": "web", "networks": [{"name": "lan", "network": "default"},
+                                                  {"name": "backup", "bridge": "br0"}]})
+    run(provider, start, Policy(state="started"))
+    calls = []
+    original = provider.reconfigure
+    provider.reconfigure = lambda vm_id, change: calls.append(change) or original(vm_id, change)
+    desired = parse_vm({"name": "web", "networks": [
+        {"name": "lan", "network": "other", "mac_address": "52:54:00:00:00:aa", "ip_address": "192.0.2.40",
+         "gateway": "192.0.2.1"},
+        {"name": "wan", "bridge": "br1"}]})
+    the_plan, done = run(provider, desired, Policy())
+    assert [a.action for a in done] == ["remove_network", "set_network", "set_mac_address", "set_ip_address",
+                                        "add_network"]
+    assert len(calls) == 1 and calls[0].live
+    assert [(c.network.name, c.fields) for c in calls[0].change_networks] == [
+        ("lan", ("network", "mac_address", "ip_address"))]
+    assert calls[0].remove_networks == ("backup",) and calls[0].networks == desired.networks
+    vm = provider.find("web")
+    assert [(n.name, n.network, n.bridge) for n in vm.nics] == [("lan", "other", None), ("wan", None, "br1")]
+    assert (vm.nics[0].mac_address, vm.nics[0].static_ip, vm.nics[0].ip_addresses) == (
+        "52:54:00:00:00:aa", "192.0.2.40/24", ("192.0.2.40",))
+    again = run(provider, desired, Policy())[0]
+    assert not again.changed
+    assert the_plan.after["networks"][0] == again.before["networks"][0]  # the diff predicted the NIC changed in place
+
+
+def test_placement_is_recorded_and_a_move_refused(provider):
+    run(provider, SPEC, Policy(state="stopped"))
+    assert provider.find("web").placement.datastore == "mock-datastore"
+    with pytest.raises(UnsupportedError) as caught:
+        run(provider, parse_vm({"name": "web", "placement": {"datastore": "fast"}}), Policy())
+    assert caught.value.option == "placement.datastore"

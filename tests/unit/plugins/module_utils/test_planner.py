@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.errors import NotFoundError, PreconditionError, SpecError
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import (
+    NotFoundError,
+    PreconditionError,
+    SpecError,
+    UnsupportedError,
+)
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import (
     Policy,
     parse_snapshot_name,
@@ -20,7 +25,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base imp
     ObservedVM,
     Snapshot,
 )
-from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm
+from ansible_collections.virtrigaud.core.plugins.module_utils.spec import Placement, parse_vm
 
 ONLINE = Capabilities(supports_reconfigure_online=True, supports_disk_expansion_online=True,
                       supports_linked_clones=True, supports_memory_snapshots=True)
@@ -115,7 +120,7 @@ def test_new_disks_and_nics_are_added():
                           networks=[{"name": "nic0"}, {"name": "backup", "network": "b"}]),
                   observed(), Policy(), ONLINE)
     assert kinds(result) == ["add_disk", "add_network"]
-    assert result.after["networks"] == 2
+    assert result.after["networks"] == [{"name": "nic0"}, {"name": "backup", "network": "b"}]
 
 
 def test_tags_are_compared_as_sets():
@@ -156,6 +161,154 @@ def test_clone_needs_a_source_and_linked_support():
     with pytest.raises(SpecError) as caught:
         plan(desired(), None, Policy(clone_from="web", linked_clone=True), OFFLINE, observed(power="Off"))
     assert caught.value.option == "linked_clone"
+
+
+# NIC changes: desired list × the VM's NICs → actions, matched by name.
+
+NIC_LIVE = Capabilities(supports_reconfigure_online=True, nic_changes={
+    "set_network": "live", "set_mac_address": "live", "set_ip_address": "live", "remove_network": "live"})
+NIC_OFFLINE = Capabilities(supports_reconfigure_online=True, nic_changes={
+    "set_network": "offline", "set_mac_address": "offline", "set_ip_address": "offline", "remove_network": "offline"})
+NIC_NO_STATIC = Capabilities(supports_reconfigure_online=True, nic_changes={
+    "set_network": "live", "set_mac_address": "live", "remove_network": "live"})
+LAN = ObservedNIC("lan", mac_address="52:54:00:00:00:01", network="default", model="virtio",
+                  static_ip="192.0.2.10/24", gateway="192.0.2.1")
+BACKUP = ObservedNIC("backup", mac_address="52:54:00:00:00:02", bridge="br0", static_ip="")
+LAN_SPEC = {"name": "lan", "network": "default", "mac_address": "52:54:00:00:00:01", "ip_address": "192.0.2.10",
+            "gateway": "192.0.2.1"}
+BACKUP_SPEC = {"name": "backup", "bridge": "br0"}
+
+
+def with_nics(*nics, power="On"):
+    return ObservedVM(id="vm-1", name="web", power_state=power, cpu=2, memory_mib=1024, max_cpu=8,
+                      max_memory_mib=4096, disks=(ObservedDisk("root", 20), ObservedDisk("data", 10)), nics=nics,
+                      tags=("a",))
+
+
+def nic_plan(networks, nics=(LAN, BACKUP), capabilities=NIC_LIVE, **policy):
+    return plan(desired(networks=networks), with_nics(*nics, power=policy.pop("power", "On")), Policy(**policy),
+                capabilities)
+
+
+def changes(result):
+    return [(a.action, a.target, a.old, a.new) for a in result.actions]
+
+
+@pytest.mark.parametrize("networks, expected", [
+    ([LAN_SPEC, BACKUP_SPEC], []),
+    ([{"name": "lan"}, {"name": "backup"}], []),
+    ([dict(LAN_SPEC, network="other"), BACKUP_SPEC], [("set_network", "lan", "default", "other")]),
+    ([LAN_SPEC, {"name": "backup", "bridge": "br1"}], [("set_network", "backup", "br0", "br1")]),
+    ([LAN_SPEC, {"name": "backup", "network": "default"}], [("set_network", "backup", None, "default")]),
+    ([dict(LAN_SPEC, mac_address="52:54:00:00:00:AA"), BACKUP_SPEC],
+     [("set_mac_address", "lan", "52:54:00:00:00:01", "52:54:00:00:00:aa")]),
+    ([dict(LAN_SPEC, ip_address="192.0.2.20", prefix=25), BACKUP_SPEC],
+     [("set_ip_address", "lan", {"ip_address": "192.0.2.10", "prefix": 24, "gateway": "192.0.2.1"},
+       {"ip_address": "192.0.2.20", "prefix": 25, "gateway": "192.0.2.1"})]),
+    ([dict(LAN_SPEC, gateway=None), BACKUP_SPEC],
+     [("set_ip_address", "lan", {"ip_address": "192.0.2.10", "prefix": 24, "gateway": "192.0.2.1"},
+       {"ip_address": "192.0.2.10", "prefix": 24})]),
+    ([LAN_SPEC, dict(BACKUP_SPEC, ip_address="198.51.100.5")],
+     [("set_ip_address", "backup", {}, {"ip_address": "198.51.100.5", "prefix": 24})]),
+    ([LAN_SPEC], [("remove_network", "backup", "br0", None)]),
+    ([], [("remove_network", "lan", "default", None), ("remove_network", "backup", "br0", None)]),
+    ([{"name": "wan", "network": "default"}, BACKUP_SPEC],
+     [("remove_network", "lan", "default", None), ("add_network", "wan", None, 0)]),
+    ([dict(LAN_SPEC, network="other", mac_address="52:54:00:00:00:03"), BACKUP_SPEC, {"name": "extra"}],
+     [("set_network", "lan", "default", "other"), ("set_mac_address", "lan", "52:54:00:00:00:01", "52:54:00:00:00:03"),
+      ("add_network", "extra", None, 2)]),
+])
+def test_nics_are_matched_by_name_and_changed_in_place(networks, expected):
+    result = nic_plan(networks)
+    assert changes(result) == expected
+    assert all(a.options["live"] for a in result.actions)
+    assert not result.power_cycle
+
+
+def test_no_networks_option_leaves_nics_alone():
+    result = plan(parse_vm({"name": "web", "cpu": 2}), with_nics(LAN, BACKUP), Policy(), NIC_LIVE)
+    assert not result.changed
+
+
+@pytest.mark.parametrize("nic", [
+    ObservedNIC("lan"),  # a backend that reports no attachment, MAC or static address
+    ObservedNIC("lan", network="default", static_ip=None),  # a static address the backend does not know
+])
+def test_values_the_backend_does_not_report_never_count_as_changed(nic):
+    assert not nic_plan([dict(LAN_SPEC, mac_address=None, ip_address="198.51.100.9")], nics=(nic,)).changed
+
+
+def test_dns_servers_count_only_when_given():
+    nic = ObservedNIC("lan", network="default", static_ip="192.0.2.10/24", dns=("192.0.2.53",))
+    assert not nic_plan([{"name": "lan", "ip_address": "192.0.2.10"}], nics=(nic,)).changed
+    result = nic_plan([{"name": "lan", "ip_address": "192.0.2.10", "dns": ["192.0.2.54"]}], nics=(nic,))
+    assert changes(result) == [("set_ip_address", "lan", {"ip_address": "192.0.2.10", "prefix": 24,
+                                                          "dns": ["192.0.2.53"]},
+                                {"ip_address": "192.0.2.10", "prefix": 24, "dns": ["192.0.2.54"]})]
+
+
+def test_offline_nic_changes_need_a_power_cycle():
+    networks = [dict(LAN_SPEC, network="other"), BACKUP_SPEC]
+    with pytest.raises(PreconditionError) as caught:
+        nic_plan(networks, capabilities=NIC_OFFLINE)
+    assert caught.value.option == "allow_power_cycling" and "set_network" in caught.value.message
+    result = nic_plan(networks, capabilities=NIC_OFFLINE, allow_power_cycling=True)
+    assert kinds(result) == ["power_off", "set_network", "power_on"] and result.power_cycle
+    assert kinds(nic_plan(networks, capabilities=NIC_OFFLINE, power="Off")) == ["set_network"]
+
+
+@pytest.mark.parametrize("networks, capabilities, option", [
+    ([dict(LAN_SPEC, ip_address="192.0.2.20"), BACKUP_SPEC], NIC_NO_STATIC, "networks[0].ip_address"),
+    ([LAN_SPEC, BACKUP_SPEC, {"name": "new", "ip_address": "192.0.2.30"}], NIC_NO_STATIC, "networks[2].ip_address"),
+    ([LAN_SPEC, {"name": "backup", "bridge": "br1"}], ONLINE, "networks[1].bridge"),
+    ([dict(LAN_SPEC, mac_address="52:54:00:00:00:09"), BACKUP_SPEC], ONLINE, "networks[0].mac_address"),
+    ([LAN_SPEC], ONLINE, "networks"),
+])
+def test_nic_changes_the_backend_cannot_make_are_refused_by_name(networks, capabilities, option):
+    with pytest.raises(UnsupportedError) as caught:
+        nic_plan(networks, capabilities=capabilities, power="Off")
+    assert caught.value.option == option
+
+
+def test_the_diff_shows_each_nic_before_and_after():
+    result = nic_plan([dict(LAN_SPEC, network="other", mac_address="52:54:00:00:00:03"), {"name": "new", "bridge": "br2"}])
+    assert result.diff["before"]["networks"] == [
+        {"name": "lan", "network": "default", "model": "virtio", "mac_address": "52:54:00:00:00:01",
+         "ip_address": "192.0.2.10", "prefix": 24, "gateway": "192.0.2.1"},
+        {"name": "backup", "bridge": "br0", "mac_address": "52:54:00:00:00:02"}]
+    assert result.diff["after"]["networks"] == [
+        {"name": "lan", "network": "other", "model": "virtio", "mac_address": "52:54:00:00:00:03",
+         "ip_address": "192.0.2.10", "prefix": 24, "gateway": "192.0.2.1"},
+        {"name": "new", "bridge": "br2"}]
+
+
+# Placement of an existing VM: refused where it differs, when the backend reports it.
+
+@pytest.mark.parametrize("current, wanted, option", [
+    (Placement(datastore="ds1"), {"datastore": "ds2"}, "placement.datastore"),
+    (Placement(host="pve1"), {"host": "pve2"}, "placement.host"),
+    (Placement(datastore="ds1", resource_pool="gold"), {"datastore": "ds1", "resource_pool": "silver"},
+     "placement.resource_pool"),
+    (Placement(datastore="ds1"), {"datastore": "ds1"}, None),
+    (Placement(), {"datastore": "ds2", "cluster": "c", "folder": "f"}, None),
+    (Placement(datastore="ds1"), {}, None),
+])
+def test_placement_that_differs_is_refused_until_migration_exists(current, wanted, option):
+    vm = ObservedVM(**dict(vars(with_nics()), placement=current))
+    wanted_spec = desired(networks=None, placement=wanted)
+    if option is None:
+        assert not plan(wanted_spec, vm, Policy(), ONLINE).changed
+        return
+    with pytest.raises(UnsupportedError) as caught:
+        plan(wanted_spec, vm, Policy(), ONLINE)
+    assert caught.value.option == option and "not supported" in caught.value.msg
+
+
+def test_a_clone_stays_where_its_source_is():
+    source = ObservedVM(**dict(vars(observed(power="Off")), placement=Placement(datastore="ds1")))
+    with pytest.raises(UnsupportedError) as caught:
+        plan(desired(placement={"datastore": "ds2"}), None, Policy(clone_from="web-src"), ONLINE, source)
+    assert caught.value.option == "placement.datastore"
 
 
 SNAP = Snapshot(id="s-1", name="base", description="d")

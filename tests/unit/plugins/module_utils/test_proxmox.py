@@ -7,7 +7,11 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ProviderConfig
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import (
+    NicChange,
+    ProviderConfig,
+    Reconfiguration,
+)
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.proxmox import translate as pve
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.proxmox.client import endpoint, task_failure
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import NetworkSpec, parse_vm
@@ -153,3 +157,52 @@ def test_endpoint_errors_name_the_option(kwargs, option):
     with pytest.raises(errors.SpecError) as caught:
         endpoint(_config(**kwargs))
     assert caught.value.option == option
+
+
+def test_observed_reads_static_addresses_and_placement():
+    config = dict(CONFIG, ipconfig0="ip=192.0.2.5/24,gw=192.0.2.1", ipconfig1="ip=dhcp",
+                  nameserver="192.0.2.53 192.0.2.54")
+    vm = pve.observed(100, "pve1", config, {"status": "stopped"})
+    assert [(n.static_ip, n.gateway, n.dns) for n in vm.nics] == [
+        ("192.0.2.5/24", "192.0.2.1", ("192.0.2.53", "192.0.2.54")), ("", None, ())]
+    assert (vm.placement.host, vm.placement.datastore) == ("pve1", "ceph-vm")
+
+
+@pytest.mark.parametrize("fields, network, expected", [
+    (("network",), NetworkSpec("lan", network="vmbr1"), {"net1": "e1000=BC:24:11:AA:BB:CD,bridge=vmbr1,tag=20"}),
+    (("network",), NetworkSpec("lan", bridge="vmbr2"), {"net1": "e1000=BC:24:11:AA:BB:CD,bridge=vmbr2,tag=20"}),
+    (("mac_address",), NetworkSpec("lan", mac_address="bc:24:11:00:00:09"),
+     {"net1": "e1000=BC:24:11:00:00:09,bridge=vmbr1,tag=20"}),
+    (("ip_address",), NetworkSpec("lan", ip_address="192.0.2.7", gateway="192.0.2.1", dns=("192.0.2.53",)),
+     {"ipconfig1": "ip=192.0.2.7/24,gw=192.0.2.1", "nameserver": "192.0.2.53"}),
+])
+def test_a_nic_changed_in_place_keeps_its_other_options(fields, network, expected):
+    assert pve.changed_nic(CONFIG, "net1", NicChange(network, fields)) == expected
+
+
+def test_nics_are_found_by_their_recorded_name_or_key():
+    assert pve.nic_key(CONFIG, {"lan": "net0"}, "lan") == "net0"
+    assert pve.nic_key(CONFIG, {}, "net1") == "net1"
+    with pytest.raises(errors.NotFoundError):
+        pve.nic_key(CONFIG, {}, "wan")
+    assert pve.has_cloud_init_drive(CONFIG) and not pve.has_cloud_init_drive({"scsi0": "local:1"})
+
+
+def test_nic_changes_write_and_delete_keys_and_keep_the_record():
+    config = dict(CONFIG, ipconfig1="ip=dhcp")
+    record = pve.read_record(config["description"])
+    record["nics"]["net1"] = "backup"
+    values, delete = {}, []
+    change = Reconfiguration(remove_networks=("backup",),
+                             change_networks=(NicChange(NetworkSpec("lan", network="vmbr1"), ("network",)),),
+                             add_networks=(NetworkSpec("wan", ip_address="192.0.2.8"),))
+    pve.nic_changes(config, change, record, values, delete, "vmbr0")
+    assert delete == ["net1", "ipconfig1"]
+    assert values == {"net0": "virtio=BC:24:11:AA:BB:CC,bridge=vmbr1", "net2": "virtio,bridge=vmbr0",
+                      "ipconfig2": "ip=192.0.2.8/24"}
+    assert record["nics"] == {"net0": "lan", "net2": "wan"}
+    values = {}
+    pve.nic_changes({"net0": "virtio=BC:24:11:AA:BB:CC,bridge=vmbr0", "scsi0": "local-lvm:vm-1-disk-0"},
+                    Reconfiguration(change_networks=(NicChange(NetworkSpec("net0", ip_address="192.0.2.9"),
+                                                               ("ip_address",)),)), {"nics": {}}, values, [], None)
+    assert values == {"ipconfig0": "ip=192.0.2.9/24", "ide2": "local-lvm:cloudinit"}

@@ -11,6 +11,7 @@ import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import (
+    Capabilities,
     ObservedDisk,
     ObservedNIC,
     ObservedVM,
@@ -20,7 +21,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base imp
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote import codec
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.client import target
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import CircuitBreaker
-from ansible_collections.virtrigaud.core.plugins.module_utils.spec import DiskSpec, NetworkSpec, parse_vm
+from ansible_collections.virtrigaud.core.plugins.module_utils.spec import DiskSpec, NetworkSpec, Placement, parse_vm
 
 SPEC = parse_vm({
     "name": "web-1", "cpu": 2, "memory": "4Gi", "firmware": "uefi", "image": "debian-12",
@@ -81,17 +82,73 @@ OBSERVED = ObservedVM(id="vm-1", name="web-1", power_state="On", cpu=2, memory_m
 def test_reconfiguration_against_the_vm():
     desired = codec.reconfigure_document(Reconfiguration(
         cpu=4, disk_sizes_gib={"data": 8}, add_disks=(DiskSpec("logs", 2),), add_networks=(NetworkSpec("wan"),),
-        tags=("b", "a")))
+        networks=(NetworkSpec("lan"), NetworkSpec("wan")), tags=("b", "a")))
     change = codec.reconfiguration(json.loads(codec.dumps(desired)), OBSERVED)
     assert (change.cpu, change.memory_mib, change.disk_sizes_gib, change.tags, change.live) == (
         4, None, {"data": 8}, ("a", "b"), True)
     assert [d.name for d in change.add_disks] == ["logs"] and [n.name for n in change.add_networks] == ["wan"]
+    assert not change.change_networks and not change.remove_networks
     assert not codec.reconfiguration({"Class": {"CPU": 2, "MemoryMiB": 1024}}, OBSERVED)
+
+
+NIC_VM = ObservedVM(id="vm-1", name="web-1", power_state="Off", nics=(
+    ObservedNIC("lan", mac_address="52:54:00:00:00:01", network="default", static_ip=""),
+    ObservedNIC("backup", mac_address="52:54:00:00:00:02", bridge="br0")))
+
+
+@pytest.mark.parametrize("networks, added, changed, removed", [
+    (None, [], [], []),
+    ([], [], [], ["lan", "backup"]),
+    ([{"Name": "lan", "NetworkName": "default"}, {"Name": "backup", "Bridge": "br0"}], [], [], []),
+    ([{"Name": "lan", "NetworkName": "other", "MacAddress": "52:54:00:00:00:0A", "StaticIP": "192.0.2.7/25"}],
+     [], [("lan", ("network", "mac_address", "ip_address"))], ["backup"]),
+    ([{"name": "backup", "bridge": "br0"}, {"name": "wan", "networkName": "default"}], ["wan"], [], ["lan"]),
+])
+def test_the_runtime_reads_the_whole_nic_list_by_name(networks, added, changed, removed):
+    """Upstream's manager sends every NIC in desired_json, as our client does: the runtime adds, changes and removes
+    NICs to match it, and leaves them alone when the list is null."""
+    change = codec.reconfiguration({"Networks": networks}, NIC_VM)
+    assert [n.name for n in change.add_networks] == added
+    assert [(c.network.name, c.fields) for c in change.change_networks] == changed
+    assert list(change.remove_networks) == removed
+    if changed:
+        assert (change.change_networks[0].network.mac_address, change.change_networks[0].network.prefix) == (
+            "52:54:00:00:00:0a", 25)
+
+
+def test_our_client_sends_the_whole_nic_list_or_none():
+    document = codec.reconfigure_document(Reconfiguration(remove_networks=("backup",), networks=(NetworkSpec("lan"),)))
+    assert [n["Name"] for n in document["Networks"]] == ["lan"]
+    assert codec.reconfigure_document(Reconfiguration(cpu=2))["Networks"] is None
+    with pytest.raises(errors.ProviderError):
+        codec.reconfigure_document(Reconfiguration(add_networks=(NetworkSpec("wan"),)))
+
+
+def test_bad_nic_lists_name_the_option():
+    with pytest.raises(errors.SpecError) as caught:
+        codec.reconfiguration({"Networks": [{"Name": "lan", "MacAddress": "nope"}]}, NIC_VM)
+    assert caught.value.option == "networks[0].mac_address"
+    with pytest.raises(errors.SpecError) as caught:
+        codec.reconfiguration({"Networks": {"Name": "lan"}}, NIC_VM)
+    assert caught.value.option == "desired_json.Networks"
+
+
+def test_nic_changes_travel_as_trailing_metadata():
+    response = SimpleNamespace(**{name: False if name.startswith("supports") else []
+                                  for name in Capabilities.wire_fields()})
+    wanted = {"remove_network": "live", "set_ip_address": "offline"}
+    text = codec.nic_changes_metadata(Capabilities(nic_changes=wanted))
+    assert codec.capabilities_from(response, {codec.NIC_CHANGES_KEY: text}).nic_changes == wanted
+    assert codec.capabilities_from(response).nic_changes == {}  # an upstream runtime: no NIC changes in place
+    assert "nic_changes" not in Capabilities(nic_changes=wanted).to_dict()
 
 
 def test_observed_vm_round_trip():
     document = json.loads(codec.dumps(codec.observed_document(OBSERVED)))
     assert codec.observed_from_document(document) == OBSERVED
+    vm = ObservedVM(**dict(vars(NIC_VM), placement=Placement(datastore="ds1", host="h1"), nics=(
+        ObservedNIC("lan", static_ip="192.0.2.7/24", gateway="192.0.2.1", dns=("192.0.2.53",)),)))
+    assert codec.observed_from_document(json.loads(codec.dumps(codec.observed_document(vm)))) == vm
 
 
 @pytest.mark.parametrize("value, state", [("On", "On"), ("running", "On"), ("poweredOn", "On"), ("Off", "Off"),

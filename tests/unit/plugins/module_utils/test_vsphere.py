@@ -80,3 +80,19 @@ def test_observed_vm_reads_hardware_ips_tags_and_ceilings():
     assert vm.nics[0].name == "lan" and vm.nics[0].model == "vmxnet3" and vm.nics[0].network == "VM Network"
     assert vm.ip_addresses == ("10.1.2.3",)
     assert vm.tags == ("a", "b")
+
+
+def test_observed_vm_names_distributed_port_groups_and_its_datastore():
+    from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import inventory
+
+    card = vim.vm.device.VirtualVmxnet3(key=4000, macAddress="00:50:56:AA:BB:CD")
+    card.backing = vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo(
+        port=vim.dvs.PortConnection(portgroupKey="dvportgroup-11", switchUuid="u"))
+    props = {"name": "web", "runtime.powerState": "poweredOff", "config.hardware.device": [card],
+             "config.extraConfig": [vim.option.OptionValue(key="virtrigaud.nic.lan", value="4000")],
+             "config.files.vmPathName": "[LocalDS_0] web/web.vmx"}
+    vm = inventory.observed(vim.VirtualMachine("vm-43"), props, {"dvportgroup-11": "DC0_DVPG0"})
+    assert (vm.nics[0].name, vm.nics[0].network, vm.nics[0].static_ip) == ("lan", "DC0_DVPG0", None)
+    assert vm.placement.datastore == "LocalDS_0"
+    assert inventory.observed(vim.VirtualMachine("vm-43"), props).nics[0].network == "dvportgroup-11"
+    assert inventory.datastore_of("no brackets") is None

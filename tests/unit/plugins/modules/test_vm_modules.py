@@ -9,6 +9,8 @@ import json
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import PreconditionError
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.mock import MockProvider
 from ansible_collections.virtrigaud.core.plugins.modules import (
     virtrigaud_vm,
     virtrigaud_vm_info,
@@ -94,3 +96,19 @@ def test_absent_twice(connection, capsys):
 def test_unknown_provider_type_is_refused(connection, capsys):
     failed = run(virtrigaud_vm, capsys, dict(connection, provider_type="hyperv", name="web"))
     assert failed["failed"] and "provider_type" in failed["msg"]
+
+
+def test_a_snapshot_the_backend_could_not_revert_is_refused_before_anything_changes(connection, capsys, monkeypatch):
+    run(virtrigaud_vm, capsys, dict(connection, **VM))
+
+    def refuse(provider, vm_id, include_memory=False):
+        raise PreconditionError("QEMU could not load this memory state again", option="include_memory")
+
+    monkeypatch.setattr(MockProvider, "check_snapshot", refuse)
+    args = dict(connection, vm_name="web", name="base", include_memory=True)
+    for check_mode in (True, False):
+        refused = run(virtrigaud_vm_snapshot, capsys, args, check_mode=check_mode)
+        assert refused["failed"] and refused["error_code"] == "failed_precondition"
+        assert "include_memory" in refused["msg"]
+    monkeypatch.undo()
+    assert not run(virtrigaud_vm_snapshot, capsys, dict(args, state="absent"))["changed"]

@@ -26,13 +26,72 @@ def params(**changes):
     return base
 
 
+COLLECTION_IMAGE = "registry.example.com/virtrigaud/provider-runtime:0.1.0"
+
+
 def test_provider_uses_the_schema_names_and_always_writes_the_tls_block():
-    written = provider.provider_resource(params(defaults={"storage_pod": "pod1", "datastore": None}))
+    written = provider.provider_resource(params(type="vsphere", uri="https://vc/sdk",
+                                                defaults={"storage_pod": "pod1", "datastore": None}))
     assert written["apiVersion"] == "infra.virtrigaud.io/v1beta1"
     assert written["spec"]["credentialSecretRef"] == {"name": "lab-credentials"}
     assert written["spec"]["defaults"] == {"storagePod": "pod1"}
     assert written["spec"]["runtime"]["service"] == {"port": 9443, "tls": {"enabled": False}}
     assert written["spec"]["insecureSkipVerify"] is False
+
+
+@pytest.mark.parametrize("provider_type, image", [
+    ("vsphere", "ghcr.io/projectbeskar/virtrigaud/provider-vsphere:v0.3.11"),
+    ("libvirt", "ghcr.io/projectbeskar/virtrigaud/provider-libvirt:v0.3.11"),
+    ("proxmox", "ghcr.io/projectbeskar/virtrigaud/provider-proxmox:v0.3.11"),
+])
+def test_the_default_image_is_upstreams_published_one(provider_type, image):
+    written = provider.provider_resource(params(type=provider_type, uri="https://host:8006"))
+    assert written["spec"]["runtime"]["image"] == image
+
+
+def test_every_default_and_the_rate_limit_reach_the_collections_runtime():
+    defaults = {"storage_pod": "pod1", "cluster": "c1", "folder": "f1", "resource_pool": "rp1", "network": "lan"}
+    written = provider.provider_resource(params(
+        type="vsphere", uri="https://vc/sdk", defaults=defaults, rate_limit={"qps": 5, "burst": None},
+        runtime={"image": COLLECTION_IMAGE, "image_pull_secrets": ["pull-a", "pull-b"], "tls": {"enabled": False}}))
+    spec = written["spec"]
+    assert spec["defaults"] == {"storagePod": "pod1", "cluster": "c1", "folder": "f1", "resourcePool": "rp1",
+                                "network": "lan"}
+    assert spec["rateLimit"] == {"qps": 5}
+    assert spec["runtime"]["imagePullSecrets"] == [{"name": "pull-a"}, {"name": "pull-b"}]
+    obj = dict(written, metadata=dict(written["metadata"], uid="u-1"))
+    env = {e["name"]: e.get("value") for e in runtime.container_env(obj, False)}
+    assert {name: value for name, value in env.items() if name.startswith(("PROVIDER_DEFAULT_", "PROVIDER_RATE"))} == {
+        "PROVIDER_DEFAULT_STORAGE_POD": "pod1", "PROVIDER_DEFAULT_CLUSTER": "c1", "PROVIDER_DEFAULT_FOLDER": "f1",
+        "PROVIDER_DEFAULT_RESOURCE_POOL": "rp1", "PROVIDER_DEFAULT_NETWORK": "lan", "PROVIDER_RATE_LIMIT_QPS": "5"}
+
+
+@pytest.mark.parametrize("provider_type, defaults, image, option", [
+    ("libvirt", {"cluster": "c1"}, COLLECTION_IMAGE, "defaults.cluster"),
+    ("libvirt", {"storage_pod": "p"}, COLLECTION_IMAGE, "defaults.storage_pod"),
+    ("proxmox", {"resource_pool": "rp"}, COLLECTION_IMAGE, "defaults.resource_pool"),
+    ("proxmox", {"folder": "f"}, COLLECTION_IMAGE, "defaults.folder"),
+    ("vsphere", {"network": "lan"}, None, "defaults.network"),
+    ("vsphere", {"resource_pool": "rp"}, None, "defaults.resource_pool"),
+    ("libvirt", {"datastore": "pool"}, None, "defaults.datastore"),
+    ("qemu", {"datastore": "pool"}, COLLECTION_IMAGE, "defaults.datastore"),
+])
+def test_a_default_the_runtime_has_no_use_for_is_refused_by_name(provider_type, defaults, image, option):
+    with pytest.raises(SpecError) as caught:
+        provider.provider_resource(params(type=provider_type, uri="https://host:8006", defaults=defaults,
+                                          runtime={"image": image, "tls": {"enabled": False}}))
+    assert caught.value.option == option
+
+
+def test_defaults_that_a_backend_uses_pass():
+    for provider_type, defaults in (("libvirt", {"datastore": "pool", "network": "lan"}),
+                                    ("proxmox", {"datastore": "local-lvm", "network": "vmbr1"})):
+        written = provider.provider_resource(params(type=provider_type, uri="https://host:8006", defaults=defaults,
+                                                    runtime={"image": COLLECTION_IMAGE, "tls": {"enabled": False}}))
+        assert sorted(written["spec"]["defaults"]) == ["datastore", "network"]
+    upstream = provider.provider_resource(params(type="vsphere", uri="https://vc/sdk",
+                                                 defaults={"datastore": "ds1", "cluster": "c1", "folder": "f"}))
+    assert upstream["spec"]["defaults"] == {"datastore": "ds1", "cluster": "c1", "folder": "f"}
 
 
 @pytest.mark.parametrize("changes, option", [
@@ -45,12 +104,19 @@ def test_provider_uses_the_schema_names_and_always_writes_the_tls_block():
     ({"runtime": {"env": [{"name": "FLAG", "value": True}]}}, "runtime.env[0].value"),
     ({"runtime": {"env": [{"name": "1BAD=", "value": "x"}]}}, "runtime.env[0].name"),
     ({"name": "Lab"}, "name"),
+    ({"rate_limit": {"qps": 0}}, "rate_limit.qps"),
+    ({"rate_limit": {"qps": 1001}}, "rate_limit.qps"),
+    ({"rate_limit": {"burst": 2001}}, "rate_limit.burst"),
+    ({"rate_limit": {"qps": 5}}, "rate_limit"),
+    ({"type": "vsphere", "defaults": {"datastore": "ds", "storage_pod": "pod"}}, "defaults.storage_pod"),
+    ({"type": "vsphere", "defaults": {"folder": "f" * 256}}, "defaults.folder"),
+    ({"runtime": {"image_pull_secrets": ["Bad_Name"]}}, "runtime.image_pull_secrets[0]"),
+    ({"runtime": {"image_pull_secrets": ["s%d" % n for n in range(11)]}}, "runtime.image_pull_secrets"),
+    ({"type": "qemu"}, "runtime.image"),
     ({"name": "p" * 64}, "name"),
     ({"name": "lab\n"}, "name"),
     ({"uri": "https://vcenter.example.com:99999/sdk"}, "endpoint"),
     ({"uri": "https://vcenter.example.com/sdk\n"}, "endpoint"),
-    ({"rate_limit": {"qps": 0}}, "rate_limit.qps"),
-    ({"rate_limit": {"burst": 2001}}, "rate_limit.burst"),
     ({"health_check": {"failure_threshold": -1}}, "health_check.failure_threshold"),
     ({"runtime": {"env": [{"name": "FLAG", "value": {"on": 1}}]}}, "runtime.env[0].value"),
 ])
@@ -99,7 +165,7 @@ def test_a_proxmox_token_wins_over_a_password():
 
 
 def provider_object(**runtime_changes):
-    spec_runtime = {"image": "ghcr.io/virtrigaud/provider-runtime:0.1.0", "replicas": 1,
+    spec_runtime = {"image": COLLECTION_IMAGE, "replicas": 1,
                     "service": {"port": 9443, "tls": {"enabled": True, "secretRef": {"name": "lab-tls"}}}}
     spec_runtime.update(runtime_changes)
     return {"apiVersion": "infra.virtrigaud.io/v1beta1", "kind": "Provider",
@@ -117,7 +183,8 @@ def test_runtime_follows_upstream_names_args_env_and_mounts():
                                  "--provider-endpoint=https://vc/sdk", "--tls-enabled=true"]
     names = [entry["name"] for entry in container["env"]]
     assert names == ["PROVIDER_TYPE", "PROVIDER_ENDPOINT", "PROVIDER_NAMESPACE", "PROVIDER_NAME", "TLS_ENABLED",
-                     "TLS_INSECURE_SKIP_VERIFY", "LOG_LEVEL", "LOG_FORMAT", "PROVIDER_DEFAULT_DATASTORE"]
+                     "TLS_INSECURE_SKIP_VERIFY", "LOG_LEVEL", "LOG_FORMAT", "PROVIDER_DEFAULT_DATASTORE",
+                     "PROVIDER_DEFAULT_NETWORK"]
     assert {m["mountPath"] for m in container["volumeMounts"]} == {"/etc/virtrigaud/credentials", "/tmp",
                                                                    "/etc/virtrigaud/tls"}
     assert "podAntiAffinity" not in deployment["spec"]["template"]["spec"].get("affinity", {})
@@ -125,10 +192,47 @@ def test_runtime_follows_upstream_names_args_env_and_mounts():
 
 def test_upstream_images_get_upstream_flags_and_replicas_spread():
     obj = provider_object(image="ghcr.io/projectbeskar/virtrigaud/provider-vsphere:v0.3.11", replicas=3)
+    obj["spec"]["defaults"].pop("network")
     deployment = runtime.deployment(obj, runtime.RuntimeOptions())
     spec = deployment["spec"]["template"]["spec"]
     assert spec["containers"][0]["args"] == ["--port=9443", "--health-port=8080"]
     assert "podAntiAffinity" in spec["affinity"]
+
+
+def test_a_provider_written_elsewhere_is_held_to_the_same_rules():
+    obj = provider_object(image="ghcr.io/projectbeskar/virtrigaud/provider-vsphere:v0.3.11")
+    with pytest.raises(SpecError) as caught:
+        runtime.deployment(obj, runtime.RuntimeOptions())
+    assert caught.value.option == "defaults.network" and "spec.defaults.network" in caught.value.msg
+    obj = provider_object(image="ghcr.io/projectbeskar/virtrigaud/provider-vsphere:v0.3.11")
+    obj["spec"].update(defaults={}, rateLimit={"qps": 10, "burst": 20})
+    with pytest.raises(SpecError) as caught:
+        runtime.deployment(obj, runtime.RuntimeOptions())
+    assert caught.value.option == "rate_limit"
+
+
+def secret(uid="s-1", **data):
+    encoded = {key: base64.b64encode(value.encode()).decode() for key, value in data.items()}
+    return {"kind": "Secret", "metadata": {"name": "lab-credentials", "uid": uid}, "data": encoded}
+
+
+def test_the_credentials_checksum_changes_with_the_data_only_and_hides_it():
+    first = runtime.credentials_checksum(secret(username="admin", password="pw1"))
+    assert first == runtime.credentials_checksum(secret(password="pw1", username="admin"))
+    assert first != runtime.credentials_checksum(secret(username="admin", password="pw2"))
+    assert first != runtime.credentials_checksum(secret(uid="s-2", username="admin", password="pw1"))
+    assert "pw1" not in first and base64.b64encode(b"pw1").decode() not in first
+    deployment = runtime.deployment(provider_object(), runtime.RuntimeOptions(), first)
+    assert deployment["spec"]["template"]["metadata"]["annotations"] == {runtime.CHECKSUM_ANNOTATION: first}
+    assert "annotations" not in deployment["metadata"]
+
+
+def test_pull_secrets_of_the_provider_come_first_without_repeats():
+    obj = provider_object(imagePullSecrets=[{"name": "mirror"}, {"name": "shared"}])
+    pod = runtime.deployment(obj, runtime.RuntimeOptions(image_pull_secrets=("shared", "extra")))["spec"]["template"]
+    assert pod["spec"]["imagePullSecrets"] == [{"name": "mirror"}, {"name": "shared"}, {"name": "extra"}]
+    assert "imagePullSecrets" not in runtime.deployment(provider_object(), runtime.RuntimeOptions())["spec"][
+        "template"]["spec"]
 
 
 def test_the_tls_gate_refuses_as_upstream_does():

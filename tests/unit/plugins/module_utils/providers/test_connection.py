@@ -9,7 +9,8 @@ import re
 import pytest
 
 from ansible_collections.virtrigaud.core.plugins.doc_fragments.connection import ModuleDocFragment
-from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import connection_spec
+from ansible_collections.virtrigaud.core.plugins.doc_fragments.kubernetes import ModuleDocFragment as KubeFragment
+from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import connection_spec, kube_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers import connection
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import PROVIDER_TYPES
@@ -25,6 +26,8 @@ EVERYTHING = {
     "PROXMOX_VALIDATE_CERTS": "no", "PROXMOX_NODE": "pve1", "PROXMOX_STORAGE": "local-lvm",
     "VIRTRIGAUD_URI": "runtime.example:9443", "VIRTRIGAUD_CA_PATH": "/ca.crt", "VIRTRIGAUD_INSECURE": "true",
     "VIRTRIGAUD_MOCK_URI": "mock://",
+    "K8S_AUTH_HOST": "https://kube.example:6443", "K8S_AUTH_API_KEY": "canary-kube-token",
+    "K8S_AUTH_SSL_CA_CERT": "/kube-ca.crt", "K8S_AUTH_VERIFY_SSL": "no",
 }
 NOTHING: dict[str, str] = {}
 
@@ -38,6 +41,11 @@ CASES = [
      {"port": 8007, "token_id": "ci", "token_secret": "canary-pve-token", "node": "pve1", "storage_pool": "local-lvm"}),
     ("remote", EVERYTHING, {}, "runtime.example:9443", None, None, True, {"ca_path": "/ca.crt", "insecure": True}),
     ("mock", EVERYTHING, {}, "mock://", None, None, True, {}),
+    ("kubevirt", EVERYTHING, {"namespace": "vms"}, "https://kube.example:6443", None, "canary-kube-token", False,
+     {"ca_cert": "/kube-ca.crt", "namespace": "vms"}),
+    ("kubevirt", EVERYTHING, {"uri": "https://other:6443", "kube_validate_certs": True}, "https://other:6443", None,
+     "canary-kube-token", True, {}),
+    ("kubevirt", {"VMWARE_HOST": "vc.example", "PROXMOX_PASSWORD": "canary-proxmox"}, {}, None, None, None, True, {}),
     # The task's own options win over its environment; another backend's variable never fills a gap.
     ("vsphere", EVERYTHING, {"hostname": "vc2.example"}, "vc2.example", "vc-user", "canary-vsphere", False, {}),
     ("vsphere", {"LIBVIRT_DEFAULT_URI": "qemu:///system"}, {"hostname": "vc.example"}, "vc.example", None, None,
@@ -104,10 +112,28 @@ def test_every_provider_type_has_a_table_and_the_argspec_has_every_option():
 
 
 def test_the_documentation_names_every_variable_of_each_option():
-    text = ModuleDocFragment.DOCUMENTATION
+    text = ModuleDocFragment.DOCUMENTATION + KubeFragment.DOCUMENTATION
     for table in connection.BACKENDS.values():
-        for setting in table:
-            block = re.search(r"\n  %s:\n(.*?)(?=\n  \w+:\n|\nnotes:)" % setting.option, text, re.S)
+        for setting in (setting for setting in table if setting.option):
+            block = re.search(r"\n  %s:\n(.*?)(?=\n  \w+:\n|\n\w+:)" % setting.option, text, re.S)
             assert block, setting.option
             for variable in setting.env:
                 assert "E(%s)" % variable in block.group(1), (setting.option, variable)
+
+
+def test_kubernetes_settings_reach_kubevirt_only():
+    """The K8S_AUTH_* variables are the Kubernetes table's: a libvirt task finds none of them in its options."""
+    for backend in ("libvirt", "vsphere", "proxmox", "remote", "mock"):
+        resolved = connection.resolve(backend, dict.fromkeys(connection.OPTIONS), EVERYTHING)
+        assert resolved.foreign == () and "canary-kube-token" not in resolved.secrets
+    resolved = connection.resolve("kubevirt", {"validate_certs": False, "api_password": "x"}, EVERYTHING)
+    assert resolved.foreign == ("api_password", "validate_certs")
+    assert resolved.secrets == ("canary-kube-token",)
+
+
+def test_the_kubernetes_table_feeds_the_kubernetes_modules():
+    values = connection.read(connection.KUBERNETES, {"context": "lab"}, EVERYTHING)
+    assert values == {"context": "lab", "uri": "https://kube.example:6443", "password": "canary-kube-token",
+                      "ca_cert": "/kube-ca.crt", "validate_certs": False}
+    spec = kube_spec()
+    assert all("fallback" not in option and "default" not in option for option in spec.values())

@@ -1,0 +1,598 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure mapping between the VM spec and KubeVirt's objects, KubeVirt's admission rules, and API errors → the
+collection's.  No I/O.
+
+A VM is a ``kubevirt.io/v1`` VirtualMachine named after the spec, in the connection's namespace; its id is
+``namespace/name``.  Its root disk is a containerDisk or a DataVolume cloned from a PVC, its data disks are
+blank DataVolumes, all named after their volume so describe reports the spec's names.  What KubeVirt has no
+field for (the tags) lives in an annotation.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from ... import errors
+from ...spec import GIB, MIB, DiskSpec, NetworkSpec, VMSpec, parse_quantity
+from ..base import ObservedDisk, ObservedNIC, ObservedVM, Reconfiguration, Snapshot, usable_ip
+
+API = "kubevirt.io/v1"
+MANAGED_BY = ("app.kubernetes.io/managed-by", "virtrigaud.core")
+VM_LABEL = "virtrigaud.io/vm"
+TAGS_ANNOTATION = "virtrigaud.io/tags"
+TAG_LABEL = "tag.virtrigaud.io/"
+SNAPSHOT_ANNOTATION = "virtrigaud.io/snapshot-name"
+DESCRIPTION_ANNOTATION = "virtrigaud.io/description"
+CLOUD_INIT = "cloudinit"
+POD_NETWORK = "pod"
+HOTPLUG_FACTOR = 4
+MAX_SOCKETS = 128
+RUNNING, HALTED = "Always", "Halted"
+ON_STATES = ("Running", "Paused", "Migrating")
+FAILED_STATES = ("CrashLoopBackOff", "ErrorUnschedulable", "ErrImagePull", "ImagePullBackOff", "ErrorPvcNotFound",
+                 "DataVolumeError")
+MODELS = ("virtio", "e1000", "e1000e", "rtl8139")
+CLASS_KINDS = {
+    "instancetype": ("VirtualMachineClusterInstancetype", "VirtualMachineInstancetype"),
+    "preference": ("VirtualMachineClusterPreference", "VirtualMachinePreference"),
+}
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_TAG_KEY = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_FORBIDDEN = re.compile(r'cannot (\w+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]+)")?')
+
+
+@dataclass(frozen=True)
+class Image:
+    """Where a root disk comes from: a containerDisk image, or a PVC to clone."""
+
+    container: Optional[str] = None
+    pvc: Optional[str] = None
+    namespace: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The connection's settings that shape a new VM."""
+
+    namespace: str
+    storage_class: Optional[str] = None
+    instancetype: Optional[Mapping[str, str]] = None
+    preference: Optional[Mapping[str, str]] = None
+
+
+def check_name(name: str, option: str = "name") -> str:
+    """KubeVirt names a VM's pod and guest after it: a DNS label."""
+    if not _LABEL.match(name):
+        raise errors.SpecError("'%s' is not a KubeVirt VM name: at most 63 lower-case letters, digits and '-', "
+                               "starting and ending with a letter or digit" % name, option=option)
+    return name
+
+
+def parse_image(image: str, namespace: str) -> Image:
+    """``docker://REF`` or a reference with a registry host is a containerDisk; ``[pvc:][NAMESPACE/]NAME`` a PVC."""
+    if image.startswith("docker://"):
+        return Image(container=image[len("docker://"):])
+    first = image.split("/", 1)[0]
+    if not image.startswith("pvc:") and "/" in image and ("." in first or ":" in first or first == "localhost"):
+        return Image(container=image)
+    name = image[len("pvc:"):] if image.startswith("pvc:") else image
+    source_namespace, dummy, claim = name.rpartition("/")
+    for part in filter(None, (source_namespace, claim)):
+        if not _LABEL.match(part) and not re.match(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", part):
+            raise errors.SpecError("'%s' is neither a containerDisk image (registry/name:tag or docker://...) nor a "
+                                   "PVC as [NAMESPACE/]NAME" % image, option="image")
+    return Image(pvc=claim, namespace=source_namespace or namespace)
+
+
+def class_ref(value: Optional[str], what: str) -> Optional[dict[str, str]]:
+    """``NAME`` is cluster-wide (KubeVirt's default kind); ``KIND/NAME`` names the kind, namespaced or not."""
+    if not value:
+        return None
+    cluster, namespaced = CLASS_KINDS[what]
+    kind, dummy, name = value.rpartition("/")
+    kinds = {cluster.lower(): cluster, namespaced.lower(): namespaced}
+    if kind and kind.lower() not in kinds:
+        raise errors.SpecError("'%s' is not a kind of %s; use NAME, %s/NAME or %s/NAME"
+                               % (kind, what, cluster.lower(), namespaced.lower()), option=what)
+    return {"kind": kinds[kind.lower()] if kind else cluster, "name": name}
+
+
+def check_spec(spec: VMSpec, placement: Placement, image: Optional[Image]) -> None:
+    """What KubeVirt cannot do with this spec, named by option, before anything is read or written."""
+    check_name(spec.name)
+    for index, network in enumerate(spec.networks):
+        where = "networks[%d]" % index
+        if network.bridge:
+            raise errors.SpecError("KubeVirt reaches host bridges through a NetworkAttachmentDefinition; name it in "
+                                   "%s.network" % where, option=where + ".bridge")
+        for key in ("ip_address", "gateway", "prefix", "dns"):
+            if getattr(network, key):
+                raise errors.SpecError("KubeVirt guests take static addresses from cloud-init: give them in "
+                                       "cloud_init.network_config", option="%s.%s" % (where, key))
+        if network.model and network.model not in MODELS:
+            raise errors.SpecError("KubeVirt has no '%s' NIC model; use one of %s" % (network.model, ", ".join(MODELS)),
+                                   option=where + ".model")
+    for key in ("cluster", "folder", "resource_pool"):
+        if getattr(spec.placement, key):
+            raise errors.SpecError("KubeVirt places VMs by namespace and node; placement.%s has no meaning there"
+                                   % key, option="placement." + key)
+    for index, disk in enumerate(spec.disks):
+        preallocation(disk.type, "disks[%d].type" % index)
+    preallocation(spec.disk_type, "disk_defaults.type")
+    for value, option in ((spec.cpu, "cpu"), (spec.memory_mib, "memory")):
+        if placement.instancetype and value is not None:
+            raise errors.SpecError("the instancetype '%s' sets the CPU and memory; do not set %s as well"
+                                   % (placement.instancetype["name"], option), option=option)
+    if image and image.container and spec.root_disk_gib:
+        raise errors.SpecError("a containerDisk root disk is as large as its image; disk_defaults.size needs a PVC "
+                               "image", option="disk_defaults.size")
+    meta_hostname(spec.cloud_init.meta_data)
+
+
+def preallocation(disk_type: str, option: str) -> bool:
+    if disk_type in ("thin", "thick", "eagerzeroedthick"):
+        return disk_type != "thin"
+    raise errors.SpecError("KubeVirt disks are thin or thick (preallocated); the StorageClass decides the medium, "
+                           "not '%s'" % disk_type, option=option)
+
+
+def meta_hostname(meta_data: Optional[str]) -> Optional[str]:
+    """KubeVirt writes the NoCloud meta-data itself; only its local-hostname can be chosen (as the hostname)."""
+    if not meta_data:
+        return None
+    import yaml  # pylint: disable=import-outside-toplevel  # ships with ansible-core
+
+    try:
+        data = yaml.safe_load(meta_data)
+    except yaml.YAMLError:
+        data = None
+    if not isinstance(data, dict):
+        raise errors.SpecError("is not a YAML mapping", option="cloud_init.meta_data")
+    others = sorted(set(data) - {"local-hostname"})
+    if others:
+        raise errors.SpecError("KubeVirt writes the meta-data itself and takes only local-hostname from it, not %s"
+                               % ", ".join(others), option="cloud_init.meta_data")
+    return check_name(str(data["local-hostname"]), "cloud_init.meta_data") if "local-hostname" in data else None
+
+
+# spec → objects
+
+def secret_name(vm: str) -> str:
+    return "%s-cloudinit" % vm
+
+
+def volume_claim(vm: str, disk: str) -> str:
+    return "%s-%s" % (vm, disk)
+
+
+def quantity_gib(size: int) -> str:
+    return "%dGi" % size
+
+
+def quantity_mib(mib: int) -> str:
+    return "%dGi" % (mib // 1024) if mib % 1024 == 0 else "%dMi" % mib
+
+
+def tag_metadata(tags: Optional[tuple[str, ...]]) -> tuple[dict[str, Optional[str]], dict[str, Optional[str]]]:
+    """Labels (those tags that can be label keys, for selectors) and the annotation that holds them all."""
+    wanted = tuple(sorted(tags or ()))
+    labels = {TAG_LABEL + tag: "true" for tag in wanted if _TAG_KEY.match(tag)}
+    return labels, {TAGS_ANNOTATION: json.dumps(list(wanted)) if wanted else None}
+
+
+def _data_volume(vm: str, disk: str, size_gib: int, storage_class: Optional[str], source: dict,
+                 preallocate: bool) -> dict:
+    storage: dict[str, Any] = {"resources": {"requests": {"storage": quantity_gib(size_gib)}}}
+    if storage_class:
+        storage["storageClassName"] = storage_class
+    spec: dict[str, Any] = {"source": source, "storage": storage}
+    if preallocate:
+        spec["preallocation"] = True
+    return {"metadata": {"name": volume_claim(vm, disk), "labels": {VM_LABEL: vm, "virtrigaud.io/disk": disk}},
+            "spec": spec}
+
+
+def _interface(network: NetworkSpec) -> tuple[dict, dict]:
+    interface: dict[str, Any] = {"name": network.name, "model": network.model or "virtio"}
+    if network.mac_address:
+        interface["macAddress"] = network.mac_address
+    if (network.network or POD_NETWORK) == POD_NETWORK:
+        return dict(interface, masquerade={}), {"name": network.name, "pod": {}}
+    return dict(interface, bridge={}), {"name": network.name, "multus": {"networkName": network.network}}
+
+
+def _domain(spec: VMSpec, placement: Placement) -> dict[str, Any]:
+    domain: dict[str, Any] = {"devices": {}}
+    if not placement.instancetype:
+        cpu, memory = spec.cpu or 1, spec.memory_mib or 512
+        domain["cpu"] = {"sockets": cpu, "cores": 1, "threads": 1, "maxSockets": min(HOTPLUG_FACTOR * cpu, MAX_SOCKETS)}
+        domain["memory"] = {"guest": quantity_mib(memory), "maxGuest": quantity_mib(HOTPLUG_FACTOR * memory)}
+    if spec.firmware:
+        domain["firmware"] = {"bootloader": {"efi": {"secureBoot": False}} if spec.firmware == "uefi" else {"bios": {}}}
+    return domain
+
+
+def _volumes(spec: VMSpec, placement: Placement, image: Optional[Image], root_gib: Optional[int]
+             ) -> tuple[list[dict], list[dict]]:
+    """The volumes, and the DataVolume templates behind them."""
+    name = spec.name
+    if image and image.container:
+        volumes, templates = [{"name": "root", "containerDisk": {"image": image.container}}], []
+    else:
+        source = {"pvc": {"namespace": image.namespace, "name": image.pvc}} if image else {"blank": {}}
+        templates = [_data_volume(name, "root", root_gib or 10, placement.storage_class, source,
+                                  preallocation(spec.disk_type, "disk_defaults.type"))]
+        volumes = [{"name": "root", "dataVolume": {"name": volume_claim(name, "root")}}]
+    for disk in spec.disks:
+        templates.append(data_disk(name, disk, placement.storage_class))
+        volumes.append({"name": disk.name, "dataVolume": {"name": volume_claim(name, disk.name)}})
+    no_cloud = {key: {"name": secret_name(name)} for key, text in (
+        ("secretRef", spec.cloud_init.user_data), ("networkDataSecretRef", spec.cloud_init.network_config)) if text}
+    if no_cloud:
+        volumes.append({"name": CLOUD_INIT, "cloudInitNoCloud": no_cloud})
+    return volumes, templates
+
+
+def vm_manifest(spec: VMSpec, placement: Placement, image: Optional[Image], root_gib: Optional[int]) -> dict:
+    """The VirtualMachine for a spec, stopped (``runStrategy: Halted``): the executor starts it."""
+    name = spec.name
+    domain = _domain(spec, placement)
+    volumes, templates = _volumes(spec, placement, image, root_gib)
+    pairs = [_interface(network) for network in spec.networks]
+    domain["devices"] = {"disks": [{"name": volume["name"], "disk": {"bus": "virtio"}} for volume in volumes],
+                         "interfaces": [interface for interface, dummy in pairs]}
+    template: dict[str, Any] = {"domain": domain, "networks": [network for dummy, network in pairs], "volumes": volumes}
+    hostname = meta_hostname(spec.cloud_init.meta_data)
+    if hostname:
+        template["hostname"] = hostname
+    if spec.placement.host:
+        template["nodeSelector"] = {"kubernetes.io/hostname": spec.placement.host}
+    vm_spec: dict[str, Any] = {"runStrategy": HALTED, "template": {
+        "metadata": {"labels": {VM_LABEL: name, "kubevirt.io/domain": name}}, "spec": template}}
+    if templates:
+        vm_spec["dataVolumeTemplates"] = templates
+    classes = (("instancetype", placement.instancetype), ("preference", placement.preference))
+    vm_spec.update({key: dict(ref) for key, ref in classes if ref})
+    labels, annotations = tag_metadata(spec.tags)
+    metadata = {"name": name, "namespace": placement.namespace,
+                "labels": dict(labels, **{MANAGED_BY[0]: MANAGED_BY[1], VM_LABEL: name})}
+    if annotations[TAGS_ANNOTATION]:
+        metadata["annotations"] = annotations
+    return {"apiVersion": API, "kind": "VirtualMachine", "metadata": metadata, "spec": vm_spec}
+
+
+def data_disk(vm: str, disk: DiskSpec, storage_class: Optional[str]) -> dict:
+    return _data_volume(vm, disk.name, disk.size_gib, storage_class, {"blank": {}}, preallocation(disk.type, "disks"))
+
+
+def cloud_init_secret(spec: VMSpec, namespace: str, owner: Mapping[str, Any]) -> Optional[dict]:
+    """The Secret holding user-data and network-data, owned by the VM so that it goes with it."""
+    data = {"userdata": spec.cloud_init.user_data, "networkdata": spec.cloud_init.network_config}
+    encoded = {key: base64.b64encode(value.encode("utf-8")).decode("ascii") for key, value in data.items() if value}
+    if not encoded:
+        return None
+    metadata = owner["metadata"]
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "data": encoded,
+            "metadata": {"name": secret_name(spec.name), "namespace": namespace,
+                         "labels": {MANAGED_BY[0]: MANAGED_BY[1], VM_LABEL: spec.name},
+                         "ownerReferences": [{"apiVersion": API, "kind": "VirtualMachine", "name": metadata["name"],
+                                              "uid": metadata["uid"], "blockOwnerDeletion": False}]}}
+
+
+# KubeVirt's admission rules, for servers without its webhooks
+
+def admission_errors(vm: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(field, reason) for each rule of KubeVirt's VM webhook this object breaks."""
+    spec = vm.get("spec") or {}
+    found = []
+    if spec.get("running") is not None and spec.get("runStrategy"):
+        found.append(("spec.running", "running and runStrategy are mutually exclusive; KubeVirt refuses both"))
+    template = (spec.get("template") or {}).get("spec") or {}
+    networks = {n.get("name"): n for n in template.get("networks") or []}
+    interfaces = ((template.get("domain") or {}).get("devices") or {}).get("interfaces") or []
+    for index, interface in enumerate(interfaces):
+        where = "spec.template.spec.domain.devices.interfaces[%d]" % index
+        network = networks.get(interface.get("name"))
+        if network is None:
+            found.append((where + ".name", "interface '%s' has no network of that name" % interface.get("name")))
+        elif "masquerade" in interface and "pod" not in network:
+            found.append((where + ".masquerade", "masquerade binding is only allowed on the pod network, not on "
+                                                 "multus network '%s'" % interface.get("name")))
+    return found
+
+
+def check_admission(vm: Mapping[str, Any]) -> None:
+    """Refuse, naming the field, what KubeVirt's webhooks would refuse: a server without them accepts it."""
+    problems = admission_errors(vm)
+    if problems:
+        field, reason = problems[0]
+        raise errors.SpecError("KubeVirt refuses VirtualMachine %s: %s" % (vm["metadata"]["name"], reason),
+                               option=field)
+
+
+# reconfiguration: a changed copy of the VM
+
+def _template_spec(vm: dict) -> dict:
+    return vm["spec"]["template"]["spec"]
+
+
+def _claim_of(vm: Mapping[str, Any], volume: Mapping[str, Any]) -> Optional[str]:
+    if "dataVolume" in volume:
+        return volume["dataVolume"]["name"]
+    return (volume.get("persistentVolumeClaim") or {}).get("claimName")
+
+
+def _template_of(vm: Mapping[str, Any], claim: Optional[str]) -> Optional[dict]:
+    return next((t for t in vm["spec"].get("dataVolumeTemplates") or [] if t["metadata"]["name"] == claim), None)
+
+
+def reconfigured(vm: dict, change: Reconfiguration, storage_class: Optional[str]) -> tuple[dict, dict[str, int]]:
+    """The VM with ``change`` applied, and the claims to grow (name → GiB), which the caller patches first."""
+    updated = json.loads(json.dumps(vm))
+    name = updated["metadata"]["name"]
+    template, domain = _template_spec(updated), _template_spec(updated)["domain"]
+    if change.cpu:
+        cpu = domain.setdefault("cpu", {})
+        per_socket = int(cpu.get("cores") or 1) * int(cpu.get("threads") or 1)
+        if change.cpu % per_socket:
+            raise errors.SpecError("the VM has %d vCPUs per socket; %d is not a whole number of sockets"
+                                   % (per_socket, change.cpu), option="cpu")
+        cpu["sockets"] = change.cpu // per_socket
+        if not change.live:
+            cpu["maxSockets"] = min(HOTPLUG_FACTOR * cpu["sockets"], MAX_SOCKETS)
+    if change.memory_mib:
+        memory = domain.setdefault("memory", {})
+        memory["guest"] = quantity_mib(change.memory_mib)
+        if not change.live:
+            memory["maxGuest"] = quantity_mib(HOTPLUG_FACTOR * change.memory_mib)
+    grow = {}
+    volumes = {v["name"]: v for v in template.get("volumes") or []}
+    for disk, size in sorted(change.disk_sizes_gib.items()):
+        claim = _claim_of(updated, volumes.get(disk) or {})
+        if claim is None:
+            raise errors.UnsupportedError("disk '%s' is not a PersistentVolumeClaim and cannot grow" % disk,
+                                          option="disk_defaults.size" if disk == "root" else "disks")
+        grow[claim] = size
+        dv_template = _template_of(updated, claim)
+        if dv_template is not None:
+            storage = dv_template["spec"].get("storage") or dv_template["spec"].get("pvc") or {}
+            storage.setdefault("resources", {}).setdefault("requests", {})["storage"] = quantity_gib(size)
+    devices = domain.setdefault("devices", {})
+    for disk in change.add_disks:
+        updated["spec"].setdefault("dataVolumeTemplates", []).append(data_disk(name, disk, storage_class))
+        template.setdefault("volumes", []).append({"name": disk.name, "dataVolume": {"name": volume_claim(name, disk.name)}})
+        devices.setdefault("disks", []).append({"name": disk.name, "disk": {"bus": "virtio"}})
+    for network in change.add_networks:
+        interface, attachment = _interface(network)
+        devices.setdefault("interfaces", []).append(interface)
+        template.setdefault("networks", []).append(attachment)
+    if change.tags is not None:
+        _set_tags(updated["metadata"], change.tags)
+    return updated, grow
+
+
+def _set_tags(metadata: dict, tags: tuple[str, ...]) -> None:
+    labels, annotations = tag_metadata(tags)
+    kept = {k: v for k, v in (metadata.get("labels") or {}).items() if not k.startswith(TAG_LABEL)}
+    metadata["labels"] = dict(kept, **labels)
+    notes = dict(metadata.get("annotations") or {}, **annotations)
+    metadata["annotations"] = {k: v for k, v in notes.items() if v is not None}
+
+
+def live_refusal(change: Reconfiguration) -> Optional[str]:
+    """What of ``change`` KubeVirt cannot apply to the running VM, in words; None when all of it can."""
+    if change.add_disks:
+        return "new disks (KubeVirt attaches a disk declared in the VM at its next start)"
+    if any((network.network or POD_NETWORK) == POD_NETWORK for network in change.add_networks):
+        return "a NIC on the pod network (only bridge NICs on multus networks are hot-plugged)"
+    return None
+
+
+# objects → observed
+
+def gib(quantity: Any) -> int:
+    """A storage quantity in whole GiB, rounded up."""
+    return -(-parse_quantity(quantity, "size") // GIB) if quantity not in (None, "") else 0
+
+
+def mib(quantity: Any) -> Optional[int]:
+    return parse_quantity(quantity, "memory") // MIB if quantity not in (None, "") else None
+
+
+def power_state(vm: Mapping[str, Any]) -> str:
+    """On when KubeVirt shows the VM running (printableStatus or the Ready condition), else Off."""
+    status = vm.get("status") or {}
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    return "On" if status.get("printableStatus") in ON_STATES or ready else "Off"
+
+
+def _nics(template: Mapping[str, Any], vmi: Optional[Mapping[str, Any]]) -> tuple[ObservedNIC, ...]:
+    networks = {n.get("name"): n for n in template.get("networks") or []}
+    reported = {i.get("name"): i for i in ((vmi or {}).get("status") or {}).get("interfaces") or []}
+    found = []
+    for interface in ((template.get("domain") or {}).get("devices") or {}).get("interfaces") or []:
+        name = interface.get("name")
+        network = networks.get(name) or {}
+        attached = POD_NETWORK if "pod" in network else (network.get("multus") or {}).get("networkName")
+        status = reported.get(name) or {}
+        addresses = status.get("ipAddresses") or ([status["ipAddress"]] if status.get("ipAddress") else [])
+        found.append(ObservedNIC(
+            name=name, mac_address=(interface.get("macAddress") or status.get("mac") or "").lower() or None,
+            network=attached, bridge=None, model=interface.get("model") or "virtio",
+            ip_addresses=tuple(a for a in addresses if ":" not in a and usable_ip(a))))
+    return tuple(found)
+
+
+def _disks(vm: Mapping[str, Any], template: Mapping[str, Any], claims: Mapping[str, int]) -> tuple[ObservedDisk, ...]:
+    volumes = {v.get("name"): v for v in template.get("volumes") or []}
+    found = []
+    for disk in ((template.get("domain") or {}).get("devices") or {}).get("disks") or []:
+        volume = volumes.get(disk.get("name")) or {}
+        if "cloudInitNoCloud" in volume or "cloudInitConfigDrive" in volume or "cdrom" in disk:
+            continue
+        claim = _claim_of(vm, volume)
+        dv_template = _template_of(vm, claim)
+        storage = (dv_template or {}).get("spec", {}).get("storage") or (dv_template or {}).get("spec", {}).get("pvc")
+        if claim in claims:
+            size = claims[claim]
+        else:
+            size = gib(((storage or {}).get("resources") or {}).get("requests", {}).get("storage"))
+        image = (volume.get("containerDisk") or {}).get("image")
+        found.append(ObservedDisk(name=disk["name"], size_gib=size, format="containerDisk" if image else "pvc",
+                                  path=image or claim, device=next(iter(k for k in ("disk", "lun") if k in disk), None)))
+    return tuple(found)
+
+
+def observed(vm: Mapping[str, Any], vmi: Optional[Mapping[str, Any]] = None,
+             classes: Optional[Mapping[str, Mapping[str, Any]]] = None,
+             claims: Optional[Mapping[str, int]] = None) -> ObservedVM:
+    """The VM as the collection reports it; ``classes`` are its instancetype's and preference's specs, ``claims``
+    the sizes of PVCs that are not the VM's own DataVolume templates."""
+    metadata, spec, status = vm["metadata"], vm.get("spec") or {}, vm.get("status") or {}
+    template = (spec.get("template") or {}).get("spec") or {}
+    domain = template.get("domain") or {}
+    cpu, memory = domain.get("cpu") or {}, domain.get("memory") or {}
+    per_socket = int(cpu.get("cores") or 1) * int(cpu.get("threads") or 1)
+    sockets = int(cpu["sockets"]) if cpu.get("sockets") else None
+    memory_mib = mib(memory.get("guest") or ((domain.get("resources") or {}).get("requests") or {}).get("memory"))
+    instancetype = ((classes or {}).get("instancetype") or {})
+    if instancetype:
+        sockets, per_socket = int((instancetype.get("cpu") or {}).get("guest") or 1), 1
+        memory_mib = mib((instancetype.get("memory") or {}).get("guest"))
+    vmi_status = (vmi or {}).get("status") or {}
+    agent = any(c.get("type") == "AgentConnected" and c.get("status") == "True"
+                for c in vmi_status.get("conditions") or [])
+    details = {"namespace": metadata.get("namespace"), "printable_status": status.get("printableStatus") or "Stopped",
+               "run_strategy": spec.get("runStrategy") or ("Always" if spec.get("running") else HALTED),
+               "node": vmi_status.get("nodeName"), "guest_agent": agent,
+               "instancetype": (spec.get("instancetype") or {}).get("name"),
+               "preference": (spec.get("preference") or {}).get("name")}
+    return ObservedVM(
+        id="%s/%s" % (metadata.get("namespace"), metadata["name"]),
+        name=metadata["name"],
+        power_state=power_state(vm),
+        cpu=sockets * per_socket if sockets else (1 if not instancetype else None),
+        memory_mib=memory_mib,
+        firmware="uefi" if "efi" in ((domain.get("firmware") or {}).get("bootloader") or {}) else "bios",
+        max_cpu=int(cpu["maxSockets"]) * per_socket if cpu.get("maxSockets") and not instancetype else None,
+        max_memory_mib=mib(memory.get("maxGuest")) if not instancetype else None,
+        disks=_disks(vm, template, claims or {}),
+        nics=_nics(template, vmi),
+        tags=tags_of(metadata),
+        details={key: value for key, value in details.items() if value not in (None, "")},
+        raw={"uid": metadata.get("uid"), "resourceVersion": metadata.get("resourceVersion"),
+             "printableStatus": status.get("printableStatus")},
+    )
+
+
+def tags_of(metadata: Mapping[str, Any]) -> tuple[str, ...]:
+    text = (metadata.get("annotations") or {}).get(TAGS_ANNOTATION)
+    try:
+        return tuple(sorted(json.loads(text))) if text else ()
+    except (TypeError, ValueError):
+        return ()
+
+
+# snapshots
+
+def snapshot_object_name(vm: str, snapshot: str) -> str:
+    """A Kubernetes name for a snapshot name, which may hold capitals and '_': a digest keeps such names apart."""
+    slug = re.sub(r"[^a-z0-9-]", "-", snapshot.lower())
+    if slug == snapshot:
+        return "%s-%s" % (vm, slug)
+    return "%s-%s-%s" % (vm, slug, hashlib.sha256(snapshot.encode("utf-8")).hexdigest()[:6])
+
+
+def snapshot_object(vm: str, namespace: str, name: str, description: str) -> dict:
+    return {"apiVersion": "snapshot.kubevirt.io/v1beta1", "kind": "VirtualMachineSnapshot",
+            "metadata": {"name": snapshot_object_name(vm, name), "namespace": namespace,
+                         "labels": {MANAGED_BY[0]: MANAGED_BY[1], VM_LABEL: vm},
+                         "annotations": {SNAPSHOT_ANNOTATION: name, DESCRIPTION_ANNOTATION: description}},
+            "spec": {"source": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine", "name": vm},
+                     "deletionPolicy": "Delete"}}
+
+
+def snapshot_of(obj: Mapping[str, Any]) -> Snapshot:
+    metadata, status = obj["metadata"], obj.get("status") or {}
+    notes = metadata.get("annotations") or {}
+    return Snapshot(id=metadata["name"], name=notes.get(SNAPSHOT_ANNOTATION) or metadata["name"],
+                    description=notes.get(DESCRIPTION_ANNOTATION) or "",
+                    created=status.get("creationTime") or metadata.get("creationTimestamp"), has_memory=False)
+
+
+def snapshots_of(items: list[Mapping[str, Any]], vm: str) -> list[Snapshot]:
+    """The VM's snapshots, oldest first."""
+    mine = [item for item in items if ((item.get("spec") or {}).get("source") or {}).get("name") == vm]
+    mine.sort(key=lambda item: (item["metadata"].get("creationTimestamp") or "", item["metadata"]["name"]))
+    return [snapshot_of(item) for item in mine]
+
+
+def restore_object(vm: str, namespace: str, snapshot: str) -> dict:
+    return {"apiVersion": "snapshot.kubevirt.io/v1beta1", "kind": "VirtualMachineRestore",
+            "metadata": {"name": "%s-restore-%s" % (vm, hashlib.sha256(snapshot.encode()).hexdigest()[:8]),
+                         "namespace": namespace, "labels": {MANAGED_BY[0]: MANAGED_BY[1], VM_LABEL: vm}},
+            "spec": {"target": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine", "name": vm},
+                     "virtualMachineSnapshotName": snapshot}}
+
+
+def clone_object(source: Mapping[str, str], target: str, namespace: str) -> dict:
+    return {"apiVersion": "clone.kubevirt.io/v1beta1", "kind": "VirtualMachineClone",
+            "metadata": {"name": "%s-clone" % target, "namespace": namespace,
+                         "labels": {MANAGED_BY[0]: MANAGED_BY[1], VM_LABEL: target}},
+            "spec": {"source": dict(source), "target": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine",
+                                                        "name": target}}}
+
+
+def failure(obj: Optional[Mapping[str, Any]]) -> Optional[str]:
+    """Why a snapshot, restore or clone failed, from its status; None while it has not."""
+    status = (obj or {}).get("status") or {}
+    if status.get("phase") == "Failed" or (status.get("error") or {}).get("message"):
+        return (status.get("error") or {}).get("message") or next(
+            (c["message"] for c in status.get("conditions") or [] if c.get("message")), "failed")
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Failure" and condition.get("status") == "True":
+            return condition.get("message") or condition.get("reason") or "failed"
+    return None
+
+
+# errors
+
+def translate_error(status: int, body: bytes, what: str) -> errors.VirtrigaudError:
+    """A failed Kubernetes API answer (its Status object) as the collection's error, naming what was asked."""
+    try:
+        document = json.loads(body.decode("utf-8"))
+    except (ValueError, AttributeError):
+        document = {}
+    document = document if isinstance(document, dict) else {}
+    message = str(document.get("message") or body[:300].decode("utf-8", "replace") or "HTTP %d" % status)
+    causes = (document.get("details") or {}).get("causes") or []
+    details: dict[str, Any] = {"http_status": status, "reason": document.get("reason")}
+    text = "%s: %s" % (what, message)
+    if status == 401:
+        return errors.AuthenticationError("the API server did not accept the credentials (%s)" % text,
+                                          option="api_key", details=details)
+    if status == 403:
+        match = _FORBIDDEN.search(message)
+        if match:
+            verb, resource, group, namespace = match.groups()
+            details.update(verb=verb, resource=resource, group=group, namespace=namespace)
+            where = " in namespace %s" % namespace if namespace else " cluster-wide"
+            text = "%s: the credentials may not %s %s%s%s; grant it in a Role (see the KubeVirt guide)" % (
+                what, verb, resource, "." + group if group else "", where)
+        return errors.PermissionDeniedError(text, details=details)
+    if status in (404, 409):
+        kind = {404: errors.NotFoundError, 409: errors.ConflictError}[status]
+        return (errors.AlreadyExistsError if document.get("reason") == "AlreadyExists" else kind)(text, details=details)
+    if status in (400, 422):
+        field = next((c.get("field") for c in causes if c.get("field")), None)
+        details["causes"] = causes
+        return errors.SpecError("the Kubernetes API server rejected %s" % text, option=field, details=details)
+    if status == 429 or status >= 500:
+        return errors.UnavailableError(text, details=details)
+    return errors.ProviderError(text, details=details)

@@ -1,0 +1,67 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A Provider's default network on libvirt, on libvirt's own in-process test driver."""
+
+from __future__ import annotations
+
+import uuid
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ProviderConfig
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import open_provider
+from ansible_collections.virtrigaud.core.plugins.module_utils.spec import NetworkSpec, VMSpec
+
+libvirt = pytest.importorskip("libvirt")
+
+LAB_NETWORK = "vr-lab"
+
+
+@pytest.fixture(name="lab_network", scope="module")
+def lab_network_fixture():
+    conn = libvirt.open("test:///default")
+    if LAB_NETWORK not in conn.listNetworks():
+        conn.networkCreateXML("<network><name>%s</name><bridge name='virbr9'/></network>" % LAB_NETWORK)
+    yield LAB_NETWORK
+    conn.close()
+
+
+def provider(**options):
+    return open_provider(ProviderConfig(type="libvirt", uri="test:///default", options=dict(
+        storage_pool="default-pool", domain_type="qemu", **options)))
+
+
+def interfaces_then_undefine(vm_name):
+    """The domain's NICs as (type, source); the test driver cannot undefine with the flags delete uses."""
+    conn = libvirt.open("test:///default")
+    try:
+        domain = conn.lookupByName(vm_name)
+        xml = ET.fromstring(domain.XMLDesc())
+        domain.undefine()
+    finally:
+        conn.close()
+    return [(node.get("type"), dict(node.find("source").attrib)) for node in xml.iter("interface")]
+
+
+def test_a_nic_without_a_network_joins_the_default_one(lab_network):
+    backend = provider(network=lab_network)
+    name = "vr-%s" % uuid.uuid4().hex[:6]
+    spec = VMSpec(name=name, cpu=1, memory_mib=256, networks=(
+        NetworkSpec(name="lan"), NetworkSpec(name="named", network="default"), NetworkSpec(name="br", bridge="br0")))
+    backend.check_spec(spec)
+    backend.create(spec)
+    backend.close()
+    assert interfaces_then_undefine(name) == [("network", {"network": lab_network}),
+                                              ("network", {"network": "default"}), ("bridge", {"bridge": "br0"})]
+
+
+def test_a_default_network_that_does_not_exist_is_named():
+    backend = provider(network="no-such-network")
+    with pytest.raises(SpecError) as caught:
+        backend.check_spec(VMSpec(name="vr-x", cpu=1, memory_mib=256, networks=(NetworkSpec(name="lan"),)))
+    assert caught.value.option == "defaults.network"
+    backend.check_spec(VMSpec(name="vr-x", cpu=1, memory_mib=256,
+                              networks=(NetworkSpec(name="lan", network="default"),)))
+    backend.close()
