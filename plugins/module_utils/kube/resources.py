@@ -56,6 +56,7 @@ def kind_of(obj: dict) -> Kind:
     except KeyError:
         raise ValueError("the collection does not manage objects of kind '%s'" % obj.get("kind")) from None
 
+
 # A Provider of a type upstream's CRD lacks carries its real type here (see provider.CARRIED_TYPES).
 TYPE_ANNOTATION = "virtrigaud.io/provider-type"
 
