@@ -406,6 +406,10 @@ def present(m, diff):
     validation = None
     if p["validate"] and p["validate_through"] == "direct":
         validation = _required(probe(provider, {k: str(v) for k, v in credentials.items() if v is not None}))
+    if secrets and not m.check_mode:
+        # The API server checks the Provider (schema, labels) before its Secrets are written, so a refusal
+        # leaves nothing behind.
+        m.kube.apply(provider, dry_run=True)
     changes = m.kube.converge(secrets + [provider], dry_run=m.check_mode)
     stored = changes[-1].after
     if p["validate"] and p["validate_through"] == "runtime":

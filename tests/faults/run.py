@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import string
 import subprocess
 import sys
@@ -239,6 +240,7 @@ def main() -> int:
         cleanup(case, runtime)
     print("faults: %d cases, each converged on the re-run with one VM per name and no orphan volume (%.0f s)"
           % (len(lines), time.monotonic() - started))
+    shutil.rmtree(work)
     return 0
 
 

@@ -209,8 +209,10 @@ class Runtime:
 
     def __init__(self, port: int = 19643, http_port: int = 18643, backend: tuple[str, str] = ("libvirt", URI)) -> None:
         self.port, self.http_port, self.backend = port, http_port, backend
-        self.env = dict(os.environ, RUNTIME_PORT=str(port), RUNTIME_HTTP_PORT=str(http_port),
-                        LIBVIRT_DOMAIN_TYPE="qemu", PROVIDER_DEFAULT_DATASTORE=POOL, PYTHON=sys.executable)
+        self.env = dict(os.environ, RUNTIME_PORT=str(port), RUNTIME_HTTP_PORT=str(http_port), PYTHON=sys.executable)
+        if backend[0] == "libvirt":
+            # The runtime refuses settings its backend does not read.
+            self.env.update(LIBVIRT_DOMAIN_TYPE="qemu", PROVIDER_DEFAULT_DATASTORE=POOL)
         pki = pathlib.Path(os.environ.get("VIRTRIGAUD_CACHE", pathlib.Path.home() / ".cache" / "virtrigaud"))
         pki = pki / "runtime-pki"
         self.connection = {"provider_type": "remote", "uri": "127.0.0.1:%d" % port,
@@ -218,8 +220,10 @@ class Runtime:
                            "client_key": str(pki / "client.key")}
 
     def start(self) -> None:
-        subprocess.run([str(TESTBED / "runtime.sh"), "start", *self.backend], env=self.env, check=True,
-                       capture_output=True)
+        started = subprocess.run([str(TESTBED / "runtime.sh"), "start", *self.backend], env=self.env,
+                                 capture_output=True, text=True, check=False)
+        if started.returncode:
+            raise AssertionError("the runtime did not start: %s" % started.stderr[-1500:])
 
     def pid(self) -> int:
         return int((RUN_DIR / ("runtime-%d.pid" % self.port)).read_text())

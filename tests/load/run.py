@@ -11,6 +11,7 @@ times and the memory.
 from __future__ import annotations
 
 import random
+import shutil
 import string
 import sys
 
@@ -52,6 +53,7 @@ def main() -> int:
     print("load: %d runs on %d names and %d on one name through the runtime (mock backend, mTLS): %d VMs, one per "
           "name; %d succeeded, %d refused with a clear conflict, 0 other errors; RSS %.0f MiB before, %.0f at the "
           "peak (%d samples), %.0f after" % figures)
+    shutil.rmtree(work)
     return 0
 
 
