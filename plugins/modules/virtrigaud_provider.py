@@ -116,15 +116,22 @@ options:
       burst: {description: "Burst size, 1-2000.", type: int}
   health_check:
     description:
-      - Health checking of the Provider. With O(health_check.enabled=false),
-        M(virtrigaud.core.virtrigaud_provider_info) does not probe it.
+      - The check of the hypervisor behind the runtime's readiness probe C(/readyz).
+      - The collection's runtime image checks the hypervisor every O(health_check.interval), and the pod's
+        readiness probe uses the thresholds. Upstream's images check nothing, so with them only
+        O(health_check.enabled) is accepted and the other keys are refused.
+      - With O(health_check.enabled=false), the runtime never contacts the hypervisor to answer C(/readyz), and
+        M(virtrigaud.core.virtrigaud_provider_info) does not probe the Provider.
     type: dict
     suboptions:
       enabled: {description: Whether the Provider is health-checked., type: bool}
-      interval: {description: A Go duration such as V(30s)., type: str}
-      timeout: {description: A Go duration such as V(10s)., type: str}
-      failure_threshold: {description: "Failures before the Provider counts as unhealthy, 1-10.", type: int}
-      success_threshold: {description: "Successes before it counts as healthy again, 1-10.", type: int}
+      interval: {description: "How often the hypervisor is checked, a Go duration such as V(30s).", type: str}
+      timeout: {description: "How long one check may take before it counts as failed, a Go duration such as V(10s).",
+                type: str}
+      failure_threshold: {description: "Failed readiness probes in a row before the runtime counts as not ready, 1-10.",
+                          type: int}
+      success_threshold: {description: "Passed readiness probes in a row before it counts as ready again, 1-10.",
+                          type: int}
   runtime:
     description: How the provider runtime runs.
     type: dict

@@ -200,7 +200,9 @@ options:
     description: Create the VM as a clone of this VM (by name) instead of from scratch. The source must be stopped for libvirt.
     type: str
   linked_clone:
-    description: With O(clone_from), make a linked clone (a thin overlay on the source's disks) instead of a full copy.
+    description:
+      - With O(clone_from), make a linked clone (a thin overlay on the source's disks) instead of a full copy.
+      - Refused without O(clone_from).
     type: bool
     default: false
   allow_power_cycling:
@@ -441,6 +443,8 @@ def run(m):
     )
     if not (p["name"] or p["id"]):
         raise SpecError("set name (to create or find a VM by name) or id", option="name")
+    if p["linked_clone"] and not p["clone_from"]:
+        raise SpecError("a linked clone needs a source; set clone_from, or drop linked_clone", option="linked_clone")
     for option in ("name", "clone_from"):
         if p[option]:
             parse_vm_name(p[option], option=option)

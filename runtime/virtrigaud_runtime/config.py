@@ -48,6 +48,7 @@ class Settings:
     rate_limit: Optional[tuple[int, int]] = None  # (qps, burst); None: no limit
     check_interval: float = 10.0
     check_timeout: float = 10.0
+    hypervisor_check: bool = True
 
     @property
     def label(self) -> str:
@@ -123,6 +124,8 @@ def parser() -> argparse.ArgumentParser:
                        help="seconds between checks of the hypervisor, which /readyz and the metrics report")
     flags.add_argument("--check-timeout", type=float, default=10.0,
                        help="seconds a hypervisor check may take before the runtime reports it not ready")
+    flags.add_argument("--no-hypervisor-check", action="store_true",
+                       help="never check the hypervisor: /readyz follows serving alone (healthCheck.enabled=false)")
     flags.add_argument("--version", action="store_true")
     return flags
 
@@ -155,6 +158,7 @@ def settings(argv: Optional[list[str]] = None, environ: Optional[Mapping[str, st
         rate_limit=rate_limit(env),
         check_interval=_positive("--check-interval", args.check_interval),
         check_timeout=_positive("--check-timeout", args.check_timeout),
+        hypervisor_check=not args.no_hypervisor_check,
     )
 
 

@@ -28,6 +28,7 @@ from .watch import UNCHECKED, BackendWatch, Verdict
 
 GRACE_SECONDS = 30.0
 SERVICE_NAMES = ("", "provider")
+NOT_CHECKED = Verdict(True, "not checked: the Provider's health check is disabled")
 KEEPALIVE = (("grpc.keepalive_time_ms", 30000), ("grpc.keepalive_timeout_ms", 10000),
              ("grpc.http2.min_ping_interval_without_data_ms", 5000), ("grpc.max_connection_idle_ms", 900000))
 
@@ -41,8 +42,12 @@ class Runtime:
         self.tasks = TaskTable(window=current.task_window)
         limiter = RateLimiter(*current.rate_limit) if current.rate_limit else None
         self.service = ProviderService(config, self.tasks, self.metrics, self.log, Throttle(limiter, self.metrics))
-        self.watch = BackendWatch(self.service.check_backend, current.check_interval, current.check_timeout,
-                                  self._verdict_changed, self.service.count_vms)
+        if current.hypervisor_check:
+            self.watch = BackendWatch(self.service.check_backend, current.check_interval, current.check_timeout,
+                                      self._verdict_changed, self.service.count_vms)
+        else:
+            self.watch = BackendWatch(lambda: NOT_CHECKED, current.check_interval, current.check_timeout,
+                                      self._verdict_changed)
         self.health = health.HealthServicer()
         self.serving = threading.Event()
         self.server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=workers,
@@ -123,8 +128,14 @@ def _health(runtime: Runtime) -> dict[str, Any]:
     verdict = runtime.watch.verdict
     return {"status": "healthy" if runtime.ready else "unhealthy",
             "checks": {"grpc": "serving" if runtime.serving.is_set() else "not serving",
-                       "hypervisor": "reachable" if verdict.reachable else "unreachable: %s" % verdict.message},
+                       "hypervisor": _hypervisor_state(runtime.settings.hypervisor_check, verdict)},
             "summary": {"provider_type": runtime.settings.provider_type, "tasks": len(runtime.tasks)}}
+
+
+def _hypervisor_state(checked: bool, verdict: Verdict) -> str:
+    if not checked:
+        return "not checked"
+    return "reachable" if verdict.reachable else "unreachable: %s" % verdict.message
 
 
 def _probe_handler(runtime: Runtime) -> Any:

@@ -185,3 +185,17 @@ def test_an_unreachable_hypervisor_at_start_is_served_but_not_ready(tmp_path):
         down.until("/readyz", 200)
     finally:
         down.kill()
+
+
+def test_without_the_hypervisor_check_readiness_follows_serving_alone(tmp_path):
+    unchecked = CheckedRuntime(tmp_path)
+    unchecked.state.rmdir()
+    with open(unchecked.log, "ab") as log:
+        unchecked.process = subprocess.Popen(unchecked.command() + ["--no-hypervisor-check"], env=unchecked.env,
+                                             stdout=log, stderr=log)
+    try:
+        unchecked.until("/readyz", 200)
+        health = json.loads(unchecked.get("/health")[1])
+        assert health["status"] == "healthy" and health["checks"]["hypervisor"] == "not checked"
+    finally:
+        unchecked.kill()

@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 from ..errors import SpecError
 from ..providers.base import ProviderConfig
 from ..providers.connection import config_from, settings_of
+from .durations import seconds
 from .resources import TYPE_ANNOTATION, VIRTRIGAUD_API
-from .runtime import check_served, default_image
+from .runtime import check_health_check_served, check_served, default_image
 
 UPSTREAM_TYPES = ("vsphere", "libvirt", "proxmox", "firecracker", "qemu")
 # Types this collection's runtime serves that upstream's Provider CRD enum lacks (the API server answers 422
@@ -35,7 +36,6 @@ _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _ENDPOINT = re.compile(r"^((https?://[a-zA-Z0-9.-]+(:[0-9]+)?(/.*)?|(tcp|grpc)://[a-zA-Z0-9.-]+:[0-9]+(/.*)?)"
                        r"|qemu(\+ssh|\+tcp|\+tls)?://([a-zA-Z0-9@.-]+(:[0-9]+)?)?(/.*))$")
 _IMAGE = re.compile(r"^[a-zA-Z0-9._/-]+(:[a-zA-Z0-9._-]+)?(@[a-zA-Z0-9]+:[a-fA-F0-9]{64})?$")
-_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 
 # The credential files each provider type reads (one Secret key each), as alternatives of required keys.
@@ -57,14 +57,6 @@ def check_name(value: str, option: str, limit: int = 63) -> str:
     if not value or len(value) > limit or not _NAME.fullmatch(value):
         raise SpecError("'%s' is not a valid name: lower-case letters, digits and '-', starting and ending with a "
                         "letter or digit, at most %d characters" % (value, limit), option=option)
-    return value
-
-
-def check_duration(value: Optional[str], option: str) -> Optional[str]:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _DURATION.fullmatch(value):
-        raise SpecError("'%s' is not a duration; use a Go duration such as 30s, 5m or 1h30m" % (value,), option=option)
     return value
 
 
@@ -220,7 +212,9 @@ def provider_resource(params: dict) -> dict:
     })
     health = params.get("health_check") or {}
     for key in ("interval", "timeout"):
-        check_duration(health.get(key), "health_check.%s" % key)
+        if health.get(key) is not None and seconds(health[key], "health_check.%s" % key) <= 0:
+            raise SpecError("%s is no time at all; the runtime checks the hypervisor every interval, for at most "
+                            "timeout" % health[key], option="health_check.%s" % key)
     # The schema's bounds, checked here so that a refusal comes before the Secrets are written.
     for option, value, low, high in (("health_check.failure_threshold", health.get("failure_threshold"), 1, 10),
                                      ("health_check.success_threshold", health.get("success_threshold"), 1, 10)):
@@ -240,6 +234,7 @@ def provider_resource(params: dict) -> dict:
         "runtime": spec_runtime,
     })
     check_served(spec)
+    check_health_check_served(spec)
     metadata = _drop_empty({"name": name, "namespace": namespace, "labels": params.get("labels"),
                             "annotations": annotations})
     return {"apiVersion": VIRTRIGAUD_API, "kind": "Provider", "metadata": metadata, "spec": spec}

@@ -12,12 +12,14 @@ import copy
 import hashlib
 import hmac
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..errors import SpecError
 from ..providers.connection import PROVIDER_DEFAULTS, default_variable, provider_defaults_read, snake_case
 from ..providers.kubevirt.client import ROLE_RULES as KUBEVIRT_RULES
+from .durations import seconds
 from .resources import provider_type_of
 
 GRPC_PORT_NAME = "grpc"
@@ -97,6 +99,9 @@ def tls_gate(provider: dict) -> tuple[Optional[str], str]:
     return secret, "Enabled"
 
 
+HEALTH_CHECK_TUNING = ("interval", "timeout", "failureThreshold", "successThreshold")
+
+
 def is_upstream_image(image: str) -> bool:
     return any(marker in image for marker in UPSTREAM_IMAGES)
 
@@ -132,6 +137,19 @@ def check_served(spec: dict) -> None:
                         % runtime_name, option="rate_limit")
 
 
+def check_health_check_served(spec: dict) -> None:
+    """Upstream's images check nothing behind /readyz, so tuning their health check would change nothing."""
+    image = (spec.get("runtime") or {}).get("image") or ""
+    health = spec.get("healthCheck") or {}
+    if not is_upstream_image(image):
+        return
+    for key in HEALTH_CHECK_TUNING:
+        if health.get(key) is not None:
+            raise SpecError("upstream's image %s checks nothing behind its readiness probe, so spec.healthCheck.%s "
+                            "would change nothing; remove it, or run the collection's runtime image" % (image, key),
+                            option="health_check.%s" % snake_case(key))
+
+
 def credentials_checksum(secret: dict) -> str:
     """A fingerprint of the credentials Secret's data for the pod template, so a new value rolls the pods.
 
@@ -144,11 +162,32 @@ def credentials_checksum(secret: dict) -> str:
 
 
 def container_args(provider: dict, port: int, upstream: bool, tls_enabled: bool) -> list[str]:
-    if upstream:
-        return ["--port=%d" % port, "--health-port=%d" % HTTP_PORT]
     spec = provider["spec"]
+    checks = [] if is_upstream_image(spec["runtime"]["image"]) else _check_args(spec.get("healthCheck") or {})
+    if upstream:
+        return ["--port=%d" % port, "--health-port=%d" % HTTP_PORT] + checks
     return ["--grpc-addr=:%d" % port, "--metrics-addr=:%d" % HTTP_PORT, "--provider-type=%s" % provider_type_of(provider),
-            "--provider-endpoint=%s" % spec["endpoint"], "--tls-enabled=%s" % str(tls_enabled).lower()]
+            "--provider-endpoint=%s" % spec["endpoint"], "--tls-enabled=%s" % str(tls_enabled).lower()] + checks
+
+
+def _check_args(health: dict) -> list[str]:
+    """The collection's runtime flags for the Provider's healthCheck (its hypervisor check behind /readyz)."""
+    if health.get("enabled") is False:
+        return ["--no-hypervisor-check"]
+    return ["--check-%s=%g" % (key, seconds(health[key], "health_check.%s" % key))
+            for key in ("interval", "timeout") if health.get(key)]
+
+
+def _readiness_probe(spec: dict) -> dict:
+    """/readyz, probed once per hypervisor check, with the healthCheck's thresholds where a check stands behind it."""
+    probe = _probe("/readyz", 5, 10)
+    health = spec.get("healthCheck") or {}
+    if is_upstream_image(spec["runtime"]["image"]) or health.get("enabled") is False:
+        return probe
+    if health.get("interval"):
+        probe["periodSeconds"] = max(1, math.ceil(seconds(health["interval"], "health_check.interval")))
+    probe.update({key: health[key] for key in ("failureThreshold", "successThreshold") if health.get(key)})
+    return probe
 
 
 def container_env(provider: dict, tls_enabled: bool) -> list[dict]:
@@ -207,7 +246,7 @@ def deployment(provider: dict, options: RuntimeOptions, checksum: Optional[str] 
         "securityContext": copy.deepcopy(runtime.get("securityContext") or DEFAULT_SECURITY_CONTEXT),
         "resources": copy.deepcopy(runtime.get("resources") or DEFAULT_RESOURCES),
         "livenessProbe": _probe("/healthz", 15, 20),
-        "readinessProbe": _probe("/readyz", 5, 10),
+        "readinessProbe": _readiness_probe(spec),
         "lifecycle": {"preStop": {"exec": {"command": ["/bin/sh", "-c", "sleep 15"]}}},
     }
     pod: dict[str, Any] = {

@@ -199,6 +199,42 @@ def test_upstream_images_get_upstream_flags_and_replicas_spread():
     assert "podAntiAffinity" in spec["affinity"]
 
 
+def test_the_health_check_sets_the_runtimes_check_and_the_readiness_probe():
+    obj = provider_object()
+    obj["spec"]["healthCheck"] = {"enabled": True, "interval": "1m30s", "timeout": "500ms",
+                                  "failureThreshold": 4, "successThreshold": 2}
+    container = runtime.deployment(obj, runtime.RuntimeOptions())["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][-2:] == ["--check-interval=90", "--check-timeout=0.5"]
+    assert container["readinessProbe"] == {"httpGet": {"path": "/readyz", "port": 8080}, "initialDelaySeconds": 5,
+                                           "periodSeconds": 90, "failureThreshold": 4, "successThreshold": 2}
+
+
+def test_a_disabled_health_check_turns_the_hypervisor_check_off():
+    obj = provider_object()
+    obj["spec"]["healthCheck"] = {"enabled": False, "interval": "30s", "failureThreshold": 3}
+    container = runtime.deployment(obj, runtime.RuntimeOptions())["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][-1] == "--no-hypervisor-check"
+    assert container["readinessProbe"]["periodSeconds"] == 10 and "failureThreshold" not in container["readinessProbe"]
+
+
+@pytest.mark.parametrize("health, image, option", [
+    ({"interval": "30s"}, None, "health_check.interval"),
+    ({"success_threshold": 2}, None, "health_check.success_threshold"),
+    ({"interval": "0s"}, COLLECTION_IMAGE, "health_check.interval"),
+    ({"timeout": "10 s"}, COLLECTION_IMAGE, "health_check.timeout"),
+])
+def test_a_health_check_that_would_change_nothing_is_refused(health, image, option):
+    with pytest.raises(SpecError) as refused:
+        provider.provider_resource(params(type="vsphere", uri="https://vc/sdk", health_check=health,
+                                          runtime={"image": image, "tls": {"enabled": False}}))
+    assert refused.value.option == option
+
+
+def test_upstreams_image_takes_only_the_health_checks_switch():
+    written = provider.provider_resource(params(type="vsphere", uri="https://vc/sdk", health_check={"enabled": False}))
+    assert written["spec"]["healthCheck"] == {"enabled": False}
+
+
 def test_a_provider_written_elsewhere_is_held_to_the_same_rules():
     obj = provider_object(image="ghcr.io/projectbeskar/virtrigaud/provider-vsphere:v0.3.11")
     with pytest.raises(SpecError) as caught:
