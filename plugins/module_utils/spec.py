@@ -163,7 +163,7 @@ def parse_quantity(value: Any, option: str) -> int:
         )
     number, suffix = match.groups()
     whole, dummy, fraction = number.partition(".")
-    scale = 10 ** len(fraction)
+    scale: int = 10 ** len(fraction)
     return (int(whole) * scale + int(fraction or 0)) * _FACTORS[suffix] // scale
 
 

@@ -19,7 +19,7 @@ import tempfile
 import time
 import uuid
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator, Optional, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Optional, TypeVar, cast
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
@@ -355,7 +355,7 @@ class LibvirtProvider(Provider):
         volume.upload(stream, 0, len(data), 0)
         stream.send(data)
         stream.finish()
-        return volume.path()
+        return cast(str, volume.path())
 
     def _delete_volumes(self, volumes: Iterable[Any]) -> list[str]:
         """Delete what can be deleted; return the paths that remain."""

@@ -14,7 +14,7 @@ import datetime
 import os
 import time
 import uuid
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from ... import errors
 from ...resilience import Deadline
@@ -93,7 +93,7 @@ class ProxmoxProvider(Provider):
     def _node_of(self, vmid: int) -> Optional[str]:
         for entry in self.session.get("cluster/resources", type="vm"):
             if entry.get("type") == "qemu" and int(entry.get("vmid", 0)) == vmid:
-                return entry["node"]
+                return cast(str, entry["node"])
         return None
 
     @staticmethod
@@ -197,19 +197,19 @@ class ProxmoxProvider(Provider):
             return (round(float(node.get("mem", 0)) / float(node.get("maxmem") or 1), 2), guests.count(node["node"]),
                     node["node"])
 
-        return min(online, key=load)["node"]
+        return cast(str, min(online, key=load)["node"])
 
     def _clone_to(self, source_node: str, source: int, node: str, params: dict[str, Any]) -> str:
         """Clone onto ``node``; a source on local storage can only be cloned on its own node."""
         path = self._path(source_node, source, "clone")
         if node == source_node:
-            return self.session.post(path, **params)
+            return cast(str, self.session.post(path, **params))
         try:
-            return self.session.post(path, target=node, **params)
+            return cast(str, self.session.post(path, target=node, **params))
         except errors.PreconditionError as err:
             if "local storage" not in err.msg:
                 raise
-            return self.session.post(path, **params)
+            return cast(str, self.session.post(path, **params))
 
     def _template(self, image: str) -> dict[str, Any]:
         """A template by name or VMID."""
@@ -294,7 +294,7 @@ class ProxmoxProvider(Provider):
             values = self._hardware(spec, vmid, storage, {})
             values.update(vmid=vmid, name=spec.name, ostype="l26", scsihw="virtio-scsi-pci", scsi0=root,
                           bios="ovmf" if spec.firmware == "uefi" else "seabios")
-            return self.session.post("nodes/%s/qemu" % node, **values)
+            return cast(str, self.session.post("nodes/%s/qemu" % node, **values))
 
         vmid, upid = self._reserve(start)
         self._wait(upid, "create")
@@ -450,7 +450,7 @@ class ProxmoxProvider(Provider):
         return _DONE
 
     def _remove_snippets(self, vmid: int) -> None:
-        folder = self.config.options.get("snippets_dir")
+        folder: str = self.config.options.get("snippets_dir") or ""
         for kind in ("user", "meta", "network") if folder else ():
             path = os.path.join(folder, "snippets", "virtrigaud-%d-%s.yaml" % (vmid, kind))
             if os.path.exists(path):

@@ -197,7 +197,8 @@ def cpu_settings(cpu: int) -> dict[str, Any]:
 def free_keys(prefix: str, existing: Iterable[str], count: int, first: int = 0) -> list[str]:
     """The next ``count`` unused keys such as scsi1, scsi3 (from ``first`` on)."""
     used = {key[len(prefix):] for key in existing if key.startswith(prefix)}
-    keys, index = [], first
+    keys: list[str] = []
+    index = first
     while len(keys) < count:
         if str(index) not in used:
             keys.append("%s%d" % (prefix, index))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, cast
 
 from ...errors import ProviderError, SpecError
 from ...spec import DiskSpec, NetworkSpec, Placement, VMSpec, parse_vm
@@ -247,7 +247,7 @@ def reconfiguration(desired: Any, observed: ObservedVM) -> Reconfiguration:
     })
     wanted = [(ROOT_DISK, spec.root_disk_gib)] if spec.root_disk_gib else []
     sizes = {name: size for name, size in wanted + [(d.name, d.size_gib) for d in spec.disks]
-             if observed.disk(name) is not None and size > observed.disk(name).size_gib}
+             if observed.disk(name) is not None and size > cast(ObservedDisk, observed.disk(name)).size_gib}
     nics = diff_nics(spec.networks, observed.nics) if listed is not None else NicDiff()
     return Reconfiguration(
         cpu=spec.cpu if spec.cpu and spec.cpu != observed.cpu else None,

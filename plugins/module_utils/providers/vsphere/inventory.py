@@ -9,7 +9,7 @@ in ``config.extraConfig`` under the ``virtrigaud.`` prefix.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional, cast
 
 from ...spec import Placement
 from ..base import ObservedDisk, ObservedNIC, ObservedVM, usable_ip
@@ -17,7 +17,7 @@ from ..base import ObservedDisk, ObservedNIC, ObservedVM, usable_ip
 try:
     from pyVmomi import vim, vmodl
 except ImportError:  # pragma: no cover - session.connect reports it
-    vim = vmodl = None
+    vim = vmodl = None  # type: ignore[assignment]  # unused without pyVmomi: session.connect reports it
 
 EXTRA_PREFIX = "virtrigaud."
 PAGE_SIZE = 1000
@@ -36,7 +36,7 @@ _NIC_MODELS = {"VirtualVmxnet3": "vmxnet3", "VirtualE1000": "e1000", "VirtualE10
                "VirtualVmxnet2": "vmxnet2", "VirtualPCNet32": "pcnet32"}
 
 
-def collect(content: Any, kind: Any, properties: tuple[str, ...], root: Any = None) -> Iterator[tuple[Any, dict]]:
+def collect(content: Any, kind: Any, properties: tuple[str, ...], root: Any = None) -> Iterator[tuple[Any, dict[str, Any]]]:
     """(managed object, {property: value}) for every object of ``kind`` below ``root``, in pages.
 
     ``content`` is the ServiceContent of a logged-in session.
@@ -85,7 +85,7 @@ def portgroup_key(card: Any) -> Optional[str]:
     """The distributed port group a NIC is on, by key; None for a NIC on a standard network."""
     backing = card.backing
     if isinstance(backing, vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo):
-        return backing.port.portgroupKey
+        return cast(Optional[str], backing.port.portgroupKey)
     return None
 
 

@@ -44,7 +44,7 @@ from .inventory import EXTRA_PREFIX, VM_PROPERTIES
 try:
     from pyVmomi import vim, vmodl
 except ImportError:  # pragma: no cover - session.connect reports it
-    vim = vmodl = None
+    vim = vmodl = None  # type: ignore[assignment]  # unused without pyVmomi
 
 _DONE = TaskRef()
 TASK_SECONDS = 3600.0
@@ -108,7 +108,7 @@ class VsphereProvider(Provider):
             raise NotFoundError("VM '%s' not found" % vm_id)
         return found[0]
 
-    def _find_by_id(self, vm_id: str) -> Optional[tuple[Any, dict]]:
+    def _find_by_id(self, vm_id: str) -> Optional[tuple[Any, dict[str, Any]]]:
         if vm_id.startswith("vm-"):
             matches = [(o, p) for o, p in inventory.collect(self.content, vim.VirtualMachine, ("name",))
                        if o._moId == vm_id]  # pylint: disable=protected-access
@@ -120,7 +120,7 @@ class VsphereProvider(Provider):
         obj = matches[0][0]
         return obj, self._properties(obj)
 
-    def _properties(self, obj: Any) -> dict:
+    def _properties(self, obj: Any) -> dict[str, Any]:
         collector = self.content.propertyCollector
         spec = vmodl.query.PropertyCollector.FilterSpec(
             objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=obj, skip=False)],
@@ -180,7 +180,7 @@ class VsphereProvider(Provider):
             nic_changes={"set_network": "live", "set_mac_address": "offline", "remove_network": "live"},
         )
 
-    def _observed(self, obj: Any, props: dict) -> ObservedVM:
+    def _observed(self, obj: Any, props: dict[str, Any]) -> ObservedVM:
         """The VM with its distributed port groups named: their names take one query, made when a NIC needs it."""
         devices = props.get("config.hardware.device") or ()
         cards = [d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)]
@@ -234,8 +234,9 @@ class VsphereProvider(Provider):
              "folder"),
         )
         for key, kind, given, option, default, default_option, what in wanted:
-            if given or default:
-                found[key] = self._required(kind, given or default, option if given else default_option, what, root)
+            name, name_option = (given, option) if given else (default, default_option)
+            if name and name_option:
+                found[key] = self._required(kind, name, name_option, what, root)
         if "datastore" not in found and options.get("storage_pod"):
             found["datastore"] = self._roomiest_member(options["storage_pod"], root)
         return found

@@ -20,7 +20,7 @@ try:
 
     PYVMOMI_ERROR: Optional[ImportError] = None
 except ImportError as err:  # pragma: no cover - depends on the host
-    vim = None
+    vim = None  # type: ignore[assignment]  # unused without pyVmomi
     PYVMOMI_ERROR = err
 
 DEFAULT_PORT = 443
