@@ -72,10 +72,12 @@ crds:
   sample: [{name: providers.infra.virtrigaud.io, versions: [v1beta1], changed: false, established: true}]
 """
 
+from typing import Any
+
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import condition
-from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import Deadline
 
 KIND = "CustomResourceDefinition"
@@ -97,7 +99,7 @@ def _entry(name, change, obj):
     return {"name": name, "versions": versions, "changed": change.changed, "established": established(obj)}
 
 
-def run(m):
+def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
     definitions = _checked(p["definitions"])
     deadline = Deadline(p["wait_timeout"])
@@ -115,7 +117,7 @@ def run(m):
             for change in changes:
                 m.kube.wait_for(KIND, change.name, None, lambda obj: obj is None, deadline,
                                 "%s %s to be deleted" % (KIND, change.name))
-    result = {"changed": any(change.changed for change in changes),
+    result: dict[str, Any] = {"changed": any(change.changed for change in changes),
               "crds": [_entry(change.name, change, obj) for change, obj in zip(changes, settled)]}
     if m.diff_mode:
         result["diff"] = {
@@ -128,10 +130,10 @@ def run(m):
 
 
 # How AnsibleModule, and the action plugin of the same name, check the options together.
-OPTION_RULES = {}
+OPTION_RULES: dict[str, Any] = {}
 
 
-def argument_spec():
+def argument_spec() -> dict[str, Any]:
     return {
         **group_spec(),
         "definitions": {"type": "list", "elements": "dict", "required": True},
@@ -141,7 +143,7 @@ def argument_spec():
     }
 
 
-def main():
+def main() -> None:
     VirtrigaudModule(argument_spec(), supports_check_mode=True, **OPTION_RULES).execute(run)
 
 

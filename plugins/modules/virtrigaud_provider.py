@@ -344,6 +344,8 @@ validation:
     health_score: {description: 0-100., type: int, returned: always}
 """
 
+from typing import Any, Optional
+
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError, UnavailableError
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube import provider as objects
@@ -354,7 +356,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.kube.probe import 
     runtime_endpoint,
     secret_values,
 )
-from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import Deadline
 
 
@@ -459,8 +461,8 @@ def absent(m, diff):
     }
 
 
-def run(m):
-    diff = {"before": {}, "after": {}} if m.diff_mode else None
+def run(m: VirtrigaudRun) -> dict[str, Any]:
+    diff: Optional[dict[str, Any]] = {"before": {}, "after": {}} if m.diff_mode else None
     result = (present if m.params["state"] == "present" else absent)(m, diff)
     if diff is not None:
         result["diff"] = diff
@@ -468,10 +470,10 @@ def run(m):
 
 
 # How AnsibleModule, and the action plugin of the same name, check the options together.
-OPTION_RULES = {"required_if": [["state", "present", ["type", "uri"]]]}
+OPTION_RULES: dict[str, Any] = {"required_if": [["state", "present", ["type", "uri"]]]}
 
 
-def argument_spec():
+def argument_spec() -> dict[str, Any]:
     text = {"type": "str"}
     return {
         **group_spec(),
@@ -522,7 +524,7 @@ def argument_spec():
     }
 
 
-def main():
+def main() -> None:
     VirtrigaudModule(argument_spec(), supports_check_mode=True, **OPTION_RULES).execute(run)
 
 

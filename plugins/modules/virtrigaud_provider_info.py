@@ -85,6 +85,8 @@ providers:
         message: {description: "Why the probe fell short, if it did.", type: str, returned: always}
 """
 
+from typing import Any
+
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.probe import (
@@ -95,7 +97,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.kube.probe import 
 )
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import check_name
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.resources import provider_type_of
-from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 
 
 def _probe(m, provider):
@@ -122,7 +124,7 @@ def _unprobed(endpoint, secret):
             "health_score": 0, "message": "the Secret '%s' does not exist" % secret}
 
 
-def run(m):
+def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
     if p["namespace"]:
         check_name(p["namespace"], "namespace")
@@ -151,10 +153,10 @@ def run(m):
 
 
 # How AnsibleModule, and the action plugin of the same name, check the options together.
-OPTION_RULES = {}
+OPTION_RULES: dict[str, Any] = {}
 
 
-def argument_spec():
+def argument_spec() -> dict[str, Any]:
     return {
         **group_spec(),
         "name": {"type": "str"},
@@ -165,7 +167,7 @@ def argument_spec():
     }
 
 
-def main():
+def main() -> None:
     VirtrigaudModule(argument_spec(), supports_check_mode=True, **OPTION_RULES).execute(run)
 
 

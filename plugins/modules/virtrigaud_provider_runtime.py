@@ -148,6 +148,7 @@ status:
 """
 
 import datetime
+from typing import Any
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import NotFoundError, SpecError
@@ -155,7 +156,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.kube import provid
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube import runtime
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import comparable
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import check_name
-from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import Deadline
 
 # Status fields that record when, not what: a status differing only in them is not rewritten.
@@ -284,7 +285,7 @@ def _check_names(p):
         check_name(namespace, "network_policy_namespaces[%d]" % index)
 
 
-def run(m):
+def run(m: VirtrigaudRun) -> dict[str, Any]:
     _check_names(m.params)
     changes, status_changed, result = (present if m.params["state"] == "present" else absent)(m)
     result.update(changed=status_changed or any(change.changed for change in changes),
@@ -296,10 +297,10 @@ def run(m):
 
 
 # How AnsibleModule, and the action plugin of the same name, check the options together.
-OPTION_RULES = {}
+OPTION_RULES: dict[str, Any] = {}
 
 
-def argument_spec():
+def argument_spec() -> dict[str, Any]:
     return {
         **group_spec(),
         "name": {"type": "str", "required": True},
@@ -318,7 +319,7 @@ def argument_spec():
     }
 
 
-def main():
+def main() -> None:
     VirtrigaudModule(argument_spec(), supports_check_mode=True, **OPTION_RULES).execute(run)
 
 

@@ -393,6 +393,8 @@ resource:
   type: dict
 """
 
+from typing import Any
+
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import (
     group_spec,
     lifecycle_spec,
@@ -404,17 +406,17 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.errors import Spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.executor import Executor
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube import vm as resources
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import comparable, condition
-from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import Policy, plan
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import poll
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm, parse_vm_name
 
 POWER_BY_STATE = {"started": "On", "restarted": "On", "stopped": "Off"}
 # How AnsibleModule, and the action plugin of the same name, check the options together.
-OPTION_RULES = {"required_one_of": [["name", "id"]]}
+OPTION_RULES: dict[str, Any] = {"required_one_of": [["name", "id"]]}
 
 
-def argument_spec():
+def argument_spec() -> dict[str, Any]:
     return {**group_spec(), **wait_spec(), **vm_ref_spec(), **vm_spec(), **lifecycle_spec(),
             **resource_spec()}
 
@@ -429,7 +431,7 @@ def resource_spec():
     }
 
 
-def run(m):
+def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
     if p["provider_ref"]:
         return run_resource(m)
@@ -452,7 +454,7 @@ def run(m):
     observed = m.locate(p["name"], p["id"])
     desired = None
     if p["state"] != "absent":
-        desired = parse_vm(dict(p, name=p["name"] or observed.name), POWER_BY_STATE.get(p["state"]))
+        desired = parse_vm(dict(p, name=p["name"] or (observed.name if observed else None)), POWER_BY_STATE.get(p["state"]))
 
     source = None
     if observed is None and desired is not None:
@@ -488,7 +490,7 @@ def run(m):
     return result
 
 
-def run_resource(m):
+def run_resource(m: VirtrigaudRun) -> dict[str, Any]:
     """Converge the VirtualMachine resource (and its inline objects) instead of a hypervisor VM."""
     p = m.params
     name = parse_vm_name(p["name"])
@@ -559,7 +561,7 @@ def wait_for_ip(provider, vm_id, deadline):
     return poll(addressed, deadline, "an IP address")
 
 
-def main():
+def main() -> None:
     VirtrigaudModule(argument_spec(), supports_check_mode=True, **OPTION_RULES).execute(run)
 
 
