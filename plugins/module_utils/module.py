@@ -124,7 +124,8 @@ class VirtrigaudModule(VirtrigaudRun):
         container = container_for_string(argument_spec, self.ansible.given)
         if container is not None:
             self.ansible.fail_json(**container.to_dict())
-        super().__init__(self.ansible.params, bool(self.ansible.check_mode), bool(self.ansible._diff), self.ansible.warn)
+        super().__init__(self.ansible.params, bool(self.ansible.check_mode), bool(self.ansible._diff),
+                         self.ansible.warn)
 
     def execute(self, run: Callable[[VirtrigaudRun], dict[str, Any]]) -> None:
         """Run the module body and exit with its result, or fail with a structured error."""

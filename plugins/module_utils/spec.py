@@ -190,7 +190,8 @@ def parse_memory_mib(value: Any, option: str = "memory") -> int:
             raise SpecError("'%s' is not a whole number of MiB; use binary units such as '4Gi'" % value, option=option)
         mib = size // MIB
     if not MIN_MEMORY_MIB <= mib <= MAX_MEMORY_MIB:
-        raise SpecError("must be between %d MiB and %d MiB, got %d MiB" % (MIN_MEMORY_MIB, MAX_MEMORY_MIB, mib), option=option)
+        raise SpecError("must be between %d MiB and %d MiB, got %d MiB" % (MIN_MEMORY_MIB, MAX_MEMORY_MIB, mib),
+                        option=option)
     return mib
 
 
@@ -273,7 +274,8 @@ def _items(data: Mapping[str, Any], key: str, most: int) -> list[Mapping[str, An
 def parse_vm_name(value: Any, option: str = "name") -> str:
     if not isinstance(value, str) or not _VM_NAME.fullmatch(value):
         raise SpecError(
-            "%r is not a valid VM name: 1-80 letters, digits, '.', '_' or '-', starting and ending with a letter or digit"
+            "%r is not a valid VM name: 1-80 letters, digits, '.', '_' or '-', starting and ending with a letter or "
+            "digit"
             % (value,),
             option=option,
         )
@@ -285,7 +287,8 @@ def _parse_disk(item: Mapping[str, Any], option: str) -> DiskSpec:
     if name is None or not _LABEL.fullmatch(name):
         raise SpecError("%r is not a valid disk name: a DNS label such as 'data-1'" % (name,), option=option + ".name")
     if name == "root":
-        raise SpecError("'root' is reserved for the root disk; size it with disk_defaults.size", option=option + ".name")
+        raise SpecError("'root' is reserved for the root disk; size it with disk_defaults.size",
+                        option=option + ".name")
     if item.get("size") is None:
         raise SpecError("is required, for example '10Gi'", option=option + ".size")
     disk_type = _choice(_string(item, "type", option + ".type"), DISK_TYPES, option + ".type") or "thin"

@@ -68,20 +68,26 @@ providers:
   contains:
     name: {description: Name., type: str, returned: always}
     namespace: {description: Namespace., type: str, returned: always}
-    type: {description: "Hypervisor type; for a type carried past the CRD enum (kubevirt), its real type.", type: str, returned: always, sample: vsphere}
+    type: {description: "Hypervisor type; for a type carried past the CRD enum (kubevirt), its real type.", type: str,
+           returned: always, sample: vsphere}
     endpoint: {description: Hypervisor endpoint., type: str, returned: always}
     spec: {description: The Provider's spec., type: dict, returned: always}
-    status: {description: The Provider's status as its controller wrote it (empty when none did)., type: dict, returned: always}
+    status: {description: The Provider's status as its controller wrote it (empty when none did)., type: dict,
+             returned: always}
     probe:
       description: The live check, with O(probe=true); null for a Provider whose health checks are disabled.
       type: dict
       returned: when O(probe=true)
       contains:
-        connectivity: {description: "C(status) Connected or Disconnected, C(endpoint), C(latency_ms).", type: dict, returned: always}
+        connectivity: {description: "C(status) Connected or Disconnected, C(endpoint), C(latency_ms).", type: dict,
+                       returned: always}
         authentication: {description: "C(status) Authenticated, Failed or Unknown.", type: dict, returned: always}
-        capabilities: {description: "What the backend supports, with C(supported_operations).", type: dict, returned: always}
-        resource_usage: {description: "C(vms), total C(cpu) and C(memory_mib), from the provider's list call.", type: dict, returned: always}
-        health_score: {description: "0-100; 40 for connectivity, 30 for authentication, 30 for listing VMs.", type: int, returned: always}
+        capabilities: {description: "What the backend supports, with C(supported_operations).", type: dict,
+                       returned: always}
+        resource_usage: {description: "C(vms), total C(cpu) and C(memory_mib), from the provider's list call.",
+                         type: dict, returned: always}
+        health_score: {description: "0-100; 40 for connectivity, 30 for authentication, 30 for listing VMs.", type: int,
+                       returned: always}
         message: {description: "Why the probe fell short, if it did.", type: str, returned: always}
 """
 

@@ -49,7 +49,8 @@ options:
     aliases: [vm_id]
   state:
     description:
-      - V(present) makes sure the VM exists with this spec; a new VM is powered on, an existing one keeps its power state.
+      - V(present) makes sure the VM exists with this spec; a new VM is powered on, an existing one keeps its power
+        state.
       - V(started) and V(stopped) also set the power state; V(restarted) reboots a running VM or starts a stopped one.
       - V(absent) removes the VM, stopping it hard first if it runs.
     type: str
@@ -197,7 +198,8 @@ options:
     type: list
     elements: str
   clone_from:
-    description: Create the VM as a clone of this VM (by name) instead of from scratch. The source must be stopped for libvirt.
+    description: Create the VM as a clone of this VM (by name) instead of from scratch. The source must be stopped for
+      libvirt.
     type: str
   linked_clone:
     description:
@@ -454,7 +456,8 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
     observed = m.locate(p["name"], p["id"])
     desired = None
     if p["state"] != "absent":
-        desired = parse_vm(dict(p, name=p["name"] or (observed.name if observed else None)), POWER_BY_STATE.get(p["state"]))
+        desired = parse_vm(dict(p, name=p["name"] or (observed.name if observed else None)),
+                           POWER_BY_STATE.get(p["state"]))
 
     source = None
     if observed is None and desired is not None:

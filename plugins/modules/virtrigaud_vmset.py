@@ -327,7 +327,8 @@ def _planned_members(the_plan, members, check_mode):
 
 
 # How AnsibleModule, and the action plugin of the same name, check the options together.
-OPTION_RULES: dict[str, Any] = {"required_one_of": [["name", "definition"]], "mutually_exclusive": [["definition", "template"]]}
+OPTION_RULES: dict[str, Any] = {"required_one_of": [["name", "definition"]],
+                                "mutually_exclusive": [["definition", "template"]]}
 
 
 def argument_spec() -> dict[str, Any]:

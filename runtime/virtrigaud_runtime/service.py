@@ -3,9 +3,9 @@
 """provider.v1 on top of the provider layer: one thin method per RPC, errors as proper status codes.
 
 Each worker thread keeps its own provider (connections are not shared across
-threads), except the mock's, whose VMs live in the provider instance.  Create, Clone and SnapshotCreate answer when done, because they
-return an id; the other changes answer with a TaskRef when they take longer
-than the task window.
+threads), except the mock's, whose VMs live in the provider instance.  Create,
+Clone and SnapshotCreate answer when done, because they return an id; the
+other changes answer with a TaskRef when they take longer than the task window.
 """
 
 from __future__ import annotations

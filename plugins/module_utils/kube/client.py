@@ -163,7 +163,8 @@ class Kube:
                 settings.host = config.host
                 if config.api_key:
                     settings.api_key = {"authorization": "Bearer " + config.api_key}
-            elif config.kubeconfig or os.path.exists(os.path.expanduser("~/.kube/config")) or os.environ.get("KUBECONFIG"):
+            elif (config.kubeconfig or os.path.exists(os.path.expanduser("~/.kube/config"))
+                  or os.environ.get("KUBECONFIG")):
                 self.default_namespace = _check_context(config) or self.default_namespace
                 kube_config.load_kube_config(config_file=config.kubeconfig, context=config.context,
                                              client_configuration=settings, persist_config=False)
@@ -216,7 +217,8 @@ class Kube:
         except errors.NotFoundError:
             return None
 
-    def list(self, kind: str, namespace: Optional[str] = None, label_selector: Optional[str] = None) -> list[dict[str, Any]]:
+    def list(self, kind: str, namespace: Optional[str] = None,
+             label_selector: Optional[str] = None) -> list[dict[str, Any]]:
         found = self.request("GET", KINDS[kind].path(namespace), query={"labelSelector": label_selector})
         items: list[dict[str, Any]] = found.get("items", [])
         return items
@@ -260,8 +262,9 @@ class Kube:
             changes.append(Change(kind, name, namespace, before, None))
         return changes
 
-    def wait_for(self, kind: str, name: str, namespace: Optional[str], ready: Callable[[Optional[dict[str, Any]]], bool],
-                 deadline: Deadline, what: str) -> Optional[dict[str, Any]]:
+    def wait_for(self, kind: str, name: str, namespace: Optional[str],
+                 ready: Callable[[Optional[dict[str, Any]]], bool], deadline: Deadline,
+                 what: str) -> Optional[dict[str, Any]]:
         """Poll the object until ``ready`` accepts it (it may be None, for a deletion)."""
         def probe() -> Optional[tuple[Optional[dict[str, Any]]]]:
             current = self.get(kind, name, namespace)

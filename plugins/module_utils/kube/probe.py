@@ -12,9 +12,9 @@ import time
 from typing import Any, Optional
 
 from .. import errors
+from ..providers.base import ProviderConfig
 from ..providers.registry import open_provider
 from .client import Kube
-from ..providers.base import ProviderConfig
 from .provider import provider_connection
 from .resources import provider_type_of
 from .runtime import object_name

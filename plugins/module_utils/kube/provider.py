@@ -157,7 +157,8 @@ def insecure_skip_verify(params: dict[str, Any]) -> bool:
     return params.get("validate_certs") is False
 
 
-def _carry(provider_type: str, env: list[dict[str, Any]], annotations: Optional[dict[str, Any]]) -> tuple[str, list[dict[str, Any]], Optional[dict[str, Any]]]:
+def _carry(provider_type: str, env: list[dict[str, Any]], annotations: Optional[dict[str, Any]]
+           ) -> tuple[str, list[dict[str, Any]], Optional[dict[str, Any]]]:
     if provider_type not in CARRIED_TYPES:
         return provider_type, env, annotations
     env = [entry for entry in env if entry["name"] != "PROVIDER_TYPE"] + [{"name": "PROVIDER_TYPE",
@@ -269,7 +270,8 @@ def credentials_secret(params: dict[str, Any]) -> Optional[dict[str, Any]]:
 def tls_secret(params: dict[str, Any]) -> Optional[dict[str, Any]]:
     """The runtime's TLS Secret (tls.crt, tls.key, ca.crt) when the task gives the material."""
     tls = (params.get("runtime") or {}).get("tls") or {}
-    material: dict[str, Any] = {"tls.crt": tls.get("certificate"), "tls.key": tls.get("private_key"), "ca.crt": tls.get("ca_certificate")}
+    material: dict[str, Any] = {"tls.crt": tls.get("certificate"), "tls.key": tls.get("private_key"),
+                                "ca.crt": tls.get("ca_certificate")}
     given = {key for key, value in material.items() if value}
     if not given:
         return None

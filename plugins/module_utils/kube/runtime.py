@@ -166,8 +166,9 @@ def container_args(provider: dict[str, Any], port: int, upstream: bool, tls_enab
     checks = [] if is_upstream_image(spec["runtime"]["image"]) else _check_args(spec.get("healthCheck") or {})
     if upstream:
         return ["--port=%d" % port, "--health-port=%d" % HTTP_PORT] + checks
-    return ["--grpc-addr=:%d" % port, "--metrics-addr=:%d" % HTTP_PORT, "--provider-type=%s" % provider_type_of(provider),
-            "--provider-endpoint=%s" % spec["endpoint"], "--tls-enabled=%s" % str(tls_enabled).lower()] + checks
+    return ["--grpc-addr=:%d" % port, "--metrics-addr=:%d" % HTTP_PORT,
+            "--provider-type=%s" % provider_type_of(provider), "--provider-endpoint=%s" % spec["endpoint"],
+            "--tls-enabled=%s" % str(tls_enabled).lower()] + checks
 
 
 def _check_args(health: dict[str, Any]) -> list[str]:
@@ -399,7 +400,8 @@ def pod_disruption_budget(provider: dict[str, Any], options: RuntimeOptions) -> 
     }
 
 
-def runtime_objects(provider: dict[str, Any], options: RuntimeOptions, checksum: Optional[str] = None) -> list[dict[str, Any]]:
+def runtime_objects(provider: dict[str, Any], options: RuntimeOptions,
+                    checksum: Optional[str] = None) -> list[dict[str, Any]]:
     """Every object the runtime needs, in the order to apply them."""
     objects = service_account_objects(provider, options) if options.service_account else []
     objects += [service(provider, options), deployment(provider, options, checksum)]
@@ -413,7 +415,8 @@ def runtime_objects(provider: dict[str, Any], options: RuntimeOptions, checksum:
 OPTIONAL_KINDS = ("ServiceAccount", "Role", "RoleBinding", "NetworkPolicy", "PodDisruptionBudget")
 
 
-def runtime_status(provider: dict[str, Any], deployment_status: Optional[dict[str, Any]], tls_reason: str, now: str) -> dict[str, Any]:
+def runtime_status(provider: dict[str, Any], deployment_status: Optional[dict[str, Any]], tls_reason: str,
+                   now: str) -> dict[str, Any]:
     """Provider.status as upstream's controller reports it for this Deployment's state."""
     name = object_name(provider)
     namespace = provider["metadata"]["namespace"]

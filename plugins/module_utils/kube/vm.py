@@ -58,14 +58,16 @@ def vm_image(spec: VMSpec, namespace: str, provider_type: Optional[str]) -> dict
     return _object("VMImage", spec.name, namespace, spec.name, {"source": source})
 
 
-def network_attachment(spec: VMSpec, index: int, namespace: str, provider_type: Optional[str]) -> Optional[dict[str, Any]]:
+def network_attachment(spec: VMSpec, index: int, namespace: str,
+                       provider_type: Optional[str]) -> Optional[dict[str, Any]]:
     nic = spec.networks[index]
     if not (nic.network or nic.bridge):
         return None
     if provider_type == "vsphere":
         network: dict[str, Any] = {"vsphere": {"portgroup": nic.network or nic.bridge}}
     elif provider_type == "proxmox":
-        network = {"proxmox": dict({"bridge": nic.bridge or nic.network}, **({"model": nic.model} if nic.model else {}))}
+        network = {"proxmox": dict({"bridge": nic.bridge or nic.network},
+                                   **({"model": nic.model} if nic.model else {}))}
     else:
         libvirt: dict[str, Any] = {"networkName": nic.network} if nic.network else {"bridge": {"name": nic.bridge}}
         if nic.model:
@@ -95,7 +97,8 @@ def _nic(spec: VMSpec, index: int, attachment: Optional[dict[str, Any]]) -> dict
     return entry
 
 
-def vm_objects(spec: VMSpec, namespace: str, refs: References, power_state: Optional[str] = None) -> list[dict[str, Any]]:
+def vm_objects(spec: VMSpec, namespace: str, refs: References,
+               power_state: Optional[str] = None) -> list[dict[str, Any]]:
     """The objects to apply, the VirtualMachine last (its references exist by then).
 
     ``power_state`` is the resource's powerState when it has more values than the spec's (OffGraceful).
@@ -112,7 +115,8 @@ def vm_objects(spec: VMSpec, namespace: str, refs: References, power_state: Opti
     if spec.image and not image_name:
         objects.append(vm_image(spec, namespace, refs.provider_type))
         image_name = spec.name
-    attachments = [network_attachment(spec, index, namespace, refs.provider_type) for index in range(len(spec.networks))]
+    attachments = [network_attachment(spec, index, namespace, refs.provider_type)
+                   for index in range(len(spec.networks))]
     objects += [attachment for attachment in attachments if attachment]
     secret = cloud_init_secret(spec, namespace)
     if secret:

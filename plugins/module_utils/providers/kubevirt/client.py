@@ -92,7 +92,8 @@ class Cluster:
             return False
         return True
 
-    def power(self, action: str, name: str, namespace: str, body: dict[str, Any], fallback: Callable[[], object]) -> None:
+    def power(self, action: str, name: str, namespace: str, body: dict[str, Any],
+              fallback: Callable[[], object]) -> None:
         """Ask virt-api to start, stop or restart the VM; a 409 means it is so already.  Where the cluster has no
         ``subresources.kubevirt.io`` (404 for a VM that exists), ``fallback`` does it through the VM's spec."""
         if self.subresources is not False:

@@ -352,7 +352,8 @@ def _template_of(vm: Mapping[str, Any], claim: Optional[str]) -> Optional[dict[s
     return next((t for t in vm["spec"].get("dataVolumeTemplates") or [] if t["metadata"]["name"] == claim), None)
 
 
-def reconfigured(vm: dict[str, Any], change: Reconfiguration, storage_class: Optional[str]) -> tuple[dict[str, Any], dict[str, int]]:
+def reconfigured(vm: dict[str, Any], change: Reconfiguration,
+                 storage_class: Optional[str]) -> tuple[dict[str, Any], dict[str, int]]:
     """The VM with ``change`` applied, and the claims to grow (name → GiB), which the caller patches first."""
     updated = json.loads(json.dumps(vm))
     name = updated["metadata"]["name"]
@@ -486,7 +487,8 @@ def _disks(vm: Mapping[str, Any], template: Mapping[str, Any], claims: Mapping[s
             size = gib(((storage or {}).get("resources") or {}).get("requests", {}).get("storage"))
         image = (volume.get("containerDisk") or {}).get("image")
         found.append(ObservedDisk(name=disk["name"], size_gib=size, format="containerDisk" if image else "pvc",
-                                  path=image or claim, device=next(iter(k for k in ("disk", "lun") if k in disk), None)))
+                                  path=image or claim,
+                                  device=next(iter(k for k in ("disk", "lun") if k in disk), None)))
     return tuple(found)
 
 

@@ -341,7 +341,8 @@ class LibvirtProvider(Provider):
         for index, disk in enumerate(spec.disks, start=1):
             size = disk.size_gib * GIB
             volume = self._new_volume(
-                pool, dx.volume_xml("%s-%s.qcow2" % (spec.name, disk.name), size, allocation=_allocation(disk.type, size)),
+                pool,
+                dx.volume_xml("%s-%s.qcow2" % (spec.name, disk.name), size, allocation=_allocation(disk.type, size)),
                 created,
             )
             disks.append(dx.DiskRef(disk.name, dx.disk_device(index), volume.path()))
@@ -410,7 +411,8 @@ class LibvirtProvider(Provider):
         pressed_at = None
         while domain.isActive():
             if deadline.expired:
-                raise DeadlineExceededError("the guest did not shut down within %d s of the ACPI power button" % timeout)
+                raise DeadlineExceededError(
+                    "the guest did not shut down within %d s of the ACPI power button" % timeout)
             if pressed_at is None or time.monotonic() - pressed_at >= SHUTDOWN_PRESS_INTERVAL:
                 self._quietly(domain.shutdown, ["OPERATION_INVALID"])
                 pressed_at = time.monotonic()
@@ -437,8 +439,8 @@ class LibvirtProvider(Provider):
         if change.tags is not None:
             meta = dx.Metadata(meta.disks, meta.nics, meta.seed, tuple(change.tags))
         if meta != facts.metadata:
-            domain.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, dx.metadata_xml(meta, namespaced=False), dx.PREFIX, dx.NAMESPACE,
-                               flags)
+            domain.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, dx.metadata_xml(meta, namespaced=False), dx.PREFIX,
+                               dx.NAMESPACE, flags)
         return _DONE
 
     def _set_cpu(self, domain: Any, facts: dx.DomainFacts, cpu: int, live: bool, flags: int) -> None:

@@ -32,7 +32,8 @@ NIC_MODELS = {"virtio": "virtio", "e1000": "e1000", "e1000e": "e1000e", "rtl8139
 
 
 def property_string(text: str, default_key: str) -> dict[str, str]:
-    """``virtio=BC:24:11:00:00:01,bridge=vmbr0`` → {'virtio': 'BC:..', 'bridge': 'vmbr0'}; a bare part is ``default_key``."""
+    """``virtio=BC:24:11:00:00:01,bridge=vmbr0`` → {'virtio': 'BC:..', 'bridge': 'vmbr0'}; a bare part is
+    ``default_key``."""
     values: dict[str, str] = {}
     for part in (text or "").split(","):
         key, sep, value = part.partition("=")

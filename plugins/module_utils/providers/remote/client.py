@@ -42,7 +42,8 @@ _ERRORS = {cls.error_code: cls for cls in (
     errors.UnsupportedError, errors.PermissionDeniedError, errors.AuthenticationError, errors.UnavailableError,
     errors.DeadlineExceededError, errors.ProviderError)}
 _BY_CODE = {
-    "INVALID_ARGUMENT": errors.SpecError, "NOT_FOUND": errors.NotFoundError, "ALREADY_EXISTS": errors.AlreadyExistsError,
+    "INVALID_ARGUMENT": errors.SpecError, "NOT_FOUND": errors.NotFoundError,
+    "ALREADY_EXISTS": errors.AlreadyExistsError,
     "FAILED_PRECONDITION": errors.PreconditionError, "ABORTED": errors.ConflictError,
     "UNIMPLEMENTED": errors.UnsupportedError, "PERMISSION_DENIED": errors.PermissionDeniedError,
     "UNAUTHENTICATED": errors.AuthenticationError, "UNAVAILABLE": errors.UnavailableError,

@@ -36,7 +36,8 @@ _NIC_MODELS = {"VirtualVmxnet3": "vmxnet3", "VirtualE1000": "e1000", "VirtualE10
                "VirtualVmxnet2": "vmxnet2", "VirtualPCNet32": "pcnet32"}
 
 
-def collect(content: Any, kind: Any, properties: tuple[str, ...], root: Any = None) -> Iterator[tuple[Any, dict[str, Any]]]:
+def collect(content: Any, kind: Any, properties: tuple[str, ...],
+            root: Any = None) -> Iterator[tuple[Any, dict[str, Any]]]:
     """(managed object, {property: value}) for every object of ``kind`` below ``root``, in pages.
 
     ``content`` is the ServiceContent of a logged-in session.

@@ -16,12 +16,12 @@ from typing import Any, Iterable, Optional
 
 from ...errors import (
     ConflictError,
-    VirtrigaudError,
     DeadlineExceededError,
     NotFoundError,
     PreconditionError,
     SpecError,
     UnsupportedError,
+    VirtrigaudError,
 )
 from ...resilience import Deadline
 from ...spec import GIB, DiskSpec, NetworkSpec, VMSpec
@@ -508,7 +508,8 @@ class VsphereProvider(Provider):
         new_nics = [d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard) and d.key not in named_nics]
         options = [_option(EXTRA_PREFIX + "disk." + d.name, dev.key) for d, dev in zip(change.add_disks, new_disks)]
         options += [_option(EXTRA_PREFIX + "nic." + n.name, dev.key)
-                    for n, dev in zip(change.add_networks, new_nics[-len(change.add_networks):] if change.add_networks else [])]
+                    for n, dev in zip(change.add_networks,
+                                      new_nics[-len(change.add_networks):] if change.add_networks else [])]
         self._wait(vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(extraConfig=options)), "reconfigure")
 
     def task_status(self, task: TaskRef) -> TaskStatus:

@@ -109,5 +109,6 @@ def wait_for(task: Any, deadline: Deadline, operation: str) -> Any:
         if info.state == vim.TaskInfo.State.error:
             raise translate(info.error, operation)
         if deadline.expired:
-            raise errors.DeadlineExceededError("task %s of %s did not finish in time" % (str(task).strip("'"), operation))
+            raise errors.DeadlineExceededError(
+                "task %s of %s did not finish in time" % (str(task).strip("'"), operation))
         time.sleep(deadline.cap(0.2))

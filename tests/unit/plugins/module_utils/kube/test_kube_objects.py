@@ -8,11 +8,13 @@ import base64
 
 import pytest
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.proxmox.client import endpoint as proxmox_endpoint
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube import provider, runtime, vm
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import Change, comparable
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.resources import KINDS
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.proxmox.client import (
+    endpoint as proxmox_endpoint,
+)
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm
 
 
@@ -170,7 +172,8 @@ def provider_object(**runtime_changes):
     spec_runtime.update(runtime_changes)
     return {"apiVersion": "infra.virtrigaud.io/v1beta1", "kind": "Provider",
             "metadata": {"name": "lab", "namespace": "infra", "uid": "u-1", "generation": 2},
-            "spec": {"type": "vsphere", "endpoint": "https://vc/sdk", "credentialSecretRef": {"name": "lab-credentials"},
+            "spec": {"type": "vsphere", "endpoint": "https://vc/sdk",
+                     "credentialSecretRef": {"name": "lab-credentials"},
                      "defaults": {"datastore": "ds1", "network": "VM Network"}, "runtime": spec_runtime}}
 
 
@@ -342,9 +345,11 @@ def test_a_change_ignores_what_the_server_maintains():
 
 
 def test_paths_need_no_discovery():
-    assert KINDS["Provider"].path("infra", "lab", "status") == "/apis/infra.virtrigaud.io/v1beta1/namespaces/infra/providers/lab/status"
+    assert (KINDS["Provider"].path("infra", "lab", "status")
+            == "/apis/infra.virtrigaud.io/v1beta1/namespaces/infra/providers/lab/status")
     assert KINDS["Secret"].path("infra") == "/api/v1/namespaces/infra/secrets"
-    assert KINDS["CustomResourceDefinition"].path(None, "x") == "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/x"
+    assert (KINDS["CustomResourceDefinition"].path(None, "x")
+            == "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/x")
 
 
 def test_the_tls_gate_says_why_it_is_shut():
