@@ -118,7 +118,7 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
                 m.kube.wait_for(KIND, change.name, None, lambda obj: obj is None, deadline,
                                 "%s %s to be deleted" % (KIND, change.name))
     result: dict[str, Any] = {"changed": any(change.changed for change in changes),
-              "crds": [_entry(change.name, change, obj) for change, obj in zip(changes, settled)]}
+                              "crds": [_entry(change.name, change, obj) for change, obj in zip(changes, settled)]}
     if m.diff_mode:
         result["diff"] = {
             "before": {change.name: _entry(change.name, change, change.before)["versions"] if change.before else None

@@ -201,10 +201,9 @@ def resource_power_state(state: str, shutdown_mode: str) -> Optional[str]:
 def observed(vm: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
     """What the VirtualMachine's status says about the VM, in the shape virtrigaud_vm returns; None before any."""
     status = (vm or {}).get("status") or {}
-    if not status.get("id"):
+    if vm is None or not status.get("id"):
         return None
     current = status.get("currentResources") or {}
-    assert vm is not None  # the status came from it
     return {"id": status["id"], "name": vm["metadata"]["name"], "power_state": status.get("powerState"),
             "ip_addresses": list(status.get("ips") or []), "cpu": current.get("cpu"),
             "memory_mib": current.get("memoryMiB"), "console_url": status.get("consoleURL"),

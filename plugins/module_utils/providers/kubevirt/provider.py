@@ -11,7 +11,7 @@ cluster return a task that polls the objects' status.
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, cast
 
 from ... import errors
 from ...kube.client import dropped_fields
@@ -317,8 +317,8 @@ class KubevirtProvider(Provider):
         if op == PowerOp.REBOOT:
             self.cluster.power("restart", name, namespace, {},
                                lambda: self.cluster.delete(api.VMI, name, namespace))
-            assert vmi is not None  # running
-            return self._task("restart/%s/%s/%s" % (namespace, name, vmi["metadata"].get("uid")))
+            uid = cast("dict[str, Any]", vmi)["metadata"].get("uid")  # running: there is a VMI
+            return self._task("restart/%s/%s/%s" % (namespace, name, uid))
         if vmi is None and (vm["spec"].get("runStrategy") == kv.HALTED or vm["spec"].get("running") is False):
             return _DONE
         if op == PowerOp.OFF:
