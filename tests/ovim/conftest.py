@@ -37,6 +37,10 @@ BACKENDS = {
                         "VIRTRIGAUD_LIBVIRT_DOMAIN_TYPE": "qemu", "LIBVIRT_STORAGE_POOL": "virtrigaud",
                         "OVIM_TEMPLATE_CATALOGUE": json.dumps({"base": "vr-tiny.qcow2"})},
                 "namespace": "default", "storage": "1Gi", "network": "default"},
+    # For a quick run while developing: the mock provider with its VMs in a file.
+    "mock": {"env": {"OVIM_PROVIDER_TYPE": "mock", "VIRTRIGAUD_MOCK_URI": "mock://%s/ovim-mock.json" % LOGS,
+                     "OVIM_TEMPLATE_CATALOGUE": json.dumps({"base": "base-image"})},
+             "namespace": "default", "storage": "10Gi"},
 }
 _ports = iter(range(18500, 18600))
 
@@ -96,6 +100,14 @@ class Spoke:
         self.log = open(self.log_path, "ab")  # pylint: disable=consider-using-with
         self.process = subprocess.Popen([sys.executable, "-m", "virtrigaud_runtime", "spoke"], env=env,
                                         stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for("the local API of %s" % self.agent_id, self.live)
+
+    def live(self) -> bool:
+        assert self.process.poll() is None, "the spoke exited with %s" % self.process.returncode
+        try:
+            return call(self.url + "/health/live")[0] == 200
+        except urllib.error.URLError:
+            return False
 
     def status(self) -> dict:
         return call(self.url + "/health/status")[1]

@@ -69,7 +69,8 @@ def parse_operation(document: Any, via: str, seq: int) -> Operation:
     op_id, given = document.get("id"), document.get("type")
     if not isinstance(op_id, str) or not op_id or not isinstance(given, str) or not given:
         raise BadOperation("an operation needs a string id and type")
-    payload = document.get("payload") or {}
+    payload = document.get("payload")
+    payload = {} if payload is None else payload
     if not isinstance(payload, Mapping):
         raise BadOperation("the payload of operation %s is not an object" % op_id)
     timeout = document.get("timeout_seconds")
