@@ -47,8 +47,8 @@ _ports = iter(range(18500, 18600))
 
 def call(url: str, body: Any = None, method: Optional[str] = None, headers: Optional[dict] = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {},
-                                                                                 **{"Content-Type": "application/json"}))
+    sent = dict(headers or {}, **{"Content-Type": "application/json"})
+    request = urllib.request.Request(url, data=data, method=method, headers=sent)
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
             text = answer.read()

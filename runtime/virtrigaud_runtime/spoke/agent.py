@@ -276,9 +276,10 @@ class Agent:  # pylint: disable=too-many-instance-attributes
         signal.signal(signal.SIGTERM, lambda *dummy: self.stopping.set())
         signal.signal(signal.SIGINT, lambda *dummy: self.stopping.set())
         self.api.start(self.settings.api_address, self.settings.api_port)
-        self.log.info("OVIM spoke %s for cluster %s (zone %s) on %s, hub %s, local API on %s:%d", self.settings.agent_id,
-                      self.settings.cluster_id, self.settings.zone_id, self.settings.provider.label,
-                      self.settings.hub_endpoint, self.settings.api_address, self.settings.api_port)
+        current = self.settings
+        self.log.info("OVIM spoke %s for cluster %s (zone %s) on %s, hub %s, local API on %s:%d", current.agent_id,
+                      current.cluster_id, current.zone_id, current.provider.label, current.hub_endpoint,
+                      current.api_address, current.api_port)
         workers = [threading.Thread(target=self.work, name="worker-%d" % i, daemon=True)
                    for i in range(self.settings.workers)]
         hub = threading.Thread(target=self.hub_loop, name="hub", daemon=True)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ObservedDisk, ObservedNIC, ObservedVM
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import (
+    ObservedDisk,
+    ObservedNIC,
+    ObservedVM,
+)
 from virtrigaud_runtime.spoke import vms
 
 CATALOGUE = {"ubuntu": "registry.example.com/ubuntu:22.04"}
