@@ -176,3 +176,32 @@ def test_bad_setting_refused_by_name(variable: str, value: str) -> None:
     lines = (done.stdout + done.stderr).strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and variable in lines[0], lines
     assert TOKEN not in lines[0]
+
+
+@pytest.mark.parametrize("via", ["pull", "push"])
+def test_vdc_lifecycle(spoke: Spoke, via: str) -> None:
+    """A VDC is a namespace with a quota, limits and a default-deny policy; its results carry the hub's statuses."""
+    if spoke.backend != "kubevirt":
+        refused = _run(spoke, via, "VDCCreate", {"vdc_name": "x", "target_namespace": "vdc-x"})
+        assert refused["status"] == "failed" and "kubevirt" in refused["error"]
+        return
+    name = _name("vdc-%s" % via)
+    payload = {"vdc_name": name, "vdc_namespace": "org-acme", "target_namespace": "vdc-org-acme-" + name,
+               "organization": "acme", "zone_id": "cluster-kubevirt", "display_name": "Team A",
+               "description": "a test VDC", "quota": {"cpu": 4, "memory": 8, "storage": 100},
+               "network_policy": "default"}
+    created = _completed(_run(spoke, via, "create_vdc", payload))
+    assert created["status"] == "legacy_created" and created["created"] is True
+    again = _completed(_run(spoke, via, "VDCCreate", payload))
+    assert again["status"] == "legacy_created" and again["created"] is False
+    report = wait_for("the VDC in a report", lambda: [
+        vdc for r in control("/state")["reports"] if r["agent_id"] == spoke.agent_id
+        for vdc in r["vdcs"] if vdc["namespace"] == payload["target_namespace"]])
+    assert report[-1]["resource_usage"]["hard"]["requests.cpu"] == "4"
+    bad = _run(spoke, via, "create_vdc", dict(payload, network_policy="sometimes"))
+    assert bad["status"] == "failed" and "network_policy" in bad["error"]
+    foreign = _run(spoke, via, "delete_vdc", {"target_namespace": "kube-system"})
+    assert foreign["status"] == "failed" and "not OVIM's" in foreign["error"]
+    assert _completed(_run(spoke, via, "delete_vdc", payload))["status"] == "legacy_deleted"
+    gone = _completed(_run(spoke, via, "VDCDelete", payload))
+    assert gone["status"] == "deleted_with_warnings" and gone["warnings"]

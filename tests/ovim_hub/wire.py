@@ -57,10 +57,12 @@ def check_times(document: Any, where: str = "") -> Refusal:
     return None
 
 
+def _object_with_times(document: Any) -> Refusal:
+    return check_times(document) if isinstance(document, dict) else (400, "Invalid request body")
+
+
 def check_report(report: Any) -> Refusal:
-    if not isinstance(report, dict):
-        return 400, "Invalid request body"
-    refusal = check_times(report)
+    refusal = _object_with_times(report)
     if refusal:
         return refusal
     if not all(report.get(key) for key in ("agent_id", "cluster_id", "zone_id")):
@@ -71,9 +73,7 @@ def check_report(report: Any) -> Refusal:
 
 
 def check_result(result: Any) -> Refusal:
-    if not isinstance(result, dict):
-        return 400, "Invalid request body"
-    refusal = check_times(result)
+    refusal = _object_with_times(result)
     if refusal:
         return refusal
     duration = result.get("duration")

@@ -28,10 +28,11 @@ from .metrics import SpokeMetrics
 from .operations import OperationFailed, Operations
 from .settings import SettingsError, SpokeSettings
 from .state import AgentState, Outbox
+from .vdc import VdcManager
 from .vms import vm_status
 
-REPORT_ERRORS = ("cluster metrics (nodes, pods) are not collected by this version of the spoke",
-                 "VDCs are not reported by this version of the spoke")
+REPORT_ERRORS = ("cluster metrics (nodes, pods) are not collected by this version of the spoke",)
+FIRST_CHECK_SECONDS = 10.0
 CONFIG_KEYS = {"report_interval": "report_interval", "reportInterval": "report_interval",
                "log_level": "log_level", "logLevel": "log_level"}
 
@@ -57,7 +58,8 @@ class Agent:  # pylint: disable=too-many-instance-attributes
         self.outbox = Outbox(settings.results_kept)
         self.hub = HubClient(settings, self.metrics.hub_call)
         self.backend = Backend(settings.provider, settings.default_namespace)
-        self.operations = Operations(self.backend, lambda: self.templates, {
+        self.vdcs = VdcManager(settings.provider)
+        self.operations = Operations(self.backend, self.vdcs, lambda: self.templates, {
             "health": self.health, "metrics": self.metrics_answer, "config": self.configure,
             "reload_templates": self.reload_templates}, log, settings.operation_timeout)
         self.intake: queue.Queue = queue.Queue()
@@ -69,6 +71,7 @@ class Agent:  # pylint: disable=too-many-instance-attributes
         self._lock = threading.Lock()
         self.stopping = threading.Event()
         self.wake = threading.Event()
+        self.first_check = threading.Event()
         self.started = time.monotonic()
         self.api = LocalApi(self)
         self.metrics.set_state("Connecting")
@@ -128,7 +131,10 @@ class Agent:  # pylint: disable=too-many-instance-attributes
                 if not connected:
                     self.hub.health()
                     connected, next_report = True, 0.0
+                    self._hub_answered()
                     self.log.info("connected to the hub at %s", self.settings.hub_endpoint)
+                    # The first report says how the backend is, so it waits (a little) for the first check.
+                    self.first_check.wait(FIRST_CHECK_SECONDS)
                 now = time.monotonic()
                 if now >= next_report:
                     next_report = now + self.report_interval
@@ -191,8 +197,14 @@ class Agent:  # pylint: disable=too-many-instance-attributes
     def report(self) -> dict[str, Any]:
         errors = list(REPORT_ERRORS)
         vms: list[dict] = []
+        vdcs: list[dict] = []
+        when = wire.rfc3339(wire.now()) or ""
+        if self.backend.namespaced:
+            try:
+                vdcs = self.vdcs.report(when)
+            except VirtrigaudError as err:
+                errors.append("VDCs not listed: %s" % err.message)
         try:
-            when = wire.rfc3339(wire.now()) or ""
             vms = [vm_status(vm, self.settings.default_namespace, when)
                    for vm in self.backend.provider(EVERY_NAMESPACE).list_vms()]
             self.vm_count = len(vms)
@@ -202,9 +214,8 @@ class Agent:  # pylint: disable=too-many-instance-attributes
             self.backend.forget()
         snapshot = self.state.snapshot()
         return {"agent_id": self.settings.agent_id, "cluster_id": self.settings.cluster_id,
-                "zone_id": self.settings.zone_id, "status": snapshot["status"] if snapshot["state"] != "Connecting"
-                else ("healthy" if snapshot["backend_ok"] else "degraded"),
-                "version": VERSION, "metrics": None, "vdcs": [], "vms": vms,
+                "zone_id": self.settings.zone_id, "status": snapshot["status"],
+                "version": VERSION, "metrics": None, "vdcs": vdcs, "vms": vms,
                 "last_hub_contact": snapshot["last_hub_contact"] or wire.rfc3339(wire.now()),
                 "report_time": wire.rfc3339(wire.now()), "errors": errors, "callback_url": self.settings.callback_url}
 
@@ -223,6 +234,7 @@ class Agent:  # pylint: disable=too-many-instance-attributes
                 self.state.backend(False, "internal error: %s" % type(err).__name__)
                 self.backend.forget()
             self.metrics.set_state(self.state.snapshot()["state"])
+            self.first_check.set()
             self.stopping.wait(self.settings.health_check_interval)
 
     # the agent's own answers

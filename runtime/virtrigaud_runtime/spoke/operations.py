@@ -21,10 +21,9 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_
 
 from . import vms, wire
 from .backend import EVERY_NAMESPACE, Backend
+from .vdc import VdcManager
 
 Answer = dict[str, Any]
-# Operations the hub knows that this version does not run yet: answered failed, saying so.
-NOT_YET = ("create_vdc", "delete_vdc")
 
 
 class OperationFailed(Exception):
@@ -34,9 +33,10 @@ class OperationFailed(Exception):
 class Operations:
     """``run(op)`` → (ok, result body, error).  ``hooks`` give the agent's own answers (health, metrics, config)."""
 
-    def __init__(self, backend: Backend, catalogue: Callable[[], Mapping[str, str]], hooks: Mapping[str, Callable],
-                 log: logging.Logger, timeout: float) -> None:
+    def __init__(self, backend: Backend, vdcs: VdcManager, catalogue: Callable[[], Mapping[str, str]],
+                 hooks: Mapping[str, Callable], log: logging.Logger, timeout: float) -> None:
         self.backend = backend
+        self.vdcs = vdcs
         self.catalogue = catalogue
         self.hooks = hooks
         self.log = log
@@ -50,13 +50,13 @@ class Operations:
             "get_metrics": lambda payload, deadline: self.hooks["metrics"](),
             "config_update": lambda payload, deadline: self.hooks["config"](payload),
             "sync_templates": self.sync_templates,
+            "create_vdc": lambda payload, deadline: self.vdcs.create(payload),
+            "delete_vdc": lambda payload, deadline: self.vdcs.delete(payload),
         }
 
     def run(self, op: wire.Operation) -> tuple[bool, Optional[Answer], Optional[str]]:
         handler = self.handlers.get(op.type)
         if handler is None:
-            if op.type in NOT_YET:
-                return False, None, "%s is not implemented by this spoke yet" % op.given_type
             return False, None, "unknown operation type %r; this spoke runs: %s (or the document's names: %s)" % (
                 op.given_type, ", ".join(sorted(self.handlers)), ", ".join(sorted(wire.ALIASES)))
         deadline = Deadline(op.timeout_seconds or self.timeout)
