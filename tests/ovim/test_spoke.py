@@ -197,7 +197,8 @@ def test_vdc_lifecycle(spoke: Spoke, via: str) -> None:
     report = wait_for("the VDC in a report", lambda: [
         vdc for r in control("/state")["reports"] if r["agent_id"] == spoke.agent_id
         for vdc in r["vdcs"] if vdc["namespace"] == payload["target_namespace"]])
-    assert report[-1]["resource_usage"]["hard"]["requests.cpu"] == "4"
+    assert report[-1]["resource_usage"]["cpu_capacity"] == 4000
+    assert report[-1]["resource_usage"]["memory_capacity"] == 8 * 1024 ** 3
     bad = _run(spoke, via, "create_vdc", dict(payload, network_policy="sometimes"))
     assert bad["status"] == "failed" and "network_policy" in bad["error"]
     foreign = _run(spoke, via, "delete_vdc", {"target_namespace": "kube-system"})

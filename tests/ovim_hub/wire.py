@@ -61,8 +61,45 @@ def _object_with_times(document: Any) -> Refusal:
     return check_times(document) if isinstance(document, dict) else (400, "Invalid request body")
 
 
+# The typed fields of the hub's VMStatus and ResourceMetrics: Go refuses a value of another JSON type.
+VM_STRINGS = ("name", "namespace", "status", "phase", "node_name", "ip_address", "cpu", "memory", "storage")
+USAGE_INTEGERS = ("cpu_used", "cpu_capacity", "memory_used", "memory_capacity", "storage_used", "storage_capacity",
+                  "node_count", "pod_count", "vm_count")
+
+
+def _typed(document: Any, strings: tuple[str, ...], integers: tuple[str, ...], where: str) -> Refusal:
+    if not isinstance(document, dict):
+        return 400, "json: cannot unmarshal %s into %s" % (type(document).__name__, where)
+    for key in strings:
+        if key in document and not isinstance(document[key], str):
+            return 400, "json: cannot unmarshal %r into Go struct field %s.%s of type string" % (
+                document[key], where, key)
+    for key in integers:
+        value = document.get(key, 0)
+        if isinstance(value, (Float, bool)) or not isinstance(value, int):
+            return 400, "json: cannot unmarshal %r into Go struct field %s.%s of type int64" % (value, where, key)
+    labels = document.get("labels") or {}
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        return 400, "json: cannot unmarshal %r into Go struct field %s.labels of type map[string]string" % (labels,
+                                                                                                            where)
+    return None
+
+
+def _check_content(report: dict) -> Refusal:
+    for vm in report.get("vms") or []:
+        refusal = _typed(vm, VM_STRINGS, (), "VMStatus")
+        if refusal:
+            return refusal
+    for vdc in report.get("vdcs") or []:
+        refusal = _typed(vdc, ("name", "namespace", "status"), (), "VDCStatus") or _typed(
+            vdc.get("resource_usage") or {}, (), USAGE_INTEGERS, "ResourceMetrics")
+        if refusal:
+            return refusal
+    return None
+
+
 def check_report(report: Any) -> Refusal:
-    refusal = _object_with_times(report)
+    refusal = _object_with_times(report) or _check_content(report)
     if refusal:
         return refusal
     if not all(report.get(key) for key in ("agent_id", "cluster_id", "zone_id")):

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import os
@@ -199,11 +200,6 @@ class Agent:  # pylint: disable=too-many-instance-attributes
         vms: list[dict] = []
         vdcs: list[dict] = []
         when = wire.rfc3339(wire.now()) or ""
-        if self.backend.namespaced:
-            try:
-                vdcs = self.vdcs.report(when)
-            except VirtrigaudError as err:
-                errors.append("VDCs not listed: %s" % err.message)
         try:
             vms = [vm_status(vm, self.settings.default_namespace, when)
                    for vm in self.backend.provider(EVERY_NAMESPACE).list_vms()]
@@ -212,6 +208,11 @@ class Agent:  # pylint: disable=too-many-instance-attributes
         except VirtrigaudError as err:
             errors.append("VMs not listed: %s" % err.message)
             self.backend.forget()
+        if self.backend.namespaced:
+            try:
+                vdcs = self.vdcs.report(when, collections.Counter(vm["namespace"] for vm in vms))
+            except VirtrigaudError as err:
+                errors.append("VDCs not listed: %s" % err.message)
         snapshot = self.state.snapshot()
         return {"agent_id": self.settings.agent_id, "cluster_id": self.settings.cluster_id,
                 "zone_id": self.settings.zone_id, "status": snapshot["status"],

@@ -11,6 +11,7 @@ from typing import Any, Mapping, Optional
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import Kube, KubeConfig
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ProviderConfig
+from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_quantity
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "ovim"}
 VDC_LABEL = "ovim.io/vdc"
@@ -110,15 +111,46 @@ def path_of(obj: Mapping[str, Any]) -> str:
     return PATHS[obj["kind"]].format(name=metadata["name"], namespace=metadata.get("namespace"))
 
 
-def vdc_status(namespace: Mapping[str, Any], quota: Optional[Mapping[str, Any]], when: str) -> dict[str, Any]:
+def millicores(quantity: Any) -> int:
+    """A CPU quantity (``4``, ``500m``, ``1.5``) in millicores; 0 for none or one that is not a quantity."""
+    text = str(quantity or "0").strip()
+    try:
+        return int(text[:-1]) if text.endswith("m") else int(round(float(text) * 1000))
+    except ValueError:
+        return 0
+
+
+def size_bytes(quantity: Any) -> int:
+    try:
+        return parse_quantity(str(quantity or "0"), "quantity")
+    except errors.SpecError:
+        return 0
+
+
+def _percent(used: int, capacity: int) -> float:
+    return round(100.0 * used / capacity, 2) if capacity else 0.0
+
+
+def usage(quota: Optional[Mapping[str, Any]], vm_count: int) -> dict[str, Any]:
+    """A ResourceQuota's hard and used amounts as the hub's ResourceMetrics (millicores, bytes)."""
+    status = (quota or {}).get("status") or {}
+    hard, used = status.get("hard") or {}, status.get("used") or {}
+    metrics: dict[str, Any] = {}
+    for name, key, measure in (("cpu", "requests.cpu", millicores), ("memory", "requests.memory", size_bytes),
+                               ("storage", "requests.storage", size_bytes)):
+        metrics[name + "_used"], metrics[name + "_capacity"] = measure(used.get(key)), measure(hard.get(key))
+        metrics[name + "_percent"] = _percent(metrics[name + "_used"], metrics[name + "_capacity"])
+    return dict(metrics, node_count=0, pod_count=int(millicores(used.get("pods")) // 1000), vm_count=vm_count)
+
+
+def vdc_status(namespace: Mapping[str, Any], quota: Optional[Mapping[str, Any]], vm_count: int,
+               when: str) -> dict[str, Any]:
     """A VDC as the hub's status report carries it."""
     metadata = namespace["metadata"]
-    status = (quota or {}).get("status") or {}
     return {"name": (metadata.get("labels") or {}).get(VDC_LABEL, metadata["name"]), "namespace": metadata["name"],
             "status": "terminating" if metadata.get("deletionTimestamp") else "active",
-            "resource_usage": {"hard": status.get("hard") or {}, "used": status.get("used") or {}},
-            "labels": dict(metadata.get("labels") or {}), "created_at": metadata.get("creationTimestamp"),
-            "updated_at": when}
+            "resource_usage": usage(quota, vm_count), "labels": dict(metadata.get("labels") or {}),
+            "created_at": metadata.get("creationTimestamp"), "updated_at": when}
 
 
 class VdcManager:
@@ -179,14 +211,16 @@ class VdcManager:
         self._delete(PATHS["Namespace"].format(name=namespace))
         return {"status": "legacy_deleted", "namespace": namespace}
 
-    def report(self, when: str) -> list[dict[str, Any]]:
+    def report(self, when: str, vms_by_namespace: Mapping[str, int]) -> list[dict[str, Any]]:
         selector = "%s=%s" % next(iter(MANAGED_BY.items()))
         namespaces = self.kube.request("GET", "/api/v1/namespaces", query={"labelSelector": selector},
                                        what="list OVIM's namespaces").get("items", [])
         quotas = {quota["metadata"]["namespace"]: quota for quota in self.kube.request(
             "GET", "/api/v1/resourcequotas", query={"labelSelector": selector},
             what="list OVIM's resource quotas").get("items", [])}
-        return [vdc_status(ns, quotas.get(ns["metadata"]["name"]), when) for ns in namespaces]
+        names = [ns["metadata"]["name"] for ns in namespaces]
+        return [vdc_status(ns, quotas.get(name), vms_by_namespace.get(name, 0), when)
+                for ns, name in zip(namespaces, names)]
 
 
 def _ours(namespace: Mapping[str, Any]) -> bool:

@@ -84,7 +84,8 @@ def vm_status(vm: ObservedVM, namespace: str, when: str) -> dict[str, Any]:
         "phase": details.get("printable_status") or ("Running" if running else "Stopped"),
         "node_name": details.get("node") or "",
         "ip_address": next(iter(vm.ip_addresses), ""),
-        "cpu": vm.cpu or 0,
+        # Strings, as the hub's VMStatus declares them (a number there fails the whole report with 400).
+        "cpu": str(vm.cpu) if vm.cpu else "",
         "memory": "%dMi" % vm.memory_mib if vm.memory_mib else "",
         "storage": "%dGi" % disks_gib if disks_gib else "",
         "labels": labels_of(vm.tags),

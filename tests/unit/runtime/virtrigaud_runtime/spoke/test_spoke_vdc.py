@@ -31,3 +31,13 @@ def test_refused_by_field(change, option):
     with pytest.raises(SpecError) as raised:
         vdc.vdc_objects(dict(PAYLOAD, **change))
     assert raised.value.option == option
+
+
+def test_usage_in_the_hubs_units():
+    quota = {"status": {"hard": {"requests.cpu": "4", "requests.memory": "8Gi", "requests.storage": "100Gi"},
+                        "used": {"requests.cpu": "500m", "requests.memory": "2Gi", "pods": "3"}}}
+    found = vdc.usage(quota, 2)
+    assert (found["cpu_used"], found["cpu_capacity"], found["cpu_percent"]) == (500, 4000, 12.5)
+    assert (found["memory_used"], found["memory_capacity"]) == (2 * 1024 ** 3, 8 * 1024 ** 3)
+    assert (found["storage_used"], found["pod_count"], found["vm_count"]) == (0, 3, 2)
+    assert vdc.usage(None, 0)["cpu_percent"] == 0.0

@@ -42,5 +42,5 @@ def test_vm_status():
                     tags=("app=web", "flag"), details={"namespace": "team", "node": "node-1"})
     status = vms.vm_status(vm, "default", "2025-01-01T00:00:00Z")
     assert status["namespace"] == "team" and status["node_name"] == "node-1" and status["ip_address"] == "10.0.0.5"
-    assert (status["status"], status["memory"], status["storage"]) == ("running", "2048Mi", "20Gi")
+    assert (status["status"], status["cpu"], status["memory"], status["storage"]) == ("running", "2", "2048Mi", "20Gi")
     assert status["labels"] == {"app": "web", "flag": ""}
