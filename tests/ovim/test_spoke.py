@@ -101,6 +101,18 @@ def test_push_needs_the_token(spoke: Spoke) -> None:
     assert wrong[0] == 401
 
 
+def test_report_content(spoke: Spoke) -> None:
+    """Cluster metrics from nodes and pods on Kubernetes (the test bed serves no metrics.k8s.io), else said why not."""
+    report = wait_for("a report", lambda: [
+        r for r in control("/state")["reports"] if r["agent_id"] == spoke.agent_id])[-1]
+    if spoke.backend == "kubevirt":
+        assert report["metrics"]["cluster_id"] == "cluster-kubevirt"
+        assert "node_count" in report["metrics"]["resources"]
+        assert any("metrics.k8s.io" in error for error in report["errors"])
+    else:
+        assert report["metrics"] is None and any("Kubernetes" in error for error in report["errors"])
+
+
 def test_local_api(spoke: Spoke) -> None:
     assert call(spoke.url + "/health/live")[0] == 200
     assert call(spoke.url + "/health")[1]["status"] == "healthy"

@@ -20,8 +20,8 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import 
 
 from .. import VERSION
 from ..observe import JsonFormatter
+from . import cluster, wire
 from . import settings as settings_module
-from . import wire
 from .api import LocalApi
 from .backend import EVERY_NAMESPACE, Backend
 from .hub import HubClient, HubError
@@ -32,7 +32,6 @@ from .state import AgentState, Outbox
 from .vdc import VdcManager
 from .vms import vm_status
 
-REPORT_ERRORS = ("cluster metrics (nodes, pods) are not collected by this version of the spoke",)
 FIRST_CHECK_SECONDS = 10.0
 CONFIG_KEYS = {"report_interval": "report_interval", "reportInterval": "report_interval",
                "log_level": "log_level", "logLevel": "log_level"}
@@ -196,7 +195,8 @@ class Agent:  # pylint: disable=too-many-instance-attributes
             self.metrics.results_pending.set(len(self.outbox))
 
     def report(self) -> dict[str, Any]:
-        errors = list(REPORT_ERRORS)
+        errors: list[str] = []
+        metrics: Optional[dict] = None
         vms: list[dict] = []
         vdcs: list[dict] = []
         when = wire.rfc3339(wire.now()) or ""
@@ -213,10 +213,18 @@ class Agent:  # pylint: disable=too-many-instance-attributes
                 vdcs = self.vdcs.report(when, collections.Counter(vm["namespace"] for vm in vms))
             except VirtrigaudError as err:
                 errors.append("VDCs not listed: %s" % err.message)
+            try:
+                metrics, notes = cluster.collect(lambda: self.vdcs.kube, len(vms),
+                                                 (self.settings.cluster_id, self.settings.zone_id), when)
+                errors += notes
+            except VirtrigaudError as err:
+                errors.append("cluster metrics not collected: %s" % err.message)
+        else:
+            errors.append("cluster metrics come from Kubernetes: the %s backend has none" % self.settings.provider_type)
         snapshot = self.state.snapshot()
         return {"agent_id": self.settings.agent_id, "cluster_id": self.settings.cluster_id,
                 "zone_id": self.settings.zone_id, "status": snapshot["status"],
-                "version": VERSION, "metrics": None, "vdcs": vdcs, "vms": vms,
+                "version": VERSION, "metrics": metrics, "vdcs": vdcs, "vms": vms,
                 "last_hub_contact": snapshot["last_hub_contact"] or wire.rfc3339(wire.now()),
                 "report_time": wire.rfc3339(wire.now()), "errors": errors, "callback_url": self.settings.callback_url}
 
