@@ -86,6 +86,14 @@ def _typed(document: Any, strings: tuple[str, ...], integers: tuple[str, ...], w
 
 
 def _check_content(report: dict) -> Refusal:
+    metrics = report.get("metrics")
+    if metrics is not None:
+        refusal = _typed(metrics, ("cluster_id", "zone_id"), (), "ClusterMetrics") or _typed(
+            metrics.get("resources") or {}, (), USAGE_INTEGERS, "ResourceMetrics")
+        if refusal:
+            return refusal
+        if not isinstance(metrics.get("node_status") or [], list):
+            return 400, "json: cannot unmarshal node_status into Go struct field of type []NodeStatus"
     for vm in report.get("vms") or []:
         refusal = _typed(vm, VM_STRINGS, (), "VMStatus")
         if refusal:
