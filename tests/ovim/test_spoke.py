@@ -86,8 +86,8 @@ def test_agent_operations(spoke: Spoke, via: str) -> None:
 
 def test_colliding_ids_both_run(spoke: Spoke) -> None:
     """Two operations queued in the same second share an id: both run and both results are posted."""
-    made = control("/enqueue", {"agent_id": spoke.agent_id, "operations": [{"type": "get_health"},
-                                                                             {"type": "get_metrics"}]})
+    two = [{"type": "get_health"}, {"type": "get_metrics"}]
+    made = control("/enqueue", {"agent_id": spoke.agent_id, "operations": two})
     assert made[0]["id"] == made[1]["id"]
     before = len(results_for({made[0]["id"]}))
     found = wait_for("both results", lambda: len(results_for({made[0]["id"]})) >= before + 2)

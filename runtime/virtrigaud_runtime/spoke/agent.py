@@ -109,9 +109,9 @@ class Agent:  # pylint: disable=too-many-instance-attributes
             self.counts[key] = self.counts.get(key, 0) + 1
         self.metrics.operation(operation.type, ok, seconds)
         self.metrics.queue_depth.set(self.intake.qsize() + len(self.running))
-        (self.log.info if ok else self.log.warning)("operation %s (%s) %s in %.3f s%s", operation.id, operation.type,
-                                                   "completed" if ok else "failed", seconds,
-                                                   "" if ok else ": %s" % error)
+        outcome = "completed" if ok else "failed: %s" % error
+        (self.log.info if ok else self.log.warning)("operation %s (%s) in %.3f s: %s", operation.id, operation.type,
+                                                    seconds, outcome)
         given_up = self.outbox.add(wire.result(operation, ok, seconds, body, error))
         if given_up is not None:
             self.metrics.results_dropped.labels("bound").inc()

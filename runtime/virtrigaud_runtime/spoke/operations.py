@@ -86,6 +86,7 @@ class Operations:
     def _wait(self, provider: Provider, task: TaskRef, deadline: Deadline, what: str) -> None:
         if not task.id:
             return
+
         def finished() -> Optional[TaskStatus]:
             status = provider.task_status(task)
             return status if status.done else None
@@ -103,8 +104,8 @@ class Operations:
     def _found(self, provider: Provider, name: str, namespace: str) -> ObservedVM:
         found = provider.find(name)
         if found is None:
-            raise OperationFailed("VM %s not found%s" % (name, " in namespace %s" % namespace
-                                                          if self.backend.namespaced else ""))
+            where = " in namespace %s" % namespace if self.backend.namespaced else ""
+            raise OperationFailed("VM %s not found%s" % (name, where))
         return found
 
     def create_vm(self, payload: Mapping[str, Any], deadline: Deadline) -> Answer:

@@ -189,9 +189,8 @@ def load(environ: Optional[Mapping[str, str]] = None) -> SpokeSettings:
     provider_type = _choice(env, "OVIM_PROVIDER_TYPE", "kubevirt", PROVIDER_TYPES)
     client_cert, client_key = _file(env, "OVIM_HUB_CLIENT_CERT"), _file(env, "OVIM_HUB_CLIENT_KEY")
     if bool(client_cert) != bool(client_key):
-        raise SettingsError("%s is set without %s: a client certificate needs its key" % (
-            ("OVIM_HUB_CLIENT_CERT", "OVIM_HUB_CLIENT_KEY") if client_cert else ("OVIM_HUB_CLIENT_KEY",
-                                                                                  "OVIM_HUB_CLIENT_CERT")))
+        given, missing = ("OVIM_HUB_CLIENT_CERT", "OVIM_HUB_CLIENT_KEY")[::1 if client_cert else -1]
+        raise SettingsError("%s is set without %s: a client certificate needs its key" % (given, missing))
     address, port = _listen(env)
     endpoint = _endpoint(env)
     protocol = _text(env, "OVIM_HUB_PROTOCOL")

@@ -202,9 +202,9 @@ class VdcManager:
         namespace = target_namespace(payload)
         existing = self._namespace(namespace)
         if existing is None or existing["metadata"].get("deletionTimestamp"):
+            state = "already absent" if existing is None else "already being deleted"
             return {"status": "deleted_with_warnings", "namespace": namespace,
-                    "warnings": ["namespace %s was %s" % (namespace, "already absent" if existing is None
-                                                           else "already being deleted")]}
+                    "warnings": ["namespace %s was %s" % (namespace, state)]}
         if not _ours(existing):
             raise errors.PreconditionError("namespace %s is not OVIM's (no label %s=ovim); it is left alone"
                                            % (namespace, next(iter(MANAGED_BY))), option="target_namespace")
