@@ -125,7 +125,7 @@ class Spoke:
         return code
 
 
-@pytest.fixture(scope="session", params=[name for name in os.environ.get("OVIM_TEST_BACKENDS", "kubevirt").split()])
+@pytest.fixture(scope="session", params=os.environ.get("OVIM_TEST_BACKENDS", "kubevirt").split())
 def spoke(request: pytest.FixtureRequest) -> Iterator[Spoke]:
     agent = Spoke(request.param)
     try:
