@@ -85,9 +85,9 @@ def results_for(ids: set) -> list:
 class Spoke:
     """One agent process; ``stop()`` sends SIGTERM and returns its exit status."""
 
-    def __init__(self, backend: str, extra: Optional[dict] = None) -> None:
+    def __init__(self, backend: str, extra: Optional[dict] = None, agent_id: Optional[str] = None) -> None:
         self.backend = backend
-        self.agent_id = "spoke-%s-%s" % (backend, uuid.uuid4().hex[:6])
+        self.agent_id = agent_id or "spoke-%s-%s" % (backend, uuid.uuid4().hex[:6])
         self.port = next(_ports)
         self.url = "http://127.0.0.1:%d" % self.port
         os.makedirs(LOGS, exist_ok=True)
@@ -114,6 +114,12 @@ class Spoke:
 
     def registered(self) -> bool:
         return any(report["agent_id"] == self.agent_id for report in control("/state")["reports"])
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to answer anything."""
+        self.process.kill()
+        self.process.wait(30)
+        self.log.close()
 
     def stop(self) -> int:
         if self.process.poll() is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 
 import pytest
@@ -168,13 +169,39 @@ def test_sigterm_posts_in_flight_results() -> None:
     assert len(results_for({op_id})) == 1
 
 
+def test_killed_mid_create_runs_it_again() -> None:
+    """SIGKILL while a create runs: the restarted agent runs it again from its journal, one VM, one result."""
+    backend = os.environ.get("OVIM_TEST_BACKENDS", "kubevirt").split()[0]
+    journal = tempfile.mkdtemp(prefix="ovim-journal-")
+    agent = Spoke(backend, {"OVIM_JOURNAL_DIR": journal})
+    wait_for("the agent to register", agent.registered)
+    name = _name("ovim-killed")
+    op_id = "op-%s" % uuid.uuid4().hex
+    answer = control("/push", {"agent_id": agent.agent_id, "token": TOKEN,
+                               "operation": {"id": op_id, "type": "create_vm", "payload": _payload(agent, name)}})
+    assert answer["status"] == 200 and os.listdir(journal)
+    agent.kill()
+    again = Spoke(backend, {"OVIM_JOURNAL_DIR": journal}, agent_id=agent.agent_id)
+    try:
+        result = _completed(wait_for("the result after the restart", lambda: results_for({op_id}))[0])
+        listed = _completed(_run(again, "push", "list_vms", {"namespace": _payload(again, name)["namespace"]}))
+        assert [vm["id"] for vm in listed["vms"] if vm["name"] == name] == [result["vm"]["id"]]
+        assert len(results_for({op_id})) == 1
+        wait_for("the journal to empty", lambda: not os.listdir(journal))
+        target = {"name": name, "namespace": _payload(again, name)["namespace"]}
+        assert _completed(_run(again, "push", "delete_vm", target))["deleted"] is True
+    finally:
+        assert again.stop() == 0
+
+
 BAD_SETTINGS = [
     ("OVIM_AGENT_ID", ""), ("OVIM_AGENT_ID", "spaces are bad"), ("OVIM_CLUSTER_ID", ""),
     ("OVIM_HUB_ENDPOINT", ""), ("OVIM_HUB_ENDPOINT", "ftp://hub"), ("OVIM_HUB_TLS_INSECURE", "maybe"),
     ("OVIM_HUB_CA_PATH", "/nonexistent/ca.crt"), ("OVIM_HUB_CLIENT_CERT", "/nonexistent/c.crt"),
     ("OVIM_LOG_LEVEL", "loud"), ("OVIM_METRICS_ENABLED", "sometimes"), ("OVIM_HEALTH_CHECK_INTERVAL", "0"),
     ("OVIM_REPORT_INTERVAL", "-5"), ("OVIM_API_PORT", "70000"), ("OVIM_PROVIDER_TYPE", "hyperv"),
-    ("OVIM_TEMPLATE_CATALOGUE", "{not json"), ("OVIM_PUSH_AUTH", "maybe"), ("OVIM_HUB_PROTOCOL", "http"),
+    ("OVIM_TEMPLATE_CATALOGUE", "{not json"), ("OVIM_PUSH_AUTH", "maybe"), ("OVIM_HUB_PROTOCOL", "http" if HUB.startswith("https:") else "https"),
+    ("OVIM_JOURNAL_DIR", "/nonexistent/journal"),
 ]
 
 

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import itertools
 import logging
 import os
@@ -25,6 +26,7 @@ from . import settings as settings_module
 from .api import LocalApi
 from .backend import EVERY_NAMESPACE, Backend
 from .hub import HubClient, HubError
+from .journal import Journal
 from .metrics import SpokeMetrics
 from .operations import OperationFailed, Operations
 from .settings import SettingsError, SpokeSettings
@@ -56,6 +58,7 @@ class Agent:  # pylint: disable=too-many-instance-attributes
         self.metrics = SpokeMetrics()
         self.state = AgentState()
         self.outbox = Outbox(settings.results_kept)
+        self.journal = Journal(settings.journal_dir)
         self.hub = HubClient(settings, self.metrics.hub_call)
         self.backend = Backend(settings.provider, settings.default_namespace)
         self.vdcs = VdcManager(settings.provider)
@@ -78,10 +81,11 @@ class Agent:  # pylint: disable=too-many-instance-attributes
 
     # intake
 
-    def accept(self, document: Any, via: str) -> wire.Operation:
+    def accept(self, document: Any, via: str, key: Optional[str] = None) -> wire.Operation:
         if self.stopping.is_set():
             raise RuntimeError("the spoke is stopping and takes no more operations")
         operation = wire.parse_operation(document, via, next(self._seq))
+        operation = dataclasses.replace(operation, key=self.journal.add(document, via) if key is None else key)
         self.log.info("operation %s (%s) received by %s", operation.id, operation.given_type, via)
         self.intake.put(operation)
         self.metrics.queue_depth.set(self.intake.qsize() + len(self.running))
@@ -112,11 +116,12 @@ class Agent:  # pylint: disable=too-many-instance-attributes
         outcome = "completed" if ok else "failed: %s" % error
         (self.log.info if ok else self.log.warning)("operation %s (%s) in %.3f s: %s", operation.id, operation.type,
                                                     seconds, outcome)
-        given_up = self.outbox.add(wire.result(operation, ok, seconds, body, error))
+        given_up = self.outbox.add({"result": wire.result(operation, ok, seconds, body, error), "key": operation.key})
         if given_up is not None:
+            self.journal.done(given_up["key"])
             self.metrics.results_dropped.labels("bound").inc()
             self.log.error("result of %s given up: more than %d results wait for the hub",
-                           given_up["operation_id"], self.settings.results_kept)
+                           given_up["result"]["operation_id"], self.settings.results_kept)
         self.metrics.results_pending.set(len(self.outbox))
         self.wake.set()
 
@@ -180,18 +185,20 @@ class Agent:  # pylint: disable=too-many-instance-attributes
     def flush(self) -> None:
         """Post the kept results, oldest first; a 4xx answer gives one up, a retryable failure stops the round."""
         while True:
-            result = self.outbox.head()
-            if result is None:
+            entry = self.outbox.head()
+            if entry is None:
                 return
             try:
-                self.hub.post_result(result)
+                self.hub.post_result(entry["result"])
                 self._hub_answered()
             except HubError as err:
                 if err.retryable:
                     raise
                 self.metrics.results_dropped.labels("refused").inc()
-                self.log.error("result of %s refused by the hub, not retried: %s", result["operation_id"], err)
-            self.outbox.done(result)
+                self.log.error("result of %s refused by the hub, not retried: %s", entry["result"]["operation_id"],
+                               err)
+            self.outbox.done(entry)
+            self.journal.done(entry["key"])
             self.metrics.results_pending.set(len(self.outbox))
 
     def report(self) -> dict[str, Any]:
@@ -306,9 +313,21 @@ class Agent:  # pylint: disable=too-many-instance-attributes
         hub = threading.Thread(target=self.hub_loop, name="hub", daemon=True)
         for thread in workers + [hub, threading.Thread(target=self.check_backend, name="check", daemon=True)]:
             thread.start()
+        self._resume()
         self.stopping.wait()
         self.shut_down(workers, hub)
         return 0
+
+    def _resume(self) -> None:
+        """Run again what an earlier run took and never answered (it was killed): every operation is idempotent."""
+        for key, document, via in self.journal.pending():
+            try:
+                self.log.warning("operation %s taken by an earlier run and not answered: running it again",
+                                 (document or {}).get("id") if isinstance(document, dict) else "?")
+                self.accept(document, via, key)
+            except (wire.BadOperation, RuntimeError) as err:
+                self.log.error("journalled operation skipped: %s", err)
+                self.journal.done(key)
 
     def shut_down(self, workers: list[threading.Thread], hub: threading.Thread) -> None:
         """Intake is closed: finish what runs within the grace, answer the rest as failed, post every result."""

@@ -55,6 +55,7 @@ class SpokeSettings:
     results_kept: int = 1000
     shutdown_grace: float = 30.0
     operation_timeout: float = 600.0
+    journal_dir: Optional[str] = None
 
 
 def _text(env: Mapping[str, str], name: str, default: Optional[str] = None) -> Optional[str]:
@@ -119,6 +120,13 @@ def _endpoint(env: Mapping[str, str]) -> str:
         raise SettingsError("OVIM_HUB_ENDPOINT=%r is not an http(s) URL of a host (no user, no query)"
                             % url.split("@")[-1][:80])
     return url.rstrip("/")
+
+
+def _journal(env: Mapping[str, str]) -> Optional[str]:
+    folder = _text(env, "OVIM_JOURNAL_DIR")
+    if folder is not None and not (os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK)):
+        raise SettingsError("OVIM_JOURNAL_DIR=%s is not a folder this agent can write" % folder)
+    return folder
 
 
 def load_catalogue(env: Mapping[str, str]) -> dict[str, str]:
@@ -224,4 +232,5 @@ def load(environ: Optional[Mapping[str, str]] = None) -> SpokeSettings:
         results_kept=_whole(env, "OVIM_RESULTS_KEPT", 1000, 1, 100000),
         shutdown_grace=seconds(env, "OVIM_SHUTDOWN_GRACE", 30.0),
         operation_timeout=seconds(env, "OVIM_OPERATION_TIMEOUT", 600.0),
+        journal_dir=_journal(env),
     )

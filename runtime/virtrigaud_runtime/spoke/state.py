@@ -61,7 +61,8 @@ class AgentState:
 
 
 class Outbox:
-    """Results in the order they were made, kept until the hub takes them; beyond ``bound`` the oldest goes."""
+    """Results (with their journal keys) in the order they were made, kept until the hub takes them; beyond
+    ``bound`` the oldest goes."""
 
     def __init__(self, bound: int) -> None:
         self.bound = bound

@@ -29,6 +29,7 @@ class Operation:
     given_type: str
     via: str
     seq: int = 0
+    key: str = ""
     timeout_seconds: Optional[float] = None
     timestamp: Optional[str] = None
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -62,7 +63,7 @@ def canonical_type(given: Any) -> str:
     return ALIASES.get(text, text)
 
 
-def parse_operation(document: Any, via: str, seq: int) -> Operation:
+def parse_operation(document: Any, via: str, seq: int, key: str = "") -> Operation:
     """Raises BadOperation when it is not an object with an id and a type."""
     if not isinstance(document, Mapping):
         raise BadOperation("an operation is a JSON object, not %s" % type(document).__name__)
@@ -76,7 +77,7 @@ def parse_operation(document: Any, via: str, seq: int) -> Operation:
     timeout = document.get("timeout_seconds")
     timeout = float(timeout) if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0 \
         else None
-    return Operation(id=op_id, type=canonical_type(given), payload=payload, given_type=given, via=via, seq=seq,
+    return Operation(id=op_id, type=canonical_type(given), payload=payload, given_type=given, via=via, seq=seq, key=key,
                      timeout_seconds=timeout, timestamp=document.get("timestamp"))
 
 
