@@ -134,7 +134,9 @@ def _percent(used: int, capacity: int) -> float:
 def usage(quota: Optional[Mapping[str, Any]], vm_count: int) -> dict[str, Any]:
     """A ResourceQuota's hard and used amounts as the hub's ResourceMetrics (millicores, bytes)."""
     status = (quota or {}).get("status") or {}
-    hard, used = status.get("hard") or {}, status.get("used") or {}
+    # The quota controller writes status.hard; before it has (or without one), the spec's hard is the capacity.
+    hard = status.get("hard") or ((quota or {}).get("spec") or {}).get("hard") or {}
+    used = status.get("used") or {}
     metrics: dict[str, Any] = {}
     for name, key, measure in (("cpu", "requests.cpu", millicores), ("memory", "requests.memory", size_bytes),
                                ("storage", "requests.storage", size_bytes)):

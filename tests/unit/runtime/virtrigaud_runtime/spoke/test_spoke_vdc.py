@@ -41,3 +41,4 @@ def test_usage_in_the_hubs_units():
     assert (found["memory_used"], found["memory_capacity"]) == (2 * 1024 ** 3, 8 * 1024 ** 3)
     assert (found["storage_used"], found["pod_count"], found["vm_count"]) == (0, 3, 2)
     assert vdc.usage(None, 0)["cpu_percent"] == 0.0
+    assert vdc.usage({"spec": {"hard": {"requests.cpu": "2"}}}, 0)["cpu_capacity"] == 2000
