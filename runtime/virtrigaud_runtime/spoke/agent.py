@@ -132,6 +132,7 @@ class Agent:  # pylint: disable=too-many-instance-attributes
         connected = False
         next_report = next_poll = 0.0
         while not self.stopping.is_set():
+            self.wake.clear()
             try:
                 if not connected:
                     self.hub.health()
@@ -151,7 +152,6 @@ class Agent:  # pylint: disable=too-many-instance-attributes
                 self.flush()
                 delays = None
                 self.wake.wait(max(0.0, min(next_report, next_poll) - time.monotonic()))
-                self.wake.clear()
             except HubError as err:
                 if err.retryable:
                     connected = False
@@ -162,6 +162,9 @@ class Agent:  # pylint: disable=too-many-instance-attributes
                 else:
                     self._hub_trouble(self.state.hub_refused, err, "not retried")
                     self.stopping.wait(self.settings.poll_interval)
+            except Exception:  # pylint: disable=broad-exception-caught  # the loop must outlive a bug
+                self.log.exception("the hub loop failed; going on after %s s", self.settings.poll_interval)
+                self.stopping.wait(self.settings.poll_interval)
 
     def _hub_trouble(self, mark: Any, err: HubError, then: str) -> None:
         mark(str(err))
