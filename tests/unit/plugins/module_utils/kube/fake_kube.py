@@ -78,3 +78,20 @@ class FakeKube(Kube):
 
     def close(self) -> None:
         pass
+
+
+def run_module(module: Any, kube: FakeKube, args: dict[str, Any], check_mode: bool = False,
+               diff_mode: bool = False) -> dict[str, Any]:
+    """A module's ``run`` on ``kube``, with its options validated and defaulted as AnsibleModule would."""
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+    from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudRun
+
+    validated = ArgumentSpecValidator(module.argument_spec(), **module.OPTION_RULES).validate(args)
+    assert not validated.error_messages, validated.error_messages
+    warnings: list[str] = []
+    run = VirtrigaudRun(validated.validated_parameters, check_mode, diff_mode, warnings.append)
+    run._kube = kube
+    result = run.outcome(module.run)
+    result["warnings"] = warnings
+    return result
