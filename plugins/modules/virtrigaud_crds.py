@@ -75,7 +75,7 @@ objects:
     kind: {description: "The object's kind, C(CustomResourceDefinition).", type: str, returned: always}
     name: {description: Its name., type: str, returned: always}
     namespace: {description: Always null (definitions belong to no namespace)., type: str, returned: always}
-    changed: {description: Whether the run changed it (would change it, in check mode)., type: bool, returned: always}
+    changed: {description: "Whether the run changed it (would change it, in check mode).", type: bool, returned: always}
     versions: {description: Its served versions., type: list, elements: str, returned: always}
     established: {description: Whether it reports C(Established) and C(NamesAccepted)., type: bool, returned: always}
   sample: [{kind: CustomResourceDefinition, name: providers.infra.virtrigaud.io, namespace: null, changed: false,

@@ -338,7 +338,7 @@ objects:
     kind: {description: The object's kind., type: str, returned: always}
     name: {description: Its name., type: str, returned: always}
     namespace: {description: Its namespace., type: str, returned: always}
-    changed: {description: Whether the run changed it (would change it, in check mode)., type: bool, returned: always}
+    changed: {description: "Whether the run changed it (would change it, in check mode).", type: bool, returned: always}
   sample: [{kind: Secret, name: libvirt-local-credentials, namespace: default, changed: false},
            {kind: Provider, name: libvirt-local, namespace: default, changed: true}]
 secrets:

@@ -141,7 +141,7 @@ objects:
     kind: {description: The object's kind., type: str, returned: always}
     name: {description: Its name., type: str, returned: always}
     namespace: {description: Its namespace., type: str, returned: always}
-    changed: {description: Whether the run changed it (would change it, in check mode)., type: bool, returned: always}
+    changed: {description: "Whether the run changed it (would change it, in check mode).", type: bool, returned: always}
   sample: [{kind: Deployment, name: virtrigaud-provider-virtrigaud-vsphere-prod, namespace: virtrigaud, changed: true}]
 deployment:
   description: The Deployment as stored (as it would be, in check mode); null when absent.

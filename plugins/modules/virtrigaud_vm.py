@@ -392,7 +392,7 @@ objects:
     kind: {description: The object's kind., type: str, returned: always}
     name: {description: Its name., type: str, returned: always}
     namespace: {description: Its namespace., type: str, returned: always}
-    changed: {description: Whether the run changed it (would change it, in check mode)., type: bool, returned: always}
+    changed: {description: "Whether the run changed it (would change it, in check mode).", type: bool, returned: always}
   sample: [{kind: VMClass, name: web-3, namespace: apps, changed: false},
            {kind: VirtualMachine, name: web-3, namespace: apps, changed: true}]
 resources:

@@ -35,10 +35,10 @@ class FakeKube(Kube):
     def list(self, kind: str, namespace: Optional[str] = None,
              label_selector: Optional[str] = None) -> list[dict[str, Any]]:
         self.calls.append(("list", kind, namespace, label_selector))
-        key, _, value = (label_selector or "").partition("=")
-        return [copy.deepcopy(obj) for (stored_kind, stored_namespace, _), obj in sorted(self.store.items())
+        label, value = (label_selector or "=").split("=", 1)
+        return [copy.deepcopy(obj) for (stored_kind, stored_namespace, dummy), obj in sorted(self.store.items())
                 if stored_kind == kind and stored_namespace == namespace
-                and (not key or obj["metadata"].get("labels", {}).get(key) == value)]
+                and (not label or obj["metadata"].get("labels", {}).get(label) == value)]
 
     def apply(self, obj: dict[str, Any], dry_run: bool = False, subresource: str = "") -> dict[str, Any]:
         metadata = obj["metadata"]
