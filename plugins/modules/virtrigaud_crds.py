@@ -83,7 +83,7 @@ objects:
 crds:
   description:
     - Each definition by name, with its served versions, whether it changed, and whether it is established.
-    - Deprecated, and removed in a later release; use RV(objects).
+    - Deprecated, and removed in release 0.3.0; use RV(objects).
   returned: always
   type: list
   elements: dict

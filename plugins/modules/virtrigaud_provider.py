@@ -344,7 +344,7 @@ objects:
 secrets:
   description:
     - The Secrets the module wrote or removed, by name, with whether each changed; never their content.
-    - Deprecated, and removed in a later release; use RV(objects).
+    - Deprecated, and removed in release 0.3.0; use RV(objects).
   returned: always
   type: list
   elements: dict

@@ -398,7 +398,7 @@ objects:
 resources:
   description:
     - With O(provider_ref), each object written or removed, with whether it changed.
-    - Deprecated, and removed in a later release; use RV(objects).
+    - Deprecated, and removed in release 0.3.0; use RV(objects).
   returned: when O(provider_ref) is set
   type: list
   elements: dict
