@@ -212,14 +212,14 @@ def _tls_reason(m: VirtrigaudRun, provider: dict[str, Any]) -> str:
         raise
 
 
-def present(m: VirtrigaudRun) -> tuple[Optional[Outcome], bool, dict[str, Any]]:
+def present(m: VirtrigaudRun) -> tuple[Outcome, bool, dict[str, Any]]:
     p = m.params
     options = _options(p)
     provider = m.kube.get("Provider", p["name"], p["namespace"])
     if provider is None:
         if m.check_mode:
             m.warn("Provider %s/%s does not exist yet; a real run needs it" % (p["namespace"], p["name"]))
-            return None, True, {"deployment": None, "status": None}
+            return Outcome((), {}), True, {"deployment": None, "status": None}
         raise NotFoundError("no Provider '%s' in namespace '%s'; create it first with virtrigaud_provider"
                             % (p["name"], p["namespace"]), option="name")
     tls_reason = _tls_reason(m, provider)
@@ -237,7 +237,7 @@ def present(m: VirtrigaudRun) -> tuple[Optional[Outcome], bool, dict[str, Any]]:
     return outcome, status_changed, {"deployment": comparable(deployment), "status": status}
 
 
-def absent(m: VirtrigaudRun) -> tuple[Optional[Outcome], bool, dict[str, Any]]:
+def absent(m: VirtrigaudRun) -> tuple[Outcome, bool, dict[str, Any]]:
     p = m.params
     provider = m.kube.get("Provider", p["name"], p["namespace"])
     name = runtime.object_name({"metadata": {"name": p["name"], "namespace": p["namespace"]}})
@@ -259,7 +259,6 @@ def _check_names(p: dict[str, Any]) -> None:
 def run(m: VirtrigaudRun) -> dict[str, Any]:
     _check_names(m.params)
     outcome, status_changed, result = (present if m.params["state"] == "present" else absent)(m)
-    outcome = outcome or Outcome((), {})
     result.update(changed=status_changed or outcome.changed, objects=outcome.objects())
     if m.diff_mode:
         result["diff"] = outcome.diff()
