@@ -10,7 +10,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(setup unit sanity lint docs awx package runtime integration isolation runner faults load container
+[ ${#stages[@]} -gt 0 ] || stages=(setup unit sanity lint docs awx package runtime ovim integration isolation runner faults load container
                                   newest)
 LOGS="$VIRTRIGAUD_CACHE/logs"
 NEWEST_CORE="ansible-core>=2.21,<2.22"
@@ -56,6 +56,38 @@ stage_runtime() {
     "$REPO/scripts/testbed/runtime.sh" certs
     (cd "$COLLECTION" && RUNTIME_PKI="$VIRTRIGAUD_CACHE/runtime-pki" PYTHONPATH="$TREE:$COLLECTION/runtime" \
         "$PYTHON" -m pytest -q -p no:cacheprovider tests/runtime)
+}
+
+# The OVIM spoke agent (runtime/virtrigaud_runtime/spoke) as real processes against the fake hub
+# (scripts/testbed/ovimhub.sh), whose token is a secret canary, on the KubeVirt test bed and on libvirtd.
+stage_ovim() {
+    local canary="vr-ovim-$RANDOM$RANDOM" started=$SECONDS log="$LOGS/ovim.log" logs
+    logs="$(mktemp -d)"
+    build_tree
+    "$REPO/scripts/testbed/libvirtd.sh" start >/dev/null
+    "$REPO/scripts/testbed/seed-image.sh" "$("$REPO/scripts/testbed/guest-image.sh" | tail -n 1)" >/dev/null
+    start_kubevirt "vr-kubevirt-$RANDOM$RANDOM" >/dev/null
+    "$REPO/scripts/testbed/ovimhub.sh" stop >/dev/null
+    OVIM_FAKE_HUB_TOKEN="$canary" PYTHON="$PYTHON" "$REPO/scripts/testbed/ovimhub.sh" start >/dev/null
+    echo "  test beds (libvirtd, kube-apiserver with the KubeVirt stand-in, fake hub) up after $((SECONDS - started)) s"
+    if ! (eval "$("$REPO/scripts/testbed/ovimhub.sh" env)" && cd "$COLLECTION" &&
+        OVIM_FAKE_HUB_TOKEN="$canary" OVIM_TEST_LOGS="$logs" OVIM_TEST_BACKENDS="kubevirt libvirt" \
+            PYTHONPATH="$TREE:$COLLECTION/runtime" "$PYTHON" -m pytest -q -p no:cacheprovider --durations=5 tests/ovim
+    ) > "$log" 2>&1; then
+        tail -n 60 "$log"
+        "$REPO/scripts/testbed/ovimhub.sh" stop >/dev/null
+        return 1
+    fi
+    grep -E 'passed|slowest|^[0-9.]+s ' "$log" | sed 's/^/  /'
+    "$REPO/scripts/testbed/ovimhub.sh" stop >/dev/null
+    "$REPO/scripts/testbed/kubevirt.sh" stop >/dev/null
+    "$REPO/scripts/testbed/kube.sh" stop >/dev/null
+    if grep -rl --fixed-strings "$canary" "$log" "$logs" /run/virtrigaud-testbed /var/log/libvirt 2>/dev/null; then
+        echo "the hub's token (a secret canary) leaked into the files above" >&2
+        return 1
+    fi
+    rm -rf "$logs"
+    echo "ovim: passed in $((SECONDS - started)) s; the hub's token appears in no log"
 }
 
 stage_docs() {
