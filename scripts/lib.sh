@@ -1,13 +1,16 @@
-# Shared by the scripts in this folder: paths and the collection tree ansible-test needs.
+# Shared by the scripts in this folder and by scripts/testbed/container.sh: the test bed's library (paths,
+# logging, servers), the collection tree ansible-test needs, and one integration leg.
 # shellcheck shell=bash
 
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export VIRTRIGAUD_CACHE="${VIRTRIGAUD_CACHE:-$HOME/.cache/virtrigaud}"
-PYTHON="${PYTHON:-python3}"
+# shellcheck disable=SC1091  # the test bed's library, in testbed/ beside this file
+source "$(dirname "${BASH_SOURCE[0]}")/testbed/lib.sh"
 # VIRTRIGAUD_TREE gives a checkout a tree of its own, so that runs from two checkouts cannot mix their files.
 TREE="${VIRTRIGAUD_TREE:-$VIRTRIGAUD_CACHE/collections}"
 export VIRTRIGAUD_COLLECTIONS="$TREE"
 COLLECTION="$TREE/ansible_collections/virtrigaud/core"
+# What each stage leaves to read: integration logs, rendered docs, deploy logs.
+LOGS="$VIRTRIGAUD_CACHE/logs"
+mkdir -p "$LOGS"
 
 say() { printf '\n==> %s\n' "$*"; }
 
@@ -49,3 +52,25 @@ newest_python() {
 }
 
 python_version() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])'; }
+
+# One leg of the suite: every target on one backend, with a fresh secret canary
+# as its password, which must then appear in none of the leg's output.  The
+# optional command prepares the backend and gets the canary as its argument.
+integration_leg() {
+    local backend="$1" canary="vr-canary-$RANDOM$RANDOM" started=$SECONDS log
+    shift
+    log="$LOGS/integration-$backend-$(python_version "$PYTHON").log"
+    [ $# -eq 0 ] || "$@" "$canary"
+    build_tree
+    sed "s/@CANARY@/$canary/; s:@STATE@:$VIRTRIGAUD_CACHE/mock-state.json:; s:@CACHE@:$VIRTRIGAUD_CACHE:g; s:@REPO@:$REPO:g" \
+        "$REPO/tests/integration/config/$backend.yml" > "$COLLECTION/tests/integration/integration_config.yml"
+    # shellcheck disable=SC2086  # VIRTRIGAUD_TARGETS is a list of target names, to run fewer while developing
+    (cd "$COLLECTION" && ansible-test integration --local --python "$(python_version "$PYTHON")" --color no \
+        --allow-destructive ${VIRTRIGAUD_TARGETS:-}) > "$log" 2>&1 || { tail -n 60 "$log"; return 1; }
+    grep -E '^(PLAY RECAP|testhost|.*bad-input cases)' "$log" | sed 's/^/  /'
+    if grep -rl "$canary" "$log" /var/log/libvirt "$RUN_DIR" 2>/dev/null; then
+        echo "the secret canary leaked into the files above" >&2
+        return 1
+    fi
+    echo "integration on $backend: passed in $((SECONDS - started)) s; the secret canary appears in no log"
+}

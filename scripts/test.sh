@@ -12,10 +12,8 @@ source "$(dirname "$0")/lib.sh"
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(setup unit sanity lint docs awx package runtime integration isolation runner faults load container
                                   newest)
-LOGS="$VIRTRIGAUD_CACHE/logs"
 NEWEST_CORE="ansible-core>=2.21,<2.22"
 SKIPPED=()
-mkdir -p "$LOGS"
 
 stage_setup() { "$REPO/scripts/setup.sh"; }
 
@@ -26,7 +24,7 @@ stage_unit() {
 
 stage_sanity() {
     build_tree
-    "$REPO/scripts/testbed/ansible-test-offline.sh" "$PYTHON"
+    "$TESTBED/ansible-test-offline.sh" "$PYTHON"
     (cd "$COLLECTION" && ansible-test sanity --python "$(python_version "$PYTHON")" --local --color no --requirements)
     if [ -n "$(find "$COLLECTION/tests/sanity" -name 'ignore-*.txt' 2>/dev/null)" ]; then
         echo "sanity ignore files are not allowed" >&2
@@ -53,7 +51,7 @@ stage_lint() {
 # The provider runtime as real processes over real gRPC and mTLS (mock backend).
 stage_runtime() {
     build_tree
-    "$REPO/scripts/testbed/runtime.sh" certs
+    "$TESTBED/runtime.sh" certs
     (cd "$COLLECTION" && RUNTIME_PKI="$VIRTRIGAUD_CACHE/runtime-pki" PYTHONPATH="$TREE:$COLLECTION/runtime" \
         "$PYTHON" -m pytest -q -p no:cacheprovider tests/runtime)
 }
@@ -124,43 +122,20 @@ stage_package() {
     rm -rf "$scratch"
 }
 
-# One leg of the suite: every target on one backend, with a fresh secret canary
-# as its password, which must then appear in none of the leg's output.  The
-# optional command prepares the backend and gets the canary as its argument.
-integration_leg() {
-    local backend="$1" canary="vr-canary-$RANDOM$RANDOM" started=$SECONDS log
-    shift
-    log="$LOGS/integration-$backend-$(python_version "$PYTHON").log"
-    [ $# -eq 0 ] || "$@" "$canary"
-    build_tree
-    sed "s/@CANARY@/$canary/; s:@STATE@:$VIRTRIGAUD_CACHE/mock-state.json:; s:@CACHE@:$VIRTRIGAUD_CACHE:g; s:@REPO@:$REPO:g" \
-        "$REPO/tests/integration/config/$backend.yml" > "$COLLECTION/tests/integration/integration_config.yml"
-    # shellcheck disable=SC2086  # VIRTRIGAUD_TARGETS is a list of target names, to run fewer while developing
-    (cd "$COLLECTION" && ansible-test integration --local --python "$(python_version "$PYTHON")" --color no \
-        --allow-destructive ${VIRTRIGAUD_TARGETS:-}) > "$log" 2>&1 || { tail -n 60 "$log"; return 1; }
-    grep -E '^(PLAY RECAP|testhost|.*bad-input cases)' "$log" | sed 's/^/  /'
-    if grep -rl "$canary" "$log" /var/log/libvirt /run/virtrigaud-testbed 2>/dev/null; then
-        echo "the secret canary leaked into the files above" >&2
-        return 1
-    fi
-    echo "integration on $backend: passed in $((SECONDS - started)) s; the secret canary appears in no log"
-}
-
 # A fresh state file: VMs an earlier run left there must not show up in this one.
 stage_integration_mock() { rm -f "$VIRTRIGAUD_CACHE/mock-state.json"; integration_leg mock; }
 
 stage_integration_libvirt() {
-    "$REPO/scripts/testbed/libvirtd.sh" start
-    "$REPO/scripts/testbed/seed-image.sh" "$("$REPO/scripts/testbed/guest-image.sh" | tail -n 1)" >/dev/null
+    "$TESTBED/libvirtd.sh" start
+    "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
     integration_leg libvirt
 }
 
 # vcsim takes the canary as its password; a template like the libvirt image is made in it.
 start_vcsim() {
-    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
-    VCSIM_PASSWORD="$1" "$REPO/scripts/testbed/vcsim.sh" start
-    (eval "$(VCSIM_PASSWORD="$1" "$REPO/scripts/testbed/vcsim.sh" env)" &&
-        "$PYTHON" "$REPO/scripts/testbed/seed-template.py" vr-template >/dev/null)
+    VCSIM_PASSWORD="$1" "$TESTBED/vcsim.sh" restart
+    (eval "$(VCSIM_PASSWORD="$1" "$TESTBED/vcsim.sh" env)" &&
+        "$PYTHON" "$TESTBED/seed-template.py" vr-template >/dev/null)
 }
 
 stage_integration_vsphere() { integration_leg vsphere start_vcsim; }
@@ -168,13 +143,12 @@ stage_integration_vsphere() { integration_leg vsphere start_vcsim; }
 # The fake PVE takes the canary as root@pam's password.  Afterwards, the fake's
 # routes and every request the suite sent must match the official API schema.
 start_pvefake() {
-    "$REPO/scripts/testbed/pvefake.sh" stop >/dev/null
-    PVEFAKE_PASSWORD="$1" PVEFAKE_STATS_INTERVAL=2 PYTHON="$PYTHON" "$REPO/scripts/testbed/pvefake.sh" start
+    PVEFAKE_PASSWORD="$1" PVEFAKE_STATS_INTERVAL=2 "$TESTBED/pvefake.sh" restart
 }
 
 stage_integration_proxmox() {
     integration_leg proxmox start_pvefake
-    pve_conformance "$(. <("$REPO/scripts/testbed/pvefake.sh" env) && echo "$PVEFAKE_REQUESTS")"
+    pve_conformance "$(. <("$TESTBED/pvefake.sh" env) && echo "$PVEFAKE_REQUESTS")"
 }
 
 pve_conformance() {
@@ -190,31 +164,29 @@ pve_conformance() {
 # it; the canary is its credential file `password`.
 start_runtime() {
     build_tree
-    "$REPO/scripts/testbed/runtime.sh" stop >/dev/null
-    RUNTIME_PASSWORD="$1" LIBVIRT_DOMAIN_TYPE=qemu PROVIDER_DEFAULT_DATASTORE=virtrigaud PYTHON="$PYTHON" \
-        "$REPO/scripts/testbed/runtime.sh" start libvirt qemu:///system
+    RUNTIME_PASSWORD="$1" LIBVIRT_DOMAIN_TYPE=qemu PROVIDER_DEFAULT_DATASTORE=virtrigaud \
+        "$TESTBED/runtime.sh" restart libvirt qemu:///system
 }
 
 stage_integration_remote() {
-    "$REPO/scripts/testbed/libvirtd.sh" start
-    "$REPO/scripts/testbed/seed-image.sh" "$("$REPO/scripts/testbed/guest-image.sh" | tail -n 1)" >/dev/null
+    "$TESTBED/libvirtd.sh" start
+    "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
     integration_leg remote start_runtime
-    "$REPO/scripts/testbed/runtime.sh" stop
+    "$TESTBED/runtime.sh" stop
 }
 
 # A real kube-apiserver on etcd, fresh for each run; Providers of type libvirt
 # are probed against the real libvirtd, directly and through the runtime.
 start_kube() {
-    "$REPO/scripts/testbed/kube.sh" stop >/dev/null
-    "$REPO/scripts/testbed/kube.sh" start
+    "$TESTBED/kube.sh" restart
     start_runtime "$1"
 }
 
 stage_integration_kubernetes() {
-    "$REPO/scripts/testbed/libvirtd.sh" start
+    "$TESTBED/libvirtd.sh" start
     VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-kubernetes}" integration_leg kubernetes start_kube
-    "$REPO/scripts/testbed/kube.sh" stop
-    "$REPO/scripts/testbed/runtime.sh" stop
+    "$TESTBED/kube.sh" stop
+    "$TESTBED/runtime.sh" stop
 }
 
 # KubeVirt: the kube-apiserver with KubeVirt's CRDs and admission rules, and the stand-in for its controllers
@@ -222,20 +194,20 @@ stage_integration_kubernetes() {
 # bound to exactly the guide's RBAC, and the `kubevirt` target puts it in cloud-init user data too.
 start_kubevirt() {
     local tokens
-    "$REPO/scripts/testbed/kubevirt.sh" stop >/dev/null
-    "$REPO/scripts/testbed/kube.sh" stop >/dev/null
+    "$TESTBED/kubevirt.sh" stop >/dev/null
+    "$TESTBED/kube.sh" stop >/dev/null
     tokens="$(mktemp)"
-    "$REPO/scripts/testbed/kubevirt.sh" tokens "$1" > "$tokens"
-    KUBE_EXTRA_TOKENS="$tokens" "$REPO/scripts/testbed/kube.sh" start
+    "$TESTBED/kubevirt.sh" tokens "$1" > "$tokens"
+    KUBE_EXTRA_TOKENS="$tokens" "$TESTBED/kube.sh" start
     rm -f "$tokens"
-    PYTHON="$PYTHON" "$REPO/scripts/testbed/kubevirt.sh" start
+    "$TESTBED/kubevirt.sh" start
 }
 
 stage_integration_kubevirt() {
     VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-bad_input inventory_virtrigaud kubevirt vm_scenarios vmset_scenarios}" \
         integration_leg kubevirt start_kubevirt
-    "$REPO/scripts/testbed/kubevirt.sh" stop
-    "$REPO/scripts/testbed/kube.sh" stop
+    "$TESTBED/kubevirt.sh" stop
+    "$TESTBED/kube.sh" stop
 }
 
 stage_integration() {
@@ -253,10 +225,10 @@ stage_integration() {
 # (tests/faults/run.py, which says what it does to each backend).
 stage_faults() {
     local password="vr-faults-$RANDOM$RANDOM" started=$SECONDS log="$LOGS/faults.log"
-    "$REPO/scripts/testbed/libvirtd.sh" start >/dev/null
-    "$REPO/scripts/testbed/seed-image.sh" "$("$REPO/scripts/testbed/guest-image.sh" | tail -n 1)" >/dev/null
+    "$TESTBED/libvirtd.sh" start >/dev/null
+    "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
     start_pvefake "$password" >/dev/null
-    "$REPO/scripts/testbed/runtime.sh" certs
+    "$TESTBED/runtime.sh" certs
     build_tree
     if ! (cd "$REPO/tests" && PVEFAKE_PASSWORD="$password" PYTHONPATH="$TREE" "$PYTHON" -m faults.run) > "$log" 2>&1; then
         tail -n 40 "$log"
@@ -271,7 +243,7 @@ stage_faults() {
 # bench/runtime_load.py prints the times.
 stage_load() {
     local log="$LOGS/load.log"
-    "$REPO/scripts/testbed/runtime.sh" certs
+    "$TESTBED/runtime.sh" certs
     build_tree
     if ! (cd "$REPO/tests" && PYTHONPATH="$TREE" "$PYTHON" -m load.run) > "$log" 2>&1; then
         tail -n 40 "$log"
@@ -288,16 +260,16 @@ stage_isolation() {
     local started=$SECONDS scratch log="$LOGS/isolation.log" token
     local libvirt="vr-libvirt-$RANDOM$RANDOM" vsphere="vr-vsphere-$RANDOM$RANDOM"
     local proxmox="vr-proxmox-$RANDOM$RANDOM" runtime="vr-runtime-$RANDOM$RANDOM"
-    "$REPO/scripts/testbed/libvirtd.sh" start >/dev/null
+    "$TESTBED/libvirtd.sh" start >/dev/null
     start_vcsim "$vsphere" >/dev/null
     start_pvefake "$proxmox" >/dev/null
     start_runtime "$runtime" >/dev/null
-    token="$(. <("$REPO/scripts/testbed/pvefake.sh" env) && echo "$PROXMOX_TOKEN_SECRET")"
+    token="$(. <("$TESTBED/pvefake.sh" env) && echo "$PROXMOX_TOKEN_SECRET")"
     scratch="$(mktemp -d)"
     if ! (
-        eval "$(VCSIM_PASSWORD="$vsphere" "$REPO/scripts/testbed/vcsim.sh" env)"
-        eval "$(PVEFAKE_PASSWORD="$proxmox" "$REPO/scripts/testbed/pvefake.sh" env)"
-        eval "$("$REPO/scripts/testbed/runtime.sh" env)"
+        eval "$(VCSIM_PASSWORD="$vsphere" "$TESTBED/vcsim.sh" env)"
+        eval "$(PVEFAKE_PASSWORD="$proxmox" "$TESTBED/pvefake.sh" env)"
+        eval "$("$TESTBED/runtime.sh" env)"
         unset VIRTRIGAUD_PROVIDER_TYPE
         export VMWARE_VALIDATE_CERTS=false PROXMOX_VALIDATE_CERTS=false
         export LIBVIRT_DEFAULT_URI=qemu:///system LIBVIRT_USERNAME=vr-tester LIBVIRT_PASSWORD="$libvirt"
@@ -322,7 +294,7 @@ print("inventory: %d hosts from %s" % (len(hosts), ", ".join(sorted(sources))))'
     no_canary_outside "$libvirt" '' "$log" "$scratch"
     no_canary_outside "$runtime" '' "$log" "$scratch"
     rm -rf "$scratch"
-    "$REPO/scripts/testbed/runtime.sh" stop >/dev/null
+    "$TESTBED/runtime.sh" stop >/dev/null
     echo "isolation: every task and source reached its own backend; no canary left its backend ($((SECONDS - started)) s)"
 }
 
@@ -331,8 +303,8 @@ print("inventory: %d hosts from %s" % (len(hosts), ", ".join(sorted(sources))))'
 no_canary_outside() {
     local canary="$1" own="$2" found
     shift 2
-    found="$(grep -rl --fixed-strings "$canary" "$@" /run/virtrigaud-testbed /var/log/libvirt 2>/dev/null |
-        grep -v "^/run/virtrigaud-testbed/${own:-^}" || true)"
+    found="$(grep -rl --fixed-strings "$canary" "$@" "$RUN_DIR" /var/log/libvirt 2>/dev/null |
+        grep -v "^$RUN_DIR/${own:-^}" || true)"
     [ -z "$found" ] || { echo "a secret canary left its backend, into: $found" >&2; return 1; }
 }
 
@@ -353,14 +325,14 @@ stage_runner() {
     (cd "$REPO/tests" && "$PYTHON" -m pytest -q -p no:cacheprovider awx) > "$LOGS/runner-render.log" ||
         { cat "$LOGS/runner-render.log"; return 1; }
     echo "  credential types rendered as AWX does: $(tail -n 1 "$LOGS/runner-render.log")"
-    "$REPO/scripts/testbed/libvirtd.sh" start >/dev/null
-    "$REPO/scripts/testbed/seed-image.sh" "$("$REPO/scripts/testbed/guest-image.sh" | tail -n 1)" >/dev/null
+    "$TESTBED/libvirtd.sh" start >/dev/null
+    "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
     start_vcsim "$vsphere" >/dev/null
-    RUNNER_VSPHERE_CREDENTIAL="$(eval "$(VCSIM_PASSWORD="$vsphere" "$REPO/scripts/testbed/vcsim.sh" env)" &&
+    RUNNER_VSPHERE_CREDENTIAL="$(eval "$(VCSIM_PASSWORD="$vsphere" "$TESTBED/vcsim.sh" env)" &&
         printf '{"type": "%s", "inputs": {"hostname": "%s", "port": "%s", "username": "%s", "password": "%s", "skip_tls_verify": true}}' \
             "$REPO/docs/awx/credential_types/vsphere.yml" "$VMWARE_HOST" "$VMWARE_PORT" "$VMWARE_USER" "$VMWARE_PASSWORD")"
     runner_template
-    trap runner_cleanup EXIT
+    STAGE_CLEANUP=runner_cleanup
     echo "  jobs: transmit | ansible-runner worker | ansible-runner process"
     runner_job converge-mock-1 converge.yml "$(runner_request mock)" --changed 2
     runner_job converge-mock-2 converge.yml "$(runner_request mock)" --changed 0
@@ -375,7 +347,7 @@ stage_runner() {
     runner_job remove-mock-2 remove.yml "$(runner_request mock)" --changed 0
     runner_job remove-libvirt-1 remove.yml "$(runner_request libvirt)" --changed 2
     runner_job remove-libvirt-2 remove.yml "$(runner_request libvirt)" --changed 0
-    trap - EXIT
+    STAGE_CLEANUP=
     grep -q "$RUNNER_LIBVIRT_CANARY" "$RUNNER_SCRATCH/two-credentials/work/env/envvars" ||
         { echo "the libvirt canary never reached the job" >&2; return 1; }
     mapfile -t places < <(find "$RUNNER_SCRATCH" -type f ! -path '*/env/*' ! -path '*/artifacts/*/command' \
@@ -456,111 +428,13 @@ runner_cleanup() {
 # must fail; vSphere (vcsim) and Proxmox VE (the fake) answer from inside too.
 stage_container() {
     local reason
-    "$REPO/scripts/testbed/container.sh" install
-    if ! reason="$("$REPO/scripts/testbed/container.sh" check)"; then
+    "$TESTBED/container.sh" install
+    if ! reason="$("$TESTBED/container.sh" check)"; then
         echo "container: skipped, $reason"
         SKIPPED+=("container ($reason)")
         return 0
     fi
-    "$REPO/scripts/testbed/container.sh" build
-    build_tree
-    "$REPO/scripts/testbed/libvirtd.sh" start
-    "$REPO/scripts/testbed/libvirtd.sh" listen-tcp
-    "$REPO/scripts/testbed/seed-image.sh" "$("$REPO/scripts/testbed/guest-image.sh" | tail -n 1)" >/dev/null
-    "$REPO/scripts/testbed/runtime.sh" certs
-    "$REPO/scripts/testbed/kube.sh" stop >/dev/null
-    "$REPO/scripts/testbed/kube.sh" start >/dev/null
-    eval "$("$REPO/scripts/testbed/kube.sh" env)"
-    container_deploy lab-libvirt libvirt qemu+tcp://127.0.0.1/system '{}' seed '{"datastore": "virtrigaud"}'
-    container_expect ok lab-libvirt
-    container_expect failure lab-libvirt --mutate tls-mount-path
-    container_expect failure lab-libvirt --mutate probe-port
-    container_deploy lab-upstream libvirt qemu+tcp://127.0.0.1/system '{}' upstream '{}'
-    container_expect ok lab-upstream
-    container_expect failure lab-upstream --mutate missing-provider-type
-    container_vsphere
-    "$REPO/scripts/testbed/pvefake.sh" stop >/dev/null
-    PYTHON="$PYTHON" "$REPO/scripts/testbed/pvefake.sh" start >/dev/null
-    container_deploy lab-proxmox proxmox https://127.0.0.1:18006 \
-        '{"username": "root@pam", "password": "vr-pve-secret"}' seed '{}'
-    container_expect ok lab-proxmox
-    # The scenario suite through the container, which stays up for it.
-    container_expect ok lab-libvirt --keep
-    VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-vm_scenarios}" integration_leg container || {
-        podman logs --tail 30 virtrigaud-runtime-under-test >&2; container_harness stop; return 1; }
-    container_harness stop
-    "$REPO/scripts/testbed/kube.sh" stop >/dev/null
-}
-
-container_harness() { (cd "$REPO/tests" && PYTHONPATH="$TREE" "$PYTHON" -m container.harness "$@"); }
-
-# vSphere from inside the container, on vcsim.  The Provider's defaults place a VM
-# that names no placement (the roomiest member of a storage pod, a resource pool,
-# a folder, a port group).  Then the password is rotated: vcsim restarts with a
-# new one, a pod made from the old Secret is refused, the role rolls the pod
-# template, and the pod the Deployment now describes logs in.
-container_vsphere() {
-    local vcenter=https://127.0.0.1:18989/sdk defaults before after refused
-    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
-    "$REPO/scripts/testbed/vcsim.sh" start >/dev/null
-    vsphere_defaults vr-vcsim-secret setup >/dev/null
-    defaults="$(vsphere_defaults vr-vcsim-secret defaults)"
-    container_deploy lab-vsphere vsphere "$vcenter" '{"username": "vr-admin", "password": "vr-vcsim-secret"}' seed "$defaults"
-    before="$(container_expect ok lab-vsphere --keep)" || return 1
-    echo "$before"
-    vsphere_defaults vr-vcsim-secret check --tls "$VIRTRIGAUD_CACHE/runtime-pki/server-tls" ||
-        { container_harness stop; echo "container: the Provider's vSphere defaults were not used" >&2; return 1; }
-    container_harness stop
-    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
-    VCSIM_PASSWORD=vr-vcsim-rotated "$REPO/scripts/testbed/vcsim.sh" start >/dev/null
-    refused="$(container_expect failure lab-vsphere --timeout 15)" || return 1
-    echo "$refused"
-    case "$refused" in
-        *"user name or password"*) ;;
-        *) echo "container: the old credentials failed for another reason than the login" >&2; return 1 ;;
-    esac
-    container_deploy lab-vsphere vsphere "$vcenter" '{"username": "vr-admin", "password": "vr-vcsim-rotated"}' seed "$defaults"
-    after="$(container_expect ok lab-vsphere)" || return 1
-    echo "$after"
-    if [ "$(checksum_of "$before")" = "$(checksum_of "$after")" ] || [ -z "$(checksum_of "$after")" ]; then
-        echo "container: the rotation left the pod template's credentials checksum as it was" >&2
-        return 1
-    fi
-    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
-    "$REPO/scripts/testbed/vcsim.sh" start >/dev/null
-}
-
-# vsphere_defaults PASSWORD ARGS...: tests/container/vsphere_defaults.py against vcsim.
-vsphere_defaults() {
-    local password="$1"
-    shift
-    (eval "$(VCSIM_PASSWORD="$password" "$REPO/scripts/testbed/vcsim.sh" env)" && cd "$REPO/tests" &&
-        PYTHONPATH="$TREE" "$PYTHON" -m container.vsphere_defaults "$@")
-}
-
-checksum_of() { printf '%s' "$1" | sed -n 's/.*"credentials_checksum": "\([^"]*\)".*/\1/p'; }
-
-# container_deploy NAME TYPE ENDPOINT CREDENTIALS FLAGS DEFAULTS: a Provider and the role's runtime for it.
-container_deploy() {
-    ansible-playbook -i localhost, "$REPO/tests/container/deploy.yml" \
-        -e "ansible_python_interpreter=$(command -v "$PYTHON")" -e "provider_name=$1" -e "provider_type=$2" \
-        -e "provider_endpoint=$3" -e "{\"provider_credentials\": $4, \"provider_defaults\": $6}" \
-        -e "runtime_flags=$5" -e "provider_insecure=$([ "$2" = libvirt ] && echo false || echo true)" \
-        -e "runtime_image=$("$REPO/scripts/testbed/container.sh" image)" \
-        -e "runtime_tls=$VIRTRIGAUD_CACHE/runtime-pki/server-tls" > "$LOGS/container-deploy-$1.log" 2>&1 ||
-        { tail -n 30 "$LOGS/container-deploy-$1.log"; return 1; }
-}
-
-# container_expect ok|failure PROVIDER [harness options]: run the Deployment and judge the outcome.
-container_expect() {
-    local want="$1" verdict
-    shift
-    if verdict="$(container_harness run default "$@")"; then
-        [ "$want" = ok ] || { echo "container: $* ran although it should have failed: $verdict" >&2; return 1; }
-    else
-        [ "$want" = failure ] || { echo "container: $* failed: $verdict" >&2; return 1; }
-    fi
-    echo "container: $* -> $verdict"
+    "$TESTBED/container.sh" test
 }
 
 # The newest ansible-core needs Python 3.12, which Debian 12 lacks: use one when
@@ -585,7 +459,22 @@ time_table() {
     for row in "${TIMES[@]}"; do printf '  %-24s %6s s\n' "${row% *}" "${row##* }"; done
     printf '  %-24s %6s s\n' total "$SECONDS"
 }
-trap time_table EXIT
+
+# At the end of a run, passed or failed: the failed stage's own cleanup, then every server the run started
+# (scripts/testbed/lib.sh keeps the list) is stopped, so only the libvirt test bed stays up; then the times.
+STAGE_CLEANUP=
+VIRTRIGAUD_STARTED="$(mktemp)"
+export VIRTRIGAUD_STARTED
+finish() {
+    [ -z "$STAGE_CLEANUP" ] || "$STAGE_CLEANUP"
+    stop_started_servers
+    rm -f "$VIRTRIGAUD_STARTED"
+    time_table
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 for stage in "${stages[@]}"; do
     say "stage: $stage ($(python_version "$PYTHON"))"
     started=$SECONDS
