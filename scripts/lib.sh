@@ -1,5 +1,6 @@
-# Shared by the scripts in this folder and by scripts/testbed/container.sh: the test bed's library (paths,
-# logging, servers), the collection tree ansible-test needs, and one integration leg.
+# Shared by the scripts in this folder and by the stages in scripts/testbed/ (container.sh, runner.sh): the
+# test bed's library (paths, logging, servers), the collection tree ansible-test needs, one integration leg,
+# and the canary checks.
 # shellcheck shell=bash
 
 # shellcheck disable=SC1091  # the test bed's library, in testbed/ beside this file
@@ -73,4 +74,21 @@ integration_leg() {
         return 1
     fi
     echo "integration on $backend: passed in $((SECONDS - started)) s; the secret canary appears in no log"
+}
+
+# vcsim takes the canary as its password; a template like the libvirt image is made in it.
+start_vcsim() {
+    VCSIM_PASSWORD="$1" "$TESTBED/vcsim.sh" restart
+    (eval "$(VCSIM_PASSWORD="$1" "$TESTBED/vcsim.sh" env)" &&
+        "$PYTHON" "$TESTBED/seed-template.py" vr-template >/dev/null)
+}
+
+# no_canary_outside CANARY OWN_FILES PLACES...: CANARY is in no file of PLACES, the
+# test bed's run folder or libvirt's logs, except the run folder's OWN_FILES.
+no_canary_outside() {
+    local canary="$1" own="$2" found
+    shift 2
+    found="$(grep -rl --fixed-strings "$canary" "$@" "$RUN_DIR" /var/log/libvirt 2>/dev/null |
+        grep -v "^$RUN_DIR/${own:-^}" || true)"
+    [ -z "$found" ] || { echo "a secret canary left its backend, into: $found" >&2; return 1; }
 }

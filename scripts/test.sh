@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Run every test: unit, sanity, lint, docs, the provider runtime's tests, the
-# integration scenario suite on the mock provider, a real libvirtd, vcsim, the
-# fake PVE, the runtime and a real kube-apiserver, every backend's credentials
-# at once, jobs as AWX runs them (ansible-runner transmit | worker | process),
-# the runtime's container, then unit, sanity, docs and the mock suite again on
-# the newest ansible-core.  `test.sh unit sanity` runs a subset.
+# Run every test, one stage after another; `test.sh unit sanity` runs some.  Each stage is one function
+# below, in the order it runs, and docs/testing.md says what each checks:
+#   setup unit sanity lint docs awx package runtime
+#   integration (mock libvirt vsphere proxmox remote kubernetes kubevirt, each also a stage: integration_mock ...)
+#   isolation runner faults load container newest
+# The test bed's servers are scripts/testbed/<server>.sh on scripts/testbed/lib.sh; a run stops every server it
+# started when it ends, passed or failed, and prints the time each stage took.
 set -euo pipefail
-# shellcheck disable=SC1091  # lib.sh sits beside this script
+# shellcheck disable=SC1091  # lib.sh sits beside this script: the tree, integration_leg and scripts/testbed/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 stages=("$@")
@@ -46,14 +47,6 @@ stage_lint() {
         "$PYTHON" "$REPO/scripts/gen_proto.py" --check
         echo "wire check against upstream's provider.proto skipped: none at $reference (set VIRTRIGAUD_UPSTREAM_PROTO)"
     fi
-}
-
-# The provider runtime as real processes over real gRPC and mTLS (mock backend).
-stage_runtime() {
-    build_tree
-    "$TESTBED/runtime.sh" certs
-    (cd "$COLLECTION" && RUNTIME_PKI="$VIRTRIGAUD_CACHE/runtime-pki" PYTHONPATH="$TREE:$COLLECTION/runtime" \
-        "$PYTHON" -m pytest -q -p no:cacheprovider tests/runtime)
 }
 
 stage_docs() {
@@ -122,6 +115,14 @@ stage_package() {
     rm -rf "$scratch"
 }
 
+# The provider runtime as real processes over real gRPC and mTLS (mock backend).
+stage_runtime() {
+    build_tree
+    "$TESTBED/runtime.sh" certs
+    (cd "$COLLECTION" && RUNTIME_PKI="$VIRTRIGAUD_CACHE/runtime-pki" PYTHONPATH="$TREE:$COLLECTION/runtime" \
+        "$PYTHON" -m pytest -q -p no:cacheprovider tests/runtime)
+}
+
 # A fresh state file: VMs an earlier run left there must not show up in this one.
 stage_integration_mock() { rm -f "$VIRTRIGAUD_CACHE/mock-state.json"; integration_leg mock; }
 
@@ -129,13 +130,6 @@ stage_integration_libvirt() {
     "$TESTBED/libvirtd.sh" start
     "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
     integration_leg libvirt
-}
-
-# vcsim takes the canary as its password; a template like the libvirt image is made in it.
-start_vcsim() {
-    VCSIM_PASSWORD="$1" "$TESTBED/vcsim.sh" restart
-    (eval "$(VCSIM_PASSWORD="$1" "$TESTBED/vcsim.sh" env)" &&
-        "$PYTHON" "$TESTBED/seed-template.py" vr-template >/dev/null)
 }
 
 stage_integration_vsphere() { integration_leg vsphere start_vcsim; }
@@ -220,38 +214,6 @@ stage_integration() {
     stage_integration_kubevirt
 }
 
-# Faults: libvirtd and the runtime killed, and the fake PVE's API gone, in the middle of a create, a clone,
-# a reconfigure and a VM set's roll; each re-run must converge with one VM per name and no orphan volume
-# (tests/faults/run.py, which says what it does to each backend).
-stage_faults() {
-    local password="vr-faults-$RANDOM$RANDOM" started=$SECONDS log="$LOGS/faults.log"
-    "$TESTBED/libvirtd.sh" start >/dev/null
-    "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
-    start_pvefake "$password" >/dev/null
-    "$TESTBED/runtime.sh" certs
-    build_tree
-    if ! (cd "$REPO/tests" && PVEFAKE_PASSWORD="$password" PYTHONPATH="$TREE" "$PYTHON" -m faults.run) > "$log" 2>&1; then
-        tail -n 40 "$log"
-        return 1
-    fi
-    sed 's/^/  /' "$log"
-    echo "faults: passed in $((SECONDS - started)) s"
-}
-
-# Load: 16 playbooks at once on their own names and 8 on one name, through the runtime (mock backend) over
-# mTLS: one VM per name, no error but a clear conflict, the runtime's memory bounded (tests/load/run.py).
-# bench/runtime_load.py prints the times.
-stage_load() {
-    local log="$LOGS/load.log"
-    "$TESTBED/runtime.sh" certs
-    build_tree
-    if ! (cd "$REPO/tests" && PYTHONPATH="$TREE" "$PYTHON" -m load.run) > "$log" 2>&1; then
-        tail -n 40 "$log"
-        return 1
-    fi
-    sed 's/^/  /' "$log"
-}
-
 # Every backend's variables set at once, each with its own secret canary, as an
 # AWX job with several credentials has them: each task and inventory source must
 # reach its own backend, and no canary may show up anywhere but in the files of
@@ -298,16 +260,6 @@ print("inventory: %d hosts from %s" % (len(hosts), ", ".join(sorted(sources))))'
     echo "isolation: every task and source reached its own backend; no canary left its backend ($((SECONDS - started)) s)"
 }
 
-# no_canary_outside CANARY OWN_FILES PLACES...: CANARY is in no file of PLACES, the
-# test bed's run folder or libvirt's logs, except the run folder's OWN_FILES.
-no_canary_outside() {
-    local canary="$1" own="$2" found
-    shift 2
-    found="$(grep -rl --fixed-strings "$canary" "$@" "$RUN_DIR" /var/log/libvirt 2>/dev/null |
-        grep -v "^$RUN_DIR/${own:-^}" || true)"
-    [ -z "$found" ] || { echo "a secret canary left its backend, into: $found" >&2; return 1; }
-}
-
 # AWX's execution path: every job is transmitted, run by `ansible-runner worker`
 # in a private data dir of its own and processed back, as AWX has an execution
 # node do it; the collection travels in the job's requirements_collections and
@@ -315,109 +267,38 @@ no_canary_outside() {
 # them (tests/awx).  Jobs converge and remove a VM on the mock provider and on
 # the real libvirtd, an inventory update lists both, and one job carries a
 # libvirt and a vSphere credential at once; no secret canary may leave its backend.
-stage_runner() {
-    local started=$SECONDS prefix="vrawx-$RANDOM$RANDOM" vsphere="vr-vsphere-$RANDOM$RANDOM" places
-    RUNNER_LIBVIRT_CANARY="vr-libvirt-$RANDOM$RANDOM"
-    RUNNER_SCRATCH="$(mktemp -d)"
-    RUNNER_PREFIX="$prefix"
-    RUNNER_JOBS=0
-    build_tree
-    (cd "$REPO/tests" && "$PYTHON" -m pytest -q -p no:cacheprovider awx) > "$LOGS/runner-render.log" ||
-        { cat "$LOGS/runner-render.log"; return 1; }
-    echo "  credential types rendered as AWX does: $(tail -n 1 "$LOGS/runner-render.log")"
+stage_runner() { "$TESTBED/runner.sh" test; }
+
+# Faults: libvirtd and the runtime killed, and the fake PVE's API gone, in the middle of a create, a clone,
+# a reconfigure and a VM set's roll; each re-run must converge with one VM per name and no orphan volume
+# (tests/faults/run.py, which says what it does to each backend).
+stage_faults() {
+    local password="vr-faults-$RANDOM$RANDOM" started=$SECONDS log="$LOGS/faults.log"
     "$TESTBED/libvirtd.sh" start >/dev/null
     "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
-    start_vcsim "$vsphere" >/dev/null
-    RUNNER_VSPHERE_CREDENTIAL="$(eval "$(VCSIM_PASSWORD="$vsphere" "$TESTBED/vcsim.sh" env)" &&
-        printf '{"type": "%s", "inputs": {"hostname": "%s", "port": "%s", "username": "%s", "password": "%s", "skip_tls_verify": true}}' \
-            "$REPO/docs/awx/credential_types/vsphere.yml" "$VMWARE_HOST" "$VMWARE_PORT" "$VMWARE_USER" "$VMWARE_PASSWORD")"
-    runner_template
-    STAGE_CLEANUP=runner_cleanup
-    echo "  jobs: transmit | ansible-runner worker | ansible-runner process"
-    runner_job converge-mock-1 converge.yml "$(runner_request mock)" --changed 2
-    runner_job converge-mock-2 converge.yml "$(runner_request mock)" --changed 0
-    runner_job converge-libvirt-1 converge.yml "$(runner_request libvirt)" --changed 2
-    runner_job converge-libvirt-2 converge.yml "$(runner_request libvirt)" --changed 0
-    runner_job inventory-update inventory:inventories/lab.virtrigaud.yml "$(runner_request inventory)" \
-        --hosts "$prefix-m,$prefix-l" --group "virtrigaud_provider_memory=$prefix-m" \
-        --group "virtrigaud_provider_kvm=$prefix-l" --group "virtrigaud_power_on=$prefix-m,$prefix-l" \
-        --group "tag_awx=$prefix-m,$prefix-l"
-    runner_job two-credentials two_credentials.yml "$(runner_request two)" --changed 0
-    runner_job remove-mock-1 remove.yml "$(runner_request mock)" --changed 2
-    runner_job remove-mock-2 remove.yml "$(runner_request mock)" --changed 0
-    runner_job remove-libvirt-1 remove.yml "$(runner_request libvirt)" --changed 2
-    runner_job remove-libvirt-2 remove.yml "$(runner_request libvirt)" --changed 0
-    STAGE_CLEANUP=
-    grep -q "$RUNNER_LIBVIRT_CANARY" "$RUNNER_SCRATCH/two-credentials/work/env/envvars" ||
-        { echo "the libvirt canary never reached the job" >&2; return 1; }
-    mapfile -t places < <(find "$RUNNER_SCRATCH" -type f ! -path '*/env/*' ! -path '*/artifacts/*/command' \
-        ! -path '*/requirements_collections/*')
-    no_canary_outside "$RUNNER_LIBVIRT_CANARY" '' "${places[@]}"
-    no_canary_outside "$vsphere" vcsim- "${places[@]}"
-    rm -rf "$RUNNER_SCRATCH"
-    echo "runner: $RUNNER_JOBS jobs (one an inventory update) ran as AWX runs them; no canary in their events, stdout, artifacts or the test bed's logs ($((SECONDS - started)) s)"
-}
-
-# The private data dir every job starts from: the project, an inventory, and the
-# collection, installed from its built tarball as a project's requirements are.
-runner_template() {
-    local template="$RUNNER_SCRATCH/template"
-    mkdir -p "$template/inventory"
-    cp -r "$REPO/tests/awx/project" "$template/project"
-    printf 'localhost ansible_connection=local ansible_python_interpreter="{{ ansible_playbook_python }}"\n' \
-        > "$template/inventory/hosts"
-    (cd "$COLLECTION" && ansible-galaxy collection build --force --output-path "$RUNNER_SCRATCH" >/dev/null)
-    # With the tree on the collections path, ansible-galaxy would find the collection installed and skip it.
-    ANSIBLE_COLLECTIONS_PATH="$template/requirements_collections" ansible-galaxy collection install --offline \
-        -p "$template/requirements_collections" "$RUNNER_SCRATCH"/virtrigaud-core-*.tar.gz >/dev/null
-    [ -f "$template/requirements_collections/ansible_collections/virtrigaud/core/MANIFEST.json" ]
-}
-
-# runner_request mock|libvirt|inventory|two: what AWX would take from its database for a job.
-runner_request() {
-    local libvirt vars
-    libvirt="$(printf '{"type": "%s", "inputs": {"uri": "qemu:///system", "username": "vr-tester", "password": "%s", "storage_pool": "virtrigaud"}}' \
-        "$REPO/docs/awx/credential_types/libvirt.yml" "$RUNNER_LIBVIRT_CANARY")"
-    case "$1" in
-        mock) vars='{"vr_backend": "mock", "vr_name": "'"$RUNNER_PREFIX"'-m", "vr_image": "base-image"}'; libvirt='' ;;
-        libvirt) vars='{"vr_backend": "libvirt", "vr_name": "'"$RUNNER_PREFIX"'-l", "vr_image": "vr-tiny.qcow2"}' ;;
-        inventory) vars='{}' ;;
-        two) vars='{"vr_libvirt_vm": "'"$RUNNER_PREFIX"'-l"}'; libvirt="$libvirt, $RUNNER_VSPHERE_CREDENTIAL" ;;
-    esac
-    printf '{"task_env": {"VIRTRIGAUD_MOCK_URI": "mock://%s/mock.json", "VIRTRIGAUD_LIBVIRT_DOMAIN_TYPE": "qemu"}, "credentials": [%s], "extra_vars": %s}' \
-        "$RUNNER_SCRATCH" "$libvirt" "$vars"
-}
-
-# runner_job NAME PLAYBOOK|inventory:SOURCE REQUEST [report options]: one job, as
-# an execution node runs it, with the worker's own environment holding no
-# collections path; then its artifacts are checked and summed up in one line.
-runner_job() {
-    local name="$1" what="$2" request="$3" job="$RUNNER_SCRATCH/$1" started=$SECONDS summary
-    local prepare=(--template "$RUNNER_SCRATCH/template") transmit
-    shift 3
-    if [ "${what#inventory:}" != "$what" ]; then
-        prepare+=(--inventory-source "${what#inventory:}")
-        transmit=(awx_job transmit "$job" --ident "$name")
-    else
-        transmit=("$PYTHON" -m ansible_runner transmit "$job/pdd" -p "$what" --ident "$name")
+    start_pvefake "$password" >/dev/null
+    "$TESTBED/runtime.sh" certs
+    build_tree
+    if ! (cd "$REPO/tests" && PVEFAKE_PASSWORD="$password" PYTHONPATH="$TREE" "$PYTHON" -m faults.run) > "$log" 2>&1; then
+        tail -n 40 "$log"
+        return 1
     fi
-    printf '%s' "$request" | awx_job prepare "$job" --ident "$name" "${prepare[@]}"
-    "${transmit[@]}" | env -u ANSIBLE_COLLECTIONS_PATH "$PYTHON" -m ansible_runner worker \
-        --private-data-dir "$job/work" 2> "$job/worker.log" |
-        "$PYTHON" -m ansible_runner process "$job/pdd" --ident "$name" > "$job/process.log" 2>&1 ||
-        { tail -n 40 "$job/process.log" "$job/worker.log" >&2; return 1; }
-    summary="$(awx_job report "$job" --ident "$name" "$@")" ||
-        { tail -n 40 "$job/pdd/artifacts/$name/stdout" >&2; return 1; }
-    RUNNER_JOBS=$((RUNNER_JOBS + 1))
-    echo "  $name: $summary ($((SECONDS - started)) s)"
+    sed 's/^/  /' "$log"
+    echo "faults: passed in $((SECONDS - started)) s"
 }
 
-awx_job() { (cd "$REPO/tests" && "$PYTHON" -m awx.job "$@"); }
-
-# After a failure: remove the libvirt VM through the same path; the jobs stay for a look.
-runner_cleanup() {
-    runner_job cleanup-libvirt remove.yml "$(runner_request libvirt)" >/dev/null 2>&1 || true
-    echo "runner: the jobs' private data dirs are kept in $RUNNER_SCRATCH" >&2
+# Load: 16 playbooks at once on their own names and 8 on one name, through the runtime (mock backend) over
+# mTLS: one VM per name, no error but a clear conflict, the runtime's memory bounded (tests/load/run.py).
+# bench/runtime_load.py prints the times.
+stage_load() {
+    local log="$LOGS/load.log"
+    "$TESTBED/runtime.sh" certs
+    build_tree
+    if ! (cd "$REPO/tests" && PYTHONPATH="$TREE" "$PYTHON" -m load.run) > "$log" 2>&1; then
+        tail -n 40 "$log"
+        return 1
+    fi
+    sed 's/^/  /' "$log"
 }
 
 # The provider runtime in its container, as the provider_runtime role deploys
@@ -460,13 +341,13 @@ time_table() {
     printf '  %-24s %6s s\n' total "$SECONDS"
 }
 
-# At the end of a run, passed or failed: the failed stage's own cleanup, then every server the run started
-# (scripts/testbed/lib.sh keeps the list) is stopped, so only the libvirt test bed stays up; then the times.
-STAGE_CLEANUP=
+# At the end of a run, passed or failed: every server the run started (scripts/testbed/lib.sh keeps the
+# list) is stopped, so only the libvirt test bed stays up; then the times, the failed stage's too.
+RUNNING_STAGE=
 VIRTRIGAUD_STARTED="$(mktemp)"
 export VIRTRIGAUD_STARTED
 finish() {
-    [ -z "$STAGE_CLEANUP" ] || "$STAGE_CLEANUP"
+    [ -z "$RUNNING_STAGE" ] || TIMES+=("$RUNNING_STAGE (failed) $((SECONDS - started))")
     stop_started_servers
     rm -f "$VIRTRIGAUD_STARTED"
     time_table
@@ -478,7 +359,9 @@ trap 'exit 143' TERM
 for stage in "${stages[@]}"; do
     say "stage: $stage ($(python_version "$PYTHON"))"
     started=$SECONDS
+    RUNNING_STAGE="$stage"
     "stage_$stage"
+    RUNNING_STAGE=
     TIMES+=("$stage $((SECONDS - started))")
 done
 say "all stages passed: ${stages[*]}"
