@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-
-
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import Change, comparable
 
 

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
