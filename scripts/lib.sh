@@ -35,8 +35,9 @@ build_tree() {
     export ANSIBLE_COLLECTIONS_PATH="$TREE"
 }
 
+# As root by design (README), so pip's warning about root would be noise in the demo's output.
 install_python_requirements() {
-    "$PYTHON" -m pip install -q --disable-pip-version-check -r "$REPO/requirements.txt" -r "$REPO/tests/requirements.txt"
+    "$PYTHON" -m pip install -q --disable-pip-version-check --root-user-action=ignore -r "$REPO/requirements.txt" -r "$REPO/tests/requirements.txt"
 }
 
 # A Python 3.12 for the newest ansible-core: PYTHON_NEWEST, the system's, or pyenv's.

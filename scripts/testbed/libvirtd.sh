@@ -23,7 +23,7 @@ install() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
     "$PYTHON" -c 'import libvirt, pycdlib' 2>/dev/null ||
-        "$PYTHON" -m pip install -q --disable-pip-version-check libvirt-python pycdlib
+        "$PYTHON" -m pip install -q --disable-pip-version-check --root-user-action=ignore libvirt-python pycdlib
     # Running QEMU as root skips the /dev/kvm permission probe that otherwise
     # makes every define wait about 40 s on this kind of machine.
     local conf=/etc/libvirt/qemu.conf
