@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every test, one stage after another; `test.sh unit sanity` runs some.  Each stage is one function
 # below, in the order it runs, and docs/testing.md says what each checks:
-#   setup unit sanity lint docs awx package runtime
+#   setup unit sanity lint docs awx package runtime ovim
 #   integration (mock libvirt vsphere proxmox remote kubernetes kubevirt, each also a stage: integration_mock ...)
 #   isolation runner faults load container newest
 # The test bed's servers are scripts/testbed/<server>.sh on scripts/testbed/lib.sh; a run stops every server it
@@ -11,7 +11,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(setup unit sanity lint docs awx package runtime integration isolation runner faults load container
+[ ${#stages[@]} -gt 0 ] || stages=(setup unit sanity lint docs awx package runtime ovim integration isolation runner faults load container
                                   newest)
 NEWEST_CORE="ansible-core>=2.21,<2.22"
 SKIPPED=()
@@ -121,6 +121,37 @@ stage_runtime() {
     "$TESTBED/runtime.sh" certs
     (cd "$COLLECTION" && RUNTIME_PKI="$VIRTRIGAUD_CACHE/runtime-pki" PYTHONPATH="$TREE:$COLLECTION/runtime" \
         "$PYTHON" -m pytest -q -p no:cacheprovider tests/runtime)
+}
+
+# The OVIM spoke agent (runtime/virtrigaud_runtime/spoke) as real processes against the fake hub
+# (scripts/testbed/ovimhub.sh), whose token is a secret canary, on the KubeVirt test bed and on libvirtd.
+stage_ovim() {
+    local canary="vr-ovim-$RANDOM$RANDOM" started=$SECONDS log="$LOGS/ovim.log" agent_logs
+    agent_logs="$(mktemp -d)"
+    build_tree
+    "$TESTBED/libvirtd.sh" start >/dev/null
+    "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
+    start_kubevirt "vr-kubevirt-$RANDOM$RANDOM" >/dev/null
+    OVIM_FAKE_HUB_TOKEN="$canary" "$TESTBED/ovimhub.sh" restart >/dev/null
+    echo "  test beds (libvirtd, kube-apiserver with the KubeVirt stand-in, fake hub) up after $((SECONDS - started)) s"
+    if ! (eval "$("$TESTBED/ovimhub.sh" env)" && cd "$COLLECTION" &&
+        OVIM_FAKE_HUB_TOKEN="$canary" OVIM_TEST_LOGS="$agent_logs" OVIM_TEST_BACKENDS="kubevirt libvirt" \
+            PYTHONPATH="$TREE:$COLLECTION/runtime" "$PYTHON" -m pytest -q -p no:cacheprovider --durations=5 tests/ovim
+    ) > "$log" 2>&1; then
+        tail -n 60 "$log"
+        "$TESTBED/ovimhub.sh" stop >/dev/null
+        return 1
+    fi
+    grep -E 'passed|slowest|^[0-9.]+s ' "$log" | sed 's/^/  /'
+    "$TESTBED/ovimhub.sh" stop >/dev/null
+    "$TESTBED/kubevirt.sh" stop >/dev/null
+    "$TESTBED/kube.sh" stop >/dev/null
+    if grep -rl --fixed-strings "$canary" "$log" "$agent_logs" "$RUN_DIR" /var/log/libvirt 2>/dev/null; then
+        echo "the hub's token (a secret canary) leaked into the files above" >&2
+        return 1
+    fi
+    rm -rf "$agent_logs"
+    echo "ovim: passed in $((SECONDS - started)) s; the hub's token appears in no log"
 }
 
 # A fresh state file: VMs an earlier run left there must not show up in this one.
