@@ -20,16 +20,17 @@ def _tree() -> str:
 def run_info(args: dict[str, Any]) -> dict[str, Any]:
     """One ad-hoc run of the module on localhost; its result."""
     ansible = os.path.join(os.path.dirname(sys.executable), "ansible")
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=_tree(), ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-               ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_LOCALHOST_WARNING="0",
-               ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
-    done = subprocess.run([ansible if os.path.exists(ansible) else "ansible", "localhost", "-c", "local",
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=_tree(), ANSIBLE_LOCALHOST_WARNING="0",
+               ANSIBLE_INVENTORY_UNPARSED_WARNING="0", ANSIBLE_NOCOLOR="1")
+    done = subprocess.run([ansible if os.path.exists(ansible) else "ansible", "localhost", "-c", "local", "-o",
                            "-e", "ansible_python_interpreter=%s" % sys.executable,
                            "-m", "virtrigaud.core.virtrigaud_spoke_info", "-a", json.dumps(args)],
                           env=env, capture_output=True, text=True, timeout=120, check=False)
+    # One line per host: "localhost | SUCCESS => {...}" or "localhost | FAILED! => {...}".
+    line = next((line for line in done.stdout.splitlines() if line.startswith("localhost | ")), "")
     try:
-        return json.loads(done.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
-    except (ValueError, KeyError, IndexError):
+        return dict(json.loads(line.split(" => ", 1)[1]), failed=line.startswith("localhost | FAILED"))
+    except (ValueError, IndexError):
         raise AssertionError("ansible said: %s %s" % (done.stdout[-2000:], done.stderr[-2000:])) from None
 
 
