@@ -5,10 +5,9 @@ and summarised (runtime/virtrigaud_runtime/spoke/api.py serves both)."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
-import urllib.error
-import urllib.request
 from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
@@ -18,6 +17,10 @@ from .errors import SpecError, UnavailableError
 _OPERATIONS = re.compile(r'^ovim_spoke_operations_total\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)$')
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 _GAUGES = {"ovim_spoke_queue_depth": "queue_depth", "ovim_spoke_results_pending": "results_pending"}
+# What the result keeps of /health/status.
+STATUS_KEYS = ("agent_id", "cluster_id", "zone_id", "version", "state", "status", "last_hub_contact", "hub_error",
+               "backend_type", "backend_ok", "backend_message", "hub_endpoint", "callback_url", "vm_count",
+               "queue_depth", "results_pending", "report_interval_seconds", "log_level", "uptime_seconds")
 # Reads the URL with a timeout: (HTTP status, body); raises OSError when nothing answers.
 Fetch = Callable[[str, float], tuple[int, bytes]]
 
@@ -45,7 +48,7 @@ def operation_counts(metrics: str) -> dict[str, dict[str, int]]:
 def gauges(metrics: str) -> dict[str, int]:
     found = {}
     for line in metrics.splitlines():
-        name, _, value = line.strip().partition(" ")
+        name, dummy, value = line.strip().partition(" ")
         if name in _GAUGES:
             found[_GAUGES[name]] = int(float(value))
     return found
@@ -54,11 +57,7 @@ def gauges(metrics: str) -> dict[str, int]:
 def summary(status: dict[str, Any], ready: bool, metrics: Optional[str]) -> dict[str, Any]:
     """The agent as the module returns it; counts from /metrics, or from the status when metrics are off."""
     operations = operation_counts(metrics) if metrics is not None else _status_counts(status.get("operations") or {})
-    spoke = {key: status.get(key) for key in ("agent_id", "cluster_id", "zone_id", "version", "state", "status",
-                                               "last_hub_contact", "hub_error", "backend_type", "backend_ok",
-                                               "backend_message", "hub_endpoint", "callback_url", "vm_count",
-                                               "queue_depth", "results_pending", "report_interval_seconds",
-                                               "log_level", "uptime_seconds")}
+    spoke = {key: status.get(key) for key in STATUS_KEYS}
     if metrics is not None:
         spoke.update(gauges(metrics))
     spoke.update(ready=ready, operations=operations, metrics_enabled=metrics is not None,
@@ -71,17 +70,21 @@ def _status_counts(counts: dict[str, int]) -> dict[str, dict[str, int]]:
     """The status's ``type/outcome`` keys, in the shape of operation_counts."""
     shaped: dict[str, dict[str, int]] = {}
     for key, value in counts.items():
-        kind, _, outcome = key.rpartition("/")
+        kind, dummy, outcome = key.rpartition("/")
         shaped.setdefault(kind, {"completed": 0, "failed": 0})[outcome] = int(value)
     return shaped
 
 
 def http_fetch(url: str, timeout: float) -> tuple[int, bytes]:
+    parts = urlsplit(url)
+    opened = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection = opened(parts.hostname or "", parts.port, timeout=timeout)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as answer:  # nosec B310 - http(s) checked by check_url
-            return answer.status, answer.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
+        connection.request("GET", parts.path or "/")
+        answer = connection.getresponse()
+        return answer.status, answer.read()
+    finally:
+        connection.close()
 
 
 def read_spoke(url: str, timeout: float, fetch: Fetch = http_fetch) -> dict[str, Any]:
@@ -98,7 +101,7 @@ def read_spoke(url: str, timeout: float, fetch: Fetch = http_fetch) -> dict[str,
         status = json.loads(body.decode("utf-8"))
         ready = fetch(base + "/health/ready", timeout)[0] == 200
         metrics_code, metrics = fetch(base + "/metrics", timeout)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, http.client.HTTPException) as err:
         raise UnavailableError("could not read the spoke's local API at %s: %s" % (base, err),
                                operation="read spoke status") from None
     if not isinstance(status, dict) or "agent_id" not in status:

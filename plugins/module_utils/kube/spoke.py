@@ -115,9 +115,10 @@ def selector(namespace: str) -> dict[str, str]:
     return {key: labels(namespace)[key] for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance")}
 
 
-def _metadata(name: str, namespace: Optional[str]) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"name": name, "labels": labels(namespace or "")}
-    if namespace:
+def _metadata(name: str, namespace: str, namespaced: bool = True) -> dict[str, Any]:
+    """Labelled with the agent's namespace, cluster-scoped objects too."""
+    metadata: dict[str, Any] = {"name": name, "labels": labels(namespace)}
+    if namespaced:
         metadata["namespace"] = namespace
     return metadata
 
@@ -138,11 +139,10 @@ def _rbac(options: SpokeOptions) -> list[dict[str, Any]]:
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(NAME, namespace),
          "automountServiceAccountToken": True},
-        {"apiVersion": rbac, "kind": "ClusterRole", "metadata": dict(_metadata(cluster_name(namespace), None),
-                                                                       labels=labels(namespace)),
+        {"apiVersion": rbac, "kind": "ClusterRole", "metadata": _metadata(cluster_name(namespace), namespace, False),
          "rules": cluster_rules()},
         {"apiVersion": rbac, "kind": "ClusterRoleBinding",
-         "metadata": dict(_metadata(cluster_name(namespace), None), labels=labels(namespace)),
+         "metadata": _metadata(cluster_name(namespace), namespace, False),
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_name(namespace)},
          "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": namespace}]},
     ]

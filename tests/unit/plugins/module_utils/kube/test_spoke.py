@@ -30,4 +30,4 @@ def test_the_policy_admits_any_namespace_when_none_is_listed():
 
 def test_absent_removes_the_cluster_scoped_objects_by_their_namespaced_name():
     assert ("ClusterRole", "ovim-spoke-agent-ovim-system", None) in spoke.removed("ovim-system")
-    assert all(kind != "Namespace" for kind, _, _ in spoke.removed("ovim-system"))
+    assert all(ref[0] != "Namespace" for ref in spoke.removed("ovim-system"))
