@@ -211,7 +211,14 @@ def raw_vms() -> list[tuple[k.Kind, dict]]:
                        spec=dict(spec, template={"spec": template}))
     return [(k.VM, vm("vr-running-and-strategy", {"running": False, "runStrategy": "Halted"}, {"pod": {}})),
             (k.VM, vm("vr-masquerade-on-multus", {"runStrategy": "Halted"},
-                      {"multus": {"networkName": "vr-multus"}}))]
+                      {"multus": {"networkName": "vr-multus"}})),
+            (k.VM, _without_smm(vm("vr-secure-boot-without-smm", {"runStrategy": "Halted"}, {"pod": {}})))]
+
+
+def _without_smm(vm: dict) -> dict:
+    """EFI with secureBoot left out, which KubeVirt takes as on, and no SMM feature."""
+    vm["spec"]["template"]["spec"]["domain"]["firmware"] = {"bootloader": {"efi": {}}}
+    return vm
 
 
 def install(api: Api, crd_files: list[str], ca_bundle: bytes, role_file: str, users: dict[str, bool],
