@@ -155,6 +155,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.kube import provid
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube import runtime
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import comparable
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import check_name
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.resources import provider_type_of
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import Deadline
 
@@ -249,7 +250,8 @@ def present(m):
     kept = {obj["kind"] for obj in wanted}
     changes = m.kube.converge(wanted, dry_run=m.check_mode)
     changes += [change for change in m.kube.remove(
-        [(kind, name, p["namespace"]) for kind in runtime.OPTIONAL_KINDS if kind not in kept], dry_run=m.check_mode)
+        [(kind, name, p["namespace"]) for kind in runtime.removable_kinds(provider_type_of(provider))
+         if kind not in kept], dry_run=m.check_mode)
         if change.changed]
     deployment = next(change.after for change in changes if change.kind == "Deployment")
     if p["wait"] and not m.check_mode:
@@ -264,7 +266,7 @@ def absent(m):
     p = m.params
     provider = m.kube.get("Provider", p["name"], p["namespace"])
     name = runtime.object_name({"metadata": {"name": p["name"], "namespace": p["namespace"]}})
-    kinds = ("Deployment", "Service") + runtime.OPTIONAL_KINDS
+    kinds = ("Deployment", "Service") + runtime.removable_kinds(provider_type_of(provider) if provider else None)
     changes = m.kube.remove([(kind, name, p["namespace"]) for kind in kinds], dry_run=m.check_mode)
     if provider is not None and p["update_status"] and provider.get("status") and any(c.changed for c in changes):
         meta = provider["metadata"]
