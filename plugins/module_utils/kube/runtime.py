@@ -216,7 +216,10 @@ def container_env(provider: dict, tls_enabled: bool) -> list[dict]:
     rate_limit = spec.get("rateLimit") or {}
     env += [{"name": "PROVIDER_RATE_LIMIT_" + key.upper(), "value": str(rate_limit[key])} for key in ("qps", "burst")
             if rate_limit.get(key)]
-    return env + list(runtime.get("env") or [])
+    # A Provider's own variables come last and win, as in a pod; server-side apply refuses a name given twice.
+    given = list(runtime.get("env") or [])
+    overridden = {item.get("name") for item in given}
+    return [item for item in env if item["name"] not in overridden] + given
 
 
 def _probe(path: str, delay: int, period: int) -> dict:

@@ -94,3 +94,11 @@ current-context: one
     assert Kube(KubeConfig(kubeconfig=str(path))).default_namespace == "vms"
     assert Kube(KubeConfig(kubeconfig=str(path), context="two")).default_namespace == "default"
     assert Kube(KubeConfig(host="https://127.0.0.1:1", api_key="t")).default_namespace == "default"
+
+
+def test_a_providers_own_variables_replace_the_runtimes_not_repeat_them():
+    obj = provider.provider_resource(kubevirt_params())
+    env = runtime.container_env(obj, tls_enabled=False)
+    names = [item["name"] for item in env]
+    assert len(names) == len(set(names))
+    assert env[-1] == {"name": "PROVIDER_TYPE", "value": "kubevirt"}
