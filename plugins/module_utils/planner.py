@@ -148,10 +148,10 @@ def _check_secure_boot(desired: VMSpec, observed: ObservedVM) -> None:
     """Secure boot is chosen when a VM is created: a VM that has it otherwise is refused, not silently kept."""
     if desired.secure_boot is None or observed.secure_boot is None or desired.secure_boot == observed.secure_boot:
         return
+    state = "on" if observed.secure_boot else "off"
     raise UnsupportedError(
         "secure boot is set when a VM is created, and VM '%s' has it %s; changing it is not supported: leave the "
-        "option out, give the current value, or recreate the VM" % (observed.name, "on" if observed.secure_boot
-                                                                     else "off"),
+        "option out, give the current value, or recreate the VM" % (observed.name, state),
         option="secure_boot",
     )
 
