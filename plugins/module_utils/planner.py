@@ -144,20 +144,22 @@ def _plan_clone(
     return Plan((clone,) + rest.actions, None, after, rest.power_cycle)
 
 
-def _check_secure_boot(desired: VMSpec, observed: ObservedVM) -> None:
-    """Secure boot is chosen when a VM is created: a VM that has it otherwise is refused, not silently kept."""
-    if desired.secure_boot is None or observed.secure_boot is None or desired.secure_boot == observed.secure_boot:
-        return
-    state = "on" if observed.secure_boot else "off"
-    raise UnsupportedError(
-        "secure boot is set when a VM is created, and VM '%s' has it %s; changing it is not supported: leave the "
-        "option out, give the current value, or recreate the VM" % (observed.name, state),
-        option="secure_boot",
-    )
+def _check_create_only(desired: VMSpec, observed: ObservedVM) -> None:
+    """Firmware and secure boot are chosen when a VM is created: a VM that has them otherwise is refused, not kept."""
+    for option, wanted, current in (("firmware", desired.firmware, observed.firmware),
+                                    ("secure_boot", desired.secure_boot, observed.secure_boot)):
+        if wanted is None or current is None or wanted == current:
+            continue
+        shown = ("on" if current else "off") if isinstance(current, bool) else current
+        raise UnsupportedError(
+            "%s is set when a VM is created, and VM '%s' has %s; changing it is not supported: leave the option "
+            "out, give the current value, or recreate the VM" % (option, observed.name, shown),
+            option=option,
+        )
 
 
 def _plan_update(desired: VMSpec, observed: ObservedVM, policy: Policy, capabilities: Capabilities) -> Plan:
-    _check_secure_boot(desired, observed)
+    _check_create_only(desired, observed)
     running = observed.power_state == "On"
     changes = _reconfigure_actions(desired, observed, capabilities, running)
     offline = [a for a in changes if not a.options.get("live")]

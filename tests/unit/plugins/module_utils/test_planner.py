@@ -377,9 +377,18 @@ def test_secure_boot_as_the_vm_has_it_or_left_out_changes_nothing():
 def test_secure_boot_other_than_the_vm_has_is_refused_not_ignored():
     with pytest.raises(UnsupportedError) as caught:
         _secure(False, secure_boot=True)
-    assert caught.value.option == "secure_boot" and "'web' has it off" in str(caught.value)
+    assert caught.value.option == "secure_boot" and "'web' has off" in str(caught.value)
     with pytest.raises(UnsupportedError):
         _secure(True, secure_boot=False)
+
+
+def test_firmware_other_than_the_vm_has_is_refused_not_ignored():
+    with pytest.raises(UnsupportedError) as caught:
+        plan(parse_vm({"name": "web", "firmware": "bios"}), ObservedVM(**dict(vars(observed()), firmware="uefi")),
+             Policy(), ONLINE)
+    assert caught.value.option == "firmware" and "'web' has uefi" in str(caught.value)
+    assert not plan(parse_vm({"name": "web"}), ObservedVM(**dict(vars(observed()), firmware="uefi")),
+                    Policy(), ONLINE).actions
 
 
 def test_a_clone_keeps_its_sources_secure_boot():
