@@ -118,6 +118,8 @@ class VMSpec:
     cpu: Optional[int] = None
     memory_mib: Optional[int] = None
     firmware: Optional[str] = None
+    # Only with UEFI firmware; None when not given, so a backend's own default is left alone.
+    secure_boot: Optional[bool] = None
     disk_type: str = "thin"
     root_disk_gib: Optional[int] = None
     image: Optional[str] = None
@@ -137,6 +139,7 @@ class VMSpec:
             "cpu": self.cpu,
             "memory_mib": self.memory_mib,
             "firmware": self.firmware,
+            "secure_boot": self.secure_boot,
             "root_disk_gib": self.root_disk_gib,
             "image": self.image,
             "disks": [{"name": d.name, "size_gib": d.size_gib, "type": d.type} for d in self.disks],
@@ -370,6 +373,17 @@ def _parse_tags(value: Any) -> Optional[tuple[str, ...]]:
     return tuple(sorted(set(value)))
 
 
+def _secure_boot(value: Any, firmware: Optional[str]) -> Optional[bool]:
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise SpecError("expected true or false, got %r" % (value,), option="secure_boot")
+    if value and firmware != "uefi":
+        raise SpecError("secure boot needs UEFI firmware: set firmware: uefi with secure_boot: true",
+                        option="secure_boot")
+    return value
+
+
 def parse_vm(params: Mapping[str, Any], power_state: Optional[str] = None) -> VMSpec:
     """Parse and validate a VM spec from module-shaped parameters."""
     name = parse_vm_name(params.get("name"))
@@ -381,11 +395,13 @@ def parse_vm(params: Mapping[str, Any], power_state: Optional[str] = None) -> VM
     _unique([d.name for d in disks], "disks", "disk")
     if power_state is not None and power_state not in POWER_STATES:
         raise SpecError("'%s' is not one of: %s" % (power_state, ", ".join(POWER_STATES)), option="power_state")
+    firmware = _choice(_string(params, "firmware", "firmware"), FIRMWARES, "firmware")
     return VMSpec(
         name=name,
         cpu=_integer(params, "cpu", "cpu", 1, MAX_CPU),
         memory_mib=parse_memory_mib(params["memory"]) if params.get("memory") is not None else None,
-        firmware=_choice(_string(params, "firmware", "firmware"), FIRMWARES, "firmware"),
+        firmware=firmware,
+        secure_boot=_secure_boot(params.get("secure_boot"), firmware),
         disk_type=_choice(_string(defaults, "type", "disk_defaults.type"), DISK_TYPES, "disk_defaults.type") or "thin",
         root_disk_gib=(
             parse_size_gib(defaults["size"], "disk_defaults.size") if defaults.get("size") is not None else None

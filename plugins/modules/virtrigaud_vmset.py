@@ -21,7 +21,8 @@ description:
   - Members carry the tags C(vmset.<name>) and C(vmset-rev.<revision>), plus one tag C(<key>.<value>) per label.
     So one bulk listing tells where the set stands, and a run with nothing to change costs one query.
     Settings that only apply at creation (O(template.image), O(template.firmware)) reach existing members only
-    through V(Recreate), or when a member is removed and created again.
+    through V(Recreate), or when a member is removed and created again; a member whose secure boot differs from
+    O(template.secure_boot) is refused by name in an update.
   - Backend calls for different members run at the same time, up to O(parallelism), with each worker on its own
     connection, and start no faster than O(rate_limit) allows.
   - When members fail, the task fails and names every failed member and why. The other members of a wave

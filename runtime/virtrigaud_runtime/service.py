@@ -220,10 +220,11 @@ class ProviderService:
         return self.provider.capabilities().to_dict()
 
     def trailers(self, method: str) -> tuple[tuple[str, str], ...]:
-        """What our client reads beyond upstream's response: the in-place NIC changes the backend makes."""
+        """What our client reads beyond upstream's response: the in-place NIC changes the backend makes, and
+        whether it does secure boot."""
         if method != "GetCapabilities":
             return ()
-        return ((codec.NIC_CHANGES_KEY, codec.nic_changes_metadata(self.provider.capabilities())),)
+        return codec.capability_trailers(self.provider.capabilities())
 
     def ListVMs(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name,unused-argument
         vms = self.provider.list_vms()

@@ -123,6 +123,8 @@ class ObservedVM:
     cpu: Optional[int] = None
     memory_mib: Optional[int] = None
     firmware: Optional[str] = None
+    # None where the backend does not report it.
+    secure_boot: Optional[bool] = None
     max_cpu: Optional[int] = None
     max_memory_mib: Optional[int] = None
     disks: tuple[ObservedDisk, ...] = ()
@@ -152,6 +154,7 @@ class ObservedVM:
             "cpu": self.cpu,
             "memory_mib": self.memory_mib,
             "firmware": self.firmware,
+            "secure_boot": self.secure_boot,
             "disks": [dict(vars(d)) for d in self.disks],
             "nics": [n.to_dict() for n in self.nics],
             "ip_addresses": list(self.ip_addresses),
@@ -188,6 +191,8 @@ class Capabilities:
     # the in-place NIC changes the backend makes, each "live" (on a running VM) or "offline" (on a stopped one).
     # A change missing here is refused.
     nic_changes: Mapping[str, str] = field(default_factory=dict, metadata={"wire": False})
+    # Not on the wire either: whether the backend creates VMs with UEFI secure boot (``secure_boot: true``).
+    supports_secure_boot: bool = field(default=False, metadata={"wire": False})
 
     @classmethod
     def wire_fields(cls) -> tuple[str, ...]:

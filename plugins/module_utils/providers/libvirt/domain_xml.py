@@ -92,6 +92,7 @@ class DomainPlan:
     tags: tuple[str, ...] = ()
     max_cpu: int = 0
     max_memory_mib: int = 0
+    secure_boot: bool = False
 
     def metadata(self) -> Metadata:
         return Metadata(disks=self.disks, nics=tuple(n.ref() for n in self.nics), seed=self.seed, tags=self.tags)
@@ -109,6 +110,7 @@ class DomainFacts:
     max_memory_mib: int
     firmware: str
     disk_paths: dict[str, str]
+    secure_boot: bool
     nics: tuple[dict[str, Optional[str]], ...]
     metadata: Metadata
 
@@ -236,11 +238,18 @@ def domain_xml(plan: DomainPlan) -> str:
     _sub(domain, "vcpu", str(max_cpu), placement="static", current=str(plan.cpu))
     os_attrs = {"firmware": "efi"} if plan.firmware == "uefi" else {}
     os_node = _sub(domain, "os", **os_attrs)
-    _sub(os_node, "type", "hvm", arch="x86_64")
+    # OVMF's secure-boot builds need SMM, which QEMU offers on q35 only; libvirt picks the build from these features.
+    _sub(os_node, "type", "hvm", arch="x86_64", **({"machine": "q35"} if plan.secure_boot else {}))
+    if plan.secure_boot:
+        wanted = _sub(os_node, "firmware")
+        for feature in ("secure-boot", "enrolled-keys"):
+            _sub(wanted, "feature", enabled="yes", name=feature)
     _sub(os_node, "boot", dev="hd")
     features = _sub(domain, "features")
     _sub(features, "acpi")
     _sub(features, "apic")
+    if plan.secure_boot:
+        _sub(features, "smm", state="on")
     if plan.domain_type == "kvm":
         _sub(domain, "cpu", mode="host-passthrough")
     _sub(domain, "clock", offset="utc")
@@ -284,6 +293,18 @@ def _mib(node: Optional[ET.Element]) -> int:
     return int(int(node.text) * factors.get(node.get("unit", "KiB"), 1.0 / 1024))
 
 
+def offers_secure_boot(domain_capabilities: str) -> bool:
+    """Whether libvirt's domain capabilities list UEFI firmware with a secure-boot loader."""
+    if not domain_capabilities:
+        return False
+    os_node = ET.fromstring(domain_capabilities).find("os")
+    if os_node is None:
+        return False
+    firmware = [v.text for v in os_node.findall("enum[@name='firmware']/value")]
+    secure = [v.text for v in os_node.findall("loader/enum[@name='secure']/value")]
+    return "efi" in firmware and "yes" in secure
+
+
 def parse_domain(xml: str) -> DomainFacts:
     domain = ET.fromstring(xml)
     vcpu = domain.find("vcpu")
@@ -291,6 +312,10 @@ def parse_domain(xml: str) -> DomainFacts:
     os_node = domain.find("os")
     uefi = os_node is not None and (
         os_node.get("firmware") == "efi" or os_node.find("loader[@type='pflash']") is not None
+    )
+    secure_boot = os_node is not None and (
+        os_node.find("loader[@secure='yes']") is not None
+        or os_node.find("firmware/feature[@name='secure-boot'][@enabled='yes']") is not None
     )
     disk_paths = {}
     for disk in domain.findall("devices/disk[@device='disk']"):
@@ -315,6 +340,7 @@ def parse_domain(xml: str) -> DomainFacts:
         max_memory_mib=_mib(domain.find("memory")),
         firmware="uefi" if uefi else "bios",
         disk_paths=disk_paths,
+        secure_boot=uefi and secure_boot,
         nics=tuple(nics),
         metadata=parse_metadata(domain),
     )

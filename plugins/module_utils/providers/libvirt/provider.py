@@ -101,6 +101,7 @@ class LibvirtProvider(Provider):
                             option="libvirt_domain_type")
         self._domain_type = domain_type
         self._conn: Any = None
+        self._secure_boot: Optional[bool] = None
         self.backend_errors = (libvirt.libvirtError,)
         libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
 
@@ -239,7 +240,18 @@ class LibvirtProvider(Provider):
             supported_network_types=("network", "bridge"),
             # A static address rides on the cloud-init seed, which the guest reads once: it cannot change.
             nic_changes={"set_network": "live", "set_mac_address": "live", "remove_network": "live"},
+            supports_secure_boot=self._has_secure_boot_firmware(),
         )
+
+    def _has_secure_boot_firmware(self) -> bool:
+        """Whether the host offers a secure-boot UEFI build (an OVMF ``secboot`` image) for q35 machines."""
+        if self._secure_boot is None:
+            try:
+                caps = self.conn.getDomainCapabilities(None, "x86_64", "q35", self._resolved_domain_type(), 0)
+            except libvirt.libvirtError:
+                caps = ""
+            self._secure_boot = dx.offers_secure_boot(caps)
+        return self._secure_boot
 
     @backend_call("describe")
     def describe(self, vm_id: str) -> Optional[ObservedVM]:
@@ -281,7 +293,7 @@ class LibvirtProvider(Provider):
             plan = dx.DomainPlan(
                 name=spec.name, uuid=vm_id, domain_type=self._resolved_domain_type(), cpu=spec.cpu or 1,
                 memory_mib=spec.memory_mib or 512, firmware=spec.firmware or "bios", disks=disks, nics=nics,
-                seed=seed, tags=tuple(spec.tags or ()),
+                seed=seed, tags=tuple(spec.tags or ()), secure_boot=bool(spec.secure_boot),
             )
             self.conn.defineXMLFlags(dx.domain_xml(plan), libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
         except BaseException:
@@ -613,8 +625,9 @@ class LibvirtProvider(Provider):
         )
         return ObservedVM(
             id=facts.uuid, name=facts.name, power_state="On" if running else "Off", cpu=facts.cpu,
-            memory_mib=facts.memory_mib, firmware=facts.firmware, max_cpu=facts.max_cpu,
-            max_memory_mib=facts.max_memory_mib, disks=tuple(disks), nics=nics, tags=facts.metadata.tags,
+            memory_mib=facts.memory_mib, firmware=facts.firmware, secure_boot=facts.secure_boot,
+            max_cpu=facts.max_cpu, max_memory_mib=facts.max_memory_mib, disks=tuple(disks), nics=nics,
+            tags=facts.metadata.tags,
             placement=Placement(datastore=pool.name() if pool is not None else None), raw={"state": state},
         )
 

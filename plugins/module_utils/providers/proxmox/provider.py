@@ -139,6 +139,7 @@ class ProxmoxProvider(Provider):
             # unplugs a removed one; ipconfigN reaches the guest through cloud-init at its next boot.
             nic_changes={"set_network": "live", "set_mac_address": "live", "remove_network": "live",
                          "set_ip_address": "offline"},
+            supports_secure_boot=True,
         )
 
     def check_spec(self, spec: VMSpec) -> None:
@@ -151,7 +152,18 @@ class ProxmoxProvider(Provider):
         if self.config.options.get("snippets_storage"):
             self._require_storage(node, self.config.options["snippets_storage"], "snippets_storage", "snippets")
         if spec.image:
-            self._template(spec.image)
+            self._check_template_secure_boot(spec, self._template(spec.image))
+
+    def _check_template_secure_boot(self, spec: VMSpec, template: dict[str, Any]) -> None:
+        """A clone keeps its template's firmware and EFI vars, so secure boot must already be as wanted there."""
+        if spec.secure_boot is None:
+            return
+        config = self.session.get(self._path(template["node"], int(template["vmid"]), "config"))
+        if pve.secure_boot_of(config) != spec.secure_boot:
+            raise errors.SpecError("template '%s' has secure boot %s and its clones keep it; leave secure_boot out "
+                                   "or use a template that has it %s" % (
+                                       spec.image, "on" if not spec.secure_boot else "off",
+                                       "on" if spec.secure_boot else "off"), option="secure_boot")
 
     def check_networks(self, spec: VMSpec) -> None:
         for index, network in enumerate(spec.networks):
@@ -294,6 +306,8 @@ class ProxmoxProvider(Provider):
             values = self._hardware(spec, vmid, storage, {})
             values.update(vmid=vmid, name=spec.name, ostype="l26", scsihw="virtio-scsi-pci", scsi0=root,
                           bios="ovmf" if spec.firmware == "uefi" else "seabios")
+            if spec.secure_boot:
+                values["efidisk0"] = pve.efi_disk(storage)
             return cast(str, self.session.post("nodes/%s/qemu" % node, **values))
 
         vmid, upid = self._reserve(start)

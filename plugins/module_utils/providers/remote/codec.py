@@ -26,6 +26,7 @@ from ..nics import NicDiff, diff_nics
 RAW_KEY = "virtrigaud"
 # Trailing metadata of the collection's runtime on GetCapabilities: Capabilities.nic_changes, "kind=mode,...".
 NIC_CHANGES_KEY = "virtrigaud-nic-changes"
+SECURE_BOOT_KEY = "virtrigaud-secure-boot"
 ROOT_DISK = "root"
 _KINDS = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
 
@@ -100,13 +101,18 @@ def class_document(spec: VMSpec) -> dict[str, Any]:
         "GuestToolsPolicy": "",
         "ExtraConfig": None,
         "PerformanceProfile": None,
-        "SecurityProfile": None,
+        "SecurityProfile": None if spec.secure_boot is None else _security_profile(spec.secure_boot),
         "ResourceLimits": None,
     }
     if spec.cloud_init.network_config:
         # Not an upstream field (Go decoders ignore unknown keys): cloud-init's network config has no slot.
         document["NetworkConfig"] = spec.cloud_init.network_config
     return document
+
+
+def _security_profile(secure_boot: bool) -> dict[str, Any]:
+    return {"SecureBoot": secure_boot, "TPMEnabled": False, "TPMVersion": "", "VTDEnabled": False,
+            "EncryptionEnabled": False, "KeyProvider": "", "RequireEncryption": False}
 
 
 def network_document(network: NetworkSpec) -> dict[str, Any]:
@@ -149,11 +155,14 @@ def create_params(request: Any) -> dict[str, Any]:
     vm_class = _object(loads(request.class_json, "class_json"), "class_json")
     image = _object(loads(request.image_json, "image_json"), "image_json")
     defaults = _object(field(vm_class, "DiskDefaults"), "class_json.DiskDefaults")
+    security = _object(field(vm_class, "SecurityProfile"), "class_json.SecurityProfile")
     params: dict[str, Any] = {
         "name": request.name,
         "cpu": field(vm_class, "CPU") or None,
         "memory": field(vm_class, "MemoryMiB") or None,
-        "firmware": _lower(field(vm_class, "Firmware")) or None,
+        # Upstream's providers give a class with secure boot EFI firmware when it names none.
+        "firmware": _lower(field(vm_class, "Firmware")) or ("uefi" if field(security, "SecureBoot") is True else None),
+        "secure_boot": field(security, "SecureBoot"),
         "image": field(image, "TemplateName") or field(image, "Path") or None,
         "disk_defaults": {"size": field(defaults, "SizeGiB") or None, "type": _disk_type(field(defaults, "Type"))},
         "disks": [_disk_params(d) for d in _objects(loads(request.disks_json, "disks_json"), "disks_json")],
@@ -289,7 +298,8 @@ def observed_from_document(document: Mapping[str, Any]) -> ObservedVM:
     return ObservedVM(
         id=document["id"], name=document["name"], power_state=document["power_state"],
         cpu=document.get("cpu"), memory_mib=document.get("memory_mib"), firmware=document.get("firmware"),
-        max_cpu=document.get("max_cpu"), max_memory_mib=document.get("max_memory_mib"),
+        secure_boot=document.get("secure_boot"), max_cpu=document.get("max_cpu"),
+        max_memory_mib=document.get("max_memory_mib"),
         disks=tuple(ObservedDisk(**d) for d in document.get("disks") or ()),
         nics=tuple(ObservedNIC(**_known(ObservedNIC, dict(n, ip_addresses=tuple(n.get("ip_addresses") or ()),
                                                           dns=tuple(n.get("dns") or ()))))
@@ -344,11 +354,15 @@ def capabilities_from(response: Any, trailing: Optional[Mapping[str, str]] = Non
     for name in Capabilities.wire_fields():
         value = getattr(response, name)
         values[name] = tuple(value) if not isinstance(value, bool) else value
-    return Capabilities(nic_changes=nic_changes_from((trailing or {}).get(NIC_CHANGES_KEY, "")), **values)
+    trailing = trailing or {}
+    return Capabilities(nic_changes=nic_changes_from(trailing.get(NIC_CHANGES_KEY, "")),
+                        supports_secure_boot=trailing.get(SECURE_BOOT_KEY) == "true", **values)
 
 
-def nic_changes_metadata(capabilities: Capabilities) -> str:
-    return ",".join("%s=%s" % pair for pair in sorted(capabilities.nic_changes.items()))
+def capability_trailers(capabilities: Capabilities) -> tuple[tuple[str, str], ...]:
+    """What our runtime adds to GetCapabilitiesResponse, as trailing metadata: upstream's has no field for it."""
+    return ((NIC_CHANGES_KEY, ",".join("%s=%s" % pair for pair in sorted(capabilities.nic_changes.items()))),
+            (SECURE_BOOT_KEY, "true" if capabilities.supports_secure_boot else "false"))
 
 
 def nic_changes_from(text: str) -> dict[str, str]:

@@ -25,6 +25,7 @@ VM_PROPERTIES = (
     "name", "config.instanceUuid", "config.template", "runtime.powerState", "config.hardware.numCPU",
     "config.hardware.memoryMB", "config.firmware", "config.hardware.device", "config.extraConfig",
     "config.cpuHotAddEnabled", "config.memoryHotAddEnabled", "guest.net", "config.files.vmPathName",
+    "config.bootOptions",
 )
 # What the inventory reads: no devices (their XML is most of a full listing), so disks are left out and NICs
 # come from the guest's own report (VMware Tools).
@@ -126,6 +127,7 @@ def observed(vm: Any, props: Mapping[str, Any], portgroups: Optional[Mapping[str
         cpu=cpu,
         memory_mib=memory,
         firmware="uefi" if props.get("config.firmware") == "efi" else "bios",
+        secure_boot=secure_boot_of(props),
         max_cpu=int(extra.get(EXTRA_PREFIX + "maxCpu", 0)) if props.get("config.cpuHotAddEnabled") else cpu,
         max_memory_mib=(int(extra.get(EXTRA_PREFIX + "maxMemoryMiB", 0))
                         if props.get("config.memoryHotAddEnabled") else memory),
@@ -145,6 +147,11 @@ def observed(vm: Any, props: Mapping[str, Any], portgroups: Optional[Mapping[str
         placement=Placement(datastore=datastore_of(props.get("config.files.vmPathName"))),
         raw={"instance_uuid": props.get("config.instanceUuid")},
     )
+
+
+def secure_boot_of(props: Mapping[str, Any]) -> bool:
+    boot = props.get("config.bootOptions")
+    return props.get("config.firmware") == "efi" and bool(getattr(boot, "efiSecureBootEnabled", False))
 
 
 def observed_summary(vm: Any, props: Mapping[str, Any]) -> ObservedVM:

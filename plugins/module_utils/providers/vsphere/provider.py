@@ -178,6 +178,7 @@ class VsphereProvider(Provider):
             supported_network_types=("portgroup", "distributed"),
             # vSphere takes a new MAC address only on a stopped VM; static addresses are the guest's business.
             nic_changes={"set_network": "live", "set_mac_address": "offline", "remove_network": "live"},
+            supports_secure_boot=True,
         )
 
     def _observed(self, obj: Any, props: dict[str, Any]) -> ObservedVM:
@@ -334,8 +335,14 @@ class VsphereProvider(Provider):
             _option(EXTRA_PREFIX + "tags", ",".join(spec.tags or ())),
         ]
         extra += self._cloud_init(spec)
-        return vim.vm.ConfigSpec(numCPUs=cpu, memoryMB=memory, cpuHotAddEnabled=True, memoryHotAddEnabled=True,
-                                 extraConfig=extra)
+        config = vim.vm.ConfigSpec(numCPUs=cpu, memoryMB=memory, cpuHotAddEnabled=True, memoryHotAddEnabled=True,
+                                   extraConfig=extra)
+        if spec.secure_boot is not None:
+            # A clone's firmware is its template's; secure boot needs EFI, so it comes with it.
+            if spec.secure_boot:
+                config.firmware = "efi"
+            config.bootOptions = vim.vm.BootOptions(efiSecureBootEnabled=spec.secure_boot)
+        return config
 
     @staticmethod
     def _cloud_init(spec: VMSpec) -> list[Any]:
