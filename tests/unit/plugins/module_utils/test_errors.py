@@ -8,7 +8,7 @@ import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ProviderConfig
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.libvirt import failures
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.libvirt import translate as libvirt_translate
 
 
 @pytest.mark.parametrize("cls, code, grpc, retryable", [
@@ -65,7 +65,7 @@ def test_provider_config_repr_hides_the_password():
 
 def test_libvirt_messages_are_scrubbed():
     text = "cannot connect to qemu+tcp://bob:hunter2@10.0.0.1/system (password hunter2)"
-    assert failures.scrub(text, ["hunter2"]) == "cannot connect to qemu+tcp://10.0.0.1/system (password ********)"
+    assert libvirt_translate.scrub(text, ["hunter2"]) == "cannot connect to qemu+tcp://10.0.0.1/system (password ********)"
 
 
 class FakeLibvirt:
@@ -97,7 +97,7 @@ class FakeError(Exception):
     (27, "XML error", errors.ProviderError),
 ])
 def test_libvirt_codes_map_to_the_taxonomy(code, message, cls):
-    err = failures.translate(FakeLibvirt, FakeError(code, message), (), operation="power_on")
+    err = libvirt_translate.translate(FakeLibvirt, FakeError(code, message), (), operation="power_on")
     assert err.error_code == cls.error_code
     assert err.details["libvirt_error_code"] == code
     assert err.operation == "power_on"
