@@ -18,6 +18,7 @@ except ImportError as err:  # pragma: no cover - depends on the host
     libvirt = None
     LIBVIRT_ERROR = err
 
+__all__ = ["DEFAULT_URI", "LIBVIRT_ERROR", "LibvirtClient", "libvirt"]
 DEFAULT_URI = "qemu:///system"
 T = TypeVar("T")
 

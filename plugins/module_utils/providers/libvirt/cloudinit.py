@@ -83,4 +83,5 @@ def upload_seed(storage: Storage, spec: VMSpec, pool: Any, vm_id: str, nics: tup
     volume.upload(stream, 0, len(data), 0)
     stream.send(data)
     stream.finish()
-    return volume.path()
+    path: str = volume.path()
+    return path
