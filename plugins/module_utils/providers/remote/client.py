@@ -37,6 +37,8 @@ DEADLINES = {
 }
 BREAKER_COUNTS = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "INTERNAL", "UNKNOWN")
 _BREAKERS: dict[str, CircuitBreaker] = {}
+
+
 def target(config: ProviderConfig) -> str:
     endpoint = (config.uri or "").strip()
     if not endpoint:

@@ -70,7 +70,7 @@ def test_decoders_take_any_case_and_null():
 def test_bad_json_names_the_field():
     with pytest.raises(errors.SpecError) as caught:
         v1.create_params(request({"name": "x", "class_json": "{", "image_json": "", "networks_json": "",
-                                     "disks_json": "", "placement_json": ""}))
+                                  "disks_json": "", "placement_json": ""}))
     assert caught.value.option == "class_json"
 
 
