@@ -1,6 +1,6 @@
 # Copyright: virtrigaud.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""``python -m virtrigaud_runtime``: start the provider runtime."""
+"""``python -m virtrigaud_runtime``: start the provider runtime; ``python -m virtrigaud_runtime spoke``: the OVIM spoke."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ from .config import SettingsError, settings
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["spoke"]:
+        from .spoke.agent import main as spoke  # pylint: disable=import-outside-toplevel  # grpc is not needed
+
+        return spoke()
     if sys.argv[1:2] in (["--version"], ["version"]):
         print("virtrigaud-provider-runtime %s" % VERSION)
         return 0

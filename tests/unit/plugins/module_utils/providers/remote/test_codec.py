@@ -1,6 +1,6 @@
 # Copyright: virtrigaud.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The remote backend's pure parts: PascalCase payloads both ways, the circuit breaker, endpoints."""
+"""The remote backend's codec: PascalCase payloads both ways."""
 
 from __future__ import annotations
 
@@ -15,12 +15,9 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base imp
     ObservedDisk,
     ObservedNIC,
     ObservedVM,
-    ProviderConfig,
     Reconfiguration,
 )
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote import translate as v1
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.client import target
-from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import CircuitBreaker
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote import translate as codec
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import DiskSpec, NetworkSpec, Placement, parse_vm
 
 SPEC = parse_vm({
@@ -38,7 +35,7 @@ def request(fields):
 
 
 def test_create_fields_use_upstreams_pascal_case():
-    fields = v1.create_fields(SPEC)
+    fields = codec.create_fields(SPEC)
     vm_class = json.loads(fields["class_json"])
     assert list(vm_class)[:9] == ["CPU", "MemoryMiB", "Firmware", "DiskDefaults", "GuestToolsPolicy", "ExtraConfig",
                                   "PerformanceProfile", "SecurityProfile", "ResourceLimits"]
@@ -49,17 +46,17 @@ def test_create_fields_use_upstreams_pascal_case():
         "VM Network", "192.0.2.5", "192.0.2.53", None)
     assert json.loads(fields["disks_json"]) == [{"SizeGiB": 100, "Type": "thin", "Name": "data"}]
     assert json.loads(fields["image_json"])["TemplateName"] == "debian-12"
-    empty = v1.create_fields(parse_vm({"name": "bare"}))
+    empty = codec.create_fields(parse_vm({"name": "bare"}))
     assert (empty["networks_json"], empty["disks_json"], empty["placement_json"], empty["image_json"]) == (
         "null", "null", "", "")
 
 
 def test_create_round_trip():
-    assert parse_vm(v1.create_params(request(v1.create_fields(SPEC)))) == SPEC
+    assert parse_vm(codec.create_params(request(codec.create_fields(SPEC)))) == SPEC
 
 
 def test_decoders_take_any_case_and_null():
-    params = v1.create_params(request({
+    params = codec.create_params(request({
         "name": "x", "class_json": '{"cpu": 2, "memorymib": 512, "diskDefaults": null}',
         "image_json": '{"templateName": "t"}', "networks_json": "null", "disks_json": "null", "placement_json": "",
     }))
@@ -69,8 +66,8 @@ def test_decoders_take_any_case_and_null():
 
 def test_bad_json_names_the_field():
     with pytest.raises(errors.SpecError) as caught:
-        v1.create_params(request({"name": "x", "class_json": "{", "image_json": "", "networks_json": "",
-                                  "disks_json": "", "placement_json": ""}))
+        codec.create_params(request({"name": "x", "class_json": "{", "image_json": "", "networks_json": "",
+                                     "disks_json": "", "placement_json": ""}))
     assert caught.value.option == "class_json"
 
 
@@ -80,15 +77,15 @@ OBSERVED = ObservedVM(id="vm-1", name="web-1", power_state="On", cpu=2, memory_m
 
 
 def test_reconfiguration_against_the_vm():
-    desired = v1.reconfigure_document(Reconfiguration(
+    desired = codec.reconfigure_document(Reconfiguration(
         cpu=4, disk_sizes_gib={"data": 8}, add_disks=(DiskSpec("logs", 2),), add_networks=(NetworkSpec("wan"),),
         networks=(NetworkSpec("lan"), NetworkSpec("wan")), tags=("b", "a")))
-    change = v1.reconfiguration(json.loads(v1.dumps(desired)), OBSERVED)
+    change = codec.reconfiguration(json.loads(codec.dumps(desired)), OBSERVED)
     assert (change.cpu, change.memory_mib, change.disk_sizes_gib, change.tags, change.live) == (
         4, None, {"data": 8}, ("a", "b"), True)
     assert [d.name for d in change.add_disks] == ["logs"] and [n.name for n in change.add_networks] == ["wan"]
     assert not change.change_networks and not change.remove_networks
-    assert not v1.reconfiguration({"Class": {"CPU": 2, "MemoryMiB": 1024}}, OBSERVED)
+    assert not codec.reconfiguration({"Class": {"CPU": 2, "MemoryMiB": 1024}}, OBSERVED)
 
 
 NIC_VM = ObservedVM(id="vm-1", name="web-1", power_state="Off", nics=(
@@ -107,7 +104,7 @@ NIC_VM = ObservedVM(id="vm-1", name="web-1", power_state="Off", nics=(
 def test_the_runtime_reads_the_whole_nic_list_by_name(networks, added, changed, removed):
     """Upstream's manager sends every NIC in desired_json, as our client does: the runtime adds, changes and removes
     NICs to match it, and leaves them alone when the list is null."""
-    change = v1.reconfiguration({"Networks": networks}, NIC_VM)
+    change = codec.reconfiguration({"Networks": networks}, NIC_VM)
     assert [n.name for n in change.add_networks] == added
     assert [(c.network.name, c.fields) for c in change.change_networks] == changed
     assert list(change.remove_networks) == removed
@@ -117,19 +114,19 @@ def test_the_runtime_reads_the_whole_nic_list_by_name(networks, added, changed, 
 
 
 def test_our_client_sends_the_whole_nic_list_or_none():
-    document = v1.reconfigure_document(Reconfiguration(remove_networks=("backup",), networks=(NetworkSpec("lan"),)))
+    document = codec.reconfigure_document(Reconfiguration(remove_networks=("backup",), networks=(NetworkSpec("lan"),)))
     assert [n["Name"] for n in document["Networks"]] == ["lan"]
-    assert v1.reconfigure_document(Reconfiguration(cpu=2))["Networks"] is None
+    assert codec.reconfigure_document(Reconfiguration(cpu=2))["Networks"] is None
     with pytest.raises(errors.ProviderError):
-        v1.reconfigure_document(Reconfiguration(add_networks=(NetworkSpec("wan"),)))
+        codec.reconfigure_document(Reconfiguration(add_networks=(NetworkSpec("wan"),)))
 
 
 def test_bad_nic_lists_name_the_option():
     with pytest.raises(errors.SpecError) as caught:
-        v1.reconfiguration({"Networks": [{"Name": "lan", "MacAddress": "nope"}]}, NIC_VM)
+        codec.reconfiguration({"Networks": [{"Name": "lan", "MacAddress": "nope"}]}, NIC_VM)
     assert caught.value.option == "networks[0].mac_address"
     with pytest.raises(errors.SpecError) as caught:
-        v1.reconfiguration({"Networks": {"Name": "lan"}}, NIC_VM)
+        codec.reconfiguration({"Networks": {"Name": "lan"}}, NIC_VM)
     assert caught.value.option == "desired_json.Networks"
 
 
@@ -137,56 +134,21 @@ def test_nic_changes_travel_as_trailing_metadata():
     response = SimpleNamespace(**{name: False if name.startswith("supports") else []
                                   for name in Capabilities.wire_fields()})
     wanted = {"remove_network": "live", "set_ip_address": "offline"}
-    text = v1.nic_changes_metadata(Capabilities(nic_changes=wanted))
-    assert v1.capabilities_from(response, {v1.NIC_CHANGES_KEY: text}).nic_changes == wanted
-    assert v1.capabilities_from(response).nic_changes == {}  # an upstream runtime: no NIC changes in place
+    text = codec.nic_changes_metadata(Capabilities(nic_changes=wanted))
+    assert codec.capabilities_from(response, {codec.NIC_CHANGES_KEY: text}).nic_changes == wanted
+    assert codec.capabilities_from(response).nic_changes == {}  # an upstream runtime: no NIC changes in place
     assert "nic_changes" not in Capabilities(nic_changes=wanted).to_dict()
 
 
 def test_observed_vm_round_trip():
-    document = json.loads(v1.dumps(v1.observed_document(OBSERVED)))
-    assert v1.observed_from_document(document) == OBSERVED
+    document = json.loads(codec.dumps(codec.observed_document(OBSERVED)))
+    assert codec.observed_from_document(document) == OBSERVED
     vm = ObservedVM(**dict(vars(NIC_VM), placement=Placement(datastore="ds1", host="h1"), nics=(
         ObservedNIC("lan", static_ip="192.0.2.7/24", gateway="192.0.2.1", dns=("192.0.2.53",)),)))
-    assert v1.observed_from_document(json.loads(v1.dumps(v1.observed_document(vm)))) == vm
+    assert codec.observed_from_document(json.loads(codec.dumps(codec.observed_document(vm)))) == vm
 
 
 @pytest.mark.parametrize("value, state", [("On", "On"), ("running", "On"), ("poweredOn", "On"), ("Off", "Off"),
                                           ("paused", "Off"), ("", "Off")])
 def test_power_state_is_on_or_off(value, state):
-    assert v1.power_state(value) == state
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-
-def test_circuit_breaker_opens_half_opens_and_closes():
-    clock = Clock()
-    breaker = CircuitBreaker("rt:9443", threshold=3, cool_down=30, clock=clock)
-    for dummy in range(3):
-        breaker.check()
-        breaker.record(False)
-    with pytest.raises(errors.UnavailableError) as tripped:
-        breaker.check()
-    assert "circuit breaker open for rt:9443" in tripped.value.msg
-    clock.now = 31
-    assert breaker.state == "half-open"
-    breaker.check()
-    breaker.record(False)
-    assert breaker.state == "open"
-    clock.now = 62
-    breaker.record(True)
-    assert breaker.state == "closed"
-
-
-@pytest.mark.parametrize("uri, option", [(None, "endpoint"), ("runtime.example.com", "endpoint")])
-def test_endpoint_needs_host_and_port(uri, option):
-    with pytest.raises(errors.SpecError) as caught:
-        target(ProviderConfig(type="remote", uri=uri))
-    assert caught.value.option == option
-    assert target(ProviderConfig(type="remote", uri="dns:///rt.example.com:9443")) == "rt.example.com:9443"
+    assert codec.power_state(value) == state
