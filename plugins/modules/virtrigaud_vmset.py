@@ -280,7 +280,7 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = dict(m.params, **set_options(m.params["definition"])) if m.params["definition"] else m.params
     spec = parse_set(dict(p, template=p["template"] or {}, replicas=0 if p["state"] == "absent" else p["replicas"]))
     provider = m.provider
-    members = before = members_of(spec, provider.current_vms())
+    members = before = members_of(spec, provider.list_vms())
     the_plan = plan_set(spec, members)
     if p["state"] == "absent":
         the_plan = SetPlan(the_plan.deletes, (), (), ())
@@ -292,11 +292,11 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
         parallelism = p["parallelism"] or DEFAULT_PARALLELISM.get(p["provider_type"], 4)
         runner = SetRunner(m.provider_config(), spec, parallelism, m.deadline(), limiter, p["shutdown_timeout"])
         try:
-            runner.run(the_plan, members, provider.current_vms)
+            runner.run(the_plan, members, provider.list_vms)
         finally:
             runner.close()
         outcomes = runner.outcomes
-        members = members_of(spec, provider.current_vms())
+        members = members_of(spec, provider.list_vms())
         failures = runner.failures
         if failures:
             detail = "; ".join("%s: %s" % (name, error) for name, error in sorted(failures.items()))

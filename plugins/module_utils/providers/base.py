@@ -326,22 +326,19 @@ class Provider(abc.ABC):
             ConflictError: several VMs carry the name; the message lists their ids.
         """
 
+    # Two listings, both in bulk.  list_vms() is the full one: every VM as it is now, as describe() reports it;
+    # whatever acts on what it reads (modules, VM sets, the runtime's ListVMs) uses it.  inventory() is the light
+    # one the inventory shows: one cheap query, which may leave out what costs a round trip per VM (disks, NICs)
+    # and may trail behind changes by seconds (Proxmox reads pvestatd's statistics); nothing acts on it.
+
     @abc.abstractmethod
     def list_vms(self) -> list[ObservedVM]:
-        """Every VM of this provider, fetched in bulk."""
-
-    # False where inventory() reads statistics that trail behind changes, so that a VM made or changed a moment
-    # ago may be missing or stale there: callers that act on what they read use list_vms() instead.
-    inventory_is_current = True
+        """Every VM of this provider as it is now, fetched in bulk: the full listing."""
 
     def inventory(self) -> list[ObservedVM]:
-        """Every VM, from one bulk query: what the inventory lists.  Backends whose full listing costs a round
-        trip per VM return what their bulk query carries instead."""
+        """Every VM from the backend's cheapest bulk query: the summary listing the inventory shows.  Backends
+        whose full listing is that query already keep this default."""
         return self.list_vms()
-
-    def current_vms(self) -> list[ObservedVM]:
-        """Every VM as it is now, as cheaply as the backend allows: inventory() where it is current."""
-        return self.inventory() if self.inventory_is_current else self.list_vms()
 
     @abc.abstractmethod
     def create(self, spec: VMSpec) -> tuple[str, TaskRef]:

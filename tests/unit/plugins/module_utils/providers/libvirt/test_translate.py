@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.libvirt import domain_xml as dx
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.libvirt import translate as dx
 
 NIC = dx.NicPlan("lan", "52:54:00:00:00:01", network="default")
 

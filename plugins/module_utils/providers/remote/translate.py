@@ -1,6 +1,7 @@
 # Copyright: virtrigaud.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The provider layer's values ↔ provider.v1 payloads.  Pure: no I/O, no grpc.
+"""The provider layer's values ↔ provider.v1 payloads, and gRPC statuses as the collection's errors.  Pure: no
+I/O, no grpc.
 
 Encoders write the PascalCase JSON upstream's manager and providers use (Go
 field names, every key present, ``null`` for nothing).  Decoders read keys
@@ -18,6 +19,7 @@ import dataclasses
 import json
 from typing import Any, Mapping, Optional, cast
 
+from ... import errors
 from ...errors import ProviderError, SpecError
 from ...spec import DiskSpec, NetworkSpec, Placement, VMSpec, parse_vm
 from ..base import Capabilities, ObservedDisk, ObservedNIC, ObservedVM, Reconfiguration, Snapshot
@@ -368,3 +370,35 @@ def capability_trailers(capabilities: Capabilities) -> tuple[tuple[str, str], ..
 def nic_changes_from(text: str) -> dict[str, str]:
     pairs = (part.partition("=") for part in text.split(",") if part)
     return {kind: mode for kind, dummy, mode in pairs if mode in ("live", "offline")}
+
+
+# errors
+
+RETRIED = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
+_ERRORS = {cls.error_code: cls for cls in (
+    errors.SpecError, errors.NotFoundError, errors.AlreadyExistsError, errors.PreconditionError, errors.ConflictError,
+    errors.UnsupportedError, errors.PermissionDeniedError, errors.AuthenticationError, errors.UnavailableError,
+    errors.DeadlineExceededError, errors.ProviderError)}
+_BY_CODE = {
+    "INVALID_ARGUMENT": errors.SpecError, "NOT_FOUND": errors.NotFoundError,
+    "ALREADY_EXISTS": errors.AlreadyExistsError,
+    "FAILED_PRECONDITION": errors.PreconditionError, "ABORTED": errors.ConflictError,
+    "UNIMPLEMENTED": errors.UnsupportedError, "PERMISSION_DENIED": errors.PermissionDeniedError,
+    "UNAUTHENTICATED": errors.AuthenticationError, "UNAVAILABLE": errors.UnavailableError,
+    "DEADLINE_EXCEEDED": errors.DeadlineExceededError, "RESOURCE_EXHAUSTED": errors.UnavailableError,
+}
+
+
+def status_error(code: str, detail: Optional[str], trailing: Mapping[str, str], method: str, target: str,
+                 correlation_id: str) -> errors.VirtrigaudError:
+    """A failed RPC as the collection's error: the class and message the runtime put in its trailing metadata,
+    else the gRPC status ``code``'s."""
+    cls = _ERRORS.get(trailing.get("virtrigaud-error-code", "")) or _BY_CODE.get(code, errors.ProviderError)
+    message = trailing.get("virtrigaud-msg") or detail or code
+    if code == "UNAVAILABLE" and "virtrigaud-msg" not in trailing:
+        message = "cannot reach the provider runtime at %s: %s" % (target, detail)
+    failure = cls(message, option=trailing.get("virtrigaud-option") or None,
+                  vm=trailing.get("virtrigaud-vm") or None,
+                  details={"grpc_code": code, "rpc": method, "correlation_id": correlation_id})
+    failure.retryable = code in RETRIED
+    return failure

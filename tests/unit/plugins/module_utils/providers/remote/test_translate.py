@@ -17,7 +17,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base imp
     ObservedVM,
     Reconfiguration,
 )
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote import codec
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote import translate as codec
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import DiskSpec, NetworkSpec, Placement, parse_vm
 
 SPEC = parse_vm({

@@ -1,17 +1,22 @@
 # Copyright: virtrigaud.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Domain, volume and device XML for libvirt, built from and read into plain values.
+"""Domain, volume and device XML for libvirt, built from and read into plain values, and libvirt's errors as the
+collection's.
 
-Pure code: no libvirt import, so it is unit-tested without a daemon.  What the
-spec knows and libvirt does not (disk names, NIC names, owned volumes, tags)
-lives in the domain's ``<metadata>`` under :data:`NAMESPACE`.
+Pure code: no libvirt import (the error map is handed the ``libvirt`` module), so
+it is unit-tested without a daemon.  What the spec knows and libvirt does not
+(disk names, NIC names, owned volumes, tags) lives in the domain's
+``<metadata>`` under :data:`NAMESPACE`.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Iterable, Optional
+
+from ... import errors
 
 NAMESPACE = "https://virtrigaud.io/xmlns/libvirt-domain/1"
 PREFIX = "vr"
@@ -504,3 +509,45 @@ def restorable_snapshot_xml(xml: str) -> Optional[str]:
     for vcpu in hotplugged:
         vcpu.set("hotpluggable", "no")
     return ET.tostring(root, encoding="unicode") if hotplugged else None
+
+
+# errors: libvirt errors → the collection's error taxonomy, with secrets scrubbed from messages
+
+# libvirt error code names (``libvirt.VIR_ERR_*``) grouped by the error they become.
+_CLASSES: tuple[tuple[type[errors.VirtrigaudError], tuple[str, ...]], ...] = (
+    (errors.NotFoundError, ("NO_DOMAIN", "NO_NETWORK", "NO_STORAGE_POOL", "NO_STORAGE_VOL", "NO_DOMAIN_SNAPSHOT")),
+    (errors.AlreadyExistsError, ("DOM_EXIST", "STORAGE_VOL_EXIST")),
+    (errors.PreconditionError, ("OPERATION_INVALID",)),
+    (errors.AuthenticationError, ("AUTH_FAILED", "AUTH_CANCELLED", "AUTH_UNAVAILABLE")),
+    (errors.PermissionDeniedError, ("ACCESS_DENIED", "OPERATION_DENIED")),
+    (errors.UnavailableError, ("NO_CONNECT", "RPC", "SYSTEM_ERROR", "AGENT_UNRESPONSIVE")),
+    (errors.DeadlineExceededError, ("OPERATION_TIMEOUT",)),
+    (errors.UnsupportedError, ("NO_SUPPORT", "OPERATION_UNSUPPORTED", "CONFIG_UNSUPPORTED", "ARGUMENT_UNSUPPORTED")),
+)
+_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]*@", re.IGNORECASE)
+
+
+def scrub(text: str, secrets: Iterable[Optional[str]] = ()) -> str:
+    """Remove URI credentials and any known secret from a message."""
+    text = _USERINFO.sub(r"\g<scheme>", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "********")
+    return text
+
+
+def error_class(libvirt: Any, code: int) -> type[errors.VirtrigaudError]:
+    for cls, names in _CLASSES:
+        if any(getattr(libvirt, "VIR_ERR_" + name, None) == code for name in names):
+            return cls
+    return errors.ProviderError
+
+
+def translate(libvirt: Any, err: Any, secrets: Iterable[Optional[str]] = (), **context: Any) -> errors.VirtrigaudError:
+    """A ``libvirt.libvirtError`` as the collection's error; ``context`` names VM, provider, operation."""
+    code = err.get_error_code()
+    message = scrub(err.get_error_message() or str(err), secrets)
+    cls = error_class(libvirt, code)
+    if code == getattr(libvirt, "VIR_ERR_SYSTEM_ERROR", None) and "connect" not in message.lower():
+        cls = errors.ProviderError
+    return cls(message, details={"libvirt_error_code": code}, **context)
