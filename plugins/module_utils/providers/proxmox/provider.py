@@ -292,7 +292,7 @@ class ProxmoxProvider(Provider):
             values.update(vmid=vmid, name=spec.name, ostype="l26", scsihw="virtio-scsi-pci", scsi0=root,
                           bios="ovmf" if spec.firmware == "uefi" else "seabios")
             if spec.secure_boot:
-                values["efidisk0"] = pve.efi_disk(storage)  # type: ignore[arg-type]
+                values["efidisk0"] = pve.efi_disk(chosen)
             return cast(str, self.session.post("nodes/%s/qemu" % node, **values))
 
         vmid, upid = self._reserve(start)
