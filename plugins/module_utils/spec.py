@@ -183,35 +183,32 @@ def _whole_number(value: str) -> bool:
 
 def parse_memory_mib(value: Any, option: str = "memory") -> int:
     """Memory as MiB: an integer is MiB, a string is a quantity that must be whole MiB."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        mib = value
-    elif isinstance(value, str) and _whole_number(value):
-        mib = int(value)
-    else:
-        size = parse_quantity(value, option)
-        if size % MIB:
-            raise SpecError("'%s' is not a whole number of MiB; use binary units such as '4Gi'" % value, option=option)
-        mib = size // MIB
-    if not MIN_MEMORY_MIB <= mib <= MAX_MEMORY_MIB:
-        raise SpecError("must be between %d MiB and %d MiB, got %d MiB" % (MIN_MEMORY_MIB, MAX_MEMORY_MIB, mib),
-                        option=option)
-    return mib
+    return _within(_whole_units(value, option, MIB, "MiB", "4Gi"), MIN_MEMORY_MIB, MAX_MEMORY_MIB, "MiB", option)
 
 
 def parse_size_gib(value: Any, option: str) -> int:
     """Disk size as GiB: an integer is GiB, a string is a quantity that must be whole GiB."""
+    return _within(_whole_units(value, option, GIB, "GiB", "20Gi"), 1, MAX_DISK_GIB, "GiB", option)
+
+
+def _whole_units(value: Any, option: str, unit: int, unit_name: str, example: str) -> int:
+    """A bare number counts in ``unit``; a quantity must come to a whole number of them."""
     if isinstance(value, int) and not isinstance(value, bool):
-        gib = value
-    elif isinstance(value, str) and _whole_number(value):
-        gib = int(value)
-    else:
-        size = parse_quantity(value, option)
-        if size % GIB:
-            raise SpecError("'%s' is not a whole number of GiB; use binary units such as '20Gi'" % value, option=option)
-        gib = size // GIB
-    if not 1 <= gib <= MAX_DISK_GIB:
-        raise SpecError("must be between 1 GiB and %d GiB, got %d GiB" % (MAX_DISK_GIB, gib), option=option)
-    return gib
+        return value
+    if isinstance(value, str) and _whole_number(value):
+        return int(value)
+    size = parse_quantity(value, option)
+    if size % unit:
+        raise SpecError("'%s' is not a whole number of %s; use binary units such as '%s'" % (value, unit_name, example),
+                        option=option)
+    return size // unit
+
+
+def _within(amount: int, low: int, high: int, unit_name: str, option: str) -> int:
+    if not low <= amount <= high:
+        raise SpecError("must be between %d %s and %d %s, got %d %s"
+                        % (low, unit_name, high, unit_name, amount, unit_name), option=option)
+    return amount
 
 
 def _string(data: Mapping[str, Any], key: str, option: str, text: bool = False) -> Optional[str]:

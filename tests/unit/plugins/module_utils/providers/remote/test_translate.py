@@ -1,6 +1,6 @@
 # Copyright: virtrigaud.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The remote backend's codec: PascalCase payloads both ways."""
+"""The remote backend's translation: PascalCase payloads both ways."""
 
 from __future__ import annotations
 
