@@ -64,74 +64,103 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+objects:
+  description:
+    - Each definition, with whether it changed, its served versions, and whether it is established.
+    - Every Kubernetes module of the collection returns its objects in this shape.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    kind: {description: "The object's kind, C(CustomResourceDefinition).", type: str, returned: always}
+    name: {description: Its name., type: str, returned: always}
+    namespace: {description: Always null (definitions belong to no namespace)., type: str, returned: always}
+    changed: {description: "Whether the run changed it (would change it, in check mode).", type: bool, returned: always}
+    versions: {description: Its served versions., type: list, elements: str, returned: always}
+    established: {description: Whether it reports C(Established) and C(NamesAccepted)., type: bool, returned: always}
+  sample: [{kind: CustomResourceDefinition, name: providers.infra.virtrigaud.io, namespace: null, changed: false,
+            versions: [v1beta1], established: true}]
 crds:
-  description: Each definition by name, with its served versions, whether it changed, and whether it is established.
+  description:
+    - Each definition by name, with its served versions, whether it changed, and whether it is established.
+    - Deprecated, and removed in release 0.3.0; use RV(objects).
   returned: always
   type: list
   elements: dict
   sample: [{name: providers.infra.virtrigaud.io, versions: [v1beta1], changed: false, established: true}]
 """
 
+from typing import Any, Optional
+
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
-from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import condition
-from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
-from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import Deadline
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import Change, condition
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.converge import (
+    Request,
+    Wait,
+    converge,
+    gone,
+    merged_diff,
+)
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 
 KIND = "CustomResourceDefinition"
 
 
-def established(obj):
+def established(obj: Optional[dict[str, Any]]) -> bool:
     return all((condition(obj, kind) or {}).get("status") == "True" for kind in ("Established", "NamesAccepted"))
 
 
-def _checked(definitions):
+def _checked(definitions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for index, definition in enumerate(definitions):
         if definition.get("kind") != KIND or not (definition.get("metadata") or {}).get("name"):
             raise SpecError("item %d is not a named %s" % (index, KIND), option="definitions")
     return definitions
 
 
-def _entry(name, change, obj):
-    versions = [version["name"] for version in ((obj or {}).get("spec") or {}).get("versions") or []]
-    return {"name": name, "versions": versions, "changed": change.changed, "established": established(obj)}
+def _versions(obj: Optional[dict[str, Any]]) -> Optional[list[str]]:
+    """The served versions; None for a definition that is absent."""
+    if obj is None:
+        return None
+    return [version["name"] for version in (obj.get("spec") or {}).get("versions") or []]
 
 
-def run(m):
+def _detail(change: Change, obj: Optional[dict[str, Any]]) -> dict[str, Any]:
+    return {"versions": _versions(obj) or [], "established": established(obj)}
+
+
+def _view(change: Change) -> tuple[Optional[list[str]], Optional[list[str]]]:
+    return _versions(change.before), _versions(change.after)
+
+
+def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
     definitions = _checked(p["definitions"])
-    deadline = Deadline(p["wait_timeout"])
-    if p["state"] == "present":
-        changes = m.kube.converge(definitions, dry_run=m.check_mode)
-        settled = [change.after for change in changes]
-        if p["wait"] and not m.check_mode:
-            settled = [m.kube.wait_for(KIND, change.name, None, established, deadline,
-                                       "%s %s to be established" % (KIND, change.name)) for change in changes]
-    else:
-        changes = m.kube.remove([(KIND, definition["metadata"]["name"], None) for definition in definitions],
-                                dry_run=m.check_mode)
-        settled = [None] * len(changes)
-        if p["wait"] and not m.check_mode:
-            for change in changes:
-                m.kube.wait_for(KIND, change.name, None, lambda obj: obj is None, deadline,
-                                "%s %s to be deleted" % (KIND, change.name))
-    result = {"changed": any(change.changed for change in changes),
-              "crds": [_entry(change.name, change, obj) for change, obj in zip(changes, settled)]}
+    present = p["state"] == "present"
+    names = [definition["metadata"]["name"] for definition in definitions]
+    waits = [Wait(KIND, name, None, established if present else gone,
+                  "%s %s to be %s" % (KIND, name, "established" if present else "deleted")) for name in names]
+    outcome = converge(m.kube, Request(apply=definitions if present else (),
+                                       delete=() if present else [(KIND, name, None) for name in names],
+                                       waits=waits if p["wait"] else (), wait_timeout=p["wait_timeout"]),
+                       m.check_mode)
+    objects = outcome.objects(_detail)
+    result = {"changed": outcome.changed, "objects": objects,
+              "crds": [{key: entry[key] for key in ("name", "versions", "changed", "established")}
+                       for entry in objects]}
     if m.diff_mode:
-        result["diff"] = {
-            "before": {change.name: _entry(change.name, change, change.before)["versions"] if change.before else None
-                       for change in changes if change.changed},
-            "after": {entry["name"]: entry["versions"] if p["state"] == "present" else None
-                      for entry in result["crds"] if entry["changed"]},
-        }
+        # The former keys, the definitions' bare names, stay beside the Kind/name ones for a release.
+        named = {side: {key.split("/", 1)[1]: value for key, value in entries.items()}
+                 for side, entries in outcome.diff(_view).items()}
+        result["diff"] = merged_diff(named, outcome.diff(_view))
     return result
 
 
 # How AnsibleModule, and the action plugin of the same name, check the options together.
-OPTION_RULES = {}
+OPTION_RULES: dict[str, Any] = {}
 
 
-def argument_spec():
+def argument_spec() -> dict[str, Any]:
     return {
         **group_spec(),
         "definitions": {"type": "list", "elements": "dict", "required": True},
@@ -141,7 +170,7 @@ def argument_spec():
     }
 
 
-def main():
+def main() -> None:
     VirtrigaudModule(argument_spec(), supports_check_mode=True, **OPTION_RULES).execute(run)
 
 

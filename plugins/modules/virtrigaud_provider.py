@@ -326,8 +326,25 @@ provider:
            spec: {type: libvirt, endpoint: "qemu:///system", credentialSecretRef: {name: libvirt-local-credentials},
                   runtime: {mode: Remote, image: "ghcr.io/projectbeskar/virtrigaud/provider-libvirt:v0.3.11", replicas: 1,
                             service: {port: 9443, tls: {enabled: false}}}}}
+objects:
+  description:
+    - Each object written or removed (the Secrets, then the Provider; the Provider first when removing), with
+      whether it changed; never a Secret's content.
+    - Every Kubernetes module of the collection returns its objects in this shape.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    kind: {description: The object's kind., type: str, returned: always}
+    name: {description: Its name., type: str, returned: always}
+    namespace: {description: Its namespace., type: str, returned: always}
+    changed: {description: "Whether the run changed it (would change it, in check mode).", type: bool, returned: always}
+  sample: [{kind: Secret, name: libvirt-local-credentials, namespace: default, changed: false},
+           {kind: Provider, name: libvirt-local, namespace: default, changed: true}]
 secrets:
-  description: The Secrets the module wrote or removed, by name, with whether each changed; never their content.
+  description:
+    - The Secrets the module wrote or removed, by name, with whether each changed; never their content.
+    - Deprecated, and removed in release 0.3.0; use RV(objects).
   returned: always
   type: list
   elements: dict
@@ -344,126 +361,101 @@ validation:
     health_score: {description: 0-100., type: int, returned: always}
 """
 
+from typing import Any, Optional, Sequence
+
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec
-from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError, UnavailableError
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube import provider as objects
-from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import comparable, condition
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import Change, comparable, condition
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.converge import (
+    Outcome,
+    Request,
+    Wait,
+    converge,
+    gone,
+    merged_diff,
+    secret_view,
+)
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.probe import (
+    passed,
     probe,
     probe_runtime,
     runtime_endpoint,
-    secret_values,
+    runtime_tls,
+    stored_credentials,
 )
-from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
-from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import Deadline
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 
 
-def _provider_view(obj):
+def _provider_view(obj: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
     view = comparable(obj)
-    if view is not None and obj.get("status"):
+    if view is not None and obj is not None and obj.get("status"):
         view["status"] = obj["status"]
     return view
 
 
-def _secret_report(change, diff):
-    entry = {"name": change.name, "changed": change.changed}
-    if diff is not None:
-        before, after = (change.before or {}).get("data") or {}, (change.after or {}).get("data") or {}
-        diff["before"].setdefault("secrets", {})[change.name] = sorted(before) if change.before else None
-        diff["after"].setdefault("secrets", {})[change.name] = (
-            {key: "changed" if before.get(key) != value else "unchanged" for key, value in sorted(after.items())}
-            if change.after else None)
-    return entry
+def _available(obj: Optional[dict[str, Any]]) -> bool:
+    return (condition(obj, "ProviderAvailable") or {}).get("status") == "True"
 
 
-def _required(validation):
-    if validation["health_score"] < 100:
-        raise UnavailableError("validation of the hypervisor failed: %s" % validation["message"],
-                               details={"validation": validation})
-    return validation
-
-
-def _runtime_tls(m, provider):
-    """The TLS material the runtime serves with (None for plaintext), from the task or the TLS Secret."""
-    tls = provider["spec"]["runtime"]["service"]["tls"]
-    if not tls.get("enabled", True):
-        return None
-    given = (m.params["runtime"] or {}).get("tls") or {}
-    if given.get("certificate"):
-        return {"tls.crt": given["certificate"], "tls.key": given["private_key"], "ca.crt": given["ca_certificate"]}
-    material = secret_values(m.kube, provider["metadata"]["namespace"], tls["secretRef"]["name"])
-    if not material or not all(material.get(key) for key in ("tls.crt", "tls.key", "ca.crt")):
-        raise SpecError("the TLS Secret '%s' does not hold tls.crt, tls.key and ca.crt" % tls["secretRef"]["name"],
-                        option="runtime.tls.secret_name")
-    return material
-
-
-def present(m, diff):
+def present(m: VirtrigaudRun) -> tuple[Outcome, dict[str, Any]]:
     p = m.params
     provider = objects.provider_resource(p)
     secrets = [obj for obj in (objects.credentials_secret(p), objects.tls_secret(p)) if obj]
     credentials = p["credentials"]
     if credentials is None:
-        credentials = secret_values(m.kube, p["namespace"], objects.credentials_secret_name(p))
-        if credentials is None:
-            raise SpecError("no Secret '%s' in namespace '%s'; create it or give credentials"
-                            % (objects.credentials_secret_name(p), p["namespace"]), option="credentials_secret")
-        objects.check_credentials(p["type"], {key for key, value in credentials.items() if value},
-                                  "credentials_secret '%s'" % objects.credentials_secret_name(p))
-    validation = None
+        credentials = stored_credentials(m.kube, p["type"], p["namespace"], objects.credentials_secret_name(p))
+    result: dict[str, Any] = {}
     if p["validate"] and p["validate_through"] == "direct":
-        validation = _required(probe(provider, {k: str(v) for k, v in credentials.items() if v is not None}))
+        result["validation"] = passed(probe(provider, {k: str(v) for k, v in credentials.items() if v is not None}))
     if secrets and not m.check_mode:
         # The API server checks the Provider (schema, labels) before its Secrets are written, so a refusal
         # leaves nothing behind.
         m.kube.apply(provider, dry_run=True)
-    changes = m.kube.converge(secrets + [provider], dry_run=m.check_mode)
-    stored = changes[-1].after
-    if p["validate"] and p["validate_through"] == "runtime":
-        validation = _required(probe_runtime(stored, p["runtime_endpoint"] or runtime_endpoint(stored),
-                                             _runtime_tls(m, stored)))
-    if p["wait"] and not m.check_mode:
-        stored = m.kube.wait_for("Provider", p["name"], p["namespace"],
-                                 lambda obj: (condition(obj, "ProviderAvailable") or {}).get("status") == "True",
-                                 Deadline(p["wait_timeout"]), "Provider %s/%s to report ProviderAvailable"
-                                 % (p["namespace"], p["name"]))
-    result = {
-        "changed": any(change.changed for change in changes),
-        "provider": _provider_view(stored),
-        "secrets": [_secret_report(change, diff) for change in changes[:-1]],
-    }
-    if diff is not None:
-        diff["before"]["provider"] = comparable(changes[-1].before)
-        diff["after"]["provider"] = comparable(stored)
-    if validation is not None:
-        result["validation"] = validation
-    return result
+
+    def validate_runtime(changes: Sequence[Change]) -> None:
+        stored = changes[-1].after or provider
+        tls = runtime_tls(m.kube, stored, (p["runtime"] or {}).get("tls") or {})
+        result["validation"] = passed(probe_runtime(stored, p["runtime_endpoint"] or runtime_endpoint(stored), tls))
+
+    waits = [Wait("Provider", p["name"], p["namespace"], _available, "Provider %s/%s to report ProviderAvailable"
+                  % (p["namespace"], p["name"]))] if p["wait"] else []
+    outcome = converge(m.kube, Request(apply=secrets + [provider], waits=waits, wait_timeout=p["wait_timeout"]),
+                       m.check_mode, validate_runtime if p["validate"] and p["validate_through"] == "runtime" else None)
+    return outcome, dict(result, provider=_provider_view(outcome.current("Provider", p["name"])))
 
 
-def absent(m, diff):
+def absent(m: VirtrigaudRun) -> tuple[Outcome, dict[str, Any]]:
     p = m.params
-    current = m.kube.get("Provider", p["name"], p["namespace"])
-    owned = [("Secret", secret["metadata"]["name"], p["namespace"]) for secret in
-             m.kube.list("Secret", p["namespace"], "%s=%s" % (objects.OWNER_LABEL, p["name"]))]
-    changes = m.kube.remove([("Provider", p["name"], p["namespace"])] + sorted(owned), dry_run=m.check_mode)
-    if p["wait"] and current is not None and not m.check_mode:
-        m.kube.wait_for("Provider", p["name"], p["namespace"], lambda obj: obj is None, Deadline(p["wait_timeout"]),
-                        "Provider %s/%s to be deleted" % (p["namespace"], p["name"]))
-    if diff is not None:
-        diff["before"]["provider"] = comparable(current)
-        diff["after"]["provider"] = None
-    return {
-        "changed": any(change.changed for change in changes),
-        "provider": None,
-        "secrets": [_secret_report(change, diff) for change in changes[1:]],
-    }
+    owned = sorted(("Secret", secret["metadata"]["name"], p["namespace"]) for secret in
+                   m.kube.list("Secret", p["namespace"], "%s=%s" % (objects.OWNER_LABEL, p["name"])))
+    waits = [Wait("Provider", p["name"], p["namespace"], gone, "Provider %s/%s to be deleted"
+                  % (p["namespace"], p["name"]))] if p["wait"] else []
+    outcome = converge(m.kube, Request(delete=[("Provider", p["name"], p["namespace"])] + owned, waits=waits,
+                                       wait_timeout=p["wait_timeout"]), m.check_mode)
+    return outcome, {"provider": None}
 
 
-def run(m):
-    diff = {"before": {}, "after": {}} if m.diff_mode else None
-    result = (present if m.params["state"] == "present" else absent)(m, diff)
-    if diff is not None:
-        result["diff"] = diff
+def _deprecated_diff(outcome: Outcome, provider: Change, stored: Optional[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The diff's former keys, ``provider`` and ``secrets`` (every Secret, changed or not)."""
+    diff: dict[str, dict[str, Any]] = {"before": {"provider": comparable(provider.before)},
+                                       "after": {"provider": comparable(stored)}}
+    for change in outcome.changes:
+        if change.kind == "Secret":
+            before, after = secret_view(change)
+            diff["before"].setdefault("secrets", {})[change.name] = before
+            diff["after"].setdefault("secrets", {})[change.name] = after
+    return diff
+
+
+def run(m: VirtrigaudRun) -> dict[str, Any]:
+    outcome, result = (present if m.params["state"] == "present" else absent)(m)
+    result.update(changed=outcome.changed, objects=outcome.objects(),
+                  secrets=[{"name": entry["name"], "changed": entry["changed"]}
+                           for entry in outcome.objects() if entry["kind"] == "Secret"])
+    if m.diff_mode:
+        provider = outcome.change("Provider", m.params["name"])
+        result["diff"] = merged_diff(_deprecated_diff(outcome, provider, outcome.current("Provider", provider.name)),
+                                     outcome.diff())
     return result
 
 
@@ -471,7 +463,7 @@ def run(m):
 OPTION_RULES = {"required_if": [["state", "present", ["type", "uri"]]]}
 
 
-def argument_spec():
+def argument_spec() -> dict[str, Any]:
     text = {"type": "str"}
     return {
         **group_spec(),
@@ -522,7 +514,7 @@ def argument_spec():
     }
 
 
-def main():
+def main() -> None:
     VirtrigaudModule(argument_spec(), supports_check_mode=True, **OPTION_RULES).execute(run)
 
 

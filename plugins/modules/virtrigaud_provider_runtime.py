@@ -131,11 +131,18 @@ EXAMPLES = r"""
 
 RETURN = r"""
 objects:
-  description: Each object written or removed, with whether it changed.
+  description:
+    - Each object written or removed, in order, with whether it changed.
+    - Every Kubernetes module of the collection returns its objects in this shape.
   returned: always
   type: list
   elements: dict
-  sample: [{kind: Deployment, name: virtrigaud-provider-virtrigaud-vsphere-prod, changed: true}]
+  contains:
+    kind: {description: The object's kind., type: str, returned: always}
+    name: {description: Its name., type: str, returned: always}
+    namespace: {description: Its namespace., type: str, returned: always}
+    changed: {description: "Whether the run changed it (would change it, in check mode).", type: bool, returned: always}
+  sample: [{kind: Deployment, name: virtrigaud-provider-virtrigaud-vsphere-prod, namespace: virtrigaud, changed: true}]
 deployment:
   description: The Deployment as stored (as it would be, in check mode); null when absent.
   returned: always
@@ -148,21 +155,19 @@ status:
 """
 
 import datetime
+from typing import Any, Optional
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import NotFoundError, SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube import provider as objects
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube import runtime
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import comparable
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.converge import Outcome, Request, Wait, converge
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import check_name
-from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
-from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import Deadline
-
-# Status fields that record when, not what: a status differing only in them is not rewritten.
-_CLOCK_FIELDS = ("lastHealthCheck", "lastTransitionTime")
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 
 
-def _options(p):
+def _options(p: dict[str, Any]) -> runtime.RuntimeOptions:
     pull = objects.pull_secrets(p["image_pull_secrets"], "image_pull_secrets")
     return runtime.RuntimeOptions(flags=p["flags"], service_account=p["service_account"],
                                   network_policy=p["network_policy"],
@@ -171,39 +176,23 @@ def _options(p):
                                   image_pull_secrets=tuple(ref["name"] for ref in pull))
 
 
-def _without_clock(value):
-    if isinstance(value, dict):
-        return {key: _without_clock(item) for key, item in value.items() if key not in _CLOCK_FIELDS}
-    if isinstance(value, list):
-        return [_without_clock(item) for item in value]
-    return value
-
-
-def _now():
+def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _rolled_out(deployment):
-    if deployment is None:
-        return False
-    want = deployment["spec"].get("replicas", 1)
-    status = deployment.get("status") or {}
-    return (status.get("observedGeneration", 0) >= deployment["metadata"].get("generation", 0)
-            and status.get("updatedReplicas", 0) == want and status.get("availableReplicas", 0) == want)
+def _patch_status(m: VirtrigaudRun, provider: dict[str, Any], status: dict[str, Any], dry_run: bool) -> dict[str, Any]:
+    return m.kube.apply(runtime.status_patch(provider, status), dry_run=dry_run, subresource="status")
 
 
-def _write_status(m, provider, deployment, tls_reason):
+def _write_status(m: VirtrigaudRun, provider: dict[str, Any], deployment: Optional[dict[str, Any]],
+                  tls_reason: str) -> tuple[Any, bool]:
     status = runtime.runtime_status(provider, (deployment or {}).get("status"), tls_reason, _now())
-    if _without_clock(status) == _without_clock(provider.get("status") or {}):
+    if runtime.without_clock(status) == runtime.without_clock(provider.get("status") or {}):
         return provider.get("status"), False
-    meta = provider["metadata"]
-    patch = {"apiVersion": provider["apiVersion"], "kind": "Provider",
-             "metadata": {"name": meta["name"], "namespace": meta["namespace"]}, "status": status}
-    stored = m.kube.apply(patch, dry_run=m.check_mode, subresource="status")
-    return stored.get("status"), True
+    return _patch_status(m, provider, status, m.check_mode).get("status"), True
 
 
-def _credentials_checksum(m, provider):
+def _credentials_checksum(m: VirtrigaudRun, provider: dict[str, Any]) -> str:
     name = provider["spec"]["credentialSecretRef"]["name"]
     secret = m.kube.get("Secret", name, provider["metadata"]["namespace"])
     if secret is None:
@@ -213,70 +202,53 @@ def _credentials_checksum(m, provider):
     return runtime.credentials_checksum(secret)
 
 
-def _gate_failure(m, provider, err):
-    """Record the refusal in the Provider's status, as upstream does, then fail."""
-    if m.params["update_status"] and not m.check_mode:
-        reason = err.details["reason"]
-        meta = provider["metadata"]
-        condition = {"type": "TLSConfigured", "status": "False", "reason": reason, "message": err.msg,
-                     "lastTransitionTime": _now()}
-        status = {"runtime": {"mode": "Remote", "phase": "Failed",
-                              "message": "TLS configuration required (see TLSConfigured Condition)"},
-                  "conditions": [condition, dict(condition, type="ProviderRuntimeReady", reason="TLSNotConfigured")]}
-        m.kube.apply({"apiVersion": provider["apiVersion"], "kind": "Provider",
-                      "metadata": {"name": meta["name"], "namespace": meta["namespace"]}, "status": status},
-                     subresource="status")
-    raise err
+def _tls_reason(m: VirtrigaudRun, provider: dict[str, Any]) -> str:
+    """The TLS gate's reason; a refusal is recorded in the Provider's status, as upstream does, then raised."""
+    try:
+        return runtime.tls_gate(provider)[1]
+    except SpecError as err:
+        if m.params["update_status"] and not m.check_mode:
+            _patch_status(m, provider, runtime.tls_refused_status(err.details["reason"], err.msg, _now()), False)
+        raise
 
 
-def present(m):
+def present(m: VirtrigaudRun) -> tuple[Outcome, bool, dict[str, Any]]:
     p = m.params
     options = _options(p)
     provider = m.kube.get("Provider", p["name"], p["namespace"])
     if provider is None:
         if m.check_mode:
             m.warn("Provider %s/%s does not exist yet; a real run needs it" % (p["namespace"], p["name"]))
-            return [], True, {"deployment": None, "status": None}
+            return Outcome((), {}), True, {"deployment": None, "status": None}
         raise NotFoundError("no Provider '%s' in namespace '%s'; create it first with virtrigaud_provider"
                             % (p["name"], p["namespace"]), option="name")
-    options = _options(p)
-    try:
-        tls_reason = runtime.tls_gate(provider)[1]
-    except SpecError as err:
-        _gate_failure(m, provider, err)
+    tls_reason = _tls_reason(m, provider)
     wanted = runtime.runtime_objects(provider, options, _credentials_checksum(m, provider))
     name = runtime.object_name(provider)
     kept = {obj["kind"] for obj in wanted}
-    changes = m.kube.converge(wanted, dry_run=m.check_mode)
-    changes += [change for change in m.kube.remove(
-        [(kind, name, p["namespace"]) for kind in runtime.OPTIONAL_KINDS if kind not in kept], dry_run=m.check_mode)
-        if change.changed]
-    deployment = next(change.after for change in changes if change.kind == "Deployment")
-    if p["wait"] and not m.check_mode:
-        deployment = m.kube.wait_for("Deployment", name, p["namespace"], _rolled_out, Deadline(p["wait_timeout"]),
-                                     "the rollout of Deployment %s/%s" % (p["namespace"], name))
+    waits = [Wait("Deployment", name, p["namespace"], runtime.rolled_out,
+                  "the rollout of Deployment %s/%s" % (p["namespace"], name))] if p["wait"] else []
+    outcome = converge(m.kube, Request(
+        apply=wanted, prune=[(kind, name, p["namespace"]) for kind in runtime.OPTIONAL_KINDS if kind not in kept],
+        waits=waits, wait_timeout=p["wait_timeout"]), m.check_mode)
+    deployment = outcome.current("Deployment", name)
     status, status_changed = (_write_status(m, provider, deployment, tls_reason) if p["update_status"]
                               else (provider.get("status"), False))
-    return changes, status_changed, {"deployment": comparable(deployment), "status": status}
+    return outcome, status_changed, {"deployment": comparable(deployment), "status": status}
 
 
-def absent(m):
+def absent(m: VirtrigaudRun) -> tuple[Outcome, bool, dict[str, Any]]:
     p = m.params
     provider = m.kube.get("Provider", p["name"], p["namespace"])
     name = runtime.object_name({"metadata": {"name": p["name"], "namespace": p["namespace"]}})
     kinds = ("Deployment", "Service") + runtime.OPTIONAL_KINDS
-    changes = m.kube.remove([(kind, name, p["namespace"]) for kind in kinds], dry_run=m.check_mode)
-    if provider is not None and p["update_status"] and provider.get("status") and any(c.changed for c in changes):
-        meta = provider["metadata"]
-        m.kube.apply({"apiVersion": provider["apiVersion"], "kind": "Provider",
-                      "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
-                      "status": {"healthy": False, "runtime": {"mode": "Remote", "phase": "Stopping",
-                                                               "message": "runtime removed"}}},
-                     dry_run=m.check_mode, subresource="status")
-    return changes, False, {"deployment": None}
+    outcome = converge(m.kube, Request(delete=[(kind, name, p["namespace"]) for kind in kinds]), m.check_mode)
+    if provider is not None and p["update_status"] and provider.get("status") and outcome.changed:
+        _patch_status(m, provider, runtime.REMOVED_STATUS, m.check_mode)
+    return outcome, False, {"deployment": None}
 
 
-def _check_names(p):
+def _check_names(p: dict[str, Any]) -> None:
     """Names that cannot be Kubernetes names are refused before the Provider is looked up."""
     check_name(p["name"], "name", 253)
     check_name(p["namespace"], "namespace")
@@ -284,22 +256,20 @@ def _check_names(p):
         check_name(namespace, "network_policy_namespaces[%d]" % index)
 
 
-def run(m):
+def run(m: VirtrigaudRun) -> dict[str, Any]:
     _check_names(m.params)
-    changes, status_changed, result = (present if m.params["state"] == "present" else absent)(m)
-    result.update(changed=status_changed or any(change.changed for change in changes),
-                  objects=[{"kind": c.kind, "name": c.name, "changed": c.changed} for c in changes])
+    outcome, status_changed, result = (present if m.params["state"] == "present" else absent)(m)
+    result.update(changed=status_changed or outcome.changed, objects=outcome.objects())
     if m.diff_mode:
-        result["diff"] = {"before": {"%s/%s" % (c.kind, c.name): comparable(c.before) for c in changes if c.changed},
-                          "after": {"%s/%s" % (c.kind, c.name): comparable(c.after) for c in changes if c.changed}}
+        result["diff"] = outcome.diff()
     return result
 
 
 # How AnsibleModule, and the action plugin of the same name, check the options together.
-OPTION_RULES = {}
+OPTION_RULES: dict[str, Any] = {}
 
 
-def argument_spec():
+def argument_spec() -> dict[str, Any]:
     return {
         **group_spec(),
         "name": {"type": "str", "required": True},
@@ -318,7 +288,7 @@ def argument_spec():
     }
 
 
-def main():
+def main() -> None:
     VirtrigaudModule(argument_spec(), supports_check_mode=True, **OPTION_RULES).execute(run)
 
 

@@ -381,8 +381,24 @@ power_cycled_for_update:
   returned: always
   type: bool
   sample: false
+objects:
+  description:
+    - With O(provider_ref), each object written or removed, in order, with whether it changed.
+    - Every Kubernetes module of the collection returns its objects in this shape.
+  returned: when O(provider_ref) is set
+  type: list
+  elements: dict
+  contains:
+    kind: {description: The object's kind., type: str, returned: always}
+    name: {description: Its name., type: str, returned: always}
+    namespace: {description: Its namespace., type: str, returned: always}
+    changed: {description: "Whether the run changed it (would change it, in check mode).", type: bool, returned: always}
+  sample: [{kind: VMClass, name: web-3, namespace: apps, changed: false},
+           {kind: VirtualMachine, name: web-3, namespace: apps, changed: true}]
 resources:
-  description: With O(provider_ref), each object written or removed, with whether it changed.
+  description:
+    - With O(provider_ref), each object written or removed, with whether it changed.
+    - Deprecated, and removed in release 0.3.0; use RV(objects).
   returned: when O(provider_ref) is set
   type: list
   elements: dict
@@ -402,8 +418,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import (
 )
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.executor import Executor
-from ansible_collections.virtrigaud.core.plugins.module_utils.kube import vm as resources
-from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import comparable, condition
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vm_resource import run_resource
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import Policy, plan
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import poll
@@ -432,7 +447,7 @@ def resource_spec():
 def run(m):
     p = m.params
     if p["provider_ref"]:
-        return run_resource(m)
+        return run_resource(m, POWER_BY_STATE.get(p["state"]))
     policy = Policy(
         state=p["state"],
         allow_power_cycling=p["allow_power_cycling"],
@@ -486,69 +501,6 @@ def run(m):
     if m.diff_mode:
         result["diff"] = the_plan.diff
     return result
-
-
-def run_resource(m):
-    """Converge the VirtualMachine resource (and its inline objects) instead of a hypervisor VM."""
-    p = m.params
-    name = parse_vm_name(p["name"])
-    resources.check_resource_options(p, None)
-    namespace = p["namespace"] or "default"
-    owned = "%s=%s" % (resources.OWNER_LABEL, name)
-    if p["state"] == "absent":
-        targets = [("VirtualMachine", name, namespace)] + [
-            (kind, obj["metadata"]["name"], namespace) for kind in resources.INLINE_KINDS
-            for obj in m.kube.list(kind, namespace, owned)]
-        changes = m.kube.remove(targets, dry_run=m.check_mode)
-        if p["wait"] and changes[0].before is not None and not m.check_mode:
-            m.kube.wait_for("VirtualMachine", name, namespace, lambda obj: obj is None, m.deadline(),
-                            "VirtualMachine %s/%s to be deleted" % (namespace, name))
-        stored = None
-    else:
-        ref = p["provider_ref"]
-        provider_namespace = ref.get("namespace") or namespace
-        spec = parse_vm(dict(p, name=name), POWER_BY_STATE.get(p["state"]))
-        resources.check_resource_options(p, spec)
-        provider = m.kube.get("Provider", ref["name"], provider_namespace)
-        refs = resources.References(ref["name"], provider_namespace, (provider or {}).get("spec", {}).get("type"),
-                                    p["class_ref"], p["image_ref"])
-        wanted = resources.vm_objects(spec, namespace, refs,
-                                      resources.resource_power_state(p["state"], p["shutdown_mode"]))
-        if provider is None and not m.check_mode:
-            raise SpecError("no Provider '%s' in namespace '%s'" % (ref["name"], provider_namespace),
-                            option="provider_ref")
-        kept = {(obj["kind"], obj["metadata"]["name"]) for obj in wanted}
-        changes = m.kube.converge(wanted, dry_run=m.check_mode)
-        stale = [(kind, obj["metadata"]["name"], namespace) for kind in resources.INLINE_KINDS
-                 for obj in m.kube.list(kind, namespace, owned) if (kind, obj["metadata"]["name"]) not in kept]
-        changes += m.kube.remove(stale, dry_run=m.check_mode)
-        stored = changes[len(wanted) - 1].after
-        if p["wait"] and not m.check_mode:
-            addressed = p["wait_for_ip_address"] and p["state"] in ("present", "started")
-            stored = m.kube.wait_for("VirtualMachine", name, namespace, _addressed if addressed else _ready,
-                                     m.deadline(), "VirtualMachine %s/%s to become Ready%s"
-                                     % (namespace, name, " with an IP address" if addressed else ""))
-    vm_change = next(change for change in changes if change.kind == "VirtualMachine")
-    result = {
-        "changed": any(change.changed for change in changes),
-        "changes": [{"action": "apply" if change.after else "delete", "target": "%s/%s" % (change.kind, change.name)}
-                    for change in changes if change.changed],
-        "resources": [{"kind": change.kind, "name": change.name, "changed": change.changed} for change in changes],
-        "resource": comparable(stored),
-        "vm": resources.observed(stored),
-        "power_cycled_for_update": False,
-    }
-    if m.diff_mode:
-        result["diff"] = {"before": comparable(vm_change.before) or {}, "after": comparable(vm_change.after) or {}}
-    return result
-
-
-def _ready(obj):
-    return (condition(obj, "Ready") or {}).get("status") == "True"
-
-
-def _addressed(obj):
-    return _ready(obj) and bool(((obj or {}).get("status") or {}).get("ips"))
 
 
 def wait_for_ip(provider, vm_id, deadline):

@@ -9,13 +9,13 @@ import base64
 import os
 import tempfile
 import time
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from .. import errors
 from ..providers.registry import open_provider
 from .client import Kube
 from ..providers.base import ProviderConfig
-from .provider import provider_connection
+from .provider import check_credentials, provider_connection
 from .resources import provider_type_of
 from .runtime import object_name
 
@@ -29,6 +29,52 @@ def secret_values(kube: Kube, namespace: str, name: str) -> Optional[dict[str, s
     if secret is None:
         return None
     return {key: base64.b64decode(value).decode("utf-8") for key, value in (secret.get("data") or {}).items()}
+
+
+def stored_credentials(kube: Kube, provider_type: str, namespace: str, name: str) -> dict[str, str]:
+    """The credentials in the existing Secret ``name``, which must hold the keys the provider type needs.
+
+    Raises:
+        SpecError: naming ``credentials_secret`` when the Secret is missing or lacks a key.
+    """
+    credentials = secret_values(kube, namespace, name)
+    if credentials is None:
+        raise errors.SpecError("no Secret '%s' in namespace '%s'; create it or give credentials" % (name, namespace),
+                               option="credentials_secret")
+    check_credentials(provider_type, {key for key, value in credentials.items() if value},
+                      "credentials_secret '%s'" % name)
+    return credentials
+
+
+def runtime_tls(kube: Kube, provider: dict[str, Any], given: Mapping[str, Any]) -> Optional[dict[str, str]]:
+    """The TLS material the runtime serves with (None for plaintext): ``given`` (the task's runtime.tls) when it
+    holds a certificate, else the Provider's TLS Secret.
+
+    Raises:
+        SpecError: naming ``runtime.tls.secret_name`` when the Secret lacks a key.
+    """
+    tls = provider["spec"]["runtime"]["service"]["tls"]
+    if not tls.get("enabled", True):
+        return None
+    if given.get("certificate"):
+        return {"tls.crt": given["certificate"], "tls.key": given["private_key"], "ca.crt": given["ca_certificate"]}
+    material = secret_values(kube, provider["metadata"]["namespace"], tls["secretRef"]["name"])
+    if not material or not all(material.get(key) for key in ("tls.crt", "tls.key", "ca.crt")):
+        raise errors.SpecError("the TLS Secret '%s' does not hold tls.crt, tls.key and ca.crt"
+                               % tls["secretRef"]["name"], option="runtime.tls.secret_name")
+    return material
+
+
+def passed(validation: dict[str, Any]) -> dict[str, Any]:
+    """The validation, if the hypervisor passed it in full.
+
+    Raises:
+        UnavailableError: with the validation in its details, when it did not.
+    """
+    if validation["health_score"] < 100:
+        raise errors.UnavailableError("validation of the hypervisor failed: %s" % validation["message"],
+                                      details={"validation": validation})
+    return validation
 
 
 def runtime_endpoint(provider: dict) -> str:

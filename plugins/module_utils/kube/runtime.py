@@ -453,3 +453,43 @@ def runtime_status(provider: dict, deployment_status: Optional[dict], tls_reason
     if generation:
         status["observedGeneration"] = generation
     return status
+
+
+# Status fields that record when, not what: a status differing only in them is not rewritten.
+CLOCK_FIELDS = ("lastHealthCheck", "lastTransitionTime")
+# The Provider's status once its runtime is removed.
+REMOVED_STATUS = {"healthy": False, "runtime": {"mode": "Remote", "phase": "Stopping", "message": "runtime removed"}}
+
+
+def status_patch(provider: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    """The server-side apply body of the Provider's status subresource."""
+    meta = provider["metadata"]
+    return {"apiVersion": provider["apiVersion"], "kind": "Provider",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"]}, "status": status}
+
+
+def tls_refused_status(reason: str, message: str, now: str) -> dict[str, Any]:
+    """The Provider's status when its TLS settings keep the runtime from being deployed, as upstream writes it."""
+    condition = {"type": "TLSConfigured", "status": "False", "reason": reason, "message": message,
+                 "lastTransitionTime": now}
+    return {"runtime": {"mode": "Remote", "phase": "Failed",
+                        "message": "TLS configuration required (see TLSConfigured Condition)"},
+            "conditions": [condition, dict(condition, type="ProviderRuntimeReady", reason="TLSNotConfigured")]}
+
+
+def without_clock(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: without_clock(item) for key, item in value.items() if key not in CLOCK_FIELDS}
+    if isinstance(value, list):
+        return [without_clock(item) for item in value]
+    return value
+
+
+def rolled_out(deployment: Optional[dict[str, Any]]) -> bool:
+    """Every replica of the Deployment's current generation updated and available."""
+    if deployment is None:
+        return False
+    want = deployment["spec"].get("replicas", 1)
+    status = deployment.get("status") or {}
+    return bool(status.get("observedGeneration", 0) >= deployment["metadata"].get("generation", 0)
+                and status.get("updatedReplicas", 0) == want and status.get("availableReplicas", 0) == want)
