@@ -121,6 +121,8 @@ def translate_legacy(name: str, spec: Mapping[str, Any]) -> tuple[dict[str, Any]
         if new in translated:
             raise SpecError("the older name of %s, given beside it; keep one" % new, option=where)
         translated[new] = translated.pop(old)
+        # Checked here, so that an error names the field as the definition gives it.
+        check(translated[new], SPEC_SCHEMA["properties"][new], where, same)
         warnings.append("%s is the older vitistack documentation's name; written as spec.%s" % (where, new))
     auth_type = (translated.get("authentication") or {}).get("type") if isinstance(
         translated.get("authentication"), Mapping) else None
