@@ -46,7 +46,7 @@ def wanted(params: Mapping[str, Any]) -> Wanted:
         secret = None
     else:
         spec, secret = _spec_from_options(name, params)
-        warnings = ()
+        warnings = []
     metadata = {key: value for key, value in (("name", name), ("labels", params.get("labels")),
                                               ("annotations", params.get("annotations"))) if value}
     return Wanted({"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}, secret,

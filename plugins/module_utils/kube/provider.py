@@ -244,7 +244,7 @@ OWNER_LABEL = "virtrigaud.core/provider"
 
 
 def secret_object(owner: str, namespace: str, name: str, data: Mapping[str, str], owner_label: str = OWNER_LABEL,
-                  secret_type: str = "Opaque") -> dict:
+                  secret_type: str = "Opaque") -> dict[str, Any]:
     """A Secret labelled as written by this collection for its owner (state=absent removes exactly those)."""
     encoded = {key: base64.b64encode(value.encode("utf-8")).decode("ascii") for key, value in sorted(data.items())}
     labels = {"app.kubernetes.io/managed-by": "virtrigaud.core", owner_label: owner}
