@@ -210,6 +210,10 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
     return result
 
 
+# How AnsibleModule, and the action plugin of the same name, check the options together.
+OPTION_RULES: dict[str, Any] = {}
+
+
 def argument_spec() -> dict[str, Any]:
     text = {"type": "str"}
     spec = group_spec()
@@ -245,7 +249,7 @@ def argument_spec() -> dict[str, Any]:
 
 
 def main() -> None:
-    VirtrigaudModule(argument_spec(), supports_check_mode=True).execute(run)
+    VirtrigaudModule(argument_spec(), supports_check_mode=True, **OPTION_RULES).execute(run)
 
 
 if __name__ == "__main__":
