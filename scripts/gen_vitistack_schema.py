@@ -43,7 +43,7 @@ def without_descriptions(node):
 
 def literal(node, depth=0):
     """A Python literal, one key or item a line, long strings split, so that lines stay short."""
-    pad, inner = "  " * depth, "  " * (depth + 1)
+    pad, inner = "    " * depth, "    " * (depth + 1)
     if isinstance(node, dict):
         if not node:
             return "{}"
@@ -74,8 +74,8 @@ def main():
     wanted = render()
     if parser.parse_args().check:
         if not TARGET.exists() or TARGET.read_text(encoding="utf-8") != wanted:
-            sys.exit("%s is not what %s gives: run scripts/gen_vitistack_schema.py" % (TARGET.relative_to(REPO),
-                                                                                         CRD.relative_to(REPO)))
+            sys.exit("%s is not what %s gives: run scripts/gen_vitistack_schema.py"
+                     % (TARGET.relative_to(REPO), CRD.relative_to(REPO)))
         print("%s matches %s" % (TARGET.relative_to(REPO), CRD.relative_to(REPO)))
         return
     TARGET.write_text(wanted, encoding="utf-8")

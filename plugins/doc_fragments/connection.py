@@ -220,6 +220,10 @@ requirements:
   - pycdlib (for cloud-init seeds with O(provider_type=libvirt))
 """
 
+    # The options after provider_type and uri, for a module whose own provider_type and endpoint mean something
+    # else (virtrigaud_machineprovider), and which accepts the rest only so module_defaults for the group can set them.
+    BESIDE_SELECTOR = "options:\n" + DOCUMENTATION[DOCUMENTATION.index("  hostname:\n"):DOCUMENTATION.index("notes:\n")]
+
     # For modules that accept these options only so module_defaults for the group can set them.
     UNUSED = r"""
 options: {}

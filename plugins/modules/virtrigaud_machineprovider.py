@@ -23,12 +23,14 @@ description:
     renamed field; its missing C(displayName) becomes the resource's name. The older auth types C(apikey) and
     C(oauth2) have no counterpart and are refused.
   - The CRDs ship with the role C(virtrigaud.core.crds) (set C(crds_vitistack=true)).
-  - Of the hypervisor connection options of the group, none is used; they are accepted so that C(module_defaults)
-    for the group can set them for a whole play.
+  - O(provider_type) is the MachineProvider's, and O(endpoint) is its C(spec.endpoint). A group's
+    C(module_defaults) for the hypervisor connection's O(provider_type), or for O(endpoint) (an alias of O(uri) in
+    the other modules), set these too.
 author:
   - virtrigaud.core contributors (@virtrigaud)
 extends_documentation_fragment:
-  - virtrigaud.core.connection
+  - virtrigaud.core.connection.beside_selector
+  - virtrigaud.core.connection.unused
   - virtrigaud.core.kubernetes
   - virtrigaud.core.attributes
 attributes:
@@ -95,7 +97,7 @@ options:
       service_account:
         description: C(serviceAccount), with C(account_id) (required), C(key_ref) and C(scopes).
         type: dict
-      parameters: {description: C(parameters), a map of strings., type: dict}
+      parameters: {description: "C(parameters), a map of strings.", type: dict}
   capabilities:
     description:
       - C(spec.capabilities) in snake_case, such as C(max_machines), C(storage_types), C(operating_systems),
@@ -124,7 +126,7 @@ options:
     description: Accepted for C(module_defaults) of the group, and not used.
     type: str
 seealso:
-  - role: virtrigaud.core.crds
+  - module: virtrigaud.core.virtrigaud_crds
   - module: virtrigaud.core.virtrigaud_provider
 """
 
@@ -217,7 +219,7 @@ OPTION_RULES: dict[str, Any] = {}
 def argument_spec() -> dict[str, Any]:
     text = {"type": "str"}
     spec = group_spec()
-    # The group's provider_type and uri's alias endpoint are this module's spec fields here.
+    # The group's provider_type, and uri's alias endpoint, are the MachineProvider's fields here.
     spec["uri"] = dict(text)
     return {
         **spec,

@@ -12,560 +12,560 @@ from typing import Any
 
 API_VERSION = 'vitistack.io/v1alpha1'
 SPEC_SCHEMA: dict[str, Any] = {
-  'properties': {
-    'authentication': {
-      'properties': {
-        'credentialsRef': {
-          'properties': {
-            'namespace': {
-              'type': 'string',
-            },
-            'secretName': {
-              'type': 'string',
-            },
-          },
-          'type': 'object',
-        },
-        'parameters': {
-          'additionalProperties': {
-            'type': 'string',
-          },
-          'type': 'object',
-        },
-        'serviceAccount': {
-          'properties': {
-            'accountID': {
-              'type': 'string',
-            },
-            'keyRef': {
-              'properties': {
-                'namespace': {
-                  'type': 'string',
-                },
-                'secretName': {
-                  'type': 'string',
-                },
-              },
-              'type': 'object',
-            },
-            'scopes': {
-              'items': {
-                'type': 'string',
-              },
-              'type': 'array',
-            },
-          },
-          'required': [
-            'accountID',
-          ],
-          'type': 'object',
-        },
-        'type': {
-          'enum': [
-            'credentials',
-            'serviceAccount',
-            'instanceProfile',
-            'managedIdentity',
-            'certificate',
-            'token',
-          ],
-          'type': 'string',
-        },
-      },
-      'required': [
-        'type',
-      ],
-      'type': 'object',
-    },
-    'capabilities': {
-      'properties': {
-        'autoScaling': {
-          'type': 'boolean',
-        },
-        'loadBalancers': {
-          'type': 'boolean',
-        },
-        'machineClasses': {
-          'items': {
+    'properties': {
+        'authentication': {
             'properties': {
-              'apiVersion': {
-                'type': 'string',
-              },
-              'kind': {
-                'type': 'string',
-              },
-              'metadata': {
-                'type': 'object',
-              },
-              'spec': {
-                'properties': {
-                  'category': {
-                    'default': 'Standard',
-                    'type': 'string',
-                  },
-                  'cpu': {
+                'credentialsRef': {
                     'properties': {
-                      'cores': {
-                        'type': 'integer',
-                      },
-                      'sockets': {
-                        'type': 'integer',
-                      },
-                      'threads': {
-                        'type': 'integer',
-                      },
+                        'namespace': {
+                            'type': 'string',
+                        },
+                        'secretName': {
+                            'type': 'string',
+                        },
                     },
-                    'required': [
-                      'cores',
-                    ],
                     'type': 'object',
-                  },
-                  'default': {
-                    'default': False,
-                    'type': 'boolean',
-                  },
-                  'displayName': {
-                    'type': 'string',
-                  },
-                  'enabled': {
-                    'default': True,
-                    'type': 'boolean',
-                  },
-                  'gpu': {
-                    'properties': {
-                      'cores': {
-                        'type': 'integer',
-                      },
-                      'manufacturer': {
+                },
+                'parameters': {
+                    'additionalProperties': {
                         'type': 'string',
-                      },
+                    },
+                    'type': 'object',
+                },
+                'serviceAccount': {
+                    'properties': {
+                        'accountID': {
+                            'type': 'string',
+                        },
+                        'keyRef': {
+                            'properties': {
+                                'namespace': {
+                                    'type': 'string',
+                                },
+                                'secretName': {
+                                    'type': 'string',
+                                },
+                            },
+                            'type': 'object',
+                        },
+                        'scopes': {
+                            'items': {
+                                'type': 'string',
+                            },
+                            'type': 'array',
+                        },
                     },
                     'required': [
-                      'cores',
+                        'accountID',
                     ],
                     'type': 'object',
-                  },
-                  'machineProviders': {
+                },
+                'type': {
+                    'enum': [
+                        'credentials',
+                        'serviceAccount',
+                        'instanceProfile',
+                        'managedIdentity',
+                        'certificate',
+                        'token',
+                    ],
+                    'type': 'string',
+                },
+            },
+            'required': [
+                'type',
+            ],
+            'type': 'object',
+        },
+        'capabilities': {
+            'properties': {
+                'autoScaling': {
+                    'type': 'boolean',
+                },
+                'loadBalancers': {
+                    'type': 'boolean',
+                },
+                'machineClasses': {
                     'items': {
-                      'type': 'string',
+                        'properties': {
+                            'apiVersion': {
+                                'type': 'string',
+                            },
+                            'kind': {
+                                'type': 'string',
+                            },
+                            'metadata': {
+                                'type': 'object',
+                            },
+                            'spec': {
+                                'properties': {
+                                    'category': {
+                                        'default': 'Standard',
+                                        'type': 'string',
+                                    },
+                                    'cpu': {
+                                        'properties': {
+                                            'cores': {
+                                                'type': 'integer',
+                                            },
+                                            'sockets': {
+                                                'type': 'integer',
+                                            },
+                                            'threads': {
+                                                'type': 'integer',
+                                            },
+                                        },
+                                        'required': [
+                                            'cores',
+                                        ],
+                                        'type': 'object',
+                                    },
+                                    'default': {
+                                        'default': False,
+                                        'type': 'boolean',
+                                    },
+                                    'displayName': {
+                                        'type': 'string',
+                                    },
+                                    'enabled': {
+                                        'default': True,
+                                        'type': 'boolean',
+                                    },
+                                    'gpu': {
+                                        'properties': {
+                                            'cores': {
+                                                'type': 'integer',
+                                            },
+                                            'manufacturer': {
+                                                'type': 'string',
+                                            },
+                                        },
+                                        'required': [
+                                            'cores',
+                                        ],
+                                        'type': 'object',
+                                    },
+                                    'machineProviders': {
+                                        'items': {
+                                            'type': 'string',
+                                        },
+                                        'type': 'array',
+                                    },
+                                    'memory': {
+                                        'properties': {
+                                            'maxQuantity': {
+                                                'anyOf': [
+                                                    {
+                                                        'type': 'integer',
+                                                    },
+                                                    {
+                                                        'type': 'string',
+                                                    },
+                                                ],
+                                                'pattern': (
+                                                    '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMG'
+                                                    'TPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$'
+                                                ),
+                                                'x-kubernetes-int-or-string': True,
+                                            },
+                                            'minQuantity': {
+                                                'anyOf': [
+                                                    {
+                                                        'type': 'integer',
+                                                    },
+                                                    {
+                                                        'type': 'string',
+                                                    },
+                                                ],
+                                                'pattern': (
+                                                    '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMG'
+                                                    'TPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$'
+                                                ),
+                                                'x-kubernetes-int-or-string': True,
+                                            },
+                                            'quantity': {
+                                                'anyOf': [
+                                                    {
+                                                        'type': 'integer',
+                                                    },
+                                                    {
+                                                        'type': 'string',
+                                                    },
+                                                ],
+                                                'pattern': (
+                                                    '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMG'
+                                                    'TPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$'
+                                                ),
+                                                'x-kubernetes-int-or-string': True,
+                                            },
+                                        },
+                                        'required': [
+                                            'quantity',
+                                        ],
+                                        'type': 'object',
+                                    },
+                                },
+                                'required': [
+                                    'category',
+                                    'cpu',
+                                    'default',
+                                    'enabled',
+                                    'machineProviders',
+                                    'memory',
+                                ],
+                                'type': 'object',
+                            },
+                            'status': {
+                                'properties': {
+                                    'created': {
+                                        'type': 'string',
+                                    },
+                                    'message': {
+                                        'type': 'string',
+                                    },
+                                    'name': {
+                                        'type': 'string',
+                                    },
+                                    'phase': {
+                                        'type': 'string',
+                                    },
+                                    'status': {
+                                        'type': 'string',
+                                    },
+                                },
+                                'type': 'object',
+                            },
+                        },
+                        'type': 'object',
                     },
                     'type': 'array',
-                  },
-                  'memory': {
-                    'properties': {
-                      'maxQuantity': {
-                        'anyOf': [
-                          {
-                            'type': 'integer',
-                          },
-                          {
-                            'type': 'string',
-                          },
+                },
+                'maxMachines': {
+                    'minimum': 1,
+                    'type': 'integer',
+                },
+                'networkFeatures': {
+                    'items': {
+                        'type': 'string',
+                    },
+                    'type': 'array',
+                },
+                'operatingSystems': {
+                    'items': {
+                        'properties': {
+                            'architectures': {
+                                'items': {
+                                    'type': 'string',
+                                },
+                                'type': 'array',
+                            },
+                            'defaultImageID': {
+                                'type': 'string',
+                            },
+                            'distribution': {
+                                'type': 'string',
+                            },
+                            'family': {
+                                'type': 'string',
+                            },
+                            'versions': {
+                                'items': {
+                                    'type': 'string',
+                                },
+                                'type': 'array',
+                            },
+                        },
+                        'required': [
+                            'architectures',
+                            'distribution',
+                            'family',
+                            'versions',
                         ],
-                        'pattern': (
-                          '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMG'
-                          'TPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$'
-                        ),
-                        'x-kubernetes-int-or-string': True,
-                      },
-                      'minQuantity': {
-                        'anyOf': [
-                          {
-                            'type': 'integer',
-                          },
-                          {
-                            'type': 'string',
-                          },
+                        'type': 'object',
+                    },
+                    'type': 'array',
+                },
+                'persistentVolumes': {
+                    'type': 'boolean',
+                },
+                'storageTypes': {
+                    'items': {
+                        'properties': {
+                            'class': {
+                                'type': 'string',
+                            },
+                            'displayName': {
+                                'type': 'string',
+                            },
+                            'encryptionSupported': {
+                                'type': 'boolean',
+                            },
+                            'iopsRange': {
+                                'properties': {
+                                    'max': {
+                                        'type': 'integer',
+                                    },
+                                    'min': {
+                                        'type': 'integer',
+                                    },
+                                },
+                                'required': [
+                                    'max',
+                                    'min',
+                                ],
+                                'type': 'object',
+                            },
+                            'name': {
+                                'type': 'string',
+                            },
+                            'throughputRange': {
+                                'properties': {
+                                    'max': {
+                                        'type': 'integer',
+                                    },
+                                    'min': {
+                                        'type': 'integer',
+                                    },
+                                },
+                                'required': [
+                                    'max',
+                                    'min',
+                                ],
+                                'type': 'object',
+                            },
+                        },
+                        'required': [
+                            'class',
+                            'name',
                         ],
-                        'pattern': (
-                          '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMG'
-                          'TPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$'
-                        ),
-                        'x-kubernetes-int-or-string': True,
-                      },
-                      'quantity': {
-                        'anyOf': [
-                          {
-                            'type': 'integer',
-                          },
-                          {
-                            'type': 'string',
-                          },
+                        'type': 'object',
+                    },
+                    'type': 'array',
+                },
+            },
+            'type': 'object',
+        },
+        'compute': {
+            'properties': {
+                'defaultMachineClass': {
+                    'type': 'string',
+                },
+                'gpuSupport': {
+                    'type': 'boolean',
+                },
+                'gpuTypes': {
+                    'items': {
+                        'type': 'string',
+                    },
+                    'type': 'array',
+                },
+                'maxCPUs': {
+                    'minimum': 1,
+                    'type': 'integer',
+                },
+                'maxMemoryGB': {
+                    'minimum': 1,
+                    'type': 'integer',
+                },
+                'nestedVirtualization': {
+                    'type': 'boolean',
+                },
+            },
+            'type': 'object',
+        },
+        'config': {
+            'additionalProperties': {
+                'type': 'string',
+            },
+            'type': 'object',
+        },
+        'defaultTags': {
+            'additionalProperties': {
+                'type': 'string',
+            },
+            'type': 'object',
+        },
+        'displayName': {
+            'minLength': 1,
+            'type': 'string',
+        },
+        'endpoint': {
+            'properties': {
+                'caBundle': {
+                    'type': 'string',
+                },
+                'insecureSkipVerify': {
+                    'type': 'boolean',
+                },
+                'retryAttempts': {
+                    'maximum': 10,
+                    'minimum': 0,
+                    'type': 'integer',
+                },
+                'timeoutSeconds': {
+                    'maximum': 300,
+                    'minimum': 1,
+                    'type': 'integer',
+                },
+                'url': {
+                    'type': 'string',
+                },
+            },
+            'type': 'object',
+        },
+        'network': {
+            'properties': {
+                'availableVPCs': {
+                    'items': {
+                        'properties': {
+                            'cidr': {
+                                'type': 'string',
+                            },
+                            'id': {
+                                'type': 'string',
+                            },
+                            'name': {
+                                'type': 'string',
+                            },
+                            'subnets': {
+                                'items': {
+                                    'properties': {
+                                        'cidr': {
+                                            'type': 'string',
+                                        },
+                                        'id': {
+                                            'type': 'string',
+                                        },
+                                        'name': {
+                                            'type': 'string',
+                                        },
+                                        'public': {
+                                            'type': 'boolean',
+                                        },
+                                        'zone': {
+                                            'type': 'string',
+                                        },
+                                    },
+                                    'required': [
+                                        'cidr',
+                                        'id',
+                                        'name',
+                                        'public',
+                                        'zone',
+                                    ],
+                                    'type': 'object',
+                                },
+                                'type': 'array',
+                            },
+                        },
+                        'required': [
+                            'cidr',
+                            'id',
+                            'name',
                         ],
-                        'pattern': (
-                          '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMG'
-                          'TPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$'
-                        ),
-                        'x-kubernetes-int-or-string': True,
-                      },
+                        'type': 'object',
                     },
-                    'required': [
-                      'quantity',
-                    ],
-                    'type': 'object',
-                  },
+                    'type': 'array',
                 },
-                'required': [
-                  'category',
-                  'cpu',
-                  'default',
-                  'enabled',
-                  'machineProviders',
-                  'memory',
-                ],
-                'type': 'object',
-              },
-              'status': {
-                'properties': {
-                  'created': {
-                    'type': 'string',
-                  },
-                  'message': {
-                    'type': 'string',
-                  },
-                  'name': {
-                    'type': 'string',
-                  },
-                  'phase': {
-                    'type': 'string',
-                  },
-                  'status': {
-                    'type': 'string',
-                  },
+                'defaultSecurityGroups': {
+                    'items': {
+                        'type': 'string',
+                    },
+                    'type': 'array',
                 },
-                'type': 'object',
-              },
+                'defaultVPC': {
+                    'type': 'string',
+                },
+                'ipv6Support': {
+                    'type': 'boolean',
+                },
+                'loadBalancerSupport': {
+                    'type': 'boolean',
+                },
+                'publicIPSupport': {
+                    'type': 'boolean',
+                },
             },
             'type': 'object',
-          },
-          'type': 'array',
         },
-        'maxMachines': {
-          'minimum': 1,
-          'type': 'integer',
-        },
-        'networkFeatures': {
-          'items': {
+        'providerType': {
+            'enum': [
+                'kubevirt',
+                'proxmox',
+                'aws',
+                'azure',
+                'gcp',
+                'vsphere',
+                'openstack',
+                'libvirt',
+                'proxmox',
+                'cloudstack',
+                'nutanix',
+                'ovirt',
+            ],
             'type': 'string',
-          },
-          'type': 'array',
         },
-        'operatingSystems': {
-          'items': {
-            'properties': {
-              'architectures': {
-                'items': {
-                  'type': 'string',
-                },
-                'type': 'array',
-              },
-              'defaultImageID': {
-                'type': 'string',
-              },
-              'distribution': {
-                'type': 'string',
-              },
-              'family': {
-                'type': 'string',
-              },
-              'versions': {
-                'items': {
-                  'type': 'string',
-                },
-                'type': 'array',
-              },
-            },
-            'required': [
-              'architectures',
-              'distribution',
-              'family',
-              'versions',
-            ],
-            'type': 'object',
-          },
-          'type': 'array',
-        },
-        'persistentVolumes': {
-          'type': 'boolean',
-        },
-        'storageTypes': {
-          'items': {
-            'properties': {
-              'class': {
-                'type': 'string',
-              },
-              'displayName': {
-                'type': 'string',
-              },
-              'encryptionSupported': {
-                'type': 'boolean',
-              },
-              'iopsRange': {
-                'properties': {
-                  'max': {
-                    'type': 'integer',
-                  },
-                  'min': {
-                    'type': 'integer',
-                  },
-                },
-                'required': [
-                  'max',
-                  'min',
-                ],
-                'type': 'object',
-              },
-              'name': {
-                'type': 'string',
-              },
-              'throughputRange': {
-                'properties': {
-                  'max': {
-                    'type': 'integer',
-                  },
-                  'min': {
-                    'type': 'integer',
-                  },
-                },
-                'required': [
-                  'max',
-                  'min',
-                ],
-                'type': 'object',
-              },
-            },
-            'required': [
-              'class',
-              'name',
-            ],
-            'type': 'object',
-          },
-          'type': 'array',
-        },
-      },
-      'type': 'object',
-    },
-    'compute': {
-      'properties': {
-        'defaultMachineClass': {
-          'type': 'string',
-        },
-        'gpuSupport': {
-          'type': 'boolean',
-        },
-        'gpuTypes': {
-          'items': {
+        'region': {
+            'minLength': 1,
             'type': 'string',
-          },
-          'type': 'array',
         },
-        'maxCPUs': {
-          'minimum': 1,
-          'type': 'integer',
-        },
-        'maxMemoryGB': {
-          'minimum': 1,
-          'type': 'integer',
-        },
-        'nestedVirtualization': {
-          'type': 'boolean',
-        },
-      },
-      'type': 'object',
-    },
-    'config': {
-      'additionalProperties': {
-        'type': 'string',
-      },
-      'type': 'object',
-    },
-    'defaultTags': {
-      'additionalProperties': {
-        'type': 'string',
-      },
-      'type': 'object',
-    },
-    'displayName': {
-      'minLength': 1,
-      'type': 'string',
-    },
-    'endpoint': {
-      'properties': {
-        'caBundle': {
-          'type': 'string',
-        },
-        'insecureSkipVerify': {
-          'type': 'boolean',
-        },
-        'retryAttempts': {
-          'maximum': 10,
-          'minimum': 0,
-          'type': 'integer',
-        },
-        'timeoutSeconds': {
-          'maximum': 300,
-          'minimum': 1,
-          'type': 'integer',
-        },
-        'url': {
-          'type': 'string',
-        },
-      },
-      'type': 'object',
-    },
-    'network': {
-      'properties': {
-        'availableVPCs': {
-          'items': {
+        'storage': {
             'properties': {
-              'cidr': {
-                'type': 'string',
-              },
-              'id': {
-                'type': 'string',
-              },
-              'name': {
-                'type': 'string',
-              },
-              'subnets': {
-                'items': {
-                  'properties': {
-                    'cidr': {
-                      'type': 'string',
-                    },
-                    'id': {
-                      'type': 'string',
-                    },
-                    'name': {
-                      'type': 'string',
-                    },
-                    'public': {
-                      'type': 'boolean',
-                    },
-                    'zone': {
-                      'type': 'string',
-                    },
-                  },
-                  'required': [
-                    'cidr',
-                    'id',
-                    'name',
-                    'public',
-                    'zone',
-                  ],
-                  'type': 'object',
+                'defaultEncryption': {
+                    'type': 'boolean',
                 },
-                'type': 'array',
-              },
-            },
-            'required': [
-              'cidr',
-              'id',
-              'name',
-            ],
-            'type': 'object',
-          },
-          'type': 'array',
-        },
-        'defaultSecurityGroups': {
-          'items': {
-            'type': 'string',
-          },
-          'type': 'array',
-        },
-        'defaultVPC': {
-          'type': 'string',
-        },
-        'ipv6Support': {
-          'type': 'boolean',
-        },
-        'loadBalancerSupport': {
-          'type': 'boolean',
-        },
-        'publicIPSupport': {
-          'type': 'boolean',
-        },
-      },
-      'type': 'object',
-    },
-    'providerType': {
-      'enum': [
-        'kubevirt',
-        'proxmox',
-        'aws',
-        'azure',
-        'gcp',
-        'vsphere',
-        'openstack',
-        'libvirt',
-        'proxmox',
-        'cloudstack',
-        'nutanix',
-        'ovirt',
-      ],
-      'type': 'string',
-    },
-    'region': {
-      'minLength': 1,
-      'type': 'string',
-    },
-    'storage': {
-      'properties': {
-        'defaultEncryption': {
-          'type': 'boolean',
-        },
-        'defaultType': {
-          'type': 'string',
-        },
-        'maxStorageGB': {
-          'minimum': 1,
-          'type': 'integer',
-        },
-        'storageClasses': {
-          'items': {
-            'properties': {
-              'default': {
-                'type': 'boolean',
-              },
-              'displayName': {
-                'type': 'string',
-              },
-              'name': {
-                'type': 'string',
-              },
-              'parameters': {
-                'additionalProperties': {
-                  'type': 'string',
+                'defaultType': {
+                    'type': 'string',
                 },
-                'type': 'object',
-              },
-              'provisioner': {
-                'type': 'string',
-              },
+                'maxStorageGB': {
+                    'minimum': 1,
+                    'type': 'integer',
+                },
+                'storageClasses': {
+                    'items': {
+                        'properties': {
+                            'default': {
+                                'type': 'boolean',
+                            },
+                            'displayName': {
+                                'type': 'string',
+                            },
+                            'name': {
+                                'type': 'string',
+                            },
+                            'parameters': {
+                                'additionalProperties': {
+                                    'type': 'string',
+                                },
+                                'type': 'object',
+                            },
+                            'provisioner': {
+                                'type': 'string',
+                            },
+                        },
+                        'required': [
+                            'name',
+                            'provisioner',
+                        ],
+                        'type': 'object',
+                    },
+                    'type': 'array',
+                },
             },
-            'required': [
-              'name',
-              'provisioner',
-            ],
             'type': 'object',
-          },
-          'type': 'array',
         },
-      },
-      'type': 'object',
+        'zones': {
+            'items': {
+                'type': 'string',
+            },
+            'type': 'array',
+        },
     },
-    'zones': {
-      'items': {
-        'type': 'string',
-      },
-      'type': 'array',
-    },
-  },
-  'required': [
-    'authentication',
-    'displayName',
-    'providerType',
-    'region',
-  ],
-  'type': 'object',
+    'required': [
+        'authentication',
+        'displayName',
+        'providerType',
+        'region',
+    ],
+    'type': 'object',
 }
