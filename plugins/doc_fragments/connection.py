@@ -220,6 +220,8 @@ requirements:
   - pycdlib (for cloud-init seeds with O(provider_type=libvirt))
 """
 
+    BESIDE_SELECTOR: str  # set below, from DOCUMENTATION
+
     # For modules that accept these options only so module_defaults for the group can set them.
     UNUSED = r"""
 options: {}
