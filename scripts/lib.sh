@@ -1,13 +1,17 @@
-# Shared by the scripts in this folder: paths and the collection tree ansible-test needs.
+# Shared by the scripts in this folder and by the stages in scripts/testbed/ (container.sh, runner.sh): the
+# test bed's library (paths, logging, servers), the collection tree ansible-test needs, one integration leg,
+# and the canary checks.
 # shellcheck shell=bash
 
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export VIRTRIGAUD_CACHE="${VIRTRIGAUD_CACHE:-$HOME/.cache/virtrigaud}"
-PYTHON="${PYTHON:-python3}"
+# shellcheck disable=SC1091  # the test bed's library, in testbed/ beside this file
+source "$(dirname "${BASH_SOURCE[0]}")/testbed/lib.sh"
 # VIRTRIGAUD_TREE gives a checkout a tree of its own, so that runs from two checkouts cannot mix their files.
 TREE="${VIRTRIGAUD_TREE:-$VIRTRIGAUD_CACHE/collections}"
 export VIRTRIGAUD_COLLECTIONS="$TREE"
 COLLECTION="$TREE/ansible_collections/virtrigaud/core"
+# What each stage leaves to read: integration logs, rendered docs, deploy logs.
+LOGS="$VIRTRIGAUD_CACHE/logs"
+mkdir -p "$LOGS"
 
 say() { printf '\n==> %s\n' "$*"; }
 
@@ -31,8 +35,9 @@ build_tree() {
     export ANSIBLE_COLLECTIONS_PATH="$TREE"
 }
 
+# As root by design (README), so pip's warning about root would be noise in the demo's output.
 install_python_requirements() {
-    "$PYTHON" -m pip install -q --disable-pip-version-check -r "$REPO/requirements.txt" -r "$REPO/tests/requirements.txt"
+    "$PYTHON" -m pip install -q --disable-pip-version-check --root-user-action=ignore -r "$REPO/requirements.txt" -r "$REPO/tests/requirements.txt"
 }
 
 # A Python 3.12 for the newest ansible-core: PYTHON_NEWEST, the system's, or pyenv's.
@@ -49,3 +54,42 @@ newest_python() {
 }
 
 python_version() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])'; }
+
+# One leg of the suite: every target on one backend, with a fresh secret canary
+# as its password, which must then appear in none of the leg's output.  The
+# optional command prepares the backend and gets the canary as its argument.
+integration_leg() {
+    local backend="$1" canary="vr-canary-$RANDOM$RANDOM" started=$SECONDS log
+    shift
+    log="$LOGS/integration-$backend-$(python_version "$PYTHON").log"
+    [ $# -eq 0 ] || "$@" "$canary"
+    build_tree
+    sed "s/@CANARY@/$canary/; s:@STATE@:$VIRTRIGAUD_CACHE/mock-state.json:; s:@CACHE@:$VIRTRIGAUD_CACHE:g; s:@REPO@:$REPO:g" \
+        "$REPO/tests/integration/config/$backend.yml" > "$COLLECTION/tests/integration/integration_config.yml"
+    # shellcheck disable=SC2086  # VIRTRIGAUD_TARGETS is a list of target names, to run fewer while developing
+    (cd "$COLLECTION" && ansible-test integration --local --python "$(python_version "$PYTHON")" --color no \
+        --allow-destructive ${VIRTRIGAUD_TARGETS:-}) > "$log" 2>&1 || { tail -n 60 "$log"; return 1; }
+    grep -E '^(PLAY RECAP|testhost|.*bad-input cases)' "$log" | sed 's/^/  /'
+    if grep -rl "$canary" "$log" /var/log/libvirt "$RUN_DIR" 2>/dev/null; then
+        echo "the secret canary leaked into the files above" >&2
+        return 1
+    fi
+    echo "integration on $backend: passed in $((SECONDS - started)) s; the secret canary appears in no log"
+}
+
+# vcsim takes the canary as its password; a template like the libvirt image is made in it.
+start_vcsim() {
+    VCSIM_PASSWORD="$1" "$TESTBED/vcsim.sh" restart
+    (eval "$(VCSIM_PASSWORD="$1" "$TESTBED/vcsim.sh" env)" &&
+        "$PYTHON" "$TESTBED/seed-template.py" vr-template >/dev/null)
+}
+
+# no_canary_outside CANARY OWN_FILES PLACES...: CANARY is in no file of PLACES, the
+# test bed's run folder or libvirt's logs, except the run folder's OWN_FILES.
+no_canary_outside() {
+    local canary="$1" own="$2" found
+    shift 2
+    found="$(grep -rl --fixed-strings "$canary" "$@" "$RUN_DIR" /var/log/libvirt 2>/dev/null |
+        grep -v "^$RUN_DIR/${own:-^}" || true)"
+    [ -z "$found" ] || { echo "a secret canary left its backend, into: $found" >&2; return 1; }
+}

@@ -6,7 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 say "Debian packages"
-"$REPO/scripts/testbed/libvirtd.sh" install
+"$TESTBED/libvirtd.sh" install
 # ansible-test sanity runs ShellCheck on the scripts when it is installed.
 command -v shellcheck >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
 
@@ -14,14 +14,14 @@ say "Python packages"
 install_python_requirements
 
 say "ansible-test offline"
-"$REPO/scripts/testbed/ansible-test-offline.sh"
+"$TESTBED/ansible-test-offline.sh"
 
 say "libvirtd"
-"$REPO/scripts/testbed/libvirtd.sh" start
+"$TESTBED/libvirtd.sh" start
 
 say "Guest image"
-image="$("$REPO/scripts/testbed/guest-image.sh" | tail -n 1)"
-"$REPO/scripts/testbed/seed-image.sh" "$image"
+image="$("$TESTBED/guest-image.sh" | tail -n 1)"
+"$TESTBED/seed-image.sh" "$image"
 
 say "Collection tree"
 build_tree

@@ -1,21 +1,20 @@
 #!/usr/bin/env bash
-# Run every test: unit, sanity, lint, docs, the provider runtime's tests, the
-# integration scenario suite on the mock provider, a real libvirtd, vcsim, the
-# fake PVE, the runtime and a real kube-apiserver, every backend's credentials
-# at once, jobs as AWX runs them (ansible-runner transmit | worker | process),
-# the runtime's container, then unit, sanity, docs and the mock suite again on
-# the newest ansible-core.  `test.sh unit sanity` runs a subset.
+# Run every test, one stage after another; `test.sh unit sanity` runs some.  Each stage is one function
+# below, in the order it runs, and docs/testing.md says what each checks:
+#   setup unit sanity lint docs awx package runtime ovim
+#   integration (mock libvirt vsphere proxmox remote kubernetes kubevirt, each also a stage: integration_mock ...)
+#   isolation runner faults load container newest
+# The test bed's servers are scripts/testbed/<server>.sh on scripts/testbed/lib.sh; a run stops every server it
+# started when it ends, passed or failed, and prints the time each stage took.
 set -euo pipefail
-# shellcheck disable=SC1091  # lib.sh sits beside this script
+# shellcheck disable=SC1091  # lib.sh sits beside this script: the tree, integration_leg and scripts/testbed/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(setup unit sanity lint docs awx package runtime ovim integration isolation runner faults load container
                                   newest)
-LOGS="$VIRTRIGAUD_CACHE/logs"
 NEWEST_CORE="ansible-core>=2.21,<2.22"
 SKIPPED=()
-mkdir -p "$LOGS"
 
 stage_setup() { "$REPO/scripts/setup.sh"; }
 
@@ -26,7 +25,7 @@ stage_unit() {
 
 stage_sanity() {
     build_tree
-    "$REPO/scripts/testbed/ansible-test-offline.sh" "$PYTHON"
+    "$TESTBED/ansible-test-offline.sh" "$PYTHON"
     (cd "$COLLECTION" && ansible-test sanity --python "$(python_version "$PYTHON")" --local --color no --requirements)
     if [ -n "$(find "$COLLECTION/tests/sanity" -name 'ignore-*.txt' 2>/dev/null)" ]; then
         echo "sanity ignore files are not allowed" >&2
@@ -49,46 +48,6 @@ stage_lint() {
         "$PYTHON" "$REPO/scripts/gen_proto.py" --check
         echo "wire check against upstream's provider.proto skipped: none at $reference (set VIRTRIGAUD_UPSTREAM_PROTO)"
     fi
-}
-
-# The provider runtime as real processes over real gRPC and mTLS (mock backend).
-stage_runtime() {
-    build_tree
-    "$REPO/scripts/testbed/runtime.sh" certs
-    (cd "$COLLECTION" && RUNTIME_PKI="$VIRTRIGAUD_CACHE/runtime-pki" PYTHONPATH="$TREE:$COLLECTION/runtime" \
-        "$PYTHON" -m pytest -q -p no:cacheprovider tests/runtime)
-}
-
-# The OVIM spoke agent (runtime/virtrigaud_runtime/spoke) as real processes against the fake hub
-# (scripts/testbed/ovimhub.sh), whose token is a secret canary, on the KubeVirt test bed and on libvirtd.
-stage_ovim() {
-    local canary="vr-ovim-$RANDOM$RANDOM" started=$SECONDS log="$LOGS/ovim.log" logs
-    logs="$(mktemp -d)"
-    build_tree
-    "$REPO/scripts/testbed/libvirtd.sh" start >/dev/null
-    "$REPO/scripts/testbed/seed-image.sh" "$("$REPO/scripts/testbed/guest-image.sh" | tail -n 1)" >/dev/null
-    start_kubevirt "vr-kubevirt-$RANDOM$RANDOM" >/dev/null
-    "$REPO/scripts/testbed/ovimhub.sh" stop >/dev/null
-    OVIM_FAKE_HUB_TOKEN="$canary" PYTHON="$PYTHON" "$REPO/scripts/testbed/ovimhub.sh" start >/dev/null
-    echo "  test beds (libvirtd, kube-apiserver with the KubeVirt stand-in, fake hub) up after $((SECONDS - started)) s"
-    if ! (eval "$("$REPO/scripts/testbed/ovimhub.sh" env)" && cd "$COLLECTION" &&
-        OVIM_FAKE_HUB_TOKEN="$canary" OVIM_TEST_LOGS="$logs" OVIM_TEST_BACKENDS="kubevirt libvirt" \
-            PYTHONPATH="$TREE:$COLLECTION/runtime" "$PYTHON" -m pytest -q -p no:cacheprovider --durations=5 tests/ovim
-    ) > "$log" 2>&1; then
-        tail -n 60 "$log"
-        "$REPO/scripts/testbed/ovimhub.sh" stop >/dev/null
-        return 1
-    fi
-    grep -E 'passed|slowest|^[0-9.]+s ' "$log" | sed 's/^/  /'
-    "$REPO/scripts/testbed/ovimhub.sh" stop >/dev/null
-    "$REPO/scripts/testbed/kubevirt.sh" stop >/dev/null
-    "$REPO/scripts/testbed/kube.sh" stop >/dev/null
-    if grep -rl --fixed-strings "$canary" "$log" "$logs" /run/virtrigaud-testbed /var/log/libvirt 2>/dev/null; then
-        echo "the hub's token (a secret canary) leaked into the files above" >&2
-        return 1
-    fi
-    rm -rf "$logs"
-    echo "ovim: passed in $((SECONDS - started)) s; the hub's token appears in no log"
 }
 
 stage_docs() {
@@ -157,43 +116,52 @@ stage_package() {
     rm -rf "$scratch"
 }
 
-# One leg of the suite: every target on one backend, with a fresh secret canary
-# as its password, which must then appear in none of the leg's output.  The
-# optional command prepares the backend and gets the canary as its argument.
-integration_leg() {
-    local backend="$1" canary="vr-canary-$RANDOM$RANDOM" started=$SECONDS log
-    shift
-    log="$LOGS/integration-$backend-$(python_version "$PYTHON").log"
-    [ $# -eq 0 ] || "$@" "$canary"
+# The provider runtime as real processes over real gRPC and mTLS (mock backend).
+stage_runtime() {
     build_tree
-    sed "s/@CANARY@/$canary/; s:@STATE@:$VIRTRIGAUD_CACHE/mock-state.json:; s:@CACHE@:$VIRTRIGAUD_CACHE:g; s:@REPO@:$REPO:g" \
-        "$REPO/tests/integration/config/$backend.yml" > "$COLLECTION/tests/integration/integration_config.yml"
-    # shellcheck disable=SC2086  # VIRTRIGAUD_TARGETS is a list of target names, to run fewer while developing
-    (cd "$COLLECTION" && ansible-test integration --local --python "$(python_version "$PYTHON")" --color no \
-        --allow-destructive ${VIRTRIGAUD_TARGETS:-}) > "$log" 2>&1 || { tail -n 60 "$log"; return 1; }
-    grep -E '^(PLAY RECAP|testhost|.*bad-input cases)' "$log" | sed 's/^/  /'
-    if grep -rl "$canary" "$log" /var/log/libvirt /run/virtrigaud-testbed 2>/dev/null; then
-        echo "the secret canary leaked into the files above" >&2
+    "$TESTBED/runtime.sh" certs
+    (cd "$COLLECTION" && RUNTIME_PKI="$VIRTRIGAUD_CACHE/runtime-pki" PYTHONPATH="$TREE:$COLLECTION/runtime" \
+        "$PYTHON" -m pytest -q -p no:cacheprovider tests/runtime)
+}
+
+# The OVIM spoke agent (runtime/virtrigaud_runtime/spoke) as real processes against the fake hub
+# (scripts/testbed/ovimhub.sh), whose token is a secret canary, on the KubeVirt test bed and on libvirtd.
+stage_ovim() {
+    local canary="vr-ovim-$RANDOM$RANDOM" started=$SECONDS log="$LOGS/ovim.log" agent_logs
+    agent_logs="$(mktemp -d)"
+    build_tree
+    "$TESTBED/libvirtd.sh" start >/dev/null
+    "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
+    start_kubevirt "vr-kubevirt-$RANDOM$RANDOM" >/dev/null
+    OVIM_FAKE_HUB_TOKEN="$canary" "$TESTBED/ovimhub.sh" restart >/dev/null
+    echo "  test beds (libvirtd, kube-apiserver with the KubeVirt stand-in, fake hub) up after $((SECONDS - started)) s"
+    if ! (eval "$("$TESTBED/ovimhub.sh" env)" && cd "$COLLECTION" &&
+        OVIM_FAKE_HUB_TOKEN="$canary" OVIM_TEST_LOGS="$agent_logs" OVIM_TEST_BACKENDS="kubevirt libvirt" \
+            PYTHONPATH="$TREE:$COLLECTION/runtime" "$PYTHON" -m pytest -q -p no:cacheprovider --durations=5 tests/ovim
+    ) > "$log" 2>&1; then
+        tail -n 60 "$log"
+        "$TESTBED/ovimhub.sh" stop >/dev/null
         return 1
     fi
-    echo "integration on $backend: passed in $((SECONDS - started)) s; the secret canary appears in no log"
+    grep -E 'passed|slowest|^[0-9.]+s ' "$log" | sed 's/^/  /'
+    "$TESTBED/ovimhub.sh" stop >/dev/null
+    "$TESTBED/kubevirt.sh" stop >/dev/null
+    "$TESTBED/kube.sh" stop >/dev/null
+    if grep -rl --fixed-strings "$canary" "$log" "$agent_logs" "$RUN_DIR" /var/log/libvirt 2>/dev/null; then
+        echo "the hub's token (a secret canary) leaked into the files above" >&2
+        return 1
+    fi
+    rm -rf "$agent_logs"
+    echo "ovim: passed in $((SECONDS - started)) s; the hub's token appears in no log"
 }
 
 # A fresh state file: VMs an earlier run left there must not show up in this one.
 stage_integration_mock() { rm -f "$VIRTRIGAUD_CACHE/mock-state.json"; integration_leg mock; }
 
 stage_integration_libvirt() {
-    "$REPO/scripts/testbed/libvirtd.sh" start
-    "$REPO/scripts/testbed/seed-image.sh" "$("$REPO/scripts/testbed/guest-image.sh" | tail -n 1)" >/dev/null
+    "$TESTBED/libvirtd.sh" start
+    "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
     integration_leg libvirt
-}
-
-# vcsim takes the canary as its password; a template like the libvirt image is made in it.
-start_vcsim() {
-    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
-    VCSIM_PASSWORD="$1" "$REPO/scripts/testbed/vcsim.sh" start
-    (eval "$(VCSIM_PASSWORD="$1" "$REPO/scripts/testbed/vcsim.sh" env)" &&
-        "$PYTHON" "$REPO/scripts/testbed/seed-template.py" vr-template >/dev/null)
 }
 
 stage_integration_vsphere() { integration_leg vsphere start_vcsim; }
@@ -201,13 +169,12 @@ stage_integration_vsphere() { integration_leg vsphere start_vcsim; }
 # The fake PVE takes the canary as root@pam's password.  Afterwards, the fake's
 # routes and every request the suite sent must match the official API schema.
 start_pvefake() {
-    "$REPO/scripts/testbed/pvefake.sh" stop >/dev/null
-    PVEFAKE_PASSWORD="$1" PVEFAKE_STATS_INTERVAL=2 PYTHON="$PYTHON" "$REPO/scripts/testbed/pvefake.sh" start
+    PVEFAKE_PASSWORD="$1" PVEFAKE_STATS_INTERVAL=2 "$TESTBED/pvefake.sh" restart
 }
 
 stage_integration_proxmox() {
     integration_leg proxmox start_pvefake
-    pve_conformance "$(. <("$REPO/scripts/testbed/pvefake.sh" env) && echo "$PVEFAKE_REQUESTS")"
+    pve_conformance "$(. <("$TESTBED/pvefake.sh" env) && echo "$PVEFAKE_REQUESTS")"
 }
 
 pve_conformance() {
@@ -223,31 +190,29 @@ pve_conformance() {
 # it; the canary is its credential file `password`.
 start_runtime() {
     build_tree
-    "$REPO/scripts/testbed/runtime.sh" stop >/dev/null
-    RUNTIME_PASSWORD="$1" LIBVIRT_DOMAIN_TYPE=qemu PROVIDER_DEFAULT_DATASTORE=virtrigaud PYTHON="$PYTHON" \
-        "$REPO/scripts/testbed/runtime.sh" start libvirt qemu:///system
+    RUNTIME_PASSWORD="$1" LIBVIRT_DOMAIN_TYPE=qemu PROVIDER_DEFAULT_DATASTORE=virtrigaud \
+        "$TESTBED/runtime.sh" restart libvirt qemu:///system
 }
 
 stage_integration_remote() {
-    "$REPO/scripts/testbed/libvirtd.sh" start
-    "$REPO/scripts/testbed/seed-image.sh" "$("$REPO/scripts/testbed/guest-image.sh" | tail -n 1)" >/dev/null
+    "$TESTBED/libvirtd.sh" start
+    "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
     integration_leg remote start_runtime
-    "$REPO/scripts/testbed/runtime.sh" stop
+    "$TESTBED/runtime.sh" stop
 }
 
 # A real kube-apiserver on etcd, fresh for each run; Providers of type libvirt
 # are probed against the real libvirtd, directly and through the runtime.
 start_kube() {
-    "$REPO/scripts/testbed/kube.sh" stop >/dev/null
-    "$REPO/scripts/testbed/kube.sh" start
+    "$TESTBED/kube.sh" restart
     start_runtime "$1"
 }
 
 stage_integration_kubernetes() {
-    "$REPO/scripts/testbed/libvirtd.sh" start
+    "$TESTBED/libvirtd.sh" start
     VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-kubernetes}" integration_leg kubernetes start_kube
-    "$REPO/scripts/testbed/kube.sh" stop
-    "$REPO/scripts/testbed/runtime.sh" stop
+    "$TESTBED/kube.sh" stop
+    "$TESTBED/runtime.sh" stop
 }
 
 # KubeVirt: the kube-apiserver with KubeVirt's CRDs and admission rules, and the stand-in for its controllers
@@ -255,20 +220,20 @@ stage_integration_kubernetes() {
 # bound to exactly the guide's RBAC, and the `kubevirt` target puts it in cloud-init user data too.
 start_kubevirt() {
     local tokens
-    "$REPO/scripts/testbed/kubevirt.sh" stop >/dev/null
-    "$REPO/scripts/testbed/kube.sh" stop >/dev/null
+    "$TESTBED/kubevirt.sh" stop >/dev/null
+    "$TESTBED/kube.sh" stop >/dev/null
     tokens="$(mktemp)"
-    "$REPO/scripts/testbed/kubevirt.sh" tokens "$1" > "$tokens"
-    KUBE_EXTRA_TOKENS="$tokens" "$REPO/scripts/testbed/kube.sh" start
+    "$TESTBED/kubevirt.sh" tokens "$1" > "$tokens"
+    KUBE_EXTRA_TOKENS="$tokens" "$TESTBED/kube.sh" start
     rm -f "$tokens"
-    PYTHON="$PYTHON" "$REPO/scripts/testbed/kubevirt.sh" start
+    "$TESTBED/kubevirt.sh" start
 }
 
 stage_integration_kubevirt() {
     VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-bad_input inventory_virtrigaud kubevirt vm_scenarios vmset_scenarios}" \
         integration_leg kubevirt start_kubevirt
-    "$REPO/scripts/testbed/kubevirt.sh" stop
-    "$REPO/scripts/testbed/kube.sh" stop
+    "$TESTBED/kubevirt.sh" stop
+    "$TESTBED/kube.sh" stop
 }
 
 stage_integration() {
@@ -281,38 +246,6 @@ stage_integration() {
     stage_integration_kubevirt
 }
 
-# Faults: libvirtd and the runtime killed, and the fake PVE's API gone, in the middle of a create, a clone,
-# a reconfigure and a VM set's roll; each re-run must converge with one VM per name and no orphan volume
-# (tests/faults/run.py, which says what it does to each backend).
-stage_faults() {
-    local password="vr-faults-$RANDOM$RANDOM" started=$SECONDS log="$LOGS/faults.log"
-    "$REPO/scripts/testbed/libvirtd.sh" start >/dev/null
-    "$REPO/scripts/testbed/seed-image.sh" "$("$REPO/scripts/testbed/guest-image.sh" | tail -n 1)" >/dev/null
-    start_pvefake "$password" >/dev/null
-    "$REPO/scripts/testbed/runtime.sh" certs
-    build_tree
-    if ! (cd "$REPO/tests" && PVEFAKE_PASSWORD="$password" PYTHONPATH="$TREE" "$PYTHON" -m faults.run) > "$log" 2>&1; then
-        tail -n 40 "$log"
-        return 1
-    fi
-    sed 's/^/  /' "$log"
-    echo "faults: passed in $((SECONDS - started)) s"
-}
-
-# Load: 16 playbooks at once on their own names and 8 on one name, through the runtime (mock backend) over
-# mTLS: one VM per name, no error but a clear conflict, the runtime's memory bounded (tests/load/run.py).
-# bench/runtime_load.py prints the times.
-stage_load() {
-    local log="$LOGS/load.log"
-    "$REPO/scripts/testbed/runtime.sh" certs
-    build_tree
-    if ! (cd "$REPO/tests" && PYTHONPATH="$TREE" "$PYTHON" -m load.run) > "$log" 2>&1; then
-        tail -n 40 "$log"
-        return 1
-    fi
-    sed 's/^/  /' "$log"
-}
-
 # Every backend's variables set at once, each with its own secret canary, as an
 # AWX job with several credentials has them: each task and inventory source must
 # reach its own backend, and no canary may show up anywhere but in the files of
@@ -321,16 +254,16 @@ stage_isolation() {
     local started=$SECONDS scratch log="$LOGS/isolation.log" token
     local libvirt="vr-libvirt-$RANDOM$RANDOM" vsphere="vr-vsphere-$RANDOM$RANDOM"
     local proxmox="vr-proxmox-$RANDOM$RANDOM" runtime="vr-runtime-$RANDOM$RANDOM"
-    "$REPO/scripts/testbed/libvirtd.sh" start >/dev/null
+    "$TESTBED/libvirtd.sh" start >/dev/null
     start_vcsim "$vsphere" >/dev/null
     start_pvefake "$proxmox" >/dev/null
     start_runtime "$runtime" >/dev/null
-    token="$(. <("$REPO/scripts/testbed/pvefake.sh" env) && echo "$PROXMOX_TOKEN_SECRET")"
+    token="$(. <("$TESTBED/pvefake.sh" env) && echo "$PROXMOX_TOKEN_SECRET")"
     scratch="$(mktemp -d)"
     if ! (
-        eval "$(VCSIM_PASSWORD="$vsphere" "$REPO/scripts/testbed/vcsim.sh" env)"
-        eval "$(PVEFAKE_PASSWORD="$proxmox" "$REPO/scripts/testbed/pvefake.sh" env)"
-        eval "$("$REPO/scripts/testbed/runtime.sh" env)"
+        eval "$(VCSIM_PASSWORD="$vsphere" "$TESTBED/vcsim.sh" env)"
+        eval "$(PVEFAKE_PASSWORD="$proxmox" "$TESTBED/pvefake.sh" env)"
+        eval "$("$TESTBED/runtime.sh" env)"
         unset VIRTRIGAUD_PROVIDER_TYPE
         export VMWARE_VALIDATE_CERTS=false PROXMOX_VALIDATE_CERTS=false
         export LIBVIRT_DEFAULT_URI=qemu:///system LIBVIRT_USERNAME=vr-tester LIBVIRT_PASSWORD="$libvirt"
@@ -355,18 +288,8 @@ print("inventory: %d hosts from %s" % (len(hosts), ", ".join(sorted(sources))))'
     no_canary_outside "$libvirt" '' "$log" "$scratch"
     no_canary_outside "$runtime" '' "$log" "$scratch"
     rm -rf "$scratch"
-    "$REPO/scripts/testbed/runtime.sh" stop >/dev/null
+    "$TESTBED/runtime.sh" stop >/dev/null
     echo "isolation: every task and source reached its own backend; no canary left its backend ($((SECONDS - started)) s)"
-}
-
-# no_canary_outside CANARY OWN_FILES PLACES...: CANARY is in no file of PLACES, the
-# test bed's run folder or libvirt's logs, except the run folder's OWN_FILES.
-no_canary_outside() {
-    local canary="$1" own="$2" found
-    shift 2
-    found="$(grep -rl --fixed-strings "$canary" "$@" /run/virtrigaud-testbed /var/log/libvirt 2>/dev/null |
-        grep -v "^/run/virtrigaud-testbed/${own:-^}" || true)"
-    [ -z "$found" ] || { echo "a secret canary left its backend, into: $found" >&2; return 1; }
 }
 
 # AWX's execution path: every job is transmitted, run by `ansible-runner worker`
@@ -376,109 +299,38 @@ no_canary_outside() {
 # them (tests/awx).  Jobs converge and remove a VM on the mock provider and on
 # the real libvirtd, an inventory update lists both, and one job carries a
 # libvirt and a vSphere credential at once; no secret canary may leave its backend.
-stage_runner() {
-    local started=$SECONDS prefix="vrawx-$RANDOM$RANDOM" vsphere="vr-vsphere-$RANDOM$RANDOM" places
-    RUNNER_LIBVIRT_CANARY="vr-libvirt-$RANDOM$RANDOM"
-    RUNNER_SCRATCH="$(mktemp -d)"
-    RUNNER_PREFIX="$prefix"
-    RUNNER_JOBS=0
+stage_runner() { "$TESTBED/runner.sh" test; }
+
+# Faults: libvirtd and the runtime killed, and the fake PVE's API gone, in the middle of a create, a clone,
+# a reconfigure and a VM set's roll; each re-run must converge with one VM per name and no orphan volume
+# (tests/faults/run.py, which says what it does to each backend).
+stage_faults() {
+    local password="vr-faults-$RANDOM$RANDOM" started=$SECONDS log="$LOGS/faults.log"
+    "$TESTBED/libvirtd.sh" start >/dev/null
+    "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
+    start_pvefake "$password" >/dev/null
+    "$TESTBED/runtime.sh" certs
     build_tree
-    (cd "$REPO/tests" && "$PYTHON" -m pytest -q -p no:cacheprovider awx) > "$LOGS/runner-render.log" ||
-        { cat "$LOGS/runner-render.log"; return 1; }
-    echo "  credential types rendered as AWX does: $(tail -n 1 "$LOGS/runner-render.log")"
-    "$REPO/scripts/testbed/libvirtd.sh" start >/dev/null
-    "$REPO/scripts/testbed/seed-image.sh" "$("$REPO/scripts/testbed/guest-image.sh" | tail -n 1)" >/dev/null
-    start_vcsim "$vsphere" >/dev/null
-    RUNNER_VSPHERE_CREDENTIAL="$(eval "$(VCSIM_PASSWORD="$vsphere" "$REPO/scripts/testbed/vcsim.sh" env)" &&
-        printf '{"type": "%s", "inputs": {"hostname": "%s", "port": "%s", "username": "%s", "password": "%s", "skip_tls_verify": true}}' \
-            "$REPO/docs/awx/credential_types/vsphere.yml" "$VMWARE_HOST" "$VMWARE_PORT" "$VMWARE_USER" "$VMWARE_PASSWORD")"
-    runner_template
-    trap runner_cleanup EXIT
-    echo "  jobs: transmit | ansible-runner worker | ansible-runner process"
-    runner_job converge-mock-1 converge.yml "$(runner_request mock)" --changed 2
-    runner_job converge-mock-2 converge.yml "$(runner_request mock)" --changed 0
-    runner_job converge-libvirt-1 converge.yml "$(runner_request libvirt)" --changed 2
-    runner_job converge-libvirt-2 converge.yml "$(runner_request libvirt)" --changed 0
-    runner_job inventory-update inventory:inventories/lab.virtrigaud.yml "$(runner_request inventory)" \
-        --hosts "$prefix-m,$prefix-l" --group "virtrigaud_provider_memory=$prefix-m" \
-        --group "virtrigaud_provider_kvm=$prefix-l" --group "virtrigaud_power_on=$prefix-m,$prefix-l" \
-        --group "tag_awx=$prefix-m,$prefix-l"
-    runner_job two-credentials two_credentials.yml "$(runner_request two)" --changed 0
-    runner_job remove-mock-1 remove.yml "$(runner_request mock)" --changed 2
-    runner_job remove-mock-2 remove.yml "$(runner_request mock)" --changed 0
-    runner_job remove-libvirt-1 remove.yml "$(runner_request libvirt)" --changed 2
-    runner_job remove-libvirt-2 remove.yml "$(runner_request libvirt)" --changed 0
-    trap - EXIT
-    grep -q "$RUNNER_LIBVIRT_CANARY" "$RUNNER_SCRATCH/two-credentials/work/env/envvars" ||
-        { echo "the libvirt canary never reached the job" >&2; return 1; }
-    mapfile -t places < <(find "$RUNNER_SCRATCH" -type f ! -path '*/env/*' ! -path '*/artifacts/*/command' \
-        ! -path '*/requirements_collections/*')
-    no_canary_outside "$RUNNER_LIBVIRT_CANARY" '' "${places[@]}"
-    no_canary_outside "$vsphere" vcsim- "${places[@]}"
-    rm -rf "$RUNNER_SCRATCH"
-    echo "runner: $RUNNER_JOBS jobs (one an inventory update) ran as AWX runs them; no canary in their events, stdout, artifacts or the test bed's logs ($((SECONDS - started)) s)"
-}
-
-# The private data dir every job starts from: the project, an inventory, and the
-# collection, installed from its built tarball as a project's requirements are.
-runner_template() {
-    local template="$RUNNER_SCRATCH/template"
-    mkdir -p "$template/inventory"
-    cp -r "$REPO/tests/awx/project" "$template/project"
-    printf 'localhost ansible_connection=local ansible_python_interpreter="{{ ansible_playbook_python }}"\n' \
-        > "$template/inventory/hosts"
-    (cd "$COLLECTION" && ansible-galaxy collection build --force --output-path "$RUNNER_SCRATCH" >/dev/null)
-    # With the tree on the collections path, ansible-galaxy would find the collection installed and skip it.
-    ANSIBLE_COLLECTIONS_PATH="$template/requirements_collections" ansible-galaxy collection install --offline \
-        -p "$template/requirements_collections" "$RUNNER_SCRATCH"/virtrigaud-core-*.tar.gz >/dev/null
-    [ -f "$template/requirements_collections/ansible_collections/virtrigaud/core/MANIFEST.json" ]
-}
-
-# runner_request mock|libvirt|inventory|two: what AWX would take from its database for a job.
-runner_request() {
-    local libvirt vars
-    libvirt="$(printf '{"type": "%s", "inputs": {"uri": "qemu:///system", "username": "vr-tester", "password": "%s", "storage_pool": "virtrigaud"}}' \
-        "$REPO/docs/awx/credential_types/libvirt.yml" "$RUNNER_LIBVIRT_CANARY")"
-    case "$1" in
-        mock) vars='{"vr_backend": "mock", "vr_name": "'"$RUNNER_PREFIX"'-m", "vr_image": "base-image"}'; libvirt='' ;;
-        libvirt) vars='{"vr_backend": "libvirt", "vr_name": "'"$RUNNER_PREFIX"'-l", "vr_image": "vr-tiny.qcow2"}' ;;
-        inventory) vars='{}' ;;
-        two) vars='{"vr_libvirt_vm": "'"$RUNNER_PREFIX"'-l"}'; libvirt="$libvirt, $RUNNER_VSPHERE_CREDENTIAL" ;;
-    esac
-    printf '{"task_env": {"VIRTRIGAUD_MOCK_URI": "mock://%s/mock.json", "VIRTRIGAUD_LIBVIRT_DOMAIN_TYPE": "qemu"}, "credentials": [%s], "extra_vars": %s}' \
-        "$RUNNER_SCRATCH" "$libvirt" "$vars"
-}
-
-# runner_job NAME PLAYBOOK|inventory:SOURCE REQUEST [report options]: one job, as
-# an execution node runs it, with the worker's own environment holding no
-# collections path; then its artifacts are checked and summed up in one line.
-runner_job() {
-    local name="$1" what="$2" request="$3" job="$RUNNER_SCRATCH/$1" started=$SECONDS summary
-    local prepare=(--template "$RUNNER_SCRATCH/template") transmit
-    shift 3
-    if [ "${what#inventory:}" != "$what" ]; then
-        prepare+=(--inventory-source "${what#inventory:}")
-        transmit=(awx_job transmit "$job" --ident "$name")
-    else
-        transmit=("$PYTHON" -m ansible_runner transmit "$job/pdd" -p "$what" --ident "$name")
+    if ! (cd "$REPO/tests" && PVEFAKE_PASSWORD="$password" PYTHONPATH="$TREE" "$PYTHON" -m faults.run) > "$log" 2>&1; then
+        tail -n 40 "$log"
+        return 1
     fi
-    printf '%s' "$request" | awx_job prepare "$job" --ident "$name" "${prepare[@]}"
-    "${transmit[@]}" | env -u ANSIBLE_COLLECTIONS_PATH "$PYTHON" -m ansible_runner worker \
-        --private-data-dir "$job/work" 2> "$job/worker.log" |
-        "$PYTHON" -m ansible_runner process "$job/pdd" --ident "$name" > "$job/process.log" 2>&1 ||
-        { tail -n 40 "$job/process.log" "$job/worker.log" >&2; return 1; }
-    summary="$(awx_job report "$job" --ident "$name" "$@")" ||
-        { tail -n 40 "$job/pdd/artifacts/$name/stdout" >&2; return 1; }
-    RUNNER_JOBS=$((RUNNER_JOBS + 1))
-    echo "  $name: $summary ($((SECONDS - started)) s)"
+    sed 's/^/  /' "$log"
+    echo "faults: passed in $((SECONDS - started)) s"
 }
 
-awx_job() { (cd "$REPO/tests" && "$PYTHON" -m awx.job "$@"); }
-
-# After a failure: remove the libvirt VM through the same path; the jobs stay for a look.
-runner_cleanup() {
-    runner_job cleanup-libvirt remove.yml "$(runner_request libvirt)" >/dev/null 2>&1 || true
-    echo "runner: the jobs' private data dirs are kept in $RUNNER_SCRATCH" >&2
+# Load: 16 playbooks at once on their own names and 8 on one name, through the runtime (mock backend) over
+# mTLS: one VM per name, no error but a clear conflict, the runtime's memory bounded (tests/load/run.py).
+# bench/runtime_load.py prints the times.
+stage_load() {
+    local log="$LOGS/load.log"
+    "$TESTBED/runtime.sh" certs
+    build_tree
+    if ! (cd "$REPO/tests" && PYTHONPATH="$TREE" "$PYTHON" -m load.run) > "$log" 2>&1; then
+        tail -n 40 "$log"
+        return 1
+    fi
+    sed 's/^/  /' "$log"
 }
 
 # The provider runtime in its container, as the provider_runtime role deploys
@@ -489,111 +341,13 @@ runner_cleanup() {
 # must fail; vSphere (vcsim) and Proxmox VE (the fake) answer from inside too.
 stage_container() {
     local reason
-    "$REPO/scripts/testbed/container.sh" install
-    if ! reason="$("$REPO/scripts/testbed/container.sh" check)"; then
+    "$TESTBED/container.sh" install
+    if ! reason="$("$TESTBED/container.sh" check)"; then
         echo "container: skipped, $reason"
         SKIPPED+=("container ($reason)")
         return 0
     fi
-    "$REPO/scripts/testbed/container.sh" build
-    build_tree
-    "$REPO/scripts/testbed/libvirtd.sh" start
-    "$REPO/scripts/testbed/libvirtd.sh" listen-tcp
-    "$REPO/scripts/testbed/seed-image.sh" "$("$REPO/scripts/testbed/guest-image.sh" | tail -n 1)" >/dev/null
-    "$REPO/scripts/testbed/runtime.sh" certs
-    "$REPO/scripts/testbed/kube.sh" stop >/dev/null
-    "$REPO/scripts/testbed/kube.sh" start >/dev/null
-    eval "$("$REPO/scripts/testbed/kube.sh" env)"
-    container_deploy lab-libvirt libvirt qemu+tcp://127.0.0.1/system '{}' seed '{"datastore": "virtrigaud"}'
-    container_expect ok lab-libvirt
-    container_expect failure lab-libvirt --mutate tls-mount-path
-    container_expect failure lab-libvirt --mutate probe-port
-    container_deploy lab-upstream libvirt qemu+tcp://127.0.0.1/system '{}' upstream '{}'
-    container_expect ok lab-upstream
-    container_expect failure lab-upstream --mutate missing-provider-type
-    container_vsphere
-    "$REPO/scripts/testbed/pvefake.sh" stop >/dev/null
-    PYTHON="$PYTHON" "$REPO/scripts/testbed/pvefake.sh" start >/dev/null
-    container_deploy lab-proxmox proxmox https://127.0.0.1:18006 \
-        '{"username": "root@pam", "password": "vr-pve-secret"}' seed '{}'
-    container_expect ok lab-proxmox
-    # The scenario suite through the container, which stays up for it.
-    container_expect ok lab-libvirt --keep
-    VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-vm_scenarios}" integration_leg container || {
-        podman logs --tail 30 virtrigaud-runtime-under-test >&2; container_harness stop; return 1; }
-    container_harness stop
-    "$REPO/scripts/testbed/kube.sh" stop >/dev/null
-}
-
-container_harness() { (cd "$REPO/tests" && PYTHONPATH="$TREE" "$PYTHON" -m container.harness "$@"); }
-
-# vSphere from inside the container, on vcsim.  The Provider's defaults place a VM
-# that names no placement (the roomiest member of a storage pod, a resource pool,
-# a folder, a port group).  Then the password is rotated: vcsim restarts with a
-# new one, a pod made from the old Secret is refused, the role rolls the pod
-# template, and the pod the Deployment now describes logs in.
-container_vsphere() {
-    local vcenter=https://127.0.0.1:18989/sdk defaults before after refused
-    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
-    "$REPO/scripts/testbed/vcsim.sh" start >/dev/null
-    vsphere_defaults vr-vcsim-secret setup >/dev/null
-    defaults="$(vsphere_defaults vr-vcsim-secret defaults)"
-    container_deploy lab-vsphere vsphere "$vcenter" '{"username": "vr-admin", "password": "vr-vcsim-secret"}' seed "$defaults"
-    before="$(container_expect ok lab-vsphere --keep)" || return 1
-    echo "$before"
-    vsphere_defaults vr-vcsim-secret check --tls "$VIRTRIGAUD_CACHE/runtime-pki/server-tls" ||
-        { container_harness stop; echo "container: the Provider's vSphere defaults were not used" >&2; return 1; }
-    container_harness stop
-    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
-    VCSIM_PASSWORD=vr-vcsim-rotated "$REPO/scripts/testbed/vcsim.sh" start >/dev/null
-    refused="$(container_expect failure lab-vsphere --timeout 15)" || return 1
-    echo "$refused"
-    case "$refused" in
-        *"user name or password"*) ;;
-        *) echo "container: the old credentials failed for another reason than the login" >&2; return 1 ;;
-    esac
-    container_deploy lab-vsphere vsphere "$vcenter" '{"username": "vr-admin", "password": "vr-vcsim-rotated"}' seed "$defaults"
-    after="$(container_expect ok lab-vsphere)" || return 1
-    echo "$after"
-    if [ "$(checksum_of "$before")" = "$(checksum_of "$after")" ] || [ -z "$(checksum_of "$after")" ]; then
-        echo "container: the rotation left the pod template's credentials checksum as it was" >&2
-        return 1
-    fi
-    "$REPO/scripts/testbed/vcsim.sh" stop >/dev/null
-    "$REPO/scripts/testbed/vcsim.sh" start >/dev/null
-}
-
-# vsphere_defaults PASSWORD ARGS...: tests/container/vsphere_defaults.py against vcsim.
-vsphere_defaults() {
-    local password="$1"
-    shift
-    (eval "$(VCSIM_PASSWORD="$password" "$REPO/scripts/testbed/vcsim.sh" env)" && cd "$REPO/tests" &&
-        PYTHONPATH="$TREE" "$PYTHON" -m container.vsphere_defaults "$@")
-}
-
-checksum_of() { printf '%s' "$1" | sed -n 's/.*"credentials_checksum": "\([^"]*\)".*/\1/p'; }
-
-# container_deploy NAME TYPE ENDPOINT CREDENTIALS FLAGS DEFAULTS: a Provider and the role's runtime for it.
-container_deploy() {
-    ansible-playbook -i localhost, "$REPO/tests/container/deploy.yml" \
-        -e "ansible_python_interpreter=$(command -v "$PYTHON")" -e "provider_name=$1" -e "provider_type=$2" \
-        -e "provider_endpoint=$3" -e "{\"provider_credentials\": $4, \"provider_defaults\": $6}" \
-        -e "runtime_flags=$5" -e "provider_insecure=$([ "$2" = libvirt ] && echo false || echo true)" \
-        -e "runtime_image=$("$REPO/scripts/testbed/container.sh" image)" \
-        -e "runtime_tls=$VIRTRIGAUD_CACHE/runtime-pki/server-tls" > "$LOGS/container-deploy-$1.log" 2>&1 ||
-        { tail -n 30 "$LOGS/container-deploy-$1.log"; return 1; }
-}
-
-# container_expect ok|failure PROVIDER [harness options]: run the Deployment and judge the outcome.
-container_expect() {
-    local want="$1" verdict
-    shift
-    if verdict="$(container_harness run default "$@")"; then
-        [ "$want" = ok ] || { echo "container: $* ran although it should have failed: $verdict" >&2; return 1; }
-    else
-        [ "$want" = failure ] || { echo "container: $* failed: $verdict" >&2; return 1; }
-    fi
-    echo "container: $* -> $verdict"
+    "$TESTBED/container.sh" test
 }
 
 # The newest ansible-core needs Python 3.12, which Debian 12 lacks: use one when
@@ -618,11 +372,28 @@ time_table() {
     for row in "${TIMES[@]}"; do printf '  %-24s %6s s\n' "${row% *}" "${row##* }"; done
     printf '  %-24s %6s s\n' total "$SECONDS"
 }
-trap time_table EXIT
+
+# At the end of a run, passed or failed: every server the run started (scripts/testbed/lib.sh keeps the
+# list) is stopped, so only the libvirt test bed stays up; then the times, the failed stage's too.
+RUNNING_STAGE=
+VIRTRIGAUD_STARTED="$(mktemp)"
+export VIRTRIGAUD_STARTED
+finish() {
+    [ -z "$RUNNING_STAGE" ] || TIMES+=("$RUNNING_STAGE (failed) $((SECONDS - started))")
+    stop_started_servers
+    rm -f "$VIRTRIGAUD_STARTED"
+    time_table
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 for stage in "${stages[@]}"; do
     say "stage: $stage ($(python_version "$PYTHON"))"
     started=$SECONDS
+    RUNNING_STAGE="$stage"
     "stage_$stage"
+    RUNNING_STAGE=
     TIMES+=("$stage $((SECONDS - started))")
 done
 say "all stages passed: ${stages[*]}"

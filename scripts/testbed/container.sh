@@ -2,22 +2,21 @@
 # The container test bed: Debian's podman with the two settings this host
 # needs, a base image made from Debian's packages (debootstrap, then podman
 # import; the root filesystem is cached), and the runtime image built from
-# runtime/Containerfile on it.  No registry is used.
-#   container.sh install | check | base | build | image
+# runtime/Containerfile on it.  No registry is used.  `test` is the test command's
+# container stage, run with the collection's tree (scripts/lib.sh).
+#   container.sh install | check | base | build | image | test
 # `check` exits 0 when podman can run a container here, else prints why in one
 # line and exits 1.  `image` prints the runtime image's name.
 set -euo pipefail
+# shellcheck disable=SC1091  # scripts/lib.sh, one folder up
+source "$(dirname "$0")/../lib.sh"
 
-HERE="$(cd "$(dirname "$0")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-CACHE="${VIRTRIGAUD_CACHE:-$HOME/.cache/virtrigaud}/container"
+CACHE="$VIRTRIGAUD_CACHE/container"
 BASE_IMAGE=localhost/virtrigaud/debian:bookworm
 VERSION="$(sed -n 's/^version: //p' "$REPO/galaxy.yml")"
 RUNTIME_IMAGE="localhost/virtrigaud/provider-runtime:$VERSION"
 CONF=/etc/containers/containers.conf
 MARK="# virtrigaud.core test bed"
-
-log() { printf '%s\n' "$*" >&2; }
 
 install() {
     local missing=()
@@ -83,8 +82,109 @@ build() {
         -f "$REPO/runtime/Containerfile" -t "$RUNTIME_IMAGE" "$REPO" >/dev/null
 }
 
+# The stage itself (scripts/test.sh container): the Deployments the role writes, run and judged, then the
+# scenario suite through the runtime's container.
+run_stage() {
+    trap 'container_harness stop' EXIT
+    build
+    build_tree
+    "$TESTBED/libvirtd.sh" start
+    "$TESTBED/libvirtd.sh" listen-tcp
+    "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
+    "$TESTBED/runtime.sh" certs
+    "$TESTBED/kube.sh" restart >/dev/null
+    eval "$("$TESTBED/kube.sh" env)"
+    container_deploy lab-libvirt libvirt qemu+tcp://127.0.0.1/system '{}' seed '{"datastore": "virtrigaud"}'
+    container_expect ok lab-libvirt
+    container_expect failure lab-libvirt --mutate tls-mount-path
+    container_expect failure lab-libvirt --mutate probe-port
+    container_deploy lab-upstream libvirt qemu+tcp://127.0.0.1/system '{}' upstream '{}'
+    container_expect ok lab-upstream
+    container_expect failure lab-upstream --mutate missing-provider-type
+    container_vsphere
+    "$TESTBED/pvefake.sh" restart >/dev/null
+    container_deploy lab-proxmox proxmox https://127.0.0.1:18006 \
+        '{"username": "root@pam", "password": "vr-pve-secret"}' seed '{}'
+    container_expect ok lab-proxmox
+    # The scenario suite through the container, which stays up for it.
+    container_expect ok lab-libvirt --keep
+    VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-vm_scenarios}" integration_leg container || {
+        podman logs --tail 30 virtrigaud-runtime-under-test >&2; container_harness stop; return 1; }
+    container_harness stop
+    "$TESTBED/kube.sh" stop >/dev/null
+}
+
+container_harness() { (cd "$REPO/tests" && PYTHONPATH="$TREE" "$PYTHON" -m container.harness "$@"); }
+
+# vSphere from inside the container, on vcsim.  The Provider's defaults place a VM
+# that names no placement (the roomiest member of a storage pod, a resource pool,
+# a folder, a port group).  Then the password is rotated: vcsim restarts with a
+# new one, a pod made from the old Secret is refused, the role rolls the pod
+# template, and the pod the Deployment now describes logs in.
+container_vsphere() {
+    local vcenter=https://127.0.0.1:18989/sdk defaults before after refused
+    "$TESTBED/vcsim.sh" restart >/dev/null
+    vsphere_defaults vr-vcsim-secret setup >/dev/null
+    defaults="$(vsphere_defaults vr-vcsim-secret defaults)"
+    container_deploy lab-vsphere vsphere "$vcenter" '{"username": "vr-admin", "password": "vr-vcsim-secret"}' seed "$defaults"
+    before="$(container_expect ok lab-vsphere --keep)" || return 1
+    echo "$before"
+    vsphere_defaults vr-vcsim-secret check --tls "$VIRTRIGAUD_CACHE/runtime-pki/server-tls" ||
+        { container_harness stop; echo "container: the Provider's vSphere defaults were not used" >&2; return 1; }
+    container_harness stop
+    VCSIM_PASSWORD=vr-vcsim-rotated "$TESTBED/vcsim.sh" restart >/dev/null
+    refused="$(container_expect failure lab-vsphere --timeout 15)" || return 1
+    echo "$refused"
+    case "$refused" in
+        *"user name or password"*) ;;
+        *) echo "container: the old credentials failed for another reason than the login" >&2; return 1 ;;
+    esac
+    container_deploy lab-vsphere vsphere "$vcenter" '{"username": "vr-admin", "password": "vr-vcsim-rotated"}' seed "$defaults"
+    after="$(container_expect ok lab-vsphere)" || return 1
+    echo "$after"
+    if [ "$(checksum_of "$before")" = "$(checksum_of "$after")" ] || [ -z "$(checksum_of "$after")" ]; then
+        echo "container: the rotation left the pod template's credentials checksum as it was" >&2
+        return 1
+    fi
+    "$TESTBED/vcsim.sh" restart >/dev/null
+}
+
+# vsphere_defaults PASSWORD ARGS...: tests/container/vsphere_defaults.py against vcsim.
+vsphere_defaults() {
+    local password="$1"
+    shift
+    (eval "$(VCSIM_PASSWORD="$password" "$TESTBED/vcsim.sh" env)" && cd "$REPO/tests" &&
+        PYTHONPATH="$TREE" "$PYTHON" -m container.vsphere_defaults "$@")
+}
+
+checksum_of() { printf '%s' "$1" | sed -n 's/.*"credentials_checksum": "\([^"]*\)".*/\1/p'; }
+
+# container_deploy NAME TYPE ENDPOINT CREDENTIALS FLAGS DEFAULTS: a Provider and the role's runtime for it.
+container_deploy() {
+    ansible-playbook -i localhost, "$REPO/tests/container/deploy.yml" \
+        -e "ansible_python_interpreter=$(command -v "$PYTHON")" -e "provider_name=$1" -e "provider_type=$2" \
+        -e "provider_endpoint=$3" -e "{\"provider_credentials\": $4, \"provider_defaults\": $6}" \
+        -e "runtime_flags=$5" -e "provider_insecure=$([ "$2" = libvirt ] && echo false || echo true)" \
+        -e "runtime_image=$RUNTIME_IMAGE" \
+        -e "runtime_tls=$VIRTRIGAUD_CACHE/runtime-pki/server-tls" > "$LOGS/container-deploy-$1.log" 2>&1 ||
+        { tail -n 30 "$LOGS/container-deploy-$1.log"; return 1; }
+}
+
+# container_expect ok|failure PROVIDER [harness options]: run the Deployment and judge the outcome.
+container_expect() {
+    local want="$1" verdict
+    shift
+    if verdict="$(container_harness run default "$@")"; then
+        [ "$want" = ok ] || { echo "container: $* ran although it should have failed: $verdict" >&2; return 1; }
+    else
+        [ "$want" = failure ] || { echo "container: $* failed: $verdict" >&2; return 1; }
+    fi
+    echo "container: $* -> $verdict"
+}
+
 case "${1:-}" in
     install | check | base | build) "$@" ;;
     image) echo "$RUNTIME_IMAGE" ;;
-    *) echo "usage: $0 install|check|base|build|image" >&2; exit 2 ;;
+    test) run_stage ;;
+    *) echo "usage: $0 install|check|base|build|image|test" >&2; exit 2 ;;
 esac

@@ -6,8 +6,9 @@
 # Cached; prints the qcow2 image's path as its last line.
 set -euo pipefail
 
-CACHE="${VIRTRIGAUD_CACHE:-$HOME/.cache/virtrigaud}/guest"
-log() { printf '%s\n' "$*" >&2; }
+# shellcheck disable=SC1091  # lib.sh sits beside this script
+source "$(dirname "$0")/lib.sh"
+CACHE="$VIRTRIGAUD_CACHE/guest"
 
 cloud_kernel() {
     apt-cache depends linux-image-cloud-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n 1

@@ -9,24 +9,19 @@
 # `env` prints KUBECONFIG and K8S_AUTH_KUBECONFIG for a shell.
 set -euo pipefail
 
-HERE="$(cd "$(dirname "$0")" && pwd)"
-CACHE="${VIRTRIGAUD_CACHE:-$HOME/.cache/virtrigaud}/kube"
-RUN_DIR=/run/virtrigaud-testbed
+# shellcheck disable=SC1091  # lib.sh sits beside this script
+source "$(dirname "$0")/lib.sh"
+CACHE="$VIRTRIGAUD_CACHE/kube"
 PORT="${KUBE_APISERVER_PORT:-16443}"
 ETCD_PORT="${KUBE_ETCD_PORT:-12379}"
 GO_NEEDED=1.22
-
-# shellcheck disable=SC1091  # daemon.sh sits beside this script
-source "$HERE/daemon.sh"
-
-log() { printf '%s\n' "$*" >&2; }
 
 STATE="$RUN_DIR/kube-$PORT"
 ETCD_STATE="$STATE-etcd"
 KUBECONFIG_FILE="$STATE.kubeconfig"
 
 # binary NAME: the cached path of kube/NAME's build, keyed by its module files.
-binary() { echo "$CACHE/$1-$(cat "$HERE/kube/$1"/go.* "$HERE/kube/$1"/*.go | sha256sum | cut -c1-12)"; }
+binary() { echo "$CACHE/$1-$(cat "$TESTBED/kube/$1"/go.* "$TESTBED/kube/$1"/*.go | sha256sum | cut -c1-12)"; }
 
 build_one() {
     local name="$1" package="$2" target
@@ -37,8 +32,8 @@ build_one() {
         return 1
     fi
     mkdir -p "$CACHE"
-    log "building $name from the Go module proxy ($(sed -n 's/^require \([^ (]*\) \(v[^ ]*\)$/\1 \2/p' "$HERE/kube/$name/go.mod" | head -n 1))"
-    (cd "$HERE/kube/$name" && GOFLAGS=-mod=readonly go build -trimpath -o "$target.tmp" "$package")
+    log "building $name from the Go module proxy ($(sed -n 's/^require \([^ (]*\) \(v[^ ]*\)$/\1 \2/p' "$TESTBED/kube/$name/go.mod" | head -n 1))"
+    (cd "$TESTBED/kube/$name" && GOFLAGS=-mod=readonly go build -trimpath -o "$target.tmp" "$package")
     mv "$target.tmp" "$target"
     find "$CACHE" -maxdepth 1 -name "$name-*" ! -path "$target" -delete
 }
@@ -160,6 +155,7 @@ start() {
         --initial-cluster "testbed=http://127.0.0.1:$((ETCD_PORT + 1))" \
         --unsafe-no-fsync > "$ETCD_STATE.log" 2>&1 &
     echo $! > "$ETCD_STATE.pid"
+    daemon_started "KUBE_APISERVER_PORT=$PORT"
     wait_for etcd "http://127.0.0.1:$ETCD_PORT/health" "$ETCD_STATE"
     local dir="$CACHE/pki"
     # KUBE_EXTRA_TOKENS: a file of more lines for the static token file (token,user,uid[,"group,..."]), for
@@ -201,7 +197,7 @@ status() {
 print_env() { echo "export KUBECONFIG=$KUBECONFIG_FILE K8S_AUTH_KUBECONFIG=$KUBECONFIG_FILE"; }
 
 case "${1:-}" in
-    build | start | stop | status) "$@" ;;
+    build | start | stop | restart | status) "$@" ;;
     env) print_env ;;
-    *) echo "usage: $0 build|start|stop|status|env" >&2; exit 2 ;;
+    *) echo "usage: $0 build|start|stop|restart|status|env" >&2; exit 2 ;;
 esac

@@ -10,21 +10,14 @@
 # VMIs.  kube.sh must have been started with both in KUBE_EXTRA_TOKENS (`kubevirt.sh tokens TOKEN`).
 set -euo pipefail
 
-HERE="$(cd "$(dirname "$0")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-CACHE="${VIRTRIGAUD_CACHE:-$HOME/.cache/virtrigaud}"
-RUN_DIR=/run/virtrigaud-testbed
+# shellcheck disable=SC1091  # lib.sh sits beside this script
+source "$(dirname "$0")/lib.sh"
+CACHE="$VIRTRIGAUD_CACHE"
 KUBE_PORT="${KUBE_APISERVER_PORT:-16443}"
 VIRT_API_PORT="${KUBEVIRT_API_PORT:-18444}"
 STATE="$RUN_DIR/kubevirt-standin-$KUBE_PORT"
 PKI="$CACHE/kube/pki"
-PYTHON="${PYTHON:-python3}"
 CRDS="$REPO/tests/kubevirt_standin/crds"
-
-# shellcheck disable=SC1091  # daemon.sh sits beside this script
-source "$HERE/daemon.sh"
-
-log() { printf '%s\n' "$*" >&2; }
 
 kubeconfig() { echo "$RUN_DIR/kube-$KUBE_PORT.kubeconfig"; }
 
@@ -59,6 +52,7 @@ start() {
     (cd "$REPO/tests" && exec "$PYTHON" -m kubevirt_standin serve --kubeconfig "$(kubeconfig)" \
         --port "$VIRT_API_PORT" --cert "$PKI/virt-api.crt" --key "$PKI/virt-api.key" \
         --client-ca "$PKI/front-proxy-ca.crt" --pid-file "$STATE.pid") > "$STATE.log" 2>&1 &
+    daemon_started "KUBE_APISERVER_PORT=$KUBE_PORT"
     local i
     for i in $(seq 300); do
         if api_available; then
@@ -107,9 +101,9 @@ power_api() {
 }
 
 case "${1:-}" in
-    start | stop | status) "$1" ;;
+    start | stop | restart | status) "$1" ;;
     power-api) power_api "${2:?on or off}" ;;
     tokens) tokens "${2:?a token}" ;;
     env) echo "export KUBECONFIG=$(kubeconfig) KUBEVIRT_CA=$PKI/ca.crt KUBEVIRT_API=https://127.0.0.1:$KUBE_PORT" ;;
-    *) echo "usage: $0 start|stop|status|power-api on|off|tokens TOKEN|env" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|restart|status|power-api on|off|tokens TOKEN|env" >&2; exit 2 ;;
 esac

@@ -4,18 +4,13 @@
 # started itself, and `stop` stops only those.
 set -euo pipefail
 
-RUN_DIR=/run/virtrigaud-testbed
-
-# shellcheck disable=SC1091  # daemon.sh sits beside this script
-source "$(dirname "$0")/daemon.sh"
+# shellcheck disable=SC1091  # lib.sh sits beside this script
+source "$(dirname "$0")/lib.sh"
 POOL=virtrigaud
 POOL_DIR=/var/lib/virtrigaud/pool
 URI=qemu:///system
-PYTHON="${PYTHON:-python3}"
 PACKAGES=(libvirt-daemon-system qemu-system-x86 qemu-utils libvirt-dev pkg-config gcc ovmf dnsmasq-base
           busybox-static cpio syslinux syslinux-common mtools dosfstools rsync)
-
-log() { printf '%s\n' "$*" >&2; }
 
 install() {
     local missing=()
@@ -28,7 +23,7 @@ install() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
     "$PYTHON" -c 'import libvirt, pycdlib' 2>/dev/null ||
-        "$PYTHON" -m pip install -q --disable-pip-version-check libvirt-python pycdlib
+        "$PYTHON" -m pip install -q --disable-pip-version-check --root-user-action=ignore libvirt-python pycdlib
     # Running QEMU as root skips the /dev/kvm permission probe that otherwise
     # makes every define wait about 40 s on this kind of machine.
     local conf=/etc/libvirt/qemu.conf
@@ -130,7 +125,7 @@ status() {
 }
 
 case "${1:-}" in
-    install | start | stop | status) "$1" ;;
+    install | start | stop | restart | status) "$1" ;;
     listen-tcp) listen_tcp ;;
-    *) echo "usage: $0 install|start|stop|status|listen-tcp" >&2; exit 2 ;;
+    *) echo "usage: $0 install|start|stop|restart|status|listen-tcp" >&2; exit 2 ;;
 esac

@@ -1,23 +1,16 @@
 #!/usr/bin/env bash
 # The OVIM hub test bed: the project's fake hub (tests/ovim_hub) on loopback over TLS with a self-signed
 # certificate, and its plain-HTTP control port (push, queue, modes down/error/slow).  Stopped by pid.
-#   ovimhub.sh start | stop | status | env
+#   ovimhub.sh start | stop | restart | status | env
 # OVIM_FAKE_HUB_TOKEN is the bearer token it accepts (default upstream's fixed spoke-agent-token).
 set -euo pipefail
 
-HERE="$(cd "$(dirname "$0")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-CACHE="${VIRTRIGAUD_CACHE:-$HOME/.cache/virtrigaud}/ovimhub"
-RUN_DIR=/run/virtrigaud-testbed
+# shellcheck disable=SC1091  # lib.sh sits beside this script
+source "$(dirname "$0")/lib.sh"
+CACHE="$VIRTRIGAUD_CACHE/ovimhub"
 PORT="${OVIM_HUB_PORT:-18480}"
 CONTROL_PORT="${OVIM_HUB_CONTROL_PORT:-18481}"
 STATE="$RUN_DIR/ovimhub-$PORT"
-PYTHON="${PYTHON:-python3}"
-
-# shellcheck disable=SC1091  # daemon.sh sits beside this script
-source "$HERE/daemon.sh"
-
-log() { printf '%s\n' "$*" >&2; }
 
 running() { daemon_running "$STATE"; }
 
@@ -27,6 +20,7 @@ start() {
     mkdir -p "$RUN_DIR"
     (cd "$REPO/tests" && exec "$PYTHON" -m ovim_hub --port "$PORT" --control-port "$CONTROL_PORT" \
         --cert "$CACHE/tls.crt" --key "$CACHE/tls.key" --pid-file "$STATE.pid") > "$STATE.log" 2>&1 &
+    daemon_started "OVIM_HUB_PORT=$PORT"
     for _ in $(seq 100); do
         curl -s -o /dev/null "http://127.0.0.1:$CONTROL_PORT/state" && break
         sleep 0.1
@@ -46,7 +40,7 @@ print_env() {
 }
 
 case "${1:-}" in
-    start | stop | status) "$1" ;;
+    start | stop | restart | status) "$1" ;;
     env) print_env ;;
-    *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|restart|status|env" >&2; exit 2 ;;
 esac

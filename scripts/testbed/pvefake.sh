@@ -8,22 +8,14 @@
 # the token root@pam!virtrigaud.
 set -euo pipefail
 
-HERE="$(cd "$(dirname "$0")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-CACHE="${VIRTRIGAUD_CACHE:-$HOME/.cache/virtrigaud}/pvefake"
-RUN_DIR=/run/virtrigaud-testbed
+# shellcheck disable=SC1091  # lib.sh sits beside this script
+source "$(dirname "$0")/lib.sh"
+CACHE="$VIRTRIGAUD_CACHE/pvefake"
 PORT="${PVEFAKE_PORT:-18006}"
 CONTROL_PORT="${PVEFAKE_CONTROL_PORT:-18007}"
 PASSWORD="${PVEFAKE_PASSWORD:-vr-pve-secret}"
 TOKEN_SECRET="${PVEFAKE_TOKEN_SECRET:-$(cat /proc/sys/kernel/random/uuid)}"
 STATE="$RUN_DIR/pvefake-$PORT"
-PYTHON="${PYTHON:-python3}"
-
-# shellcheck disable=SC1091  # daemon.sh sits beside this script
-source "$HERE/daemon.sh"
-
-log() { printf '%s\n' "$*" >&2; }
-
 
 running() { daemon_running "$STATE"; }
 
@@ -40,6 +32,7 @@ start() {
         --storage-dir "$STATE.storage" --stats-interval "${PVEFAKE_STATS_INTERVAL:-10}" \
         --seed-vms "${PVEFAKE_SEED_VMS:-0}" ${PVEFAKE_ANCHOR_ROUTES:+--anchor-routes} \
         --request-log "$STATE.requests" --pid-file "$STATE.pid") > "$STATE.log" 2>&1 &
+    daemon_started "PVEFAKE_PORT=$PORT"
     echo "$TOKEN_SECRET" > "$STATE.token"
     chmod 600 "$STATE.token"
     for _ in $(seq 100); do
@@ -49,7 +42,6 @@ start() {
     curl -sk -o /dev/null "https://127.0.0.1:$PORT/api2/json/version" || { cat "$STATE.log" >&2; return 1; }
     echo "fake PVE: listening on https://127.0.0.1:$PORT (control port $CONTROL_PORT)"
 }
-
 
 stop() {
     daemon_stop "$STATE" "the fake PVE"
@@ -70,7 +62,7 @@ EOT
 }
 
 case "${1:-}" in
-    start | stop | status) "$@" ;;
+    start | stop | restart | status) "$@" ;;
     env) print_env ;;
-    *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|restart|status|env" >&2; exit 2 ;;
 esac

@@ -7,20 +7,15 @@
 # RUNTIME_PASSWORD becomes the runtime's credential file `password`.
 set -euo pipefail
 
-HERE="$(cd "$(dirname "$0")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-CACHE="${VIRTRIGAUD_CACHE:-$HOME/.cache/virtrigaud}"
+# shellcheck disable=SC1091  # lib.sh sits beside this script
+source "$(dirname "$0")/lib.sh"
+CACHE="$VIRTRIGAUD_CACHE"
 PKI="$CACHE/runtime-pki"
-RUN_DIR=/run/virtrigaud-testbed
 PORT="${RUNTIME_PORT:-19443}"
 HTTP_PORT="${RUNTIME_HTTP_PORT:-18443}"
 STATE="$RUN_DIR/runtime-$PORT"
 # Outside $RUN_DIR, whose files the suite searches for leaked secrets.
 CREDENTIALS="$CACHE/runtime-credentials-$PORT"
-PYTHON="${PYTHON:-python3}"
-
-# shellcheck disable=SC1091  # daemon.sh sits beside this script
-source "$HERE/daemon.sh"
 
 # issue NAME CA_DIR: a key and a certificate signed by the CA in CA_DIR, good for both ends of mTLS.
 issue() {
@@ -68,6 +63,7 @@ start() {
         "$PYTHON" -m virtrigaud_runtime --grpc-addr="127.0.0.1:$PORT" --metrics-addr="127.0.0.1:$HTTP_PORT" \
         --tls-dir "$PKI/server-tls" --credentials-dir "$CREDENTIALS" > "$STATE.log" 2>&1 &
     echo $! > "$STATE.pid"
+    daemon_started "RUNTIME_PORT=$PORT"
     for _ in $(seq 100); do
         curl -sf -o /dev/null "http://127.0.0.1:$HTTP_PORT/readyz" && break
         running || { cat "$STATE.log" >&2; return 1; }
@@ -97,7 +93,7 @@ EOT
 
 case "${1:-}" in
     certs | stop | status) "$1" ;;
-    start) shift; start "$@" ;;
+    start | restart) "$@" ;;
     env) print_env ;;
-    *) echo "usage: $0 certs|start TYPE ENDPOINT|stop|status|env" >&2; exit 2 ;;
+    *) echo "usage: $0 certs|start TYPE ENDPOINT|stop|restart TYPE ENDPOINT|status|env" >&2; exit 2 ;;
 esac

@@ -6,20 +6,15 @@
 # `env` prints VMWARE_* settings (and VCSIM_CA, the certificate) for a shell.
 set -euo pipefail
 
-HERE="$(cd "$(dirname "$0")" && pwd)"
-CACHE="${VIRTRIGAUD_CACHE:-$HOME/.cache/virtrigaud}/vcsim"
-RUN_DIR=/run/virtrigaud-testbed
+# shellcheck disable=SC1091  # lib.sh sits beside this script
+source "$(dirname "$0")/lib.sh"
+CACHE="$VIRTRIGAUD_CACHE/vcsim"
 PORT="${VCSIM_PORT:-18989}"
 USERNAME="${VCSIM_USERNAME:-vr-admin}"
 PASSWORD="${VCSIM_PASSWORD:-vr-vcsim-secret}"
 GO_NEEDED=1.23
 
-# shellcheck disable=SC1091  # daemon.sh sits beside this script
-source "$HERE/daemon.sh"
-
-log() { printf '%s\n' "$*" >&2; }
-
-binary() { echo "$CACHE/vcsim-$(cat "$HERE/vcsim/go.mod" "$HERE/vcsim/go.sum" "$HERE/vcsim/main.go" | sha256sum | cut -c1-12)"; }
+binary() { echo "$CACHE/vcsim-$(cat "$TESTBED/vcsim/go.mod" "$TESTBED/vcsim/go.sum" "$TESTBED/vcsim/main.go" | sha256sum | cut -c1-12)"; }
 
 build() {
     local target
@@ -30,12 +25,11 @@ build() {
         return 1
     fi
     mkdir -p "$CACHE"
-    log "building the vCenter simulator (govmomi $(sed -n 's/^require github.com\/vmware\/govmomi //p' "$HERE/vcsim/go.mod"))"
-    (cd "$HERE/vcsim" && GOFLAGS=-mod=readonly go build -trimpath -o "$target.tmp" .)
+    log "building the vCenter simulator (govmomi $(sed -n 's/^require github.com\/vmware\/govmomi //p' "$TESTBED/vcsim/go.mod"))"
+    (cd "$TESTBED/vcsim" && GOFLAGS=-mod=readonly go build -trimpath -o "$target.tmp" .)
     mv "$target.tmp" "$target"
     find "$CACHE" -name 'vcsim-*' ! -path "$target" -delete
 }
-
 
 STATE="$RUN_DIR/vcsim-$PORT"
 
@@ -51,6 +45,7 @@ start() {
     "$(binary)" -listen "127.0.0.1:$PORT" -username "$USERNAME" -password "$PASSWORD" -vms "$vms" \
         -cert "$CACHE/tls.crt" -key "$CACHE/tls.key" -url-file "$STATE.url" > "$STATE.log" 2>&1 &
     echo $! > "$STATE.pid"
+    daemon_started "VCSIM_PORT=$PORT"
     # A large inventory takes a while to build: about 40 s for 2,000 VMs.
     for _ in $(seq 3000); do
         [ -s "$STATE.url" ] && break
@@ -60,7 +55,6 @@ start() {
     [ -s "$STATE.url" ] || { log "vcsim did not start"; return 1; }
     cat "$STATE.log"
 }
-
 
 stop() {
     daemon_stop "$STATE" vcsim
@@ -79,7 +73,7 @@ EOF
 }
 
 case "${1:-}" in
-    build | start | stop | status) "$@" ;;
+    build | start | stop | restart | status) "$@" ;;
     env) print_env ;;
-    *) echo "usage: $0 build|start [VMS_PER_HOST]|stop|status|env" >&2; exit 2 ;;
+    *) echo "usage: $0 build|start [VMS_PER_HOST]|stop|restart [VMS_PER_HOST]|status|env" >&2; exit 2 ;;
 esac

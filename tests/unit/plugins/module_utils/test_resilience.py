@@ -1,6 +1,6 @@
 # Copyright: virtrigaud.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Deadlines, backoff, retry and poll with a fake clock: nothing here really sleeps."""
+"""Deadlines, backoff, retry, poll and the circuit breaker with a fake clock: nothing here really sleeps."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.errors import (
     NotFoundError,
     UnavailableError,
 )
-from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import Deadline, backoff, poll, retry
+from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import (
+    CircuitBreaker,
+    Deadline,
+    backoff,
+    poll,
+    retry,
+)
 
 
 class FakeClock:
@@ -114,3 +120,23 @@ def test_poll_times_out_naming_what_it_waited_for():
         poll(lambda: None, Deadline(5, clock=clock), "an IP address", sleep=clock.sleep)
     assert "an IP address" in caught.value.message
     assert caught.value.retryable
+
+
+def test_circuit_breaker_opens_half_opens_and_closes():
+    clock = FakeClock()
+    clock.now = 0.0
+    breaker = CircuitBreaker("rt:9443", threshold=3, cool_down=30, clock=clock)
+    for dummy in range(3):
+        breaker.check()
+        breaker.record(False)
+    with pytest.raises(UnavailableError) as tripped:
+        breaker.check()
+    assert "circuit breaker open for rt:9443" in tripped.value.msg
+    clock.now = 31
+    assert breaker.state == "half-open"
+    breaker.check()
+    breaker.record(False)
+    assert breaker.state == "open"
+    clock.now = 62
+    breaker.record(True)
+    assert breaker.state == "closed"

@@ -9,11 +9,9 @@ import pytest
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import (
     NicChange,
-    ProviderConfig,
     Reconfiguration,
 )
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.proxmox import translate as pve
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.proxmox.client import endpoint, task_failure
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import NetworkSpec, parse_vm
 
 CONFIG = {
@@ -127,36 +125,6 @@ def test_parameter_errors_are_named():
     err = pve.translate(400, "Parameter verification failed.", {"cores": "type check ('integer') failed"})
     assert "cores: type check" in err.msg
     assert err.details["parameters"] == {"cores": "type check ('integer') failed"}
-
-
-def test_task_exit_status():
-    assert task_failure({"exitstatus": "OK"}) is None
-    assert task_failure({"exitstatus": "WARNINGS: 2"}) is None
-    assert task_failure({"exitstatus": "VM 100 already running"}) == "VM 100 already running"
-
-
-def _config(**kwargs):
-    base = {"type": "proxmox", "uri": "pve.example.com", "username": "root@pam", "password": "secret"}
-    base.update(kwargs)
-    return ProviderConfig(**base)
-
-
-def test_endpoint_reads_url_token_and_user():
-    assert endpoint(_config(uri="https://pve.example.com:9443")).label == "pve.example.com:9443"
-    where = endpoint(_config(password=None, options={"token_id": "ops@pve!ci", "token_secret": "s"}))
-    assert (where.user, where.token_name, where.port) == ("ops@pve", "ci", 8006)
-
-
-@pytest.mark.parametrize("kwargs, option", [
-    ({"uri": None}, "api_host"),
-    ({"username": "root"}, "api_user"),
-    ({"password": None}, "api_password"),
-    ({"options": {"token_id": "ci"}}, "api_token_secret"),
-])
-def test_endpoint_errors_name_the_option(kwargs, option):
-    with pytest.raises(errors.SpecError) as caught:
-        endpoint(_config(**kwargs))
-    assert caught.value.option == option
 
 
 def test_observed_reads_static_addresses_and_placement():

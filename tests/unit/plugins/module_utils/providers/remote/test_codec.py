@@ -1,6 +1,6 @@
 # Copyright: virtrigaud.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The remote backend's pure parts: PascalCase payloads both ways, the circuit breaker, endpoints."""
+"""The remote backend's codec: PascalCase payloads both ways."""
 
 from __future__ import annotations
 
@@ -15,12 +15,9 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base imp
     ObservedDisk,
     ObservedNIC,
     ObservedVM,
-    ProviderConfig,
     Reconfiguration,
 )
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote import codec
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.client import target
-from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import CircuitBreaker
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import DiskSpec, NetworkSpec, Placement, parse_vm
 
 SPEC = parse_vm({
@@ -155,38 +152,3 @@ def test_observed_vm_round_trip():
                                           ("paused", "Off"), ("", "Off")])
 def test_power_state_is_on_or_off(value, state):
     assert codec.power_state(value) == state
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-
-def test_circuit_breaker_opens_half_opens_and_closes():
-    clock = Clock()
-    breaker = CircuitBreaker("rt:9443", threshold=3, cool_down=30, clock=clock)
-    for dummy in range(3):
-        breaker.check()
-        breaker.record(False)
-    with pytest.raises(errors.UnavailableError) as tripped:
-        breaker.check()
-    assert "circuit breaker open for rt:9443" in tripped.value.msg
-    clock.now = 31
-    assert breaker.state == "half-open"
-    breaker.check()
-    breaker.record(False)
-    assert breaker.state == "open"
-    clock.now = 62
-    breaker.record(True)
-    assert breaker.state == "closed"
-
-
-@pytest.mark.parametrize("uri, option", [(None, "endpoint"), ("runtime.example.com", "endpoint")])
-def test_endpoint_needs_host_and_port(uri, option):
-    with pytest.raises(errors.SpecError) as caught:
-        target(ProviderConfig(type="remote", uri=uri))
-    assert caught.value.option == option
-    assert target(ProviderConfig(type="remote", uri="dns:///rt.example.com:9443")) == "rt.example.com:9443"
