@@ -1,0 +1,61 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""virtrigaud_spoke_info through ansible against a running spoke: its answer agrees with the local API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from .conftest import Spoke, call, wait_for
+
+
+def _tree() -> str:
+    return next(path for path in sys.path if os.path.isdir(os.path.join(path, "ansible_collections", "virtrigaud")))
+
+
+def run_info(args: dict[str, Any]) -> dict[str, Any]:
+    """One ad-hoc run of the module on localhost; its result."""
+    ansible = os.path.join(os.path.dirname(sys.executable), "ansible")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=_tree(), ANSIBLE_LOCALHOST_WARNING="0",
+               ANSIBLE_INVENTORY_UNPARSED_WARNING="0", ANSIBLE_NOCOLOR="1")
+    done = subprocess.run([ansible if os.path.exists(ansible) else "ansible", "localhost", "-c", "local", "-o",
+                           "-e", "ansible_python_interpreter=%s" % sys.executable,
+                           "-m", "virtrigaud.core.virtrigaud_spoke_info", "-a", json.dumps(args)],
+                          env=env, capture_output=True, text=True, timeout=120, check=False)
+    # One line per host: "localhost | SUCCESS => {...}" or "localhost | FAILED! => {...}".
+    line = next((line for line in done.stdout.splitlines() if line.startswith("localhost | ")), "")
+    try:
+        return dict(json.loads(line.split(" => ", 1)[1]), failed=line.startswith("localhost | FAILED"))
+    except (ValueError, IndexError):
+        raise AssertionError("ansible said: %s %s" % (done.stdout[-2000:], done.stderr[-2000:])) from None
+
+
+def test_spoke_info_agrees_with_the_local_api(spoke: Spoke) -> None:
+    wait_for("an idle queue", lambda: spoke.status()["queue_depth"] == 0)
+    answer = run_info({"url": spoke.url})
+    status = spoke.status()
+    info = answer["spoke"]
+    assert answer["changed"] is False and not answer.get("failed")
+    assert info["agent_id"] == spoke.agent_id and info["cluster_id"] == "cluster-" + spoke.backend
+    assert info["state"] == "Healthy" and info["status"] == "healthy" and info["ready"] is True
+    assert info["last_hub_contact"] and info["last_hub_contact"].endswith(("Z", "+00:00"))
+    assert info["queue_depth"] == 0 and info["results_pending"] == 0 and info["metrics_enabled"] is True
+    counted = {key: value for key, value in status["operations"].items() if value}
+    assert {"%s/%s" % (kind, outcome): count for kind, by_outcome in info["operations"].items()
+            for outcome, count in by_outcome.items() if count} == counted
+    assert info["operations_total"]["completed"] == sum(
+        value for key, value in counted.items() if key.endswith("/completed"))
+    assert call(spoke.url + "/health/ready")[0] == 200
+
+
+def test_spoke_info_refuses_and_names() -> None:
+    bad = run_info({"url": "ftp://127.0.0.1:8080"})
+    assert bad["failed"] and "url" in bad["msg"]
+    gone = run_info({"url": "http://127.0.0.1:1", "timeout": 2})
+    assert gone["failed"] and "http://127.0.0.1:1" in gone["msg"] and gone.get("error_code") == "unavailable"
+    zero = run_info({"url": "http://127.0.0.1:1", "timeout": 0})
+    assert zero["failed"] and "timeout" in zero["msg"]
