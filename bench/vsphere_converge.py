@@ -132,13 +132,13 @@ def listing() -> None:
         with open_provider(LIST_PORT) as provider:
             from pyVmomi import vim  # pylint: disable=import-outside-toplevel
 
-            from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import inventory
+            from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import client
 
             provider.validate()
             bare, ours = [], []
             for _attempt in range(3):
                 started = time.perf_counter()
-                count = sum(1 for dummy in inventory.collect(provider.content, vim.VirtualMachine, ("name",)))
+                count = sum(1 for dummy in client.collect(provider.content, vim.VirtualMachine, ("name",)))
                 bare.append(time.perf_counter() - started)
                 started = time.perf_counter()
                 listed = len(provider.list_vms())

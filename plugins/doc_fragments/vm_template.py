@@ -18,6 +18,9 @@ options:
       cpu: {description: Virtual CPUs., type: int}
       memory: {description: "Memory, a quantity such as V(512Mi) or a number of MiB.", type: raw}
       firmware: {description: Boot firmware., type: str, choices: [bios, uefi]}
+      secure_boot:
+        description: UEFI secure boot, only with O(template.firmware=uefi); see M(virtrigaud.core.virtrigaud_vm).
+        type: bool
       disk_defaults:
         description: The root disk.
         type: dict

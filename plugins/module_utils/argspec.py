@@ -92,6 +92,7 @@ def vm_spec() -> Spec:
         "cpu": {"type": "int"},
         "memory": {"type": "raw"},
         "firmware": {"type": "str", "choices": list(FIRMWARES)},
+        "secure_boot": {"type": "bool"},
         "disk_defaults": {
             "type": "dict",
             "options": {"size": {"type": "raw"}, "type": {"type": "str", "choices": list(DISK_TYPES)}},

@@ -79,6 +79,7 @@ def observed_view(vm: ObservedVM) -> dict[str, Any]:
         "cpu": vm.cpu,
         "memory_mib": vm.memory_mib,
         "firmware": vm.firmware,
+        "secure_boot": vm.secure_boot,
         "root_disk_gib": root.size_gib if root else None,
         "disks": [{"name": d.name, "size_gib": d.size_gib} for d in vm.disks if d.name != "root"],
         "networks": [nics.nic_view(nic) for nic in vm.nics],
@@ -97,6 +98,8 @@ def plan(
     """Decide what to do; raise SpecError or PreconditionError when it cannot be done safely."""
     if policy.state == "absent" or desired is None:
         return _plan_absent(observed, policy)
+    if desired.secure_boot and not capabilities.supports_secure_boot:
+        raise UnsupportedError("this provider cannot create VMs with UEFI secure boot", option="secure_boot")
     if observed is None:
         if policy.clone_from:
             return _plan_clone(desired, policy, capabilities, clone_source)
@@ -141,7 +144,22 @@ def _plan_clone(
     return Plan((clone,) + rest.actions, None, after, rest.power_cycle)
 
 
+def _check_create_only(desired: VMSpec, observed: ObservedVM) -> None:
+    """Firmware and secure boot are chosen when a VM is created: a VM that has them otherwise is refused, not kept."""
+    for option, wanted, current in (("firmware", desired.firmware, observed.firmware),
+                                    ("secure_boot", desired.secure_boot, observed.secure_boot)):
+        if wanted is None or current is None or wanted == current:
+            continue
+        shown = ("on" if current else "off") if isinstance(current, bool) else current
+        raise UnsupportedError(
+            "%s is set when a VM is created, and VM '%s' has %s; changing it is not supported: leave the option "
+            "out, give the current value, or recreate the VM" % (option, observed.name, shown),
+            option=option,
+        )
+
+
 def _plan_update(desired: VMSpec, observed: ObservedVM, policy: Policy, capabilities: Capabilities) -> Plan:
+    _check_create_only(desired, observed)
     running = observed.power_state == "On"
     changes = _reconfigure_actions(desired, observed, capabilities, running)
     offline = [a for a in changes if not a.options.get("live")]

@@ -118,6 +118,8 @@ class VMSpec:
     cpu: Optional[int] = None
     memory_mib: Optional[int] = None
     firmware: Optional[str] = None
+    # Only with UEFI firmware; None when not given, so a backend's own default is left alone.
+    secure_boot: Optional[bool] = None
     disk_type: str = "thin"
     root_disk_gib: Optional[int] = None
     image: Optional[str] = None
@@ -137,6 +139,7 @@ class VMSpec:
             "cpu": self.cpu,
             "memory_mib": self.memory_mib,
             "firmware": self.firmware,
+            "secure_boot": self.secure_boot,
             "root_disk_gib": self.root_disk_gib,
             "image": self.image,
             "disks": [{"name": d.name, "size_gib": d.size_gib, "type": d.type} for d in self.disks],
@@ -180,34 +183,32 @@ def _whole_number(value: str) -> bool:
 
 def parse_memory_mib(value: Any, option: str = "memory") -> int:
     """Memory as MiB: an integer is MiB, a string is a quantity that must be whole MiB."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        mib = value
-    elif isinstance(value, str) and _whole_number(value):
-        mib = int(value)
-    else:
-        size = parse_quantity(value, option)
-        if size % MIB:
-            raise SpecError("'%s' is not a whole number of MiB; use binary units such as '4Gi'" % value, option=option)
-        mib = size // MIB
-    if not MIN_MEMORY_MIB <= mib <= MAX_MEMORY_MIB:
-        raise SpecError("must be between %d MiB and %d MiB, got %d MiB" % (MIN_MEMORY_MIB, MAX_MEMORY_MIB, mib), option=option)
-    return mib
+    return _within(_whole_units(value, option, MIB, "MiB", "4Gi"), MIN_MEMORY_MIB, MAX_MEMORY_MIB, "MiB", option)
 
 
 def parse_size_gib(value: Any, option: str) -> int:
     """Disk size as GiB: an integer is GiB, a string is a quantity that must be whole GiB."""
+    return _within(_whole_units(value, option, GIB, "GiB", "20Gi"), 1, MAX_DISK_GIB, "GiB", option)
+
+
+def _whole_units(value: Any, option: str, unit: int, unit_name: str, example: str) -> int:
+    """A bare number counts in ``unit``; a quantity must come to a whole number of them."""
     if isinstance(value, int) and not isinstance(value, bool):
-        gib = value
-    elif isinstance(value, str) and _whole_number(value):
-        gib = int(value)
-    else:
-        size = parse_quantity(value, option)
-        if size % GIB:
-            raise SpecError("'%s' is not a whole number of GiB; use binary units such as '20Gi'" % value, option=option)
-        gib = size // GIB
-    if not 1 <= gib <= MAX_DISK_GIB:
-        raise SpecError("must be between 1 GiB and %d GiB, got %d GiB" % (MAX_DISK_GIB, gib), option=option)
-    return gib
+        return value
+    if isinstance(value, str) and _whole_number(value):
+        return int(value)
+    size = parse_quantity(value, option)
+    if size % unit:
+        raise SpecError("'%s' is not a whole number of %s; use binary units such as '%s'" % (value, unit_name, example),
+                        option=option)
+    return size // unit
+
+
+def _within(amount: int, low: int, high: int, unit_name: str, option: str) -> int:
+    if not low <= amount <= high:
+        raise SpecError("must be between %d %s and %d %s, got %d %s"
+                        % (low, unit_name, high, unit_name, amount, unit_name), option=option)
+    return amount
 
 
 def _string(data: Mapping[str, Any], key: str, option: str, text: bool = False) -> Optional[str]:
@@ -367,6 +368,17 @@ def _parse_tags(value: Any) -> Optional[tuple[str, ...]]:
     return tuple(sorted(set(value)))
 
 
+def _secure_boot(value: Any, firmware: Optional[str]) -> Optional[bool]:
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise SpecError("expected true or false, got %r" % (value,), option="secure_boot")
+    if value and firmware != "uefi":
+        raise SpecError("secure boot needs UEFI firmware: set firmware: uefi with secure_boot: true",
+                        option="secure_boot")
+    return value
+
+
 def parse_vm(params: Mapping[str, Any], power_state: Optional[str] = None) -> VMSpec:
     """Parse and validate a VM spec from module-shaped parameters."""
     name = parse_vm_name(params.get("name"))
@@ -378,11 +390,13 @@ def parse_vm(params: Mapping[str, Any], power_state: Optional[str] = None) -> VM
     _unique([d.name for d in disks], "disks", "disk")
     if power_state is not None and power_state not in POWER_STATES:
         raise SpecError("'%s' is not one of: %s" % (power_state, ", ".join(POWER_STATES)), option="power_state")
+    firmware = _choice(_string(params, "firmware", "firmware"), FIRMWARES, "firmware")
     return VMSpec(
         name=name,
         cpu=_integer(params, "cpu", "cpu", 1, MAX_CPU),
         memory_mib=parse_memory_mib(params["memory"]) if params.get("memory") is not None else None,
-        firmware=_choice(_string(params, "firmware", "firmware"), FIRMWARES, "firmware"),
+        firmware=firmware,
+        secure_boot=_secure_boot(params.get("secure_boot"), firmware),
         disk_type=_choice(_string(defaults, "type", "disk_defaults.type"), DISK_TYPES, "disk_defaults.type") or "thin",
         root_disk_gib=(
             parse_size_gib(defaults["size"], "disk_defaults.size") if defaults.get("size") is not None else None

@@ -164,6 +164,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.kube import runtim
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import comparable
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.converge import Outcome, Request, Wait, converge
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import check_name
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.resources import provider_type_of
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 
 
@@ -228,9 +229,10 @@ def present(m: VirtrigaudRun) -> tuple[Outcome, bool, dict[str, Any]]:
     kept = {obj["kind"] for obj in wanted}
     waits = [Wait("Deployment", name, p["namespace"], runtime.rolled_out,
                   "the rollout of Deployment %s/%s" % (p["namespace"], name))] if p["wait"] else []
-    outcome = converge(m.kube, Request(
-        apply=wanted, prune=[(kind, name, p["namespace"]) for kind in runtime.OPTIONAL_KINDS if kind not in kept],
-        waits=waits, wait_timeout=p["wait_timeout"]), m.check_mode)
+    prune = [(kind, name, p["namespace"]) for kind in runtime.removable_kinds(provider_type_of(provider))
+             if kind not in kept]
+    outcome = converge(m.kube, Request(apply=wanted, prune=prune, waits=waits, wait_timeout=p["wait_timeout"]),
+                       m.check_mode)
     deployment = outcome.current("Deployment", name)
     status, status_changed = (_write_status(m, provider, deployment, tls_reason) if p["update_status"]
                               else (provider.get("status"), False))
@@ -241,7 +243,7 @@ def absent(m: VirtrigaudRun) -> tuple[Outcome, bool, dict[str, Any]]:
     p = m.params
     provider = m.kube.get("Provider", p["name"], p["namespace"])
     name = runtime.object_name({"metadata": {"name": p["name"], "namespace": p["namespace"]}})
-    kinds = ("Deployment", "Service") + runtime.OPTIONAL_KINDS
+    kinds = ("Deployment", "Service") + runtime.removable_kinds(provider_type_of(provider) if provider else None)
     outcome = converge(m.kube, Request(delete=[(kind, name, p["namespace"]) for kind in kinds]), m.check_mode)
     if provider is not None and p["update_status"] and provider.get("status") and outcome.changed:
         _patch_status(m, provider, runtime.REMOVED_STATUS, m.check_mode)

@@ -67,6 +67,17 @@ options:
     description: Boot firmware; only used when the VM is created.
     type: str
     choices: [bios, uefi]
+  secure_boot:
+    description:
+      - Boot with UEFI secure boot (keys enrolled). Only with O(firmware=uefi); set when the VM is created.
+      - A backend that cannot do it refuses the option before anything changes; an existing VM whose secure boot
+        differs is refused, not changed. Left out, the backend's default is kept and never compared.
+      - KubeVirt turns on the SMM feature with it; libvirt picks an OVMF secure-boot build on a q35 machine and
+        refuses it where the host has none; Proxmox VE adds an EFI vars disk with pre-enrolled keys (a VM made
+        from a template must keep its template's setting); vSphere sets C(efiSecureBootEnabled).
+      - A remote runtime carries it in the class's C(SecurityProfile); only this collection's runtime says it
+        supports it, so an upstream runtime refuses it.
+    type: bool
   disk_defaults:
     description: The root disk.
     type: dict

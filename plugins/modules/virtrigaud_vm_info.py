@@ -76,6 +76,9 @@ vms:
     firmware:
       description: V(bios) or V(uefi).
       type: str
+    secure_boot:
+      description: Whether the VM boots with UEFI secure boot; null where the backend does not report it.
+      type: bool
     disks:
       description: Disks, the root disk named V(root).
       type: list

@@ -21,7 +21,8 @@ description:
   - Members carry the tags C(vmset.<name>) and C(vmset-rev.<revision>), plus one tag C(<key>.<value>) per label.
     So one bulk listing tells where the set stands, and a run with nothing to change costs one query.
     Settings that only apply at creation (O(template.image), O(template.firmware)) reach existing members only
-    through V(Recreate), or when a member is removed and created again.
+    through V(Recreate), or when a member is removed and created again; a member whose secure boot differs from
+    O(template.secure_boot) is refused by name in an update.
   - Backend calls for different members run at the same time, up to O(parallelism), with each worker on its own
     connection, and start no faster than O(rate_limit) allows.
   - When members fail, the task fails and names every failed member and why. The other members of a wave
@@ -277,7 +278,7 @@ def run(m):
     p = dict(m.params, **set_options(m.params["definition"])) if m.params["definition"] else m.params
     spec = parse_set(dict(p, template=p["template"] or {}, replicas=0 if p["state"] == "absent" else p["replicas"]))
     provider = m.provider
-    members = before = members_of(spec, provider.current_vms())
+    members = before = members_of(spec, provider.list_vms())
     the_plan = plan_set(spec, members)
     if p["state"] == "absent":
         the_plan = SetPlan(the_plan.deletes, (), (), ())
@@ -289,11 +290,11 @@ def run(m):
         parallelism = p["parallelism"] or DEFAULT_PARALLELISM.get(p["provider_type"], 4)
         runner = SetRunner(m.provider_config(), spec, parallelism, m.deadline(), limiter, p["shutdown_timeout"])
         try:
-            runner.run(the_plan, members, provider.current_vms)
+            runner.run(the_plan, members, provider.list_vms)
         finally:
             runner.close()
         outcomes = runner.outcomes
-        members = members_of(spec, provider.current_vms())
+        members = members_of(spec, provider.list_vms())
         failures = runner.failures
         if failures:
             detail = "; ".join("%s: %s" % (name, error) for name, error in sorted(failures.items()))

@@ -76,7 +76,7 @@ def run(m):
     p = m.params
     probe = parse_set({"name": p["name"], "replicas": 0, "template": p["template"] or {}, "labels": p["labels"],
                        "ready_requires_ip": p["ready_requires_ip"]})
-    members = members_of(probe, m.provider.current_vms())
+    members = members_of(probe, m.provider.list_vms())
     ordinals = [member.ordinal for member in members]
     spec = parse_set({"name": p["name"], "replicas": max(ordinals) - min(ordinals) + 1 if ordinals else 0,
                       "ordinals": {"start": min(ordinals) if ordinals else 0}, "template": p["template"] or {},

@@ -2,8 +2,10 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The inventory plugin's work outside Ansible's inventory API: check sources, fetch them in parallel, shape hosts.
 
-Fetching goes through the provider layer's bulk ``list_vms``, one call per
-source, all sources at once.  What is fetched is plain data, so the plugin can
+Fetching goes through the provider layer's bulk listings (``inventory``, the
+summary, or ``list_vms`` with ``details``), one call per source, all sources at
+once, and each VM becomes the document ``ObservedVM.to_dict`` makes, as in module
+results.  What is fetched is plain data, so the plugin can
 cache it and rebuild groups from it without touching a backend.
 """
 
@@ -28,7 +30,6 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import check_name
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.connection import Connection, resolve
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import PROVIDER_TYPES, open_provider
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.codec import observed_document
 
 PREFIX = "virtrigaud_"
 KUBERNETES = "kubernetes"
@@ -118,7 +119,7 @@ def _fetch_provider(source: dict[str, Any], raw_data: bool, found: dict[str, Any
     records = []
     try:
         for vm in provider.list_vms() if source["details"] else provider.inventory():
-            record = observed_document(vm)
+            record = vm.to_dict()
             if raw_data:
                 record["raw"] = dict(vm.raw)
             records.append(record)

@@ -29,7 +29,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base imp
     TaskRef,
 )
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import open_provider
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote import codec
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote import translate as v1
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.wire import wire
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import Deadline, poll
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm, parse_vm_name
@@ -115,7 +115,7 @@ class ProviderService:
     def count_vms(self) -> None:
         """The VM counts of the metrics, on the runtime's timer; a failure leaves the last counts."""
         try:
-            self.metrics.count_vms(codec.power_state(vm.power_state) for vm in self.provider.list_vms())
+            self.metrics.count_vms(v1.power_state(vm.power_state) for vm in self.provider.list_vms())
         except errors.VirtrigaudError as err:
             self.log.warning("cannot count the VMs", extra=fields(reason=err.message))
 
@@ -131,7 +131,7 @@ class ProviderService:
         return {"ok": True, "message": "%s provider ready" % self.config.type}
 
     def Create(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
-        spec = parse_vm(codec.create_params(request))
+        spec = parse_vm(v1.create_params(request))
         with self._names.hold(spec.name):
             existing = self.provider.find(spec.name)
             if existing is not None:
@@ -164,8 +164,8 @@ class ProviderService:
         return self._task(lambda: self._finish(self.provider.power(request.id, op, timeout)))
 
     def Reconfigure(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
-        desired = codec.loads(request.desired_json, "desired_json")
-        change = codec.reconfiguration(desired, self._require(request.id))
+        desired = v1.loads(request.desired_json, "desired_json")
+        change = v1.reconfiguration(desired, self._require(request.id))
         if not change:
             return {}
         return self._task(lambda: self._finish(self.provider.reconfigure(request.id, change)))
@@ -176,9 +176,9 @@ class ProviderService:
             return {"exists": False, "power_state": "Off"}
         snapshots = self.provider.snapshot_list(request.id) if metadata.get("virtrigaud-include") == "snapshots" \
             else None
-        return {"exists": True, "power_state": codec.power_state(vm.power_state), "ips": list(vm.ip_addresses),
+        return {"exists": True, "power_state": v1.power_state(vm.power_state), "ips": list(vm.ip_addresses),
                 "console_url": vm.console_url or "",
-                "provider_raw_json": codec.dumps({codec.RAW_KEY: codec.observed_document(vm, snapshots)})}
+                "provider_raw_json": v1.dumps({v1.RAW_KEY: v1.observed_document(vm, snapshots)})}
 
     def TaskStatus(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
         known = self.tasks.status(request.task.id)
@@ -204,7 +204,7 @@ class ProviderService:
 
     def Clone(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
         parse_vm_name(request.target_name, "target_name")
-        change = codec.clone_overrides(request.class_json)
+        change = v1.clone_overrides(request.class_json)
         self._require(request.source_vm_id, "source_vm_id")
         with self._names.hold(request.target_name):
             existing = self.provider.find(request.target_name)
@@ -220,15 +220,16 @@ class ProviderService:
         return self.provider.capabilities().to_dict()
 
     def trailers(self, method: str) -> tuple[tuple[str, str], ...]:
-        """What our client reads beyond upstream's response: the in-place NIC changes the backend makes."""
+        """What our client reads beyond upstream's response: the in-place NIC changes the backend makes, and
+        whether it does secure boot."""
         if method != "GetCapabilities":
             return ()
-        return ((codec.NIC_CHANGES_KEY, codec.nic_changes_metadata(self.provider.capabilities())),)
+        return v1.capability_trailers(self.provider.capabilities())
 
     def ListVMs(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name,unused-argument
         vms = self.provider.list_vms()
-        self.metrics.count_vms(codec.power_state(vm.power_state) for vm in vms)
-        return {"vms": [codec.vm_info_fields(vm) for vm in vms]}
+        self.metrics.count_vms(v1.power_state(vm.power_state) for vm in vms)
+        return {"vms": [v1.vm_info_fields(vm) for vm in vms]}
 
     # helpers
 

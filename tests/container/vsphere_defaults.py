@@ -30,7 +30,7 @@ from pyVmomi import vim
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ProviderConfig
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import open_provider
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import inventory, session
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import client as session
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import Deadline
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import NetworkSpec, VMSpec
 
@@ -50,7 +50,7 @@ def _vcsim() -> ProviderConfig:
 
 
 def _one(content: Any, kind: Any, name: Optional[str] = None) -> Any:
-    return next((obj for obj, props in inventory.collect(content, kind, ("name",))
+    return next((obj for obj, props in session.collect(content, kind, ("name",))
                  if name is None or props.get("name") == name), None)
 
 

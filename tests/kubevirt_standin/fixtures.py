@@ -51,6 +51,7 @@ def _has(path: str) -> str:
 _T = "object.spec.template.spec"
 _IFACES = _T + ".domain.devices.interfaces"
 _EFI = _T + ".domain.firmware.bootloader.efi"
+_SMM = _T + ".domain.features.smm"
 # KubeVirt's VM webhook, the rules that matter to the collection, in CEL.
 RULES = [
     ("!(has(object.spec.running) && has(object.spec.runStrategy))",
@@ -76,8 +77,9 @@ RULES = [
     ("!has(object.spec.instancetype) || (!%s && !%s)"
      % (_has(_T + ".domain.cpu.sockets"), _has(_T + ".domain.memory.guest")),
      "VM field conflicts with the instancetype: spec.template.spec.domain.cpu.sockets / memory.guest"),
-    ("!%s || (%s && !%s.secureBoot) || (%s && %s.domain.features.smm.enabled)"
-     % (_has(_EFI), _has(_EFI + ".secureBoot"), _EFI, _has(_T + ".domain.features.smm.enabled"), _T),
+    # secureBoot defaults to true, and so does an smm feature's enabled.
+    ("!%s || (%s && !%s.secureBoot) || (%s && (!has(%s.enabled) || %s.enabled))"
+     % (_has(_EFI), _has(_EFI + ".secureBoot"), _EFI, _has(_SMM), _SMM, _SMM),
      "EFI secure boot requires the SMM feature"),
 ]
 
@@ -209,7 +211,14 @@ def raw_vms() -> list[tuple[k.Kind, dict]]:
                        spec=dict(spec, template={"spec": template}))
     return [(k.VM, vm("vr-running-and-strategy", {"running": False, "runStrategy": "Halted"}, {"pod": {}})),
             (k.VM, vm("vr-masquerade-on-multus", {"runStrategy": "Halted"},
-                      {"multus": {"networkName": "vr-multus"}}))]
+                      {"multus": {"networkName": "vr-multus"}})),
+            (k.VM, _without_smm(vm("vr-secure-boot-without-smm", {"runStrategy": "Halted"}, {"pod": {}})))]
+
+
+def _without_smm(vm: dict) -> dict:
+    """EFI with secureBoot left out, which KubeVirt takes as on, and no SMM feature."""
+    vm["spec"]["template"]["spec"]["domain"]["firmware"] = {"bootloader": {"efi": {}}}
+    return vm
 
 
 def install(api: Api, crd_files: list[str], ca_bundle: bytes, role_file: str, users: dict[str, bool],

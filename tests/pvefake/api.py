@@ -85,7 +85,21 @@ PROPERTY_STRINGS: dict[str, dict[str, SubKey]] = {
               "type": SubKey("string", enum=("virtio", "isa")), "freeze-fs-on-backup": SubKey("boolean")},
     "net": NET,
     "drive": DRIVE,
+    "efidisk": {
+        "file": SubKey("string", default_key=True),
+        "efitype": SubKey("string", enum=("2m", "4m")),
+        "format": DRIVE["format"],
+        "import-from": SubKey("string"),
+        "ms-cert": SubKey("string", enum=("2011", "2023", "2023w", "2023k")),
+        "pre-enrolled-keys": SubKey("boolean"),
+        "size": SubKey("disk-size"),
+    },
 }
+
+
+def drive_keys(key: str) -> dict[str, SubKey]:
+    """The property-string keys of a disk's value: an EFI vars disk has its own."""
+    return PROPERTY_STRINGS["efidisk" if key.startswith("efidisk") else "drive"]
 
 
 def _prop(kind: str) -> Param:
@@ -127,6 +141,7 @@ CONFIG: dict[str, Param] = {
     "virtio[n]": _prop("drive"),
     "sata[n]": _prop("drive"),
     "ide[n]": _prop("drive"),
+    "efidisk0": _prop("efidisk"),
 }
 INDEXED = {"ipconfig": 32, "net": 32, "scsi": 31, "virtio": 16, "sata": 6, "ide": 4}
 UPDATE = dict(CONFIG, delete=Param("string", "pve-configid-list"), revert=Param("string", "pve-configid-list"),

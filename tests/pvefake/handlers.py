@@ -13,7 +13,8 @@ import re
 import time
 from typing import Any, Callable
 
-from .api import CONFIG, PROPERTY_STRINGS, ParamError, declared, parse_property_string, print_property_string
+from .api import (CONFIG, PROPERTY_STRINGS, ParamError, declared, drive_keys, parse_property_string,
+                  print_property_string)
 from .model import GIB, INTEGER_KEYS, Cluster, VM, format_size, is_disk, parse_size
 from .tasks import PveError, Task, TaskWarning
 
@@ -261,7 +262,7 @@ def qemu_create(cluster: Cluster, params: Params, user: str) -> Any:
     values, dummy = _config_values({k: v for k, v in params.items() if k not in ("start", "pool")})
     for key, value in values.items():
         if is_disk(key):
-            target = parse_property_string(value, PROPERTY_STRINGS["drive"]).get("file", "")
+            target = parse_property_string(value, drive_keys(key)).get("file", "")
             if ":" in target:
                 cluster.storage(target.split(":", 1)[0])
     vm = VM(vmid=vmid, node=node, conf={"lock": "create"})
@@ -302,7 +303,7 @@ def vm_clone(cluster: Cluster, params: Params, user: str) -> Any:
     conf = dict(source.snapshots[snapname]["conf"] if snapname else source.conf)
     for key, value in conf.items():
         if is_disk(key) and "media=cdrom" not in value and ":" in value:
-            volid = parse_property_string(value, PROPERTY_STRINGS["drive"])["file"]
+            volid = parse_property_string(value, drive_keys(key))["file"]
             storage = cluster.storage(volid.split(":", 1)[0])
             if not full and not storage.supports_clone(volid, snapname):
                 raise PveError("Linked clone feature is not supported for '%s' (%s)" % (volid, key))
@@ -326,11 +327,11 @@ def vm_clone(cluster: Cluster, params: Params, user: str) -> Any:
                 net.pop("macaddr", None)
                 copy[key] = cluster.normalise(clone, key, print_property_string(net, first="model"))
             elif is_disk(key) and "cloudinit" in value:
-                drive = parse_property_string(value, PROPERTY_STRINGS["drive"])
+                drive = parse_property_string(value, drive_keys(key))
                 drive["file"] = cluster.cloudinit_volume(cluster.storage(drive["file"].split(":")[0]), newid)
                 copy[key] = print_property_string(drive, first="file")
             elif is_disk(key) and "media=cdrom" not in value:
-                drive = parse_property_string(value, PROPERTY_STRINGS["drive"])
+                drive = parse_property_string(value, drive_keys(key))
                 volid, size = drive["file"], cluster.volumes.get(drive["file"], {}).get("size", 0)
                 storage = cluster.storage(params.get("storage") or volid.split(":", 1)[0])
                 base = volid if not full and ("/base-" in volid or ":base-" in volid) else None
@@ -363,7 +364,7 @@ def vm_template(cluster: Cluster, params: Params, user: str) -> Any:
     def work(task: Task) -> None:
         for key, value in list(vm.conf.items()):
             if is_disk(key) and "media=cdrom" not in value:
-                drive = parse_property_string(value, PROPERTY_STRINGS["drive"])
+                drive = parse_property_string(value, drive_keys(key))
                 old = drive["file"]
                 new = old.replace("vm-%d-disk" % vm.vmid, "base-%d-disk" % vm.vmid)
                 cluster.volumes[new] = cluster.volumes.pop(old, {"size": 0, "vmid": vm.vmid, "base": None})
@@ -389,7 +390,7 @@ def qemu_destroy(cluster: Cluster, params: Params, user: str) -> Any:
     def work(task: Task) -> None:
         if held and held != "suspended":
             raise PveError("VM is locked (%s)" % held)
-        owned = [parse_property_string(v, PROPERTY_STRINGS["drive"])["file"] for k, v in vm.conf.items()
+        owned = [parse_property_string(v, drive_keys(k))["file"] for k, v in vm.conf.items()
                  if is_disk(k) and ("media=cdrom" not in v or "cloudinit" in v)]
         owned += [v for k, v in vm.conf.items() if k.startswith("unused")]
         for volid in owned:
@@ -542,7 +543,7 @@ def vm_resize(cluster: Cluster, params: Params, user: str) -> Any:
         value = vm.conf.get(params["disk"])
         if value is None:
             raise PveError("disk '%s' does not exist" % params["disk"])
-        drive = parse_property_string(value, PROPERTY_STRINGS["drive"])
+        drive = parse_property_string(value, drive_keys(params["disk"]))
         current = parse_size(drive.get("size", "0"))[1]
         new = current + size if relative else size
         if new < current:

@@ -19,10 +19,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from .api import PROPERTY_STRINGS, ParamError, parse_property_string, print_property_string
+from .api import PROPERTY_STRINGS, ParamError, drive_keys, parse_property_string, print_property_string
 from .tasks import PveError, TaskRunner
 
 GIB = 1024 ** 3
+EFI_VARS_BYTES = 4 * 1024 ** 2
 INTEGER_KEYS = {"cores", "sockets", "vcpus", "balloon", "numa", "onboot", "protection", "template"}
 FAST_PLUG = {"name", "description", "tags", "onboot", "protection", "ciuser", "cipassword", "sshkeys", "cicustom",
              "nameserver", "searchdomain", "citype", "lock"}
@@ -109,7 +110,7 @@ class VM:
         return int(conf.get("vcpus") or int(conf.get("cores", 1)) * int(conf.get("sockets", 1)))
 
     def disks(self) -> dict[str, dict[str, Any]]:
-        return {key: parse_property_string(value, PROPERTY_STRINGS["drive"])
+        return {key: parse_property_string(value, drive_keys(key))
                 for key, value in self.conf.items() if is_disk(key)}
 
     def check_lock(self, allowed: tuple[str, ...] = ()) -> None:
@@ -182,13 +183,16 @@ class Cluster:
             mac = net.pop("macaddr", None) or self.new_mac()
             return print_property_string(dict({model: mac.upper()}, **net))
         if is_disk(key):
-            drive = parse_property_string(value, PROPERTY_STRINGS["drive"])
+            efi = key.startswith("efidisk")
+            drive = parse_property_string(value, drive_keys(key))
             match = _NEW_DISK.match(drive.get("file", ""))
             if drive.get("file", "").endswith(":cloudinit"):
                 drive["file"] = self.cloudinit_volume(self.storage(drive["file"].split(":")[0]), vm.vmid)
                 drive["media"] = "cdrom"
             elif match:
-                storage, size = self.storage(match.group(1)), int(float(match.group(2)) * GIB)
+                # PVE ignores an EFI vars disk's size: it copies the OVMF vars template, 4 MiB for efitype=4m.
+                size = EFI_VARS_BYTES if efi else int(float(match.group(2)) * GIB)
+                storage = self.storage(match.group(1))
                 drive["file"] = self.allocate(storage, vm.vmid, size)
                 drive["size"] = format_size(size)
             return print_property_string(drive, first="file")
@@ -280,7 +284,7 @@ class Cluster:
             index = 0
             while "unused%d" % index in vm.conf:
                 index += 1
-            vm.conf["unused%d" % index] = parse_property_string(value, PROPERTY_STRINGS["drive"])["file"]
+            vm.conf["unused%d" % index] = parse_property_string(value, drive_keys(key))["file"]
         elif key.startswith("unused") and value is not None:
             self.volumes.pop(value, None)
 

@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 from ..errors import SpecError
 from ..providers.connection import PROVIDER_DEFAULTS, default_variable, provider_defaults_read, snake_case
+from ..providers.kubevirt.client import CLUSTER_ROLE_RULES as KUBEVIRT_CLUSTER_RULES
 from ..providers.kubevirt.client import ROLE_RULES as KUBEVIRT_RULES
 from .durations import seconds
 from .resources import provider_type_of
@@ -34,6 +35,7 @@ UPSTREAM_IMAGE_TYPES = ("vsphere", "libvirt", "proxmox")
 # none enforces spec.rateLimit.
 UPSTREAM_DEFAULTS_READ = {"vsphere": ("datastore", "storagePod", "cluster", "folder")}
 CHECKSUM_ANNOTATION = "virtrigaud.core/credentials-checksum"
+NAMESPACE_LABEL = "virtrigaud.io/provider-namespace"
 DEFAULT_SECURITY_CONTEXT = {
     "runAsNonRoot": True,
     "runAsUser": 65532,
@@ -214,7 +216,10 @@ def container_env(provider: dict, tls_enabled: bool) -> list[dict]:
     rate_limit = spec.get("rateLimit") or {}
     env += [{"name": "PROVIDER_RATE_LIMIT_" + key.upper(), "value": str(rate_limit[key])} for key in ("qps", "burst")
             if rate_limit.get(key)]
-    return env + list(runtime.get("env") or [])
+    # A Provider's own variables come last and win, as in a pod; server-side apply refuses a name given twice.
+    given = list(runtime.get("env") or [])
+    overridden = {item.get("name") for item in given}
+    return [item for item in env if item["name"] not in overridden] + given
 
 
 def _probe(path: str, delay: int, period: int) -> dict:
@@ -362,12 +367,31 @@ def service_account_objects(provider: dict, options: RuntimeOptions) -> list[dic
     kubevirt = provider_type_of(provider) == "kubevirt"
     if kubevirt:
         rules += copy.deepcopy(KUBEVIRT_RULES)
-    return [
+    subjects = [{"kind": "ServiceAccount", "name": name, "namespace": provider["metadata"]["namespace"]}]
+    objects = [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata, "automountServiceAccountToken": kubevirt},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": metadata, "rules": rules},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": metadata,
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": provider["metadata"]["namespace"]}]},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name}, "subjects": subjects},
+    ]
+    if kubevirt:
+        objects += _cluster_rbac(provider, options, subjects)
+    return objects
+
+
+def _cluster_rbac(provider: dict, options: RuntimeOptions, subjects: list[dict]) -> list[dict]:
+    """The cluster-wide reads of a kubevirt runtime (StorageClasses, cluster instancetypes and preferences, the
+    KubeVirt CR).  Cluster-scoped, so the Provider cannot own them: its labels and name, which holds the Provider's
+    namespace, are how ``state=absent`` finds them."""
+    metadata = {key: value for key, value in _metadata(provider, options).items()
+                if key not in ("namespace", "ownerReferences")}
+    metadata["labels"] = dict(metadata["labels"], **{NAMESPACE_LABEL: provider["metadata"]["namespace"]})
+    return [
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": metadata,
+         "rules": copy.deepcopy(KUBEVIRT_CLUSTER_RULES)},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": metadata,
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": metadata["name"]},
+         "subjects": subjects},
     ]
 
 
@@ -411,6 +435,14 @@ def runtime_objects(provider: dict, options: RuntimeOptions, checksum: Optional[
 
 
 OPTIONAL_KINDS = ("ServiceAccount", "Role", "RoleBinding", "NetworkPolicy", "PodDisruptionBudget")
+# Written for kubevirt runtimes only; looked for only there (or when the Provider is gone), so that a deployer
+# of other runtimes needs no rights on cluster-scoped RBAC.
+CLUSTER_KINDS = ("ClusterRole", "ClusterRoleBinding")
+
+
+def removable_kinds(provider_type: Optional[str]) -> tuple[str, ...]:
+    """The optional kinds a runtime of this type (None: unknown) may have, to remove those no longer wanted."""
+    return OPTIONAL_KINDS + (CLUSTER_KINDS if provider_type in ("kubevirt", None) else ())
 
 
 def runtime_status(provider: dict, deployment_status: Optional[dict], tls_reason: str, now: str) -> dict:

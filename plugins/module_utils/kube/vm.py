@@ -42,6 +42,8 @@ def vm_class(spec: VMSpec, namespace: str) -> dict:
         raise SpecError("a VirtualMachine needs a class: give cpu and memory, or class_ref", option="cpu")
     body: dict[str, Any] = {"cpu": spec.cpu, "memory": "%dMi" % spec.memory_mib,
                             "firmware": (spec.firmware or "bios").upper()}
+    if spec.secure_boot is not None:
+        body["securityProfile"] = {"secureBoot": spec.secure_boot}
     if spec.root_disk_gib is not None:
         body["diskDefaults"] = {"type": spec.disk_type, "size": "%dGi" % spec.root_disk_gib}
     return _object("VMClass", spec.name, namespace, spec.name, body)

@@ -84,9 +84,13 @@ def _template(found: dict[str, dict[str, dict]], vm: dict) -> dict:
     template: dict[str, Any] = {}
     vm_class = _referenced(found, "VMClass", vm.get("classRef"), "classRef")
     if vm_class:
-        firmware = str(vm_class.get("firmware") or "BIOS").upper()
+        security = _part(vm_class.get("securityProfile"), "a VMClass's securityProfile")
+        # Upstream's providers boot a class with secure boot and no firmware named from EFI.
+        firmware = str(vm_class.get("firmware") or ("UEFI" if security.get("secureBoot") is True else "BIOS")).upper()
         template.update(cpu=vm_class.get("cpu"), memory=vm_class.get("memory"),
                         firmware="uefi" if firmware in ("UEFI", "EFI") else "bios")
+        if security.get("secureBoot") is not None:
+            template["secure_boot"] = security["secureBoot"]
         defaults = _part(vm_class.get("diskDefaults"), "a VMClass's diskDefaults")
         if defaults:
             template["disk_defaults"] = {"size": defaults.get("size"), "type": defaults.get("type")}

@@ -123,6 +123,8 @@ class ObservedVM:
     cpu: Optional[int] = None
     memory_mib: Optional[int] = None
     firmware: Optional[str] = None
+    # None where the backend does not report it.
+    secure_boot: Optional[bool] = None
     max_cpu: Optional[int] = None
     max_memory_mib: Optional[int] = None
     disks: tuple[ObservedDisk, ...] = ()
@@ -152,6 +154,7 @@ class ObservedVM:
             "cpu": self.cpu,
             "memory_mib": self.memory_mib,
             "firmware": self.firmware,
+            "secure_boot": self.secure_boot,
             "disks": [dict(vars(d)) for d in self.disks],
             "nics": [n.to_dict() for n in self.nics],
             "ip_addresses": list(self.ip_addresses),
@@ -188,6 +191,8 @@ class Capabilities:
     # the in-place NIC changes the backend makes, each "live" (on a running VM) or "offline" (on a stopped one).
     # A change missing here is refused.
     nic_changes: Mapping[str, str] = field(default_factory=dict, metadata={"wire": False})
+    # Not on the wire either: whether the backend creates VMs with UEFI secure boot (``secure_boot: true``).
+    supports_secure_boot: bool = field(default=False, metadata={"wire": False})
 
     @classmethod
     def wire_fields(cls) -> tuple[str, ...]:
@@ -321,22 +326,19 @@ class Provider(abc.ABC):
             ConflictError: several VMs carry the name; the message lists their ids.
         """
 
+    # Two listings, both in bulk.  list_vms() is the full one: every VM as it is now, as describe() reports it;
+    # whatever acts on what it reads (modules, VM sets, the runtime's ListVMs) uses it.  inventory() is the light
+    # one the inventory shows: one cheap query, which may leave out what costs a round trip per VM (disks, NICs)
+    # and may trail behind changes by seconds (Proxmox reads pvestatd's statistics); nothing acts on it.
+
     @abc.abstractmethod
     def list_vms(self) -> list[ObservedVM]:
-        """Every VM of this provider, fetched in bulk."""
-
-    # False where inventory() reads statistics that trail behind changes, so that a VM made or changed a moment
-    # ago may be missing or stale there: callers that act on what they read use list_vms() instead.
-    inventory_is_current = True
+        """Every VM of this provider as it is now, fetched in bulk: the full listing."""
 
     def inventory(self) -> list[ObservedVM]:
-        """Every VM, from one bulk query: what the inventory lists.  Backends whose full listing costs a round
-        trip per VM return what their bulk query carries instead."""
+        """Every VM from the backend's cheapest bulk query: the summary listing the inventory shows.  Backends
+        whose full listing is that query already keep this default."""
         return self.list_vms()
-
-    def current_vms(self) -> list[ObservedVM]:
-        """Every VM as it is now, as cheaply as the backend allows: inventory() where it is current."""
-        return self.inventory() if self.inventory_is_current else self.list_vms()
 
     @abc.abstractmethod
     def create(self, spec: VMSpec) -> tuple[str, TaskRef]:

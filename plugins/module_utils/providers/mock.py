@@ -106,6 +106,7 @@ class MockProvider(Provider):
             supported_transfer_modes=("relay",),
             nic_changes={"set_network": "live", "set_mac_address": "live", "set_ip_address": "live",
                          "remove_network": "live"},
+            supports_secure_boot=True,
         )
 
     def describe(self, vm_id: str) -> Optional[ObservedVM]:
@@ -139,6 +140,7 @@ class MockProvider(Provider):
                 "max_cpu": min(4 * (spec.cpu or 1), 128),
                 "max_memory_mib": 4 * (spec.memory_mib or 512),
                 "firmware": spec.firmware or "bios",
+                "secure_boot": bool(spec.secure_boot),
                 "disks": [{"name": "root", "size_gib": spec.root_disk_gib or 10}]
                 + [{"name": d.name, "size_gib": d.size_gib} for d in spec.disks],
                 "nics": [_nic(n, i) for i, n in enumerate(spec.networks)],
@@ -292,6 +294,7 @@ def _observed(record: dict[str, Any]) -> ObservedVM:
         cpu=record["cpu"],
         memory_mib=record["memory_mib"],
         firmware=record["firmware"],
+        secure_boot=record.get("secure_boot", False),
         max_cpu=record["max_cpu"],
         max_memory_mib=record["max_memory_mib"],
         disks=tuple(ObservedDisk(name=d["name"], size_gib=d["size_gib"], format="qcow2") for d in record["disks"]),

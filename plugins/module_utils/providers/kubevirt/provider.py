@@ -101,6 +101,7 @@ class KubevirtProvider(Provider):
             supported_network_types=("pod", "multus"),
             # KubeVirt hot-plugs new bridge NICs only; a NIC removed or re-attached takes effect at a restart.
             nic_changes={"remove_network": "offline", "set_network": "offline", "set_mac_address": "offline"},
+            supports_secure_boot=True,
         )
 
     def live_update(self) -> bool:

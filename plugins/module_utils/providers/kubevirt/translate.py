@@ -233,9 +233,25 @@ def _domain(spec: VMSpec, placement: Placement) -> dict[str, Any]:
         cpu, memory = spec.cpu or 1, spec.memory_mib or 512
         domain["cpu"] = {"sockets": cpu, "cores": 1, "threads": 1, "maxSockets": min(HOTPLUG_FACTOR * cpu, MAX_SOCKETS)}
         domain["memory"] = {"guest": quantity_mib(memory), "maxGuest": quantity_mib(HOTPLUG_FACTOR * memory)}
-    if spec.firmware:
-        domain["firmware"] = {"bootloader": {"efi": {"secureBoot": False}} if spec.firmware == "uefi" else {"bios": {}}}
+    if spec.firmware == "uefi":
+        # KubeVirt turns secure boot on when secureBoot is left out, and refuses it without the SMM feature.
+        domain["firmware"] = {"bootloader": {"efi": {"secureBoot": bool(spec.secure_boot)}}}
+        if spec.secure_boot:
+            domain["features"] = {"smm": {"enabled": True}}
+    elif spec.firmware:
+        domain["firmware"] = {"bootloader": {"bios": {}}}
     return domain
+
+
+def secure_boot_of(domain: Mapping[str, Any]) -> bool:
+    """Whether KubeVirt boots the VM with secure boot: an EFI bootloader's ``secureBoot`` defaults to true."""
+    efi = ((domain.get("firmware") or {}).get("bootloader") or {}).get("efi")
+    return efi is not None and (efi or {}).get("secureBoot", True) is not False
+
+
+def _smm_enabled(domain: Mapping[str, Any]) -> bool:
+    smm = (domain.get("features") or {}).get("smm")
+    return smm is not None and (smm or {}).get("enabled", True) is not False
 
 
 def _volumes(spec: VMSpec, placement: Placement, image: Optional[Image], root_gib: Optional[int]
@@ -324,6 +340,9 @@ def admission_errors(vm: Mapping[str, Any]) -> list[tuple[str, str]]:
         elif "masquerade" in interface and "pod" not in network:
             found.append((where + ".masquerade", "masquerade binding is only allowed on the pod network, not on "
                                                  "multus network '%s'" % interface.get("name")))
+    domain = template.get("domain") or {}
+    if secure_boot_of(domain) and not _smm_enabled(domain):
+        found.append(("spec.template.spec.domain.features.smm", "EFI secure boot needs the SMM feature enabled"))
     return found
 
 
@@ -520,6 +539,7 @@ def observed(vm: Mapping[str, Any], vmi: Optional[Mapping[str, Any]] = None,
         cpu=sockets * per_socket if sockets else (1 if not instancetype else None),
         memory_mib=memory_mib,
         firmware="uefi" if "efi" in ((domain.get("firmware") or {}).get("bootloader") or {}) else "bios",
+        secure_boot=secure_boot_of(domain),
         max_cpu=int(cpu["maxSockets"]) * per_socket if cpu.get("maxSockets") and not instancetype else None,
         max_memory_mib=mib(memory.get("maxGuest")) if not instancetype else None,
         disks=_disks(vm, template, claims or {}),

@@ -16,7 +16,7 @@ from ...errors import NotFoundError, UnsupportedError
 from ...spec import NetworkSpec
 from .. import nics as nic_values
 from ..base import NicChange, Reconfiguration
-from . import domain_xml as dx
+from . import translate as dx
 
 
 def random_mac() -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from ...errors import PreconditionError
 from ..base import Snapshot
-from . import domain_xml as dx
+from . import translate as dx
 
 DISK_ONLY_HINT = (
     "libvirt saves the memory of a running VM with every snapshot. For a disk-only snapshot, stop the VM first "

@@ -11,14 +11,12 @@ for its PVE task (bounded by ``wait_timeout``), so returned tasks are done.
 from __future__ import annotations
 
 import datetime
-import os
 import time
-import uuid
 from typing import Any, Optional
 
 from ... import errors
 from ...resilience import Deadline
-from ...spec import DiskSpec, VMSpec
+from ...spec import VMSpec
 from ..base import (
     Capabilities,
     ObservedVM,
@@ -30,6 +28,7 @@ from ..base import (
     TaskRef,
     TaskStatus,
 )
+from . import cloudinit, storage
 from . import translate as pve
 from .client import Session, task_failure
 
@@ -42,8 +41,6 @@ DIGEST_ATTEMPTS = 3
 
 class ProxmoxProvider(Provider):
     type_name = "proxmox"
-    # cluster/resources comes from pvestatd: new VMs show up, and states change, up to ~10 s late.
-    inventory_is_current = False
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
@@ -139,19 +136,32 @@ class ProxmoxProvider(Provider):
             # unplugs a removed one; ipconfigN reaches the guest through cloud-init at its next boot.
             nic_changes={"set_network": "live", "set_mac_address": "live", "remove_network": "live",
                          "set_ip_address": "offline"},
+            supports_secure_boot=True,
         )
 
     def check_spec(self, spec: VMSpec) -> None:
         pve.check_tags(spec.tags)
         self.check_networks(spec)
         node = self._placement_node(spec)
-        storage, option = self._storage_choice(spec)
-        if storage:
-            self._require_storage(node, storage, option, "images")
+        chosen, option = storage.storage_choice(spec, self.config.options)
+        if chosen:
+            storage.require_storage(self.session, node or self._least_loaded(), chosen, option, "images")
         if self.config.options.get("snippets_storage"):
-            self._require_storage(node, self.config.options["snippets_storage"], "snippets_storage", "snippets")
+            storage.require_storage(self.session, node or self._least_loaded(), self.config.options["snippets_storage"],
+                                    "snippets_storage", "snippets")
         if spec.image:
-            self._template(spec.image)
+            self._check_template_secure_boot(spec, self._template(spec.image))
+
+    def _check_template_secure_boot(self, spec: VMSpec, template: dict[str, Any]) -> None:
+        """A clone keeps its template's firmware and EFI vars, so secure boot must already be as wanted there."""
+        if spec.secure_boot is None:
+            return
+        config = self.session.get(self._path(template["node"], int(template["vmid"]), "config"))
+        if pve.secure_boot_of(config) != spec.secure_boot:
+            raise errors.SpecError("template '%s' has secure boot %s and its clones keep it; leave secure_boot out "
+                                   "or use a template that has it %s" % (
+                                       spec.image, "on" if not spec.secure_boot else "off",
+                                       "on" if spec.secure_boot else "off"), option="secure_boot")
 
     def check_networks(self, spec: VMSpec) -> None:
         for index, network in enumerate(spec.networks):
@@ -171,19 +181,6 @@ class ProxmoxProvider(Provider):
         if nodes[wanted].get("status") != "online":
             raise errors.UnavailableError("node '%s' is %s" % (wanted, nodes[wanted].get("status")))
         return wanted
-
-    def _storage_choice(self, spec: VMSpec) -> tuple[Optional[str], str]:
-        if spec.placement.datastore:
-            return spec.placement.datastore, "placement.datastore"
-        return self.config.options.get("storage_pool"), "default_datastore"
-
-    def _require_storage(self, node: Optional[str], storage: str, option: str, content: str) -> None:
-        node = node or self._least_loaded()
-        found = [s for s in self.session.get("nodes/%s/storage" % node) if s.get("storage") == storage]
-        if not found:
-            raise errors.SpecError("storage '%s' does not exist on node '%s'" % (storage, node), option=option)
-        if content not in str(found[0].get("content", "")).split(","):
-            raise errors.SpecError("storage '%s' does not hold %s" % (storage, content), option=option)
 
     def _least_loaded(self) -> str:
         """The online node with the least memory in use, then the fewest VMs: one cluster/resources call."""
@@ -287,13 +284,15 @@ class ProxmoxProvider(Provider):
 
     def _create_from_scratch(self, spec: VMSpec) -> tuple[int, str]:
         node = self._placement_node(spec) or self._least_loaded()
-        storage = self._storage_choice(spec)[0] or "local-lvm"
-        root = pve.disk_value(storage, _root(spec))
+        chosen = storage.storage_choice(spec, self.config.options)[0] or "local-lvm"
+        root = pve.disk_value(chosen, storage.root_disk(spec))
 
         def start(vmid: int) -> str:
-            values = self._hardware(spec, vmid, storage, {})
+            values = self._hardware(spec, vmid, chosen, {})
             values.update(vmid=vmid, name=spec.name, ostype="l26", scsihw="virtio-scsi-pci", scsi0=root,
                           bios="ovmf" if spec.firmware == "uefi" else "seabios")
+            if spec.secure_boot:
+                values["efidisk0"] = pve.efi_disk(storage)
             return self.session.post("nodes/%s/qemu" % node, **values)
 
         vmid, upid = self._reserve(start)
@@ -304,10 +303,10 @@ class ProxmoxProvider(Provider):
         template = self._template(spec.image or "")
         source_node = template["node"]
         node = self._placement_node(spec) or self._least_loaded()
-        storage = self._storage_choice(spec)[0]
+        chosen = storage.storage_choice(spec, self.config.options)[0]
 
         def start(vmid: int) -> str:
-            params: dict[str, Any] = {"newid": vmid, "name": spec.name, "full": True, "storage": storage}
+            params: dict[str, Any] = {"newid": vmid, "name": spec.name, "full": True, "storage": chosen}
             return self._clone_to(source_node, int(template["vmid"]), node, params)
 
         vmid, upid = self._reserve(start)
@@ -315,7 +314,7 @@ class ProxmoxProvider(Provider):
         node = self._node_of(vmid) or node
         try:
             config = self.session.get(self._path(node, vmid, "config"))
-            values = self._hardware(spec, vmid, pve.root_storage(config) or storage or "local-lvm", config)
+            values = self._hardware(spec, vmid, pve.root_storage(config) or chosen or "local-lvm", config)
             stale = [k for k in config if k.startswith("net") and k[3:].isdigit() and k not in values]
             self._put_config(node, vmid, values, delete=stale)
             root_gib = pve.size_gib(pve.property_string(str(config.get(pve.ROOT_KEY, "")), "file").get("size", ""))
@@ -326,14 +325,14 @@ class ProxmoxProvider(Provider):
             raise
         return vmid, node
 
-    def _hardware(self, spec: VMSpec, vmid: int, storage: str, config: dict[str, Any]) -> dict[str, Any]:
+    def _hardware(self, spec: VMSpec, vmid: int, disk_storage: str, config: dict[str, Any]) -> dict[str, Any]:
         """Config values for the spec's CPU, memory, data disks, NICs, tags, cloud-init and the record."""
         cpu, memory = spec.cpu or 1, spec.memory_mib or 512
         values: dict[str, Any] = dict(pve.cpu_settings(cpu), memory=str(memory), numa=True, hotplug=pve.HOTPLUG,
                                       agent="1")
         record: dict[str, Any] = {"maxMemoryMiB": pve.HOTPLUG_FACTOR * memory, "disks": {}, "nics": {}}
         for key, disk in zip(pve.free_keys("scsi", config, len(spec.disks), first=1), spec.disks):
-            values[key] = pve.disk_value(storage, disk)
+            values[key] = pve.disk_value(disk_storage, disk)
             record["disks"][key] = disk.name
         default_bridge = self.config.options.get("bridge")
         for index, network in enumerate(spec.networks):
@@ -343,46 +342,9 @@ class ProxmoxProvider(Provider):
             values.update(pve.static_values(key, network))
         if spec.tags:
             values["tags"] = pve.pve_tags(spec.tags)
-        values.update(self._cloud_init(spec, vmid, storage))
+        values.update(cloudinit.config_values(spec, vmid, disk_storage, self.config.options, self._warn_once))
         values["description"] = pve.write_record(config.get("description"), record)
         return values
-
-    def _cloud_init(self, spec: VMSpec, vmid: int, storage: str) -> dict[str, Any]:
-        if not spec.cloud_init and not any(n.ip_address for n in spec.networks):
-            return {}
-        values: dict[str, Any] = {"ide2": "%s:cloudinit" % storage}
-        snippets, folder = self.config.options.get("snippets_storage"), self.config.options.get("snippets_dir")
-        if snippets and folder and spec.cloud_init:
-            values["cicustom"] = self._write_snippets(spec, vmid, snippets, folder)
-            return values
-        ci_values, dropped = pve.cloud_init_fallback(spec)
-        values.update(ci_values)
-        if dropped:
-            self._warn_once("Proxmox VE's ci* keys cannot carry %s; set snippets_storage and snippets_dir to pass "
-                            "the full cloud-init documents" % ", ".join(dropped))
-        return values
-
-    @staticmethod
-    def _write_snippets(spec: VMSpec, vmid: int, storage: str, folder: str) -> str:
-        meta = spec.cloud_init.meta_data or "instance-id: %s\nlocal-hostname: %s\n" % (uuid.uuid4(), spec.name)
-        parts = []
-        for kind, text in (("user", spec.cloud_init.user_data), ("meta", meta),
-                           ("network", spec.cloud_init.network_config)):
-            if not text:
-                continue
-            name = "virtrigaud-%d-%s.yaml" % (vmid, kind)
-            path = os.path.join(folder, "snippets", name)
-            try:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                with open(path + ".tmp", "w", encoding="utf-8") as handle:
-                    handle.write(text)
-                os.chmod(path + ".tmp", 0o600)
-                os.replace(path + ".tmp", path)
-            except OSError as err:
-                raise errors.PreconditionError("cannot write the cloud-init snippet %s: %s" % (path, err.strerror),
-                                               option="snippets_dir") from None
-            parts.append("%s=%s:snippets/%s" % (kind, storage, name))
-        return ",".join(parts)
 
     def _settle(self, name: str, vmid: int, node: str) -> int:
         """Make the name unique again after a race: wait out other creates, keep the lowest VMID."""
@@ -446,15 +408,8 @@ class ProxmoxProvider(Provider):
                                            **{"destroy-unreferenced-disks": True}), "delete")
         except errors.NotFoundError:
             return _DONE
-        self._remove_snippets(vmid)
+        cloudinit.remove_snippets(self.config.options.get("snippets_dir"), vmid)
         return _DONE
-
-    def _remove_snippets(self, vmid: int) -> None:
-        folder = self.config.options.get("snippets_dir")
-        for kind in ("user", "meta", "network") if folder else ():
-            path = os.path.join(folder, "snippets", "virtrigaud-%d-%s.yaml" % (vmid, kind))
-            if os.path.exists(path):
-                os.remove(path)
 
     def power(self, vm_id: str, op: PowerOp, graceful_timeout: int = 60) -> TaskRef:
         node, vmid = self._where(vm_id)
@@ -511,9 +466,9 @@ class ProxmoxProvider(Provider):
             values["memory"] = str(change.memory_mib)
             if change.memory_mib > int(record.get("maxMemoryMiB") or 0):
                 record["maxMemoryMiB"] = pve.HOTPLUG_FACTOR * change.memory_mib
-        storage = pve.root_storage(config) or "local-lvm"
+        disk_storage = pve.root_storage(config) or "local-lvm"
         for key, disk in zip(pve.free_keys("scsi", config, len(change.add_disks), first=1), change.add_disks):
-            values[key] = pve.disk_value(storage, disk)
+            values[key] = pve.disk_value(disk_storage, disk)
             record["disks"][key] = disk.name
         pve.nic_changes(config, change, record, values, delete, self.config.options.get("bridge"))
         if change.tags is not None:
@@ -544,7 +499,7 @@ class ProxmoxProvider(Provider):
                                                option="allow_power_cycling")
 
     def _resize(self, node: str, vmid: int, disk: str, size_gib: int) -> None:
-        self._wait(self.session.put(self._path(node, vmid, "resize"), disk=disk, size="%dG" % size_gib), "resize")
+        storage.resize(self.session, self._path(node, vmid), disk, size_gib, self._deadline())
 
     def task_status(self, task: TaskRef) -> TaskStatus:
         if not task.id:
@@ -592,10 +547,6 @@ class ProxmoxProvider(Provider):
         node, vmid = self._where(vm_id)
         self._wait(self.session.post(self._path(node, vmid, "snapshot", snapshot_id, "rollback")), "snapshot_revert")
         return _DONE
-
-
-def _root(spec: VMSpec) -> DiskSpec:
-    return DiskSpec("root", spec.root_disk_gib or 10, spec.disk_type)
 
 
 def _timestamp(seconds: Any) -> Optional[str]:

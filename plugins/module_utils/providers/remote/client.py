@@ -16,6 +16,7 @@ from typing import Any, Mapping, Optional
 from ... import errors
 from ...resilience import CircuitBreaker, backoff, retry
 from ..base import ProviderConfig
+from .translate import status_error
 from .wire import PROTOBUF_ERROR, wire
 
 try:
@@ -34,20 +35,8 @@ DEADLINES = {
     "ListVMs": 2 * MINUTE, "GetDiskInfo": 2 * MINUTE, "ExportDisk": 30 * MINUTE, "ImportDisk": 30 * MINUTE,
     "HardwareUpgrade": 5 * MINUTE,
 }
-RETRIED = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
 BREAKER_COUNTS = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "INTERNAL", "UNKNOWN")
 _BREAKERS: dict[str, CircuitBreaker] = {}
-_ERRORS = {cls.error_code: cls for cls in (
-    errors.SpecError, errors.NotFoundError, errors.AlreadyExistsError, errors.PreconditionError, errors.ConflictError,
-    errors.UnsupportedError, errors.PermissionDeniedError, errors.AuthenticationError, errors.UnavailableError,
-    errors.DeadlineExceededError, errors.ProviderError)}
-_BY_CODE = {
-    "INVALID_ARGUMENT": errors.SpecError, "NOT_FOUND": errors.NotFoundError, "ALREADY_EXISTS": errors.AlreadyExistsError,
-    "FAILED_PRECONDITION": errors.PreconditionError, "ABORTED": errors.ConflictError,
-    "UNIMPLEMENTED": errors.UnsupportedError, "PERMISSION_DENIED": errors.PermissionDeniedError,
-    "UNAUTHENTICATED": errors.AuthenticationError, "UNAVAILABLE": errors.UnavailableError,
-    "DEADLINE_EXCEEDED": errors.DeadlineExceededError, "RESOURCE_EXHAUSTED": errors.UnavailableError,
-}
 
 
 def target(config: ProviderConfig) -> str:
@@ -139,13 +128,5 @@ class Channel:
         return response, dict(call.trailing_metadata() or ())
 
     def _translate(self, method: str, code: str, err: Any) -> errors.VirtrigaudError:
-        trailing = dict(err.trailing_metadata() or ())
-        cls = _ERRORS.get(trailing.get("virtrigaud-error-code", "")) or _BY_CODE.get(code, errors.ProviderError)
-        message = trailing.get("virtrigaud-msg") or err.details() or code
-        if code == "UNAVAILABLE" and "virtrigaud-msg" not in trailing:
-            message = "cannot reach the provider runtime at %s: %s" % (self.target, err.details())
-        failure = cls(message, option=trailing.get("virtrigaud-option") or None,
-                      vm=trailing.get("virtrigaud-vm") or None,
-                      details={"grpc_code": code, "rpc": method, "correlation_id": self.correlation_id})
-        failure.retryable = code in RETRIED
-        return failure
+        return status_error(code, err.details(), dict(err.trailing_metadata() or ()), method=method,
+                            target=self.target, correlation_id=self.correlation_id)

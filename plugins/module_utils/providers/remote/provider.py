@@ -26,7 +26,7 @@ from ..base import (
     TaskRef,
     TaskStatus,
 )
-from . import codec
+from . import translate as v1
 from .client import Channel
 
 # Request metadata our runtime understands: Describe then includes the VM's snapshots.
@@ -70,20 +70,20 @@ class RemoteProvider(Provider):
         """The runtime checks the spec against its backend when it creates the VM, before touching anything."""
 
     def capabilities(self) -> Capabilities:
-        return codec.capabilities_from(*self.channel.call_with_trailers("GetCapabilities"))
+        return v1.capabilities_from(*self.channel.call_with_trailers("GetCapabilities"))
 
     def _describe(self, vm_id: str, snapshots: bool = False) -> tuple[Optional[ObservedVM], list[Snapshot]]:
         response = self.channel.call("Describe", metadata=INCLUDE_SNAPSHOTS if snapshots else None, id=vm_id)
         if not response.exists:
             return None, []
         raw = json.loads(response.provider_raw_json or "{}")
-        document = raw.get(codec.RAW_KEY) if isinstance(raw, dict) else None
+        document = raw.get(v1.RAW_KEY) if isinstance(raw, dict) else None
         if isinstance(document, dict):
-            return codec.observed_from_document(document), codec.snapshots_from_document(document)
+            return v1.observed_from_document(document), v1.snapshots_from_document(document)
         listed = next((vm for vm in self.list_vms() if vm.id == vm_id), None)
         if listed is None:
             return None, []
-        return replace(listed, power_state=codec.power_state(response.power_state),
+        return replace(listed, power_state=v1.power_state(response.power_state),
                        console_url=response.console_url or None), []
 
     def describe(self, vm_id: str) -> Optional[ObservedVM]:
@@ -98,10 +98,10 @@ class RemoteProvider(Provider):
         return matches[0] if matches else None
 
     def list_vms(self) -> list[ObservedVM]:
-        return [codec.observed_from_vm_info(info) for info in self.channel.call("ListVMs").vms]
+        return [v1.observed_from_vm_info(info) for info in self.channel.call("ListVMs").vms]
 
     def create(self, spec: VMSpec) -> tuple[str, TaskRef]:
-        response = self.channel.call("Create", **codec.create_fields(spec))
+        response = self.channel.call("Create", **v1.create_fields(spec))
         return response.id, self._task(response)
 
     def delete(self, vm_id: str, delete_disks: bool = True) -> TaskRef:
@@ -116,7 +116,7 @@ class RemoteProvider(Provider):
         return self._task(self.channel.call("Power", id=vm_id, op=op.value, graceful_timeout_seconds=graceful_timeout))
 
     def reconfigure(self, vm_id: str, change: Reconfiguration) -> TaskRef:
-        desired = codec.dumps(codec.reconfigure_document(change))
+        desired = v1.dumps(v1.reconfigure_document(change))
         return self._task(self.channel.call("Reconfigure", id=vm_id, desired_json=desired))
 
     def task_status(self, task: TaskRef) -> TaskStatus:

@@ -38,12 +38,13 @@ from ..base import (
     TaskStatus,
     backend_call,
 )
-from . import inventory, session
-from .inventory import EXTRA_PREFIX, VM_PROPERTIES
+from . import client
+from . import translate as vs
+from .translate import EXTRA_PREFIX, VM_PROPERTIES
 
 try:
     from pyVmomi import vim, vmodl
-except ImportError:  # pragma: no cover - session.connect reports it
+except ImportError:  # pragma: no cover - client.connect reports it
     vim = vmodl = None
 
 _DONE = TaskRef()
@@ -71,19 +72,19 @@ class VsphereProvider(Provider):
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
-        session.endpoint(config)
+        client.endpoint(config)
         self.backend_errors = (vmodl.MethodFault,)
         self._service: Any = None
         self._content: Any = None
         self._portgroups: Optional[dict[str, str]] = None
 
     def translate(self, err: BaseException, operation: Optional[str] = None) -> VirtrigaudError:
-        return session.translate(err, operation)
+        return vs.translate(err, operation)
 
     @property
     def service(self) -> Any:
         if self._service is None:
-            self._service = session.connect(self.config)
+            self._service = client.connect(self.config)
             self._content = self._service.RetrieveContent()
         return self._service
 
@@ -94,11 +95,11 @@ class VsphereProvider(Provider):
 
     def close(self) -> None:
         if self._service is not None:
-            session.disconnect(self._service)
+            client.disconnect(self._service)
             self._service = self._content = None
 
     def _wait(self, task: Any, operation: str) -> Any:
-        return session.wait_for(task, Deadline(TASK_SECONDS), operation)
+        return client.wait_for(task, Deadline(TASK_SECONDS), operation)
 
     # lookups
 
@@ -110,7 +111,7 @@ class VsphereProvider(Provider):
 
     def _find_by_id(self, vm_id: str) -> Optional[tuple[Any, dict]]:
         if vm_id.startswith("vm-"):
-            matches = [(o, p) for o, p in inventory.collect(self.content, vim.VirtualMachine, ("name",))
+            matches = [(o, p) for o, p in client.collect(self.content, vim.VirtualMachine, ("name",))
                        if o._moId == vm_id]  # pylint: disable=protected-access
         else:
             found = self.content.searchIndex.FindByUuid(None, vm_id, True, True)
@@ -132,7 +133,7 @@ class VsphereProvider(Provider):
     def _named(self, kind: Any, name: str, option: str, templates: Optional[bool] = None, root: Any = None) -> Any:
         """The one object of ``kind`` with this name (below ``root``); two are an error naming both ids."""
         properties = ("name", "config.template") if kind is vim.VirtualMachine else ("name",)
-        matches = [obj for obj, props in inventory.collect(self.content, kind, properties, root)
+        matches = [obj for obj, props in client.collect(self.content, kind, properties, root)
                    if props.get("name") == name
                    and (templates is None or bool(props.get("config.template")) == templates)]
         if len(matches) > 1:
@@ -178,16 +179,17 @@ class VsphereProvider(Provider):
             supported_network_types=("portgroup", "distributed"),
             # vSphere takes a new MAC address only on a stopped VM; static addresses are the guest's business.
             nic_changes={"set_network": "live", "set_mac_address": "offline", "remove_network": "live"},
+            supports_secure_boot=True,
         )
 
     def _observed(self, obj: Any, props: dict) -> ObservedVM:
         """The VM with its distributed port groups named: their names take one query, made when a NIC needs it."""
         devices = props.get("config.hardware.device") or ()
         cards = [d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)]
-        if self._portgroups is None and any(inventory.portgroup_key(card) for card in cards):
-            groups = inventory.collect(self.content, vim.dvs.DistributedVirtualPortgroup, ("key", "name"))
+        if self._portgroups is None and any(vs.portgroup_key(card) for card in cards):
+            groups = client.collect(self.content, vim.dvs.DistributedVirtualPortgroup, ("key", "name"))
             self._portgroups = {group.get("key", ""): group.get("name", "") for dummy, group in groups}
-        return inventory.observed(obj, props, self._portgroups)
+        return vs.observed(obj, props, self._portgroups)
 
     @backend_call("describe")
     def describe(self, vm_id: str) -> Optional[ObservedVM]:
@@ -202,13 +204,13 @@ class VsphereProvider(Provider):
     @backend_call("list")
     def list_vms(self) -> list[ObservedVM]:
         return [self._observed(obj, props)
-                for obj, props in inventory.collect(self.content, vim.VirtualMachine, VM_PROPERTIES)
+                for obj, props in client.collect(self.content, vim.VirtualMachine, VM_PROPERTIES)
                 if not props.get("config.template")]
 
     @backend_call("inventory")
     def inventory(self) -> list[ObservedVM]:
-        return [inventory.observed_summary(obj, props)
-                for obj, props in inventory.collect(self.content, vim.VirtualMachine, inventory.SUMMARY_PROPERTIES)
+        return [vs.observed_summary(obj, props)
+                for obj, props in client.collect(self.content, vim.VirtualMachine, vs.SUMMARY_PROPERTIES)
                 if not props.get("config.template")]
 
     # create
@@ -256,7 +258,7 @@ class VsphereProvider(Provider):
         found = self._placement(spec)
         compute = found.get("cluster") or (found["host"].parent if "host" in found else None)
         if compute is None:
-            computes = inventory.collect(self.content, vim.ComputeResource, ("name",), found.get("datacenter"))
+            computes = client.collect(self.content, vim.ComputeResource, ("name",), found.get("datacenter"))
             compute = next((obj for obj, dummy in computes), None)
             if compute is None:
                 raise SpecError("there is no cluster or host to place the VM on", option="placement.cluster")
@@ -333,8 +335,14 @@ class VsphereProvider(Provider):
             _option(EXTRA_PREFIX + "tags", ",".join(spec.tags or ())),
         ]
         extra += self._cloud_init(spec)
-        return vim.vm.ConfigSpec(numCPUs=cpu, memoryMB=memory, cpuHotAddEnabled=True, memoryHotAddEnabled=True,
-                                 extraConfig=extra)
+        config = vim.vm.ConfigSpec(numCPUs=cpu, memoryMB=memory, cpuHotAddEnabled=True, memoryHotAddEnabled=True,
+                                   extraConfig=extra)
+        if spec.secure_boot is not None:
+            # A clone's firmware is its template's; secure boot needs EFI, so it comes with it.
+            if spec.secure_boot:
+                config.firmware = "efi"
+            config.bootOptions = vim.vm.BootOptions(efiSecureBootEnabled=spec.secure_boot)
+        return config
 
     @staticmethod
     def _cloud_init(spec: VMSpec) -> list[Any]:
@@ -374,7 +382,7 @@ class VsphereProvider(Provider):
     def _backing(self, name: str) -> Any:
         """How a NIC attaches to the network of this name: a standard one by name (every datacenter may have its
         own "VM Network"), a distributed port group through a port of its switch."""
-        groups = [(obj, props) for obj, props in inventory.collect(
+        groups = [(obj, props) for obj, props in client.collect(
             self.content, vim.dvs.DistributedVirtualPortgroup, ("name", "key", "config.distributedVirtualSwitch"))
             if props.get("name") == name]
         if not groups:
@@ -445,7 +453,7 @@ class VsphereProvider(Provider):
         vm, props = self._find_by_id(vm_id) or (None, {})
         if vm is None:
             raise NotFoundError("VM '%s' not found" % vm_id)
-        extra = inventory.extra_config(props)
+        extra = vs.extra_config(props)
         devices = list(props.get("config.hardware.device") or ())
         config = vim.vm.ConfigSpec(deviceChange=[], extraConfig=[])
         if change.cpu:
@@ -456,7 +464,7 @@ class VsphereProvider(Provider):
             config.memoryMB = change.memory_mib
             if change.memory_mib > int(extra.get(EXTRA_PREFIX + "maxMemoryMiB", 0)):
                 config.extraConfig.append(_option(EXTRA_PREFIX + "maxMemoryMiB", HOTPLUG_FACTOR * change.memory_mib))
-        names = inventory.disk_names(devices, extra)
+        names = vs.disk_names(devices, extra)
         by_name = {name: key for key, name in names.items()}
         for name, size_gib in sorted(change.disk_sizes_gib.items()):
             disk = next(d for d in devices if d.key == by_name.get(name))
@@ -477,7 +485,7 @@ class VsphereProvider(Provider):
 
     def _change_nics(self, devices: list[Any], extra: dict[str, str], change: Reconfiguration, config: Any) -> None:
         """Device edits and removals for NICs changed in place or removed, found by name; a removed NIC's name goes."""
-        by_name = {name: key for key, name in inventory.nic_names(devices, extra).items()}
+        by_name = {name: key for key, name in vs.nic_names(devices, extra).items()}
         cards = {d.key: d for d in devices}
         for name in change.remove_networks:
             config.deviceChange.append(vim.vm.device.VirtualDeviceSpec(operation="remove",
@@ -501,7 +509,7 @@ class VsphereProvider(Provider):
     def _name_added(self, vm: Any, before: dict[int, str], change: Reconfiguration) -> None:
         props = self._properties(vm)
         devices = list(props.get("config.hardware.device") or ())
-        extra = inventory.extra_config(props)
+        extra = vs.extra_config(props)
         new_disks = [d for d in devices if isinstance(d, vim.vm.device.VirtualDisk) and d.key not in before]
         named_nics = {int(v) for k, v in extra.items() if k.startswith(EXTRA_PREFIX + "nic.") and v.isdigit()}
         new_nics = [d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard) and d.key not in named_nics]
@@ -588,7 +596,7 @@ class VsphereProvider(Provider):
             clone.snapshot = snapshot
         vm = self._wait(source.CloneVM_Task(folder=source.parent, name=target_name, spec=clone), "clone")
         # The collection's own records (disk and NIC names, tags, ceilings) travel with the copy.
-        records = [_option(key, value) for key, value in inventory.extra_config(self._properties(source)).items()
+        records = [_option(key, value) for key, value in vs.extra_config(self._properties(source)).items()
                    if key.startswith(EXTRA_PREFIX)]
         self._wait(vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(extraConfig=records)), "clone")
         return vm._moId, _DONE  # pylint: disable=protected-access

@@ -12,7 +12,10 @@ import pytest
 PLUGINS = pathlib.Path(__file__).resolve().parents[4] / "plugins"
 MODULE_UTILS = PLUGINS / "module_utils"
 PURE = ["spec.py", "planner.py", "errors.py", "resilience.py", "executor.py", "providers/base.py",
-        "providers/libvirt/domain_xml.py", "providers/connection.py", "providers/kubevirt/translate.py"]
+        "providers/connection.py", "providers/nics.py"]
+BACKENDS = ["kubevirt", "libvirt", "proxmox", "remote", "vsphere"]
+# Each backend folder has the same roles: provider.py (I/O), translate.py (pure), client.py (the connection).
+PURE += ["providers/%s/translate.py" % backend for backend in BACKENDS]
 THIRD_PARTY = {"libvirt", "pyVmomi", "pyVim", "proxmoxer", "grpc", "kubernetes", "requests", "pycdlib", "jmespath"}
 
 
@@ -41,6 +44,12 @@ def test_pure_layers_import_no_ansible_and_no_third_party_library(name):
 def test_module_utils_never_import_modules_or_inventory(path):
     for module, dummy_level, dummy_lazy in imports(path):
         assert "plugins.modules" not in module and "plugins.inventory" not in module
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_backend_folder_has_the_same_roles(backend):
+    folder = MODULE_UTILS / "providers" / backend
+    assert {"provider.py", "translate.py", "client.py"} <= {path.name for path in folder.glob("*.py")}
 
 
 def test_backends_load_only_when_their_type_is_used():

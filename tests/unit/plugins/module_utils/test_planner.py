@@ -349,3 +349,50 @@ def test_snapshot_names(name, ok):
     else:
         with pytest.raises(SpecError):
             parse_snapshot_name(name)
+
+
+def _secure(observed_secure, **params):
+    return plan(parse_vm(dict({"name": "web", "firmware": "uefi"}, **params)),
+                ObservedVM(**dict(vars(observed()), firmware="uefi", secure_boot=observed_secure)),
+                Policy(), Capabilities(supports_secure_boot=True))
+
+
+def test_secure_boot_is_refused_by_name_where_the_backend_cannot_do_it():
+    desired = parse_vm({"name": "web", "firmware": "uefi", "secure_boot": True})
+    for current in (None, observed()):
+        with pytest.raises(UnsupportedError) as caught:
+            plan(desired, current, Policy(), ONLINE)
+        assert caught.value.option == "secure_boot"
+    off = parse_vm({"name": "web", "firmware": "uefi", "secure_boot": False})
+    assert plan(off, None, Policy(), ONLINE).actions[0].action == "create"
+
+
+def test_secure_boot_as_the_vm_has_it_or_left_out_changes_nothing():
+    assert not _secure(True, secure_boot=True).actions
+    assert not _secure(False, secure_boot=False).actions
+    assert not _secure(True).actions
+    assert _secure(True, secure_boot=True).before["secure_boot"] is True
+
+
+def test_secure_boot_other_than_the_vm_has_is_refused_not_ignored():
+    with pytest.raises(UnsupportedError) as caught:
+        _secure(False, secure_boot=True)
+    assert caught.value.option == "secure_boot" and "'web' has off" in str(caught.value)
+    with pytest.raises(UnsupportedError):
+        _secure(True, secure_boot=False)
+
+
+def test_firmware_other_than_the_vm_has_is_refused_not_ignored():
+    with pytest.raises(UnsupportedError) as caught:
+        plan(parse_vm({"name": "web", "firmware": "bios"}), ObservedVM(**dict(vars(observed()), firmware="uefi")),
+             Policy(), ONLINE)
+    assert caught.value.option == "firmware" and "'web' has uefi" in str(caught.value)
+    assert not plan(parse_vm({"name": "web"}), ObservedVM(**dict(vars(observed()), firmware="uefi")),
+                    Policy(), ONLINE).actions
+
+
+def test_a_clone_keeps_its_sources_secure_boot():
+    source = ObservedVM(**dict(vars(observed(power="Off")), firmware="uefi", secure_boot=True))
+    desired = parse_vm({"name": "copy", "firmware": "uefi", "secure_boot": False})
+    with pytest.raises(UnsupportedError):
+        plan(desired, None, Policy(clone_from="web"), Capabilities(supports_secure_boot=True), source)

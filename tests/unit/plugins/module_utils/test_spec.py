@@ -148,3 +148,20 @@ def test_free_text_keeps_its_newlines_and_dns_takes_ipv6():
                             "networks": [{"name": "lan", "dns": ["10.0.0.53", "2001:db8::53"]}]})
     assert parsed.cloud_init.user_data.endswith("\n")
     assert parsed.networks[0].dns == ("10.0.0.53", "2001:db8::53")
+
+
+@pytest.mark.parametrize("params", [
+    {"secure_boot": True},
+    {"secure_boot": True, "firmware": "bios"},
+    {"secure_boot": "yes", "firmware": "uefi"},
+])
+def test_secure_boot_needs_uefi_and_a_boolean(params):
+    with pytest.raises(SpecError) as caught:
+        spec.parse_vm(dict({"name": "web"}, **params))
+    assert caught.value.option == "secure_boot"
+
+
+def test_secure_boot_is_kept_as_given():
+    assert spec.parse_vm({"name": "web", "firmware": "uefi", "secure_boot": True}).secure_boot is True
+    assert spec.parse_vm({"name": "web", "firmware": "bios", "secure_boot": False}).secure_boot is False
+    assert spec.parse_vm({"name": "web"}).secure_boot is None

@@ -5,7 +5,10 @@
 from __future__ import annotations
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube import provider, resources, runtime
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.kubevirt.client import ROLE_RULES
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.kubevirt.client import (
+    CLUSTER_ROLE_RULES,
+    ROLE_RULES,
+)
 
 
 def kubevirt_params(**changes):
@@ -41,10 +44,36 @@ def test_the_runtime_of_a_kubevirt_provider_may_manage_vms_as_its_service_accoun
     assert {"name": "PROVIDER_TYPE", "value": "kubevirt"} in container["env"]
     assert pod["automountServiceAccountToken"] is True
     assert "libvirt-ssh-key" not in [v["name"] for v in pod["volumes"]]
-    account, role, dummy = runtime.service_account_objects(obj, options)
+    account, role, dummy, cluster_role, cluster_binding = runtime.service_account_objects(obj, options)
     assert account["automountServiceAccountToken"] is True
     assert all(rule in role["rules"] for rule in ROLE_RULES)
+    assert cluster_role["rules"] == CLUSTER_ROLE_RULES
+    assert cluster_binding["roleRef"]["name"] == cluster_role["metadata"]["name"] == account["metadata"]["name"]
+    assert cluster_binding["subjects"] == [{"kind": "ServiceAccount", "name": account["metadata"]["name"],
+                                            "namespace": obj["metadata"]["namespace"]}]
     assert deployment["metadata"]["labels"]["virtrigaud.io/provider-type"] == "kubevirt"
+
+
+def test_a_kubevirt_runtimes_cluster_rbac_is_labelled_not_owned():
+    obj = provider.provider_resource(kubevirt_params())
+    obj["metadata"]["uid"] = "u-1"
+    objects = runtime.service_account_objects(obj, runtime.RuntimeOptions())
+    cluster = [o for o in objects if o["kind"] in runtime.CLUSTER_KINDS]
+    assert len(cluster) == 2
+    for item in cluster:
+        assert "namespace" not in item["metadata"] and "ownerReferences" not in item["metadata"]
+        assert item["metadata"]["labels"][runtime.NAMESPACE_LABEL] == obj["metadata"]["namespace"]
+    assert all("ownerReferences" in o["metadata"] for o in objects if o not in cluster)
+    assert set(runtime.CLUSTER_KINDS) <= set(runtime.removable_kinds("kubevirt"))
+    assert set(runtime.CLUSTER_KINDS) <= set(runtime.removable_kinds(None))  # the Provider is gone: look
+    assert not set(runtime.CLUSTER_KINDS) & set(runtime.removable_kinds("libvirt"))
+
+
+def test_other_runtimes_get_no_cluster_rbac():
+    obj = provider.provider_resource(kubevirt_params(type="libvirt", uri="qemu:///system",
+                                                     runtime={"tls": {"enabled": False}}))
+    kinds = [o["kind"] for o in runtime.service_account_objects(obj, runtime.RuntimeOptions())]
+    assert kinds == ["ServiceAccount", "Role", "RoleBinding"]
 
 
 def test_the_default_namespace_is_the_kubeconfig_contexts(tmp_path, monkeypatch):
@@ -65,3 +94,11 @@ current-context: one
     assert Kube(KubeConfig(kubeconfig=str(path))).default_namespace == "vms"
     assert Kube(KubeConfig(kubeconfig=str(path), context="two")).default_namespace == "default"
     assert Kube(KubeConfig(host="https://127.0.0.1:1", api_key="t")).default_namespace == "default"
+
+
+def test_a_providers_own_variables_replace_the_runtimes_not_repeat_them():
+    obj = provider.provider_resource(kubevirt_params())
+    env = runtime.container_env(obj, tls_enabled=False)
+    names = [item["name"] for item in env]
+    assert len(names) == len(set(names))
+    assert env[-1] == {"name": "PROVIDER_TYPE", "value": "kubevirt"}

@@ -257,3 +257,32 @@ def test_nics_are_removed_and_changed_by_name():
     ("../x", False), ("missing'/><foo x='", False), ("Upper", False), ("a/b/c", False)])
 def test_object_references_refuse_path_tricks(value, valid):
     assert kv.object_ref(value) is valid
+
+
+@pytest.mark.parametrize("params, bootloader, features, secure", [
+    ({"firmware": "uefi", "secure_boot": True}, {"efi": {"secureBoot": True}}, {"smm": {"enabled": True}}, True),
+    ({"firmware": "uefi"}, {"efi": {"secureBoot": False}}, None, False),
+    ({"firmware": "bios"}, {"bios": {}}, None, False),
+])
+def test_secure_boot_comes_with_the_smm_feature_kubevirt_requires(params, bootloader, features, secure):
+    vm = kv.vm_manifest(spec(**params), PLACEMENT, kv.Image(container="quay.io/x/y:1"), None)
+    domain = template(vm)["domain"]
+    assert domain["firmware"]["bootloader"] == bootloader and domain.get("features") == features
+    assert kv.admission_errors(vm) == [] and kv.observed(vm, None).secure_boot is secure
+
+
+@pytest.mark.parametrize("efi, smm, refused", [
+    ({}, None, True),  # secureBoot defaults to true
+    ({"secureBoot": True}, {"enabled": False}, True),
+    ({"secureBoot": True}, {}, False),  # an smm feature is enabled unless it says otherwise
+    ({"secureBoot": False}, None, False),
+])
+def test_kubevirt_refuses_secure_boot_without_smm(efi, smm, refused):
+    vm = _vm(runStrategy="Halted")
+    domain = vm["spec"]["template"]["spec"]["domain"]
+    domain["firmware"] = {"bootloader": {"efi": efi}}
+    if smm is not None:
+        domain["features"] = {"smm": smm}
+    fields = [field for field, dummy in kv.admission_errors(vm)]
+    assert fields == (["spec.template.spec.domain.features.smm"] if refused else [])
+    assert kv.observed(vm, None).secure_boot is (efi.get("secureBoot", True))

@@ -174,3 +174,14 @@ def test_nic_changes_write_and_delete_keys_and_keep_the_record():
                     Reconfiguration(change_networks=(NicChange(NetworkSpec("net0", ip_address="192.0.2.9"),
                                                                ("ip_address",)),)), {"nics": {}}, values, [], None)
     assert values == {"ipconfig0": "ip=192.0.2.9/24", "ide2": "local-lvm:cloudinit"}
+
+
+def test_secure_boot_is_an_efi_vars_disk_with_enrolled_keys():
+    value = pve.efi_disk("local-lvm")
+    assert value == "local-lvm:1,efitype=4m,pre-enrolled-keys=1"
+    stored = {"bios": "ovmf", "efidisk0": "local-lvm:vm-100-disk-1,efitype=4m,pre-enrolled-keys=1,size=4M"}
+    assert pve.secure_boot_of(stored)
+    assert pve.observed(100, "pve1", dict(CONFIG, **stored), {"status": "stopped"}).secure_boot
+    assert not pve.secure_boot_of(dict(stored, bios="seabios"))
+    assert not pve.secure_boot_of(dict(stored, efidisk0="local-lvm:vm-100-disk-1,efitype=2m,size=528K"))
+    assert not pve.secure_boot_of({"bios": "ovmf"})

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.libvirt import failures
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.libvirt import translate as failures
 
 
 def test_libvirt_messages_are_scrubbed():

@@ -1,29 +1,31 @@
 # Copyright: virtrigaud.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One pyVmomi session per provider, and vSphere faults → the collection's errors."""
+"""One pyVmomi session per provider, its bulk reads and its task waits."""
 
 from __future__ import annotations
 
 import socket
 import ssl
 import time
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 from urllib.parse import urlsplit
 
 from ... import errors
 from ...resilience import Deadline
 from ..base import ProviderConfig
+from .translate import translate
 
 try:
     from pyVim.connect import Disconnect, SmartConnect
-    from pyVmomi import vim
+    from pyVmomi import vim, vmodl
 
     PYVMOMI_ERROR: Optional[ImportError] = None
 except ImportError as err:  # pragma: no cover - depends on the host
-    vim = None
+    vim = vmodl = None
     PYVMOMI_ERROR = err
 
 DEFAULT_PORT = 443
+PAGE_SIZE = 1000
 
 
 def endpoint(config: ProviderConfig) -> tuple[str, int]:
@@ -72,34 +74,6 @@ def disconnect(service: Any) -> None:
         pass
 
 
-_FAULTS: tuple[tuple[str, type[errors.VirtrigaudError]], ...] = (
-    ("ManagedObjectNotFound", errors.NotFoundError),
-    ("NotFound", errors.NotFoundError),
-    ("FileNotFound", errors.NotFoundError),
-    ("DuplicateName", errors.AlreadyExistsError),
-    ("InvalidPowerState", errors.PreconditionError),
-    ("InvalidState", errors.PreconditionError),
-    ("ToolsUnavailable", errors.PreconditionError),
-    ("NoPermission", errors.PermissionDeniedError),
-    ("NotAuthenticated", errors.AuthenticationError),
-    ("NotSupported", errors.UnsupportedError),
-    ("InvalidArgument", errors.SpecError),
-    ("InvalidRequest", errors.SpecError),
-    ("HostCommunication", errors.UnavailableError),
-    ("Timedout", errors.DeadlineExceededError),
-)
-
-
-def translate(fault: Any, operation: Optional[str] = None) -> errors.VirtrigaudError:
-    """A vmodl fault as the collection's error, by the fault's class name."""
-    names = [cls.__name__.rsplit(".", 1)[-1] for cls in type(fault).__mro__]
-    message = getattr(fault, "msg", None) or str(fault)
-    for name, cls in _FAULTS:
-        if name in names:
-            return cls(message, operation=operation, details={"vsphere_fault": names[0]})
-    return errors.ProviderError(message, operation=operation, details={"vsphere_fault": names[0]})
-
-
 def wait_for(task: Any, deadline: Deadline, operation: str) -> Any:
     """Block until a vSphere task ends; return its result or raise its fault."""
     while True:
@@ -111,3 +85,27 @@ def wait_for(task: Any, deadline: Deadline, operation: str) -> Any:
         if deadline.expired:
             raise errors.DeadlineExceededError("task %s of %s did not finish in time" % (str(task).strip("'"), operation))
         time.sleep(deadline.cap(0.2))
+
+
+def collect(content: Any, kind: Any, properties: tuple[str, ...], root: Any = None) -> Iterator[tuple[Any, dict]]:
+    """(managed object, {property: value}) for every object of ``kind`` below ``root``, in pages.
+
+    ``content`` is the ServiceContent of a logged-in session.
+    """
+    view = content.viewManager.CreateContainerView(root or content.rootFolder, [kind], True)
+    try:
+        traversal = vmodl.query.PropertyCollector.TraversalSpec(
+            name="view", path="view", skip=False, type=vim.view.ContainerView)
+        spec = vmodl.query.PropertyCollector.FilterSpec(
+            objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=view, skip=True, selectSet=[traversal])],
+            propSet=[vmodl.query.PropertyCollector.PropertySpec(type=kind, pathSet=list(properties))],
+        )
+        collector = content.propertyCollector
+        result = collector.RetrievePropertiesEx([spec], vmodl.query.PropertyCollector.RetrieveOptions(
+            maxObjects=PAGE_SIZE))
+        while result is not None:
+            for item in result.objects:
+                yield item.obj, {prop.name: prop.val for prop in item.propSet}
+            result = collector.ContinueRetrievePropertiesEx(result.token) if result.token else None
+    finally:
+        view.Destroy()

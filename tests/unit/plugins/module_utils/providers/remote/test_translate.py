@@ -1,6 +1,6 @@
 # Copyright: virtrigaud.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The remote backend's codec: PascalCase payloads both ways."""
+"""The remote backend's translation: PascalCase payloads both ways."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base imp
     ObservedVM,
     Reconfiguration,
 )
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote import codec
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote import translate as codec
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import DiskSpec, NetworkSpec, Placement, parse_vm
 
 SPEC = parse_vm({
@@ -130,14 +130,16 @@ def test_bad_nic_lists_name_the_option():
     assert caught.value.option == "desired_json.Networks"
 
 
-def test_nic_changes_travel_as_trailing_metadata():
+def test_nic_changes_and_secure_boot_travel_as_trailing_metadata():
     response = SimpleNamespace(**{name: False if name.startswith("supports") else []
                                   for name in Capabilities.wire_fields()})
     wanted = {"remove_network": "live", "set_ip_address": "offline"}
-    text = codec.nic_changes_metadata(Capabilities(nic_changes=wanted))
-    assert codec.capabilities_from(response, {codec.NIC_CHANGES_KEY: text}).nic_changes == wanted
-    assert codec.capabilities_from(response).nic_changes == {}  # an upstream runtime: no NIC changes in place
-    assert "nic_changes" not in Capabilities(nic_changes=wanted).to_dict()
+    sent = Capabilities(nic_changes=wanted, supports_secure_boot=True)
+    received = codec.capabilities_from(response, dict(codec.capability_trailers(sent)))
+    assert received.nic_changes == wanted and received.supports_secure_boot
+    upstream = codec.capabilities_from(response)  # an upstream runtime: no NIC changes in place, no secure boot
+    assert upstream.nic_changes == {} and not upstream.supports_secure_boot
+    assert not {"nic_changes", "supports_secure_boot"} & set(sent.to_dict())
 
 
 def test_observed_vm_round_trip():
@@ -152,3 +154,15 @@ def test_observed_vm_round_trip():
                                           ("paused", "Off"), ("", "Off")])
 def test_power_state_is_on_or_off(value, state):
     assert codec.power_state(value) == state
+
+
+def test_secure_boot_travels_in_the_class_security_profile():
+    secure = parse_vm({"name": "web", "firmware": "uefi", "secure_boot": True})
+    document = codec.class_document(secure)
+    assert document["SecurityProfile"]["SecureBoot"] is True and len(document["SecurityProfile"]) == 7
+    assert codec.class_document(parse_vm({"name": "web"}))["SecurityProfile"] is None
+    request = SimpleNamespace(**dict(codec.create_fields(secure), disks_json="null"))
+    assert parse_vm(codec.create_params(request)).secure_boot is True
+    upstream = dict(codec.create_fields(secure), class_json=codec.dumps(dict(document, Firmware="")))
+    params = codec.create_params(SimpleNamespace(**upstream))
+    assert (params["firmware"], params["secure_boot"]) == ("uefi", True)  # upstream: secure boot means EFI

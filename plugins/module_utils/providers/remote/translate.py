@@ -1,6 +1,7 @@
 # Copyright: virtrigaud.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The provider layer's values ↔ provider.v1 payloads.  Pure: no I/O, no grpc.
+"""The provider layer's values ↔ provider.v1 payloads, and gRPC statuses as the collection's errors.  Pure: no
+I/O, no grpc.
 
 Encoders write the PascalCase JSON upstream's manager and providers use (Go
 field names, every key present, ``null`` for nothing).  Decoders read keys
@@ -18,6 +19,7 @@ import dataclasses
 import json
 from typing import Any, Mapping, Optional
 
+from ... import errors
 from ...errors import ProviderError, SpecError
 from ...spec import DiskSpec, NetworkSpec, Placement, VMSpec, parse_vm
 from ..base import Capabilities, ObservedDisk, ObservedNIC, ObservedVM, Reconfiguration, Snapshot
@@ -26,6 +28,7 @@ from ..nics import NicDiff, diff_nics
 RAW_KEY = "virtrigaud"
 # Trailing metadata of the collection's runtime on GetCapabilities: Capabilities.nic_changes, "kind=mode,...".
 NIC_CHANGES_KEY = "virtrigaud-nic-changes"
+SECURE_BOOT_KEY = "virtrigaud-secure-boot"
 ROOT_DISK = "root"
 _KINDS = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
 
@@ -100,13 +103,18 @@ def class_document(spec: VMSpec) -> dict[str, Any]:
         "GuestToolsPolicy": "",
         "ExtraConfig": None,
         "PerformanceProfile": None,
-        "SecurityProfile": None,
+        "SecurityProfile": None if spec.secure_boot is None else _security_profile(spec.secure_boot),
         "ResourceLimits": None,
     }
     if spec.cloud_init.network_config:
         # Not an upstream field (Go decoders ignore unknown keys): cloud-init's network config has no slot.
         document["NetworkConfig"] = spec.cloud_init.network_config
     return document
+
+
+def _security_profile(secure_boot: bool) -> dict[str, Any]:
+    return {"SecureBoot": secure_boot, "TPMEnabled": False, "TPMVersion": "", "VTDEnabled": False,
+            "EncryptionEnabled": False, "KeyProvider": "", "RequireEncryption": False}
 
 
 def network_document(network: NetworkSpec) -> dict[str, Any]:
@@ -149,11 +157,14 @@ def create_params(request: Any) -> dict[str, Any]:
     vm_class = _object(loads(request.class_json, "class_json"), "class_json")
     image = _object(loads(request.image_json, "image_json"), "image_json")
     defaults = _object(field(vm_class, "DiskDefaults"), "class_json.DiskDefaults")
+    security = _object(field(vm_class, "SecurityProfile"), "class_json.SecurityProfile")
     params: dict[str, Any] = {
         "name": request.name,
         "cpu": field(vm_class, "CPU") or None,
         "memory": field(vm_class, "MemoryMiB") or None,
-        "firmware": _lower(field(vm_class, "Firmware")) or None,
+        # Upstream's providers give a class with secure boot EFI firmware when it names none.
+        "firmware": _lower(field(vm_class, "Firmware")) or ("uefi" if field(security, "SecureBoot") is True else None),
+        "secure_boot": field(security, "SecureBoot"),
         "image": field(image, "TemplateName") or field(image, "Path") or None,
         "disk_defaults": {"size": field(defaults, "SizeGiB") or None, "type": _disk_type(field(defaults, "Type"))},
         "disks": [_disk_params(d) for d in _objects(loads(request.disks_json, "disks_json"), "disks_json")],
@@ -289,7 +300,7 @@ def observed_from_document(document: Mapping[str, Any]) -> ObservedVM:
     return ObservedVM(
         id=document["id"], name=document["name"], power_state=document["power_state"],
         cpu=document.get("cpu"), memory_mib=document.get("memory_mib"), firmware=document.get("firmware"),
-        max_cpu=document.get("max_cpu"), max_memory_mib=document.get("max_memory_mib"),
+        secure_boot=document.get("secure_boot"), max_cpu=document.get("max_cpu"), max_memory_mib=document.get("max_memory_mib"),
         disks=tuple(ObservedDisk(**d) for d in document.get("disks") or ()),
         nics=tuple(ObservedNIC(**_known(ObservedNIC, dict(n, ip_addresses=tuple(n.get("ip_addresses") or ()),
                                                           dns=tuple(n.get("dns") or ()))))
@@ -344,13 +355,48 @@ def capabilities_from(response: Any, trailing: Optional[Mapping[str, str]] = Non
     for name in Capabilities.wire_fields():
         value = getattr(response, name)
         values[name] = tuple(value) if not isinstance(value, bool) else value
-    return Capabilities(nic_changes=nic_changes_from((trailing or {}).get(NIC_CHANGES_KEY, "")), **values)
+    trailing = trailing or {}
+    return Capabilities(nic_changes=nic_changes_from(trailing.get(NIC_CHANGES_KEY, "")),
+                        supports_secure_boot=trailing.get(SECURE_BOOT_KEY) == "true", **values)
 
 
-def nic_changes_metadata(capabilities: Capabilities) -> str:
-    return ",".join("%s=%s" % pair for pair in sorted(capabilities.nic_changes.items()))
+def capability_trailers(capabilities: Capabilities) -> tuple[tuple[str, str], ...]:
+    """What our runtime adds to GetCapabilitiesResponse, as trailing metadata: upstream's has no field for it."""
+    return ((NIC_CHANGES_KEY, ",".join("%s=%s" % pair for pair in sorted(capabilities.nic_changes.items()))),
+            (SECURE_BOOT_KEY, "true" if capabilities.supports_secure_boot else "false"))
 
 
 def nic_changes_from(text: str) -> dict[str, str]:
     pairs = (part.partition("=") for part in text.split(",") if part)
     return {kind: mode for kind, dummy, mode in pairs if mode in ("live", "offline")}
+
+
+# errors
+
+RETRIED = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
+_ERRORS = {cls.error_code: cls for cls in (
+    errors.SpecError, errors.NotFoundError, errors.AlreadyExistsError, errors.PreconditionError, errors.ConflictError,
+    errors.UnsupportedError, errors.PermissionDeniedError, errors.AuthenticationError, errors.UnavailableError,
+    errors.DeadlineExceededError, errors.ProviderError)}
+_BY_CODE = {
+    "INVALID_ARGUMENT": errors.SpecError, "NOT_FOUND": errors.NotFoundError, "ALREADY_EXISTS": errors.AlreadyExistsError,
+    "FAILED_PRECONDITION": errors.PreconditionError, "ABORTED": errors.ConflictError,
+    "UNIMPLEMENTED": errors.UnsupportedError, "PERMISSION_DENIED": errors.PermissionDeniedError,
+    "UNAUTHENTICATED": errors.AuthenticationError, "UNAVAILABLE": errors.UnavailableError,
+    "DEADLINE_EXCEEDED": errors.DeadlineExceededError, "RESOURCE_EXHAUSTED": errors.UnavailableError,
+}
+
+
+def status_error(code: str, detail: Optional[str], trailing: Mapping[str, str], method: str, target: str,
+                 correlation_id: str) -> errors.VirtrigaudError:
+    """A failed RPC as the collection's error: the class and message the runtime put in its trailing metadata,
+    else the gRPC status ``code``'s."""
+    cls = _ERRORS.get(trailing.get("virtrigaud-error-code", "")) or _BY_CODE.get(code, errors.ProviderError)
+    message = trailing.get("virtrigaud-msg") or detail or code
+    if code == "UNAVAILABLE" and "virtrigaud-msg" not in trailing:
+        message = "cannot reach the provider runtime at %s: %s" % (target, detail)
+    failure = cls(message, option=trailing.get("virtrigaud-option") or None,
+                  vm=trailing.get("virtrigaud-vm") or None,
+                  details={"grpc_code": code, "rpc": method, "correlation_id": correlation_id})
+    failure.retryable = code in RETRIED
+    return failure

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.libvirt import domain_xml as dx
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.libvirt import seed
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.libvirt import translate as dx
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.libvirt import cloudinit as seed
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm
 
 NIC = dx.NicPlan("lan", "52:54:00:00:00:01", network="default")

@@ -16,7 +16,7 @@ def disk(key, unit, gib):
 
 
 def test_disks_are_named_from_extra_config_and_the_first_is_root():
-    from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import inventory
+    from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import translate as inventory
 
     devices = [disk(2000, 0, 20), disk(2001, 1, 5), disk(2002, 2, 1)]
     extra = {"virtrigaud.disk.data": "2001"}
@@ -24,7 +24,7 @@ def test_disks_are_named_from_extra_config_and_the_first_is_root():
 
 
 def test_observed_vm_reads_hardware_ips_tags_and_ceilings():
-    from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import inventory
+    from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import translate as inventory
 
     card = vim.vm.device.VirtualVmxnet3(key=4000, macAddress="00:50:56:AA:BB:CC")
     card.backing = vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName="VM Network")
@@ -48,7 +48,7 @@ def test_observed_vm_reads_hardware_ips_tags_and_ceilings():
 
 
 def test_observed_vm_names_distributed_port_groups_and_its_datastore():
-    from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import inventory
+    from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import translate as inventory
 
     card = vim.vm.device.VirtualVmxnet3(key=4000, macAddress="00:50:56:AA:BB:CD")
     card.backing = vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo(

@@ -1,30 +1,27 @@
 # Copyright: virtrigaud.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Bulk reads: one PropertyCollector pass over a ContainerView, only the properties needed.
+"""A VM's vSphere properties as an :class:`ObservedVM`, and vSphere faults as the collection's errors.
 
-Also how a VM's properties become an :class:`ObservedVM`.  The collection keeps
-what vSphere has no field for (disk and NIC names, tags, the hot-plug ceiling)
-in ``config.extraConfig`` under the ``virtrigaud.`` prefix.
+Pure: no pyVmomi import (objects are told apart by their vmodl type names), no
+calls.  The collection keeps what vSphere has no field for (disk and NIC names,
+tags, the hot-plug ceiling) in ``config.extraConfig`` under the ``virtrigaud.``
+prefix.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Mapping, Optional
 
+from ... import errors
 from ...spec import Placement
 from ..base import ObservedDisk, ObservedNIC, ObservedVM, usable_ip
 
-try:
-    from pyVmomi import vim, vmodl
-except ImportError:  # pragma: no cover - session.connect reports it
-    vim = vmodl = None
-
 EXTRA_PREFIX = "virtrigaud."
-PAGE_SIZE = 1000
 VM_PROPERTIES = (
     "name", "config.instanceUuid", "config.template", "runtime.powerState", "config.hardware.numCPU",
     "config.hardware.memoryMB", "config.firmware", "config.hardware.device", "config.extraConfig",
     "config.cpuHotAddEnabled", "config.memoryHotAddEnabled", "guest.net", "config.files.vmPathName",
+    "config.bootOptions",
 )
 # What the inventory reads: no devices (their XML is most of a full listing), so disks are left out and NICs
 # come from the guest's own report (VMware Tools).
@@ -32,32 +29,18 @@ SUMMARY_PROPERTIES = (
     "name", "config.template", "runtime.powerState", "config.hardware.numCPU", "config.hardware.memoryMB",
     "config.firmware", "config.extraConfig", "guest.net",
 )
+_DEVICE = "vim.vm.device."
 _NIC_MODELS = {"VirtualVmxnet3": "vmxnet3", "VirtualE1000": "e1000", "VirtualE1000e": "e1000e",
                "VirtualVmxnet2": "vmxnet2", "VirtualPCNet32": "pcnet32"}
 
 
-def collect(content: Any, kind: Any, properties: tuple[str, ...], root: Any = None) -> Iterator[tuple[Any, dict]]:
-    """(managed object, {property: value}) for every object of ``kind`` below ``root``, in pages.
+def type_names(value: Any) -> list[str]:
+    """The vmodl type names of a pyVmomi object and its bases, most derived first (``vim.vm.device.VirtualDisk``)."""
+    return [cls.__name__ for cls in type(value).__mro__]
 
-    ``content`` is the ServiceContent of a logged-in session.
-    """
-    view = content.viewManager.CreateContainerView(root or content.rootFolder, [kind], True)
-    try:
-        traversal = vmodl.query.PropertyCollector.TraversalSpec(
-            name="view", path="view", skip=False, type=vim.view.ContainerView)
-        spec = vmodl.query.PropertyCollector.FilterSpec(
-            objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=view, skip=True, selectSet=[traversal])],
-            propSet=[vmodl.query.PropertyCollector.PropertySpec(type=kind, pathSet=list(properties))],
-        )
-        collector = content.propertyCollector
-        result = collector.RetrievePropertiesEx([spec], vmodl.query.PropertyCollector.RetrieveOptions(
-            maxObjects=PAGE_SIZE))
-        while result is not None:
-            for item in result.objects:
-                yield item.obj, {prop.name: prop.val for prop in item.propSet}
-            result = collector.ContinueRetrievePropertiesEx(result.token) if result.token else None
-    finally:
-        view.Destroy()
+
+def _is(value: Any, type_name: str) -> bool:
+    return type_name in type_names(value)
 
 
 def extra_config(props: Mapping[str, Any]) -> dict[str, str]:
@@ -68,7 +51,7 @@ def disk_names(devices: list[Any], extra: Mapping[str, str]) -> dict[int, str]:
     """Device key → the spec's disk name; an unnamed first disk is ``root``."""
     named = {int(value): key[len(EXTRA_PREFIX + "disk."):] for key, value in extra.items()
              if key.startswith(EXTRA_PREFIX + "disk.") and value.isdigit()}
-    disks = [d for d in devices if isinstance(d, vim.vm.device.VirtualDisk)]
+    disks = [d for d in devices if _is(d, _DEVICE + "VirtualDisk")]
     if disks and "root" not in named.values() and disks[0].key not in named:
         named[disks[0].key] = "root"
     return {d.key: named.get(d.key, d.deviceInfo.label if d.deviceInfo else str(d.key)) for d in disks}
@@ -77,21 +60,21 @@ def disk_names(devices: list[Any], extra: Mapping[str, str]) -> dict[int, str]:
 def nic_names(devices: list[Any], extra: Mapping[str, str]) -> dict[int, str]:
     named = {int(value): key[len(EXTRA_PREFIX + "nic."):] for key, value in extra.items()
              if key.startswith(EXTRA_PREFIX + "nic.") and value.isdigit()}
-    nics = [d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)]
+    nics = [d for d in devices if _is(d, _DEVICE + "VirtualEthernetCard")]
     return {d.key: named.get(d.key, "nic%d" % index) for index, d in enumerate(nics)}
 
 
 def portgroup_key(card: Any) -> Optional[str]:
     """The distributed port group a NIC is on, by key; None for a NIC on a standard network."""
     backing = card.backing
-    if isinstance(backing, vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo):
+    if _is(backing, _DEVICE + "VirtualEthernetCard.DistributedVirtualPortBackingInfo"):
         return backing.port.portgroupKey
     return None
 
 
 def _network_name(card: Any, portgroups: Mapping[str, str]) -> Optional[str]:
     backing = card.backing
-    if isinstance(backing, vim.vm.device.VirtualEthernetCard.NetworkBackingInfo):
+    if _is(backing, _DEVICE + "VirtualEthernetCard.NetworkBackingInfo"):
         return backing.deviceName
     key = portgroup_key(card)
     return portgroups.get(key, key) if key else None
@@ -125,6 +108,7 @@ def observed(vm: Any, props: Mapping[str, Any], portgroups: Optional[Mapping[str
         cpu=cpu,
         memory_mib=memory,
         firmware="uefi" if props.get("config.firmware") == "efi" else "bios",
+        secure_boot=secure_boot_of(props),
         max_cpu=int(extra.get(EXTRA_PREFIX + "maxCpu", 0)) if props.get("config.cpuHotAddEnabled") else cpu,
         max_memory_mib=(int(extra.get(EXTRA_PREFIX + "maxMemoryMiB", 0))
                         if props.get("config.memoryHotAddEnabled") else memory),
@@ -144,6 +128,11 @@ def observed(vm: Any, props: Mapping[str, Any], portgroups: Optional[Mapping[str
         placement=Placement(datastore=datastore_of(props.get("config.files.vmPathName"))),
         raw={"instance_uuid": props.get("config.instanceUuid")},
     )
+
+
+def secure_boot_of(props: Mapping[str, Any]) -> bool:
+    boot = props.get("config.bootOptions")
+    return props.get("config.firmware") == "efi" and bool(getattr(boot, "efiSecureBootEnabled", False))
 
 
 def observed_summary(vm: Any, props: Mapping[str, Any]) -> ObservedVM:
@@ -168,3 +157,33 @@ def observed_summary(vm: Any, props: Mapping[str, Any]) -> ObservedVM:
         nics=nics,
         tags=tuple(sorted(t for t in extra.get(EXTRA_PREFIX + "tags", "").split(",") if t)),
     )
+
+
+# errors
+
+_FAULTS: tuple[tuple[str, type[errors.VirtrigaudError]], ...] = (
+    ("ManagedObjectNotFound", errors.NotFoundError),
+    ("NotFound", errors.NotFoundError),
+    ("FileNotFound", errors.NotFoundError),
+    ("DuplicateName", errors.AlreadyExistsError),
+    ("InvalidPowerState", errors.PreconditionError),
+    ("InvalidState", errors.PreconditionError),
+    ("ToolsUnavailable", errors.PreconditionError),
+    ("NoPermission", errors.PermissionDeniedError),
+    ("NotAuthenticated", errors.AuthenticationError),
+    ("NotSupported", errors.UnsupportedError),
+    ("InvalidArgument", errors.SpecError),
+    ("InvalidRequest", errors.SpecError),
+    ("HostCommunication", errors.UnavailableError),
+    ("Timedout", errors.DeadlineExceededError),
+)
+
+
+def translate(fault: Any, operation: Optional[str] = None) -> errors.VirtrigaudError:
+    """A vmodl fault as the collection's error, by the fault's class name."""
+    names = [name.rsplit(".", 1)[-1] for name in type_names(fault)]
+    message = getattr(fault, "msg", None) or str(fault)
+    for name, cls in _FAULTS:
+        if name in names:
+            return cls(message, operation=operation, details={"vsphere_fault": names[0]})
+    return errors.ProviderError(message, operation=operation, details={"vsphere_fault": names[0]})

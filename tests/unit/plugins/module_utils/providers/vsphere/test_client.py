@@ -8,7 +8,8 @@ import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ProviderConfig
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import session
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import client as session
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import translate as vs
 
 vim = pytest.importorskip("pyVmomi").vim
 
@@ -39,7 +40,7 @@ def test_a_host_is_required():
     (vim.fault.InvalidDeviceOperation(msg="no"), errors.ProviderError),
 ])
 def test_faults_map_to_the_taxonomy(fault, cls):
-    err = session.translate(fault, "reconfigure")
+    err = vs.translate(fault, "reconfigure")
     assert err.error_code == cls.error_code
     assert err.operation == "reconfigure"
     assert err.details["vsphere_fault"]

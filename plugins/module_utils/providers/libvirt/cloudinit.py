@@ -1,16 +1,17 @@
 # Copyright: virtrigaud.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The cloud-init NoCloud seed: its files, and the ``cidata`` ISO that carries them."""
+"""The cloud-init NoCloud seed: its files, the ``cidata`` ISO that carries them, and the volume it rides on."""
 
 from __future__ import annotations
 
 import io
 import json
-from typing import Optional
+from typing import Any, Optional
 
 from ...errors import MissingDependency
 from ...spec import VMSpec
-from .domain_xml import NicPlan
+from . import translate as dx
+from .storage import Storage
 
 try:
     import pycdlib
@@ -24,7 +25,7 @@ def needs_seed(spec: VMSpec) -> bool:
     return bool(spec.cloud_init) or any(n.ip_address for n in spec.networks)
 
 
-def seed_files(spec: VMSpec, instance_id: str, nics: tuple[NicPlan, ...]) -> dict[str, str]:
+def seed_files(spec: VMSpec, instance_id: str, nics: tuple[dx.NicPlan, ...]) -> dict[str, str]:
     """The NoCloud files: user-data, meta-data (always with an instance-id) and network-config."""
     meta = spec.cloud_init.meta_data or "local-hostname: %s\n" % spec.name
     if "instance-id" not in meta:
@@ -36,7 +37,7 @@ def seed_files(spec: VMSpec, instance_id: str, nics: tuple[NicPlan, ...]) -> dic
     return files
 
 
-def _static_network_config(spec: VMSpec, nics: tuple[NicPlan, ...]) -> Optional[str]:
+def _static_network_config(spec: VMSpec, nics: tuple[dx.NicPlan, ...]) -> Optional[str]:
     """Network config v2 for NICs with a static address, matched by MAC; None when all use DHCP."""
     if not any(n.ip_address for n in spec.networks):
         return None
@@ -71,3 +72,16 @@ def seed_iso(files: dict[str, str]) -> bytes:
     iso.write_fp(out)
     iso.close()
     return out.getvalue()
+
+
+def upload_seed(storage: Storage, spec: VMSpec, pool: Any, vm_id: str, nics: tuple[dx.NicPlan, ...],
+                created: list[Any]) -> str:
+    """The seed as the volume ``<vm>-cidata.iso`` in ``pool``; its path."""
+    data = seed_iso(seed_files(spec, vm_id, nics))
+    volume = storage.new_volume(pool, dx.volume_xml("%s-cidata.iso" % spec.name, len(data), fmt="raw"), created)
+    stream = storage.client.conn.newStream(0)
+    volume.upload(stream, 0, len(data), 0)
+    stream.send(data)
+    stream.finish()
+    path: str = volume.path()
+    return path

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.libvirt import domain_xml as dx
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.libvirt import translate as dx
 
 NIC = dx.NicPlan("lan", "52:54:00:00:00:01", network="default")
 
@@ -190,3 +190,35 @@ def test_nics_without_a_record_are_named_by_position():
 def test_an_interface_of_unknown_model_is_written_without_one():
     node = dx.interface_xml(dx.NicPlan("lan", "52:54:00:00:00:01", network="default", model=""))
     assert node.find("model") is None and node.find("source").get("network") == "default"
+
+
+def test_secure_boot_asks_libvirt_for_an_enrolled_ovmf_on_q35_with_smm():
+    xml = dx.domain_xml(plan(firmware="uefi", secure_boot=True))
+    domain = ET.fromstring(xml)
+    assert domain.find("os").get("firmware") == "efi" and domain.find("os/type").get("machine") == "q35"
+    assert {f.get("name") for f in domain.findall("os/firmware/feature[@enabled='yes']")} == {
+        "secure-boot", "enrolled-keys"}
+    assert domain.find("features/smm").get("state") == "on"
+    assert dx.parse_domain(xml).secure_boot
+    plain = dx.domain_xml(plan(firmware="uefi"))
+    assert ET.fromstring(plain).find("os/type").get("machine") is None and not dx.parse_domain(plain).secure_boot
+
+
+def test_secure_boot_is_read_from_the_loader_libvirt_chose():
+    chosen = ("<domain><name>w</name><uuid>u</uuid><os firmware='efi'><type>hvm</type>"
+              "<loader readonly='yes' secure='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.ms.fd</loader>"
+              "</os></domain>")
+    assert dx.parse_domain(chosen).secure_boot
+    assert not dx.parse_domain(chosen.replace("secure='yes'", "secure='no'")).secure_boot
+
+
+@pytest.mark.parametrize("caps, offered", [
+    ("<domainCapabilities><os><enum name='firmware'><value>efi</value></enum><loader>"
+     "<enum name='secure'><value>yes</value><value>no</value></enum></loader></os></domainCapabilities>", True),
+    ("<domainCapabilities><os><enum name='firmware'><value>efi</value></enum><loader>"
+     "<enum name='secure'><value>no</value></enum></loader></os></domainCapabilities>", False),
+    ("<domainCapabilities><os supported='no'/></domainCapabilities>", False),
+    ("", False),
+])
+def test_secure_boot_is_offered_only_with_a_secure_loader(caps, offered):
+    assert dx.offers_secure_boot(caps) is offered

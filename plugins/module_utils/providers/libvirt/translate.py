@@ -1,17 +1,22 @@
 # Copyright: virtrigaud.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Domain, volume and device XML for libvirt, built from and read into plain values.
+"""Domain, volume and device XML for libvirt, built from and read into plain values, and libvirt's errors as the
+collection's.
 
-Pure code: no libvirt import, so it is unit-tested without a daemon.  What the
-spec knows and libvirt does not (disk names, NIC names, owned volumes, tags)
-lives in the domain's ``<metadata>`` under :data:`NAMESPACE`.
+Pure code: no libvirt import (the error map is handed the ``libvirt`` module), so
+it is unit-tested without a daemon.  What the spec knows and libvirt does not
+(disk names, NIC names, owned volumes, tags) lives in the domain's
+``<metadata>`` under :data:`NAMESPACE`.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Iterable, Optional
+
+from ... import errors
 
 NAMESPACE = "https://virtrigaud.io/xmlns/libvirt-domain/1"
 PREFIX = "vr"
@@ -92,6 +97,7 @@ class DomainPlan:
     tags: tuple[str, ...] = ()
     max_cpu: int = 0
     max_memory_mib: int = 0
+    secure_boot: bool = False
 
     def metadata(self) -> Metadata:
         return Metadata(disks=self.disks, nics=tuple(n.ref() for n in self.nics), seed=self.seed, tags=self.tags)
@@ -109,6 +115,7 @@ class DomainFacts:
     max_memory_mib: int
     firmware: str
     disk_paths: dict[str, str]
+    secure_boot: bool
     nics: tuple[dict[str, Optional[str]], ...]
     metadata: Metadata
 
@@ -236,11 +243,18 @@ def domain_xml(plan: DomainPlan) -> str:
     _sub(domain, "vcpu", str(max_cpu), placement="static", current=str(plan.cpu))
     os_attrs = {"firmware": "efi"} if plan.firmware == "uefi" else {}
     os_node = _sub(domain, "os", **os_attrs)
-    _sub(os_node, "type", "hvm", arch="x86_64")
+    # OVMF's secure-boot builds need SMM, which QEMU offers on q35 only; libvirt picks the build from these features.
+    _sub(os_node, "type", "hvm", arch="x86_64", **({"machine": "q35"} if plan.secure_boot else {}))
+    if plan.secure_boot:
+        wanted = _sub(os_node, "firmware")
+        for feature in ("secure-boot", "enrolled-keys"):
+            _sub(wanted, "feature", enabled="yes", name=feature)
     _sub(os_node, "boot", dev="hd")
     features = _sub(domain, "features")
     _sub(features, "acpi")
     _sub(features, "apic")
+    if plan.secure_boot:
+        _sub(features, "smm", state="on")
     if plan.domain_type == "kvm":
         _sub(domain, "cpu", mode="host-passthrough")
     _sub(domain, "clock", offset="utc")
@@ -284,6 +298,18 @@ def _mib(node: Optional[ET.Element]) -> int:
     return int(int(node.text) * factors.get(node.get("unit", "KiB"), 1.0 / 1024))
 
 
+def offers_secure_boot(domain_capabilities: str) -> bool:
+    """Whether libvirt's domain capabilities list UEFI firmware with a secure-boot loader."""
+    if not domain_capabilities:
+        return False
+    os_node = ET.fromstring(domain_capabilities).find("os")
+    if os_node is None:
+        return False
+    firmware = [v.text for v in os_node.findall("enum[@name='firmware']/value")]
+    secure = [v.text for v in os_node.findall("loader/enum[@name='secure']/value")]
+    return "efi" in firmware and "yes" in secure
+
+
 def parse_domain(xml: str) -> DomainFacts:
     domain = ET.fromstring(xml)
     vcpu = domain.find("vcpu")
@@ -291,6 +317,10 @@ def parse_domain(xml: str) -> DomainFacts:
     os_node = domain.find("os")
     uefi = os_node is not None and (
         os_node.get("firmware") == "efi" or os_node.find("loader[@type='pflash']") is not None
+    )
+    secure_boot = os_node is not None and (
+        os_node.find("loader[@secure='yes']") is not None
+        or os_node.find("firmware/feature[@name='secure-boot'][@enabled='yes']") is not None
     )
     disk_paths = {}
     for disk in domain.findall("devices/disk[@device='disk']"):
@@ -315,6 +345,7 @@ def parse_domain(xml: str) -> DomainFacts:
         max_memory_mib=_mib(domain.find("memory")),
         firmware="uefi" if uefi else "bios",
         disk_paths=disk_paths,
+        secure_boot=uefi and secure_boot,
         nics=tuple(nics),
         metadata=parse_metadata(domain),
     )
@@ -478,3 +509,45 @@ def restorable_snapshot_xml(xml: str) -> Optional[str]:
     for vcpu in hotplugged:
         vcpu.set("hotpluggable", "no")
     return ET.tostring(root, encoding="unicode") if hotplugged else None
+
+
+# errors: libvirt errors → the collection's error taxonomy, with secrets scrubbed from messages
+
+# libvirt error code names (``libvirt.VIR_ERR_*``) grouped by the error they become.
+_CLASSES: tuple[tuple[type[errors.VirtrigaudError], tuple[str, ...]], ...] = (
+    (errors.NotFoundError, ("NO_DOMAIN", "NO_NETWORK", "NO_STORAGE_POOL", "NO_STORAGE_VOL", "NO_DOMAIN_SNAPSHOT")),
+    (errors.AlreadyExistsError, ("DOM_EXIST", "STORAGE_VOL_EXIST")),
+    (errors.PreconditionError, ("OPERATION_INVALID",)),
+    (errors.AuthenticationError, ("AUTH_FAILED", "AUTH_CANCELLED", "AUTH_UNAVAILABLE")),
+    (errors.PermissionDeniedError, ("ACCESS_DENIED", "OPERATION_DENIED")),
+    (errors.UnavailableError, ("NO_CONNECT", "RPC", "SYSTEM_ERROR", "AGENT_UNRESPONSIVE")),
+    (errors.DeadlineExceededError, ("OPERATION_TIMEOUT",)),
+    (errors.UnsupportedError, ("NO_SUPPORT", "OPERATION_UNSUPPORTED", "CONFIG_UNSUPPORTED", "ARGUMENT_UNSUPPORTED")),
+)
+_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]*@", re.IGNORECASE)
+
+
+def scrub(text: str, secrets: Iterable[Optional[str]] = ()) -> str:
+    """Remove URI credentials and any known secret from a message."""
+    text = _USERINFO.sub(r"\g<scheme>", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "********")
+    return text
+
+
+def error_class(libvirt: Any, code: int) -> type[errors.VirtrigaudError]:
+    for cls, names in _CLASSES:
+        if any(getattr(libvirt, "VIR_ERR_" + name, None) == code for name in names):
+            return cls
+    return errors.ProviderError
+
+
+def translate(libvirt: Any, err: Any, secrets: Iterable[Optional[str]] = (), **context: Any) -> errors.VirtrigaudError:
+    """A ``libvirt.libvirtError`` as the collection's error; ``context`` names VM, provider, operation."""
+    code = err.get_error_code()
+    message = scrub(err.get_error_message() or str(err), secrets)
+    cls = error_class(libvirt, code)
+    if code == getattr(libvirt, "VIR_ERR_SYSTEM_ERROR", None) and "connect" not in message.lower():
+        cls = errors.ProviderError
+    return cls(message, details={"libvirt_error_code": code}, **context)
