@@ -43,6 +43,7 @@ stage_lint() {
     (cd "$COLLECTION" && antsibull-docs lint-collection-docs --plugin-docs .)
     "$PYTHON" "$REPO/scripts/check_action_group.py" "$REPO"
     PYTHONPATH="$TREE" "$PYTHON" "$REPO/scripts/check_option_coverage.py" "$REPO"
+    "$PYTHON" "$REPO/scripts/gen_vitistack_schema.py" --check
     local reference="${VIRTRIGAUD_UPSTREAM_PROTO:-$REPO/../shared/reference/virtrigaud/provider.proto}"
     if [ -f "$reference" ]; then
         "$PYTHON" "$REPO/scripts/gen_proto.py" --check --reference "$reference"

@@ -220,6 +220,8 @@ requirements:
   - pycdlib (for cloud-init seeds with O(provider_type=libvirt))
 """
 
+    BESIDE_SELECTOR: str  # set below, from DOCUMENTATION
+
     # For modules that accept these options only so module_defaults for the group can set them.
     UNUSED = r"""
 options: {}
@@ -227,3 +229,10 @@ notes:
   - This module accepts the hypervisor connection options so that C(module_defaults) for the
     C(virtrigaud.core.virtrigaud) group can set them for a whole play, and does not use them.
 """
+
+
+# The options after provider_type and uri, for a module whose own provider_type and endpoint mean something else
+# (virtrigaud_machineprovider), and which accepts the rest only so module_defaults for the group can set them.
+# A slice of DOCUMENTATION, which the sanity tests lint, so that the two never drift apart.
+ModuleDocFragment.BESIDE_SELECTOR = "options:\n" + ModuleDocFragment.DOCUMENTATION[
+    ModuleDocFragment.DOCUMENTATION.index("  hostname:\n"):ModuleDocFragment.DOCUMENTATION.index("notes:\n")]

@@ -244,13 +244,17 @@ def provider_resource(params: dict[str, Any]) -> dict[str, Any]:
 OWNER_LABEL = "virtrigaud.core/provider"
 
 
-def _secret(params: dict[str, Any], name: str, data: dict[str, str], secret_type: str = "Opaque") -> dict[str, Any]:
-    """A Secret labelled as written by this collection for this Provider (state=absent removes exactly those)."""
+def secret_object(owner: str, namespace: str, name: str, data: Mapping[str, str], owner_label: str = OWNER_LABEL,
+                  secret_type: str = "Opaque") -> dict[str, Any]:
+    """A Secret labelled as written by this collection for its owner (state=absent removes exactly those)."""
     encoded = {key: base64.b64encode(value.encode("utf-8")).decode("ascii") for key, value in sorted(data.items())}
-    labels = {"app.kubernetes.io/managed-by": "virtrigaud.core", OWNER_LABEL: params["name"]}
-    namespace = params["namespace"]
+    labels = {"app.kubernetes.io/managed-by": "virtrigaud.core", owner_label: owner}
     return {"apiVersion": "v1", "kind": "Secret", "type": secret_type,
             "metadata": {"name": name, "namespace": namespace, "labels": labels}, "data": encoded}
+
+
+def _secret(params: dict[str, Any], name: str, data: dict[str, str], secret_type: str = "Opaque") -> dict[str, Any]:
+    return secret_object(params["name"], params["namespace"], name, data, secret_type=secret_type)
 
 
 def credentials_secret(params: dict[str, Any]) -> Optional[dict[str, Any]]:

@@ -9,6 +9,7 @@ from typing import Any, Optional, cast
 from urllib.parse import quote
 
 VIRTRIGAUD_API = "infra.virtrigaud.io/v1beta1"
+VITISTACK_API = "vitistack.io/v1alpha1"
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ _KINDS = [
     Kind(VIRTRIGAUD_API, "VMNetworkAttachment", "vmnetworkattachments"),
     Kind(VIRTRIGAUD_API, "VMSet", "vmsets"),
     Kind(VIRTRIGAUD_API, "VMSnapshot", "vmsnapshots"),
+    Kind(VITISTACK_API, "MachineProvider", "machineproviders", namespaced=False),
 ]
 KINDS = {kind.kind: kind for kind in _KINDS}
 
