@@ -109,7 +109,8 @@ def rss_mib(pid: int) -> float:
 def describe_many(calls: int) -> None:
     folder = pki()
     config = ProviderConfig(type="remote", uri="127.0.0.1:%d" % GRPC_PORT,
-                            options={"ca_path": str(folder / "ca" / "ca.crt"), "client_cert": str(folder / "client.crt"),
+                            options={"ca_path": str(folder / "ca" / "ca.crt"),
+                                     "client_cert": str(folder / "client.crt"),
                                      "client_key": str(folder / "client.key")})
     provider = RemoteProvider(config)
     try:
@@ -146,7 +147,8 @@ def image_report(image: str) -> list[str]:
     lines = ["image %s: %.0f MB" % (image, size / 1e6)]
     for layer in history:
         command = " ".join(layer.get("CreatedBy", "").split())
-        if layer.get("size", 0) > 0 and "debootstrap" not in command and not command.startswith("/bin/sh -c #(nop) ADD"):
+        if (layer.get("size", 0) > 0 and "debootstrap" not in command
+                and not command.startswith("/bin/sh -c #(nop) ADD")):
             lines.append("  %8.1f MB  %s" % (layer["size"] / 1e6, command[:90]))
     base = [layer for layer in history if layer.get("size", 0) > 0][-1]
     lines.append("  %8.1f MB  (the Debian base, debootstrap --variant=minbase)" % (base["size"] / 1e6))

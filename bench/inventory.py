@@ -194,7 +194,8 @@ def compare(name: str, backend: dict, size: int, bindir: pathlib.Path, env: dict
     finally:
         backend["stop"]()
     base = rows[0][1]
-    print("ansible-inventory --list, %d VMs on %s (%d hosts listed by virtrigaud.core.virtrigaud)" % (size, name, hosts))
+    print("ansible-inventory --list, %d VMs on %s (%d hosts listed by virtrigaud.core.virtrigaud)"
+          % (size, name, hosts))
     for label, (seconds, rss, dummy) in rows:
         print("  %-38s %7.2f s  %5.2fx the script floor   peak RSS %6.1f MiB  %4.2fx" % (
             label, seconds, seconds / base[0], rss, rss / base[1]))

@@ -25,7 +25,7 @@ import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from vsphere_converge import PASSWORD, REPO, TREE, VCSIM, connection, play, venv_python, vcsim  # noqa: E402
+from vsphere_converge import PASSWORD, REPO, TREE, VCSIM, connection, play, vcsim, venv_python  # noqa: E402
 
 PORT = 18992
 TEMPLATE = {"cpu": 1, "memory": "256Mi", "image": "vr-template", "networks": [{"name": "lan", "network": "VM Network"}]}

@@ -35,6 +35,9 @@ stage_sanity() {
 
 stage_lint() {
     build_tree
+    # mypy from the root of the tree, so that the collection's imports resolve as they do under Ansible.
+    (cd "$TREE" && "$PYTHON" -m mypy --config-file ansible_collections/virtrigaud/core/pyproject.toml)
+    (cd "$COLLECTION" && "$PYTHON" -m ruff check --no-cache .)
     (cd "$COLLECTION" && ansible-lint --offline playbooks/ roles/)
     (cd "$COLLECTION" && antsibull-changelog lint)
     (cd "$COLLECTION" && antsibull-docs lint-collection-docs --plugin-docs .)

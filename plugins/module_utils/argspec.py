@@ -66,7 +66,7 @@ def kube_spec() -> Spec:
     reads the ``K8S_AUTH_*`` variables through the same table, so a task of
     another provider type never finds them in its parameters.
     """
-    spec = {setting.option: _option(setting) for setting in KUBERNETES}
+    spec = {str(setting.option): _option(setting) for setting in KUBERNETES}
     spec["ca_cert"]["aliases"] = ["ssl_ca_cert"]
     return spec
 

@@ -48,13 +48,14 @@ class Executor:
             self._run_batch(batch, done)
             batch = [action] if action.action in RECONFIGURE_ACTIONS else []
             if not batch:
-                self._guarded(action, done, lambda: self._run(action))
+                self._guarded(action, done, lambda: self._run(action))  # noqa: B023 - called at once
         self._run_batch(batch, done)
         return done
 
     def _run_batch(self, batch: list[Action], done: list[Action]) -> None:
         if batch:
-            self._guarded(batch[0], done, lambda: self._wait(self.provider.reconfigure(self._id, _reconfiguration(batch))))
+            self._guarded(batch[0], done,
+                          lambda: self._wait(self.provider.reconfigure(self._id, _reconfiguration(batch))))
             done.extend(batch[1:])
 
     def _guarded(self, action: Action, done: list[Action], run: Callable[[], None]) -> None:
@@ -63,7 +64,8 @@ class Executor:
         except VirtrigaudError as err:
             err.details.setdefault("completed_actions", [a.to_dict() for a in done])
             err.details.setdefault("failed_action", action.to_dict())
-            raise err.add_context(vm=action.target if action.action in ("create", "clone") else None,
+            # add_context returns err: this raises the caught error again, there is no other cause to chain.
+            raise err.add_context(vm=action.target if action.action in ("create", "clone") else None,  # noqa: B904
                                   provider=self.provider.config.label, operation=action.action)
         done.append(action)
 

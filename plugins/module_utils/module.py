@@ -111,7 +111,7 @@ class _KeepingModule(AnsibleModule):
     """AnsibleModule that keeps the options as given, before its checks turn a list into its text."""
 
     def _load_params(self) -> None:
-        super()._load_params()
+        super()._load_params()  # type: ignore[no-untyped-call]  # AnsibleModule carries no annotations
         self.given = copy.deepcopy(self.params)
 
 
@@ -119,11 +119,13 @@ class VirtrigaudModule(VirtrigaudRun):
     """The run hosted by AnsibleModule, as a module on the managed node."""
 
     def __init__(self, argument_spec: dict[str, Any], **kwargs: Any) -> None:
-        self.ansible = _KeepingModule(argument_spec=argument_spec, **kwargs)
+        # AnsibleModule carries no annotations, hence the ignore.
+        self.ansible = _KeepingModule(argument_spec=argument_spec, **kwargs)  # type: ignore[no-untyped-call]
         container = container_for_string(argument_spec, self.ansible.given)
         if container is not None:
             self.ansible.fail_json(**container.to_dict())
-        super().__init__(self.ansible.params, bool(self.ansible.check_mode), bool(self.ansible._diff), self.ansible.warn)
+        super().__init__(self.ansible.params, bool(self.ansible.check_mode), bool(self.ansible._diff),
+                         self.ansible.warn)
 
     def execute(self, run: Callable[[VirtrigaudRun], dict[str, Any]]) -> None:
         """Run the module body and exit with its result, or fail with a structured error."""

@@ -270,10 +270,10 @@ def _nic_actions(
         actions.append(Action("remove_network", name, old, None, dict(common, live=live)))
     for change in diff.changed:
         network, nic = change.network, have[change.network.name]
-        for field in change.fields:
-            kind = nics.SETTERS[field]
-            option = "networks[%d].%s" % (index[network.name], _option_of(field, network))
-            old, new = _nic_values(field, nic, network)
+        for nic_field in change.fields:
+            kind = nics.SETTERS[nic_field]
+            option = "networks[%d].%s" % (index[network.name], _option_of(nic_field, network))
+            old, new = _nic_values(nic_field, nic, network)
             live = _nic_live(kind, capabilities, running, option)
             actions.append(Action(kind, network.name, old, new, dict(common, live=live, network=network)))
     for network in diff.added:

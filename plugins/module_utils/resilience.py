@@ -48,7 +48,8 @@ class Deadline:
 
 
 def backoff(
-    base: float = 0.5, factor: float = 2.0, cap: float = 30.0, jitter: float = 0.1, rng: Callable[[], float] = random.random
+    base: float = 0.5, factor: float = 2.0, cap: float = 30.0, jitter: float = 0.1,
+    rng: Callable[[], float] = random.random,
 ) -> Iterator[float]:
     """Endless exponential delays, each spread by up to ``jitter`` of itself."""
     delay = base

@@ -166,7 +166,7 @@ def parse_quantity(value: Any, option: str) -> int:
         )
     number, suffix = match.groups()
     whole, dummy, fraction = number.partition(".")
-    scale = 10 ** len(fraction)
+    scale: int = 10 ** len(fraction)
     return (int(whole) * scale + int(fraction or 0)) * _FACTORS[suffix] // scale
 
 
@@ -274,7 +274,8 @@ def _items(data: Mapping[str, Any], key: str, most: int) -> list[Mapping[str, An
 def parse_vm_name(value: Any, option: str = "name") -> str:
     if not isinstance(value, str) or not _VM_NAME.fullmatch(value):
         raise SpecError(
-            "%r is not a valid VM name: 1-80 letters, digits, '.', '_' or '-', starting and ending with a letter or digit"
+            "%r is not a valid VM name: 1-80 letters, digits, '.', '_' or '-', starting and ending with a letter or "
+            "digit"
             % (value,),
             option=option,
         )
@@ -286,7 +287,8 @@ def _parse_disk(item: Mapping[str, Any], option: str) -> DiskSpec:
     if name is None or not _LABEL.fullmatch(name):
         raise SpecError("%r is not a valid disk name: a DNS label such as 'data-1'" % (name,), option=option + ".name")
     if name == "root":
-        raise SpecError("'root' is reserved for the root disk; size it with disk_defaults.size", option=option + ".name")
+        raise SpecError("'root' is reserved for the root disk; size it with disk_defaults.size",
+                        option=option + ".name")
     if item.get("size") is None:
         raise SpecError("is required, for example '10Gi'", option=option + ".size")
     disk_type = _choice(_string(item, "type", option + ".type"), DISK_TYPES, option + ".type") or "thin"

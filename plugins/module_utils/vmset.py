@@ -243,7 +243,8 @@ def plan_set(spec: SetSpec, members: list[Member]) -> SetPlan:
     in_place = [m for m in outdated if m.vm.power_state == "On"] if action == "update" else []
     surge_at = list(spec.surge_ordinals)[:len(in_place)]
     kept = set(surge_at)
-    deletes = tuple(Step(m.name, m.ordinal, "delete", "below ordinals.start" if m.ordinal < spec.start else "scale down")
+    deletes = tuple(Step(m.name, m.ordinal, "delete",
+                         "below ordinals.start" if m.ordinal < spec.start else "scale down")
                     for m in extra if m.ordinal not in kept)
     surges = tuple(Step(spec.member_name(o), o, "surge", "stands in during the rolling update")
                    for o in surge_at if o not in present or present[o].revision != revision
@@ -257,7 +258,8 @@ def set_status(spec: SetSpec, members: list[Member]) -> dict[str, Any]:
     revision = spec.revision
     wanted = [m for m in members if m.ordinal in spec.ordinals]
     revisions = sorted({m.revision or "none" for m in wanted})
-    current = max(revisions, key=lambda r: sum(1 for m in wanted if (m.revision or "none") == r)) if revisions else revision
+    current = (max(revisions, key=lambda r: sum(1 for m in wanted if (m.revision or "none") == r)) if revisions
+               else revision)
     return {
         "replicas": len(wanted),
         "desired_replicas": spec.replicas,

@@ -28,7 +28,8 @@ from .vmset import Member, SetPlan, SetSpec, Step, members_of
 
 class SetRunner:
     def __init__(self, config: ProviderConfig, spec: SetSpec, parallelism: int, deadline: Deadline,
-                 limiter: RateLimiter, shutdown_timeout: int = 120, sleep: Callable[[float], None] = time.sleep) -> None:
+                 limiter: RateLimiter, shutdown_timeout: int = 120,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.config = config
         self.spec = spec
         self.parallelism = max(1, parallelism)
@@ -138,7 +139,8 @@ class SetRunner:
             found = members_of(self.spec, inventory())
             now = {m.name: m for m in found if m.ordinal in self.spec.ordinals}
             down = {name for name, member in now.items() if not member.ready(self.spec.require_ip)}
-            standing_in = sum(1 for m in found if m.ordinal in self.spec.surge_ordinals and m.ready(self.spec.require_ip))
+            standing_in = sum(1 for m in found
+                              if m.ordinal in self.spec.surge_ordinals and m.ready(self.spec.require_ip))
             budget = self.spec.strategy.max_unavailable + standing_in
             # Members that are down already go first: updating them takes nothing more down.
             pending.sort(key=lambda step: (step.member not in down, -step.ordinal))

@@ -140,7 +140,8 @@ options:
       image:
         description:
           - The runtime's container image.
-          - By default upstream's published image for the type, C(ghcr.io/projectbeskar/virtrigaud/provider-<type>:v0.3.11)
+          - By default upstream's published image for the type,
+            C(ghcr.io/projectbeskar/virtrigaud/provider-<type>:v0.3.11)
             (V(vsphere), V(libvirt) and V(proxmox); other types must name one).
           - The collection's own runtime image, which also uses O(rate_limit), O(defaults.resource_pool) and
             O(defaults.network), is built from C(runtime/Containerfile) and pushed to a registry of your own; see the
@@ -324,7 +325,8 @@ provider:
   sample: {apiVersion: infra.virtrigaud.io/v1beta1, kind: Provider,
            metadata: {name: libvirt-local, namespace: default},
            spec: {type: libvirt, endpoint: "qemu:///system", credentialSecretRef: {name: libvirt-local-credentials},
-                  runtime: {mode: Remote, image: "ghcr.io/projectbeskar/virtrigaud/provider-libvirt:v0.3.11", replicas: 1,
+                  runtime: {mode: Remote, image: "ghcr.io/projectbeskar/virtrigaud/provider-libvirt:v0.3.11",
+                            replicas: 1,
                             service: {port: 9443, tls: {enabled: false}}}}}
 objects:
   description:
@@ -354,9 +356,11 @@ validation:
   returned: when O(validate=true) and O(state=present)
   type: dict
   contains:
-    connectivity: {description: "C(status) Connected or Disconnected, C(endpoint), C(latency_ms).", type: dict, returned: always}
+    connectivity: {description: "C(status) Connected or Disconnected, C(endpoint), C(latency_ms).", type: dict,
+                   returned: always}
     authentication: {description: "C(status) Authenticated, Failed or Unknown.", type: dict, returned: always}
-    capabilities: {description: "What the backend supports, with C(supported_operations).", type: dict, returned: always}
+    capabilities: {description: "What the backend supports, with C(supported_operations).", type: dict,
+                   returned: always}
     resource_usage: {description: "C(vms), total C(cpu) and C(memory_mib) of its VMs.", type: dict, returned: always}
     health_score: {description: 0-100., type: int, returned: always}
 """
@@ -460,7 +464,7 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
 
 
 # How AnsibleModule, and the action plugin of the same name, check the options together.
-OPTION_RULES = {"required_if": [["state", "present", ["type", "uri"]]]}
+OPTION_RULES: dict[str, Any] = {"required_if": [["state", "present", ["type", "uri"]]]}
 
 
 def argument_spec() -> dict[str, Any]:

@@ -68,22 +68,30 @@ providers:
   contains:
     name: {description: Name., type: str, returned: always}
     namespace: {description: Namespace., type: str, returned: always}
-    type: {description: "Hypervisor type; for a type carried past the CRD enum (kubevirt), its real type.", type: str, returned: always, sample: vsphere}
+    type: {description: "Hypervisor type; for a type carried past the CRD enum (kubevirt), its real type.", type: str,
+           returned: always, sample: vsphere}
     endpoint: {description: Hypervisor endpoint., type: str, returned: always}
     spec: {description: The Provider's spec., type: dict, returned: always}
-    status: {description: The Provider's status as its controller wrote it (empty when none did)., type: dict, returned: always}
+    status: {description: The Provider's status as its controller wrote it (empty when none did)., type: dict,
+             returned: always}
     probe:
       description: The live check, with O(probe=true); null for a Provider whose health checks are disabled.
       type: dict
       returned: when O(probe=true)
       contains:
-        connectivity: {description: "C(status) Connected or Disconnected, C(endpoint), C(latency_ms).", type: dict, returned: always}
+        connectivity: {description: "C(status) Connected or Disconnected, C(endpoint), C(latency_ms).", type: dict,
+                       returned: always}
         authentication: {description: "C(status) Authenticated, Failed or Unknown.", type: dict, returned: always}
-        capabilities: {description: "What the backend supports, with C(supported_operations).", type: dict, returned: always}
-        resource_usage: {description: "C(vms), total C(cpu) and C(memory_mib), from the provider's list call.", type: dict, returned: always}
-        health_score: {description: "0-100; 40 for connectivity, 30 for authentication, 30 for listing VMs.", type: int, returned: always}
+        capabilities: {description: "What the backend supports, with C(supported_operations).", type: dict,
+                       returned: always}
+        resource_usage: {description: "C(vms), total C(cpu) and C(memory_mib), from the provider's list call.",
+                         type: dict, returned: always}
+        health_score: {description: "0-100; 40 for connectivity, 30 for authentication, 30 for listing VMs.", type: int,
+                       returned: always}
         message: {description: "Why the probe fell short, if it did.", type: str, returned: always}
 """
+
+from typing import Any
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
@@ -95,7 +103,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.kube.probe import 
 )
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import check_name
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.resources import provider_type_of
-from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 
 
 def _probe(m, provider):
@@ -122,7 +130,7 @@ def _unprobed(endpoint, secret):
             "health_score": 0, "message": "the Secret '%s' does not exist" % secret}
 
 
-def run(m):
+def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
     if p["namespace"]:
         check_name(p["namespace"], "namespace")
@@ -151,10 +159,10 @@ def run(m):
 
 
 # How AnsibleModule, and the action plugin of the same name, check the options together.
-OPTION_RULES = {}
+OPTION_RULES: dict[str, Any] = {}
 
 
-def argument_spec():
+def argument_spec() -> dict[str, Any]:
     return {
         **group_spec(),
         "name": {"type": "str"},
@@ -165,7 +173,7 @@ def argument_spec():
     }
 
 
-def main():
+def main() -> None:
     VirtrigaudModule(argument_spec(), supports_check_mode=True, **OPTION_RULES).execute(run)
 
 

@@ -151,7 +151,11 @@ status:
   description: The Provider's status after the run.
   returned: when O(state=present)
   type: dict
-  sample: {healthy: false, runtime: {phase: Pending, endpoint: "virtrigaud-provider-virtrigaud-vsphere-prod.virtrigaud.svc.cluster.local:9443"}}
+  sample:
+    healthy: false
+    runtime:
+      phase: Pending
+      endpoint: "virtrigaud-provider-virtrigaud-vsphere-prod.virtrigaud.svc.cluster.local:9443"
 """
 
 import datetime

@@ -68,9 +68,12 @@ spoke:
       description: C(Connecting), C(Healthy), C(Degraded), C(Unhealthy) or C(Disconnected).
       type: str
       returned: always
-    status: {description: "The state as the hub sees it: healthy, degraded or unavailable.", type: str, returned: always}
-    ready: {description: Whether C(/health/ready) answers 200 (the hub and the backend answer)., type: bool, returned: always}
-    last_hub_contact: {description: When the hub last answered (RFC 3339); null before it ever did., type: str, returned: always}
+    status: {description: "The state as the hub sees it: healthy, degraded or unavailable.", type: str,
+             returned: always}
+    ready: {description: Whether C(/health/ready) answers 200 (the hub and the backend answer)., type: bool,
+            returned: always}
+    last_hub_contact: {description: When the hub last answered (RFC 3339); null before it ever did., type: str,
+                       returned: always}
     hub_error: {description: Why the hub does not answer; null when it does., type: str, returned: always}
     backend_type: {description: The backend the agent runs VMs on., type: str, returned: always}
     backend_ok: {description: Whether the backend answered its last check., type: bool, returned: always}
@@ -83,7 +86,8 @@ spoke:
       returned: always
       sample: {create_vm: {completed: 3, failed: 0}, get_health: {completed: 12, failed: 0}}
     operations_total: {description: The operations by outcome over all types., type: dict, returned: always}
-    metrics_enabled: {description: Whether C(/metrics) answered (else the counts come from the status)., type: bool, returned: always}
+    metrics_enabled: {description: Whether C(/metrics) answered (else the counts come from the status)., type: bool,
+                      returned: always}
     callback_url: {description: The address the agent gives the hub for pushes., type: str, returned: always}
     hub_endpoint: {description: The hub it reports to., type: str, returned: always}
     report_interval_seconds: {description: Seconds between reports., type: float, returned: always}

@@ -49,7 +49,8 @@ options:
     aliases: [vm_id]
   state:
     description:
-      - V(present) makes sure the VM exists with this spec; a new VM is powered on, an existing one keeps its power state.
+      - V(present) makes sure the VM exists with this spec; a new VM is powered on, an existing one keeps its power
+        state.
       - V(started) and V(stopped) also set the power state; V(restarted) reboots a running VM or starts a stopped one.
       - V(absent) removes the VM, stopping it hard first if it runs.
     type: str
@@ -208,7 +209,8 @@ options:
     type: list
     elements: str
   clone_from:
-    description: Create the VM as a clone of this VM (by name) instead of from scratch. The source must be stopped for libvirt.
+    description: Create the VM as a clone of this VM (by name) instead of from scratch. The source must be stopped for
+      libvirt.
     type: str
   linked_clone:
     description:
@@ -420,6 +422,8 @@ resource:
   type: dict
 """
 
+from typing import Any
+
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import (
     group_spec,
     lifecycle_spec,
@@ -430,17 +434,17 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import (
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.executor import Executor
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vm_resource import run_resource
-from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import Policy, plan
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import poll
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm, parse_vm_name
 
 POWER_BY_STATE = {"started": "On", "restarted": "On", "stopped": "Off"}
 # How AnsibleModule, and the action plugin of the same name, check the options together.
-OPTION_RULES = {"required_one_of": [["name", "id"]]}
+OPTION_RULES: dict[str, Any] = {"required_one_of": [["name", "id"]]}
 
 
-def argument_spec():
+def argument_spec() -> dict[str, Any]:
     return {**group_spec(), **wait_spec(), **vm_ref_spec(), **vm_spec(), **lifecycle_spec(),
             **resource_spec()}
 
@@ -455,7 +459,7 @@ def resource_spec():
     }
 
 
-def run(m):
+def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
     if p["provider_ref"]:
         return run_resource(m, POWER_BY_STATE.get(p["state"]))
@@ -478,7 +482,8 @@ def run(m):
     observed = m.locate(p["name"], p["id"])
     desired = None
     if p["state"] != "absent":
-        desired = parse_vm(dict(p, name=p["name"] or observed.name), POWER_BY_STATE.get(p["state"]))
+        desired = parse_vm(dict(p, name=p["name"] or (observed.name if observed else None)),
+                           POWER_BY_STATE.get(p["state"]))
 
     source = None
     if observed is None and desired is not None:
@@ -522,7 +527,7 @@ def wait_for_ip(provider, vm_id, deadline):
     return poll(addressed, deadline, "an IP address")
 
 
-def main():
+def main() -> None:
     VirtrigaudModule(argument_spec(), supports_check_mode=True, **OPTION_RULES).execute(run)
 
 

@@ -117,11 +117,13 @@ vms:
       ip_addresses: [192.168.122.14]
 """
 
+from typing import Any
+
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec, vm_ref_spec
-from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 
 
-def run(m):
+def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
     if p["name"] or p["id"]:
         found = m.locate(p["name"], p["id"])
@@ -138,14 +140,14 @@ def run(m):
 
 
 # How AnsibleModule, and the action plugin of the same name, check the options together.
-OPTION_RULES = {"mutually_exclusive": [["name", "id"]]}
+OPTION_RULES: dict[str, Any] = {"mutually_exclusive": [["name", "id"]]}
 
 
-def argument_spec():
+def argument_spec() -> dict[str, Any]:
     return {**group_spec(), **vm_ref_spec(), "snapshots": {"type": "bool", "default": False}}
 
 
-def main():
+def main() -> None:
     VirtrigaudModule(argument_spec(), supports_check_mode=True, **OPTION_RULES).execute(run)
 
 

@@ -104,14 +104,16 @@ changes:
   sample: [{action: snapshot_create, target: before-upgrade, old: null, new: present}]
 """
 
+from typing import Any
+
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec, wait_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.executor import Executor
-from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import parse_snapshot_name, plan_snapshot
 
 
-def run(m):
+def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
     name = parse_snapshot_name(p["name"])
     if not (p["vm_name"] or p["vm_id"]):
@@ -141,10 +143,10 @@ def run(m):
 
 
 # How AnsibleModule, and the action plugin of the same name, check the options together.
-OPTION_RULES = {"required_one_of": [["vm_name", "vm_id"]]}
+OPTION_RULES: dict[str, Any] = {"required_one_of": [["vm_name", "vm_id"]]}
 
 
-def argument_spec():
+def argument_spec() -> dict[str, Any]:
     return {
         **group_spec(),
         **wait_spec(),
@@ -157,7 +159,7 @@ def argument_spec():
     }
 
 
-def main():
+def main() -> None:
     VirtrigaudModule(argument_spec(), supports_check_mode=True, **OPTION_RULES).execute(run)
 
 

@@ -235,10 +235,12 @@ status:
            current_revision: 3f9a1c2b7d, update_revision: 3f9a1c2b7d, revisions: [3f9a1c2b7d]}
 """
 
+from typing import Any
+
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec, vm_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import ProviderError
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vmset_document import set_options
-from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import RateLimiter
 from ansible_collections.virtrigaud.core.plugins.module_utils.vmset import (
     SetPlan,
@@ -274,7 +276,7 @@ def _diff(spec, before, after_plan):
             "after": {"replicas": len(after), "members": dict(sorted(after.items()))}}
 
 
-def run(m):
+def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = dict(m.params, **set_options(m.params["definition"])) if m.params["definition"] else m.params
     spec = parse_set(dict(p, template=p["template"] or {}, replicas=0 if p["state"] == "absent" else p["replicas"]))
     provider = m.provider
@@ -326,10 +328,11 @@ def _planned_members(the_plan, members, check_mode):
 
 
 # How AnsibleModule, and the action plugin of the same name, check the options together.
-OPTION_RULES = {"required_one_of": [["name", "definition"]], "mutually_exclusive": [["definition", "template"]]}
+OPTION_RULES: dict[str, Any] = {"required_one_of": [["name", "definition"]],
+                                "mutually_exclusive": [["definition", "template"]]}
 
 
-def argument_spec():
+def argument_spec() -> dict[str, Any]:
     return {
         **group_spec(),
         "name": {"type": "str"},
@@ -355,7 +358,7 @@ def argument_spec():
     }
 
 
-def main():
+def main() -> None:
     VirtrigaudModule(argument_spec(), supports_check_mode=True, **OPTION_RULES).execute(run)
 
 

@@ -67,12 +67,14 @@ status:
            current_revision: 3f9a1c2b7d, update_revision: 3f9a1c2b7d, revisions: [3f9a1c2b7d]}
 """
 
+from typing import Any
+
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec, vm_spec
-from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.vmset import members_of, parse_set, set_status
 
 
-def run(m):
+def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
     probe = parse_set({"name": p["name"], "replicas": 0, "template": p["template"] or {}, "labels": p["labels"],
                        "ready_requires_ip": p["ready_requires_ip"]})
@@ -89,10 +91,10 @@ def run(m):
 
 
 # How AnsibleModule, and the action plugin of the same name, check the options together.
-OPTION_RULES = {}
+OPTION_RULES: dict[str, Any] = {}
 
 
-def argument_spec():
+def argument_spec() -> dict[str, Any]:
     return {
         **group_spec(),
         "name": {"type": "str", "required": True},
@@ -102,7 +104,7 @@ def argument_spec():
     }
 
 
-def main():
+def main() -> None:
     VirtrigaudModule(argument_spec(), supports_check_mode=True, **OPTION_RULES).execute(run)
 
 

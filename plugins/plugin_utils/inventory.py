@@ -192,8 +192,8 @@ def host_vars(record: Mapping[str, Any], source: str, source_type: str,
 
 def ansible_host(nics: list[Mapping[str, Any]], preference: Mapping[str, Any]) -> Optional[str]:
     """By NIC network in the order given, then by CIDR in the order given, then the first IPv4 address."""
-    candidates = [(nic.get("network") or nic.get("bridge") or nic.get("name"), ip)
-                  for nic in nics for ip in nic.get("ip_addresses") or () if _usable(ip)]
+    candidates: list[tuple[Any, str]] = [(nic.get("network") or nic.get("bridge") or nic.get("name"), ip)
+                                         for nic in nics for ip in nic.get("ip_addresses") or () if _usable(ip)]
     for network in preference.get("networks") or ():
         match = next((ip for net, ip in candidates if net == network), None)
         if match:

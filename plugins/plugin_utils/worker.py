@@ -14,10 +14,11 @@ the target interpreter has) goes the usual way, through the module.
 from __future__ import annotations
 
 import importlib
+from typing import Any, Optional
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
-from ansible.module_utils.errors import NoLogError
+from ansible.module_utils.errors import AnsibleValidationError, NoLogError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.coercion import container_for_string
@@ -30,7 +31,7 @@ class WorkerAction(ActionBase):
     module_name = ""
     _supports_async = True
 
-    def run(self, tmp=None, task_vars=None):
+    def run(self, tmp: Optional[str] = None, task_vars: Optional[dict[str, Any]] = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         if not self._in_worker():
             return self._through_module(result, task_vars)
@@ -44,7 +45,7 @@ class WorkerAction(ActionBase):
         if container is not None:
             result.update(container.to_dict(), failed=True)
             return result
-        warnings = []
+        warnings: list[str] = []
         run = VirtrigaudRun(validated.validated_parameters, bool(self._task.check_mode), bool(self._task.diff),
                             warnings.append)
         outcome = run.outcome(module.run)
@@ -58,15 +59,17 @@ class WorkerAction(ActionBase):
             result["warnings"] = warnings
         return result
 
-    def _through_module(self, result, task_vars):
+    def _through_module(self, result: dict[str, Any], task_vars: Optional[dict[str, Any]]) -> dict[str, Any]:
         """The usual way: pack the module and run it on the target, in the background for async tasks."""
         wrap_async = bool(self._task.async_val) and not self._connection.has_native_async
         result.update(self._execute_module(task_vars=task_vars, wrap_async=wrap_async))
         if not wrap_async:
-            self._remove_tmp_path(self._connection._shell.tmpdir)  # pylint: disable=protected-access
+            # ActionBase's method carries no annotations, hence the ignore.
+            tmpdir = self._connection._shell.tmpdir  # pylint: disable=protected-access
+            self._remove_tmp_path(tmpdir)  # type: ignore[no-untyped-call]
         return result
 
-    def _in_worker(self):
+    def _in_worker(self) -> bool:
         """True when the module would run on this machine as this user with this environment."""
         return (
             self._connection.transport == "local"
@@ -76,7 +79,7 @@ class WorkerAction(ActionBase):
         )
 
 
-def _clearest(errors):
+def _clearest(errors: list[AnsibleValidationError]) -> Optional[str]:
     """The first error that names its option: a list of dicts given a string fails the no_log scan first,
     with a message that names nothing."""
     return next((error.msg for error in errors if not isinstance(error, NoLogError)), None)

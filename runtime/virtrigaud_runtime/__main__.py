@@ -1,6 +1,7 @@
 # Copyright: virtrigaud.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""``python -m virtrigaud_runtime``: start the provider runtime; ``python -m virtrigaud_runtime spoke``: the OVIM spoke."""
+"""``python -m virtrigaud_runtime``: start the provider runtime; ``python -m virtrigaud_runtime spoke``: the OVIM
+spoke."""
 
 from __future__ import annotations
 

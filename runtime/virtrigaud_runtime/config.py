@@ -175,7 +175,8 @@ def tls_material(folder: str, enabled: Optional[str], insecure: bool) -> Optiona
                     material[name] = handle.read()
             except OSError as err:
                 raise SettingsError("cannot read %s as UID %d: %s; mount the TLS Secret readable by the runtime's "
-                                    "user (a Secret volume's default mode 0644 is)" % (path, os.getuid(), err.strerror))
+                                    "user (a Secret volume's default mode 0644 is)"
+                                    % (path, os.getuid(), err.strerror)) from err
         return material
     if not present and insecure:
         return None

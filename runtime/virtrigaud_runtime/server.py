@@ -9,7 +9,7 @@ import json
 import signal
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -63,11 +63,11 @@ class Runtime:
         material = self.settings.tls
         if material is None:
             self.log.warning("serving plaintext gRPC: insecure mode was asked for explicitly")
-            return self.server.add_insecure_port(self.settings.grpc_address)
+            return cast(int, self.server.add_insecure_port(self.settings.grpc_address))
         credentials = grpc.ssl_server_credentials(((material["tls.key"], material["tls.crt"]),),
                                                   root_certificates=material["ca.crt"],
                                                   require_client_auth=True)
-        return self.server.add_secure_port(self.settings.grpc_address, credentials)
+        return cast(int, self.server.add_secure_port(self.settings.grpc_address, credentials))
 
     def start(self) -> None:
         self.server.start()

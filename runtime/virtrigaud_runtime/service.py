@@ -3,9 +3,9 @@
 """provider.v1 on top of the provider layer: one thin method per RPC, errors as proper status codes.
 
 Each worker thread keeps its own provider (connections are not shared across
-threads), except the mock's, whose VMs live in the provider instance.  Create, Clone and SnapshotCreate answer when done, because they
-return an id; the other changes answer with a TaskRef when they take longer
-than the task window.
+threads), except the mock's, whose VMs live in the provider instance.  Create,
+Clone and SnapshotCreate answer when done, because they return an id; the
+other changes answer with a TaskRef when they take longer than the task window.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 import uuid
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, cast
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -51,7 +51,7 @@ UNPARSED = object()
 class Abort(Exception):
     """End the RPC with this status code and message."""
 
-    def __init__(self, code: Any, message: str, metadata: tuple = ()) -> None:
+    def __init__(self, code: Any, message: str, metadata: tuple[tuple[str, str], ...] = ()) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -288,7 +288,7 @@ class ProviderService:
             correlation = correlation_of(metadata) or uuid.uuid4().hex[:16]
             token = CORRELATION.set(correlation)
             code, waited = grpc.StatusCode.OK, 0.0
-            trailing: tuple = (("x-correlation-id", correlation),)
+            trailing: tuple[tuple[str, str], ...] = (("x-correlation-id", correlation),)
             try:
                 waited = self._admit(method, context)
                 response = response_type(**self._call(method, request, metadata))
@@ -332,7 +332,7 @@ class ProviderService:
         try:
             if method == "Describe":
                 return self.Describe(request, metadata)
-            return getattr(self, method)(request)
+            return cast("dict[str, Any]", getattr(self, method)(request))
         except errors.VirtrigaudError as err:
             raise status_of(err) from None
         except Exception as err:  # pylint: disable=broad-exception-caught  # never let a bug kill the call badly
@@ -345,7 +345,7 @@ class NameLocks:
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
-        self._locks: dict[str, list] = {}
+        self._locks: dict[str, list[Any]] = {}  # [lock, holders]
 
     @contextlib.contextmanager
     def hold(self, name: str) -> Iterator[None]:

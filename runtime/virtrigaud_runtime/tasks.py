@@ -24,7 +24,7 @@ class TaskTable:
         self.window = window
         self.ttl = ttl
         self.limit = limit
-        self._tasks: dict[str, tuple[concurrent.futures.Future, float]] = {}
+        self._tasks: dict[str, tuple[concurrent.futures.Future[Any], float]] = {}
         self._lock = threading.Lock()
 
     def run(self, work: Callable[[], Any]) -> str:

@@ -100,7 +100,8 @@ def check_type(definition: Mapping[str, Any], label: str = "credential type") ->
             try:
                 _CHECK.from_string(str(template)).render(example)
             except UndefinedError as err:
-                raise CredentialTypeError("%s: %s injector %s uses an undefined name (%s)" % (label, kind, name, err))
+                raise CredentialTypeError("%s: %s injector %s uses an undefined name (%s)"
+                                          % (label, kind, name, err)) from err
 
 
 def inject(definition: Mapping[str, Any], inputs: Mapping[str, Any], private_data_dir: str, worker_root: str,

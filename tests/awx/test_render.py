@@ -51,7 +51,8 @@ def test_file_injectors_write_files_and_give_their_worker_paths(tmp_path):
     assert written.read_text() == "KEY PEM"
     assert oct(written.stat().st_mode & 0o777) == "0o660"
     assert injected.safe_env["VIRTRIGAUD_CLIENT_KEY"] == key  # a path is no secret; the file holds it
-    assert len({injected.env[name] for name in ("VIRTRIGAUD_CA_PATH", "VIRTRIGAUD_CLIENT_CERT", "VIRTRIGAUD_CLIENT_KEY")}) == 3
+    paths = ("VIRTRIGAUD_CA_PATH", "VIRTRIGAUD_CLIENT_CERT", "VIRTRIGAUD_CLIENT_KEY")
+    assert len({injected.env[name] for name in paths}) == 3
 
 
 def test_a_single_file_is_tower_filename(tmp_path):
@@ -66,7 +67,8 @@ def test_extra_vars_go_to_a_file_passed_with_e_but_not_for_inventory_updates(tmp
                   "injectors": {"extra_vars": {"api_token": "{{ token }}"}}}
     injected = inject(definition, {"token": "abc"}, pdd(tmp_path), "/runner")
     assert injected.args[0] == "-e" and injected.args[1].startswith("@/runner/env/")
-    assert yaml.safe_load((tmp_path / os.path.relpath(injected.args[1][1:], "/runner")).read_text()) == {"api_token": "abc"}
+    extra_vars = tmp_path / os.path.relpath(injected.args[1][1:], "/runner")
+    assert yaml.safe_load(extra_vars.read_text()) == {"api_token": "abc"}
     assert inject(definition, {"token": "abc"}, pdd(tmp_path / "inv"), "/runner", inventory_update=True).args == []
 
 

@@ -41,8 +41,8 @@ from .testbed import (
     running,
     scratch,
     settle,
-    sweep,
     start_libvirtd,
+    sweep,
     wait_for,
 )
 

@@ -535,7 +535,8 @@ class Controller:
             self._fail(k.CLONE, request, "target VirtualMachine %s exists already" % target)
             return
         vm = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
-              "metadata": {"name": target, "namespace": namespace, "labels": dict(origin["metadata"].get("labels") or {}),
+              "metadata": {"name": target, "namespace": namespace,
+                           "labels": dict(origin["metadata"].get("labels") or {}),
                            "annotations": dict(origin["metadata"].get("annotations") or {})},
               "spec": copy.deepcopy(origin["spec"])}
         for interface in vm["spec"]["template"]["spec"]["domain"]["devices"].get("interfaces") or []:

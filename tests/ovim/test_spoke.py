@@ -200,7 +200,8 @@ BAD_SETTINGS = [
     ("OVIM_HUB_CA_PATH", "/nonexistent/ca.crt"), ("OVIM_HUB_CLIENT_CERT", "/nonexistent/c.crt"),
     ("OVIM_LOG_LEVEL", "loud"), ("OVIM_METRICS_ENABLED", "sometimes"), ("OVIM_HEALTH_CHECK_INTERVAL", "0"),
     ("OVIM_REPORT_INTERVAL", "-5"), ("OVIM_API_PORT", "70000"), ("OVIM_PROVIDER_TYPE", "hyperv"),
-    ("OVIM_TEMPLATE_CATALOGUE", "{not json"), ("OVIM_PUSH_AUTH", "maybe"), ("OVIM_HUB_PROTOCOL", "http" if HUB.startswith("https:") else "https"),
+    ("OVIM_TEMPLATE_CATALOGUE", "{not json"), ("OVIM_PUSH_AUTH", "maybe"),
+    ("OVIM_HUB_PROTOCOL", "http" if HUB.startswith("https:") else "https"),
     ("OVIM_JOURNAL_DIR", "/nonexistent/journal"),
 ]
 

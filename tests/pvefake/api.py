@@ -248,7 +248,8 @@ _PATTERNS = {
     "pve-realm": re.compile(r"^[A-Za-z][A-Za-z0-9.\-_]+$"),
     "pve-poolid": re.compile(r"^[A-Za-z0-9_\-/]+$"),
     "urlencoded": re.compile(r"^[-%a-zA-Z0-9_.!~*'()]*$"),
-    "dns-name": re.compile(r"^([a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?)(\.([a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?))*$"),
+    "dns-name": re.compile(r"^([a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?)"
+                           r"(\.([a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?))*$"),
 }
 _TAG = re.compile(r"^[a-z0-9_][a-z0-9_\-+.]*$", re.I)
 _INTEGER = re.compile(r"^[+-]?\d+$")

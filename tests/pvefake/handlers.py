@@ -13,9 +13,16 @@ import re
 import time
 from typing import Any, Callable
 
-from .api import (CONFIG, PROPERTY_STRINGS, ParamError, declared, drive_keys, parse_property_string,
-                  print_property_string)
-from .model import GIB, INTEGER_KEYS, Cluster, VM, format_size, is_disk, parse_size
+from .api import (
+    CONFIG,
+    PROPERTY_STRINGS,
+    ParamError,
+    declared,
+    drive_keys,
+    parse_property_string,
+    print_property_string,
+)
+from .model import GIB, INTEGER_KEYS, VM, Cluster, format_size, is_disk, parse_size
 from .tasks import PveError, Task, TaskWarning
 
 Params = dict[str, Any]

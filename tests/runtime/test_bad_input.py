@@ -14,8 +14,8 @@ import json
 
 import grpc
 import pytest
-from test_runtime import Runtime, call
 
+from test_runtime import Runtime, call
 
 INVALID, MISSING = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
 TOO_BIG = grpc.StatusCode.RESOURCE_EXHAUSTED

@@ -16,13 +16,13 @@ import time
 
 import pytest
 
-from test_runtime import PKI, Runtime, scrape  # pylint: disable=import-error
-
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import PowerOp, ProviderConfig
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.provider import RemoteProvider
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.wire import wire
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm
+
+from test_runtime import PKI, Runtime, scrape  # pylint: disable=import-error
 
 pytestmark = pytest.mark.skipif(not (PKI / "client.crt").exists(), reason="run scripts/testbed/runtime.sh certs")
 

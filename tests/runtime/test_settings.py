@@ -13,7 +13,9 @@ from virtrigaud_runtime.config import SettingsError, provider_config, settings
 from virtrigaud_runtime.tasks import TaskTable
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.proxmox.client import endpoint as proxmox_endpoint
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.proxmox.client import (
+    endpoint as proxmox_endpoint,
+)
 
 
 def tls_dir(tmp_path, names=("tls.crt", "tls.key", "ca.crt")):

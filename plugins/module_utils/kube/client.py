@@ -9,10 +9,11 @@ accounts); requests go straight to the REST paths in :mod:`.resources`, so no di
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional, cast
 from urllib.parse import urlencode
 
 from .. import errors
@@ -45,7 +46,7 @@ class KubeConfig:
     validate_certs: bool = True
 
     @classmethod
-    def from_params(cls, params: dict, environ: Optional[dict] = None) -> "KubeConfig":
+    def from_params(cls, params: dict[str, Any], environ: Optional[dict[str, Any]] = None) -> "KubeConfig":
         """From the options of argspec.kube_spec(), then the ``K8S_AUTH_*`` variables: the Kubernetes table."""
         values = read(KUBERNETES, params, os.environ if environ is None else environ)
         return cls(kubeconfig=values.get("kubeconfig"), context=values.get("context"), host=values.get("uri"),
@@ -67,15 +68,15 @@ class Change:
     kind: str
     name: str
     namespace: Optional[str]
-    before: Optional[dict]
-    after: Optional[dict]
+    before: Optional[dict[str, Any]]
+    after: Optional[dict[str, Any]]
 
     @property
     def changed(self) -> bool:
         return comparable(self.before) != comparable(self.after)
 
 
-def comparable(obj: Optional[dict]) -> Optional[dict]:
+def comparable(obj: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
     """The object without the metadata the server maintains, and without status."""
     if obj is None:
         return None
@@ -162,7 +163,8 @@ class Kube:
                 settings.host = config.host
                 if config.api_key:
                     settings.api_key = {"authorization": "Bearer " + config.api_key}
-            elif config.kubeconfig or os.path.exists(os.path.expanduser("~/.kube/config")) or os.environ.get("KUBECONFIG"):
+            elif (config.kubeconfig or os.path.exists(os.path.expanduser("~/.kube/config"))
+                  or os.environ.get("KUBECONFIG")):
                 self.default_namespace = _check_context(config) or self.default_namespace
                 kube_config.load_kube_config(config_file=config.kubeconfig, context=config.context,
                                              client_configuration=settings, persist_config=False)
@@ -188,14 +190,14 @@ class Kube:
                 headers[setting["key"]] = setting["value"]
         return headers
 
-    def request(self, method: str, path: str, body: Any = None, query: Optional[dict] = None,
-                content_type: str = "application/json", what: str = "") -> dict:
+    def request(self, method: str, path: str, body: Any = None, query: Optional[dict[str, Any]] = None,
+                content_type: str = "application/json", what: str = "") -> dict[str, Any]:
         """One call; the server's "try again" (429, 5xx) is retried, as every such call is safe to repeat."""
         return retry(lambda: self._request(method, path, body, query, content_type, what), attempts=6,
                      only=(errors.UnavailableError,))
 
-    def _request(self, method: str, path: str, body: Any, query: Optional[dict], content_type: str,
-                 what: str) -> dict:
+    def _request(self, method: str, path: str, body: Any, query: Optional[dict[str, Any]], content_type: str,
+                 what: str) -> dict[str, Any]:
         url = self.base + path
         fields = {key: value for key, value in (query or {}).items() if value is not None}
         if fields:
@@ -209,17 +211,19 @@ class Kube:
             raise self.error_map(response.status, response.data, what or "%s %s" % (method, path))
         return json.loads(response.data.decode("utf-8")) if response.data else {}
 
-    def get(self, kind: str, name: str, namespace: Optional[str] = None) -> Optional[dict]:
+    def get(self, kind: str, name: str, namespace: Optional[str] = None) -> Optional[dict[str, Any]]:
         try:
             return self.request("GET", KINDS[kind].path(namespace, name))
         except errors.NotFoundError:
             return None
 
-    def list(self, kind: str, namespace: Optional[str] = None, label_selector: Optional[str] = None) -> list[dict]:
+    def list(self, kind: str, namespace: Optional[str] = None,
+             label_selector: Optional[str] = None) -> list[dict[str, Any]]:
         found = self.request("GET", KINDS[kind].path(namespace), query={"labelSelector": label_selector})
-        return found.get("items", [])
+        items: list[dict[str, Any]] = found.get("items", [])
+        return items
 
-    def apply(self, obj: dict, dry_run: bool = False, subresource: str = "") -> dict:
+    def apply(self, obj: dict[str, Any], dry_run: bool = False, subresource: str = "") -> dict[str, Any]:
         """Server-side apply under the collection's field manager; ``dry_run`` asks the server what it would store."""
         kind = kind_of(obj)
         metadata = obj["metadata"]
@@ -238,7 +242,7 @@ class Kube:
             return False
         return True
 
-    def converge(self, objects: Iterable[dict], dry_run: bool = False) -> list[Change]:
+    def converge(self, objects: Iterable[dict[str, Any]], dry_run: bool = False) -> builtins.list[Change]:
         """Apply each object in order and record what it was before and what the server keeps."""
         changes = []
         for obj in objects:
@@ -248,7 +252,7 @@ class Kube:
             changes.append(Change(obj["kind"], metadata["name"], metadata.get("namespace"), before, after))
         return changes
 
-    def remove(self, objects: Iterable[tuple[str, str, Optional[str]]], dry_run: bool = False) -> list[Change]:
+    def remove(self, objects: Iterable[tuple[str, str, Optional[str]]], dry_run: bool = False) -> builtins.list[Change]:
         """Delete each (kind, name, namespace) that exists."""
         changes = []
         for kind, name, namespace in objects:
@@ -258,10 +262,11 @@ class Kube:
             changes.append(Change(kind, name, namespace, before, None))
         return changes
 
-    def wait_for(self, kind: str, name: str, namespace: Optional[str], ready: Callable[[Optional[dict]], bool],
-                 deadline: Deadline, what: str) -> Optional[dict]:
+    def wait_for(self, kind: str, name: str, namespace: Optional[str],
+                 ready: Callable[[Optional[dict[str, Any]]], bool], deadline: Deadline,
+                 what: str) -> Optional[dict[str, Any]]:
         """Poll the object until ``ready`` accepts it (it may be None, for a deletion)."""
-        def probe() -> Optional[tuple[Optional[dict]]]:
+        def probe() -> Optional[tuple[Optional[dict[str, Any]]]]:
             current = self.get(kind, name, namespace)
             return (current,) if ready(current) else None
         return poll(probe, deadline, what, interval=0.5, max_interval=2.0)[0]
@@ -277,16 +282,16 @@ def _unreachable(message: str) -> errors.UnavailableError:
     return error
 
 
-def _label(kind: Kind, metadata: dict) -> str:
+def _label(kind: Kind, metadata: dict[str, Any]) -> str:
     namespace = metadata.get("namespace")
     return "%s %s" % (kind.kind, "%s/%s" % (namespace, metadata["name"]) if namespace else metadata["name"])
 
 
-def condition(obj: Optional[dict], kind: str) -> Optional[dict]:
+def condition(obj: Optional[dict[str, Any]], kind: str) -> Optional[dict[str, Any]]:
     """The status condition of this type, if the object reports one."""
     for entry in ((obj or {}).get("status") or {}).get("conditions") or []:
         if entry.get("type") == kind:
-            return entry
+            return cast("dict[str, Any]", entry)
     return None
 
 

@@ -100,7 +100,8 @@ def spec_from_definition(name: str, definition: Any) -> tuple[dict[str, Any], li
         raise SpecError("%r differs from the option name, %r" % (metadata["name"], name),
                         option="definition.metadata.name")
     if metadata.get("namespace"):
-        raise SpecError("MachineProvider is cluster-scoped; it has no namespace", option="definition.metadata.namespace")
+        raise SpecError("MachineProvider is cluster-scoped; it has no namespace",
+                        option="definition.metadata.namespace")
     spec = definition.get("spec")
     if not isinstance(spec, Mapping):
         raise SpecError("is required, as a mapping", option="definition.spec")

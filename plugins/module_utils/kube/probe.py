@@ -12,9 +12,9 @@ import time
 from typing import Any, Mapping, Optional
 
 from .. import errors
+from ..providers.base import ProviderConfig
 from ..providers.registry import open_provider
 from .client import Kube
-from ..providers.base import ProviderConfig
 from .provider import check_credentials, provider_connection
 from .resources import provider_type_of
 from .runtime import object_name
@@ -77,16 +77,16 @@ def passed(validation: dict[str, Any]) -> dict[str, Any]:
     return validation
 
 
-def runtime_endpoint(provider: dict) -> str:
+def runtime_endpoint(provider: dict[str, Any]) -> str:
     """Where the runtime serves this Provider inside the cluster, as upstream's status reports it."""
-    reported = (((provider.get("status") or {}).get("runtime") or {}).get("endpoint"))
+    reported: Optional[str] = (((provider.get("status") or {}).get("runtime") or {}).get("endpoint"))
     if reported:
         return reported
     port = ((provider["spec"].get("runtime") or {}).get("service") or {}).get("port") or 9443
     return "%s.%s.svc.cluster.local:%d" % (object_name(provider), provider["metadata"]["namespace"], port)
 
 
-def probe(provider: dict, credentials: dict[str, str]) -> dict[str, Any]:
+def probe(provider: dict[str, Any], credentials: dict[str, str]) -> dict[str, Any]:
     """Connect to the Provider's hypervisor as its runtime would, and report what was found."""
     spec = provider["spec"]
     config = provider_connection(provider_type_of(provider), spec["endpoint"], credentials,
@@ -94,7 +94,7 @@ def probe(provider: dict, credentials: dict[str, str]) -> dict[str, Any]:
     return _check(config, spec["endpoint"])
 
 
-def probe_runtime(provider: dict, endpoint: str, tls: Optional[dict[str, str]]) -> dict[str, Any]:
+def probe_runtime(provider: dict[str, Any], endpoint: str, tls: Optional[dict[str, str]]) -> dict[str, Any]:
     """Ask the Provider's runtime over gRPC, as VirtRigaud's manager does: the TLS Secret's certificate is the
     client's too, and its ca.crt the roots (``tls`` None means plaintext)."""
     with tempfile.TemporaryDirectory(prefix="virtrigaud-probe-") as folder:
@@ -109,7 +109,7 @@ def probe_runtime(provider: dict, endpoint: str, tls: Optional[dict[str, str]]) 
         return _check(config, endpoint)
 
 
-def _label(provider: dict) -> str:
+def _label(provider: dict[str, Any]) -> str:
     return "%s/%s" % (provider["metadata"]["namespace"], provider["metadata"]["name"])
 
 

@@ -53,7 +53,7 @@ _DEFAULT_KEYS = {"datastore": "datastore", "storage_pod": "storagePod", "cluster
                  "resource_pool": "resourcePool", "network": "network"}
 
 
-def check_name(value: str, option: str, limit: int = 63) -> str:
+def check_name(value: Optional[str], option: str, limit: int = 63) -> str:
     if not value or len(value) > limit or not _NAME.fullmatch(value):
         raise SpecError("'%s' is not a valid name: lower-case letters, digits and '-', starting and ending with a "
                         "letter or digit, at most %d characters" % (value, limit), option=option)
@@ -82,7 +82,7 @@ def _port_in_range(endpoint: str) -> bool:
     return port is None or port > 0
 
 
-def env_entries(entries: Optional[list[dict]], option: str) -> list[dict]:
+def env_entries(entries: Optional[list[dict[str, Any]]], option: str) -> list[dict[str, Any]]:
     """Container env entries; a boolean value is refused (YAML 1.1 reads an unquoted On, Off, yes or no as one)."""
     result = []
     for index, entry in enumerate(entries or []):
@@ -108,7 +108,7 @@ def env_entries(entries: Optional[list[dict]], option: str) -> list[dict]:
     return result
 
 
-def check_rate_limit(rate_limit: Optional[dict]) -> dict:
+def check_rate_limit(rate_limit: Optional[dict[str, Any]]) -> dict[str, Any]:
     for key, (low, high) in RATE_LIMITS.items():
         value = (rate_limit or {}).get(key)
         if value is not None and not low <= value <= high:
@@ -117,7 +117,7 @@ def check_rate_limit(rate_limit: Optional[dict]) -> dict:
     return _drop_empty(rate_limit or {})
 
 
-def check_defaults(defaults: Optional[dict]) -> dict:
+def check_defaults(defaults: Optional[dict[str, Any]]) -> dict[str, Any]:
     """The given defaults under the schema's names; datastore and storage_pod exclude each other."""
     given = {key: value for key, value in (defaults or {}).items() if value}
     for key, value in given.items():
@@ -129,35 +129,36 @@ def check_defaults(defaults: Optional[dict]) -> dict:
     return {_DEFAULT_KEYS[key]: value for key, value in given.items()}
 
 
-def pull_secrets(names: Optional[list[str]], option: str) -> list[dict]:
+def pull_secrets(names: Optional[list[str]], option: str) -> list[dict[str, Any]]:
     """imagePullSecrets references, each a valid Secret name."""
     if len(names or []) > MAX_PULL_SECRETS:
         raise SpecError("at most %d Secrets, as the Provider schema allows" % MAX_PULL_SECRETS, option=option)
     return [{"name": check_name(name, "%s[%d]" % (option, index), 253)} for index, name in enumerate(names or [])]
 
 
-def _drop_empty(mapping: dict) -> dict:
+def _drop_empty(mapping: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in mapping.items() if value not in (None, {}, [], "")}
 
 
-def credentials_secret_name(params: dict) -> str:
+def credentials_secret_name(params: dict[str, Any]) -> str:
     return params.get("credentials_secret") or "%s-credentials" % params["name"]
 
 
-def tls_secret_name(params: dict) -> Optional[str]:
+def tls_secret_name(params: dict[str, Any]) -> Optional[str]:
     tls = (params.get("runtime") or {}).get("tls") or {}
     if tls.get("enabled") is False:
         return None
     return tls.get("secret_name") or "%s-runtime-tls" % params["name"]
 
 
-def insecure_skip_verify(params: dict) -> bool:
+def insecure_skip_verify(params: dict[str, Any]) -> bool:
     if params.get("insecure_skip_verify") is not None:
         return bool(params["insecure_skip_verify"])
     return params.get("validate_certs") is False
 
 
-def _carry(provider_type: str, env: list[dict], annotations: Optional[dict]) -> tuple[str, list[dict], Optional[dict]]:
+def _carry(provider_type: str, env: list[dict[str, Any]], annotations: Optional[dict[str, Any]]
+           ) -> tuple[str, list[dict[str, Any]], Optional[dict[str, Any]]]:
     if provider_type not in CARRIED_TYPES:
         return provider_type, env, annotations
     env = [entry for entry in env if entry["name"] != "PROVIDER_TYPE"] + [{"name": "PROVIDER_TYPE",
@@ -165,7 +166,7 @@ def _carry(provider_type: str, env: list[dict], annotations: Optional[dict]) -> 
     return CARRIED_TYPES[provider_type], env, dict(annotations or {}, **{TYPE_ANNOTATION: provider_type})
 
 
-def provider_resource(params: dict) -> dict:
+def provider_resource(params: dict[str, Any]) -> dict[str, Any]:
     """The Provider object (checked input → the upstream schema's field names)."""
     # 63, not 253: the name is also a label value on the Secrets written for the Provider.
     name = check_name(params["name"], "name")
@@ -252,11 +253,11 @@ def secret_object(owner: str, namespace: str, name: str, data: Mapping[str, str]
             "metadata": {"name": name, "namespace": namespace, "labels": labels}, "data": encoded}
 
 
-def _secret(params: dict, name: str, data: dict[str, str], secret_type: str = "Opaque") -> dict:
+def _secret(params: dict[str, Any], name: str, data: dict[str, str], secret_type: str = "Opaque") -> dict[str, Any]:
     return secret_object(params["name"], params["namespace"], name, data, secret_type=secret_type)
 
 
-def credentials_secret(params: dict) -> Optional[dict]:
+def credentials_secret(params: dict[str, Any]) -> Optional[dict[str, Any]]:
     """The credentials Secret when the task gives the credentials (else an existing secret is referenced)."""
     credentials = params.get("credentials")
     if credentials is None:
@@ -270,10 +271,11 @@ def credentials_secret(params: dict) -> Optional[dict]:
     return _secret(params, credentials_secret_name(params), values)
 
 
-def tls_secret(params: dict) -> Optional[dict]:
+def tls_secret(params: dict[str, Any]) -> Optional[dict[str, Any]]:
     """The runtime's TLS Secret (tls.crt, tls.key, ca.crt) when the task gives the material."""
     tls = (params.get("runtime") or {}).get("tls") or {}
-    material = {"tls.crt": tls.get("certificate"), "tls.key": tls.get("private_key"), "ca.crt": tls.get("ca_certificate")}
+    material: dict[str, Any] = {"tls.crt": tls.get("certificate"), "tls.key": tls.get("private_key"),
+                                "ca.crt": tls.get("ca_certificate")}
     given = {key for key, value in material.items() if value}
     if not given:
         return None
@@ -285,7 +287,7 @@ def tls_secret(params: dict) -> Optional[dict]:
     return _secret(params, tls_secret_name(params) or "", material, "kubernetes.io/tls")
 
 
-def redact_secret(obj: Optional[dict]) -> Optional[dict]:
+def redact_secret(obj: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
     """A Secret as results and diffs may show it: its keys, never its values."""
     if obj is None:
         return None

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional, cast
 from urllib.parse import quote
 
 VIRTRIGAUD_API = "infra.virtrigaud.io/v1beta1"
@@ -54,7 +54,7 @@ _KINDS = [
 KINDS = {kind.kind: kind for kind in _KINDS}
 
 
-def kind_of(obj: dict) -> Kind:
+def kind_of(obj: dict[str, Any]) -> Kind:
     try:
         return KINDS[obj["kind"]]
     except KeyError:
@@ -65,6 +65,7 @@ def kind_of(obj: dict) -> Kind:
 TYPE_ANNOTATION = "virtrigaud.io/provider-type"
 
 
-def provider_type_of(provider: dict) -> str:
+def provider_type_of(provider: dict[str, Any]) -> str:
     """The type the Provider's runtime serves: its annotation for a carried type, else spec.type."""
-    return ((provider.get("metadata") or {}).get("annotations") or {}).get(TYPE_ANNOTATION) or provider["spec"]["type"]
+    carried: Optional[str] = ((provider.get("metadata") or {}).get("annotations") or {}).get(TYPE_ANNOTATION)
+    return carried or cast(str, provider["spec"]["type"])

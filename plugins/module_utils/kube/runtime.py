@@ -62,7 +62,7 @@ class RuntimeOptions:
     image_pull_secrets: tuple[str, ...] = ()
 
 
-def object_name(provider: dict) -> str:
+def object_name(provider: dict[str, Any]) -> str:
     metadata = provider["metadata"]
     name = "virtrigaud-provider-%s-%s" % (metadata["namespace"], metadata["name"])
     if len(name) > 63:
@@ -71,7 +71,7 @@ def object_name(provider: dict) -> str:
     return name
 
 
-def labels(provider: dict) -> dict[str, str]:
+def labels(provider: dict[str, Any]) -> dict[str, str]:
     return {
         "app.kubernetes.io/name": "virtrigaud-provider",
         "app.kubernetes.io/instance": provider["metadata"]["name"],
@@ -81,11 +81,11 @@ def labels(provider: dict) -> dict[str, str]:
     }
 
 
-def selector(provider: dict) -> dict[str, str]:
+def selector(provider: dict[str, Any]) -> dict[str, str]:
     return {key: labels(provider)[key] for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance")}
 
 
-def tls_gate(provider: dict) -> tuple[Optional[str], str]:
+def tls_gate(provider: dict[str, Any]) -> tuple[Optional[str], str]:
     """(the TLS Secret's name or None for plaintext, the TLSConfigured reason); raises when the gate is shut."""
     tls = ((provider["spec"].get("runtime") or {}).get("service") or {}).get("tls")
     if tls is None:
@@ -122,7 +122,7 @@ def default_image(provider_type: str) -> str:
     return UPSTREAM_IMAGE % provider_type
 
 
-def check_served(spec: dict) -> None:
+def check_served(spec: dict[str, Any]) -> None:
     """Each Provider default and the rate limit must reach a runtime that uses them; else refuse them by name."""
     image = (spec.get("runtime") or {}).get("image") or ""
     upstream = is_upstream_image(image)
@@ -139,7 +139,7 @@ def check_served(spec: dict) -> None:
                         % runtime_name, option="rate_limit")
 
 
-def check_health_check_served(spec: dict) -> None:
+def check_health_check_served(spec: dict[str, Any]) -> None:
     """Upstream's images check nothing behind /readyz, so tuning their health check would change nothing."""
     image = (spec.get("runtime") or {}).get("image") or ""
     health = spec.get("healthCheck") or {}
@@ -152,7 +152,7 @@ def check_health_check_served(spec: dict) -> None:
                             option="health_check.%s" % snake_case(key))
 
 
-def credentials_checksum(secret: dict) -> str:
+def credentials_checksum(secret: dict[str, Any]) -> str:
     """A fingerprint of the credentials Secret's data for the pod template, so a new value rolls the pods.
 
     Keyed with the Secret's uid: a bare hash of a short password, in a Deployment that more people may read
@@ -163,16 +163,17 @@ def credentials_checksum(secret: dict) -> str:
     return "hmac-sha256:" + hmac.new(uid.encode("utf-8"), body.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def container_args(provider: dict, port: int, upstream: bool, tls_enabled: bool) -> list[str]:
+def container_args(provider: dict[str, Any], port: int, upstream: bool, tls_enabled: bool) -> list[str]:
     spec = provider["spec"]
     checks = [] if is_upstream_image(spec["runtime"]["image"]) else _check_args(spec.get("healthCheck") or {})
     if upstream:
         return ["--port=%d" % port, "--health-port=%d" % HTTP_PORT] + checks
-    return ["--grpc-addr=:%d" % port, "--metrics-addr=:%d" % HTTP_PORT, "--provider-type=%s" % provider_type_of(provider),
-            "--provider-endpoint=%s" % spec["endpoint"], "--tls-enabled=%s" % str(tls_enabled).lower()] + checks
+    return ["--grpc-addr=:%d" % port, "--metrics-addr=:%d" % HTTP_PORT,
+            "--provider-type=%s" % provider_type_of(provider), "--provider-endpoint=%s" % spec["endpoint"],
+            "--tls-enabled=%s" % str(tls_enabled).lower()] + checks
 
 
-def _check_args(health: dict) -> list[str]:
+def _check_args(health: dict[str, Any]) -> list[str]:
     """The collection's runtime flags for the Provider's healthCheck (its hypervisor check behind /readyz)."""
     if health.get("enabled") is False:
         return ["--no-hypervisor-check"]
@@ -180,7 +181,7 @@ def _check_args(health: dict) -> list[str]:
             for key in ("interval", "timeout") if health.get(key)]
 
 
-def _readiness_probe(spec: dict) -> dict:
+def _readiness_probe(spec: dict[str, Any]) -> dict[str, Any]:
     """/readyz, probed once per hypervisor check, with the healthCheck's thresholds where a check stands behind it."""
     probe = _probe("/readyz", 5, 10)
     health = spec.get("healthCheck") or {}
@@ -192,7 +193,7 @@ def _readiness_probe(spec: dict) -> dict:
     return probe
 
 
-def container_env(provider: dict, tls_enabled: bool) -> list[dict]:
+def container_env(provider: dict[str, Any], tls_enabled: bool) -> list[dict[str, Any]]:
     spec = provider["spec"]
     runtime = spec.get("runtime") or {}
     env: list[dict[str, Any]] = [
@@ -222,17 +223,17 @@ def container_env(provider: dict, tls_enabled: bool) -> list[dict]:
     return [item for item in env if item["name"] not in overridden] + given
 
 
-def _probe(path: str, delay: int, period: int) -> dict:
+def _probe(path: str, delay: int, period: int) -> dict[str, Any]:
     return {"httpGet": {"path": path, "port": HTTP_PORT}, "initialDelaySeconds": delay, "periodSeconds": period}
 
 
-def _pull_secrets(runtime: dict, options: RuntimeOptions) -> list[dict]:
+def _pull_secrets(runtime: dict[str, Any], options: RuntimeOptions) -> list[dict[str, Any]]:
     """The Provider's own imagePullSecrets, then the ones the task adds."""
     names = [ref.get("name") for ref in runtime.get("imagePullSecrets") or []] + list(options.image_pull_secrets)
     return [{"name": name} for index, name in enumerate(names) if name and name not in names[:index]]
 
 
-def deployment(provider: dict, options: RuntimeOptions, checksum: Optional[str] = None) -> dict:
+def deployment(provider: dict[str, Any], options: RuntimeOptions, checksum: Optional[str] = None) -> dict[str, Any]:
     """The runtime's Deployment; ``checksum`` (of the credentials Secret) goes on the pod template."""
     spec = provider["spec"]
     runtime = spec["runtime"]
@@ -275,7 +276,7 @@ def deployment(provider: dict, options: RuntimeOptions, checksum: Optional[str] 
     }
 
 
-def _volumes(provider: dict, tls_secret: Optional[str]) -> tuple[list[dict], list[dict]]:
+def _volumes(provider: dict[str, Any], tls_secret: Optional[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The pod's volumes and the container's mounts: credentials, TLS, /tmp and libvirt's SSH key."""
     spec = provider["spec"]
     volumes: list[dict[str, Any]] = [
@@ -295,7 +296,7 @@ def _volumes(provider: dict, tls_secret: Optional[str]) -> tuple[list[dict], lis
     return volumes, mounts
 
 
-def _pod_extras(provider: dict, options: RuntimeOptions) -> dict[str, Any]:
+def _pod_extras(provider: dict[str, Any], options: RuntimeOptions) -> dict[str, Any]:
     """Pull Secrets, the ServiceAccount, and where the pods may run."""
     runtime = provider["spec"]["runtime"]
     extras: dict[str, Any] = {}
@@ -321,14 +322,14 @@ def _pod_extras(provider: dict, options: RuntimeOptions) -> dict[str, Any]:
     return extras
 
 
-def _template_metadata(provider: dict, options: RuntimeOptions, checksum: Optional[str]) -> dict:
+def _template_metadata(provider: dict[str, Any], options: RuntimeOptions, checksum: Optional[str]) -> dict[str, Any]:
     metadata: dict[str, Any] = {"labels": dict(labels(provider), **options.extra_labels)}
     if checksum:
         metadata["annotations"] = {CHECKSUM_ANNOTATION: checksum}
     return metadata
 
 
-def _metadata(provider: dict, options: RuntimeOptions) -> dict:
+def _metadata(provider: dict[str, Any], options: RuntimeOptions) -> dict[str, Any]:
     meta = provider["metadata"]
     owner = {"apiVersion": provider["apiVersion"], "kind": "Provider", "name": meta["name"], "uid": meta.get("uid", ""),
              "controller": True, "blockOwnerDeletion": True}
@@ -339,7 +340,7 @@ def _metadata(provider: dict, options: RuntimeOptions) -> dict:
     return metadata
 
 
-def service(provider: dict, options: RuntimeOptions) -> dict:
+def service(provider: dict[str, Any], options: RuntimeOptions) -> dict[str, Any]:
     port = (provider["spec"]["runtime"].get("service") or {}).get("port") or 9443
     return {
         "apiVersion": "v1",
@@ -354,7 +355,7 @@ def service(provider: dict, options: RuntimeOptions) -> dict:
     }
 
 
-def service_account_objects(provider: dict, options: RuntimeOptions) -> list[dict]:
+def service_account_objects(provider: dict[str, Any], options: RuntimeOptions) -> list[dict[str, Any]]:
     """A ServiceAccount that may read only the Provider's own Secrets (and, for KubeVirt, manage its VMs)."""
     spec = provider["spec"]
     name = object_name(provider)
@@ -368,7 +369,7 @@ def service_account_objects(provider: dict, options: RuntimeOptions) -> list[dic
     if kubevirt:
         rules += copy.deepcopy(KUBEVIRT_RULES)
     subjects = [{"kind": "ServiceAccount", "name": name, "namespace": provider["metadata"]["namespace"]}]
-    objects = [
+    objects: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata, "automountServiceAccountToken": kubevirt},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": metadata, "rules": rules},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": metadata,
@@ -379,7 +380,8 @@ def service_account_objects(provider: dict, options: RuntimeOptions) -> list[dic
     return objects
 
 
-def _cluster_rbac(provider: dict, options: RuntimeOptions, subjects: list[dict]) -> list[dict]:
+def _cluster_rbac(provider: dict[str, Any], options: RuntimeOptions,
+                  subjects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The cluster-wide reads of a kubevirt runtime (StorageClasses, cluster instancetypes and preferences, the
     KubeVirt CR).  Cluster-scoped, so the Provider cannot own them: its labels and name, which holds the Provider's
     namespace, are how ``state=absent`` finds them."""
@@ -395,7 +397,7 @@ def _cluster_rbac(provider: dict, options: RuntimeOptions, subjects: list[dict])
     ]
 
 
-def network_policy(provider: dict, options: RuntimeOptions) -> dict:
+def network_policy(provider: dict[str, Any], options: RuntimeOptions) -> dict[str, Any]:
     """Ingress only to the gRPC and HTTP ports, from the listed namespaces (or the Provider's own)."""
     port = (provider["spec"]["runtime"].get("service") or {}).get("port") or 9443
     namespaces = options.network_policy_namespaces or (provider["metadata"]["namespace"],)
@@ -414,7 +416,7 @@ def network_policy(provider: dict, options: RuntimeOptions) -> dict:
     }
 
 
-def pod_disruption_budget(provider: dict, options: RuntimeOptions) -> dict:
+def pod_disruption_budget(provider: dict[str, Any], options: RuntimeOptions) -> dict[str, Any]:
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
@@ -423,7 +425,8 @@ def pod_disruption_budget(provider: dict, options: RuntimeOptions) -> dict:
     }
 
 
-def runtime_objects(provider: dict, options: RuntimeOptions, checksum: Optional[str] = None) -> list[dict]:
+def runtime_objects(provider: dict[str, Any], options: RuntimeOptions,
+                    checksum: Optional[str] = None) -> list[dict[str, Any]]:
     """Every object the runtime needs, in the order to apply them."""
     objects = service_account_objects(provider, options) if options.service_account else []
     objects += [service(provider, options), deployment(provider, options, checksum)]
@@ -445,7 +448,8 @@ def removable_kinds(provider_type: Optional[str]) -> tuple[str, ...]:
     return OPTIONAL_KINDS + (CLUSTER_KINDS if provider_type in ("kubevirt", None) else ())
 
 
-def runtime_status(provider: dict, deployment_status: Optional[dict], tls_reason: str, now: str) -> dict:
+def runtime_status(provider: dict[str, Any], deployment_status: Optional[dict[str, Any]], tls_reason: str,
+                   now: str) -> dict[str, Any]:
     """Provider.status as upstream's controller reports it for this Deployment's state."""
     name = object_name(provider)
     namespace = provider["metadata"]["namespace"]
@@ -455,7 +459,7 @@ def runtime_status(provider: dict, deployment_status: Optional[dict], tls_reason
     generation = provider["metadata"].get("generation")
     previous = {entry["type"]: entry for entry in (provider.get("status") or {}).get("conditions") or []}
 
-    def cond(kind: str, status: bool, reason: str, message: str) -> dict:
+    def cond(kind: str, status: bool, reason: str, message: str) -> dict[str, Any]:
         value = "True" if status else "False"
         old = previous.get(kind) or {}
         since = old.get("lastTransitionTime") if old.get("status") == value else now

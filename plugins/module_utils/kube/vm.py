@@ -29,15 +29,15 @@ class References:
     image_name: Optional[str] = None
 
 
-def _metadata(name: str, namespace: str, vm: str) -> dict:
+def _metadata(name: str, namespace: str, vm: str) -> dict[str, Any]:
     return {"name": name, "namespace": namespace, "labels": dict(MANAGED_BY, **{OWNER_LABEL: vm})}
 
 
-def _object(kind: str, name: str, namespace: str, vm: str, spec: dict) -> dict:
+def _object(kind: str, name: str, namespace: str, vm: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {"apiVersion": VIRTRIGAUD_API, "kind": kind, "metadata": _metadata(name, namespace, vm), "spec": spec}
 
 
-def vm_class(spec: VMSpec, namespace: str) -> dict:
+def vm_class(spec: VMSpec, namespace: str) -> dict[str, Any]:
     if spec.cpu is None or spec.memory_mib is None:
         raise SpecError("a VirtualMachine needs a class: give cpu and memory, or class_ref", option="cpu")
     body: dict[str, Any] = {"cpu": spec.cpu, "memory": "%dMi" % spec.memory_mib,
@@ -49,10 +49,10 @@ def vm_class(spec: VMSpec, namespace: str) -> dict:
     return _object("VMClass", spec.name, namespace, spec.name, body)
 
 
-def vm_image(spec: VMSpec, namespace: str, provider_type: Optional[str]) -> dict:
+def vm_image(spec: VMSpec, namespace: str, provider_type: Optional[str]) -> dict[str, Any]:
     image = spec.image or ""
     if provider_type == "vsphere":
-        source = {"vsphere": {"templateName": image}}
+        source: dict[str, Any] = {"vsphere": {"templateName": image}}
     elif provider_type == "proxmox":
         source = {"proxmox": {"templateID": int(image)} if image.isdigit() else {"templateName": image}}
     else:
@@ -60,14 +60,16 @@ def vm_image(spec: VMSpec, namespace: str, provider_type: Optional[str]) -> dict
     return _object("VMImage", spec.name, namespace, spec.name, {"source": source})
 
 
-def network_attachment(spec: VMSpec, index: int, namespace: str, provider_type: Optional[str]) -> Optional[dict]:
+def network_attachment(spec: VMSpec, index: int, namespace: str,
+                       provider_type: Optional[str]) -> Optional[dict[str, Any]]:
     nic = spec.networks[index]
     if not (nic.network or nic.bridge):
         return None
     if provider_type == "vsphere":
         network: dict[str, Any] = {"vsphere": {"portgroup": nic.network or nic.bridge}}
     elif provider_type == "proxmox":
-        network = {"proxmox": dict({"bridge": nic.bridge or nic.network}, **({"model": nic.model} if nic.model else {}))}
+        network = {"proxmox": dict({"bridge": nic.bridge or nic.network},
+                                   **({"model": nic.model} if nic.model else {}))}
     else:
         libvirt: dict[str, Any] = {"networkName": nic.network} if nic.network else {"bridge": {"name": nic.bridge}}
         if nic.model:
@@ -77,7 +79,7 @@ def network_attachment(spec: VMSpec, index: int, namespace: str, provider_type: 
     return _object("VMNetworkAttachment", name, namespace, spec.name, {"network": dict(network, type="bridged")})
 
 
-def cloud_init_secret(spec: VMSpec, namespace: str) -> Optional[dict]:
+def cloud_init_secret(spec: VMSpec, namespace: str) -> Optional[dict[str, Any]]:
     if not spec.cloud_init.user_data:
         return None
     data = {"userdata": base64.b64encode(spec.cloud_init.user_data.encode("utf-8")).decode("ascii")}
@@ -85,7 +87,7 @@ def cloud_init_secret(spec: VMSpec, namespace: str) -> Optional[dict]:
             "metadata": _metadata("%s-cloud-init" % spec.name, namespace, spec.name), "data": data}
 
 
-def _nic(spec: VMSpec, index: int, attachment: Optional[dict]) -> dict:
+def _nic(spec: VMSpec, index: int, attachment: Optional[dict[str, Any]]) -> dict[str, Any]:
     nic = spec.networks[index]
     entry: dict[str, Any] = {"name": check_name(nic.name, "networks[%d].name" % index)}
     if attachment:
@@ -97,7 +99,8 @@ def _nic(spec: VMSpec, index: int, attachment: Optional[dict]) -> dict:
     return entry
 
 
-def vm_objects(spec: VMSpec, namespace: str, refs: References, power_state: Optional[str] = None) -> list[dict]:
+def vm_objects(spec: VMSpec, namespace: str, refs: References,
+               power_state: Optional[str] = None) -> list[dict[str, Any]]:
     """The objects to apply, the VirtualMachine last (its references exist by then).
 
     ``power_state`` is the resource's powerState when it has more values than the spec's (OffGraceful).
@@ -114,7 +117,8 @@ def vm_objects(spec: VMSpec, namespace: str, refs: References, power_state: Opti
     if spec.image and not image_name:
         objects.append(vm_image(spec, namespace, refs.provider_type))
         image_name = spec.name
-    attachments = [network_attachment(spec, index, namespace, refs.provider_type) for index in range(len(spec.networks))]
+    attachments = [network_attachment(spec, index, namespace, refs.provider_type)
+                   for index in range(len(spec.networks))]
     objects += [attachment for attachment in attachments if attachment]
     secret = cloud_init_secret(spec, namespace)
     if secret:
@@ -196,10 +200,10 @@ def resource_power_state(state: str, shutdown_mode: str) -> Optional[str]:
     return "On" if state in ("started", "restarted") else None
 
 
-def observed(vm: Optional[dict]) -> Optional[dict]:
+def observed(vm: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
     """What the VirtualMachine's status says about the VM, in the shape virtrigaud_vm returns; None before any."""
     status = (vm or {}).get("status") or {}
-    if not status.get("id"):
+    if vm is None or not status.get("id"):
         return None
     current = status.get("currentResources") or {}
     return {"id": status["id"], "name": vm["metadata"]["name"], "power_state": status.get("powerState"),

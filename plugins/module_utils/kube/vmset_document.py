@@ -16,7 +16,7 @@ from ..errors import SpecError
 OPTION = "definition"
 
 
-def _part(value: Any, where: str) -> dict:
+def _part(value: Any, where: str) -> dict[str, Any]:
     """A part of a manifest that must be a mapping when it is there."""
     if value is None:
         return {}
@@ -25,7 +25,7 @@ def _part(value: Any, where: str) -> dict:
     return value
 
 
-def _entries(value: Any, where: str) -> list[dict]:
+def _entries(value: Any, where: str) -> list[dict[str, Any]]:
     """A list of mappings, such as a template's networks or disks."""
     if value is None:
         return []
@@ -34,8 +34,8 @@ def _entries(value: Any, where: str) -> list[dict]:
     return [_part(entry, "%s[%d]" % (where, index)) for index, entry in enumerate(value)]
 
 
-def _by_kind(documents: list[Any]) -> dict[str, dict[str, dict]]:
-    found: dict[str, dict[str, dict]] = {}
+def _by_kind(documents: list[Any]) -> dict[str, dict[Optional[str], dict[str, Any]]]:
+    found: dict[str, dict[Optional[str], dict[str, Any]]] = {}
     for index, document in enumerate(documents):
         if not isinstance(document, dict) or not document.get("kind"):
             raise SpecError("document %d is not a Kubernetes object" % index, option=OPTION)
@@ -44,7 +44,8 @@ def _by_kind(documents: list[Any]) -> dict[str, dict[str, dict]]:
     return found
 
 
-def _referenced(found: dict[str, dict[str, dict]], kind: str, ref: Optional[dict], field: str) -> Optional[dict]:
+def _referenced(found: dict[str, dict[Optional[str], dict[str, Any]]], kind: str, ref: Optional[dict[str, Any]],
+                field: str) -> Optional[dict[str, Any]]:
     if not ref:
         return None
     spec = found.get(kind, {}).get(_part(ref, "the template's " + field).get("name"))
@@ -54,7 +55,7 @@ def _referenced(found: dict[str, dict[str, dict]], kind: str, ref: Optional[dict
     return spec
 
 
-def _image(source: dict) -> Optional[str]:
+def _image(source: dict[str, Any]) -> Optional[str]:
     for backend, key in (("libvirt", "path"), ("vsphere", "templateName"), ("proxmox", "templateName"),
                          ("proxmox", "templateID")):
         value = _part(source.get(backend), "source." + backend).get(key)
@@ -63,7 +64,7 @@ def _image(source: dict) -> Optional[str]:
     return None
 
 
-def _network(entry: dict, attachment: Optional[dict]) -> dict:
+def _network(entry: dict[str, Any], attachment: Optional[dict[str, Any]]) -> dict[str, Any]:
     network = _part((attachment or {}).get("network"), "a VMNetworkAttachment's network")
     libvirt, vsphere, proxmox = (_part(network.get(key), "network." + key) for key in ("libvirt", "vsphere", "proxmox"))
     nic = {
@@ -80,7 +81,7 @@ def _network(entry: dict, attachment: Optional[dict]) -> dict:
     return {key: value for key, value in nic.items() if value not in (None, "")}
 
 
-def _template(found: dict[str, dict[str, dict]], vm: dict) -> dict:
+def _template(found: dict[str, dict[Optional[str], dict[str, Any]]], vm: dict[str, Any]) -> dict[str, Any]:
     template: dict[str, Any] = {}
     vm_class = _referenced(found, "VMClass", vm.get("classRef"), "classRef")
     if vm_class:

@@ -287,7 +287,7 @@ class Provider(abc.ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional, nothing to release by default
         """Release the connection; safe to call twice."""
 
     @abc.abstractmethod
@@ -302,7 +302,7 @@ class Provider(abc.ABC):
             SpecError: naming the offending option.
         """
 
-    def check_networks(self, spec: VMSpec) -> None:
+    def check_networks(self, spec: VMSpec) -> None:  # noqa: B027 - optional, nothing to check by default
         """Check that the networks and bridges the spec's NICs name exist (part of check_spec), for NIC changes
         on an existing VM.
 
@@ -375,7 +375,7 @@ class Provider(abc.ABC):
     def snapshot_list(self, vm_id: str) -> list[Snapshot]:
         """The VM's snapshots, oldest first."""
 
-    def check_snapshot(self, vm_id: str, include_memory: bool = False) -> None:
+    def check_snapshot(self, vm_id: str, include_memory: bool = False) -> None:  # noqa: B027 - optional, nothing to check by default
         """Refuse, before anything changes, a snapshot the backend would take but could not revert.
 
         Raises:

@@ -228,7 +228,8 @@ def resolve(provider_type: str, params: Mapping[str, Any], environ: Mapping[str,
     values = read(table, params, environ)
     port = values.get("port")
     if port is not None and not 0 < port < 65536:
-        raise SpecError("%s is not a TCP port (1-65535)" % port, option=next(s.option for s in table if s.key == "port"))
+        raise SpecError("%s is not a TCP port (1-65535)" % port,
+                        option=next(s.option for s in table if s.key == "port"))
     own = {setting.option for setting in table}
     foreign = tuple(option for option in OPTIONS if option not in own and params.get(option) is not None)
     secrets = tuple(str(values[s.key]) for s in table if s.secret and values.get(s.key))

@@ -14,7 +14,7 @@ import os
 import uuid
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, cast
 
 from ..errors import ConflictError, NotFoundError, PreconditionError, SpecError, UnavailableError
 from ..spec import NetworkSpec, Placement, VMSpec
@@ -72,7 +72,7 @@ class MockProvider(Provider):
 
     def _vm(self, state: dict[str, Any], vm_id: str) -> dict[str, Any]:
         try:
-            return state["vms"][vm_id]
+            return cast("dict[str, Any]", state["vms"][vm_id])
         except KeyError:
             raise NotFoundError("VM '%s' not found" % vm_id) from None
 
@@ -170,7 +170,7 @@ class MockProvider(Provider):
         with self._state(write=True) as state:
             record = self._vm(state, vm_id)
             if change.live and (change.cpu or 0) > record["max_cpu"]:
-                raise PreconditionError("%d CPUs exceed the hot-plug ceiling of %d" % (change.cpu, record["max_cpu"]))
+                raise PreconditionError("%s CPUs exceed the hot-plug ceiling of %d" % (change.cpu, record["max_cpu"]))
             if change.live and (change.memory_mib or 0) > record["max_memory_mib"]:
                 raise PreconditionError("memory exceeds the hot-plug ceiling of %d MiB" % record["max_memory_mib"])
             record["cpu"] = change.cpu or record["cpu"]
@@ -241,7 +241,7 @@ class MockProvider(Provider):
 
 def _saved(record: dict[str, Any]) -> dict[str, Any]:
     keys = ("power", "cpu", "memory_mib", "disks", "nics")
-    return json.loads(json.dumps({k: record[k] for k in keys}))
+    return cast("dict[str, Any]", json.loads(json.dumps({k: record[k] for k in keys})))
 
 
 def _mac(seed: str, index: int) -> str:

@@ -65,7 +65,7 @@ class Agent:  # pylint: disable=too-many-instance-attributes
         self.operations = Operations(self.backend, self.vdcs, lambda: self.templates, {
             "health": self.health, "metrics": self.metrics_answer, "config": self.configure,
             "reload_templates": self.reload_templates}, log, settings.operation_timeout)
-        self.intake: queue.Queue = queue.Queue()
+        self.intake: queue.Queue[Optional[wire.Operation]] = queue.Queue()
         self.running: dict[int, wire.Operation] = {}
         self.answered: set[int] = set()
         self.counts: dict[str, int] = {}
@@ -102,7 +102,7 @@ class Agent:  # pylint: disable=too-many-instance-attributes
             ok, body, error = self.operations.run(operation)
             self.finish(operation, ok, time.monotonic() - started, body, error)
 
-    def finish(self, operation: wire.Operation, ok: bool, seconds: float, body: Optional[dict],
+    def finish(self, operation: wire.Operation, ok: bool, seconds: float, body: Optional[dict[str, Any]],
                error: Optional[str]) -> None:
         with self._lock:
             self.running.pop(operation.seq, None)
@@ -206,9 +206,9 @@ class Agent:  # pylint: disable=too-many-instance-attributes
 
     def report(self) -> dict[str, Any]:
         errors: list[str] = []
-        metrics: Optional[dict] = None
-        vms: list[dict] = []
-        vdcs: list[dict] = []
+        metrics: Optional[dict[str, Any]] = None
+        vms: list[dict[str, Any]] = []
+        vdcs: list[dict[str, Any]] = []
         when = wire.rfc3339(wire.now()) or ""
         try:
             vms = [vm_status(vm, self.settings.default_namespace, when)

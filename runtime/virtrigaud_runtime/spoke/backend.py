@@ -39,7 +39,7 @@ class Backend:
     def provider(self, namespace: Optional[str] = None) -> Provider:
         """This thread's provider for ``namespace`` (``*``: every namespace, for listings)."""
         key = (namespace or self.default_namespace) if self.namespaced else ""
-        cache = getattr(self._local, "providers", None)
+        cache: Optional[dict[str, Provider]] = getattr(self._local, "providers", None)
         if cache is None:
             cache = self._local.providers = {}
         if key not in cache:

@@ -87,7 +87,8 @@ def _measured(kube: Kube) -> Optional[dict[str, tuple[int, int]]]:
             for item in found.get("items") or []}
 
 
-def collect(kube: Callable[[], Kube], vm_count: int, ids: tuple[str, str], when: str) -> tuple[dict, list[str]]:
+def collect(kube: Callable[[], Kube], vm_count: int, ids: tuple[str, str],
+            when: str) -> tuple[dict[str, Any], list[str]]:
     """The cluster's metrics, and what the report's ``errors`` should say about them.
 
     Raises:

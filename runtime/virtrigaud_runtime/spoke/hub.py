@@ -95,10 +95,10 @@ class HubClient:
     def health(self) -> Any:
         return self._call("health", "GET", "/health")[1]
 
-    def report(self, report: dict) -> Any:
+    def report(self, report: dict[str, Any]) -> Any:
         return self._call("status", "POST", "/api/v1/spoke/status", report)[1]
 
-    def operations(self) -> list:
+    def operations(self) -> list[Any]:
         """The queued operations (the hub empties its queue), or [] on 204."""
         status, body = self._call("operations", "GET",
                                   "/api/v1/spoke/operations?agent_id=%s" % quote(self.settings.agent_id))
@@ -108,7 +108,7 @@ class HubClient:
             raise HubError("operations", status, "the hub answered %s instead of a list" % type(body).__name__)
         return body
 
-    def post_result(self, result: dict) -> None:
+    def post_result(self, result: dict[str, Any]) -> None:
         self._call("result", "POST", "/api/v1/spoke/operations/%s/result" % quote(result["operation_id"], safe=""),
                    result)
 

@@ -34,7 +34,7 @@ class Operations:
     """``run(op)`` → (ok, result body, error).  ``hooks`` give the agent's own answers (health, metrics, config)."""
 
     def __init__(self, backend: Backend, vdcs: VdcManager, catalogue: Callable[[], Mapping[str, str]],
-                 hooks: Mapping[str, Callable], log: logging.Logger, timeout: float) -> None:
+                 hooks: Mapping[str, Callable[..., Any]], log: logging.Logger, timeout: float) -> None:
         self.backend = backend
         self.vdcs = vdcs
         self.catalogue = catalogue

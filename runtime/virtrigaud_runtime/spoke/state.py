@@ -66,20 +66,20 @@ class Outbox:
 
     def __init__(self, bound: int) -> None:
         self.bound = bound
-        self._items: collections.deque = collections.deque()
+        self._items: collections.deque[dict[str, Any]] = collections.deque()
         self._lock = threading.Lock()
 
-    def add(self, result: dict) -> Optional[dict]:
+    def add(self, result: dict[str, Any]) -> Optional[dict[str, Any]]:
         """Keep ``result``; return the one given up to stay within the bound, if any."""
         with self._lock:
             self._items.append(result)
             return self._items.popleft() if len(self._items) > self.bound else None
 
-    def head(self) -> Optional[dict]:
+    def head(self) -> Optional[dict[str, Any]]:
         with self._lock:
             return self._items[0] if self._items else None
 
-    def done(self, result: dict) -> None:
+    def done(self, result: dict[str, Any]) -> None:
         """The hub took (or finally refused) ``result``: drop it, by identity, since operation ids collide."""
         with self._lock:
             if self._items and self._items[0] is result:

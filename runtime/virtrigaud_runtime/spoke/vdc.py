@@ -64,7 +64,7 @@ def _labels(payload: Mapping[str, Any]) -> dict[str, str]:
     return labels
 
 
-def vdc_objects(payload: Mapping[str, Any]) -> tuple[list[dict], bool]:
+def vdc_objects(payload: Mapping[str, Any]) -> tuple[list[dict[str, Any]], bool]:
     """The objects of a VDC, and whether it has the default-deny policy.
 
     Raises:
@@ -171,7 +171,7 @@ class VdcManager:
             self._kube = Kube(KubeConfig.from_provider(self.config))
         return self._kube
 
-    def _namespace(self, name: str) -> Optional[dict]:
+    def _namespace(self, name: str) -> Optional[dict[str, Any]]:
         try:
             return self.kube.request("GET", PATHS["Namespace"].format(name=name), what="get namespace " + name)
         except errors.NotFoundError:

@@ -53,29 +53,29 @@ class Cluster:
         # None until a power request tells whether the cluster serves subresources.kubevirt.io.
         self.subresources: Optional[bool] = None
 
-    def get(self, kind: Kind, name: str, namespace: Optional[str] = None) -> Optional[dict]:
+    def get(self, kind: Kind, name: str, namespace: Optional[str] = None) -> Optional[dict[str, Any]]:
         try:
             return self.kube.request("GET", kind.path(namespace, name), what="get " + _label(kind, name, namespace))
         except errors.NotFoundError:
             return None
 
-    def list(self, kind: Kind, namespace: Optional[str] = None, selector: Optional[str] = None) -> list[dict]:
+    def list(self, kind: Kind, namespace: Optional[str] = None, selector: Optional[str] = None) -> list[dict[str, Any]]:
         found = self.kube.request("GET", kind.path(namespace), query={"labelSelector": selector},
                                   what="list %s in %s" % (kind.plural, namespace or "every namespace"))
         return found.get("items") or []
 
-    def create(self, kind: Kind, obj: dict) -> dict:
+    def create(self, kind: Kind, obj: dict[str, Any]) -> dict[str, Any]:
         metadata = obj["metadata"]
         return self.kube.request("POST", kind.path(metadata.get("namespace")), body=obj,
                                  what="create " + _label(kind, metadata["name"], metadata.get("namespace")))
 
-    def replace(self, kind: Kind, obj: dict) -> dict:
+    def replace(self, kind: Kind, obj: dict[str, Any]) -> dict[str, Any]:
         """PUT with the object's resourceVersion: a ConflictError when someone else changed it meanwhile."""
         metadata = obj["metadata"]
         return self.kube.request("PUT", kind.path(metadata.get("namespace"), metadata["name"]), body=obj,
                                  what="update " + _label(kind, metadata["name"], metadata.get("namespace")))
 
-    def patch(self, kind: Kind, name: str, namespace: Optional[str], patch: dict) -> dict:
+    def patch(self, kind: Kind, name: str, namespace: Optional[str], patch: dict[str, Any]) -> dict[str, Any]:
         return self.kube.request("PATCH", kind.path(namespace, name), body=patch, content_type=MERGE_PATCH,
                                  what="patch " + _label(kind, name, namespace))
 
@@ -92,7 +92,8 @@ class Cluster:
             return False
         return True
 
-    def power(self, action: str, name: str, namespace: str, body: dict, fallback: Callable[[], None]) -> None:
+    def power(self, action: str, name: str, namespace: str, body: dict[str, Any],
+              fallback: Callable[[], object]) -> None:
         """Ask virt-api to start, stop or restart the VM; a 409 means it is so already.  Where the cluster has no
         ``subresources.kubevirt.io`` (404 for a VM that exists), ``fallback`` does it through the VM's spec."""
         if self.subresources is not False:

@@ -11,7 +11,7 @@ cluster return a task that polls the objects' status.
 from __future__ import annotations
 
 import time
-from typing import Any, Optional
+from typing import Any, Mapping, Optional, cast
 
 from ... import errors
 from ...kube.client import dropped_fields
@@ -45,7 +45,7 @@ class KubevirtProvider(Provider):
         self.cluster = api.Cluster(config)
         self.namespace = self.cluster.namespace
         self._live_update: Optional[bool] = None
-        self._classes: dict[tuple[str, str], Optional[dict]] = {}
+        self._classes: dict[tuple[str, str], Optional[dict[str, Any]]] = {}
 
     def close(self) -> None:
         self.cluster.close()
@@ -57,14 +57,14 @@ class KubevirtProvider(Provider):
         namespace, dummy, name = vm_id.rpartition("/")
         return namespace or self.namespace, name
 
-    def _get_vm(self, vm_id: str) -> Optional[dict]:
+    def _get_vm(self, vm_id: str) -> Optional[dict[str, Any]]:
         """The VM of an id, or None; an id that cannot name a VM (a path trick) names none."""
         if not kv.object_ref(vm_id):
             return None
         namespace, name = self._ref(vm_id)
         return self.cluster.get(api.VM, name, namespace)
 
-    def _vm(self, vm_id: str) -> dict:
+    def _vm(self, vm_id: str) -> dict[str, Any]:
         namespace, name = self._ref(vm_id)
         vm = self._get_vm(vm_id)
         if vm is None:
@@ -77,7 +77,7 @@ class KubevirtProvider(Provider):
                             instancetype=kv.class_ref(options.get("instancetype"), "instancetype"),
                             preference=kv.class_ref(options.get("preference"), "preference"))
 
-    def _class(self, ref: Optional[dict], namespace: str) -> Optional[dict]:
+    def _class(self, ref: Optional[Mapping[str, Any]], namespace: str) -> Optional[dict[str, Any]]:
         """An instancetype or preference by reference, read once per provider."""
         if not ref:
             return None
@@ -151,12 +151,12 @@ class KubevirtProvider(Provider):
                     raise errors.SpecError("no NetworkAttachmentDefinition '%s' (use 'pod' for the pod network)"
                                            % nad, option="networks[%d].network" % index)
 
-    def _observe(self, vm: dict, vmi: Optional[dict]) -> ObservedVM:
+    def _observe(self, vm: dict[str, Any], vmi: Optional[dict[str, Any]]) -> ObservedVM:
         namespace = vm["metadata"]["namespace"]
         classes = {"instancetype": self._class(vm["spec"].get("instancetype"), namespace) or {}}
         return kv.observed(vm, vmi, {key: value.get("spec") or {} for key, value in classes.items()})
 
-    def _instance(self, vm: dict) -> Optional[dict]:
+    def _instance(self, vm: dict[str, Any]) -> Optional[dict[str, Any]]:
         """The VMI, read only when the VM's status says it may exist."""
         status = vm.get("status") or {}
         if not status.get("created") and status.get("printableStatus", "Stopped") == "Stopped":
@@ -220,7 +220,7 @@ class KubevirtProvider(Provider):
             raise
         return "%s/%s" % (self.namespace, spec.name), _DONE
 
-    def _write_secret(self, secret: Optional[dict]) -> None:
+    def _write_secret(self, secret: Optional[dict[str, Any]]) -> None:
         """Create the cloud-init Secret; one left by an earlier VM of the name is taken over."""
         if secret is None:
             return
@@ -259,7 +259,7 @@ class KubevirtProvider(Provider):
                        "snapshot")
         return name
 
-    def _adopt_clone(self, source: dict, target: dict) -> None:
+    def _adopt_clone(self, source: dict[str, Any], target: dict[str, Any]) -> None:
         """A clone is stopped, named as itself, and has its own cloud-init Secret: the source's goes with it."""
         name, namespace = target["metadata"]["name"], target["metadata"]["namespace"]
         template = target["spec"]["template"]
@@ -318,7 +318,8 @@ class KubevirtProvider(Provider):
         if op == PowerOp.REBOOT:
             self.cluster.power("restart", name, namespace, {},
                                lambda: self.cluster.delete(api.VMI, name, namespace))
-            return self._task("restart/%s/%s/%s" % (namespace, name, vmi["metadata"].get("uid")))
+            uid = cast("dict[str, Any]", vmi)["metadata"].get("uid")  # running: there is a VMI
+            return self._task("restart/%s/%s/%s" % (namespace, name, uid))
         if vmi is None and (vm["spec"].get("runStrategy") == kv.HALTED or vm["spec"].get("running") is False):
             return _DONE
         if op == PowerOp.OFF:
@@ -333,7 +334,7 @@ class KubevirtProvider(Provider):
             raise errors.DeadlineExceededError("the guest did not shut down within %d s" % graceful_timeout) from None
         return _DONE
 
-    def _run_strategy(self, action: str, vm: dict, strategy: str, grace: Optional[int] = None) -> None:
+    def _run_strategy(self, action: str, vm: dict[str, Any], strategy: str, grace: Optional[int] = None) -> None:
         namespace, name = vm["metadata"]["namespace"], vm["metadata"]["name"]
 
         def patch() -> None:
@@ -391,8 +392,8 @@ class KubevirtProvider(Provider):
                 return task
             time.sleep(deadline.cap(0.1))
 
-    def _wait_for(self, kind: Any, name: str, namespace: str, done: Any, what: str) -> dict:
-        def probe() -> Optional[dict]:
+    def _wait_for(self, kind: Any, name: str, namespace: str, done: Any, what: str) -> dict[str, Any]:
+        def probe() -> Optional[dict[str, Any]]:
             obj = self.cluster.get(kind, name, namespace)
             if obj is None:
                 raise errors.NotFoundError("%s %s/%s disappeared" % (kind.kind, namespace, name))
@@ -426,7 +427,7 @@ class KubevirtProvider(Provider):
             return TaskStatus(done=True, error="VirtualMachine %s/%s is %s" % (namespace, name, printable))
         vmi = self.cluster.get(api.VMI, name, namespace) if printable in kv.ON_STATES else None
         fresh = vmi is not None and vmi["metadata"].get("uid") != old_uid
-        return TaskStatus(done=fresh and (vmi.get("status") or {}).get("phase") == "Running")
+        return TaskStatus(done=fresh and ((vmi or {}).get("status") or {}).get("phase") == "Running")
 
     def _stopped(self, namespace: str, name: str, dummy: str) -> TaskStatus:
         return TaskStatus(done=self.cluster.get(api.VMI, name, namespace) is None)

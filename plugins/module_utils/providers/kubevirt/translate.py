@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence, cast
 
 from ... import errors
 from ...spec import GIB, MIB, DiskSpec, NetworkSpec, VMSpec, parse_quantity
@@ -199,15 +199,15 @@ def quantity_mib(mib: int) -> str:
     return "%dGi" % (mib // 1024) if mib % 1024 == 0 else "%dMi" % mib
 
 
-def tag_metadata(tags: Optional[tuple[str, ...]]) -> tuple[dict[str, Optional[str]], dict[str, Optional[str]]]:
+def tag_metadata(tags: Optional[tuple[str, ...]]) -> tuple[dict[str, str], dict[str, Optional[str]]]:
     """Labels (those tags that can be label keys, for selectors) and the annotation that holds them all."""
     wanted = tuple(sorted(tags or ()))
     labels = {TAG_LABEL + tag: "true" for tag in wanted if _TAG_KEY.match(tag)}
     return labels, {TAGS_ANNOTATION: json.dumps(list(wanted)) if wanted else None}
 
 
-def _data_volume(vm: str, disk: str, size_gib: int, storage_class: Optional[str], source: dict,
-                 preallocate: bool) -> dict:
+def _data_volume(vm: str, disk: str, size_gib: int, storage_class: Optional[str], source: dict[str, Any],
+                 preallocate: bool) -> dict[str, Any]:
     storage: dict[str, Any] = {"resources": {"requests": {"storage": quantity_gib(size_gib)}}}
     if storage_class:
         storage["storageClassName"] = storage_class
@@ -218,7 +218,7 @@ def _data_volume(vm: str, disk: str, size_gib: int, storage_class: Optional[str]
             "spec": spec}
 
 
-def _interface(network: NetworkSpec) -> tuple[dict, dict]:
+def _interface(network: NetworkSpec) -> tuple[dict[str, Any], dict[str, Any]]:
     interface: dict[str, Any] = {"name": network.name, "model": network.model or "virtio"}
     if network.mac_address:
         interface["macAddress"] = network.mac_address
@@ -255,7 +255,7 @@ def _smm_enabled(domain: Mapping[str, Any]) -> bool:
 
 
 def _volumes(spec: VMSpec, placement: Placement, image: Optional[Image], root_gib: Optional[int]
-             ) -> tuple[list[dict], list[dict]]:
+             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The volumes, and the DataVolume templates behind them."""
     name = spec.name
     if image and image.container:
@@ -275,7 +275,7 @@ def _volumes(spec: VMSpec, placement: Placement, image: Optional[Image], root_gi
     return volumes, templates
 
 
-def vm_manifest(spec: VMSpec, placement: Placement, image: Optional[Image], root_gib: Optional[int]) -> dict:
+def vm_manifest(spec: VMSpec, placement: Placement, image: Optional[Image], root_gib: Optional[int]) -> dict[str, Any]:
     """The VirtualMachine for a spec, stopped (``runStrategy: Halted``): the executor starts it."""
     name = spec.name
     domain = _domain(spec, placement)
@@ -303,11 +303,11 @@ def vm_manifest(spec: VMSpec, placement: Placement, image: Optional[Image], root
     return {"apiVersion": API, "kind": "VirtualMachine", "metadata": metadata, "spec": vm_spec}
 
 
-def data_disk(vm: str, disk: DiskSpec, storage_class: Optional[str]) -> dict:
+def data_disk(vm: str, disk: DiskSpec, storage_class: Optional[str]) -> dict[str, Any]:
     return _data_volume(vm, disk.name, disk.size_gib, storage_class, {"blank": {}}, preallocation(disk.type, "disks"))
 
 
-def cloud_init_secret(spec: VMSpec, namespace: str, owner: Mapping[str, Any]) -> Optional[dict]:
+def cloud_init_secret(spec: VMSpec, namespace: str, owner: Mapping[str, Any]) -> Optional[dict[str, Any]]:
     """The Secret holding user-data and network-data, owned by the VM so that it goes with it."""
     data = {"userdata": spec.cloud_init.user_data, "networkdata": spec.cloud_init.network_config}
     encoded = {key: base64.b64encode(value.encode("utf-8")).decode("ascii") for key, value in data.items() if value}
@@ -357,21 +357,22 @@ def check_admission(vm: Mapping[str, Any]) -> None:
 
 # reconfiguration: a changed copy of the VM
 
-def _template_spec(vm: dict) -> dict:
-    return vm["spec"]["template"]["spec"]
+def _template_spec(vm: dict[str, Any]) -> dict[str, Any]:
+    return cast("dict[str, Any]", vm["spec"]["template"]["spec"])
 
 
 def _claim_of(vm: Mapping[str, Any], volume: Mapping[str, Any]) -> Optional[str]:
     if "dataVolume" in volume:
-        return volume["dataVolume"]["name"]
-    return (volume.get("persistentVolumeClaim") or {}).get("claimName")
+        return cast(str, volume["dataVolume"]["name"])
+    return cast(Optional[str], (volume.get("persistentVolumeClaim") or {}).get("claimName"))
 
 
-def _template_of(vm: Mapping[str, Any], claim: Optional[str]) -> Optional[dict]:
+def _template_of(vm: Mapping[str, Any], claim: Optional[str]) -> Optional[dict[str, Any]]:
     return next((t for t in vm["spec"].get("dataVolumeTemplates") or [] if t["metadata"]["name"] == claim), None)
 
 
-def reconfigured(vm: dict, change: Reconfiguration, storage_class: Optional[str]) -> tuple[dict, dict[str, int]]:
+def reconfigured(vm: dict[str, Any], change: Reconfiguration,
+                 storage_class: Optional[str]) -> tuple[dict[str, Any], dict[str, int]]:
     """The VM with ``change`` applied, and the claims to grow (name → GiB), which the caller patches first."""
     updated = json.loads(json.dumps(vm))
     name = updated["metadata"]["name"]
@@ -403,17 +404,18 @@ def reconfigured(vm: dict, change: Reconfiguration, storage_class: Optional[str]
             storage = dv_template["spec"].get("storage") or dv_template["spec"].get("pvc") or {}
             storage.setdefault("resources", {}).setdefault("requests", {})["storage"] = quantity_gib(size)
     devices = domain.setdefault("devices", {})
-    for disk in change.add_disks:
-        updated["spec"].setdefault("dataVolumeTemplates", []).append(data_disk(name, disk, storage_class))
-        template.setdefault("volumes", []).append({"name": disk.name, "dataVolume": {"name": volume_claim(name, disk.name)}})
-        devices.setdefault("disks", []).append({"name": disk.name, "disk": {"bus": "virtio"}})
+    for added in change.add_disks:
+        updated["spec"].setdefault("dataVolumeTemplates", []).append(data_disk(name, added, storage_class))
+        template.setdefault("volumes", []).append({"name": added.name,
+                                                   "dataVolume": {"name": volume_claim(name, added.name)}})
+        devices.setdefault("disks", []).append({"name": added.name, "disk": {"bus": "virtio"}})
     _change_nics(devices, template, change)
     if change.tags is not None:
         _set_tags(updated["metadata"], change.tags)
     return updated, grow
 
 
-def _change_nics(devices: dict, template: dict, change: Reconfiguration) -> None:
+def _change_nics(devices: dict[str, Any], template: dict[str, Any], change: Reconfiguration) -> None:
     """Remove, change and add NICs: each an interface and the network of the same name."""
     interfaces = [i for i in devices.get("interfaces") or [] if i.get("name") not in change.remove_networks]
     networks = [n for n in template.get("networks") or [] if n.get("name") not in change.remove_networks]
@@ -434,7 +436,7 @@ def _change_nics(devices: dict, template: dict, change: Reconfiguration) -> None
     devices["interfaces"], template["networks"] = interfaces, networks
 
 
-def _set_tags(metadata: dict, tags: tuple[str, ...]) -> None:
+def _set_tags(metadata: dict[str, Any], tags: tuple[str, ...]) -> None:
     labels, annotations = tag_metadata(tags)
     kept = {k: v for k, v in (metadata.get("labels") or {}).items() if not k.startswith(TAG_LABEL)}
     metadata["labels"] = dict(kept, **labels)
@@ -498,13 +500,14 @@ def _disks(vm: Mapping[str, Any], template: Mapping[str, Any], claims: Mapping[s
         claim = _claim_of(vm, volume)
         dv_template = _template_of(vm, claim)
         storage = (dv_template or {}).get("spec", {}).get("storage") or (dv_template or {}).get("spec", {}).get("pvc")
-        if claim in claims:
+        if claim is not None and claim in claims:
             size = claims[claim]
         else:
             size = gib(((storage or {}).get("resources") or {}).get("requests", {}).get("storage"))
         image = (volume.get("containerDisk") or {}).get("image")
         found.append(ObservedDisk(name=disk["name"], size_gib=size, format="containerDisk" if image else "pvc",
-                                  path=image or claim, device=next(iter(k for k in ("disk", "lun") if k in disk), None)))
+                                  path=image or claim,
+                                  device=next(iter(k for k in ("disk", "lun") if k in disk), None)))
     return tuple(found)
 
 
@@ -579,7 +582,7 @@ def snapshot_object_name(vm: str, snapshot: str) -> str:
     return "%s-%s-%s" % (vm, slug, hashlib.sha256(snapshot.encode("utf-8")).hexdigest()[:6])
 
 
-def snapshot_object(vm: str, namespace: str, name: str, description: str) -> dict:
+def snapshot_object(vm: str, namespace: str, name: str, description: str) -> dict[str, Any]:
     return {"apiVersion": "snapshot.kubevirt.io/v1beta1", "kind": "VirtualMachineSnapshot",
             "metadata": {"name": snapshot_object_name(vm, name), "namespace": namespace,
                          "labels": {MANAGED_BY[0]: MANAGED_BY[1], VM_LABEL: vm},
@@ -596,14 +599,14 @@ def snapshot_of(obj: Mapping[str, Any]) -> Snapshot:
                     created=status.get("creationTime") or metadata.get("creationTimestamp"), has_memory=False)
 
 
-def snapshots_of(items: list[Mapping[str, Any]], vm: str) -> list[Snapshot]:
+def snapshots_of(items: Sequence[Mapping[str, Any]], vm: str) -> list[Snapshot]:
     """The VM's snapshots, oldest first."""
     mine = [item for item in items if ((item.get("spec") or {}).get("source") or {}).get("name") == vm]
     mine.sort(key=lambda item: (item["metadata"].get("creationTimestamp") or "", item["metadata"]["name"]))
     return [snapshot_of(item) for item in mine]
 
 
-def restore_object(vm: str, namespace: str, snapshot: str) -> dict:
+def restore_object(vm: str, namespace: str, snapshot: str) -> dict[str, Any]:
     return {"apiVersion": "snapshot.kubevirt.io/v1beta1", "kind": "VirtualMachineRestore",
             "metadata": {"name": "%s-restore-%s" % (vm, hashlib.sha256(snapshot.encode()).hexdigest()[:8]),
                          "namespace": namespace, "labels": {MANAGED_BY[0]: MANAGED_BY[1], VM_LABEL: vm}},
@@ -611,7 +614,7 @@ def restore_object(vm: str, namespace: str, snapshot: str) -> dict:
                      "virtualMachineSnapshotName": snapshot}}
 
 
-def clone_object(source: Mapping[str, str], target: str, namespace: str) -> dict:
+def clone_object(source: Mapping[str, str], target: str, namespace: str) -> dict[str, Any]:
     return {"apiVersion": "clone.kubevirt.io/v1beta1", "kind": "VirtualMachineClone",
             "metadata": {"name": "%s-clone" % target, "namespace": namespace,
                          "labels": {MANAGED_BY[0]: MANAGED_BY[1], VM_LABEL: target}},

@@ -138,7 +138,8 @@ class LibvirtProvider(Provider):
         networks = _on_default_network(spec.networks, self.config.options.get("network"))
         for index, (given, network) in enumerate(zip(spec.networks, networks)):
             if network.network and not network.bridge:
-                found = self.client.quietly(functools.partial(self.conn.networkLookupByName, network.network), ["NO_NETWORK"])
+                found = self.client.quietly(functools.partial(self.conn.networkLookupByName, network.network),
+                                            ["NO_NETWORK"])
                 if found is None:
                     raise SpecError("libvirt network '%s' does not exist" % network.network,
                                     option="networks[%d].network" % index if given.network else "defaults.network")
@@ -271,7 +272,8 @@ class LibvirtProvider(Provider):
         pressed_at = None
         while domain.isActive():
             if deadline.expired:
-                raise DeadlineExceededError("the guest did not shut down within %d s of the ACPI power button" % timeout)
+                raise DeadlineExceededError(
+                    "the guest did not shut down within %d s of the ACPI power button" % timeout)
             if pressed_at is None or time.monotonic() - pressed_at >= SHUTDOWN_PRESS_INTERVAL:
                 self.client.quietly(domain.shutdown, ["OPERATION_INVALID"])
                 pressed_at = time.monotonic()
@@ -298,8 +300,8 @@ class LibvirtProvider(Provider):
         if change.tags is not None:
             meta = dx.Metadata(meta.disks, meta.nics, meta.seed, tuple(change.tags))
         if meta != facts.metadata:
-            domain.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, dx.metadata_xml(meta, namespaced=False), dx.PREFIX, dx.NAMESPACE,
-                               flags)
+            domain.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, dx.metadata_xml(meta, namespaced=False), dx.PREFIX,
+                               dx.NAMESPACE, flags)
         return _DONE
 
     def _set_cpu(self, domain: Any, facts: dx.DomainFacts, cpu: int, live: bool, flags: int) -> None:

@@ -108,7 +108,8 @@ class Storage:
         for index, disk in enumerate(spec.disks, start=1):
             size = disk.size_gib * GIB
             volume = self.new_volume(
-                pool, dx.volume_xml("%s-%s.qcow2" % (spec.name, disk.name), size, allocation=_allocation(disk.type, size)),
+                pool,
+                dx.volume_xml("%s-%s.qcow2" % (spec.name, disk.name), size, allocation=_allocation(disk.type, size)),
                 created,
             )
             disks.append(dx.DiskRef(disk.name, dx.disk_device(index), volume.path()))

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, cast
 from urllib.parse import urlsplit
 
 from ... import errors
@@ -122,7 +122,7 @@ class Session:
 
     def task(self, upid: str) -> dict[str, Any]:
         node = upid.split(":")[1]
-        return self.get("nodes/%s/tasks/%s/status" % (node, upid))
+        return cast("dict[str, Any]", self.get("nodes/%s/tasks/%s/status" % (node, upid)))
 
     def wait(self, upid: Optional[str], deadline: Deadline, what: str) -> None:
         """Until the task stops; an error exit status is raised with PVE's own text."""

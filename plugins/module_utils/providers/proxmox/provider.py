@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 import time
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from ... import errors
 from ...resilience import Deadline
@@ -90,7 +90,7 @@ class ProxmoxProvider(Provider):
     def _node_of(self, vmid: int) -> Optional[str]:
         for entry in self.session.get("cluster/resources", type="vm"):
             if entry.get("type") == "qemu" and int(entry.get("vmid", 0)) == vmid:
-                return entry["node"]
+                return cast(str, entry["node"])
         return None
 
     @staticmethod
@@ -194,19 +194,19 @@ class ProxmoxProvider(Provider):
             return (round(float(node.get("mem", 0)) / float(node.get("maxmem") or 1), 2), guests.count(node["node"]),
                     node["node"])
 
-        return min(online, key=load)["node"]
+        return cast(str, min(online, key=load)["node"])
 
     def _clone_to(self, source_node: str, source: int, node: str, params: dict[str, Any]) -> str:
         """Clone onto ``node``; a source on local storage can only be cloned on its own node."""
         path = self._path(source_node, source, "clone")
         if node == source_node:
-            return self.session.post(path, **params)
+            return cast(str, self.session.post(path, **params))
         try:
-            return self.session.post(path, target=node, **params)
+            return cast(str, self.session.post(path, target=node, **params))
         except errors.PreconditionError as err:
             if "local storage" not in err.msg:
                 raise
-            return self.session.post(path, **params)
+            return cast(str, self.session.post(path, **params))
 
     def _template(self, image: str) -> dict[str, Any]:
         """A template by name or VMID."""
@@ -292,8 +292,8 @@ class ProxmoxProvider(Provider):
             values.update(vmid=vmid, name=spec.name, ostype="l26", scsihw="virtio-scsi-pci", scsi0=root,
                           bios="ovmf" if spec.firmware == "uefi" else "seabios")
             if spec.secure_boot:
-                values["efidisk0"] = pve.efi_disk(storage)
-            return self.session.post("nodes/%s/qemu" % node, **values)
+                values["efidisk0"] = pve.efi_disk(chosen)
+            return cast(str, self.session.post("nodes/%s/qemu" % node, **values))
 
         vmid, upid = self._reserve(start)
         self._wait(upid, "create")

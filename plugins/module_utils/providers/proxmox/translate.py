@@ -32,7 +32,8 @@ NIC_MODELS = {"virtio": "virtio", "e1000": "e1000", "e1000e": "e1000e", "rtl8139
 
 
 def property_string(text: str, default_key: str) -> dict[str, str]:
-    """``virtio=BC:24:11:00:00:01,bridge=vmbr0`` → {'virtio': 'BC:..', 'bridge': 'vmbr0'}; a bare part is ``default_key``."""
+    """``virtio=BC:24:11:00:00:01,bridge=vmbr0`` → {'virtio': 'BC:..', 'bridge': 'vmbr0'}; a bare part is
+    ``default_key``."""
     values: dict[str, str] = {}
     for part in (text or "").split(","):
         key, sep, value = part.partition("=")
@@ -207,7 +208,8 @@ def cpu_settings(cpu: int) -> dict[str, Any]:
 def free_keys(prefix: str, existing: Iterable[str], count: int, first: int = 0) -> list[str]:
     """The next ``count`` unused keys such as scsi1, scsi3 (from ``first`` on)."""
     used = {key[len(prefix):] for key in existing if key.startswith(prefix)}
-    keys, index = [], first
+    keys: list[str] = []
+    index = first
     while len(keys) < count:
         if str(index) not in used:
             keys.append("%s%d" % (prefix, index))

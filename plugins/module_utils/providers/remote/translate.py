@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, cast
 
 from ... import errors
 from ...errors import ProviderError, SpecError
@@ -258,7 +258,7 @@ def reconfiguration(desired: Any, observed: ObservedVM) -> Reconfiguration:
     })
     wanted = [(ROOT_DISK, spec.root_disk_gib)] if spec.root_disk_gib else []
     sizes = {name: size for name, size in wanted + [(d.name, d.size_gib) for d in spec.disks]
-             if observed.disk(name) is not None and size > observed.disk(name).size_gib}
+             if observed.disk(name) is not None and size > cast(ObservedDisk, observed.disk(name)).size_gib}
     nics = diff_nics(spec.networks, observed.nics) if listed is not None else NicDiff()
     return Reconfiguration(
         cpu=spec.cpu if spec.cpu and spec.cpu != observed.cpu else None,
@@ -300,7 +300,8 @@ def observed_from_document(document: Mapping[str, Any]) -> ObservedVM:
     return ObservedVM(
         id=document["id"], name=document["name"], power_state=document["power_state"],
         cpu=document.get("cpu"), memory_mib=document.get("memory_mib"), firmware=document.get("firmware"),
-        secure_boot=document.get("secure_boot"), max_cpu=document.get("max_cpu"), max_memory_mib=document.get("max_memory_mib"),
+        secure_boot=document.get("secure_boot"), max_cpu=document.get("max_cpu"),
+        max_memory_mib=document.get("max_memory_mib"),
         disks=tuple(ObservedDisk(**d) for d in document.get("disks") or ()),
         nics=tuple(ObservedNIC(**_known(ObservedNIC, dict(n, ip_addresses=tuple(n.get("ip_addresses") or ()),
                                                           dns=tuple(n.get("dns") or ()))))
@@ -379,7 +380,8 @@ _ERRORS = {cls.error_code: cls for cls in (
     errors.UnsupportedError, errors.PermissionDeniedError, errors.AuthenticationError, errors.UnavailableError,
     errors.DeadlineExceededError, errors.ProviderError)}
 _BY_CODE = {
-    "INVALID_ARGUMENT": errors.SpecError, "NOT_FOUND": errors.NotFoundError, "ALREADY_EXISTS": errors.AlreadyExistsError,
+    "INVALID_ARGUMENT": errors.SpecError, "NOT_FOUND": errors.NotFoundError,
+    "ALREADY_EXISTS": errors.AlreadyExistsError,
     "FAILED_PRECONDITION": errors.PreconditionError, "ABORTED": errors.ConflictError,
     "UNIMPLEMENTED": errors.UnsupportedError, "PERMISSION_DENIED": errors.PermissionDeniedError,
     "UNAUTHENTICATED": errors.AuthenticationError, "UNAVAILABLE": errors.UnavailableError,

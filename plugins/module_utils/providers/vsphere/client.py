@@ -21,7 +21,7 @@ try:
 
     PYVMOMI_ERROR: Optional[ImportError] = None
 except ImportError as err:  # pragma: no cover - depends on the host
-    vim = vmodl = None
+    vim = vmodl = None  # type: ignore[assignment]  # unused without pyVmomi: connect reports it
     PYVMOMI_ERROR = err
 
 DEFAULT_PORT = 443
@@ -83,11 +83,13 @@ def wait_for(task: Any, deadline: Deadline, operation: str) -> Any:
         if info.state == vim.TaskInfo.State.error:
             raise translate(info.error, operation)
         if deadline.expired:
-            raise errors.DeadlineExceededError("task %s of %s did not finish in time" % (str(task).strip("'"), operation))
+            raise errors.DeadlineExceededError(
+                "task %s of %s did not finish in time" % (str(task).strip("'"), operation))
         time.sleep(deadline.cap(0.2))
 
 
-def collect(content: Any, kind: Any, properties: tuple[str, ...], root: Any = None) -> Iterator[tuple[Any, dict]]:
+def collect(content: Any, kind: Any, properties: tuple[str, ...],
+            root: Any = None) -> Iterator[tuple[Any, dict[str, Any]]]:
     """(managed object, {property: value}) for every object of ``kind`` below ``root``, in pages.
 
     ``content`` is the ServiceContent of a logged-in session.

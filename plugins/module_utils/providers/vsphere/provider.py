@@ -16,12 +16,12 @@ from typing import Any, Iterable, Optional
 
 from ...errors import (
     ConflictError,
-    VirtrigaudError,
     DeadlineExceededError,
     NotFoundError,
     PreconditionError,
     SpecError,
     UnsupportedError,
+    VirtrigaudError,
 )
 from ...resilience import Deadline
 from ...spec import GIB, DiskSpec, NetworkSpec, VMSpec
@@ -45,7 +45,7 @@ from .translate import EXTRA_PREFIX, VM_PROPERTIES
 try:
     from pyVmomi import vim, vmodl
 except ImportError:  # pragma: no cover - client.connect reports it
-    vim = vmodl = None
+    vim = vmodl = None  # type: ignore[assignment]  # unused without pyVmomi
 
 _DONE = TaskRef()
 TASK_SECONDS = 3600.0
@@ -109,7 +109,7 @@ class VsphereProvider(Provider):
             raise NotFoundError("VM '%s' not found" % vm_id)
         return found[0]
 
-    def _find_by_id(self, vm_id: str) -> Optional[tuple[Any, dict]]:
+    def _find_by_id(self, vm_id: str) -> Optional[tuple[Any, dict[str, Any]]]:
         if vm_id.startswith("vm-"):
             matches = [(o, p) for o, p in client.collect(self.content, vim.VirtualMachine, ("name",))
                        if o._moId == vm_id]  # pylint: disable=protected-access
@@ -121,7 +121,7 @@ class VsphereProvider(Provider):
         obj = matches[0][0]
         return obj, self._properties(obj)
 
-    def _properties(self, obj: Any) -> dict:
+    def _properties(self, obj: Any) -> dict[str, Any]:
         collector = self.content.propertyCollector
         spec = vmodl.query.PropertyCollector.FilterSpec(
             objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=obj, skip=False)],
@@ -182,7 +182,7 @@ class VsphereProvider(Provider):
             supports_secure_boot=True,
         )
 
-    def _observed(self, obj: Any, props: dict) -> ObservedVM:
+    def _observed(self, obj: Any, props: dict[str, Any]) -> ObservedVM:
         """The VM with its distributed port groups named: their names take one query, made when a NIC needs it."""
         devices = props.get("config.hardware.device") or ()
         cards = [d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)]
@@ -236,8 +236,9 @@ class VsphereProvider(Provider):
              "folder"),
         )
         for key, kind, given, option, default, default_option, what in wanted:
-            if given or default:
-                found[key] = self._required(kind, given or default, option if given else default_option, what, root)
+            name, name_option = (given, option) if given else (default, default_option)
+            if name and name_option:
+                found[key] = self._required(kind, name, name_option, what, root)
         if "datastore" not in found and options.get("storage_pod"):
             found["datastore"] = self._roomiest_member(options["storage_pod"], root)
         return found
@@ -515,7 +516,8 @@ class VsphereProvider(Provider):
         new_nics = [d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard) and d.key not in named_nics]
         options = [_option(EXTRA_PREFIX + "disk." + d.name, dev.key) for d, dev in zip(change.add_disks, new_disks)]
         options += [_option(EXTRA_PREFIX + "nic." + n.name, dev.key)
-                    for n, dev in zip(change.add_networks, new_nics[-len(change.add_networks):] if change.add_networks else [])]
+                    for n, dev in zip(change.add_networks,
+                                      new_nics[-len(change.add_networks):] if change.add_networks else [])]
         self._wait(vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(extraConfig=options)), "reconfigure")
 
     def task_status(self, task: TaskRef) -> TaskStatus:

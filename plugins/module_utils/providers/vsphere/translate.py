@@ -10,7 +10,7 @@ prefix.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, cast
 
 from ... import errors
 from ...spec import Placement
@@ -68,14 +68,14 @@ def portgroup_key(card: Any) -> Optional[str]:
     """The distributed port group a NIC is on, by key; None for a NIC on a standard network."""
     backing = card.backing
     if _is(backing, _DEVICE + "VirtualEthernetCard.DistributedVirtualPortBackingInfo"):
-        return backing.port.portgroupKey
+        return cast(Optional[str], backing.port.portgroupKey)
     return None
 
 
 def _network_name(card: Any, portgroups: Mapping[str, str]) -> Optional[str]:
     backing = card.backing
     if _is(backing, _DEVICE + "VirtualEthernetCard.NetworkBackingInfo"):
-        return backing.deviceName
+        return cast(Optional[str], backing.deviceName)
     key = portgroup_key(card)
     return portgroups.get(key, key) if key else None
 

@@ -29,7 +29,8 @@ def test_codes(cls, code, grpc, retryable):
 def test_message_names_operation_vm_provider_and_option():
     err = errors.PreconditionError("it is running", option="allow_power_cycling")
     err.add_context(vm="web", provider="qemu:///system", operation="set_memory")
-    assert err.message == "set_memory of VM 'web' on provider 'qemu:///system' failed: allow_power_cycling: it is running"
+    assert err.message == ("set_memory of VM 'web' on provider 'qemu:///system' failed: allow_power_cycling: "
+                           "it is running")
     assert err.to_dict() == {
         "msg": err.message, "error_code": "failed_precondition",
         "details": {"vm": "web", "provider": "qemu:///system", "operation": "set_memory",

@@ -65,3 +65,10 @@ def test_third_party_imports_in_backends_are_guarded():
         for node in ast.walk(tree):
             if isinstance(node, ast.Import) and node.names[0].name.split(".")[0] in THIRD_PARTY:
                 assert id(node) in guarded, "%s imports %s unguarded" % (path.name, node.names[0].name)
+
+
+def test_only_the_module_host_imports_ansible_module_utils_basic():
+    """AnsibleModule lives in module.py alone; the rest takes what it needs from ansible.module_utils.common."""
+    for path in sorted(PLUGINS.rglob("*.py")) + sorted((PLUGINS.parent / "runtime").rglob("*.py")):
+        for module, dummy_level, dummy_lazy in imports(path):
+            assert module != "ansible.module_utils.basic" or path == MODULE_UTILS / "module.py", path

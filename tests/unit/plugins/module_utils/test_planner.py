@@ -149,7 +149,8 @@ def test_absent_and_gone_is_a_no_op():
 
 def test_clone_then_adjust_the_copy():
     source = observed(power="Off")
-    result = plan(desired(cpu=1), None, Policy(state="started", clone_from="web-src", linked_clone=True), ONLINE, source)
+    result = plan(desired(cpu=1), None, Policy(state="started", clone_from="web-src", linked_clone=True), ONLINE,
+                  source)
     assert kinds(result) == ["clone", "set_cpu", "power_on"]
     assert result.actions[0].options == {"source_id": "vm-1", "linked": True}
 
@@ -271,7 +272,8 @@ def test_nic_changes_the_backend_cannot_make_are_refused_by_name(networks, capab
 
 
 def test_the_diff_shows_each_nic_before_and_after():
-    result = nic_plan([dict(LAN_SPEC, network="other", mac_address="52:54:00:00:00:03"), {"name": "new", "bridge": "br2"}])
+    result = nic_plan([dict(LAN_SPEC, network="other", mac_address="52:54:00:00:00:03"),
+                       {"name": "new", "bridge": "br2"}])
     assert result.diff["before"]["networks"] == [
         {"name": "lan", "network": "default", "model": "virtio", "mac_address": "52:54:00:00:00:01",
          "ip_address": "192.0.2.10", "prefix": 24, "gateway": "192.0.2.1"},

@@ -48,7 +48,8 @@ class FakeKube(Kube):
         if subresource == "status":
             stored["status"] = copy.deepcopy(obj["status"])
         else:
-            stored = dict(copy.deepcopy(obj), status=stored.get("status")) if stored.get("status") else copy.deepcopy(obj)
+            stored = (dict(copy.deepcopy(obj), status=stored.get("status")) if stored.get("status")
+                      else copy.deepcopy(obj))
             stored["metadata"] = dict(stored["metadata"], resourceVersion=str(len(self.calls)))
         if not dry_run:
             self.store[key] = stored
@@ -63,7 +64,8 @@ class FakeKube(Kube):
             del self.store[key]
         return True
 
-    def wait_for(self, kind: str, name: str, namespace: Optional[str], ready: Callable[[Optional[dict[str, Any]]], bool],
+    def wait_for(self, kind: str, name: str, namespace: Optional[str],
+                 ready: Callable[[Optional[dict[str, Any]]], bool],
                  deadline: Deadline, what: str) -> Optional[dict[str, Any]]:
         self.calls.append(("wait_for", kind, name, namespace, id(deadline), what))
         key = self._key(kind, name, namespace)

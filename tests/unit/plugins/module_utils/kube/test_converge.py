@@ -16,7 +16,6 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.kube.converge impo
     gone,
     merged_diff,
 )
-
 from ansible_collections.virtrigaud.core.tests.unit.plugins.module_utils.kube.fake_kube import FakeKube
 
 

@@ -8,9 +8,11 @@ import base64
 
 import pytest
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.proxmox.client import endpoint as proxmox_endpoint
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube import provider, runtime
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.proxmox.client import (
+    endpoint as proxmox_endpoint,
+)
 
 
 def params(**changes):

@@ -8,6 +8,8 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.kube.resources imp
 
 
 def test_paths_need_no_discovery():
-    assert KINDS["Provider"].path("infra", "lab", "status") == "/apis/infra.virtrigaud.io/v1beta1/namespaces/infra/providers/lab/status"
+    assert (KINDS["Provider"].path("infra", "lab", "status")
+            == "/apis/infra.virtrigaud.io/v1beta1/namespaces/infra/providers/lab/status")
     assert KINDS["Secret"].path("infra") == "/api/v1/namespaces/infra/secrets"
-    assert KINDS["CustomResourceDefinition"].path(None, "x") == "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/x"
+    assert (KINDS["CustomResourceDefinition"].path(None, "x")
+            == "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/x")

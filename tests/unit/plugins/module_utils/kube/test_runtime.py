@@ -31,7 +31,8 @@ def provider_object(**runtime_changes):
     spec_runtime.update(runtime_changes)
     return {"apiVersion": "infra.virtrigaud.io/v1beta1", "kind": "Provider",
             "metadata": {"name": "lab", "namespace": "infra", "uid": "u-1", "generation": 2},
-            "spec": {"type": "vsphere", "endpoint": "https://vc/sdk", "credentialSecretRef": {"name": "lab-credentials"},
+            "spec": {"type": "vsphere", "endpoint": "https://vc/sdk",
+                     "credentialSecretRef": {"name": "lab-credentials"},
                      "defaults": {"datastore": "ds1", "network": "VM Network"}, "runtime": spec_runtime}}
 
 

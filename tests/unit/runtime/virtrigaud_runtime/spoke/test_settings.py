@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from virtrigaud_runtime.spoke import settings
 
 BASE = {"OVIM_AGENT_ID": "a1", "OVIM_CLUSTER_ID": "c1", "OVIM_HUB_ENDPOINT": "https://hub:8443",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
+
 from virtrigaud_runtime.spoke import vdc
+
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 
 PAYLOAD = {"vdc_name": "team-a", "target_namespace": "vdc-org-acme-team-a", "organization": "acme",
            "zone_id": "z1", "quota": {"cpu": 4, "memory": 8, "storage": 100}, "network_policy": ""}

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import pytest
+
+from virtrigaud_runtime.spoke import vms
+
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import (
     ObservedDisk,
     ObservedNIC,
     ObservedVM,
 )
-from virtrigaud_runtime.spoke import vms
 
 CATALOGUE = {"ubuntu": "registry.example.com/ubuntu:22.04"}
 

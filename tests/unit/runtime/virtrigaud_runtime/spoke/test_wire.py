@@ -6,6 +6,7 @@ import datetime
 
 import pytest
 from ovim_hub import wire as hub_wire
+
 from virtrigaud_runtime.spoke import wire
 
 

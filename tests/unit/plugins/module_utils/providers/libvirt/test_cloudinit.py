@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.libvirt import translate as dx
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.libvirt import cloudinit as seed
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.libvirt import translate as dx
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm
 
 NIC = dx.NicPlan("lan", "52:54:00:00:00:01", network="default")
 
 
 def test_seed_files_add_an_instance_id_and_keep_user_text():
-    spec = parse_vm({"name": "web", "cloud_init": {"user_data": "#!/bin/sh\necho hi\n", "meta_data": "local-hostname: w"}})
+    spec = parse_vm({"name": "web",
+                     "cloud_init": {"user_data": "#!/bin/sh\necho hi\n", "meta_data": "local-hostname: w"}})
     files = seed.seed_files(spec, "iid-1", (NIC,))
     assert files["meta-data"] == "instance-id: iid-1\nlocal-hostname: w\n"
     assert files["user-data"] == "#!/bin/sh\necho hi\n"

@@ -75,7 +75,8 @@ def test_bridge_nics_use_the_bridge():
     assert node.find("model").get("type") == "e1000"
 
 
-@pytest.mark.parametrize("unit, value, mib", [("KiB", 524288, 512), ("MiB", 512, 512), ("GiB", 2, 2048), ("bytes", 1048576, 1)])
+@pytest.mark.parametrize("unit, value, mib",
+                         [("KiB", 524288, 512), ("MiB", 512, 512), ("GiB", 2, 2048), ("bytes", 1048576, 1)])
 def test_memory_units_are_read_in_mib(unit, value, mib):
     text = "<domain><name>x</name><memory unit='%s'>%d</memory></domain>" % (unit, value)
     assert dx.parse_domain(text).memory_mib == mib
@@ -123,7 +124,8 @@ def test_virtio_disks_state_one_queue_per_vcpu_the_vm_may_grow_to():
 
 # What libvirt 9.0 reports for a running domain after one vCPU was plugged in live (trimmed).
 VCPUS = ("<vcpu placement='static' current='2'>4</vcpu><vcpus>"
-         "<vcpu id='0' enabled='yes' hotpluggable='no' order='1'/><vcpu id='1' enabled='yes' hotpluggable='yes' order='2'/>"
+         "<vcpu id='0' enabled='yes' hotpluggable='no' order='1'/>"
+         "<vcpu id='1' enabled='yes' hotpluggable='yes' order='2'/>"
          "<vcpu id='2' enabled='no' hotpluggable='yes'/><vcpu id='3' enabled='no' hotpluggable='yes'/></vcpus>")
 META = "<metadata><vr:vm xmlns:vr='%s'><vr:disk name='root' dev='vda' path='/p/r'/></vr:vm></metadata>" % dx.NAMESPACE
 
@@ -161,7 +163,8 @@ def test_a_snapshot_records_its_hot_plugged_vcpus_as_boot_vcpus_and_nothing_else
     fixed = ET.fromstring(dx.restorable_snapshot_xml(snapshot(running())))
     vcpus = [(v.get("id"), v.get("enabled"), v.get("hotpluggable"), v.get("order"))
              for v in fixed.findall("domain/vcpus/vcpu")]
-    assert vcpus == [("0", "yes", "no", "1"), ("1", "yes", "no", "2"), ("2", "no", "yes", None), ("3", "no", "yes", None)]
+    assert vcpus == [("0", "yes", "no", "1"), ("1", "yes", "no", "2"), ("2", "no", "yes", None),
+                     ("3", "no", "yes", None)]
     assert fixed.find("inactiveDomain/vcpus/vcpu[@id='1']").get("hotpluggable") == "yes"
     assert dx.parse_metadata(fixed.find("domain")).disks == (dx.DiskRef("root", "vda", "/p/r"),)
 

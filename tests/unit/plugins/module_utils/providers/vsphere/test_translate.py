@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-
 vim = pytest.importorskip("pyVmomi").vim
 
 
