@@ -14,18 +14,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.providers.proxmox.
     endpoint as proxmox_endpoint,
 )
 
-
-def params(**changes):
-    base = {"name": "lab", "namespace": "infra", "type": "libvirt", "uri": "qemu:///system",
-            "credentials": {"username": "root", "password": "s3cret"}, "credentials_secret": None,
-            "validate_certs": True, "insecure_skip_verify": None, "defaults": None, "rate_limit": None,
-            "health_check": None, "labels": None, "annotations": None,
-            "runtime": {"image": None, "replicas": 1, "service_port": 9443, "env": None, "tls": {"enabled": False}}}
-    base.update(changes)
-    return base
-
-
-COLLECTION_IMAGE = "registry.example.com/virtrigaud/provider-runtime:0.1.0"
+from .provider_inputs import COLLECTION_IMAGE, params
 
 
 def test_provider_uses_the_schema_names_and_always_writes_the_tls_block():
