@@ -115,7 +115,7 @@ image:
   sample: {name: debian-12.qcow2, id: debian-12.qcow2, path: /var/lib/libvirt/images/debian-12.qcow2,
            format: qcow2, size_bytes: 2147483648, storage: default}
 transfer:
-  description: What was fetched, when the run fetched bytes; O(resumed_from) is where an interrupted download
+  description: What was fetched, when the run fetched bytes; RV(transfer.resumed_from) is where an interrupted download
     went on from.
   returned: when an image was fetched
   type: dict
