@@ -137,17 +137,17 @@ class Transfer:
 
     def _download(self, url: str, retries: int) -> LocalImage:
         part = self._part_path(url)
-        first = os.path.getsize(part) if os.path.exists(part) else 0
         for attempt in range(retries + 1):
             try:
-                self._download_once(url, part)
-                return LocalImage(part, "", os.path.getsize(part), resumed_from=first)
+                start = self._download_once(url, part)
+                return LocalImage(part, "", os.path.getsize(part), resumed_from=start)
             except UnavailableError:
                 if attempt == retries:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _download_once(self, url: str, part: str) -> None:
+    def _download_once(self, url: str, part: str) -> int:
+        """Fetch what the part lacks; return the offset the server resumed from (0: the whole file)."""
         have = os.path.getsize(part) if os.path.exists(part) else 0
         request = urllib.request.Request(url, headers={"Range": "bytes=%d-" % have} if have else {})
         try:
@@ -163,9 +163,9 @@ class Transfer:
         except (urllib.error.URLError, OSError) as err:
             raise UnavailableError("downloading %s: %s" % (url, getattr(err, "reason", err)), option="url") from None
         with response:
-            resumed = response.status == 206
-            total = _total_size(response, have if resumed else 0)
-            self._copy(response, part, have if resumed else 0, total, url)
+            start = have if response.status == 206 else 0
+            self._copy(response, part, start, _total_size(response, start), url)
+        return start
 
     def _copy(self, response: http.client.HTTPResponse, part: str, start: int, total: Optional[int],
               url: str) -> None:
