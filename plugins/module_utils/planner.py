@@ -411,5 +411,4 @@ def plan_image(state: str, spec: ImageSpec, observed: Optional[PreparedImage]) -
     if not spec.imports:
         raise NotFoundError("the backend holds no template '%s'" % spec.template, option="template")
     after = {"name": spec.name, "format": spec.format, "storage": spec.storage}
-    return Plan((Action("image_prepare", spec.name, None, "present", {"source": spec.url or spec.path}),), None,
-                after)
+    return Plan((Action("image_prepare", spec.name, None, "present", {"spec": spec}),), None, after)

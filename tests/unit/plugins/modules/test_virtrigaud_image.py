@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 
-from ansible_collections.virtrigaud.core.plugins.modules import virtrigaud_image
+from ansible_collections.virtrigaud.core.plugins.modules import virtrigaud_image, virtrigaud_vm
 
 from .utils import run
 
@@ -45,3 +45,25 @@ def test_a_missing_template_is_not_made_from_nothing(connection, capsys):
     assert failed["failed"] and failed["details"]["option"] == "template"
     held = run(virtrigaud_image, capsys, dict(connection, name="t", template="ubuntu"))
     assert not held["changed"] and held["image"]["id"] == "ubuntu"
+
+
+def test_a_vm_prepares_its_missing_image_first_in_check_and_real_runs(connection, capsys, tmp_path):
+    source = tmp_path / "disk.qcow2"
+    source.write_bytes(QCOW2)
+    args = dict(connection, name="web", cpu=1, memory="1Gi", image="fresh.qcow2", image_on_missing="prepare",
+                image_source={"path": str(source), "checksum": "sha1:" + hashlib.sha1(QCOW2).hexdigest()},
+                state="stopped")
+    predicted = run(virtrigaud_vm, capsys, args, check_mode=True)
+    done = run(virtrigaud_vm, capsys, args)
+    assert predicted["changes"] == done["changes"] and done["changes"][0]["action"] == "image_prepare"
+    assert not run(virtrigaud_vm, capsys, args)["changed"]
+    image = run(virtrigaud_image, capsys, dict(connection, name="fresh.qcow2", state="absent"), check_mode=True)
+    assert image["changed"]
+
+
+def test_image_source_without_prepare_is_refused_by_name(connection, capsys):
+    failed = run(virtrigaud_vm, capsys, dict(connection, name="web", image="x", image_source={"url": "http://h/x"}))
+    assert failed["failed"] and failed["details"]["option"] == "image_source"
+    failed = run(virtrigaud_vm, capsys, dict(connection, name="web", image="x", image_on_missing="prepare",
+                                             image_source={"url": "ftp://h/x"}))
+    assert failed["failed"] and failed["details"]["option"] == "image_source.url"
