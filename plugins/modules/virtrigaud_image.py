@@ -119,6 +119,13 @@ transfer:
     went on from.
   returned: when an image was fetched
   type: dict
+  contains:
+    size_bytes: {description: The size of the file imported., type: int, returned: always}
+    format: {description: The format imported., type: str, returned: always}
+    resumed_from: {description: The byte the download went on from; 0 for a whole download., type: int,
+                   returned: always}
+    converted_from: {description: The source's format when it was converted; null otherwise., type: str,
+                     returned: always}
   sample: {size_bytes: 356515840, format: qcow2, resumed_from: 0, converted_from: null}
 progress:
   description: Progress lines of a long download, at most one each 10 seconds.
