@@ -240,8 +240,6 @@ class MockProvider(Provider):
             state["vms"][vm_id] = copy
         return vm_id, _DONE
 
-
-
     def find_image(self, spec: ImageSpec) -> Optional[PreparedImage]:
         """A template counts as held unless its name starts with ``missing``; imported images are recorded."""
         if spec.template:
