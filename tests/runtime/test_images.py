@@ -31,7 +31,7 @@ def server_fixture(tmp_path_factory):
     process = subprocess.Popen([sys.executable, "-m", "imageserver", "--root", str(root), "--port", str(port)],
                                cwd=TESTS, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = "http://127.0.0.1:%d" % port
-    for _ in range(100):
+    for dummy in range(100):
         try:
             urllib.request.urlopen(url + "/SUMS", timeout=1).close()
             break
@@ -58,7 +58,7 @@ def vmimage(url: str, checksum: str) -> str:
 def test_the_manager_sees_image_import_and_gets_a_prepared_image_with_no_task(channel, server):
     assert call(channel, "GetCapabilities").supports_image_import
     spec = vmimage(server + "/cut/disk.qcow2", hashlib.sha256(IMAGE).hexdigest())
-    answers = [call(channel, "ImagePrepare", image_json=spec, target_name="debian") for _ in range(2)]
+    answers = [call(channel, "ImagePrepare", image_json=spec, target_name="debian") for dummy in range(2)]
     for answer in answers:
         assert not answer.task.id
         assert (answer.prepared_image_id, answer.prepared_image_path) == ("debian", "mock://images/debian")
