@@ -66,12 +66,31 @@ other_legs_targets() {
     return 0
 }
 
+# target_times SINCE: where a leg's time went, from the JUnit files ansible-test wrote after the file SINCE: each
+# target's time, and the slowest tasks.
+target_times() {
+    find "$COLLECTION/tests/output/junit" -name '*.xml' -newer "$1" -printf '%T@ %p\n' 2>/dev/null | sort -n |
+        cut -d' ' -f2- | xargs -r -d '\n' "$PYTHON" -c '
+import re, sys, xml.etree.ElementTree as ET
+targets, tasks = [], []
+for path in sys.argv[1:]:
+    suite = ET.parse(path).getroot()
+    name = re.sub(r"-[^-]*-[0-9.]*\.xml$", "", path.rsplit("/", 1)[1])
+    targets.append("%s %.0f s" % (name, float(suite.get("time") or 0)))
+    tasks += [(float(case.get("time") or 0), name, re.sub(r" [a-z_]+=.*", "", case.get("name", "").split(": ", 1)[-1]))
+              for case in suite.iter("testcase")]
+print("  targets: " + ", ".join(targets))
+print("  slowest tasks: " + "; ".join("%s %.1f s (%s)" % (task[:60], took, target)
+                                      for took, target, task in sorted(tasks, reverse=True)[:5]))'
+}
+
 # One leg of the suite: every target on one backend, with a fresh secret canary
 # as its password, which must then appear in none of the leg's output.  The
 # optional command prepares the backend and gets the canary as its argument.
 integration_leg() {
-    local backend="$1" canary="vr-canary-$RANDOM$RANDOM" started=$SECONDS log skip
+    local backend="$1" canary="vr-canary-$RANDOM$RANDOM" started=$SECONDS log skip since
     shift
+    since="$(mktemp)"
     log="$LOGS/integration-$backend-$(python_version "$PYTHON").log"
     [ $# -eq 0 ] || "$@" "$canary"
     build_tree
@@ -83,6 +102,8 @@ integration_leg() {
         --allow-destructive "${skip[@]}" ${VIRTRIGAUD_TARGETS:-}) > "$log" 2>&1 ||
         { tail -n 60 "$log"; return 1; }
     grep -E '^(PLAY RECAP|testhost|.*bad-input cases)' "$log" | sed 's/^/  /'
+    target_times "$since"
+    rm -f "$since"
     if grep -rl "$canary" "$log" /var/log/libvirt "$RUN_DIR" 2>/dev/null; then
         echo "the secret canary leaked into the files above" >&2
         return 1
