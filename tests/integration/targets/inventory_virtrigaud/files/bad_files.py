@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: virtrigaud.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Write each bad inventory file of a table into DIR and run ``ansible-inventory --list`` on it.
