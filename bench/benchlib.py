@@ -50,4 +50,3 @@ def figure(name: str, value: float, unit: str = "s", floor: Optional[float] = No
         with open(target, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
     return row
-

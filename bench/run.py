@@ -87,11 +87,11 @@ def markdown(report: dict[str, Any]) -> str:
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for bench in report["benchmarks"]:
         if bench["returncode"] != 0:
-            lines.append("| %s | failed (exit %d), see %s | | | | | |" % (bench["name"], bench["returncode"],
-                                                                        bench["log"]))
+            lines.append("| %s | failed (exit %d), see %s | | | | | |"
+                         % (bench["name"], bench["returncode"], bench["log"]))
         if not bench["figures"] and bench["returncode"] == 0:
-            lines.append("| %s | no figures reported (printed only), see %s | | | | | |" % (bench["name"],
-                                                                                           bench["log"]))
+            lines.append("| %s | no figures reported (printed only), see %s | | | | | |"
+                         % (bench["name"], bench["log"]))
         for row in bench["figures"]:
             floor = cell(row["floor"], row["unit"])
             if floor and row.get("floor_name"):
