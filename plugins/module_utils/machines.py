@@ -254,7 +254,8 @@ class RunOptions:
 
 
 def apply_steps(kube: Kube, provider: Provider, steps: list[MachineStep], machines: list[dict[str, Any]],
-                vms: list[ObservedVM], selection: Selection, options: RunOptions, deadline: Deadline) -> list[dict[str, Any]]:
+                vms: list[ObservedVM], selection: Selection, options: RunOptions,
+                deadline: Deadline) -> list[dict[str, Any]]:
     """Carry the steps out: finalizers on, VMs removed, made and updated in parallel, finalizers off, statuses."""
     by_key = {ref_of(m).key: m for m in machines}
     for step in steps:

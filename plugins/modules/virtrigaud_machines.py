@@ -58,7 +58,8 @@ options:
   machine_provider:
     description:
       - Name of the MachineProvider whose type, endpoint and credentials Secret give the backend connection.
-      - Then the task gives no connection option of that backend (the Kubernetes options excepted).
+      - Then the MachineProvider's C(providerType) is the backend, whatever O(provider_type) says, and the task gives
+        no connection option of that backend (the Kubernetes options excepted).
     type: str
   machine_namespace:
     description: Where the Machines are; every namespace when not given.
@@ -186,15 +187,12 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
 
 
 # How AnsibleModule, and the action plugin of the same name, check the options together.
-OPTION_RULES: dict[str, Any] = {"required_one_of": [["provider_type", "machine_provider"]]}
+OPTION_RULES: dict[str, Any] = {}
 
 
 def argument_spec() -> dict[str, Any]:
-    spec = group_spec()
-    # No default type: with machine_provider, the MachineProvider says it.
-    spec["provider_type"] = {key: value for key, value in spec["provider_type"].items() if key != "default"}
     return {
-        **spec,
+        **group_spec(),
         "machine_provider": {"type": "str"},
         "machine_namespace": {"type": "str"},
         "label_selector": {"type": "str"},

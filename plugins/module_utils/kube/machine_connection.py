@@ -34,7 +34,8 @@ def _secret_values(kube: Kube, provider: Mapping[str, Any], name: str) -> tuple[
         raise NotFoundError("MachineProvider %s names the credentials Secret %s, which does not exist" % (name, where),
                             option=OPTION)
     try:
-        return {key: base64.b64decode(value).decode("utf-8") for key, value in (secret.get("data") or {}).items()}, where
+        data = secret.get("data") or {}
+        return {key: base64.b64decode(value).decode("utf-8") for key, value in data.items()}, where
     except (binascii.Error, UnicodeDecodeError):
         raise SpecError("the Secret %s holds a value that is not UTF-8 text" % where, option=OPTION) from None
 
@@ -52,9 +53,6 @@ def connection_from(kube: Kube, name: str, params: Mapping[str, Any], scratch: s
     if provider is None:
         raise NotFoundError("there is no MachineProvider %s" % name, option=OPTION)
     provider_type = str((provider.get("spec") or {}).get("providerType") or "")
-    if params.get("provider_type") not in (None, provider_type):
-        raise SpecError("MachineProvider %s is of type %s, not %s" % (name, provider_type, params["provider_type"]),
-                        option="provider_type")
     try:
         table = settings_of(provider_type)
     except SpecError:

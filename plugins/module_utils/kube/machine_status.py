@@ -24,7 +24,8 @@ _PHASES = {"On": "Running", "Off": "Stopped", "Suspended": "Stopped"}
 
 
 def _split(addresses: Any) -> tuple[list[str], list[str]]:
-    v4, v6 = [], []
+    v4: list[str] = []
+    v6: list[str] = []
     for address in addresses:
         try:
             (v6 if ipaddress.ip_address(address.split("/")[0]).version == 6 else v4).append(address)

@@ -113,7 +113,7 @@ def _class_size(name: str, classes: Mapping[str, Mapping[str, Any]]) -> tuple[in
     return cpus, int(memory or 0)
 
 
-def _size(spec: Mapping[str, Any], classes: Mapping[str, Mapping[str, Any]]) -> tuple[Optional[int], Optional[int]]:
+def _size(spec: Mapping[str, Any], classes: Mapping[str, Mapping[str, Any]]) -> tuple[int, int]:
     """CPUs and memory in MiB: from the MachineClass, with ``cpu`` and ``memory`` winning where given."""
     if spec.get("instanceType"):
         raise MachineRefused("InstanceTypeUnsupported", "instanceType",
@@ -224,7 +224,8 @@ def _with_keys(user_data: Optional[str], keys: list[str]) -> str:
             raise MachineRefused("InvalidSpec", "userData", "the #cloud-config user data is not a mapping")
     present = list(document.get("ssh_authorized_keys") or ())
     document["ssh_authorized_keys"] = present + [key for key in keys if key not in present]
-    return "#cloud-config\n" + yaml.safe_dump(document, default_flow_style=False, sort_keys=True)
+    dumped: str = yaml.safe_dump(document, default_flow_style=False, sort_keys=True)
+    return "#cloud-config\n" + dumped
 
 
 def references(machine: Mapping[str, Any]) -> dict[str, tuple[str, str, str]]:

@@ -154,5 +154,6 @@ def test_machines_another_controller_owns_are_left_alone(world):
     kube.objects[("Machine", "team", "a")]["metadata"]["finalizers"] = ["machine.vitistack.io/finalizer"]
     plan, served, vms = converge(kube, config)
     assert "a" not in {vm.name for vm in vms}
-    assert by_machine(served)["team/a"]["skipped"] == "owned by another controller (finalizer machine.vitistack.io/finalizer)"
+    skipped = by_machine(served)["team/a"]["skipped"]
+    assert skipped == "owned by another controller (finalizer machine.vitistack.io/finalizer)"
     assert "team/a" not in by_machine(plan)
