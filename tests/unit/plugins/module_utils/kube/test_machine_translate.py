@@ -16,7 +16,11 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.kube.machine_trans
     references,
     revision_of,
 )
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ObservedDisk, ObservedNIC, ObservedVM
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import (
+    ObservedDisk,
+    ObservedNIC,
+    ObservedVM,
+)
 
 CLASSES = {"small": {"spec": {"cpu": {"cores": 2, "sockets": 2}, "memory": {"quantity": "1Gi"}}},
            "off": {"spec": {"cpu": {"cores": 1}, "memory": {"quantity": "1Gi"}, "enabled": False}}}
