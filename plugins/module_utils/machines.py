@@ -33,7 +33,7 @@ from .kube.machines import MachineStep, decide, reason_of, refused, with_changes
 from .kube.resources import KINDS
 from .planner import Policy, plan
 from .providers.base import ObservedVM, Provider
-from .resilience import Deadline, RateLimiter
+from .resilience import Deadline, RateLimiter, poll
 from .vmset_runner import ParallelRunner
 
 # Errors that say the Machine asks what the backend cannot do; anything else (unreachable, refused credentials)
@@ -52,6 +52,7 @@ class Selection:
     default_network: Optional[str] = None
     power_state: str = "On"
     on_vm_vanished: str = "recreate"
+    wait_for_ip: bool = True
 
 
 def now() -> str:
@@ -174,6 +175,18 @@ class MachineRunner(ParallelRunner):
             if step.action == "create":
                 self._remove_half_made(provider, step)
             raise
+        vm_id = executor.vm_id or (observed.id if observed else None)
+        if vm_id and self.selection.wait_for_ip and step.desired.power_state == "On" and step.desired.networks:
+            self._wait_for_address(provider, vm_id, step.ref.name)
+
+    def _wait_for_address(self, provider: Provider, vm_id: str, name: str) -> None:
+        """Until the running VM reports an address, so that the status written next has it."""
+        def addressed() -> Optional[ObservedVM]:
+            vm = provider.describe(vm_id)
+            if vm is None:
+                raise errors.NotFoundError("the VM %s vanished while it was being brought up" % name)
+            return vm if vm.power_state == "On" and vm.ip_addresses else None
+        poll(addressed, self.deadline, "VM %s to report an IP address" % name)
 
     def _remove_half_made(self, provider: Provider, step: MachineStep) -> None:
         """Nothing half-made stays: a VM that a failed create left behind goes."""

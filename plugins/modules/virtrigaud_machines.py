@@ -75,6 +75,13 @@ options:
     type: str
     choices: [running, stopped]
     default: running
+  wait_for_ip_address:
+    description:
+      - After making, updating or starting a running VM with NICs, wait until it reports an IP address, so that
+        the Machine's status written next holds it (within O(wait_timeout)).
+      - With V(false), the addresses reach the status on a later run.
+    type: bool
+    default: true
   on_vm_vanished:
     description: What happens to a Machine whose VM was removed behind its back.
     type: str
@@ -172,7 +179,8 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
                                              {"wait_timeout": p["wait_timeout"]}))
         config = m.provider_config()
         selection = Selection(config.type, p["machine_namespace"], p["label_selector"], p["default_network"],
-                              "On" if p["power_state"] == "running" else "Off", p["on_vm_vanished"])
+                              "On" if p["power_state"] == "running" else "Off", p["on_vm_vanished"],
+                              p["wait_for_ip_address"])
         machines = load_machines(m.kube, selection)
         vms = m.provider.list_vms() if machines else []
         steps = plan_machines(m.kube, m.provider, machines, vms, selection)
@@ -199,6 +207,7 @@ def argument_spec() -> dict[str, Any]:
         "default_network": {"type": "str"},
         "power_state": {"type": "str", "default": "running", "choices": ["running", "stopped"]},
         "on_vm_vanished": {"type": "str", "default": "recreate", "choices": ["recreate", "fail"]},
+        "wait_for_ip_address": {"type": "bool", "default": True},
         "parallelism": {"type": "int", "default": 4},
         "rate_limit": {"type": "dict", "default": {}, "options": {
             "qps": {"type": "float", "default": 10}, "burst": {"type": "int", "default": 20}}},

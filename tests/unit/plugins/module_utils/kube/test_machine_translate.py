@@ -45,8 +45,8 @@ def test_sizes_from_the_class_with_cpu_and_memory_winning():
 
 def test_disks_network_cloud_init_and_tags():
     vm = spec_of(disks=[{"name": "data", "sizeGB": 5}, {"name": "root", "sizeGB": 3, "boot": True}],
-                 network={"subnet": "lan", "privateIP": "192.0.2.5", "interfaces": [{"name": "eth0", "primary": True},
-                                                                                     {"name": "eth1", "subnet": "dmz"}]},
+                 network={"subnet": "lan", "privateIP": "192.0.2.5",
+                          "interfaces": [{"name": "eth0", "primary": True}, {"name": "eth1", "subnet": "dmz"}]},
                  sshKeys=["ssh-ed25519 AAAA a@b"], userData="#cloud-config\npackages: [nginx]\n", tags={"env": "prod"})
     assert (vm.image, vm.root_disk_gib, [(d.name, d.size_gib) for d in vm.disks]) == ("debian.qcow2", 3, [("data", 5)])
     assert [(n.name, n.network, n.ip_address) for n in vm.networks] == [("eth0", "lan", "192.0.2.5"),
