@@ -79,8 +79,8 @@ def _referenced(kube: Kube, machine: dict[str, Any]) -> dict[str, str]:
         found = kube.get(kind, name, namespace)
         data = (found or {}).get("data") or {}
         if key not in data:
-            raise MachineRefused("CloudInitSourceNotFound", where, "%s %s/%s has no key %s" % (kind, namespace,
-                                                                                                 name, key))
+            raise MachineRefused("CloudInitSourceNotFound", where,
+                                 "%s %s/%s has no key %s" % (kind, namespace, name, key))
         texts[where] = base64.b64decode(data[key]).decode("utf-8") if kind == "Secret" else data[key]
     return texts
 
@@ -121,8 +121,8 @@ def _checked(provider: Provider, step: MachineStep, selection: Selection) -> Mac
     try:
         if step.action == "create" and step.desired is not None:
             provider.check_spec(step.desired)
-            return with_changes(step, [a.to_dict() for a in plan(step.desired, None, _policy(selection),
-                                                                  provider.capabilities()).actions])
+            made = plan(step.desired, None, _policy(selection), provider.capabilities())
+            return with_changes(step, [a.to_dict() for a in made.actions])
         if step.action == "update" and step.desired is not None and step.vm is not None:
             the_plan = plan(step.desired, step.vm, _policy(selection), provider.capabilities())
             return with_changes(step, [a.to_dict() for a in the_plan.actions])
@@ -166,7 +166,8 @@ class MachineRunner(ParallelRunner):
 
     def _converge(self, step: MachineStep) -> None:
         provider = self.provider()
-        assert step.desired is not None
+        if step.desired is None:
+            raise errors.ProviderError("no VM spec for Machine %s" % step.member)
         observed = provider.describe(step.vm.id) if step.vm is not None else None
         executor = Executor(provider, self.deadline, observed.id if observed else None, self.shutdown_timeout)
         try:

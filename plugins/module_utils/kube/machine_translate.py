@@ -102,8 +102,8 @@ def _class_size(name: str, classes: Mapping[str, Mapping[str, Any]]) -> tuple[in
     if spec.get("enabled") is False:
         raise MachineRefused("MachineClassDisabled", "machineClass", "MachineClass '%s' is disabled" % name)
     cpu = spec.get("cpu") or {}
-    cpus = _count(cpu.get("cores"), "cores") * _count(cpu.get("sockets"), "sockets") * _count(cpu.get("threads"),
-                                                                                               "threads")
+    cpus = _count(cpu.get("cores"), "cores") * _count(cpu.get("sockets"), "sockets")
+    cpus *= _count(cpu.get("threads"), "threads")
     quantity = (spec.get("memory") or {}).get("quantity")
     try:
         memory = parse_vm({"name": "x", "memory": quantity}).memory_mib
@@ -281,5 +281,3 @@ def revision_of(tags: Any) -> Optional[str]:
 def made_for(tags: Any, ref: Ref) -> bool:
     """Whether a VM's tags say it was made for a Machine in ``ref``'s namespace."""
     return NAMESPACE_TAG + ref.namespace in (tags or ())
-
-

@@ -25,7 +25,7 @@ class MemoryKube:
         self.writes = 0
 
     def list(self, kind, namespace=None, label_selector=None):
-        return [copy.deepcopy(o) for (k, ns, _), o in sorted(self.objects.items())
+        return [copy.deepcopy(o) for (k, ns, dummy), o in sorted(self.objects.items())
                 if k == kind and namespace in (None, ns)]
 
     def get(self, kind, name, namespace=None):

@@ -36,8 +36,8 @@ def spec_of(**given):
 
 
 def test_sizes_from_the_class_with_cpu_and_memory_winning():
-    assert (spec_of(machineClass="small", cpu=None, memory=None).cpu, spec_of(machineClass="small", cpu=None,
-                                                                               memory=None).memory_mib) == (4, 1024)
+    classed = spec_of(machineClass="small", cpu=None, memory=None)
+    assert (classed.cpu, classed.memory_mib) == (4, 1024)
     assert spec_of(machineClass="small", cpu={"cores": 3}, memory=None).cpu == 3
     assert spec_of(cpu={"cores": 2, "sockets": 2, "threadsPerCore": 2}).cpu == 8
     assert spec_of(memory=512 * 2**20 + 1).memory_mib == 513
