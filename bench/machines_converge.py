@@ -22,9 +22,14 @@ import sys
 import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import vmset_converge  # noqa: E402
+import vsphere_converge  # noqa: E402
 from vmset_converge import timed  # noqa: E402
+from vsphere_converge import CACHE, PASSWORD, REPO, connection, vcsim, venv_python  # noqa: E402
 
-from vsphere_converge import PASSWORD, REPO, connection, vcsim, venv_python  # noqa: E402
+# A collection tree of its own, so that the bench never rewrites the one a locked test run is using.
+TREE = CACHE / "tree-bench-machines"
+vsphere_converge.TREE = vmset_converge.TREE = TREE
 
 TESTBED = REPO / "scripts" / "testbed"
 KUBE = {"KUBE_APISERVER_PORT": "16743", "KUBE_ETCD_PORT": "12779"}
@@ -94,12 +99,21 @@ def vsphere_ready(python: str) -> None:
                    stdout=subprocess.DEVNULL)
 
 
+def copy_tree() -> None:
+    """The checkout's files into the bench's own collection tree."""
+    target = TREE / "ansible_collections" / "virtrigaud" / "core"
+    target.mkdir(parents=True, exist_ok=True)
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
+                           check=True).stdout
+    subprocess.run(["rsync", "-a", "--from0", "--files-from=-", "%s/" % REPO, "%s/" % target], input=files,
+                   check=True)
+
+
 def main() -> None:
     python = venv_python()
     subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "kubernetes", "proxmoxer"],
                    check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["bash", "-c", "source scripts/lib.sh && build_tree"], cwd=REPO, check=True,
-                   stdout=subprocess.DEVNULL)
+    copy_tree()
     testbed("kube.sh", "restart", KUBE)
     testbed("pvefake.sh", "restart", PVE)
     results = {}
