@@ -23,8 +23,9 @@ import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import vmset_converge  # noqa: E402
-import vsphere_converge  # noqa: E402
 from vmset_converge import timed  # noqa: E402
+
+import vsphere_converge  # noqa: E402
 from vsphere_converge import CACHE, PASSWORD, REPO, connection, vcsim, venv_python  # noqa: E402
 
 # A collection tree of its own, so that the bench never rewrites the one a locked test run is using.
