@@ -71,8 +71,10 @@ def connection_from(kube: Kube, name: str, params: Mapping[str, Any], scratch: s
         raise SpecError("the Secret %s holds %s, which %s does not read; it reads %s"
                         % (where, ", ".join(unknown), provider_type, ", ".join(sorted(str(o) for o in by_option))),
                         option=OPTION)
-    values = {key: from_text(by_option[key], "key %s of Secret %s" % (key, where), text) for key, text in texts.items()
-              if key != "kubeconfig"}
+    try:
+        values = {key: from_text(by_option[key], key, text) for key, text in texts.items() if key != "kubeconfig"}
+    except SpecError as err:
+        raise SpecError("in the Secret %s, %s" % (where, err.msg), option=OPTION) from None
     if "kubeconfig" in texts:
         values["kubeconfig"] = _private_file(scratch, texts["kubeconfig"])
     endpoint = (provider.get("spec") or {}).get("endpoint") or {}

@@ -4,11 +4,14 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 
 import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import machines as reconcile
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.machine_connection import connection_from
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.machine_translate import FINALIZER
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import PowerOp, ProviderConfig
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import open_provider
@@ -157,3 +160,40 @@ def test_machines_another_controller_owns_are_left_alone(world):
     skipped = by_machine(served)["team/a"]["skipped"]
     assert skipped == "owned by another controller (finalizer machine.vitistack.io/finalizer)"
     assert "team/a" not in by_machine(plan)
+
+
+def provider_and_secret(data, provider_type="proxmox", endpoint=None):
+    secret = {"kind": "Secret", "metadata": {"name": "pve-credentials", "namespace": "team"},
+              "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()}}
+    spec = {"providerType": provider_type, "endpoint": endpoint or {},
+            "authentication": {"type": "credentials",
+                               "credentialsRef": {"secretName": "pve-credentials", "namespace": "team"}}}
+    return MemoryKube([secret, {"kind": "MachineProvider", "metadata": {"name": "pve"}, "spec": spec}])
+
+
+def test_the_connection_from_a_machineproviders_secret(tmp_path):
+    kube = provider_and_secret({"api_host": "pve.example", "api_port": "8006", "api_user": "root@pam",
+                                "api_password": "s3cret", "validate_certs": "false"})
+    connection = connection_from(kube, "pve", {}, str(tmp_path))
+    config = connection.config
+    assert (config.type, config.uri, config.options["port"], config.password, config.validate_certs) == (
+        "proxmox", "pve.example", 8006, "s3cret", False)
+    assert connection.secrets == ("s3cret",) and config.name == "pve"
+
+
+@pytest.mark.parametrize("data, params, option, words", [
+    ({"libvirt_domain_type": "qemu"}, {}, "machine_provider", "libvirt_domain_type, which proxmox does not read"),
+    ({"api_port": "many"}, {}, "machine_provider", "api_port=many is not a whole number"),
+    ({}, {"api_host": "elsewhere"}, "api_host", "leave out api_host"),
+])
+def test_what_a_machineprovider_cannot_give_is_refused_by_name(tmp_path, data, params, option, words):
+    with pytest.raises(SpecError) as caught:
+        connection_from(provider_and_secret(data), "pve", params, str(tmp_path))
+    assert caught.value.option == option and words in caught.value.msg
+
+
+def test_a_kubeconfig_in_the_secret_becomes_a_private_file(tmp_path):
+    kube = provider_and_secret({"kubeconfig": "apiVersion: v1\n"}, provider_type="kubevirt")
+    config = connection_from(kube, "pve", {"kubeconfig": "/the/machines/cluster"}, str(tmp_path)).config
+    assert open(config.options["kubeconfig"]).read() == "apiVersion: v1\n"
+    assert config.options["kubeconfig"].startswith(str(tmp_path))
