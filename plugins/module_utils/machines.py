@@ -11,6 +11,7 @@ fails alone. The finalizer goes on before a VM is made, so a Machine deleted hal
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import datetime
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -96,6 +97,33 @@ def _desired(kube: Kube, machine: dict[str, Any], classes: dict[str, Any], selec
 def _policy(selection: Selection) -> Policy:
     return Policy(state="started" if selection.power_state == "On" else "stopped", allow_power_cycling=True,
                   shutdown_mode="graceful_then_hard")
+
+
+def observe(provider: Provider, machines: list[dict[str, Any]], parallelism: int,
+            deadline: Deadline) -> list[ObservedVM]:
+    """The Machines' VMs: one bulk listing where the backend has one; else each VM described, in parallel.
+
+    A VM is looked up by the id its Machine's status holds, and by the Machine's name when that id is gone or
+    names another VM (made again behind the Machine's back), or when the Machine has no id yet.
+    """
+    if not machines:
+        return []
+    if provider.lists_in_bulk:
+        return provider.list_vms()
+    runner = ParallelRunner(provider.config, parallelism, deadline, RateLimiter(1000.0, 1000))
+
+    def one(machine: dict[str, Any]) -> Optional[ObservedVM]:
+        ref = ref_of(machine)
+        known = (machine.get("status") or {}).get("machineID")
+        connection = runner.provider()
+        vm = connection.describe(str(known)) if known else None
+        return vm if vm is not None and vm.name == ref.name else connection.find(ref.name)
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(machines)))) as pool:
+            return [vm for vm in pool.map(one, machines) if vm is not None]
+    finally:
+        runner.close()
 
 
 def plan_machines(kube: Kube, provider: Provider, machines: list[dict[str, Any]], vms: list[ObservedVM],
@@ -286,7 +314,9 @@ def apply_steps(kube: Kube, provider: Provider, steps: list[MachineStep], machin
         if step.finalizer == "remove" and step.member not in failures:
             set_finalizer(kube, by_key[step.member], add=False)
     if any(step.action for step in steps):
-        vms = provider.list_vms()
+        # The steps are in the Machines' order.
+        kept = [m for m, step in zip(machines, steps) if not step.skipped and not step.deleting]
+        vms = observe(provider, kept, options.parallelism, deadline)
     after = {vm.name: vm for vm in vms}
     when = now()
     served = []

@@ -163,6 +163,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.machines import (
     Selection,
     apply_steps,
     load_machines,
+    observe,
     plan_machines,
     predicted,
 )
@@ -182,7 +183,7 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
                               "On" if p["power_state"] == "running" else "Off", p["on_vm_vanished"],
                               p["wait_for_ip_address"])
         machines = load_machines(m.kube, selection)
-        vms = m.provider.list_vms() if machines else []
+        vms = observe(m.provider, machines, p["parallelism"], m.deadline())
         steps = plan_machines(m.kube, m.provider, machines, vms, selection)
         the_plan = predicted(steps, machines, selection)
         if m.check_mode:
