@@ -56,8 +56,8 @@ options:
     type: str
   image_source:
     description:
-      - The C(image_json) of the ImagePrepare step (upstream's C(VMImageSpec), such as
-        C({"source": {"http": {"url": "https://example.com/disk.qcow2"}}})); the step is skipped without it.
+      - "The C(image_json) of the ImagePrepare step (upstream's C(VMImageSpec), such as
+        C({\"source\": {\"http\": {\"url\": \"https://example.com/disk.qcow2\"}}})); the step is skipped without it."
     type: dict
   graceful_timeout:
     description: Seconds a graceful shutdown may take (C(graceful_timeout_seconds) of the Power call).
@@ -161,8 +161,13 @@ import re
 from typing import Any
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec
-from ansible_collections.virtrigaud.core.plugins.module_utils.conformance import STEPS, Settings, Suite, markdown, \
-    write_reports
+from ansible_collections.virtrigaud.core.plugins.module_utils.conformance import (
+    STEPS,
+    Settings,
+    Suite,
+    markdown,
+    write_reports,
+)
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.client import Channel
