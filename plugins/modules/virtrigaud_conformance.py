@@ -90,6 +90,7 @@ notes:
 attributes:
   check_mode:
     support: none
+    details: In check mode the suite does not run (it would create VMs); the task is reported as skipped.
   diff_mode:
     support: none
 seealso:
@@ -120,40 +121,40 @@ EXAMPLES = r"""
 RETURN = r"""
 summary:
   description: The number of steps by result.
-  returned: always
+  returned: success
   type: dict
   sample: {total: 24, passed: 21, failed: 0, skipped: 3}
 steps:
   description: Each step in order, with C(name), C(status) (passed, failed, skipped), C(seconds) and C(error)
     (the error, or why it was skipped).
-  returned: always
+  returned: success
   type: list
   elements: dict
 capabilities:
   description: What GetCapabilities answered (the fields that are set).
-  returned: always
+  returned: success
   type: dict
 load:
   description: The load phase (C(clients), C(seconds), C(requests), C(throughput_per_second), C(p50_ms),
     C(p99_ms), C(errors), C(errors_by_code)); null without one.
-  returned: always
+  returned: success
   type: dict
 leftovers:
   description: Ids of VMs with the run's prefix still there after the cleanup (empty when it removed all).
-  returned: always
+  returned: success
   type: list
   elements: str
 markdown:
   description: The Markdown report.
-  returned: always
+  returned: success
   type: str
 reports:
   description: The report files by kind (C(junit), C(json), C(markdown)).
-  returned: always
+  returned: success
   type: dict
 ok:
   description: Whether no step failed and nothing was left behind.
-  returned: always
+  returned: success
   type: bool
 """
 
@@ -198,6 +199,8 @@ def settings(params: dict[str, Any]) -> Settings:
 
 def run(m: VirtrigaudRun) -> dict[str, Any]:
     chosen = settings(m.params)
+    if m.check_mode:
+        return {"changed": False, "skipped": True, "msg": "the suite creates and removes VMs: not run in check mode"}
     channel = Channel(m.provider_config(), "vr-conformance-" + chosen.prefix)
     try:
         report = Suite(channel, chosen).run()
@@ -227,8 +230,11 @@ def argument_spec() -> dict[str, Any]:
     }
 
 
+OPTION_RULES: dict[str, Any] = {}
+
+
 def main() -> None:
-    VirtrigaudModule(argument_spec(), supports_check_mode=False).execute(run)
+    VirtrigaudModule(argument_spec(), supports_check_mode=False, **OPTION_RULES).execute(run)
 
 
 if __name__ == "__main__":
