@@ -17,8 +17,10 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.conformance import
     Suite,
     markdown,
 )
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ProviderConfig
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.client import Channel
+from ansible_collections.virtrigaud.core.plugins.modules.virtrigaud_conformance import argument_spec, run
 from conformance.minimal_provider import MUTATIONS, serve  # pylint: disable=import-error
 
 EXPECTED = yaml.safe_load((pathlib.Path(__file__).parent / "expected.yml").read_text())
@@ -46,3 +48,19 @@ def test_outcome_matches_the_record(variant, tmp_path):
     assert sorted(failed) == sorted(record["failed"]), failed
     assert skipped == sorted(record["skipped"])
     assert not report.leftovers
+
+
+def test_the_module_drives_a_plaintext_provider_and_writes_its_reports(tmp_path):
+    server, port = serve(0, "not-found-on-delete")
+    params = {name: None for name in argument_spec()}
+    params.update({name: option["default"] for name, option in argument_spec().items() if "default" in option})
+    params.update(provider_type="remote", uri="127.0.0.1:%d" % port, insecure=True, run_prefix="vrc-module",
+                  report_dir=str(tmp_path / "report"), task_timeout=10)
+    try:
+        result = VirtrigaudRun(params, False, False, lambda text: None).outcome(run)
+    finally:
+        server.stop(0)
+    assert not result.get("failed"), result
+    assert not result["ok"] and result["summary"]["failed"] == 1
+    assert "| delete_again | failed |" in (tmp_path / "report" / "conformance.md").read_text()
+    assert '<failure message="NOT_FOUND' in (tmp_path / "report" / "conformance.xml").read_text()
