@@ -31,7 +31,12 @@ TASK_SECONDS = 0.05
 
 
 class Minimal:
-    """VMs in a dict; Create, Power and Delete return a TaskRef that is done TASK_SECONDS later."""
+    """VMs in a dict; Create, Power and Delete return a TaskRef that is done TASK_SECONDS later.
+
+    The RPC methods carry the contract's names and signature.
+    """
+
+    # pylint: disable=invalid-name,unused-argument
 
     def __init__(self, mutation: str = "") -> None:
         self.mutation = mutation
@@ -50,13 +55,13 @@ class Minimal:
             context.abort(grpc.StatusCode.NOT_FOUND, "VM %r not found" % vm_id)
         return self.vms[vm_id]
 
-    def Validate(self, request: Any, context: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+    def Validate(self, request: Any, context: Any) -> dict[str, Any]:
         return {"ok": True, "message": "minimal provider ready"}
 
-    def GetCapabilities(self, request: Any, context: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+    def GetCapabilities(self, request: Any, context: Any) -> dict[str, Any]:
         return {"supports_snapshots": self.mutation == "claims-snapshots", "supported_disk_types": ["raw"]}
 
-    def Create(self, request: Any, context: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+    def Create(self, request: Any, context: Any) -> dict[str, Any]:
         try:
             vm_class = json.loads(request.class_json or "{}")
         except ValueError:
@@ -72,21 +77,21 @@ class Minimal:
                                "memory": vm_class.get("MemoryMiB") or 512}
             return {"id": vm_id, "task": self.task()}
 
-    def Delete(self, request: Any, context: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+    def Delete(self, request: Any, context: Any) -> dict[str, Any]:
         with self.lock:
             if request.id not in self.vms and self.mutation == "not-found-on-delete":
                 context.abort(grpc.StatusCode.NOT_FOUND, "VM %r not found" % request.id)
             self.vms.pop(request.id, None)
             return {"task": self.task()}
 
-    def Power(self, request: Any, context: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+    def Power(self, request: Any, context: Any) -> dict[str, Any]:
         vm = self.vm(request.id, context)
         if request.op not in (1, 2, 3, 4):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "unknown power op %d" % request.op)
         vm["power"] = "On" if request.op in (1, 3) else "Off"
         return {"task": self.task()}
 
-    def Reconfigure(self, request: Any, context: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+    def Reconfigure(self, request: Any, context: Any) -> dict[str, Any]:
         vm = self.vm(request.id, context)
         try:
             wanted = (json.loads(request.desired_json or "{}") or {}).get("Class") or {}
@@ -98,18 +103,18 @@ class Minimal:
         vm["memory"] = wanted.get("MemoryMiB") or vm["memory"]
         return {}
 
-    def Describe(self, request: Any, context: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+    def Describe(self, request: Any, context: Any) -> dict[str, Any]:
         vm = self.vms.get(request.id)
         if vm is None:
             return {"exists": False}
         return {"exists": True, "power_state": vm["power"], "provider_raw_json": "{}"}
 
-    def TaskStatus(self, request: Any, context: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+    def TaskStatus(self, request: Any, context: Any) -> dict[str, Any]:
         if request.task.id not in self.tasks:
             context.abort(grpc.StatusCode.NOT_FOUND, "task %r not found" % request.task.id)
         return {"done": time.monotonic() >= self.tasks[request.task.id]}
 
-    def ListVMs(self, request: Any, context: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+    def ListVMs(self, request: Any, context: Any) -> dict[str, Any]:
         return {"vms": [{"id": vm_id, "name": vm["name"], "power_state": vm["power"], "cpu": vm["cpu"],
                          "memory_mib": vm["memory"]} for vm_id, vm in list(self.vms.items())]}
 
