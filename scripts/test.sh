@@ -226,7 +226,7 @@ stage_integration_remote() {
     "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
     integration_leg remote start_runtime
     # The leg's runtime, on libvirtd, is still up: the conformance suite against it, with a short load phase.
-    conformance_run libvirt 19443 -e image=vr-tiny.qcow2 -e graceful_timeout=10 -e load_clients=4 -e load_seconds=3
+    conformance_run libvirt 19443 -e image=vr-tiny.qcow2 -e graceful_timeout=60 -e load_clients=4 -e load_seconds=3
     "$TESTBED/runtime.sh" stop
 }
 

@@ -28,8 +28,8 @@ UNLISTED_METHOD = "ConformanceUnlistedMethod"
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 STEPS = (
     "validate", "get_capabilities", "create", "create_again", "describe", "describe_missing", "power_on", "reboot",
-    "reconfigure_online", "power_off", "reconfigure_offline", "snapshot_create", "snapshot_revert",
-    "snapshot_delete", "clone", "shutdown_graceful", "list_vms", "image_prepare", "error_invalid_argument",
+    "reconfigure_online", "shutdown_graceful", "reconfigure_offline", "snapshot_create", "snapshot_revert",
+    "snapshot_delete", "clone", "power_off", "list_vms", "image_prepare", "error_invalid_argument",
     "error_not_found", "error_unimplemented", "delete", "delete_again", "deadlines",
 )
 
@@ -310,15 +310,17 @@ class Suite:
         self.needs("supports_reconfigure_online")
         self.reconfigure(self.needs_vm(), self.settings.memory_mib + 256, "online")
 
-    def step_power_off(self) -> None:
+    def step_shutdown_graceful(self) -> None:
         vm_id = self.needs_vm()
-        self.power(vm_id, OFF, "Power OFF")
-        self.expect_power(vm_id, "Off", "after Power OFF")
+        if self.describe(vm_id).power_state != "On":
+            self.power(vm_id, ON, "Power ON before SHUTDOWN_GRACEFUL")
+        self.power(vm_id, SHUTDOWN_GRACEFUL, "Power SHUTDOWN_GRACEFUL")
+        self.expect_power(vm_id, "Off", "after Power SHUTDOWN_GRACEFUL")
 
     def step_reconfigure_offline(self) -> None:
         vm_id = self.needs_vm()
         if self.describe(vm_id).power_state != "Off":
-            raise StepSkipped("the VM is not off: power_off failed")
+            raise StepSkipped("the VM is not off: shutdown_graceful failed")
         self.reconfigure(vm_id, self.settings.memory_mib + 512, "offline")
 
     def reconfigure(self, vm_id: str, memory_mib: int, how: str) -> None:
@@ -371,11 +373,11 @@ class Suite:
         if not self.describe(self.clone_id).exists:
             raise StepFailure("Describe of the clone %s says it does not exist" % self.clone_id)
 
-    def step_shutdown_graceful(self) -> None:
+    def step_power_off(self) -> None:
         vm_id = self.needs_vm()
-        self.power(vm_id, ON, "Power ON before SHUTDOWN_GRACEFUL")
-        self.power(vm_id, SHUTDOWN_GRACEFUL, "Power SHUTDOWN_GRACEFUL")
-        self.expect_power(vm_id, "Off", "after Power SHUTDOWN_GRACEFUL")
+        self.power(vm_id, ON, "Power ON before Power OFF")
+        self.power(vm_id, OFF, "Power OFF")
+        self.expect_power(vm_id, "Off", "after Power OFF")
 
     def step_list_vms(self) -> None:
         listed = {vm.id: vm.name for vm in self.rpc.call("ListVMs").vms}
