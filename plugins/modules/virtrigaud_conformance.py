@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: virtrigaud_conformance
 short_description: Check a VirtRigaud provider against the provider.v1 contract over gRPC
-version_added: 0.4.0
+version_added: 0.3.0
 description:
   - Drives any VirtRigaud provider (the collection's runtime, upstream's, or your own) through the contract, one
     step at a time, each with one result (passed, failed or skipped) and its time.
