@@ -132,7 +132,7 @@ stage_runtime() {
     (cd "$COLLECTION" && RUNTIME_PKI="$VIRTRIGAUD_CACHE/runtime-pki" PYTHONPATH="$TREE:$COLLECTION/runtime" \
         "$PYTHON" -m pytest -q -p no:cacheprovider tests/runtime tests/conformance)
     scratch="$(mktemp -d)"
-    conformance_backend mock mock "mock://$scratch/state.json" -e image=base -e load_clients=8 -e load_seconds=5
+    conformance_backend mock mock "mock://$scratch/state.json" -e image=base -e load_clients=8 -e load_seconds=3
     rm -rf "$scratch"
 }
 
