@@ -12,10 +12,12 @@ phase runs N clients for T seconds against one VM of the run.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
+from xml.etree import ElementTree
 
 from . import errors
 from .providers.remote.client import DEADLINES, MINUTE, Channel
@@ -541,8 +543,6 @@ def markdown(report: Report) -> str:
 
 
 def junit(report: Report) -> str:
-    from xml.etree import ElementTree  # pylint: disable=import-outside-toplevel
-
     summary = report.summary()
     suite = ElementTree.Element("testsuite", name="virtrigaud-conformance", tests=str(summary["total"]),
                                 failures=str(summary[FAILED]), skipped=str(summary[SKIPPED]), errors="0",
@@ -559,8 +559,6 @@ def junit(report: Report) -> str:
 
 def write_reports(report: Report, folder: str) -> dict[str, str]:
     """The JUnit XML, JSON and Markdown files in ``folder``, by kind."""
-    import os  # pylint: disable=import-outside-toplevel
-
     os.makedirs(folder, exist_ok=True)
     paths = {kind: os.path.join(folder, "conformance.%s" % ext)
              for kind, ext in (("junit", "xml"), ("json", "json"), ("markdown", "md"))}
