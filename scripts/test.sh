@@ -261,7 +261,7 @@ start_kubevirt() {
 stage_integration_kubevirt() {
     VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-bad_input inventory_virtrigaud kubevirt vm_scenarios vmset_scenarios}" \
         integration_leg kubevirt start_kubevirt
-    (eval "$("$TESTBED/kube.sh" env)" && KUBEVIRT_NAMESPACE=vr-kubevirt PROVIDER_DEFAULT_DATASTORE=standin \
+    (eval "$("$TESTBED/kube.sh" env)" && KUBEVIRT_NAMESPACE=vr-kubevirt \
         conformance_backend kubevirt kubevirt "" -e image=vr-base)
     "$TESTBED/kubevirt.sh" stop
     "$TESTBED/kube.sh" stop
