@@ -525,9 +525,9 @@ def _quantile(ordered: list[float], share: float) -> float:
 
 def markdown(report: Report) -> str:
     summary = report.summary()
+    counts = (summary["total"], summary[PASSED], summary[FAILED], summary[SKIPPED])
     lines = ["## Conformance of %s (run %s)" % (report.endpoint, report.prefix), "",
-             "%d steps: %d passed, %d failed, %d skipped" % (summary["total"], summary[PASSED], summary[FAILED],
-                                                           summary[SKIPPED]), "",
+             "%d steps: %d passed, %d failed, %d skipped" % counts, "",
              "| step | result | time (s) | error or reason |", "| --- | --- | ---: | --- |"]
     for step in report.steps:
         lines.append("| %s | %s | %.2f | %s |" % (step.name, step.status, step.seconds,
