@@ -44,6 +44,7 @@ from .watch import Verdict
 
 TASK_SECONDS = 1800.0
 UNIMPLEMENTED = ("HardwareUpgrade", "ExportDisk", "ImportDisk", "GetDiskInfo")
+UNSERVED_CLAIMS = ("supports_disk_export", "supports_disk_import", "supports_export_compression")
 # Polled often and change nothing: logged at debug level, so a busy manager does not flood the log.
 READS = ("Validate", "Describe", "TaskStatus", "GetCapabilities", "ListVMs")
 # What a request becomes when its bytes are no protobuf message (grpc takes None for a failed parse).
@@ -237,7 +238,8 @@ class ProviderService:
         self.log.info("image", extra=fields(progress=line))
 
     def GetCapabilities(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name,unused-argument
-        return self.provider.capabilities().to_dict()
+        # The RPCs this runtime does not serve cannot be claimed, whatever the backend could do.
+        return dict(self.provider.capabilities().to_dict(), **{claim: False for claim in UNSERVED_CLAIMS})
 
     def trailers(self, method: str) -> tuple[tuple[str, str], ...]:
         """What our client reads beyond upstream's response: the in-place NIC changes the backend makes, and
