@@ -202,7 +202,7 @@ BAD_SETTINGS = [
     ("OVIM_REPORT_INTERVAL", "-5"), ("OVIM_API_PORT", "70000"), ("OVIM_PROVIDER_TYPE", "hyperv"),
     ("OVIM_TEMPLATE_CATALOGUE", "{not json"), ("OVIM_PUSH_AUTH", "maybe"),
     ("OVIM_HUB_PROTOCOL", "http" if HUB.startswith("https:") else "https"),
-    ("OVIM_JOURNAL_DIR", "/nonexistent/journal"),
+    ("OVIM_JOURNAL_DIR", "/nonexistent/journal"), ("OVIM_CONFIG_FILE", "/nonexistent/spoke.yaml"),
 ]
 
 
