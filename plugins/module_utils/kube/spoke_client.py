@@ -9,7 +9,7 @@ from typing import Any, Iterable, Optional
 
 from ..resilience import Deadline
 from .client import Change, Kube
-from .converge import Ready, Ref
+from .converge import Client, Ready, Ref
 from .runtime import CHECKSUM_ANNOTATION, credentials_checksum
 
 
@@ -51,26 +51,24 @@ class SecretChecksum:
     stored (keyed with its uid, as the provider runtime's pods are), then writes the rest: a new token or CA rolls
     the agent's pod, and a run that changes nothing leaves the checksum as it was."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Client) -> None:
         self.client = client
 
     def converge(self, objects: Iterable[dict[str, Any]], dry_run: bool = False) -> list[Change]:
         wanted = list(objects)
         cut = next((index + 1 for index, obj in enumerate(wanted) if obj["kind"] == "Secret"), 0)
-        written: list[Change] = self.client.converge(wanted[:cut], dry_run=dry_run) if cut else []
+        written = self.client.converge(wanted[:cut], dry_run=dry_run) if cut else []
         stored = next((change.after for change in written if change.kind == "Secret"), None)
         rest = [with_checksum(obj, credentials_checksum(stored)) if stored is not None else obj
                 for obj in wanted[cut:]]
         return written + self.client.converge(rest, dry_run=dry_run)
 
     def remove(self, objects: Iterable[Ref], dry_run: bool = False) -> list[Change]:
-        result: list[Change] = self.client.remove(objects, dry_run=dry_run)
-        return result
+        return self.client.remove(objects, dry_run=dry_run)
 
     def wait_for(self, kind: str, name: str, namespace: Optional[str], ready: Ready, deadline: Deadline,
                  what: str) -> Optional[dict[str, Any]]:
-        found: Optional[dict[str, Any]] = self.client.wait_for(kind, name, namespace, ready, deadline, what)
-        return found
+        return self.client.wait_for(kind, name, namespace, ready, deadline, what)
 
 
 def with_checksum(obj: dict[str, Any], checksum: str) -> dict[str, Any]:
