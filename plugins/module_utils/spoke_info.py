@@ -124,7 +124,8 @@ def _read(base: str, where: str, timeout: float, fetch: Fetch) -> dict[str, Any]
     try:
         code, body = fetch(base + "/health/status", timeout)
         if code != 200:
-            raise UnavailableError("the spoke at %s answered %d to /health/status" % (where, code))
+            raise UnavailableError("the spoke at %s answered %d to /health/status: %s"
+                                   % (where, code, body[:200].decode("utf-8", "replace").strip()))
         status = json.loads(body.decode("utf-8"))
         ready = fetch(base + "/health/ready", timeout)[0] == 200
         metrics_code, metrics = fetch(base + "/metrics", timeout)

@@ -72,9 +72,30 @@ def _host_address() -> str:
         return probe.getsockname()[0]
 
 
+def _stand_in_pod(kube: Kube, namespace: str, port: int) -> None:
+    """What the role's Deployment and an endpoints controller would leave (the test bed runs neither): a pod at
+    this host's address, the agent's Service, and its Endpoints naming the pod, as the API server's proxy checks."""
+    base = "/api/v1/namespaces/%s" % namespace
+    address = _host_address()
+    kube.request("POST", base + "/serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
+                                                     "metadata": {"name": "default"}})
+    kube.request("POST", base + "/pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "spoke-0"},
+                                          "spec": {"containers": [{"name": "spoke", "image": "stand-in"}]}})
+    kube.request("PATCH", base + "/pods/spoke-0/status", {"status": {"podIP": address, "podIPs": [{"ip": address}]}},
+                 content_type="application/merge-patch+json")
+    meta = {"name": "ovim-spoke-agent", "namespace": namespace}
+    kube.request("POST", base + "/services", {"apiVersion": "v1", "kind": "Service", "metadata": meta,
+                                              "spec": {"ports": [{"name": "http", "port": 8080, "targetPort": port}]}})
+    kube.request("POST", base + "/endpoints", {
+        "apiVersion": "v1", "kind": "Endpoints", "metadata": meta,
+        "subsets": [{"addresses": [{"ip": address, "targetRef": {"kind": "Pod", "name": "spoke-0",
+                                                                 "namespace": namespace}}],
+                     "ports": [{"name": "http", "port": port}]}]})
+
+
 def test_spoke_info_by_namespace(spoke: Spoke) -> None:
     """By the Deployment's namespace: the agent's Service found there, the agent read through the API server's
-    proxy.  The test bed runs no pods, so the Service's Endpoints point at this agent, as a pod's would."""
+    proxy."""
     if spoke.backend != "kubevirt":
         return
     namespace = "ovim-info-%s" % uuid.uuid4().hex[:6]
@@ -84,13 +105,7 @@ def test_spoke_info_by_namespace(spoke: Spoke) -> None:
                                                      "metadata": {"name": namespace}})
         missing = run_info({"namespace": namespace, "kubeconfig": KUBECONFIG})
         assert missing["failed"] and "no Service ovim-spoke-agent in namespace %s" % namespace in missing["msg"]
-        meta = {"name": "ovim-spoke-agent", "namespace": namespace}
-        kube.request("POST", "/api/v1/namespaces/%s/services" % namespace, {
-            "apiVersion": "v1", "kind": "Service", "metadata": meta,
-            "spec": {"ports": [{"name": "http", "port": 8080, "targetPort": spoke.port}]}})
-        kube.request("POST", "/api/v1/namespaces/%s/endpoints" % namespace, {
-            "apiVersion": "v1", "kind": "Endpoints", "metadata": meta,
-            "subsets": [{"addresses": [{"ip": _host_address()}], "ports": [{"name": "http", "port": spoke.port}]}]})
+        _stand_in_pod(kube, namespace, spoke.port)
     finally:
         kube.close()
     wait_for("an idle queue", lambda: spoke.status()["queue_depth"] == 0)
