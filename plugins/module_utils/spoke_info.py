@@ -116,7 +116,7 @@ def read_spoke_in(kube: Kube, namespace: str, timeout: float) -> dict[str, Any]:
     port = next((item["port"] for item in ports if item.get("name") == "http"), API_PORT)
     proxy = "/api/v1/namespaces/%s/services/http:%s:%d/proxy" % (namespace, NAME, port)
     where = "Service %s/%s (through the API server at %s)" % (namespace, NAME, kube.base)
-    return _read(proxy, where, timeout, lambda path, seconds: kube.raw_get(path, seconds))
+    return _read(proxy, where, timeout, kube.raw_get)
 
 
 def _read(base: str, where: str, timeout: float, fetch: Fetch) -> dict[str, Any]:

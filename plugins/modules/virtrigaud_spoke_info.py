@@ -12,7 +12,7 @@ description:
   - Reads the local API of the collection's OVIM spoke agent (C(/health/status), C(/health/ready) and
     C(/metrics)) and returns its state, its last contact with the hub, its queue and its operations by type and
     outcome.
-  - Give the agent's O(url), or the O(namespace) the C(virtrigaud.core.ovim_spoke) role deployed it in: then the
+  - Give the agent's O(url), or the O(namespace) the C(virtrigaud.core.ovim_spoke) role deployed it in; then the
     module finds the agent's Service there and reads the agent through the Kubernetes API server's proxy, with
     the Kubernetes connection options (the kubeconfig's context of each cluster, say), so the agent's port need
     not be reachable from the controller.
