@@ -107,7 +107,7 @@ class Bench:
     def start_agent(self, report_interval: str = "30") -> None:
         self.agent = subprocess.Popen([sys.executable, "-m", "virtrigaud_runtime", "spoke"],
                                       env=dict(self.env, OVIM_REPORT_INTERVAL=report_interval))
-        wait(lambda: self.reports())
+        wait(self.reports)
 
     def reports(self) -> int:
         return sum(1 for r in call(self.control + "/state")["reports"] if r["agent_id"] == self.agent_id)

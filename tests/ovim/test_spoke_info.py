@@ -101,8 +101,8 @@ def test_spoke_info_by_namespace(spoke: Spoke) -> None:
     namespace = "ovim-info-%s" % uuid.uuid4().hex[:6]
     kube = Kube(KubeConfig(kubeconfig=KUBECONFIG))
     try:
-        kube.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                                     "metadata": {"name": namespace}})
+        kube.request("POST", "/api/v1/namespaces",
+                     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
         missing = run_info({"namespace": namespace, "kubeconfig": KUBECONFIG})
         assert missing["failed"] and "no Service ovim-spoke-agent in namespace %s" % namespace in missing["msg"]
         _stand_in_pod(kube, namespace, spoke.port)
