@@ -38,6 +38,8 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.p
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.wire import SERVICE, wire
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm
 
+import benchlib
+
 SPEC = {"name": "bench-1", "cpu": 2, "memory": "2Gi", "image": "base", "disks": [{"name": "data", "size": "10Gi"}],
         "networks": [{"name": "lan", "network": "default"}], "tags": ["bench"]}
 
@@ -140,6 +142,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--tls", action="store_true", help="mTLS (needs RUNTIME_PKI from scripts/testbed/runtime.sh)")
     args = parser.parse_args()
+    benchlib.print_environment()
 
     direct = MockProvider(ProviderConfig(type="mock", uri="mock://"))
     direct_id, dummy = direct.create(parse_vm(SPEC))
@@ -182,10 +185,19 @@ def main() -> int:
         print("  %-26s p50 %7.3f ms   p99 %7.3f ms   over direct %+7.3f ms" % (
             label, p50 * 1e3, percentile(found, 0.99) * 1e3, (p50 - direct_p50) * 1e3))
     print("  goal: the runtime at most 1 ms over direct at p50")
+    floor_p50 = statistics.median(times["bare gRPC (floor)"]) * 1e3
+    runtime_p50 = statistics.median(times["runtime, remote provider"]) * 1e3
+    benchlib.figure("Describe p50, runtime through the remote provider", runtime_p50, "ms", floor_p50,
+                    "bare Python gRPC server", "<= 1.3x the floor", runtime_p50 <= 1.3 * floor_p50)
+    benchlib.figure("Describe p50 overhead over the direct provider call", runtime_p50 - direct_p50 * 1e3, "ms",
+                    goal="<= 1 ms", met=runtime_p50 - direct_p50 * 1e3 <= 1.0)
     for label, rate in rates.items():
         if rate is not None:
             print("  %d clients, %-26s %6.0f requests/s" % (args.clients, label + ":", rate))
     print("  goal: at least 1,500 requests/s on 2 cores")
+    benchlib.figure("Describe requests/s, %d clients, runtime" % args.clients, rates["runtime, remote providers"],
+                    "req/s", rates["bare gRPC (floor)"], "bare Python gRPC server", ">= 1,500 requests/s",
+                    rates["runtime, remote providers"] >= 1500)
     return 0
 
 
