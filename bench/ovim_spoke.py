@@ -37,6 +37,8 @@ from virtrigaud_runtime.spoke import settings as spoke_settings
 from virtrigaud_runtime.spoke.backend import Backend
 from virtrigaud_runtime.spoke.vms import create_spec
 
+import benchlib
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
 # The KubeVirt test bed's objects that the ovim stage uses too: the namespace, the image PVC, the storage class.
@@ -200,12 +202,16 @@ def run(args: argparse.Namespace) -> None:
             median, p95 = quantiles([bench.one(via, payload) for dummy in range(args.operations)])
             print("  by %s: median %.1f ms (%.0fx the floor), p95 %.1f ms" % (
                 via, median * 1e3, median / base[0] if base[0] else 0, p95 * 1e3))
+            benchlib.figure("queue to result by %s, median" % via, median, floor=base[0], floor_name="provider call")
+            benchlib.figure("queue to result by %s, p95" % via, p95, floor=base[1], floor_name="provider call")
         for start in range(0, 1000, 100):
             call(bench.control + "/enqueue", {"agent_id": bench.agent_id, "operations": [
                 {"id": "op-rss-%d" % (start + i), "type": "get_vm_status", "payload": payload} for i in range(100)]})
         wait(lambda: sum(1 for r in bench.results() if r["path_id"].startswith("op-rss-")) >= 1000, 600)
-        print("agent RSS: %.1f MiB idle, %.1f MiB after 1,000 more operations (goal: at most 100 MB)"
-              % (idle, rss_mib(bench.agent.pid)))
+        busy = rss_mib(bench.agent.pid)
+        print("agent RSS: %.1f MiB idle, %.1f MiB after 1,000 more operations (goal: at most 100 MB)" % (idle, busy))
+        benchlib.figure("agent RSS idle", idle, "MiB", goal="<= 100 MB", met=idle * 1.048576 <= 100)
+        benchlib.figure("agent RSS after 1,000 operations", busy, "MiB", goal="<= 100 MB", met=busy * 1.048576 <= 100)
         bench.stop_agent()
         seed(bench.env, args.vms)
         bench.start_agent(report_interval="1")
@@ -216,6 +222,8 @@ def run(args: argparse.Namespace) -> None:
         per_report = spent / max(made, 1)
         print("heartbeat with %d VMs: %d reports in 60 s, %.3f CPU-s per report, %.1f CPU-s per hour at 30 s "
               "(goal: at most 30 s)" % (args.vms + 1, made, per_report, per_report * 3600 / 30))
+        benchlib.figure("heartbeat CPU per hour, %d VMs, 30 s interval" % (args.vms + 1), per_report * 3600 / 30,
+                        "CPU-s", goal="<= 30 CPU-s", met=per_report * 3600 / 30 <= 30)
     finally:
         bench.close()
 
