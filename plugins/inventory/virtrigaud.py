@@ -304,6 +304,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         choices = self.get_option("hostnames") or ["name"]
         full = self.get_option("host_variables") == "full"
         seen = {}
+        groups_made = {}
         for source in fetched:
             for warning in source.get("warnings") or []:
                 self.display.warning("virtrigaud source '%s': %s" % (source["source"], warning))
@@ -328,17 +329,19 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     self.display.warning(message)
                     continue
                 seen[name] = "%s/%s" % (source["source"], record["id"])
-                self._add_host(name, variables, strict)
+                self._add_host(name, variables, strict, groups_made)
 
-    def _add_host(self, name, variables, strict):
+    def _add_host(self, name, variables, strict, groups_made):
         self.inventory.add_host(name)
         for key, value in variables.items():
             self.inventory.set_variable(name, key, value)
         if self.get_option("default_groups"):
             for group in vrinv.default_groups(variables):
-                # Group names are made safe here, once, rather than by Ansible with a warning per host.
-                safe = _UNSAFE_GROUP_CHARACTERS.sub("_", group)
-                self.inventory.add_group(safe)
+                safe = groups_made.get(group)
+                if safe is None:
+                    # Group names are made safe here, once, rather than by Ansible with a warning per host.
+                    safe = groups_made[group] = _UNSAFE_GROUP_CHARACTERS.sub("_", group)
+                    self.inventory.add_group(safe)
                 self.inventory.add_child(safe, name)
         self._set_composite_vars(self.get_option("compose"), variables, name, strict=strict)
         self._add_host_to_composed_groups(self.get_option("groups"), variables, name, strict=strict)
