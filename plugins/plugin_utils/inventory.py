@@ -185,7 +185,7 @@ def host_vars(record: Mapping[str, Any], source: str, source_type: str,
     Only the basic fields unless ``full``; the source-specific ``kubernetes``, ``details`` and ``raw``
     documents come whenever the record has them.
     """
-    variables = {PREFIX + "provider": source, PREFIX + "provider_type": source_type}
+    variables: dict[str, Any] = {PREFIX + "provider": source, PREFIX + "provider_type": source_type}
     for field in BASIC_FIELDS + (FULL_FIELDS if full else ()):
         value = record.get(field)
         variables[PREFIX + field] = (value or []) if field in _LISTS else value
