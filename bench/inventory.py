@@ -110,7 +110,8 @@ def unmark(value):
 
 def pvefake(command: str, size: int = 0) -> None:
     env = dict(os.environ, PVEFAKE_PORT=str(PVE_PORT), PVEFAKE_CONTROL_PORT=str(PVE_CONTROL),
-               PVEFAKE_PASSWORD=PASSWORD, PVEFAKE_SEED_VMS=str(size), PVEFAKE_ANCHOR_ROUTES="1", PVEFAKE_START_TICKS="3000",
+               PVEFAKE_PASSWORD=PASSWORD, PVEFAKE_SEED_VMS=str(size), PVEFAKE_ANCHOR_ROUTES="1",
+               PVEFAKE_START_TICKS="3000",
                PYTHON=sys.executable)
     subprocess.run([str(PVEFAKE), command], check=True, env=env, stdout=subprocess.DEVNULL)
 
