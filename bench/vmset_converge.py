@@ -138,6 +138,12 @@ def growth_steps(sizes: list[int]) -> list[tuple[int, int]]:
     return steps
 
 
+def emit(rows: list[dict], entry: dict) -> None:
+    """Keep a figure and print it at once: a long run shows what it has so far."""
+    rows.append(entry)
+    print(json.dumps(entry), flush=True)
+
+
 def scale(name: str, backend: dict, python: str, sizes: list[int], floors: dict[int, float]) -> list[dict]:
     rows: list[dict] = []
     backend["start"](python)
@@ -150,7 +156,7 @@ def scale(name: str, backend: dict, python: str, sizes: list[int], floors: dict[
                 seconds, dummy = run_play(python, workdir, "grow-%d" % replicas, set_play(
                     backend["connection"], "bench", replicas, backend["template"], parallelism=parallelism, **FAST),
                     True)
-                rows.append({"backend": name, "what": "create members %d to %d" % (have, replicas - 1),
+                emit(rows, {"backend": name, "what": "create members %d to %d" % (have, replicas - 1),
                              "members": replicas - have, "parallelism": parallelism, "seconds": round(seconds, 2),
                              "members_per_second": round((replicas - have) / seconds, 2)})
                 have = replicas
@@ -161,13 +167,13 @@ def scale(name: str, backend: dict, python: str, sizes: list[int], floors: dict[
                     floors[replicas] = run_play(python, workdir, "floor", FLOOR, False)[0]
                 seconds, rss = run_play(python, workdir, "noop-%d" % replicas, set_play(
                     backend["connection"], "bench", replicas, backend["template"]), False)
-                rows.append({"backend": name, "what": "no-op converge", "members": replicas,
+                emit(rows, {"backend": name, "what": "no-op converge", "members": replicas,
                              "seconds": round(seconds, 2), "peak_rss_mib": round(rss, 1),
                              "floor_seconds": round(floors[replicas], 2), "ratio": round(seconds / floors[replicas], 3),
                              "goal": "<= 0.2x floor"})
                 if name == "vcsim" and replicas <= 100:
                     anchor = run_play(python, workdir, "anchor", ANCHOR, False)[0]
-                    rows.append({"backend": name, "what": "community.vmware.vmware_guest", "members": replicas,
+                    emit(rows, {"backend": name, "what": "community.vmware.vmware_guest", "members": replicas,
                                  "seconds": round(anchor, 2), "floor_seconds": round(floors[replicas], 2),
                                  "ratio": round(anchor / floors[replicas], 3), "goal": "10x slower than the set"})
     finally:
