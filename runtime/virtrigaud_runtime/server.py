@@ -15,6 +15,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.wire import SERVICE
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import RateLimiter
 
 from . import VERSION
@@ -53,7 +54,7 @@ class Runtime:
         self.server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=workers,
                                                                         thread_name_prefix="rpc"),
                                   options=KEEPALIVE)
-        self.server.add_generic_rpc_handlers((self.service.handlers(),))
+        self.server.add_registered_method_handlers(SERVICE, self.service.handlers())
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.grpc_port = self._listen()
         self.http = ThreadingHTTPServer(_split(current.http_address), _probe_handler(self))
