@@ -41,6 +41,7 @@ import urllib.request
 from typing import Any, Callable, Optional
 
 import grpc
+from ansible.release import __version__ as ansible_core
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import PowerOp, ProviderConfig
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.mock import MockProvider
@@ -250,9 +251,10 @@ def main() -> int:
     parser.add_argument("--tls", action="store_true", help="mTLS (needs RUNTIME_PKI from scripts/testbed/runtime.sh)")
     args = parser.parse_args()
     binary, go_version = go_peer_binary()
-    about = {"python": platform.python_version(), "grpcio": grpc.__version__, "cores": os.cpu_count(),
-             "go": go_version}
-    print("grpc_describe: Python %(python)s, grpcio %(grpcio)s, %(cores)s cores, %(go)s" % about)
+    about = {"ansible_core": ansible_core, "python": platform.python_version(), "grpcio": grpc.__version__,
+             "cores": os.cpu_count(), "go": go_version}
+    print("grpc_describe: ansible-core %(ansible_core)s, Python %(python)s, grpcio %(grpcio)s, %(cores)s cores, %(go)s"
+          % about)
 
     direct = MockProvider(ProviderConfig(type="mock", uri="mock://"))
     direct_id, dummy = direct.create(parse_vm(SPEC))
