@@ -33,15 +33,53 @@ type describeResponse struct {
 	providerRawJSON string
 }
 
+// vm carries the fields of the runtime's observed document, so both answers are about the same size.
 type vm struct {
-	ID       string   `json:"id"`
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Power      string            `json:"power_state"`
+	CPU        int               `json:"cpu"`
+	MemoryMiB  int               `json:"memory_mib"`
+	Firmware   string            `json:"firmware"`
+	SecureBoot bool              `json:"secure_boot"`
+	Disks      []disk            `json:"disks"`
+	NICs       []nic             `json:"nics"`
+	IPs        []string          `json:"ip_addresses"`
+	Tags       []string          `json:"tags"`
+	Console    string            `json:"console_url"`
+	Placement  map[string]string `json:"placement"`
+	MaxCPU     int               `json:"max_cpu"`
+	MaxMemory  int               `json:"max_memory_mib"`
+}
+
+type disk struct {
+	Name    string  `json:"name"`
+	SizeGiB int     `json:"size_gib"`
+	Format  string  `json:"format"`
+	Path    *string `json:"path"`
+	Device  *string `json:"device"`
+}
+
+type nic struct {
 	Name     string   `json:"name"`
-	Power    string   `json:"power_state"`
-	CPU      int      `json:"cpu"`
-	MemoryMi int      `json:"memory_mib"`
+	MAC      string   `json:"mac_address"`
+	Network  string   `json:"network"`
+	Bridge   *string  `json:"bridge"`
+	Model    string   `json:"model"`
 	IPs      []string `json:"ip_addresses"`
-	Tags     []string `json:"tags"`
-	Console  string   `json:"console_url"`
+	StaticIP string   `json:"static_ip"`
+	Gateway  *string  `json:"gateway"`
+	DNS      []string `json:"dns"`
+}
+
+func newVM(id string) vm {
+	ips := []string{"192.0.2.10"}
+	return vm{ID: id, Name: "bench-1", Power: "On", CPU: 2, MemoryMiB: 2048, Firmware: "bios",
+		Disks: []disk{{Name: "root", SizeGiB: 10, Format: "qcow2"}, {Name: "data", SizeGiB: 10, Format: "qcow2"}},
+		NICs: []nic{{Name: "lan", MAC: "52:54:00:00:00:01", Network: "default", Model: "virtio", IPs: ips,
+			DNS: []string{}}},
+		IPs: ips, Tags: []string{"bench"}, Console: "mock://console/" + id,
+		Placement: map[string]string{"datastore": "mock-datastore"}, MaxCPU: 8, MaxMemory: 8192}
 }
 
 // codec reads a DescribeRequest and writes a DescribeResponse (provider.v1 field numbers).
@@ -145,8 +183,7 @@ func main() {
 	s := &store{vms: map[string]vm{}}
 	for _, id := range strings.Split(*ids, ",") {
 		if id != "" {
-			s.vms[id] = vm{ID: id, Name: "bench-" + id, Power: "On", CPU: 2, MemoryMi: 2048,
-				IPs: []string{"192.0.2.10"}, Tags: []string{"bench"}, Console: "mock://console/" + id}
+			s.vms[id] = newVM(id)
 		}
 	}
 	listener, err := net.Listen("tcp", *listen)
