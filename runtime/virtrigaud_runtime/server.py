@@ -61,7 +61,7 @@ class Runtime:
         self.http.daemon_threads = True
 
     def _add_provider_service(self) -> None:
-        """Registered methods where grpcio has them (1.63 on): gRPC core matches the path, no Python lookup per call."""
+        """Registered methods where grpcio has them (newer releases): gRPC core matches the path, no lookup per call."""
         table = self.service.handlers()
         register = getattr(self.server, "add_registered_method_handlers", None)
         if register is not None:
