@@ -28,7 +28,6 @@ import json
 import multiprocessing
 import os
 import pathlib
-import platform
 import shutil
 import socket
 import statistics
@@ -41,13 +40,14 @@ import urllib.request
 from typing import Any, Callable, Optional
 
 import grpc
-from ansible.release import __version__ as ansible_core
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import PowerOp, ProviderConfig
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.mock import MockProvider
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.provider import RemoteProvider
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.wire import SERVICE, wire
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm
+
+import benchlib
 
 SPEC = {"name": "bench-1", "cpu": 2, "memory": "2Gi", "image": "base", "disks": [{"name": "data", "size": "10Gi"}],
         "networks": [{"name": "lan", "network": "default"}], "tags": ["bench"]}
@@ -241,6 +241,39 @@ def summary(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def hand_over(runs: list[dict[str, Any]]) -> None:
+    """The median run's figures for bench/run.py's table; a goal is met when every run met it."""
+    def median(label: str, key: str) -> Optional[float]:
+        values = [run["figures"][label][key] for run in runs if key in run["figures"].get(label, {})]
+        return statistics.median(values) if values else None
+
+    def every(label: str, test: Callable[[float], bool]) -> Optional[bool]:
+        values = [run["ratios"][label] for run in runs if label in run["ratios"]]
+        return all(test(value) for value in values) if values else None
+
+    p50, rate = median(RUNTIME, "p50"), median(RUNTIME, "rate")
+    if p50 is None:
+        return
+    benchlib.figure("Describe p50, runtime", p50 * 1e3, "ms", (median(FLOOR, "p50") or 0) * 1e3,
+                    "bare Python gRPC server", "<= 1.3x the floor in every run",
+                    every("runtime p50 / floor p50", lambda ratio: ratio <= 1.3))
+    direct = median("direct provider call", "p50") or 0.0
+    benchlib.figure("Describe p50 overhead over the direct provider call", (p50 - direct) * 1e3, "ms",
+                    goal="<= 1 ms", met=p50 - direct <= 0.001)
+    if rate is not None:
+        rates = [run["figures"][RUNTIME]["rate"] for run in runs]
+        benchlib.figure("Describe requests/s, 16 clients, runtime", rate, "req/s", median(FLOOR, "rate"),
+                        "bare Python gRPC server", ">= 1,500 requests/s in every run", min(rates) >= RATE_GOAL)
+    if median(GO, "p50") is not None:
+        benchlib.figure("Describe p50, runtime against the Go peer", p50 * 1e3, "ms", (median(GO, "p50") or 0) * 1e3,
+                        "Go gRPC server (bench/go_peer)", "<= 1.5x the Go peer in every run",
+                        every("runtime p50 / Go p50", lambda ratio: ratio <= 1.5))
+    if rate is not None and median(GO, "rate") is not None:
+        benchlib.figure("Describe requests/s, runtime against the Go peer", rate, "req/s", median(GO, "rate"),
+                        "Go gRPC server (bench/go_peer)", ">= 0.8x the Go peer in every run",
+                        every("runtime requests/s / Go requests/s", lambda ratio: ratio >= 0.8))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=2000, help="sequential calls per server and run")
@@ -250,11 +283,10 @@ def main() -> int:
     parser.add_argument("--json", help="write the figures, the ratios and the goals to this file")
     parser.add_argument("--tls", action="store_true", help="mTLS (needs RUNTIME_PKI from scripts/testbed/runtime.sh)")
     args = parser.parse_args()
+    benchlib.print_environment()
     binary, go_version = go_peer_binary()
-    about = {"ansible_core": ansible_core, "python": platform.python_version(), "grpcio": grpc.__version__,
-             "cores": os.cpu_count(), "go": go_version}
-    print("grpc_describe: ansible-core %(ansible_core)s, Python %(python)s, grpcio %(grpcio)s, %(cores)s cores, %(go)s"
-          % about)
+    about = dict(benchlib.environment(), grpcio=grpc.__version__, go=go_version)
+    print("grpc_describe: grpcio %(grpcio)s, %(go)s" % about)
 
     direct = MockProvider(ProviderConfig(type="mock", uri="mock://"))
     direct_id, dummy = direct.create(parse_vm(SPEC))
@@ -305,6 +337,7 @@ def main() -> int:
         print("  %-36s worst %8.2f   median %8.2f   goal %s %s   %s" % (
             row["goal"], row["worst"], row["median"], "<=" if "p50" in row["goal"] else ">=", row["bound"],
             "met" if row["met"] else "MISSED"))
+    hand_over(runs)
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps({"about": about, "runs": runs, "goals": rows}, indent=1))
     return 0

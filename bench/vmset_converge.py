@@ -25,6 +25,7 @@ import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import benchlib  # noqa: E402
 from vsphere_converge import PASSWORD, REPO, TREE, VCSIM, connection, play, vcsim, venv_python  # noqa: E402
 
 PORT = 18992
@@ -103,6 +104,11 @@ def vsphere(python: str) -> None:
         print("  %-17s %6.2f s  %5.2fx the floor" % (name, seconds, seconds / floor))
     print("  virtrigaud_vmset is %.1fx faster than vmware_guest (goals: at most 0.2x the floor, at least 10x)"
           % (times["vmware_guest"] / times["virtrigaud_vmset"]))
+    benchlib.figure("no-op converge of a 100-member set, virtrigaud_vmset", times["virtrigaud_vmset"], "s", floor,
+                    "ansible.builtin.ping", "<= 0.2x the floor", times["virtrigaud_vmset"] <= 0.2 * floor)
+    benchlib.figure("the same, community.vmware.vmware_guest (anchor)", times["vmware_guest"], "s", floor,
+                    "ansible.builtin.ping", ">= 10x virtrigaud_vmset",
+                    times["vmware_guest"] >= 10 * times["virtrigaud_vmset"])
 
 
 def libvirt(python: str) -> None:
@@ -116,11 +122,13 @@ def libvirt(python: str) -> None:
                 LIBVIRT, name, 20, LIBVIRT_TEMPLATE, parallelism=parallelism), True)
             removal = set_play(LIBVIRT, name, 0, LIBVIRT_TEMPLATE, state="absent")
             timed(python, workdir, "remove-%d" % parallelism, removal, True)
+    benchlib.figure("20 members created on libvirt, parallelism 4", results[4], "s", results[1], "parallelism 1")
     print("libvirt: 20 members created with parallelism 1 in %.1f s, with 4 in %.1f s (%.1fx)"
           % (results[1], results[4], results[1] / results[4]))
 
 
 def main() -> None:
+    benchlib.print_environment()
     python = venv_python()
     subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "libvirt-python"],
                    check=True, stdout=subprocess.DEVNULL)

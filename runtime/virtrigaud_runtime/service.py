@@ -41,6 +41,8 @@ from .watch import Verdict
 
 TASK_SECONDS = 1800.0
 UNIMPLEMENTED = ("HardwareUpgrade", "ImagePrepare", "ExportDisk", "ImportDisk", "GetDiskInfo")
+UNSERVED_CLAIMS = ("supports_image_import", "supports_disk_export", "supports_disk_import",
+                   "supports_export_compression")
 # Polled often and change nothing: logged at debug level, so a busy manager does not flood the log.
 READS = ("Validate", "Describe", "TaskStatus", "GetCapabilities", "ListVMs")
 # What a request becomes when its bytes are no protobuf message (grpc takes None for a failed parse).
@@ -216,7 +218,8 @@ class ProviderService:
         return {"target_vm_id": vm_id}
 
     def GetCapabilities(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name,unused-argument
-        return self.provider.capabilities().to_dict()
+        # The RPCs this runtime does not serve cannot be claimed, whatever the backend could do.
+        return dict(self.provider.capabilities().to_dict(), **{claim: False for claim in UNSERVED_CLAIMS})
 
     def trailers(self, method: str) -> tuple[tuple[str, str], ...]:
         """What our client reads beyond upstream's response: the in-place NIC changes the backend makes, and
