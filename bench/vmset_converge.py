@@ -31,6 +31,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import benchlib  # noqa: E402
 from vsphere_converge import PASSWORD, REPO, VCSIM, connection, vcsim, venv_python  # noqa: E402
 
 CACHE = pathlib.Path(os.environ.get("VIRTRIGAUD_CACHE", pathlib.Path.home() / ".cache" / "virtrigaud"))
@@ -142,6 +143,12 @@ def emit(rows: list[dict], entry: dict) -> None:
     """Keep a figure and print it at once: a long run shows what it has so far."""
     rows.append(entry)
     print(json.dumps(entry), flush=True)
+    label = "%s: %s, %d members" % (entry["backend"], entry["what"], entry["members"])
+    if "floor_seconds" in entry:
+        benchlib.figure(label, entry["seconds"], "s", entry["floor_seconds"], "ansible.builtin.ping", entry["goal"])
+    else:
+        benchlib.figure("%s, parallelism %d" % (label, entry["parallelism"]), entry["members_per_second"],
+                        "members/s")
 
 
 def scale(name: str, backend: dict, python: str, sizes: list[int], floors: dict[int, float]) -> list[dict]:
@@ -192,6 +199,7 @@ def libvirt(python: str) -> None:
                 LIBVIRT, name, 20, LIBVIRT_TEMPLATE, parallelism=parallelism), True)[0]
             removal = set_play(LIBVIRT, name, 0, LIBVIRT_TEMPLATE, state="absent")
             run_play(python, workdir, "remove-%d" % parallelism, removal, True)
+    benchlib.figure("20 members created on libvirt, parallelism 4", results[4], "s", results[1], "parallelism 1")
     print("libvirt: 20 members created with parallelism 1 in %.1f s, with 4 in %.1f s (%.1fx)"
           % (results[1], results[4], results[1] / results[4]))
 
