@@ -40,6 +40,9 @@ import sys
 import tempfile
 import uuid
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import benchlib  # noqa: E402
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CACHE = pathlib.Path(os.environ.get("VIRTRIGAUD_CACHE", pathlib.Path.home() / ".cache" / "virtrigaud"))
 TREE = pathlib.Path(os.environ.get("VIRTRIGAUD_TREE", CACHE / "collections"))
@@ -271,6 +274,9 @@ def compare(name: str, backend: dict, size: int, bindir: pathlib.Path, env: dict
     for entry in rows:
         print("  %-52s %7.2f s  %5.2fx the floor  peak RSS %6.1f MiB" % (
             entry["what"], entry["seconds"], entry["ratio"], entry["peak_rss_mib"]))
+    for entry in rows[1:]:
+        benchlib.figure("inventory, %d VMs on %s: %s" % (size, name, entry["what"]), entry["seconds"], "s",
+                        entry["floor_seconds"], "script inventory", entry["goal"])
     for entry in rows:
         if entry["goal"] == "slower than ours":
             print("  %s is %.2fx faster than %s" % (OURS, entry["seconds"] / ours[0], entry["what"]))
