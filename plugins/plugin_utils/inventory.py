@@ -237,8 +237,9 @@ def check_choices(hostnames: Any, preference: Mapping[str, Any], full: bool = Tr
         SpecError: naming ``hostnames[i]`` or ``ip_preference.cidrs[i]``.
     """
     record = {"id": "", "name": "", "power_state": ""}
-    known = set(host_vars(record, "", "", full=full))
-    everything = set(host_vars(record, "", "", full=True))
+    # ansible_host is set only for a VM with an address, so the empty record above lacks it.
+    known = set(host_vars(record, "", "", full=full)) | {"ansible_host"}
+    everything = set(host_vars(record, "", "", full=True)) | {"ansible_host"}
     for index, choice in enumerate(hostnames or ()):
         where = "hostnames[%d]" % index
         if not isinstance(choice, str):

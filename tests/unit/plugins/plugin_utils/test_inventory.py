@@ -115,3 +115,8 @@ def test_choices_that_cannot_work_are_refused_before_any_source(hostnames, prefe
 
 def test_choices_that_work():
     inventory.check_choices(["name", "virtrigaud_id", "{{ virtrigaud_name }}.lab"], {"cidrs": ["10.20.0.0/16"]})
+
+
+def test_ansible_host_is_a_host_name_choice_in_either_mode():
+    inventory.check_choices(["ansible_host", "name"], {}, full=False)
+    inventory.check_choices(["ansible_host"], {}, full=True)
