@@ -127,3 +127,32 @@ no_canary_outside() {
         grep -v "^$RUN_DIR/${own:-^}" || true)"
     [ -z "$found" ] || { echo "a secret canary left its backend, into: $found" >&2; return 1; }
 }
+
+# conformance_run NAME PORT ARGS...: the conformance playbook, as users run it, against a runtime of ours on
+# 127.0.0.1:PORT over mTLS; the report (JUnit, JSON, Markdown) goes to $LOGS/conformance-NAME.  A failed step fails.
+conformance_run() {
+    local name="$1" port="$2" pki="$VIRTRIGAUD_CACHE/runtime-pki" started=$SECONDS report="$LOGS/conformance-$1"
+    shift 2
+    build_tree
+    rm -rf "$report"
+    if ! ansible-playbook virtrigaud.core.conformance -e "ansible_python_interpreter=$(command -v "$PYTHON")" \
+        -e "endpoint=127.0.0.1:$port" -e "ca_path=$pki/ca/ca.crt" -e "client_cert=$pki/client.crt" \
+        -e "client_key=$pki/client.key" -e tls_server_name=localhost -e "report_dir=$report" "$@" \
+        > "$report.log" 2>&1; then
+        cat "$report/conformance.md" 2>/dev/null || tail -n 40 "$report.log"
+        return 1
+    fi
+    grep -E '^[0-9]+ steps|^Load' "$report/conformance.md" | sed "s/^/  conformance on $name: /"
+    echo "  conformance on $name: passed in $((SECONDS - started)) s; report in $report"
+}
+
+# conformance_backend NAME TYPE ENDPOINT ARGS...: a second runtime of ours, on the test bed the leg left up
+# (the backend's settings come from the caller's environment), and the suite against it.
+CONFORMANCE_PORT=19461
+conformance_backend() {
+    local name="$1" type="$2" endpoint="$3"
+    shift 3
+    RUNTIME_PORT=$CONFORMANCE_PORT RUNTIME_HTTP_PORT=18461 "$TESTBED/runtime.sh" restart "$type" "$endpoint" >/dev/null
+    conformance_run "$name" "$CONFORMANCE_PORT" "$@"
+    RUNTIME_PORT=$CONFORMANCE_PORT "$TESTBED/runtime.sh" stop >/dev/null
+}
