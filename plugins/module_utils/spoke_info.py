@@ -1,7 +1,8 @@
 # Copyright: virtrigaud.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What an OVIM spoke agent's local API says about it: its detailed status and its Prometheus metrics, read
-and summarised (runtime/virtrigaud_runtime/spoke/api.py serves both)."""
+and summarised (runtime/virtrigaud_runtime/spoke/api.py serves both), at its URL or, by the namespace of its
+Deployment, through the Kubernetes API server's proxy to the agent's Service."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import re
 from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
-from .errors import SpecError, UnavailableError
+from .errors import NotFoundError, SpecError, UnavailableError
+from .kube.client import Kube
+from .kube.spoke import API_PORT, NAME
 
 # One sample of the operations counter: ovim_spoke_operations_total{type="create_vm",outcome="completed"} 3.0
 _OPERATIONS = re.compile(r'^ovim_spoke_operations_total\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)$')
@@ -94,16 +97,42 @@ def read_spoke(url: str, timeout: float, fetch: Fetch = http_fetch) -> dict[str,
         UnavailableError: the agent does not answer, or answers something else than a spoke's local API.
     """
     base = check_url(url)
+    return _read(base, base, timeout, fetch)
+
+
+def read_spoke_in(kube: Kube, namespace: str, timeout: float) -> dict[str, Any]:
+    """Read the agent that the ovim_spoke role deployed in ``namespace``, through the API server's proxy to its
+    Service (the caller needs ``get`` on ``services/proxy`` there).
+
+    Raises:
+        NotFoundError: no agent's Service in ``namespace``.
+        UnavailableError: the API server or the agent does not answer (a Service without a ready pod: 503).
+    """
+    service = kube.get("Service", NAME, namespace)
+    if service is None:
+        raise NotFoundError("no Service %s in namespace %s: deploy the agent there with the ovim_spoke role, or give "
+                            "its url" % (NAME, namespace), option="namespace")
+    ports = (service.get("spec") or {}).get("ports") or []
+    port = next((item["port"] for item in ports if item.get("name") == "http"), API_PORT)
+    proxy = "/api/v1/namespaces/%s/services/http:%s:%d/proxy" % (namespace, NAME, port)
+    where = "Service %s/%s (through the API server at %s)" % (namespace, NAME, kube.base)
+    return _read(proxy, where, timeout, kube.raw_get)
+
+
+def _read(base: str, where: str, timeout: float, fetch: Fetch) -> dict[str, Any]:
+    """The local API's three routes under ``base``; ``where`` names the agent in a failure's message."""
     try:
         code, body = fetch(base + "/health/status", timeout)
         if code != 200:
-            raise UnavailableError("the spoke at %s answered %d to /health/status" % (base, code))
+            raise UnavailableError("the spoke at %s answered %d to /health/status: %s"
+                                   % (where, code, body[:200].decode("utf-8", "replace").strip()))
         status = json.loads(body.decode("utf-8"))
         ready = fetch(base + "/health/ready", timeout)[0] == 200
         metrics_code, metrics = fetch(base + "/metrics", timeout)
     except (OSError, ValueError, http.client.HTTPException) as err:
-        raise UnavailableError("could not read the spoke's local API at %s: %s" % (base, err),
+        raise UnavailableError("could not read the spoke's local API at %s: %s" % (where, err),
                                operation="read spoke status") from None
     if not isinstance(status, dict) or "agent_id" not in status:
-        raise UnavailableError("%s/health/status is not an OVIM spoke's status" % base, operation="read spoke status")
+        raise UnavailableError("%s: /health/status is not an OVIM spoke's status" % where,
+                               operation="read spoke status")
     return summary(status, ready, metrics.decode("utf-8") if metrics_code == 200 else None)

@@ -16,6 +16,8 @@ description:
     capabilities dropped, probes on C(/health/live) and C(/health/ready)), a Service for the hub's pushes and
     a NetworkPolicy, all named C(ovim-spoke-agent) (the cluster-scoped ones C(ovim-spoke-agent-<namespace>)).
   - The reports' C(callback_url) is the Service's address.
+  - The pod template carries the annotation C(virtrigaud.core/credentials-checksum), a digest of the Secret as
+    stored keyed with its uid, so that a new token or CA rolls the agent's pod.
   - The role C(virtrigaud.core.ovim_spoke) wraps this module.
 author:
   - virtrigaud.core contributors (@virtrigaud)
@@ -171,7 +173,10 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.converge import Request, Wait, converge
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import check_name
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.runtime import rolled_out
-from ansible_collections.virtrigaud.core.plugins.module_utils.kube.spoke_client import UnwrittenNamespace
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.spoke_client import (
+    SecretChecksum,
+    UnwrittenNamespace,
+)
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 
 
@@ -201,7 +206,7 @@ def _request(m: VirtrigaudRun) -> Request:
 def run(m: VirtrigaudRun) -> dict[str, Any]:
     check_name(m.params["namespace"], "namespace")
     request = _request(m)
-    outcome = converge(UnwrittenNamespace(m.kube, m.params["namespace"]), request, m.check_mode)
+    outcome = converge(SecretChecksum(UnwrittenNamespace(m.kube, m.params["namespace"])), request, m.check_mode)
     role = outcome.current("ClusterRole", spoke.cluster_name(m.params["namespace"]))
     result: dict[str, Any] = {"changed": outcome.changed, "objects": outcome.objects(),
                               "deployment": comparable(outcome.current("Deployment", spoke.NAME)),

@@ -12,6 +12,10 @@ description:
   - Reads the local API of the collection's OVIM spoke agent (C(/health/status), C(/health/ready) and
     C(/metrics)) and returns its state, its last contact with the hub, its queue and its operations by type and
     outcome.
+  - Give the agent's O(url), or the O(namespace) the C(virtrigaud.core.ovim_spoke) role deployed it in; then the
+    module finds the agent's Service there and reads the agent through the Kubernetes API server's proxy, with
+    the Kubernetes connection options (the kubeconfig's context of each cluster, say), so the agent's port need
+    not be reachable from the controller.
   - Loop over the spokes of a fleet to check them all in one run.
 author:
   - virtrigaud.core contributors (@virtrigaud)
@@ -19,7 +23,6 @@ extends_documentation_fragment:
   - virtrigaud.core.connection
   - virtrigaud.core.connection.unused
   - virtrigaud.core.kubernetes
-  - virtrigaud.core.kubernetes.unused
   - virtrigaud.core.attributes
   - virtrigaud.core.attributes.info_module
 options:
@@ -27,8 +30,15 @@ options:
     description:
       - The agent's local API, such as C(http://ovim-spoke-agent.ovim-system.svc:8080) (the reports'
         C(callback_url)).
+      - Exactly one of O(url) and O(namespace) is required.
     type: str
-    required: true
+  namespace:
+    description:
+      - The namespace of the agent's Deployment, such as C(ovim-system); the agent is read through the API
+        server's proxy to its Service C(ovim-spoke-agent), on the cluster that the Kubernetes connection options
+        name.
+      - The user needs C(get) on C(services/proxy) in that namespace.
+    type: str
   timeout:
     description: Seconds to wait for each answer.
     type: int
@@ -42,6 +52,13 @@ EXAMPLES = r"""
   virtrigaud.core.virtrigaud_spoke_info:
     url: "http://{{ item }}:8080"
   loop: "{{ groups['ovim_spokes'] }}"
+  register: spokes
+
+- name: Or by the Deployment's namespace, one kubeconfig context per cluster, through each API server
+  virtrigaud.core.virtrigaud_spoke_info:
+    namespace: ovim-system
+    context: "{{ item }}"
+  loop: [east-1, west-1, edge-7]
   register: spokes
 
 - name: Fail on a spoke that has lost its hub or has results waiting
@@ -100,23 +117,32 @@ from typing import Any
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import check_name
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
-from ansible_collections.virtrigaud.core.plugins.module_utils.spoke_info import read_spoke
+from ansible_collections.virtrigaud.core.plugins.module_utils.spoke_info import read_spoke, read_spoke_in
 
 
 def run(m: VirtrigaudRun) -> dict[str, Any]:
-    if m.params["timeout"] < 1:
+    p = m.params
+    if p["timeout"] < 1:
         raise SpecError("expected at least 1 second", option="timeout")
-    return {"changed": False, "spoke": read_spoke(m.params["url"], float(m.params["timeout"]))}
+    if p["url"] is not None:
+        return {"changed": False, "spoke": read_spoke(p["url"], float(p["timeout"]))}
+    check_name(p["namespace"], "namespace")
+    return {"changed": False, "spoke": read_spoke_in(m.kube, p["namespace"], float(p["timeout"]))}
 
 
-OPTION_RULES: dict[str, Any] = {}
+OPTION_RULES: dict[str, Any] = {
+    "mutually_exclusive": [("url", "namespace")],
+    "required_one_of": [("url", "namespace")],
+}
 
 
 def argument_spec() -> dict[str, Any]:
     return {
         **group_spec(),
-        "url": {"type": "str", "required": True},
+        "url": {"type": "str"},
+        "namespace": {"type": "str"},
         "timeout": {"type": "int", "default": 10},
     }
 

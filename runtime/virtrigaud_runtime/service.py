@@ -14,7 +14,6 @@ import contextlib
 import logging
 import threading
 import time
-import uuid
 from typing import Any, Callable, Iterator, Optional, cast
 
 import grpc
@@ -37,7 +36,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import 
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm, parse_vm_name
 
 from .metrics import Metrics
-from .observe import CORRELATION, correlation_of, fields
+from .observe import CORRELATION, correlation_of, fields, new_correlation_id
 from .tasks import TaskTable
 from .throttle import Throttle
 from .watch import Verdict
@@ -293,13 +292,14 @@ class ProviderService:
 
     # serving
 
-    def handlers(self) -> Any:
+    def handlers(self) -> dict[str, Any]:
+        """provider.v1's methods by name, for the server to register (gRPC matches them without a Python lookup)."""
         table = {}
         for method, (request_type, response_type) in wire().methods.items():
             table[method] = grpc.unary_unary_rpc_method_handler(
                 self._handler(method, response_type), request_deserializer=_parser(request_type),
                 response_serializer=response_type.SerializeToString)
-        return grpc.method_handlers_generic_handler("provider.v1.Provider", table)
+        return table
 
     def _handler(self, method: str, response_type: Any) -> Callable[[Any, Any], Any]:
         level = logging.DEBUG if method in READS else logging.INFO
@@ -307,7 +307,7 @@ class ProviderService:
         def handle(request: Any, context: Any) -> Any:
             started = time.monotonic()
             metadata = dict(context.invocation_metadata())
-            correlation = correlation_of(metadata) or uuid.uuid4().hex[:16]
+            correlation = correlation_of(metadata) or new_correlation_id()
             token = CORRELATION.set(correlation)
             code, waited = grpc.StatusCode.OK, 0.0
             trailing: tuple[tuple[str, str], ...] = (("x-correlation-id", correlation),)

@@ -4,9 +4,10 @@
 # import; the root filesystem is cached), and the runtime image built from
 # runtime/Containerfile on it.  No registry is used.  `test` is the test command's
 # container stage, run with the collection's tree (scripts/lib.sh).
-#   container.sh install | check | base | build | image | test
+#   container.sh install | check | base | build | image | test | spoke
 # `check` exits 0 when podman can run a container here, else prints why in one
-# line and exits 1.  `image` prints the runtime image's name.
+# line and exits 1.  `image` prints the runtime image's name.  `spoke` runs the
+# stage's OVIM spoke part alone.
 set -euo pipefail
 # shellcheck disable=SC1091  # scripts/lib.sh, one folder up
 source "$(dirname "$0")/../lib.sh"
@@ -114,7 +115,28 @@ run_stage() {
     conformance_run container 9443 -e image=vr-tiny.qcow2 -e graceful_timeout=60 || {
         podman logs --tail 30 virtrigaud-runtime-under-test >&2; container_harness stop; return 1; }
     container_harness stop
+    container_spoke
     "$TESTBED/kube.sh" stop >/dev/null
+}
+
+# The OVIM spoke from the same image: the ovim_spoke role's Deployment run as written, in-cluster against the
+# kube-apiserver (with the KubeVirt CRDs its backend lists) and reporting to the fake hub over TLS.
+container_spoke() {
+    local started=$SECONDS token="vr-spoke-$RANDOM$RANDOM" verdict
+    "$TESTBED/kubevirt.sh" start >/dev/null
+    OVIM_FAKE_HUB_TOKEN="$token" "$TESTBED/ovimhub.sh" restart >/dev/null
+    eval "$("$TESTBED/ovimhub.sh" env)"
+    ansible-playbook -i localhost, "$REPO/tests/container/deploy_spoke.yml" \
+        -e "ansible_python_interpreter=$(command -v "$PYTHON")" -e "spoke_image=$RUNTIME_IMAGE" \
+        -e "spoke_hub=$OVIM_FAKE_HUB" -e "spoke_hub_ca=$OVIM_FAKE_HUB_CA" -e "spoke_token=$token" \
+        > "$LOGS/container-deploy-spoke.log" 2>&1 || { tail -n 30 "$LOGS/container-deploy-spoke.log"; return 1; }
+    if ! verdict="$(container_harness spoke ovim-system "$OVIM_FAKE_HUB_CONTROL")"; then
+        echo "container: the OVIM spoke's Deployment failed: $verdict" >&2
+        return 1
+    fi
+    "$TESTBED/ovimhub.sh" stop >/dev/null
+    "$TESTBED/kubevirt.sh" stop >/dev/null
+    echo "container: ovim-system/ovim-spoke-agent -> $verdict (in $((SECONDS - started)) s)"
 }
 
 container_harness() { (cd "$REPO/tests" && PYTHONPATH="$TREE" "$PYTHON" -m container.harness "$@"); }
@@ -189,5 +211,7 @@ case "${1:-}" in
     install | check | base | build) "$@" ;;
     image) echo "$RUNTIME_IMAGE" ;;
     test) run_stage ;;
-    *) echo "usage: $0 install|check|base|build|image|test" >&2; exit 2 ;;
+    spoke) build && build_tree && "$TESTBED/kube.sh" restart >/dev/null && eval "$("$TESTBED/kube.sh" env)" &&
+        container_spoke && "$TESTBED/kube.sh" stop >/dev/null ;;
+    *) echo "usage: $0 install|check|base|build|image|test|spoke" >&2; exit 2 ;;
 esac

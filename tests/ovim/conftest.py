@@ -94,7 +94,7 @@ class Spoke:
         self.log_path = os.path.join(LOGS, self.agent_id + ".log")
         env = dict(os.environ, OVIM_AGENT_ID=self.agent_id, OVIM_CLUSTER_ID="cluster-" + backend,
                    OVIM_HUB_ENDPOINT=HUB, OVIM_HUB_TOKEN=TOKEN, OVIM_HUB_CA_PATH=HUB_CA,
-                   OVIM_API_ADDRESS="127.0.0.1", OVIM_API_PORT=str(self.port), OVIM_POLL_INTERVAL="0.5",
+                   OVIM_API_ADDRESS="0.0.0.0", OVIM_API_PORT=str(self.port), OVIM_POLL_INTERVAL="0.5",
                    OVIM_REPORT_INTERVAL="5", OVIM_HEALTH_CHECK_INTERVAL="2", OVIM_LOG_LEVEL="debug",
                    **BACKENDS[backend]["env"], **(extra or {}))
         self.log = open(self.log_path, "ab")  # pylint: disable=consider-using-with

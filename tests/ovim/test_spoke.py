@@ -4,15 +4,20 @@
 
 from __future__ import annotations
 
+import json
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
+import urllib.error
+import urllib.request
 import uuid
+from typing import Any, Optional
 
 import pytest
 
-from .conftest import BACKENDS, HUB, TOKEN, Spoke, call, control, results_for, wait_for
+from .conftest import BACKENDS, HUB, HUB_CA, TOKEN, Spoke, call, control, results_for, wait_for
 
 
 def _name(prefix: str) -> str:
@@ -202,7 +207,7 @@ BAD_SETTINGS = [
     ("OVIM_REPORT_INTERVAL", "-5"), ("OVIM_API_PORT", "70000"), ("OVIM_PROVIDER_TYPE", "hyperv"),
     ("OVIM_TEMPLATE_CATALOGUE", "{not json"), ("OVIM_PUSH_AUTH", "maybe"),
     ("OVIM_HUB_PROTOCOL", "http" if HUB.startswith("https:") else "https"),
-    ("OVIM_JOURNAL_DIR", "/nonexistent/journal"),
+    ("OVIM_JOURNAL_DIR", "/nonexistent/journal"), ("OVIM_CONFIG_FILE", "/nonexistent/spoke.yaml"),
 ]
 
 
@@ -246,3 +251,42 @@ def test_vdc_lifecycle(spoke: Spoke, via: str) -> None:
     assert _completed(_run(spoke, via, "delete_vdc", payload))["status"] == "legacy_deleted"
     gone = _completed(_run(spoke, via, "VDCDelete", payload))
     assert gone["status"] == "deleted_with_warnings" and gone["warnings"]
+
+
+def _to_hub(path: str, body: Any = None, headers: Optional[dict] = None) -> int:
+    """One call straight to the fake hub (as a spoke would make it, or not); its HTTP status."""
+    context = ssl.create_default_context(cafile=HUB_CA) if HUB.startswith("https:") else None
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(HUB + path, data=data, headers=dict(headers or {}, **{
+        "Content-Type": "application/json"}), method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=30, context=context) as answer:
+            return answer.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_the_fake_hub_is_strict() -> None:
+    """What the hub's code refuses, the fake hub refuses too, so that the agent's passing tests mean something."""
+    spoke = {"X-Agent-ID": "strict", "X-Cluster-ID": "c", "X-Zone-ID": "c"}
+    good = dict(spoke, Authorization="Bearer " + TOKEN)
+    pull = "/api/v1/spoke/operations?agent_id=strict"
+    assert _to_hub(pull, headers={"Authorization": "Bearer " + TOKEN}) == 401
+    assert _to_hub(pull, headers=dict(spoke, Authorization="Bearer wrong")) == 401
+    assert _to_hub(pull, headers=good) == 204
+    report = {"agent_id": "strict", "cluster_id": "c", "zone_id": "c", "status": "healthy", "version": "1",
+              "metrics": None, "vdcs": [], "vms": [], "last_hub_contact": "2026-11-30T05:00:00Z",
+              "report_time": "2026-11-30T05:00:00Z"}
+    assert _to_hub("/api/v1/spoke/status", report, good) == 200
+    assert _to_hub("/api/v1/spoke/status", dict(report, report_time="2026-11-30T05:00:00"), good) == 400
+    done = {"operation_id": "op-x", "status": "completed", "timestamp": "2026-11-30T05:00:00Z", "duration": 1000}
+    assert _to_hub("/api/v1/spoke/operations/op-x/result", done, good) == 200
+    assert _to_hub("/api/v1/spoke/operations/op-x/result", dict(done, duration=0.5), good) == 400
+
+
+def test_a_slow_hub_is_waited_for(spoke: Spoke) -> None:
+    try:
+        control("/mode", {"mode": "slow", "delay": 0.5})
+        assert _completed(_run(spoke, "pull", "get_health", {}))["hub_endpoint"] == HUB
+    finally:
+        control("/mode", {"mode": "up"})

@@ -211,6 +211,16 @@ class Kube:
             raise self.error_map(response.status, response.data, what or "%s %s" % (method, path))
         return json.loads(response.data.decode("utf-8")) if response.data else {}
 
+    def raw_get(self, path: str, timeout: Optional[float] = None) -> tuple[int, bytes]:
+        """One GET of a path whose answer may be other than JSON (a service proxy's): its status and body as they
+        came, whatever the status."""
+        try:
+            response = self._pool.request("GET", self.base + path, headers=self._headers("application/json"),
+                                          timeout=self.timeout if timeout is None else timeout)
+        except urllib3.exceptions.HTTPError as err:
+            raise _unreachable("cannot reach the Kubernetes API server at %s: %s" % (self.base, err)) from None
+        return response.status, response.data
+
     def get(self, kind: str, name: str, namespace: Optional[str] = None) -> Optional[dict[str, Any]]:
         try:
             return self.request("GET", KINDS[kind].path(namespace, name))

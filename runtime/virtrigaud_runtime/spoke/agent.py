@@ -8,7 +8,6 @@ import collections
 import dataclasses
 import itertools
 import logging
-import os
 import queue
 import signal
 import sys
@@ -296,7 +295,7 @@ class Agent:  # pylint: disable=too-many-instance-attributes
 
     def reload_templates(self) -> Mapping[str, str]:
         try:
-            self.templates = settings_module.load_catalogue(os.environ)
+            self.templates = settings_module.load_catalogue(settings_module.environment())
         except SettingsError as err:
             raise OperationFailed(str(err)) from None
         return self.templates

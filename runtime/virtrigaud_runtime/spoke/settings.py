@@ -1,6 +1,7 @@
 # Copyright: virtrigaud.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The agent's settings, all from the environment (and an optional catalogue file), all checked at start."""
+"""The agent's settings, from the environment and an optional settings file (OVIM_CONFIG_FILE), all checked at
+start."""
 
 from __future__ import annotations
 
@@ -12,15 +13,27 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
+import yaml
+
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ProviderConfig
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.connection import resolve
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.connection import environment_variables, resolve
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import PROVIDER_TYPES
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 _ID = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+CONFIG_FILE = "OVIM_CONFIG_FILE"
+# Every variable the agent reads of its own; the settings file may set these and the backends' variables.
+VARIABLES = (
+    "OVIM_AGENT_ID", "OVIM_CLUSTER_ID", "OVIM_ZONE_ID", "OVIM_HUB_ENDPOINT", "OVIM_HUB_TOKEN", "OVIM_HUB_PROTOCOL",
+    "OVIM_HUB_TLS_INSECURE", "OVIM_HUB_CA_PATH", "OVIM_HUB_CLIENT_CERT", "OVIM_HUB_CLIENT_KEY", "OVIM_LOG_LEVEL",
+    "OVIM_METRICS_ENABLED", "OVIM_HEALTH_CHECK_INTERVAL", "OVIM_REPORT_INTERVAL", "OVIM_POLL_INTERVAL",
+    "OVIM_API_ADDRESS", "OVIM_API_PORT", "OVIM_CALLBACK_URL", "OVIM_PUSH_AUTH", "OVIM_PROVIDER_TYPE",
+    "OVIM_BACKEND_STORAGE", "OVIM_DEFAULT_NAMESPACE", "OVIM_TEMPLATE_CATALOGUE", "OVIM_WORKERS", "OVIM_RESULTS_KEPT",
+    "OVIM_SHUTDOWN_GRACE", "OVIM_OPERATION_TIMEOUT", "OVIM_JOURNAL_DIR",
+)
 
 
 class SettingsError(Exception):
@@ -186,13 +199,68 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str,
     return value
 
 
+def _file_value(path: str, key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    if key == "OVIM_TEMPLATE_CATALOGUE" and isinstance(value, dict):
+        return json.dumps(value)
+    raise SettingsError("%s in %s=%s must be a string, a number or a boolean" % (key, CONFIG_FILE, path))
+
+
+def read_file(path: str) -> dict[str, str]:
+    """The settings file: a YAML (or JSON) mapping of the variables' names to their values.
+
+    Raises:
+        SettingsError: naming OVIM_CONFIG_FILE, or the key that is no setting of the agent.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = yaml.safe_load(handle)
+    except OSError as err:
+        raise SettingsError("%s=%s cannot be read: %s" % (CONFIG_FILE, path, err.strerror)) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = " at line %d" % (mark.line + 1) if mark is not None else ""
+        raise SettingsError("%s=%s is not YAML%s" % (CONFIG_FILE, path, where)) from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise SettingsError("%s=%s must hold a mapping of variable names to values" % (CONFIG_FILE, path))
+    known = set(VARIABLES) | {name for kind in PROVIDER_TYPES for name in environment_variables(kind)}
+    for key in document:
+        if key not in known:
+            raise SettingsError("%s in %s=%s is not a setting of this agent (the keys are the variables' names, "
+                                "such as OVIM_AGENT_ID)" % (str(key)[:60], CONFIG_FILE, path))
+    return {key: _file_value(path, key, value) for key, value in document.items() if value is not None}
+
+
+def environment(environ: Optional[Mapping[str, str]] = None) -> dict[str, str]:
+    """The settings file's values under the environment's: a variable that is set wins over the file."""
+    env = dict(os.environ if environ is None else environ)
+    path = _text(env, CONFIG_FILE)
+    return dict(read_file(path), **env) if path else env
+
+
 def load(environ: Optional[Mapping[str, str]] = None) -> SpokeSettings:
     """Every setting, checked.
 
     Raises:
-        SettingsError: naming the first bad variable.
+        SettingsError: naming the first bad variable (and the settings file, when the value came from it).
     """
-    env = os.environ if environ is None else environ
+    given = os.environ if environ is None else environ
+    env = environment(given)
+    try:
+        return _load(env)
+    except SettingsError as err:
+        name = re.match(r"[A-Z0-9_]+", str(err))
+        if name and name.group(0) not in given and name.group(0) in env:
+            raise SettingsError("%s (set in %s=%s)" % (err, CONFIG_FILE, env[CONFIG_FILE])) from None
+        raise
+
+
+def _load(env: Mapping[str, str]) -> SpokeSettings:
     cluster = _required_id(env, "OVIM_CLUSTER_ID")
     provider_type = _choice(env, "OVIM_PROVIDER_TYPE", "kubevirt", PROVIDER_TYPES)
     client_cert, client_key = _file(env, "OVIM_HUB_CLIENT_CERT"), _file(env, "OVIM_HUB_CLIENT_KEY")

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError, UnavailableError
-from ansible_collections.virtrigaud.core.plugins.module_utils.spoke_info import read_spoke
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import NotFoundError, SpecError, UnavailableError
+from ansible_collections.virtrigaud.core.plugins.module_utils.spoke_info import read_spoke, read_spoke_in
 
 STATUS = {"agent_id": "spoke-a", "cluster_id": "east-1", "state": "Healthy", "status": "healthy",
           "last_hub_contact": "2026-11-30T01:00:00Z", "queue_depth": 1, "results_pending": 0,
@@ -69,3 +69,36 @@ def test_bad_urls_are_refused_by_name(url):
     with pytest.raises(SpecError) as err:
         read_spoke(url, 5, fetcher({}))
     assert err.value.option == "url"
+
+
+class _Kube:
+    """The part of Kube that read_spoke_in uses: the Service, and GETs through the API server's proxy."""
+
+    base = "https://api:6443"
+
+    def __init__(self, service, answers):
+        self.service, self.answers, self.paths = service, answers, []
+
+    def get(self, kind, name, namespace):
+        assert (kind, name) == ("Service", "ovim-spoke-agent")
+        return self.service
+
+    def raw_get(self, path, timeout):
+        self.paths.append(path)
+        return fetcher(self.answers)(path, timeout)
+
+
+def test_by_namespace_through_the_service_proxy():
+    kube = _Kube({"spec": {"ports": [{"name": "http", "port": 8080}]}},
+                 {"/health/status": (200, json.dumps(STATUS).encode()), "/health/ready": (200, b"{}")})
+    spoke = read_spoke_in(kube, "ovim-system", 5)
+    assert spoke["agent_id"] == "spoke-a" and spoke["ready"] is True
+    assert kube.paths[0] == "/api/v1/namespaces/ovim-system/services/http:ovim-spoke-agent:8080/proxy/health/status"
+
+
+def test_by_namespace_without_the_agent():
+    with pytest.raises(NotFoundError) as err:
+        read_spoke_in(_Kube(None, {}), "ovim-east", 5)
+    assert err.value.option == "namespace" and "ovim-east" in err.value.msg
+    with pytest.raises(UnavailableError, match="ovim-system/ovim-spoke-agent"):
+        read_spoke_in(_Kube({"spec": {}}, {"/health/status": (503, b"no endpoints available")}), "ovim-system", 5)

@@ -5,6 +5,9 @@
 from __future__ import annotations
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube import spoke
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import Change
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.runtime import CHECKSUM_ANNOTATION
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.spoke_client import SecretChecksum
 
 OPTIONS = spoke.SpokeOptions(namespace="ovim-system", image="runtime:1", agent_id="a", cluster_id="c",
                              hub_endpoint="https://hub:8443", hub_token="t0ken")
@@ -31,3 +34,31 @@ def test_the_policy_admits_any_namespace_when_none_is_listed():
 def test_absent_removes_the_cluster_scoped_objects_by_their_namespaced_name():
     assert ("ClusterRole", "ovim-spoke-agent-ovim-system", None) in spoke.removed("ovim-system")
     assert all(ref[0] != "Namespace" for ref in spoke.removed("ovim-system"))
+
+
+class _Written:
+    """A converge client that stores each object as sent, the Secret with a uid, and records each call."""
+
+    def __init__(self):
+        self.calls = []
+
+    def converge(self, objects, dry_run=False):
+        self.calls.append([obj["kind"] for obj in objects])
+        stored = [dict(obj, metadata=dict(obj["metadata"], uid="u-1")) for obj in objects]
+        return [Change(obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"), None, obj)
+                for obj in stored]
+
+
+def _checksum(options):
+    client = _Written()
+    changes = SecretChecksum(client).converge(spoke.spoke_objects(options))
+    deployment = next(change.after for change in changes if change.kind == "Deployment")
+    return client.calls, deployment["spec"]["template"]["metadata"]["annotations"][CHECKSUM_ANNOTATION]
+
+
+def test_the_pod_template_carries_the_secrets_checksum():
+    calls, first = _checksum(OPTIONS)
+    assert calls[0][-1] == "Secret" and calls[1][0] == "Service"
+    assert first.startswith("hmac-sha256:") and _checksum(OPTIONS)[1] == first
+    rotated = spoke.SpokeOptions(**dict(vars(OPTIONS), hub_token="t0ken-2"))
+    assert _checksum(rotated)[1] != first

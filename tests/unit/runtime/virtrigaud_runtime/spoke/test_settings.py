@@ -36,3 +36,40 @@ def test_refused_by_name(variable, value):
     with pytest.raises(settings.SettingsError) as raised:
         settings.load(env)
     assert variable in str(raised.value) and "secret-canary" not in str(raised.value)
+
+
+def _settings_file(tmp_path, text):
+    path = tmp_path / "spoke.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_settings_file_under_the_environment(tmp_path):
+    path = _settings_file(tmp_path, "OVIM_AGENT_ID: from-file\nOVIM_CLUSTER_ID: c-file\nOVIM_REPORT_INTERVAL: 45\n"
+                                    "OVIM_METRICS_ENABLED: false\nOVIM_TEMPLATE_CATALOGUE: {base: img}\n")
+    env = {"OVIM_CONFIG_FILE": path, "OVIM_HUB_ENDPOINT": "https://hub:8443", "OVIM_PROVIDER_TYPE": "mock",
+           "OVIM_CLUSTER_ID": "c-env"}
+    current = settings.load(env)
+    assert (current.agent_id, current.cluster_id, current.report_interval) == ("from-file", "c-env", 45.0)
+    assert current.metrics_enabled is False and current.templates == {"base": "img"}
+    assert settings.load(dict(BASE, OVIM_CONFIG_FILE=_settings_file(tmp_path, "{}"))).agent_id == "a1"
+
+
+@pytest.mark.parametrize("text,named", [
+    ("OVIM_REPORT_INTERVAL: -5\n", "OVIM_REPORT_INTERVAL"), ("OVIM_REPORT_INTERVALL: 5\n", "OVIM_REPORT_INTERVALL"),
+    ("[1, 2]\n", "OVIM_CONFIG_FILE"), ("OVIM_AGENT_ID: [a]\n", "OVIM_AGENT_ID"), ("a: [\n", "OVIM_CONFIG_FILE"),
+])
+def test_settings_file_refused_by_name(tmp_path, text, named):
+    env = dict(BASE, OVIM_CONFIG_FILE=_settings_file(tmp_path, text))
+    if named == "OVIM_AGENT_ID":
+        del env["OVIM_AGENT_ID"]
+    with pytest.raises(settings.SettingsError) as raised:
+        settings.load(env)
+    assert str(raised.value).startswith(named) and "secret-canary" not in str(raised.value)
+    if named == "OVIM_REPORT_INTERVAL":
+        assert "set in OVIM_CONFIG_FILE=" in str(raised.value)
+
+
+def test_settings_file_missing():
+    with pytest.raises(settings.SettingsError, match="^OVIM_CONFIG_FILE=/nonexistent/x.yaml cannot be read"):
+        settings.load(dict(BASE, OVIM_CONFIG_FILE="/nonexistent/x.yaml"))
