@@ -176,6 +176,7 @@ stage_integration_mock() { rm -f "$VIRTRIGAUD_CACHE/mock-state.json"; integratio
 stage_integration_libvirt() {
     "$TESTBED/libvirtd.sh" start
     "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
+    "$TESTBED/imageserver.sh" start >/dev/null
     integration_leg libvirt
 }
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Optional
 
 from .errors import NotFoundError, PreconditionError, SpecError, UnsupportedError
+from .images import ImageSpec, PreparedImage
 from .providers import nics
 from .providers.base import Capabilities, ObservedNIC, ObservedVM, Snapshot
 from .spec import NetworkSpec, Placement, VMSpec
@@ -392,3 +393,22 @@ def plan_snapshot(
     action = Action("snapshot_create", name, None, "present",
                     {"description": description, "include_memory": include_memory})
     return Plan((action,), None, after)
+
+
+def plan_image(state: str, spec: ImageSpec, observed: Optional[PreparedImage]) -> Plan:
+    """Prepare a missing image, remove a present one; an image of that name already there counts as prepared.
+
+    Raises:
+        NotFoundError: a template to use does not exist (it cannot be made from nothing).
+    """
+    before = observed.to_dict() if observed else None
+    if state == "absent":
+        if observed is None:
+            return Plan((), None, None)
+        return Plan((Action("image_delete", spec.name, "present", "absent"),), before, None)
+    if observed is not None:
+        return Plan((), before, before)
+    if not spec.imports:
+        raise NotFoundError("the backend holds no template '%s'" % spec.template, option="template")
+    after = {"name": spec.name, "format": spec.format, "storage": spec.storage}
+    return Plan((Action("image_prepare", spec.name, None, "present", {"spec": spec}),), None, after)

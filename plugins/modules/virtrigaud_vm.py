@@ -276,6 +276,25 @@ options:
   image_ref:
     description: With O(provider_ref), an existing C(VMImage) to use instead of an inline one from O(image).
     type: str
+  image_on_missing:
+    description:
+      - What to do when the VM is created and the backend has no image named O(image).
+      - V(fail) refuses, naming O(image).
+      - V(prepare) prepares it first from O(image_source), as M(virtrigaud.core.virtrigaud_image) does (check mode
+        reports an C(image_prepare) change). Refused with O(provider_ref) (there, a C(VMImage)'s
+        C(prepare.onMissing) decides).
+    type: str
+    choices: [fail, prepare]
+    default: fail
+  image_source:
+    description: Where O(image_on_missing=prepare) takes the image from; see M(virtrigaud.core.virtrigaud_image).
+    type: dict
+    suboptions:
+      url: {description: An C(http://) or C(https://) URL., type: str}
+      path: {description: A file on the machine the module runs on., type: path}
+      checksum: {description: V(ALGORITHM:HEX)., type: str}
+      format: {description: The format to store it in., type: str, choices: [qcow2, raw, vmdk]}
+      storage: {description: The storage pool to put it in., type: str}
 seealso:
   - module: virtrigaud.core.virtrigaud_vm_info
   - module: virtrigaud.core.virtrigaud_vm_snapshot
@@ -364,6 +383,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+image_progress:
+  description: Progress lines of a long download made for O(image_on_missing=prepare), at most one each 10 seconds.
+  returned: when an image was prepared and its transfer took long
+  type: list
+  elements: str
 vm:
   description: The VM as observed after the run (before it, in check mode); null when absent.
   returned: always
@@ -422,7 +446,7 @@ resource:
   type: dict
 """
 
-from typing import Any
+from typing import Any, Optional
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import (
     group_spec,
@@ -433,9 +457,11 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import (
 )
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.executor import Executor
+from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer import Transfer
+from ansible_collections.virtrigaud.core.plugins.module_utils.images import IMAGE_FORMATS, parse_image
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vm_resource import run_resource
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
-from ansible_collections.virtrigaud.core.plugins.module_utils.planner import Policy, plan
+from ansible_collections.virtrigaud.core.plugins.module_utils.planner import Action, Policy, plan, plan_image
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import poll
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm, parse_vm_name
 
@@ -456,12 +482,19 @@ def resource_spec():
         "namespace": {"type": "str"},
         "class_ref": {"type": "str"},
         "image_ref": {"type": "str"},
+        "image_on_missing": {"type": "str", "default": "fail", "choices": ["fail", "prepare"]},
+        "image_source": {"type": "dict", "options": {
+            "url": {"type": "str"}, "path": {"type": "path"}, "checksum": {"type": "str"},
+            "format": {"type": "str", "choices": list(IMAGE_FORMATS)}, "storage": {"type": "str"}}},
     }
 
 
 def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
     if p["provider_ref"]:
+        if p["image_on_missing"] == "prepare" or p["image_source"]:
+            raise SpecError("a VMImage's prepare.onMissing decides this with provider_ref",
+                            option="image_source" if p["image_source"] else "image_on_missing")
         return run_resource(m, POWER_BY_STATE.get(p["state"]))
     policy = Policy(
         state=p["state"],
@@ -486,23 +519,34 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
                            POWER_BY_STATE.get(p["state"]))
 
     source = None
+    image_step = None
     if observed is None and desired is not None:
         if p["clone_from"]:
             source = provider.find(p["clone_from"])
         else:
-            provider.check_spec(desired)
+            image_step = missing_image(m, desired)
+            if image_step is None:
+                provider.check_spec(desired)
+            else:
+                provider.check_networks(desired)
     the_plan = plan(desired, observed, policy, provider.capabilities(), source)
     if desired is not None and the_plan.attaches_nics:
         provider.check_networks(desired)
 
     vm = observed
+    progress: list[str] = []
     if m.check_mode:
-        done = list(the_plan.actions)
+        done = [image_step] if image_step else []
+        done += list(the_plan.actions)
     else:
+        done = []
+        if image_step is not None:
+            provider.prepare_image(image_step.options["spec"], Transfer(progress.append))
+            done.append(image_step)
         executor = Executor(
             provider, m.deadline(), observed.id if observed else None, p["shutdown_timeout"], wait=p["wait"]
         )
-        done = executor.apply(the_plan)
+        done += executor.apply(the_plan)
         if done:
             vm = provider.describe(executor.vm_id) if executor.vm_id and p["state"] != "absent" else None
         if vm is not None and p["wait"] and p["wait_for_ip_address"] and vm.power_state == "On":
@@ -514,9 +558,28 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
         "vm": vm.to_dict() if vm else None,
         "power_cycled_for_update": the_plan.power_cycle,
     }
+    if progress:
+        result["image_progress"] = progress
     if m.diff_mode:
         result["diff"] = the_plan.diff
     return result
+
+
+def missing_image(m: VirtrigaudRun, desired: Any) -> Optional[Action]:
+    """The image_prepare step when the image is missing and may be prepared; None when nothing is to do."""
+    p = m.params
+    if p["image_source"] and p["image_on_missing"] != "prepare":
+        raise SpecError("is used only with image_on_missing=prepare", option="image_source")
+    if not desired.image or p["image_on_missing"] != "prepare":
+        return None
+    try:
+        spec = parse_image(dict(p["image_source"] or {}, name=desired.image))
+    except SpecError as err:
+        err.option = "image" if err.option == "name" else "image_source.%s" % err.option
+        raise
+    if m.provider.find_image(spec) is not None:
+        return None
+    return plan_image("present", spec, None).actions[0]
 
 
 def wait_for_ip(provider, vm_id, deadline):

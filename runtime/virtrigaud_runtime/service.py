@@ -20,6 +20,8 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
+from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer import Transfer
+from ansible_collections.virtrigaud.core.plugins.module_utils.images import parse_vmimage
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import parse_snapshot_name
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import (
     PowerOp,
@@ -40,9 +42,8 @@ from .throttle import Throttle
 from .watch import Verdict
 
 TASK_SECONDS = 1800.0
-UNIMPLEMENTED = ("HardwareUpgrade", "ImagePrepare", "ExportDisk", "ImportDisk", "GetDiskInfo")
-UNSERVED_CLAIMS = ("supports_image_import", "supports_disk_export", "supports_disk_import",
-                   "supports_export_compression")
+UNIMPLEMENTED = ("HardwareUpgrade", "ExportDisk", "ImportDisk", "GetDiskInfo")
+UNSERVED_CLAIMS = ("supports_disk_export", "supports_disk_import", "supports_export_compression")
 # Polled often and change nothing: logged at debug level, so a busy manager does not flood the log.
 READS = ("Validate", "Describe", "TaskStatus", "GetCapabilities", "ListVMs")
 # What a request becomes when its bytes are no protobuf message (grpc takes None for a failed parse).
@@ -216,6 +217,24 @@ class ProviderService:
         if change:
             self._finish(self.provider.reconfigure(vm_id, change))
         return {"target_vm_id": vm_id}
+
+    def ImagePrepare(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+        """Synchronous, so the answer carries no task: upstream's manager takes an empty task as done."""
+        spec = parse_vmimage(request.image_json, request.target_name, request.storage_hint)
+        if spec.imports and not self.provider.capabilities().supports_image_import:
+            raise errors.UnsupportedError("the %s backend does not import images" % self.provider.type_name,
+                                          option="image_json.source")
+        with self._names.hold("image:" + spec.name):
+            image = self.provider.find_image(spec)
+            if image is None:
+                if not spec.imports:
+                    raise errors.NotFoundError("the backend holds no template '%s'" % spec.template,
+                                               option="image_json.source")
+                image = self.provider.prepare_image(spec, Transfer(self._progress))
+        return {"prepared_image_id": image.id, "prepared_image_path": image.path}
+
+    def _progress(self, line: str) -> None:
+        self.log.info("image", extra=fields(progress=line))
 
     def GetCapabilities(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name,unused-argument
         # The RPCs this runtime does not serve cannot be claimed, whatever the backend could do.

@@ -180,7 +180,17 @@ CASES = [
     ("clone-no-source", "Clone", {"target_name": "copy-1"}, MISSING, "source_vm_id"),
     ("hardware-upgrade", "HardwareUpgrade", {"id": TARGET, "target_version": 21}, grpc.StatusCode.UNIMPLEMENTED,
      "not implemented"),
-    ("image-prepare", "ImagePrepare", {}, grpc.StatusCode.UNIMPLEMENTED, "not implemented"),
+    ("image-prepare-empty", "ImagePrepare", {}, INVALID, "image_json"),
+    ("image-prepare-not-json", "ImagePrepare", {"image_json": "{x", "target_name": "i"}, INVALID, "image_json"),
+    ("image-prepare-name-path", "ImagePrepare",
+     {"image_json": '{"source": {"http": {"url": "http://127.0.0.1:1/x"}}}', "target_name": "../x"}, INVALID,
+     "target_name"),
+    ("image-prepare-ftp", "ImagePrepare",
+     {"image_json": '{"source": {"libvirt": {"url": "ftp://h/x"}}}', "target_name": "i"}, INVALID,
+     "image_json.source.libvirt.url"),
+    ("image-prepare-registry", "ImagePrepare",
+     {"image_json": '{"source": {"registry": {"image": "a/b:1"}}}', "target_name": "i"}, INVALID,
+     "image_json.source.registry"),
 ]
 
 # Bytes no protobuf parser accepts, and a method the service does not have.

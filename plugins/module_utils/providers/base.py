@@ -15,10 +15,14 @@ import enum
 import functools
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, TypeVar
 
-from ..errors import VirtrigaudError
+from ..errors import UnsupportedError, VirtrigaudError
+from ..images import ImageSpec, PreparedImage
 from ..spec import DiskSpec, NetworkSpec, Placement, VMSpec
+
+if TYPE_CHECKING:  # pragma: no cover - typing only: the transfer does I/O, the contract does not
+    from ..image_transfer import Transfer
 
 T = TypeVar("T")
 
@@ -401,3 +405,28 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def clone(self, source_id: str, target_name: str, linked: bool = False) -> tuple[str, TaskRef]:
         """Copy a VM (powered off) under a new name, fully or as a linked clone; return the new id."""
+
+    # Images (VMImage, ImagePrepare).  Backends that import images say so with Capabilities.supports_image_import.
+
+    def find_image(self, spec: ImageSpec) -> Optional[PreparedImage]:
+        """The image ``spec`` names, as the backend holds it, or None.
+
+        Raises:
+            UnsupportedError: the backend keeps no images this collection can find.
+        """
+        raise UnsupportedError("the %s backend keeps no images this collection can find" % self.type_name,
+                               option=spec.source_option)
+
+    def prepare_image(self, spec: ImageSpec, transfer: "Transfer") -> PreparedImage:
+        """Bring the image onto the backend (``transfer`` fetches its bytes); an image already there is returned
+        as it is.
+
+        Raises:
+            UnsupportedError: the backend cannot import images, naming the source option.
+            PreconditionError: the checksum does not match; nothing is left behind.
+        """
+        raise UnsupportedError("the %s backend cannot import images" % self.type_name, option=spec.source_option)
+
+    def delete_image(self, image: PreparedImage) -> None:
+        """Remove an image this collection prepared; a missing one is a success."""
+        raise UnsupportedError("the %s backend cannot remove images" % self.type_name, option="state")

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Optional, cast
 
 from ..errors import ConflictError, NotFoundError, PreconditionError, SpecError, UnavailableError
+from ..image_transfer import Transfer
+from ..images import ImageSpec, PreparedImage
 from ..spec import NetworkSpec, Placement, VMSpec
 from . import nics
 from .base import (
@@ -236,6 +238,30 @@ class MockProvider(Provider):
             copy["nics"] = [dict(n, mac_address=_mac(vm_id, i)) for i, n in enumerate(copy["nics"])]
             state["vms"][vm_id] = copy
         return vm_id, _DONE
+
+    def find_image(self, spec: ImageSpec) -> Optional[PreparedImage]:
+        """A template counts as held unless its name starts with ``missing``; imported images are recorded."""
+        if spec.template:
+            return None if spec.template.startswith(MISSING_PREFIX) else PreparedImage(spec.name, spec.template)
+        with self._state() as state:
+            record = state.get("images", {}).get(spec.name)
+        return PreparedImage(**record) if record else None
+
+    def prepare_image(self, spec: ImageSpec, transfer: Transfer) -> PreparedImage:
+        existing = self.find_image(spec)
+        if existing is not None:
+            return existing
+        local = transfer.fetch(spec)
+        transfer.discard(local)
+        image = PreparedImage(spec.name, spec.name, "mock://images/" + spec.name, local.format, local.size_bytes,
+                              spec.storage or "mock")
+        with self._state(write=True) as state:
+            state.setdefault("images", {})[spec.name] = image.to_dict()
+        return image
+
+    def delete_image(self, image: PreparedImage) -> None:
+        with self._state(write=True) as state:
+            state.setdefault("images", {}).pop(image.name, None)
 
 
 def _saved(record: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,8 @@ from ...errors import (
     SpecError,
     VirtrigaudError,
 )
+from ...image_transfer import Transfer
+from ...images import ImageSpec, PreparedImage
 from ...resilience import Deadline
 from ...spec import GIB, NetworkSpec, Placement, VMSpec
 from ..base import (
@@ -47,7 +49,7 @@ from ..base import (
     backend_call,
     usable_ip,
 )
-from . import snapshots
+from . import images, snapshots
 from . import translate as dx
 from .client import LibvirtClient, libvirt
 from .cloudinit import needs_seed, seed_iso, upload_seed
@@ -151,6 +153,7 @@ class LibvirtProvider(Provider):
             supports_snapshots=True,
             supports_memory_snapshots=True,
             supports_linked_clones=True,
+            supports_image_import=True,
             supported_disk_types=("qcow2", "raw"),
             supported_network_types=("network", "bridge"),
             # A static address rides on the cloud-init seed, which the guest reads once: it cannot change.
@@ -455,3 +458,17 @@ class LibvirtProvider(Provider):
                 if mac and usable_ip(ip):
                     found[mac] = found.get(mac, ()) + (ip,)
         return found
+
+    # images
+
+    @backend_call("find image")
+    def find_image(self, spec: ImageSpec) -> Optional[PreparedImage]:
+        return images.find_image(self.storage, spec)
+
+    @backend_call("prepare image")
+    def prepare_image(self, spec: ImageSpec, transfer: Transfer) -> PreparedImage:
+        return images.prepare_image(self.storage, spec, transfer)
+
+    @backend_call("delete image")
+    def delete_image(self, image: PreparedImage) -> None:
+        images.delete_image(self.storage, image)

@@ -415,6 +415,11 @@ def volume_format(xml: str) -> str:
     return node.get("type", "raw") if node is not None else "raw"
 
 
+def backing_path(xml: str) -> str:
+    """The path of the file a volume reads from, "" for a volume that has none."""
+    return ET.fromstring(xml).findtext("backingStore/path", "") or ""
+
+
 def pool_path(xml: str) -> str:
     return ET.fromstring(xml).findtext("target/path", "")
 

@@ -23,6 +23,7 @@ from ...errors import (
     UnsupportedError,
     VirtrigaudError,
 )
+from ...images import ImageSpec, PreparedImage
 from ...resilience import Deadline
 from ...spec import GIB, DiskSpec, NetworkSpec, VMSpec
 from ..base import (
@@ -148,6 +149,15 @@ class VsphereProvider(Provider):
         return found
 
     # the contract
+
+    @backend_call("find image")
+    def find_image(self, spec: ImageSpec) -> Optional[PreparedImage]:
+        """A template by name; OVA/OVF import (ImportVApp) is not done, so this backend imports nothing."""
+        if not spec.template:
+            raise UnsupportedError("the vsphere backend keeps images only as templates", option="template")
+        if self._named(vim.VirtualMachine, spec.template, "template", templates=True) is None:
+            return None
+        return PreparedImage(spec.name, spec.template, format="template")
 
     @backend_call("validate")
     def validate(self) -> None:

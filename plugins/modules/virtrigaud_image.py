@@ -1,0 +1,203 @@
+#!/usr/bin/python
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: virtrigaud_image
+short_description: Prepare a VM image on a VirtualMachine provider, as VirtRigaud's VMImage does
+version_added: 0.2.0
+description:
+  - Brings an image onto a backend under a name, once; a VM's O(virtrigaud.core.virtrigaud_vm#module:image) then
+    names it.
+  - With libvirt, the image is downloaded (or read from a file) where the module runs, verified against its
+    checksum, converted with C(qemu-img) when asked, and uploaded into a storage pool as a volume named O(name).
+  - An interrupted download is resumed with an HTTP byte range, by the next attempt (see O(retries)) or by the
+    next run. A file that fails its checksum is removed, and no volume is made.
+  - With Proxmox VE and vSphere, O(template) names a template the backend holds already; the module reports it
+    and changes nothing. Importing from O(url) or O(path) is refused by name on every backend whose capabilities
+    do not include image import (C(supports_image_import)).
+  - The same code answers the ImagePrepare call of the collection's provider runtime.
+author:
+  - virtrigaud.core contributors (@virtrigaud)
+extends_documentation_fragment:
+  - virtrigaud.core.connection
+  - virtrigaud.core.kubernetes
+  - virtrigaud.core.kubernetes.unused
+  - virtrigaud.core.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+    description: When run twice with the same options, the second run reports no change.
+options:
+  name:
+    description:
+      - The image's name on the backend; with libvirt, the volume's name, such as V(debian-12.qcow2).
+      - An image of that name already there counts as prepared, whatever its source was.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) prepares the image unless it is there.
+      - V(absent) removes it. With libvirt, an image that a VM's disk reads from is refused.
+    type: str
+    choices: [present, absent]
+    default: present
+  url:
+    description: An C(http://) or C(https://) URL to download the image from.
+    type: str
+  path:
+    description: A file on the machine the module runs on.
+    type: path
+  template:
+    description:
+      - A template the backend holds already, by name (or, with Proxmox VE, by VMID).
+    type: str
+  checksum:
+    description:
+      - The image's checksum as V(ALGORITHM:HEX), ALGORITHM one of V(md5), V(sha1), V(sha256), V(sha512), as
+        M(ansible.builtin.get_url) takes it. It is checked on the bytes fetched, before any conversion.
+    type: str
+  format:
+    description:
+      - The format to store the image in; converted with C(qemu-img) (Debian package C(qemu-utils)) when the
+        source's format differs. Unset keeps the source's format.
+    type: str
+    choices: [qcow2, raw, vmdk]
+  storage:
+    description: The storage pool (libvirt) to put the image in; defaults to the provider's default datastore.
+    type: str
+  retries:
+    description: How often an interrupted download is resumed within this run, from 0 to 10.
+    type: int
+    default: 3
+  download_dir:
+    description:
+      - Where downloads are kept until they are complete, so a later run resumes them. Defaults to
+        C(virtrigaud-images) in the system's temporary folder.
+    type: path
+seealso:
+  - module: virtrigaud.core.virtrigaud_vm
+"""
+
+EXAMPLES = r"""
+- name: Debian's cloud image, verified, in the default pool
+  virtrigaud.core.virtrigaud_image:
+    provider_type: libvirt
+    uri: qemu:///system
+    name: debian-12.qcow2
+    url: https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-generic-amd64.qcow2
+    checksum: "sha512:{{ debian_sha512 }}"
+
+- name: A raw image stored as qcow2
+  virtrigaud.core.virtrigaud_image:
+    name: appliance.qcow2
+    path: /srv/images/appliance.img
+    format: qcow2
+
+- name: A Proxmox VE template, checked for
+  virtrigaud.core.virtrigaud_image:
+    provider_type: proxmox
+    name: ubuntu
+    template: "9000"
+"""
+
+RETURN = r"""
+image:
+  description: The image after the run (before it, in check mode); null when absent.
+  returned: always
+  type: dict
+  sample: {name: debian-12.qcow2, id: debian-12.qcow2, path: /var/lib/libvirt/images/debian-12.qcow2,
+           format: qcow2, size_bytes: 2147483648, storage: default}
+transfer:
+  description: What was fetched, when the run fetched bytes; RV(transfer.resumed_from) is where an interrupted download
+    went on from.
+  returned: when an image was fetched
+  type: dict
+  contains:
+    size_bytes: {description: The size of the file imported., type: int, returned: always}
+    format: {description: The format imported., type: str, returned: always}
+    resumed_from: {description: The byte the download went on from; 0 for a whole download., type: int,
+                   returned: always}
+    converted_from: {description: The source's format when it was converted; null otherwise., type: str,
+                     returned: always}
+  sample: {size_bytes: 356515840, format: qcow2, resumed_from: 0, converted_from: null}
+progress:
+  description: Progress lines of a long download, at most one each 10 seconds.
+  returned: always
+  type: list
+  elements: str
+changes:
+  description: The actions taken (predicted, in check mode).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{action: image_prepare, target: debian-12.qcow2, old: null, new: present}]
+"""
+
+from typing import Any
+
+from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import UnsupportedError
+from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer import Transfer
+from ansible_collections.virtrigaud.core.plugins.module_utils.images import IMAGE_FORMATS, parse_image
+from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
+from ansible_collections.virtrigaud.core.plugins.module_utils.planner import plan_image
+
+
+def run(m: VirtrigaudRun) -> dict[str, Any]:
+    p = m.params
+    spec = parse_image(p)
+    if spec.imports and p["state"] == "present" and not m.provider.capabilities().supports_image_import:
+        raise UnsupportedError("the %s backend does not import images; name one it holds with template"
+                               % m.provider.type_name, option=spec.source_option)
+    observed = m.provider.find_image(spec)
+    the_plan = plan_image(p["state"], spec, observed)
+    image = observed.to_dict() if observed else None
+    result: dict[str, Any] = {"changed": the_plan.changed, "changes": [a.to_dict() for a in the_plan.actions],
+                              "progress": []}
+    if the_plan.changed and not m.check_mode:
+        if observed is not None:
+            m.provider.delete_image(observed)
+            image = None
+        else:
+            transfer = Transfer(result["progress"].append, p["download_dir"])
+            image = m.provider.prepare_image(spec, transfer).to_dict()
+            if transfer.fetched is not None:
+                result["transfer"] = transfer.fetched.report()
+    result["image"] = image
+    if m.diff_mode:
+        result["diff"] = the_plan.diff
+    return result
+
+
+OPTION_RULES: dict[str, Any] = {"mutually_exclusive": [["url", "path", "template"]]}
+
+
+def argument_spec() -> dict[str, Any]:
+    return {
+        **group_spec(),
+        "name": {"type": "str", "required": True},
+        "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+        "url": {"type": "str"},
+        "path": {"type": "path"},
+        "template": {"type": "str"},
+        "checksum": {"type": "str"},
+        "format": {"type": "str", "choices": list(IMAGE_FORMATS)},
+        "storage": {"type": "str"},
+        "retries": {"type": "int", "default": 3},
+        "download_dir": {"type": "path"},
+    }
+
+
+def main() -> None:
+    VirtrigaudModule(argument_spec(), supports_check_mode=True, **OPTION_RULES).execute(run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+# Copyright: virtrigaud.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The local half of a transfer: verify, detect, convert, report progress (downloads run in integration)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import pytest
+
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import PreconditionError
+from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer import Progress, Transfer, detect_format
+from ansible_collections.virtrigaud.core.plugins.module_utils.images import Checksum, ImageSpec
+
+RAW = b"\1" * 4096
+
+
+def test_formats_are_read_from_the_header(tmp_path):
+    for head, fmt in ((b"QFI\xfb", "qcow2"), (b"KDMV", "vmdk"), (b"\0\0\0\0", "raw")):
+        path = tmp_path / fmt
+        path.write_bytes(head + b"\0" * 60)
+        assert detect_format(str(path)) == fmt
+
+
+def test_a_bad_checksum_keeps_the_source_file_but_fails(tmp_path):
+    source = tmp_path / "disk.img"
+    source.write_bytes(RAW)
+    spec = ImageSpec("x", path=str(source), checksum=Checksum("sha1", "0" * 40))
+    with pytest.raises(PreconditionError) as err:
+        Transfer(lambda line: None, str(tmp_path / "work")).fetch(spec)
+    assert err.value.option == "checksum" and source.exists()
+
+
+@pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img is not installed")
+def test_conversion_makes_a_temporary_file_in_the_asked_format(tmp_path):
+    source = tmp_path / "disk.img"
+    source.write_bytes(RAW)
+    transfer = Transfer(lambda line: None, str(tmp_path / "work"))
+    spec = ImageSpec("x", path=str(source), checksum=Checksum("sha256", hashlib.sha256(RAW).hexdigest()),
+                     format="qcow2")
+    local = transfer.fetch(spec)
+    assert (local.format, local.converted_from, local.temporary) == ("qcow2", "raw", True)
+    assert detect_format(local.path) == "qcow2"
+    transfer.discard(local)
+    assert not list((tmp_path / "work").iterdir()) and source.exists()
+
+
+def test_progress_speaks_at_most_once_an_interval_and_at_the_end():
+    now = [0.0]
+    lines: list[str] = []
+    progress = Progress(lines.append, "downloading u", interval=10, clock=lambda: now[0])
+    for second in range(1, 26):
+        now[0] = float(second)
+        progress.update(second * 1024 * 1024, 25 * 1024 * 1024)
+    progress.update(25 * 1024 * 1024, 25 * 1024 * 1024, final=True)
+    assert len(lines) == 3 and lines[-1].startswith("downloading u: 25.0 MiB of 25.0 MiB (100%)")
+
+
+def test_a_short_transfer_says_nothing():
+    lines: list[str] = []
+    progress = Progress(lines.append, "downloading u", interval=10, clock=lambda: 0.0)
+    progress.update(10, 10, final=True)
+    assert not lines
