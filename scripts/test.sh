@@ -132,7 +132,10 @@ stage_runtime() {
     (cd "$COLLECTION" && RUNTIME_PKI="$VIRTRIGAUD_CACHE/runtime-pki" PYTHONPATH="$TREE:$COLLECTION/runtime" \
         "$PYTHON" -m pytest -q -p no:cacheprovider tests/runtime tests/conformance)
     scratch="$(mktemp -d)"
-    conformance_backend mock mock "mock://$scratch/state.json" -e image=base -e load_clients=8 -e load_seconds=3
+    # A local file for the ImagePrepare step: the runtime reads it where it runs, as upstream's libvirt path.
+    truncate -s 1M "$scratch/conformance-image.raw"
+    conformance_backend mock mock "mock://$scratch/state.json" -e image=base -e load_clients=8 -e load_seconds=3 \
+        -e "{\"image_source\": {\"source\": {\"libvirt\": {\"path\": \"$scratch/conformance-image.raw\"}}}}"
     rm -rf "$scratch"
 }
 
