@@ -15,10 +15,13 @@ import enum
 import functools
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, TypeVar
 
-from ..errors import VirtrigaudError
+from ..errors import UnsupportedError, VirtrigaudError
 from ..spec import DiskSpec, NetworkSpec, Placement, VMSpec
+
+if TYPE_CHECKING:  # discovery's dataclasses use Capabilities, defined here
+    from .discovery import Discovery
 
 T = TypeVar("T")
 
@@ -313,6 +316,14 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def capabilities(self) -> Capabilities:
         """What this backend supports."""
+
+    def discover(self) -> "Discovery":
+        """What the backend offers, read live in bulk: networks, storage, hosts, instance types, images, features.
+
+        Raises:
+            UnsupportedError: the backend has no discovery, naming ``discover``.
+        """
+        raise UnsupportedError("the %s provider cannot discover what it offers" % self.type_name, option="discover")
 
     @abc.abstractmethod
     def describe(self, vm_id: str) -> Optional[ObservedVM]:

@@ -32,6 +32,7 @@ from ...errors import (
 )
 from ...resilience import Deadline
 from ...spec import GIB, NetworkSpec, Placement, VMSpec
+from ..discovery import Discovery
 from ..base import (
     Capabilities,
     ObservedDisk,
@@ -51,6 +52,7 @@ from . import snapshots
 from . import translate as dx
 from .client import LibvirtClient, libvirt
 from .cloudinit import needs_seed, seed_iso, upload_seed
+from .discovery import discover as discover_host
 from .interfaces import change_nics, nic_plans, random_mac
 from .storage import Storage, gib
 
@@ -157,6 +159,10 @@ class LibvirtProvider(Provider):
             nic_changes={"set_network": "live", "set_mac_address": "live", "remove_network": "live"},
             supports_secure_boot=self._has_secure_boot_firmware(),
         )
+
+    @backend_call("discover")
+    def discover(self) -> Discovery:
+        return discover_host(self.client, dict(self.config.options), self.capabilities())
 
     def _has_secure_boot_firmware(self) -> bool:
         """Whether the host offers a secure-boot UEFI build (an OVMF ``secboot`` image) for q35 machines."""
