@@ -206,16 +206,27 @@ stage_integration_remote() {
 
 # A real kube-apiserver on etcd, fresh for each run; Providers of type libvirt
 # are probed against the real libvirtd, directly and through the runtime.
+# vcsim and the fake PVE (with the routes beyond the schema subset, for its
+# bridges) are there for MachineProvider discovery, with the canary as password.
 start_kube() {
+    local started=$SECONDS
     "$TESTBED/kube.sh" restart
     start_runtime "$1"
+    echo "  kube-apiserver and runtime up in $((SECONDS - started)) s"
+    started=$SECONDS
+    start_vcsim "$1"
+    PVEFAKE_ANCHOR_ROUTES=1 start_pvefake "$1"
+    echo "  vcsim and the fake PVE up in $((SECONDS - started)) s"
 }
 
 stage_integration_kubernetes() {
     "$TESTBED/libvirtd.sh" start
-    VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-kubernetes}" integration_leg kubernetes start_kube
+    VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-kubernetes}" integration_leg kubernetes start_kube || {
+        "$TESTBED/vcsim.sh" stop; "$TESTBED/pvefake.sh" stop; return 1; }
     "$TESTBED/kube.sh" stop
     "$TESTBED/runtime.sh" stop
+    "$TESTBED/vcsim.sh" stop
+    "$TESTBED/pvefake.sh" stop
 }
 
 # KubeVirt: the kube-apiserver with KubeVirt's CRDs and admission rules, and the stand-in for its controllers

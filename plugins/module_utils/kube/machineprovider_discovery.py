@@ -31,6 +31,8 @@ _DISTRIBUTIONS = {
     "talos": "linux", "alpine": "linux", "windows": "windows", "freebsd": "freebsd",
 }
 _VERSION = re.compile(r"^v?(\d+(?:[.]\d+)*)")
+# A distribution's name, alone or with its version attached (rocky9, debian.12).
+_WORD = re.compile(r"^(%s)[.]?(\d[\w.]*)?$" % "|".join(sorted(_DISTRIBUTIONS, key=len, reverse=True)))
 
 
 @dataclass(frozen=True)
@@ -113,10 +115,11 @@ def discovered_spec(found: Discovery, provider_name: str, extra_types: Sequence[
 
 
 def machine_class(kind: InstanceType, provider_name: str) -> dict[str, Any]:
-    """A size as the CRD's embedded MachineClass."""
+    """A size as the CRD's embedded MachineClass; its name is the displayName, as the schema keeps no field of an
+    embedded metadata (the API server prunes them)."""
     memory = "%dGi" % (kind.memory_mib // MIB_PER_GIB) if kind.memory_mib % MIB_PER_GIB == 0 else \
         "%dMi" % kind.memory_mib
-    return {"apiVersion": API_VERSION, "kind": "MachineClass", "metadata": {"name": kind.name},
+    return {"apiVersion": API_VERSION, "kind": "MachineClass",
             "spec": {"category": "general", "cpu": {"cores": kind.cpus}, "memory": {"quantity": memory},
                      "default": False, "enabled": True, "machineProviders": [provider_name],
                      "displayName": kind.name}}
@@ -126,11 +129,12 @@ def os_of(name: str) -> tuple[str, str, str]:
     """(family, distribution, version) as an image's name tells them; "unknown" for what it does not."""
     words = [word for word in re.split(r"[-_/:\s]+", name.lower()) if word]
     for index, word in enumerate(words):
-        base = word.split(".")[0]
-        if base in _DISTRIBUTIONS:
-            rest = word[len(base):].lstrip(".") or (words[index + 1] if index + 1 < len(words) else "")
-            version = _VERSION.match(rest)
-            return _DISTRIBUTIONS[base], base, version.group(1) if version else "unknown"
+        matched = _WORD.match(word)
+        if matched is None:
+            continue
+        rest = matched.group(2) or (words[index + 1] if index + 1 < len(words) else "")
+        version = _VERSION.match(rest)
+        return _DISTRIBUTIONS[matched.group(1)], matched.group(1), version.group(1) if version else "unknown"
     return "unknown", "unknown", "unknown"
 
 

@@ -147,10 +147,15 @@ def _available(found: Discovery, spec: Mapping[str, Any]) -> dict[str, Any]:
         "zones": list(spec.get("zones") or []),
         "storageTypes": [storage.name for storage in found.storages],
         "machineClasses": sorted({kind.name for kind in found.instance_types}
-                                 | {(item.get("metadata") or {}).get("name", "") for item in classes} - {""}),
+                                 | {class_name(item) for item in classes} - {""}),
         "images": images,
     }
     return {key: value for key, value in available.items() if value}
+
+
+def class_name(item: Mapping[str, Any]) -> str:
+    """A machine class's name: its displayName, as the API server keeps no field of its metadata."""
+    return str((item.get("spec") or {}).get("displayName") or (item.get("metadata") or {}).get("name") or "")
 
 
 def _quota(found: Discovery, vms: tuple[ObservedVM, ...], spec: Mapping[str, Any]) -> dict[str, Any]:
