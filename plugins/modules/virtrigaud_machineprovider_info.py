@@ -90,8 +90,10 @@ probe:
       description: Whether C(virtrigaud_machineprovider) with C(update_status=true) would rewrite the stored status.
       type: bool
       returned: always
-    discovery: {description: "What the backend reported (as C(discovery) of virtrigaud_machineprovider); null when the probe failed.",
-                type: dict, returned: always}
+    discovery:
+      description: What the backend reported, as C(discovery) of virtrigaud_machineprovider; null when it failed.
+      type: dict
+      returned: always
 """
 
 import datetime

@@ -12,8 +12,15 @@ from typing import Any, Callable, Optional
 from ... import errors
 from ...kube.resources import Kind
 from ..base import Capabilities
-from ..discovery import DiscoveredHost, DiscoveredImage, DiscoveredNetwork, DiscoveredStorage, Discovery, \
-    InstanceType, architecture_of
+from ..discovery import (
+    DiscoveredHost,
+    DiscoveredImage,
+    DiscoveredNetwork,
+    DiscoveredStorage,
+    Discovery,
+    InstanceType,
+    architecture_of,
+)
 from . import client as api
 from .translate import mib
 

@@ -28,9 +28,9 @@ from ..base import (
     TaskRef,
     TaskStatus,
 )
+from ..discovery import Discovery
 from . import client as api
 from . import translate as kv
-from ..discovery import Discovery
 from .discovery import discover as discover_cluster
 
 _DONE = TaskRef()

@@ -10,8 +10,15 @@ from typing import Any, Optional
 from xml.etree import ElementTree
 
 from ..base import Capabilities
-from ..discovery import DiscoveredHost, DiscoveredImage, DiscoveredNetwork, DiscoveredStorage, Discovery, \
-    architecture_of, gib_of
+from ..discovery import (
+    DiscoveredHost,
+    DiscoveredImage,
+    DiscoveredNetwork,
+    DiscoveredStorage,
+    Discovery,
+    architecture_of,
+    gib_of,
+)
 from .client import LibvirtClient, libvirt
 from .storage import DEFAULT_POOL
 
@@ -77,7 +84,7 @@ def _used_memory_mib(conn: Any, total_mib: int) -> Optional[int]:
 
 def _images(conn: Any, pools: list[Any]) -> tuple[DiscoveredImage, ...]:
     """Volumes of active pools that no domain's disk uses: base images, and templates' disks."""
-    used = set()
+    used: set[str] = set()
     for domain in conn.listAllDomains(0):
         for source in ElementTree.fromstring(domain.XMLDesc(0)).iter("source"):
             used.update(filter(None, (source.get("file"), source.get("dev"))))

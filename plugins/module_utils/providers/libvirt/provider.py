@@ -32,7 +32,6 @@ from ...errors import (
 )
 from ...resilience import Deadline
 from ...spec import GIB, NetworkSpec, Placement, VMSpec
-from ..discovery import Discovery
 from ..base import (
     Capabilities,
     ObservedDisk,
@@ -48,6 +47,7 @@ from ..base import (
     backend_call,
     usable_ip,
 )
+from ..discovery import Discovery
 from . import snapshots
 from . import translate as dx
 from .client import LibvirtClient, libvirt

@@ -28,9 +28,9 @@ from ..base import (
     TaskRef,
     TaskStatus,
 )
+from ..discovery import Discovery
 from . import cloudinit, storage
 from . import translate as pve
-from ..discovery import Discovery
 from .client import Session, task_failure
 from .discovery import discover as discover_cluster
 

@@ -14,7 +14,7 @@ from . import client
 try:
     from pyVmomi import vim
 except ImportError:  # pragma: no cover - client.connect reports it
-    vim = None
+    vim = None  # type: ignore[assignment]  # unused without pyVmomi
 
 _HOST_PROPERTIES = ("name", "summary.hardware.numCpuThreads", "summary.hardware.memorySize",
                     "summary.quickStats.overallMemoryUsage")

@@ -40,8 +40,8 @@ from ..base import (
 )
 from ..discovery import Discovery
 from . import client
-from .discovery import discover as discover_vcenter
 from . import translate as vs
+from .discovery import discover as discover_vcenter
 from .translate import EXTRA_PREFIX, VM_PROPERTIES
 
 try:

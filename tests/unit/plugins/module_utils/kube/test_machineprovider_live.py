@@ -16,7 +16,13 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.kube.schema_check 
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vitistack_schema import SPEC_SCHEMA
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import Capabilities, ObservedVM
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.discovery import (
-    DiscoveredHost, DiscoveredImage, DiscoveredNetwork, DiscoveredStorage, Discovery, InstanceType)
+    DiscoveredHost,
+    DiscoveredImage,
+    DiscoveredNetwork,
+    DiscoveredStorage,
+    Discovery,
+    InstanceType,
+)
 
 DISCOVERY = Discovery(
     networks=(DiscoveredNetwork("default", "network", "192.168.122.0/24"), DiscoveredNetwork("br0", "bridge")),
