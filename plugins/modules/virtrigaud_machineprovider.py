@@ -153,7 +153,7 @@ options:
     elements: dict
   update_status:
     description:
-      - Write the status subresource from a live probe: C(phase) (V(Ready), V(Failed) when the backend answers but
+      - Write the status subresource from a live probe, with C(phase) (V(Ready), V(Failed) when the backend answers but
         refuses the credentials or a listing, V(Offline) when it cannot be reached), the conditions C(Reachable),
         C(Authenticated) and C(Ready) (each keeps its C(lastTransitionTime) while its status holds),
         C(health), C(availableResources), C(quota) from the backend's hosts and storage, C(activeMachines) (the VMs
