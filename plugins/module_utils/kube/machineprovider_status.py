@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import datetime
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from .. import errors
@@ -29,18 +29,19 @@ _KUBE_OPTIONS = tuple(str(setting.option) for setting in KUBERNETES)
 
 @dataclass(frozen=True)
 class Probe:
-    """What one live check found: ``authenticated`` is None when the backend was not reached."""
+    """What one live check found: ``authenticated`` is None when the backend was not reached; ``vms`` is None
+    when they could not be listed."""
 
     reachable: bool
     authenticated: Optional[bool]
     response_ms: int
     message: str = ""
     discovery: Optional[Discovery] = None
-    vms: tuple[ObservedVM, ...] = field(default_factory=tuple)
+    vms: Optional[tuple[ObservedVM, ...]] = None
 
     @property
     def ready(self) -> bool:
-        return self.reachable and bool(self.authenticated) and self.discovery is not None
+        return self.reachable and bool(self.authenticated) and self.discovery is not None and self.vms is not None
 
 
 def connection_for(provider_type: str, params: Mapping[str, Any], environ: Mapping[str, str]) -> Connection:
@@ -74,13 +75,18 @@ def probe(provider: Provider) -> Probe:
     response_ms = elapsed()
     try:
         found = provider.discover()
-        vms = tuple(provider.inventory())
     except (errors.SpecError, errors.MissingDependency):
         raise
     except (errors.AuthenticationError, errors.PermissionDeniedError) as err:
         return Probe(True, False, response_ms, err.message)
     except errors.VirtrigaudError as err:
         return Probe(True, True, response_ms, err.message)
+    try:
+        vms = tuple(provider.inventory())
+    except (errors.SpecError, errors.MissingDependency):
+        raise
+    except errors.VirtrigaudError as err:
+        return Probe(True, True, response_ms, err.message, found)
     return Probe(True, True, response_ms, "", found, vms)
 
 
@@ -108,10 +114,11 @@ def status_of(found: Probe, spec: Mapping[str, Any], previous: Optional[Mapping[
     }
     if found.discovery is not None:
         status["availableResources"] = _available(found.discovery, spec)
+        status["providerStatus"] = {"hosts": str(len(found.discovery.hosts))}
+    if found.discovery is not None and found.vms is not None:
         status["quota"] = _quota(found.discovery, found.vms, spec)
         status["activeMachines"] = len(found.vms)
-        status["providerStatus"] = {"vms.running": str(sum(1 for vm in found.vms if vm.power_state == "On")),
-                                    "hosts": str(len(found.discovery.hosts))}
+        status["providerStatus"]["vms.running"] = str(sum(1 for vm in found.vms if vm.power_state == "On"))
     elif previous and previous.get("activeMachines") is not None:
         status["activeMachines"] = previous["activeMachines"]
     return status
