@@ -205,9 +205,10 @@ stage_integration_remote() {
 }
 
 # A real kube-apiserver on etcd, fresh for each run; Providers of type libvirt
-# are probed against the real libvirtd, directly and through the runtime.
+# are probed against the real libvirtd, directly and through the runtime.  The
+# fake PVE serves the `machines` target's Proxmox Machines beside the libvirt ones;
 # vcsim and the fake PVE (with the routes beyond the schema subset, for its
-# bridges) are there for MachineProvider discovery, with the canary as password.
+# bridges) are there for MachineProvider discovery too, with the canary as password.
 start_kube() {
     local started=$SECONDS
     "$TESTBED/kube.sh" restart
@@ -215,18 +216,19 @@ start_kube() {
     echo "  kube-apiserver and runtime up in $((SECONDS - started)) s"
     started=$SECONDS
     start_vcsim "$1"
-    PVEFAKE_ANCHOR_ROUTES=1 start_pvefake "$1"
+    PVEFAKE_ANCHOR_ROUTES=1 start_pvefake "$1" >/dev/null
     echo "  vcsim and the fake PVE up in $((SECONDS - started)) s"
 }
 
 stage_integration_kubernetes() {
     "$TESTBED/libvirtd.sh" start
-    VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-kubernetes}" integration_leg kubernetes start_kube || {
-        "$TESTBED/vcsim.sh" stop; "$TESTBED/pvefake.sh" stop; return 1; }
+    "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
+    VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-kubernetes machines}" integration_leg kubernetes start_kube || {
+        "$TESTBED/vcsim.sh" stop; "$TESTBED/pvefake.sh" stop >/dev/null; return 1; }
     "$TESTBED/kube.sh" stop
     "$TESTBED/runtime.sh" stop
     "$TESTBED/vcsim.sh" stop
-    "$TESTBED/pvefake.sh" stop
+    "$TESTBED/pvefake.sh" stop >/dev/null
 }
 
 # KubeVirt: the kube-apiserver with KubeVirt's CRDs and admission rules, and the stand-in for its controllers
@@ -244,7 +246,7 @@ start_kubevirt() {
 }
 
 stage_integration_kubevirt() {
-    VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-bad_input inventory_virtrigaud kubevirt vm_scenarios vmset_scenarios}" \
+    VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-bad_input inventory_virtrigaud kubevirt vm_scenarios vmset_scenarios machines}" \
         integration_leg kubevirt start_kubevirt
     "$TESTBED/kubevirt.sh" stop
     "$TESTBED/kube.sh" stop

@@ -53,6 +53,11 @@ class VirtrigaudRun:
                 self.warn(warning)
         return self._connection
 
+    def use_connection(self, connection: Connection) -> None:
+        """Serve this run from a connection resolved elsewhere (a MachineProvider's Secret), not from the options."""
+        self._connection = connection
+        self.secret_values.update(connection.secrets)
+
     def provider_config(self) -> ProviderConfig:
         return self.connection().config
 

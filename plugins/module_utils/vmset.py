@@ -106,7 +106,7 @@ def _labels(labels: Optional[Mapping[str, Any]]) -> dict[str, str]:
     return checked
 
 
-def _check_run_options(params: Mapping[str, Any]) -> None:
+def check_run_options(params: Mapping[str, Any]) -> None:
     """How the members are converged: a parallelism of 0 or a rate of 0 per second cannot do what they say."""
     parallelism = params.get("parallelism")
     if parallelism is not None and parallelism < 1:
@@ -146,7 +146,7 @@ def parse_set(params: Mapping[str, Any]) -> SetSpec:
     partition = rolling.get("partition") or 0
     if not isinstance(partition, int) or partition < 0:
         raise SpecError("%r is not an ordinal" % (partition,), option="update_strategy.rolling_update.partition")
-    _check_run_options(params)
+    check_run_options(params)
     min_ready = params.get("min_ready_seconds") or 0
     if not isinstance(min_ready, int) or not 0 <= min_ready <= 3600:
         raise SpecError("%r is not from 0 to 3600" % (min_ready,), option="min_ready_seconds")

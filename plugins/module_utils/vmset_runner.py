@@ -26,17 +26,20 @@ from .spec import VMSpec
 from .vmset import Member, SetPlan, SetSpec, Step, members_of
 
 
-class SetRunner:
-    def __init__(self, config: ProviderConfig, spec: SetSpec, parallelism: int, deadline: Deadline,
-                 limiter: RateLimiter, shutdown_timeout: int = 120,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+class ParallelRunner:
+    """Work on many VMs of one backend at once: each worker thread on its own provider connection, operations
+    started no faster than the rate limiter allows, and each step's outcome recorded under its ``member``.
+
+    A step is anything with a ``member`` (the key of its outcome) and a ``to_dict()``.
+    """
+
+    def __init__(self, config: ProviderConfig, parallelism: int, deadline: Deadline, limiter: RateLimiter,
+                 shutdown_timeout: int = 120) -> None:
         self.config = config
-        self.spec = spec
         self.parallelism = max(1, parallelism)
         self.deadline = deadline
         self.limiter = limiter
         self.shutdown_timeout = shutdown_timeout
-        self.sleep = sleep
         self.outcomes: dict[str, dict[str, Any]] = {}
         self._local = threading.local()
         self._opened: list[Provider] = []
@@ -57,6 +60,46 @@ class SetRunner:
             provider.close()
         self._opened.clear()
 
+    @property
+    def failures(self) -> dict[str, str]:
+        return {name: outcome["error"] for name, outcome in self.outcomes.items() if outcome["outcome"] == "failed"}
+
+    def _parallel(self, steps: Any, work: Callable[[Any], None], record: bool = True) -> None:
+        """Run ``work`` for every step, ``parallelism`` at a time; record each outcome by member."""
+        steps = list(steps)
+        if not steps:
+            return
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(self.parallelism, len(steps))) as pool:
+            futures = {pool.submit(self._guarded, step, work): step for step in steps}
+            for future in concurrent.futures.as_completed(futures):
+                step, error = futures[future], future.result()
+                if error is not None or record:
+                    self.outcomes[step.member] = dict(step.to_dict(), outcome="failed" if error else "done",
+                                                      error=error)
+
+    def _guarded(self, step: Any, work: Callable[[Any], None]) -> Optional[str]:
+        try:
+            self.limiter.acquire()
+            work(step)
+            return None
+        except errors.VirtrigaudError as err:
+            return err.message
+
+    def delete_vm(self, vm: ObservedVM) -> None:
+        """Remove one VM with its disks, powering it off first when it runs."""
+        provider = self.provider()
+        the_plan = plan(None, vm, Policy(state="absent"), provider.capabilities())
+        Executor(provider, self.deadline, vm.id, self.shutdown_timeout).apply(the_plan)
+
+
+class SetRunner(ParallelRunner):
+    def __init__(self, config: ProviderConfig, spec: SetSpec, parallelism: int, deadline: Deadline,
+                 limiter: RateLimiter, shutdown_timeout: int = 120,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__(config, parallelism, deadline, limiter, shutdown_timeout)
+        self.spec = spec
+        self.sleep = sleep
+
     def run(self, the_plan: SetPlan, members: list[Member], inventory: Callable[[], list[ObservedVM]]) -> None:
         by_name = {member.name: member for member in members}
         self._parallel(the_plan.deletes, lambda step: self._delete(by_name[step.member]))
@@ -76,35 +119,8 @@ class SetRunner:
             if not self.failures:
                 self._parallel(the_plan.retires, self._retire)
 
-    @property
-    def failures(self) -> dict[str, str]:
-        return {name: outcome["error"] for name, outcome in self.outcomes.items() if outcome["outcome"] == "failed"}
-
-    def _parallel(self, steps: Any, work: Callable[[Step], None], record: bool = True) -> None:
-        """Run ``work`` for every step, ``parallelism`` at a time; record each outcome by member."""
-        steps = list(steps)
-        if not steps:
-            return
-        with concurrent.futures.ThreadPoolExecutor(max_workers=min(self.parallelism, len(steps))) as pool:
-            futures = {pool.submit(self._guarded, step, work): step for step in steps}
-            for future in concurrent.futures.as_completed(futures):
-                step, error = futures[future], future.result()
-                if error is not None or record:
-                    self.outcomes[step.member] = dict(step.to_dict(), outcome="failed" if error else "done",
-                                                      error=error)
-
-    def _guarded(self, step: Step, work: Callable[[Step], None]) -> Optional[str]:
-        try:
-            self.limiter.acquire()
-            work(step)
-            return None
-        except errors.VirtrigaudError as err:
-            return err.message
-
     def _delete(self, member: Member) -> None:
-        provider = self.provider()
-        the_plan = plan(None, member.vm, Policy(state="absent"), provider.capabilities())
-        Executor(provider, self.deadline, member.vm.id, self.shutdown_timeout).apply(the_plan)
+        self.delete_vm(member.vm)
 
     def _retire(self, step: Step) -> None:
         vm = self.provider().find(step.member)

@@ -32,6 +32,7 @@ class Kind:
 _KINDS = [
     Kind("v1", "Namespace", "namespaces", namespaced=False),
     Kind("v1", "Secret", "secrets"),
+    Kind("v1", "ConfigMap", "configmaps"),
     Kind("v1", "Service", "services"),
     Kind("v1", "ServiceAccount", "serviceaccounts"),
     Kind("apps/v1", "Deployment", "deployments"),
@@ -50,6 +51,8 @@ _KINDS = [
     Kind(VIRTRIGAUD_API, "VMSet", "vmsets"),
     Kind(VIRTRIGAUD_API, "VMSnapshot", "vmsnapshots"),
     Kind(VITISTACK_API, "MachineProvider", "machineproviders", namespaced=False),
+    Kind(VITISTACK_API, "Machine", "machines"),
+    Kind(VITISTACK_API, "MachineClass", "machineclasses", namespaced=False),
 ]
 KINDS = {kind.kind: kind for kind in _KINDS}
 

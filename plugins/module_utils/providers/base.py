@@ -272,6 +272,8 @@ class Provider(abc.ABC):
     """
 
     type_name = ""
+    # False when list_vms() costs round trips per VM, so that describing known VMs in parallel is quicker.
+    lists_in_bulk = True
     # The backend library's exception classes, which translate() turns into VirtrigaudError.
     backend_errors: tuple[type[BaseException], ...] = ()
 

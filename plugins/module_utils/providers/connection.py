@@ -248,6 +248,11 @@ def config_from(provider_type: str, values: Mapping[str, Any], extra_options: Op
                           name=name, options=options)
 
 
+def from_text(setting: Setting, source: str, raw: str) -> Any:
+    """A setting's value from text (an environment variable, a Secret's key); ``source`` names it in errors."""
+    return _from_env(setting, source, raw)
+
+
 def _from_env(setting: Setting, variable: str, raw: str) -> Any:
     value = raw.strip()
     if setting.kind == "int":

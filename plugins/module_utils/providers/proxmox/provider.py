@@ -43,6 +43,8 @@ DIGEST_ATTEMPTS = 3
 
 class ProxmoxProvider(Provider):
     type_name = "proxmox"
+    # Each VM's config, status and guest-agent addresses are calls of their own.
+    lists_in_bulk = False
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
