@@ -33,7 +33,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry
 def median_ms(call: Callable[[], Any], rounds: int) -> float:
     call()  # warm: the first call opens the session
     times = []
-    for _ in range(rounds):
+    for dummy in range(rounds):
         started = time.perf_counter()
         call()
         times.append((time.perf_counter() - started) * 1000)
@@ -87,7 +87,7 @@ def configs() -> dict[str, tuple[ProviderConfig, Callable[[Any], Callable[[], An
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--backends", default="libvirt,vsphere,proxmox,kubevirt")
     args = parser.parse_args()

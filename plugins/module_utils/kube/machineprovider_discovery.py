@@ -89,9 +89,7 @@ def discovered_spec(found: Discovery, provider_name: str, extra_types: Sequence[
         network["defaultVPC"] = found.default_network
     if found.storages:
         capabilities["storageTypes"] = [{"name": s.name, "class": s.kind} for s in found.storages]
-        storage["storageClasses"] = [dict({"name": s.name, "provisioner": s.kind}, **({"default": True} if s.default
-                                                                                       else {}))
-                                     for s in found.storages]
+        storage["storageClasses"] = [_storage_class(s.name, s.kind, s.default) for s in found.storages]
         largest = max(s.capacity_gib or 0 for s in found.storages)
         if largest >= 1:
             storage["maxStorageGB"] = largest
@@ -112,6 +110,13 @@ def discovered_spec(found: Discovery, provider_name: str, extra_types: Sequence[
     sections = {"capabilities": capabilities, "network": network, "storage": storage, "compute": compute,
                 "config": config}
     return {name: section for name, section in sections.items() if section}
+
+
+def _storage_class(name: str, provisioner: str, default: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": name, "provisioner": provisioner}
+    if default:
+        entry["default"] = True
+    return entry
 
 
 def machine_class(kind: InstanceType, provider_name: str) -> dict[str, Any]:

@@ -96,5 +96,3 @@ def _instance_types(cluster: api.Cluster, namespace: str) -> tuple[InstanceType,
         if cpus and memory:
             types.append(InstanceType(item["metadata"]["name"], cpus, memory))
     return tuple(sorted(set(types), key=lambda kind: kind.name))
-
-
