@@ -36,6 +36,8 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base imp
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.provider import RemoteProvider
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm
 
+import benchlib
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 NAME = "virtrigaud-bench-runtime"
 GRPC_PORT, HTTP_PORT = 19543, 18543
@@ -162,6 +164,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=1000)
     args = parser.parse_args()
+    benchlib.print_environment()
     for line in image_report(args.image):
         print(line)
     with tempfile.TemporaryDirectory() as credentials:
@@ -190,6 +193,10 @@ def main() -> int:
         print("  %-28s %6.2f s %7.1f MB %7.1f MB" % (label, found["ready"], found["idle"], found["busy"]))
     print("  container / host: ready %.2fx, RSS after the calls %.2fx" % (
         contained["ready"] / host["ready"], contained["busy"] / host["busy"]))
+    benchlib.figure("runtime container ready", contained["ready"], "s", host["ready"], "host process",
+                    "<= 2 s", contained["ready"] <= 2)
+    benchlib.figure("runtime container RSS after %d Describe calls" % args.calls, contained["busy"], "MB",
+                    host["busy"], "host process", "<= 120 MB", contained["busy"] <= 120)
     print("  goals: ready in at most 2 s (%s), RSS at most 120 MB after the calls (%s)" % (
         "met" if contained["ready"] <= 2 else "missed", "met" if contained["busy"] <= 120 else "missed"))
     return 0

@@ -1,25 +1,34 @@
 # Copyright: virtrigaud.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Describe through the provider runtime over gRPC against the direct provider-layer call, on the mock backend.
+"""Describe through the provider runtime over gRPC, side by side with a bare Python gRPC server and a Go peer.
 
-  PYTHONPATH=<collections tree>:<collection>/runtime python3 bench/grpc_describe.py [--seconds 5] [--tls]
+  PYTHONPATH=<collections tree>:<collection>/runtime python3 bench/grpc_describe.py [--runs 5] [--json FILE] [--tls]
 
-Starts its own runtime (mock backend, one VM) and, as the floor, a bare gRPC
-server in another process whose Describe does nothing.  Prints p50/p99 latency
-of ``describe`` direct, on the bare server, and through the runtime (raw stub
-and ``provider_type=remote``), and the throughput of 16 concurrent clients on
-the runtime and on the floor.  Everything is measured in the same run; the
-machine is shared, so read differences and ratios, not absolute times.
-Goals (issue 5): overhead at most 1 ms at p50; at least 1,500 requests/s.
+Starts its own runtime (mock backend, one VM) and, in the same run:
+
+- the floor: a bare Python gRPC server in another process whose Describe answers at once;
+- the Go peer: bench/go_peer, a minimal provider.v1 server with google.golang.org/grpc that serves Describe
+  from an in-memory map, as upstream's mock provider does (built once with ``go`` from the Go module proxy,
+  cached under ~/.cache/virtrigaud/go-peer; left out, and said so, where Go is missing).
+
+Each run measures p50/p99 of sequential Describe calls, the servers taking turns call by call so that the
+load of a shared machine falls on all of them alike, then the requests/s of 16 concurrent clients on each
+(one after the other, the order turned each run).  The client is the same Python stub for every server.
+Prints each run's figures and ratios, then per goal the worst and the median run; ``--json`` writes them too.
+Goals (issue 23): runtime p50 at most 1.3x the floor's; at least 1,500 requests/s in every run; p50 at most
+1.5x the Go peer's and requests/s at least 0.8x the Go peer's.
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import hashlib
+import json
 import multiprocessing
 import os
 import pathlib
+import shutil
 import socket
 import statistics
 import subprocess
@@ -28,35 +37,34 @@ import tempfile
 import threading
 import time
 import urllib.request
-from typing import Any
+from typing import Any, Callable, Optional
 
 import grpc
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ProviderConfig
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import PowerOp, ProviderConfig
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.mock import MockProvider
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.provider import RemoteProvider
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.wire import SERVICE, wire
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm
 
+import benchlib
+
 SPEC = {"name": "bench-1", "cpu": 2, "memory": "2Gi", "image": "base", "disks": [{"name": "data", "size": "10Gi"}],
         "networks": [{"name": "lan", "network": "default"}], "tags": ["bench"]}
+GO_PEER = pathlib.Path(__file__).resolve().parent / "go_peer"
+CACHE = pathlib.Path(os.environ.get("VIRTRIGAUD_CACHE", pathlib.Path.home() / ".cache" / "virtrigaud"))
+FLOOR, RUNTIME, REMOTE, GO = "bare Python gRPC (floor)", "runtime, raw stub", "runtime, remote provider", "Go peer"
+# (label, what is compared, against, bound, "max" or "min")
+GOALS = (("runtime p50 / floor p50", "p50", FLOOR, 1.3, "max"),
+         ("runtime p50 / Go p50", "p50", GO, 1.5, "max"),
+         ("runtime requests/s / Go requests/s", "rate", GO, 0.8, "min"))
+RATE_GOAL = 1500.0
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def latencies(call, count: int) -> list[float]:
-    for dummy in range(min(200, count)):
-        call()
-    found = []
-    for dummy in range(count):
-        started = time.perf_counter()
-        call()
-        found.append(time.perf_counter() - started)
-    return found
+        return int(probe.getsockname()[1])
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -64,7 +72,21 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def throughput(call_for_thread, clients: int, seconds: float) -> float:
+def taking_turns(calls: dict[str, Callable[[], Any]], count: int) -> dict[str, list[float]]:
+    """Latencies of each call, the calls taking turns one by one (after a warm-up)."""
+    for dummy in range(min(200, count)):
+        for call in calls.values():
+            call()
+    found: dict[str, list[float]] = {label: [] for label in calls}
+    for dummy in range(count):
+        for label, call in calls.items():
+            started = time.perf_counter()
+            call()
+            found[label].append(time.perf_counter() - started)
+    return found
+
+
+def throughput(call_for_thread: Callable[[], Callable[[], Any]], clients: int, seconds: float) -> float:
     counts = [0] * clients
     stop = threading.Event()
 
@@ -100,7 +122,7 @@ def serve_floor(port: int) -> None:
     server.wait_for_termination()
 
 
-def raw_describe(port: int, vm_id: str):
+def raw_describe(port: int, vm_id: str) -> Callable[[], Any]:
     request_type, response_type = wire().methods["Describe"]
     channel = grpc.insecure_channel("127.0.0.1:%d" % port)
     grpc.channel_ready_future(channel).result(timeout=20)
@@ -108,6 +130,42 @@ def raw_describe(port: int, vm_id: str):
                                response_deserializer=response_type.FromString)
     request = request_type(id=vm_id)
     return lambda: stub(request, timeout=30)
+
+
+def go_peer_binary() -> tuple[Optional[pathlib.Path], str]:
+    """bench/go_peer built once per version of its sources; (None, why) without Go."""
+    sources = b"".join((GO_PEER / name).read_bytes() for name in ("go.mod", "go.sum", "main.go"))
+    target = CACHE / "go-peer" / ("go-peer-" + hashlib.sha256(sources).hexdigest()[:12])
+    if target.exists():
+        return target, _go_version()
+    if shutil.which("go") is None:
+        return None, "go is not on the PATH: the Go peer is left out"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    print("building the Go peer (bench/go_peer, google.golang.org/grpc from the Go module proxy)", file=sys.stderr)
+    subprocess.run(["go", "build", "-trimpath", "-o", str(target) + ".tmp", "."], cwd=GO_PEER, check=True,
+                   env=dict(os.environ, GOFLAGS="-mod=readonly"))
+    os.replace(str(target) + ".tmp", target)
+    for old in target.parent.glob("go-peer-*"):
+        if old != target:
+            old.unlink()
+    return target, _go_version()
+
+
+def _go_version() -> str:
+    found = shutil.which("go")
+    return subprocess.run([found, "version"], capture_output=True, text=True, check=False).stdout.strip() \
+        if found else "go not on the PATH (cached build)"
+
+
+def start_go_peer(binary: pathlib.Path, tmp: pathlib.Path, vm_id: str) -> tuple[subprocess.Popen, int]:
+    port_file = tmp / "go-peer.port"
+    process = subprocess.Popen([str(binary), "-listen", "127.0.0.1:0", "-vms", vm_id, "-port-file", str(port_file)])
+    for dummy in range(200):
+        if port_file.exists() and port_file.read_text():
+            return process, int(port_file.read_text())
+        time.sleep(0.05)
+    process.terminate()
+    raise RuntimeError("the Go peer did not start")
 
 
 def start_runtime(tmp: pathlib.Path, tls: bool) -> tuple[subprocess.Popen, int, dict]:
@@ -133,59 +191,155 @@ def start_runtime(tmp: pathlib.Path, tls: bool) -> tuple[subprocess.Popen, int, 
     return process, port, options
 
 
+def one_run(calls: dict[str, Callable[[], Any]], rated: dict[str, Callable[[], Callable[[], Any]]],
+            args: argparse.Namespace, turn: int) -> dict[str, dict[str, float]]:
+    times = taking_turns(calls, args.count)
+    figures = {label: {"p50": statistics.median(found), "p99": percentile(found, 0.99)}
+               for label, found in times.items()}
+    order = list(rated)
+    order = order[turn % len(order):] + order[:turn % len(order)]
+    for label in order:
+        figures.setdefault(label, {})["rate"] = throughput(rated[label], args.clients, args.seconds)
+    return figures
+
+
+def ratios(figures: dict[str, dict[str, float]]) -> dict[str, float]:
+    found = {}
+    for label, key, against, dummy, dummy in GOALS:
+        if against in figures and key in figures[against] and key in figures[RUNTIME]:
+            found[label] = figures[RUNTIME][key] / figures[against][key]
+    if GO in figures and "rate" in figures[GO]:
+        found["floor requests/s / Go requests/s"] = figures[FLOOR]["rate"] / figures[GO]["rate"]
+        found["floor p50 / Go p50"] = figures[FLOOR]["p50"] / figures[GO]["p50"]
+    return found
+
+
+def print_run(index: int, figures: dict[str, dict[str, float]], found: dict[str, float]) -> None:
+    print("run %d" % index)
+    for label, values in figures.items():
+        line = "  %-26s" % label
+        if "p50" in values:
+            line += " p50 %7.3f ms   p99 %7.3f ms" % (values["p50"] * 1e3, values["p99"] * 1e3)
+        if "rate" in values:
+            line += "   %6.0f requests/s" % values["rate"]
+        print(line)
+    print("  " + "   ".join("%s %.2fx" % item for item in found.items()))
+
+
+def summary(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    rates = [run["figures"][RUNTIME]["rate"] for run in runs if "rate" in run["figures"].get(RUNTIME, {})]
+    if rates:
+        rows.append({"goal": "runtime requests/s, 16 clients", "bound": RATE_GOAL, "worst": min(rates),
+                     "median": statistics.median(rates), "met": min(rates) >= RATE_GOAL})
+    for label, dummy, dummy, bound, sense in GOALS:
+        values = [run["ratios"][label] for run in runs if label in run["ratios"]]
+        if values:
+            worst = max(values) if sense == "max" else min(values)
+            rows.append({"goal": label, "bound": bound, "worst": worst, "median": statistics.median(values),
+                         "met": worst <= bound if sense == "max" else worst >= bound})
+    return rows
+
+
+def hand_over(runs: list[dict[str, Any]]) -> None:
+    """The median run's figures for bench/run.py's table; a goal is met when every run met it."""
+    def median(label: str, key: str) -> Optional[float]:
+        values = [run["figures"][label][key] for run in runs if key in run["figures"].get(label, {})]
+        return statistics.median(values) if values else None
+
+    def every(label: str, test: Callable[[float], bool]) -> Optional[bool]:
+        values = [run["ratios"][label] for run in runs if label in run["ratios"]]
+        return all(test(value) for value in values) if values else None
+
+    p50, rate = median(RUNTIME, "p50"), median(RUNTIME, "rate")
+    if p50 is None:
+        return
+    benchlib.figure("Describe p50, runtime", p50 * 1e3, "ms", (median(FLOOR, "p50") or 0) * 1e3,
+                    "bare Python gRPC server", "<= 1.3x the floor in every run",
+                    every("runtime p50 / floor p50", lambda ratio: ratio <= 1.3))
+    direct = median("direct provider call", "p50") or 0.0
+    benchlib.figure("Describe p50 overhead over the direct provider call", (p50 - direct) * 1e3, "ms",
+                    goal="<= 1 ms", met=p50 - direct <= 0.001)
+    if rate is not None:
+        rates = [run["figures"][RUNTIME]["rate"] for run in runs]
+        benchlib.figure("Describe requests/s, 16 clients, runtime", rate, "req/s", median(FLOOR, "rate"),
+                        "bare Python gRPC server", ">= 1,500 requests/s in every run", min(rates) >= RATE_GOAL)
+    if median(GO, "p50") is not None:
+        benchlib.figure("Describe p50, runtime against the Go peer", p50 * 1e3, "ms", (median(GO, "p50") or 0) * 1e3,
+                        "Go gRPC server (bench/go_peer)", "<= 1.5x the Go peer in every run",
+                        every("runtime p50 / Go p50", lambda ratio: ratio <= 1.5))
+    if rate is not None and median(GO, "rate") is not None:
+        benchlib.figure("Describe requests/s, runtime against the Go peer", rate, "req/s", median(GO, "rate"),
+                        "Go gRPC server (bench/go_peer)", ">= 0.8x the Go peer in every run",
+                        every("runtime requests/s / Go requests/s", lambda ratio: ratio >= 0.8))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=3000)
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--count", type=int, default=2000, help="sequential calls per server and run")
+    parser.add_argument("--seconds", type=float, default=3.0, help="seconds of load per server and run")
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--json", help="write the figures, the ratios and the goals to this file")
     parser.add_argument("--tls", action="store_true", help="mTLS (needs RUNTIME_PKI from scripts/testbed/runtime.sh)")
     args = parser.parse_args()
+    benchlib.print_environment()
+    binary, go_version = go_peer_binary()
+    about = dict(benchlib.environment(), grpcio=grpc.__version__, go=go_version)
+    print("grpc_describe: grpcio %(grpcio)s, %(go)s" % about)
 
     direct = MockProvider(ProviderConfig(type="mock", uri="mock://"))
     direct_id, dummy = direct.create(parse_vm(SPEC))
+    direct.power(direct_id, PowerOp.ON)
+    runs: list[dict[str, Any]] = []
+    helpers: list[Any] = []
     with tempfile.TemporaryDirectory() as tmp:
         process, port, options = start_runtime(pathlib.Path(tmp), args.tls)
         try:
             config = ProviderConfig(type="remote", uri="127.0.0.1:%d" % port, options=options)
             remote = RemoteProvider(config)
             remote_id, dummy = remote.create(parse_vm(SPEC))
+            remote.power(remote_id, PowerOp.ON)
             floor_port = free_port()
             floor = multiprocessing.Process(target=serve_floor, args=(floor_port,), daemon=True)
             floor.start()
-            times = {
-                "direct provider call": latencies(lambda: direct.describe(direct_id), args.count),
-                "bare gRPC (floor)": latencies(raw_describe(floor_port, "x"), args.count),
-                "runtime, raw stub": latencies(raw_describe(port, remote_id) if not args.tls else
-                                               lambda: remote.channel.call("Describe", id=remote_id), args.count),
-                "runtime, remote provider": latencies(lambda: remote.describe(remote_id), args.count),
-            }
-            local = threading.local()
-
-            def remote_call() -> Any:
-                local.provider = getattr(local, "provider", None) or RemoteProvider(config)
-                return lambda: local.provider.describe(remote_id)
-
-            rates = {
-                "bare gRPC (floor)": throughput(lambda: raw_describe(floor_port, "x"), args.clients, args.seconds),
-                "runtime, raw stubs": throughput(lambda: raw_describe(port, remote_id), args.clients, args.seconds)
-                if not args.tls else None,
-                "runtime, remote providers": throughput(remote_call, args.clients, args.seconds),
-            }
-            floor.terminate()
+            helpers.append(floor)
+            calls = {"direct provider call": lambda: direct.describe(direct_id),
+                     FLOOR: raw_describe(floor_port, remote_id),
+                     RUNTIME: raw_describe(port, remote_id) if not args.tls else
+                     lambda: remote.channel.call("Describe", id=remote_id),
+                     REMOTE: lambda: remote.describe(remote_id)}
+            rated = {FLOOR: lambda: raw_describe(floor_port, remote_id)}
+            if not args.tls:
+                rated[RUNTIME] = lambda: raw_describe(port, remote_id)
+            if binary is not None:
+                peer, peer_port = start_go_peer(binary, pathlib.Path(tmp), remote_id)
+                helpers.append(peer)
+                calls[GO] = raw_describe(peer_port, remote_id)
+                rated[GO] = lambda: raw_describe(peer_port, remote_id)
+            else:
+                print("  " + go_version)
+            print("describe on the mock backend, %d calls each, %d clients for %.0f s each, %s, %d runs"
+                  % (args.count, args.clients, args.seconds, "mTLS" if args.tls else "plaintext", args.runs))
+            for index in range(args.runs):
+                figures = one_run(calls, rated, args, index)
+                found = ratios(figures)
+                print_run(index + 1, figures, found)
+                runs.append({"figures": figures, "ratios": found})
         finally:
+            for helper in helpers:
+                helper.terminate()
             process.terminate()
             process.wait()
-    direct_p50 = statistics.median(times["direct provider call"])
-    print("describe on the mock backend, %d calls each, %s" % (args.count, "mTLS" if args.tls else "plaintext"))
-    for label, found in times.items():
-        p50 = statistics.median(found)
-        print("  %-26s p50 %7.3f ms   p99 %7.3f ms   over direct %+7.3f ms" % (
-            label, p50 * 1e3, percentile(found, 0.99) * 1e3, (p50 - direct_p50) * 1e3))
-    print("  goal: the runtime at most 1 ms over direct at p50")
-    for label, rate in rates.items():
-        if rate is not None:
-            print("  %d clients, %-26s %6.0f requests/s" % (args.clients, label + ":", rate))
-    print("  goal: at least 1,500 requests/s on 2 cores")
+    rows = summary(runs)
+    print("goals over %d runs (worst and median run):" % len(runs))
+    for row in rows:
+        print("  %-36s worst %8.2f   median %8.2f   goal %s %s   %s" % (
+            row["goal"], row["worst"], row["median"], "<=" if "p50" in row["goal"] else ">=", row["bound"],
+            "met" if row["met"] else "MISSED"))
+    hand_over(runs)
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps({"about": about, "runs": runs, "goals": rows}, indent=1))
     return 0
 
 

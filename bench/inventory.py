@@ -2,23 +2,30 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """``ansible-inventory --list`` with virtrigaud.core.virtrigaud against the anchors and the floors, in one run.
 
-  python3 bench/inventory.py [--sizes 1000,2000] [--backends vcsim,libvirt,pve] [--skip-anchors]
+  python3 bench/inventory.py [--sizes 2000,10000] [--backends vcsim,libvirt,pve,mock] [--skip-anchors]
+                             [--anchor-limit 4000] [--json results.json]
 
-For each size, on vcsim, the local libvirtd and the fake PVE holding that many VMs, it
+For each size, on vcsim, the local libvirtd, the fake PVE and a mock state file holding that many VMs, it
 times each as one ``ansible-inventory --list`` process and reports time and
 peak RSS:
 
 - the floor: a script inventory printing the same hosts and host variables as
-  one JSON document (BENCH.md's inventory floor), and a static YAML inventory
-  of the same (the issue's floor);
-- this collection's plugin with a ``vsphere`` or ``proxmox`` source;
+  one JSON document (BENCH.md's inventory floor), and up to 4,000 VMs a static
+  YAML inventory of the same (not a floor: YAML parsing is slow);
+- this collection's plugin with a ``vsphere``, ``libvirt``, ``proxmox`` or ``mock`` source, with its default
+  (basic) host variables and with ``host_variables: full``, each against the floor of its own listing;
+- a cache hit: the same plugin file with ``cache: true`` (jsonfile), read a second time;
 - the anchors from the ``ansible`` package on PyPI (in a virtual environment
   of their own): community.vmware.vmware_vm_inventory and vmware.vmware.vms on
   vcsim, community.libvirt.libvirt on libvirtd (domains defined, not started),
   community.proxmox.proxmox on the fake PVE.
 
 Everything runs under the same ansible-core, on the same simulator, in the
-same run; read the ratios, not the absolute times.
+same run; read the ratios, not the absolute times.  KubeVirt against kubevirt.core is
+``bench/kubevirt.py``.
+
+Goals (issue 23): every listing at most 2x its script floor and faster than every anchor, peak RSS at most
+300 MiB at 10,000 VMs, a cache hit at most 1.2x the floor.
 """
 
 from __future__ import annotations
@@ -27,13 +34,18 @@ import argparse
 import json
 import os
 import pathlib
+import platform
 import subprocess
 import sys
 import tempfile
+import uuid
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import benchlib  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CACHE = pathlib.Path(os.environ.get("VIRTRIGAUD_CACHE", pathlib.Path.home() / ".cache" / "virtrigaud"))
-TREE = CACHE / "collections"
+TREE = pathlib.Path(os.environ.get("VIRTRIGAUD_TREE", CACHE / "collections"))
 VENV = CACHE / "venv-bench"
 VCSIM = REPO / "scripts" / "testbed" / "vcsim.sh"
 PASSWORD = "vr-bench-secret"
@@ -52,11 +64,23 @@ def venv() -> pathlib.Path:
 
 
 def vcsim(command: str, *args: str) -> None:
-    env = dict(os.environ, VCSIM_PORT=str(PORT), VCSIM_PASSWORD=PASSWORD)
+    # Building 10,000 VMs in the model takes minutes: wait up to 20 of them.
+    env = dict(os.environ, VCSIM_PORT=str(PORT), VCSIM_PASSWORD=PASSWORD, VCSIM_START_TICKS="12000")
     subprocess.run([str(VCSIM), command, *args], check=True, env=env, stdout=subprocess.DEVNULL)
 
 
+REPEAT = 1
+# community.proxmox with want_facts asks for each VM's config and status: 375 s for 2,000 VMs here.
+SLOW_ANCHOR_LIMIT = 2000
+
+
 def measure(bindir: pathlib.Path, inventory: pathlib.Path, env: dict) -> tuple[float, float, str]:
+    """(seconds, peak RSS in MiB, stdout) of ``ansible-inventory --list``: the fastest of ``REPEAT`` runs."""
+    runs = [measure_once(bindir, inventory, env) for dummy in range(REPEAT)]
+    return min(runs, key=lambda run: run[0])
+
+
+def measure_once(bindir: pathlib.Path, inventory: pathlib.Path, env: dict) -> tuple[float, float, str]:
     """(seconds, peak RSS in MiB, stdout) of one ``ansible-inventory --list`` in a fresh process."""
     probe = ("import resource, subprocess, sys, time;"
              "t = time.perf_counter();"
@@ -90,6 +114,7 @@ def unmark(value):
 def pvefake(command: str, size: int = 0) -> None:
     env = dict(os.environ, PVEFAKE_PORT=str(PVE_PORT), PVEFAKE_CONTROL_PORT=str(PVE_CONTROL),
                PVEFAKE_PASSWORD=PASSWORD, PVEFAKE_SEED_VMS=str(size), PVEFAKE_ANCHOR_ROUTES="1",
+               PVEFAKE_START_TICKS="3000",
                PYTHON=sys.executable)
     subprocess.run([str(PVEFAKE), command], check=True, env=env, stdout=subprocess.DEVNULL)
 
@@ -112,6 +137,24 @@ def libvirt_domains(count: int) -> None:
     finally:
         connection.close()
 
+
+def mock_world(path: pathlib.Path, count: int) -> None:
+    """A mock provider state file with ``count`` VMs, one in three running, each with one NIC and two tags."""
+    vms = {}
+    for index in range(count):
+        vm_id = "vm-%012x" % index
+        vms[vm_id] = {
+            "id": vm_id, "name": "bench-%05d" % index, "power": "On" if index % 3 == 0 else "Off", "cpu": 2,
+            "memory_mib": 1024, "max_cpu": 8, "max_memory_mib": 4096, "firmware": "bios", "secure_boot": False,
+            "disks": [{"name": "root", "size_gib": 10}],
+            "nics": [{"name": "lan", "network": "lan", "bridge": None, "model": "virtio",
+                      "mac_address": "52:54:00:%02x:%02x:%02x" % (index >> 16 & 255, index >> 8 & 255, index & 255),
+                      "dns": [], "static_ip": None, "gateway": None}],
+            "tags": ["bench", "web" if index % 2 else "db"], "placement": {}, "snapshots": []}
+    path.write_text(json.dumps({"vms": vms}))
+
+
+MOCK_STATE = pathlib.Path(tempfile.gettempdir()) / ("vr-bench-mock-%s.json" % uuid.uuid4().hex[:8])
 
 BACKENDS = {
     "vcsim": {
@@ -147,77 +190,142 @@ BACKENDS = {
                 "password": PASSWORD, "validate_certs": False, "want_facts": True},
         },
     },
+    "mock": {
+        "start": lambda size: mock_world(MOCK_STATE, size),
+        "stop": lambda: MOCK_STATE.unlink(missing_ok=True),
+        "ours": {"type": "mock", "name": "mock", "uri": "mock://%s" % MOCK_STATE},
+        "anchors": {},
+    },
 }
 
 
+OURS = "virtrigaud.core.virtrigaud"
+FULL = "virtrigaud.core.virtrigaud, host_variables: full"
+CACHED = "virtrigaud.core.virtrigaud, cache hit"
+
+
 def files(folder: pathlib.Path, backend: dict) -> dict[str, pathlib.Path]:
-    texts = {"virtrigaud.core.virtrigaud": {"plugin": "virtrigaud.core.virtrigaud", "sources": [backend["ours"]]}}
+    plugin = {"plugin": OURS, "sources": [backend["ours"]]}
+    cache = {"cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(folder / "cache"),
+             "cache_timeout": 3600}
+    texts = {OURS: plugin, FULL: dict(plugin, host_variables="full"), CACHED: dict(plugin, **cache)}
     texts.update(backend["anchors"])
     paths = {}
     for index, (label, content) in enumerate(texts.items()):
-        name = "ours.virtrigaud.yml" if index == 0 else "anchor%d.%s.yml" % (index, label.split(".")[2].split(",")[0])
-        if label == "community.libvirt.libvirt":
+        if label.startswith(OURS):
+            name = "ours%d.virtrigaud.yml" % index
+        elif label == "community.libvirt.libvirt":
             name = "anchor.libvirt.yml"
+        else:
+            name = "anchor%d.%s.yml" % (index, label.split(".")[2].split(",")[0])
         paths[label] = folder / name
         paths[label].write_text(json.dumps(content))
     return paths
 
 
-def floors(folder: pathlib.Path, listing: dict) -> dict[str, pathlib.Path]:
+def floors(folder: pathlib.Path, listing: dict, tag: str = "") -> dict[str, pathlib.Path]:
     """A script inventory and a static YAML inventory with the plugin's hosts and host variables."""
-    data = folder / "floor.json"
+    data = folder / ("floor%s.json" % tag)
     data.write_text(json.dumps(listing))
-    script = folder / "floor_script.py"
+    script = folder / ("floor_script%s.py" % tag)
     script.write_text("#!%s\nimport sys\nsys.stdout.write(open(%r).read())\n" % (sys.executable, str(data)))
     script.chmod(0o755)
-    static = folder / "floor_static.yml"
+    static = folder / ("floor_static%s.yml" % tag)
     hostvars = listing["_meta"]["hostvars"]
     static.write_text(json.dumps({"all": {"hosts": hostvars}}))
     return {"script": script, "static": static}
 
 
-def compare(name: str, backend: dict, size: int, bindir: pathlib.Path, env: dict, skip_anchors: bool) -> None:
+def row(label: str, figure: tuple, floor: tuple, size: int, goal: str, backend: str) -> dict:
+    return {"backend": backend, "vms": size, "what": label, "seconds": round(figure[0], 3),
+            "peak_rss_mib": round(figure[1], 1), "floor_seconds": round(floor[0], 3),
+            "ratio": round(figure[0] / floor[0], 2), "goal": goal}
+
+
+def compare(name: str, backend: dict, size: int, bindir: pathlib.Path, env: dict, anchors: bool) -> list[dict]:
     backend["start"](size)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = pathlib.Path(tmp)
             paths = files(folder, backend)
-            ours = measure(bindir, paths["virtrigaud.core.virtrigaud"], env)
+            ours = measure(bindir, paths[OURS], env)
+            full = measure(bindir, paths[FULL], env)
+            measure(bindir, paths[CACHED], env)
+            cached = measure(bindir, paths[CACHED], env)
             listing = unmark(json.loads(ours[2]))
             hosts = len(listing["_meta"]["hostvars"])
             floor = floors(folder, listing)
-            rows = [("floor: script inventory", measure(bindir, floor["script"], env)),
-                    ("floor: static YAML", measure(bindir, floor["static"], env)),
-                    ("virtrigaud.core.virtrigaud", ours)]
-            if not skip_anchors:
-                rows += [(label, measure(bindir, paths[label], env)) for label in backend["anchors"]]
+            base = measure(bindir, floor["script"], env)
+            full_base = measure(bindir, floors(folder, unmark(json.loads(full[2])), "-full")["script"], env)
+            rows = [row("floor: script inventory", base, base, size, "", name)]
+            if size <= 4000:
+                rows.append(row("static YAML (not a floor)", measure(bindir, floor["static"], env), base, size, "",
+                                name))
+            rows += [row(OURS, ours, base, size, "<= 2x floor", name),
+                     row(CACHED, cached, base, size, "<= 1.2x floor", name),
+                     row("floor: script inventory, full variables", full_base, full_base, size, "", name),
+                     row(FULL, full, full_base, size, "<= 2x its floor", name)]
+            if anchors:
+                rows += [row(label, measure_once(bindir, paths[label], env), base, size, "slower than ours", name)
+                         for label in backend["anchors"] if size <= SLOW_ANCHOR_LIMIT or "want_facts" not in label]
     finally:
         backend["stop"]()
-    base = rows[0][1]
-    print("ansible-inventory --list, %d VMs on %s (%d hosts listed by virtrigaud.core.virtrigaud)"
-          % (size, name, hosts))
-    for label, (seconds, rss, dummy) in rows:
-        print("  %-38s %7.2f s  %5.2fx the script floor   peak RSS %6.1f MiB  %4.2fx" % (
-            label, seconds, seconds / base[0], rss, rss / base[1]))
-    for label, (seconds, dummy, dummy2) in rows[3:]:
-        print("  virtrigaud.core.virtrigaud is %.1fx faster than %s" % (seconds / ours[0], label))
+    print("ansible-inventory --list, %d VMs on %s (%d hosts listed by %s)" % (size, name, hosts, OURS))
+    for entry in rows:
+        print("  %-52s %7.2f s  %5.2fx the floor  peak RSS %6.1f MiB" % (
+            entry["what"], entry["seconds"], entry["ratio"], entry["peak_rss_mib"]))
+    for entry in rows[1:]:
+        benchlib.figure("inventory, %d VMs on %s: %s" % (size, name, entry["what"]), entry["seconds"], "s",
+                        entry["floor_seconds"], "script inventory", entry["goal"])
+    for entry in rows:
+        if entry["goal"] == "slower than ours":
+            print("  %s is %.2fx faster than %s" % (OURS, entry["seconds"] / ours[0], entry["what"]))
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| backend | VMs | what | s | floor s | × floor | peak RSS MiB | goal |",
+             "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |"]
+    lines += ["| %(backend)s | %(vms)d | %(what)s | %(seconds).2f | %(floor_seconds).2f | %(ratio).2f | "
+              "%(peak_rss_mib).0f | %(goal)s |" % entry for entry in rows]
+    return "\n".join(lines)
+
+
+def versions(bindir: pathlib.Path) -> str:
+    core = subprocess.run([str(bindir / "python"), "-c", "import ansible.release as r; print(r.__version__)"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    return "ansible-core %s, Python %s, %d cores" % (core, platform.python_version(), os.cpu_count() or 0)
 
 
 def main() -> int:
+    global REPEAT, SLOW_ANCHOR_LIMIT  # noqa: PLW0603  # one setting for every measurement of the run
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="2000", help="VM counts to measure, such as 1000,2000 (even numbers)")
+    parser.add_argument("--sizes", default="2000", help="VM counts to measure, such as 2000,10000 (even numbers)")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="which of: %s" % ", ".join(BACKENDS))
     parser.add_argument("--skip-anchors", action="store_true")
+    parser.add_argument("--anchor-limit", type=int, default=0,
+                        help="measure the anchors only up to this many VMs (0: at every size)")
+    parser.add_argument("--json", help="write every figure to this file")
+    parser.add_argument("--slow-anchor-limit", type=int, default=SLOW_ANCHOR_LIMIT,
+                        help="measure community.proxmox with want_facts (one call per VM) only up to this many VMs")
+    parser.add_argument("--repeat", type=int, default=1, help="keep the fastest of this many runs of each")
     args = parser.parse_args()
+    REPEAT, SLOW_ANCHOR_LIMIT = args.repeat, args.slow_anchor_limit
     bindir = venv()
+    print(versions(bindir))
     # community.proxmox verifies the fake's certificate whatever validate_certs says: give it the fake's CA.
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(TREE), ANSIBLE_INVENTORY_ENABLED="auto,script,yaml",
                ANSIBLE_HOST_KEY_CHECKING="false", PYTHONWARNINGS="ignore",
                REQUESTS_CA_BUNDLE=str(CACHE / "pvefake" / "tls.crt"))
+    rows = []
     for name in args.backends.split(","):
         backend = BACKENDS[name.strip()]
         for size in (int(s) for s in args.sizes.split(",")):
-            compare(name, backend, size, bindir, env, args.skip_anchors)
+            anchors = not args.skip_anchors and (not args.anchor_limit or size <= args.anchor_limit)
+            rows += compare(name.strip(), backend, size, bindir, env, anchors)
+    print(markdown(rows))
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps({"versions": versions(bindir), "rows": rows}, indent=1))
     return 0
 
 

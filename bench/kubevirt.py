@@ -36,6 +36,8 @@ sys.path.insert(0, str(REPO / "tests"))
 from inventory import floors, measure, unmark, venv  # noqa: E402  # pylint: disable=wrong-import-position
 from kubevirt_standin import client as k  # noqa: E402  # pylint: disable=wrong-import-position
 
+import benchlib  # noqa: E402  # pylint: disable=wrong-import-position
+
 CACHE = pathlib.Path(os.environ.get("VIRTRIGAUD_CACHE", pathlib.Path.home() / ".cache" / "virtrigaud"))
 TREE = pathlib.Path(os.environ.get("VIRTRIGAUD_TREE", CACHE / "collections"))
 PORTS = {"KUBE_APISERVER_PORT": "16473", "KUBE_ETCD_PORT": "12409", "KUBEVIRT_API_PORT": "18474"}
@@ -121,6 +123,13 @@ def inventory(bindir: pathlib.Path, count: int) -> None:
     for name, (took, peak, dummy) in rows:
         print("  %-30s %7.2f s  %5.2fx the script floor   peak RSS %6.1f MiB" % (name, took, took / base, peak))
     print("  virtrigaud is %.1fx faster than kubevirt.core.kubevirt" % (rows[3][1][0] / rows[2][1][0]))
+    benchlib.figure("inventory of %d KubeVirt VMs" % count, rows[2][1][0], "s", base, "script inventory",
+                    "<= 2x the floor, faster than kubevirt.core",
+                    rows[2][1][0] <= 2 * base and rows[2][1][0] < rows[3][1][0])
+    benchlib.figure("inventory of %d KubeVirt VMs, kubevirt.core.kubevirt (anchor)" % count, rows[3][1][0], "s",
+                    base, "script inventory")
+    benchlib.figure("inventory of %d KubeVirt VMs, peak RSS" % count, rows[2][1][1], "MiB", rows[0][1][1],
+                    "script inventory", "<= 300 MiB at 10,000 VMs")
 
 
 CONNECTION = {"provider_type": "kubevirt", "kubeconfig": KUBECONFIG, "namespace": NAMESPACE}
@@ -184,6 +193,11 @@ def converge(bindir: pathlib.Path, count: int) -> None:
         print("  %-18s %6.1f s  %5.2fx the floor" % (name, seconds, seconds / floor))
     print("  virtrigaud_vm is %.1fx faster than kubevirt.core.kubevirt_vm"
           % (times["kubevirt_vm"] / times["virtrigaud_vm"]))
+    for name, goal in (("virtrigaud_vm", 1.3), ("virtrigaud_vmset", 0.2)):
+        benchlib.figure("no-op converge of %d KubeVirt VMs, %s" % (count, name), times[name], "s", floor,
+                        "ansible.builtin.ping", "<= %sx the floor" % goal, times[name] <= goal * floor)
+    benchlib.figure("no-op converge of %d KubeVirt VMs, kubevirt.core.kubevirt_vm (anchor)" % count,
+                    times["kubevirt_vm"], "s", floor, "ansible.builtin.ping")
 
 
 def main() -> None:
@@ -193,6 +207,7 @@ def main() -> None:
     parser.add_argument("--skip-inventory", action="store_true")
     parser.add_argument("--skip-converge", action="store_true")
     args = parser.parse_args()
+    benchlib.print_environment()
     bindir = venv()
     subprocess.run(["bash", "-c", "source scripts/lib.sh && build_tree"], cwd=REPO, check=True,
                    stdout=subprocess.DEVNULL)

@@ -25,6 +25,8 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base imp
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import open_provider
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm
 
+import benchlib
+
 URI = "qemu:///system"
 POOL = "virtrigaud"
 IMAGE = "vr-tiny.qcow2"
@@ -96,6 +98,7 @@ def provider_round(name: str) -> dict[str, float]:
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    benchlib.print_environment()
     conn = libvirt.open(URI)
     bare: dict[str, list[float]] = {op: [] for op in OPERATIONS}
     ours: dict[str, list[float]] = {op: [] for op in OPERATIONS}
@@ -109,6 +112,7 @@ def main() -> None:
     for op in OPERATIONS:
         base, mine = statistics.median(bare[op]), statistics.median(ours[op])
         print("%-10s %12.1f ms %12.1f ms %7.2fx" % (op, base * 1000, mine * 1000, mine / base))
+        benchlib.figure("libvirt %s, median of %d" % (op, rounds), mine * 1000, "ms", base * 1000, "libvirt-python")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
 from faults.testbed import Runtime, scratch  # noqa: E402
 from load.concurrent import Outcome, RssSampler, percentile, vms_by_name, wave  # noqa: E402
 
+import benchlib  # noqa: E402
+
 DISJOINT, SAME = 16, 8
 
 
@@ -42,13 +44,17 @@ def waves(work: pathlib.Path, connection: dict, prefix: str) -> dict[str, list[O
 def report(label: str, outcomes: list[Outcome], baseline: list[Outcome]) -> None:
     times = [o.seconds for o in outcomes]
     errors = [o for o in outcomes if not o.succeeded]
-    ratio = statistics.median(times) / statistics.median([o.seconds for o in baseline])
+    floor = statistics.median([o.seconds for o in baseline])
+    ratio = statistics.median(times) / floor
+    if outcomes is not baseline:
+        benchlib.figure("playbook p50, %s" % label, statistics.median(times), "s", floor, "the mock provider directly")
     print("%-26s runs %2d  errors %d (conflicts %d)  p50 %5.2f s  p99 %5.2f s  p50 vs direct %.2fx"
           % (label, len(outcomes), len(errors), sum(o.conflict for o in errors), percentile(times, 0.5),
              percentile(times, 0.99), ratio))
 
 
 def main() -> None:
+    benchlib.print_environment()
     work = scratch()
     tag = "".join(random.choice(string.ascii_lowercase + string.digits) for dummy in range(5))
     direct_state = work / "direct-state.json"
@@ -69,6 +75,7 @@ def main() -> None:
         report("runtime, " + label, through[label], direct[label])
     counts = vms_by_name(runtime_state)
     print("VMs per name through the runtime: %s" % sorted(set(counts.values())))
+    benchlib.figure("runtime RSS at the peak", sampler.peak_mib, "MiB", before, "RSS before the waves")
     print("runtime RSS: %.1f MiB before, %.1f MiB at the peak, %.1f MiB after (%d samples)"
           % (before, sampler.peak_mib, after, len(sampler.samples)))
 

@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+import benchlib
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CACHE = pathlib.Path(os.environ.get("VIRTRIGAUD_CACHE", pathlib.Path.home() / ".cache" / "virtrigaud"))
 TREE = CACHE / "collections"
@@ -123,6 +125,11 @@ def converge(python: str) -> None:
     for name, seconds in times.items():
         print("  %-14s %6.1f s  %5.2fx the floor" % (name, seconds, seconds / floor))
     print("  virtrigaud_vm is %.1fx faster than vmware_guest" % (times["vmware_guest"] / times["virtrigaud_vm"]))
+    benchlib.figure("no-op converge of %d VMs, virtrigaud_vm" % len(names), times["virtrigaud_vm"], "s", floor,
+                    "ansible.builtin.ping", "<= 1.3x the floor", times["virtrigaud_vm"] <= 1.3 * floor)
+    benchlib.figure("no-op converge of %d VMs, community.vmware.vmware_guest (anchor)" % len(names),
+                    times["vmware_guest"], "s", floor, "ansible.builtin.ping", "slower than virtrigaud_vm",
+                    times["vmware_guest"] > times["virtrigaud_vm"])
 
 
 def listing() -> None:
@@ -145,11 +152,13 @@ def listing() -> None:
                 ours.append(time.perf_counter() - started)
     finally:
         vcsim(LIST_PORT, "stop")
+    benchlib.figure("list_vms of %d VMs" % listed, min(ours), "s", min(bare), "bare PropertyCollector pass")
     print("list_vms of %d VMs: %.2f s; a bare PropertyCollector pass of %d names: %.2f s (%.1fx)"
           % (listed, min(ours), count, min(bare), min(ours) / min(bare)))
 
 
 def main() -> None:
+    benchlib.print_environment()
     python = venv_python()
     subprocess.run(["bash", "-c", "source scripts/lib.sh && build_tree"], cwd=REPO, check=True,
                    stdout=subprocess.DEVNULL)

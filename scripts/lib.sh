@@ -55,21 +55,55 @@ newest_python() {
 
 python_version() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])'; }
 
+# other_legs_targets BACKEND: `--exclude TARGET` for each target that belongs to other legs only (an alias
+# `leg/NAME` names each leg it belongs to); it would skip itself there, after ansible-test spent 2 s on it.
+other_legs_targets() {
+    local aliases
+    for aliases in "$REPO"/tests/integration/targets/*/aliases; do
+        grep -q '^leg/' "$aliases" && ! grep -qx "leg/$1" "$aliases" &&
+            printf -- '--exclude %s ' "$(basename "$(dirname "$aliases")")"
+    done
+    return 0
+}
+
+# target_times SINCE: where a leg's time went, from the JUnit files ansible-test wrote after the file SINCE: each
+# target's time, and the slowest tasks.
+target_times() {
+    find "$COLLECTION/tests/output/junit" -name '*.xml' -newer "$1" -printf '%T@ %p\n' 2>/dev/null | sort -n |
+        cut -d' ' -f2- | xargs -r -d '\n' "$PYTHON" -c '
+import re, sys, xml.etree.ElementTree as ET
+targets, tasks = [], []
+for path in sys.argv[1:]:
+    suite = ET.parse(path).getroot()
+    name = re.sub(r"-[^-]*-[0-9.]*\.xml$", "", path.rsplit("/", 1)[1])
+    targets.append("%s %.0f s" % (name, float(suite.get("time") or 0)))
+    tasks += [(float(case.get("time") or 0), name, re.sub(r" [a-z_]+=.*", "", case.get("name", "").split(": ", 1)[-1]))
+              for case in suite.iter("testcase")]
+print("  targets: " + ", ".join(targets))
+print("  slowest tasks: " + "; ".join("%s %.1f s (%s)" % (task[:60], took, target)
+                                      for took, target, task in sorted(tasks, reverse=True)[:5]))'
+}
+
 # One leg of the suite: every target on one backend, with a fresh secret canary
 # as its password, which must then appear in none of the leg's output.  The
 # optional command prepares the backend and gets the canary as its argument.
 integration_leg() {
-    local backend="$1" canary="vr-canary-$RANDOM$RANDOM" started=$SECONDS log
+    local backend="$1" canary="vr-canary-$RANDOM$RANDOM" started=$SECONDS log skip since
     shift
+    since="$(mktemp)"
     log="$LOGS/integration-$backend-$(python_version "$PYTHON").log"
     [ $# -eq 0 ] || "$@" "$canary"
     build_tree
     sed "s/@CANARY@/$canary/; s:@STATE@:$VIRTRIGAUD_CACHE/mock-state.json:; s:@CACHE@:$VIRTRIGAUD_CACHE:g; s:@REPO@:$REPO:g" \
         "$REPO/tests/integration/config/$backend.yml" > "$COLLECTION/tests/integration/integration_config.yml"
+    read -ra skip <<< "$(other_legs_targets "$backend")"
     # shellcheck disable=SC2086  # VIRTRIGAUD_TARGETS is a list of target names, to run fewer while developing
     (cd "$COLLECTION" && ansible-test integration --local --python "$(python_version "$PYTHON")" --color no \
-        --allow-destructive ${VIRTRIGAUD_TARGETS:-}) > "$log" 2>&1 || { tail -n 60 "$log"; return 1; }
+        --allow-destructive "${skip[@]}" ${VIRTRIGAUD_TARGETS:-}) > "$log" 2>&1 ||
+        { tail -n 60 "$log"; return 1; }
     grep -E '^(PLAY RECAP|testhost|.*bad-input cases)' "$log" | sed 's/^/  /'
+    target_times "$since"
+    rm -f "$since"
     if grep -rl "$canary" "$log" /var/log/libvirt "$RUN_DIR" 2>/dev/null; then
         echo "the secret canary leaked into the files above" >&2
         return 1
@@ -92,4 +126,33 @@ no_canary_outside() {
     found="$(grep -rl --fixed-strings "$canary" "$@" "$RUN_DIR" /var/log/libvirt 2>/dev/null |
         grep -v "^$RUN_DIR/${own:-^}" || true)"
     [ -z "$found" ] || { echo "a secret canary left its backend, into: $found" >&2; return 1; }
+}
+
+# conformance_run NAME PORT ARGS...: the conformance playbook, as users run it, against a runtime of ours on
+# 127.0.0.1:PORT over mTLS; the report (JUnit, JSON, Markdown) goes to $LOGS/conformance-NAME.  A failed step fails.
+conformance_run() {
+    local name="$1" port="$2" pki="$VIRTRIGAUD_CACHE/runtime-pki" started=$SECONDS report="$LOGS/conformance-$1"
+    shift 2
+    build_tree
+    rm -rf "$report"
+    if ! ansible-playbook virtrigaud.core.conformance -e "ansible_python_interpreter=$(command -v "$PYTHON")" \
+        -e "endpoint=127.0.0.1:$port" -e "ca_path=$pki/ca/ca.crt" -e "client_cert=$pki/client.crt" \
+        -e "client_key=$pki/client.key" -e tls_server_name=localhost -e "report_dir=$report" "$@" \
+        > "$report.log" 2>&1; then
+        cat "$report/conformance.md" 2>/dev/null || tail -n 40 "$report.log"
+        return 1
+    fi
+    grep -E '^[0-9]+ steps|^Load' "$report/conformance.md" | sed "s/^/  conformance on $name: /"
+    echo "  conformance on $name: passed in $((SECONDS - started)) s; report in $report"
+}
+
+# conformance_backend NAME TYPE ENDPOINT ARGS...: a second runtime of ours, on the test bed the leg left up
+# (the backend's settings come from the caller's environment), and the suite against it.
+CONFORMANCE_PORT=19461
+conformance_backend() {
+    local name="$1" type="$2" endpoint="$3"
+    shift 3
+    RUNTIME_PORT=$CONFORMANCE_PORT RUNTIME_HTTP_PORT=18461 "$TESTBED/runtime.sh" restart "$type" "$endpoint" >/dev/null
+    conformance_run "$name" "$CONFORMANCE_PORT" "$@"
+    RUNTIME_PORT=$CONFORMANCE_PORT "$TESTBED/runtime.sh" stop >/dev/null
 }

@@ -70,6 +70,9 @@ stage_docs() {
         grep -q '^EXAMPLES' "$LOGS/doc-inventory-$module.txt" ||
             { echo "ansible-doc of inventory $module lacks examples" >&2; return 1; }
     done
+    ANSIBLE_NOCOLOR=1 ansible-doc -t role virtrigaud.core.conformance > "$LOGS/doc-role-conformance.txt"
+    grep -q 'conformance_endpoint' "$LOGS/doc-role-conformance.txt" ||
+        { echo "ansible-doc does not render the conformance role's options" >&2; return 1; }
     echo "ansible-doc $(ansible --version | sed -n '1s/.*\[core \(.*\)\]/\1/p') renders every module with examples and return values, and every inventory plugin with examples"
 }
 
@@ -119,13 +122,22 @@ stage_package() {
     rm -rf "$scratch"
 }
 
-# The provider runtime as real processes over real gRPC and mTLS (mock backend).
+# The provider runtime as real processes over real gRPC and mTLS (mock backend); the conformance suite's
+# verdicts on the minimal provider and its mutations (tests/conformance); then the suite with its load phase
+# against the runtime on the mock backend.
 stage_runtime() {
+    local scratch
     build_tree
     "$TESTBED/runtime.sh" certs
     (cd "$COLLECTION" && RUNTIME_PKI="$VIRTRIGAUD_CACHE/runtime-pki" PYTHONPATH="$TREE:$COLLECTION/runtime" \
-        "$PYTHON" -m pytest -q -p no:cacheprovider tests/runtime)
+        "$PYTHON" -m pytest -q -p no:cacheprovider tests/runtime tests/conformance)
+    scratch="$(mktemp -d)"
+    conformance_backend mock mock "mock://$scratch/state.json" -e image=base -e load_clients=8 -e load_seconds=3
+    rm -rf "$scratch"
 }
+
+# The leg's secret, which its backend was started with, for the conformance runtime's credentials.
+LEG_SECRET=
 
 # The OVIM spoke agent (runtime/virtrigaud_runtime/spoke) as real processes against the fake hub
 # (scripts/testbed/ovimhub.sh), whose token is a secret canary, on the KubeVirt test bed and on libvirtd.
@@ -167,7 +179,14 @@ stage_integration_libvirt() {
     integration_leg libvirt
 }
 
-stage_integration_vsphere() { integration_leg vsphere start_vcsim; }
+stage_integration_vsphere() {
+    integration_leg vsphere start_vcsim_kept
+    TLS_INSECURE_SKIP_VERIFY=true RUNTIME_USERNAME=vr-admin RUNTIME_PASSWORD="$LEG_SECRET" \
+        PROVIDER_DEFAULT_DATASTORE=LocalDS_0 conformance_backend vsphere vsphere https://127.0.0.1:18989/sdk \
+        -e image=vr-template
+}
+
+start_vcsim_kept() { LEG_SECRET="$1"; start_vcsim "$1"; }
 
 # The fake PVE takes the canary as root@pam's password.  Afterwards, the fake's
 # routes and every request the suite sent must match the official API schema.
@@ -176,7 +195,10 @@ start_pvefake() {
 }
 
 stage_integration_proxmox() {
-    integration_leg proxmox start_pvefake
+    integration_leg proxmox start_pvefake_kept
+    PVE_INSECURE_SKIP_VERIFY=true RUNTIME_USERNAME=root@pam RUNTIME_PASSWORD="$LEG_SECRET" \
+        PROVIDER_DEFAULT_STORAGE=ceph-vm conformance_backend proxmox proxmox https://127.0.0.1:18006 \
+        -e image=vr-template -e network=vmbr0
     pve_conformance "$(. <("$TESTBED/pvefake.sh" env) && echo "$PVEFAKE_REQUESTS")"
 }
 
@@ -197,10 +219,14 @@ start_runtime() {
         "$TESTBED/runtime.sh" restart libvirt qemu:///system
 }
 
+start_pvefake_kept() { LEG_SECRET="$1"; start_pvefake "$1"; }
+
 stage_integration_remote() {
     "$TESTBED/libvirtd.sh" start
     "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
     integration_leg remote start_runtime
+    # The leg's runtime, on libvirtd, is still up: the conformance suite against it, with a short load phase.
+    conformance_run libvirt 19443 -e image=vr-tiny.qcow2 -e graceful_timeout=60 -e load_clients=4 -e load_seconds=3
     "$TESTBED/runtime.sh" stop
 }
 
@@ -248,6 +274,8 @@ start_kubevirt() {
 stage_integration_kubevirt() {
     VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-bad_input inventory_virtrigaud kubevirt vm_scenarios vmset_scenarios machines}" \
         integration_leg kubevirt start_kubevirt
+    (eval "$("$TESTBED/kube.sh" env)" && KUBEVIRT_NAMESPACE=vr-kubevirt \
+        conformance_backend kubevirt kubevirt "" -e image=vr-base)
     "$TESTBED/kubevirt.sh" stop
     "$TESTBED/kube.sh" stop
 }
@@ -367,7 +395,8 @@ stage_container() {
 }
 
 # The newest ansible-core needs Python 3.12, which Debian 12 lacks: use one when
-# the machine has it (pyenv's, say), in a cached virtual environment.
+# the machine has it (pyenv's, say), in a cached virtual environment.  Not `docs` again: sanity's ansible-doc test
+# renders every plugin with this core already, and whether the files carry examples does not depend on the core.
 stage_newest() {
     local interpreter venv="$VIRTRIGAUD_CACHE/venv-newest"
     if ! interpreter="$(newest_python)"; then
@@ -377,7 +406,7 @@ stage_newest() {
     [ -x "$venv/bin/python" ] || "$interpreter" -m venv "$venv"
     "$venv/bin/python" -m pip install -q --disable-pip-version-check "$NEWEST_CORE" pytest \
         -r "$REPO/requirements.txt"
-    PATH="$venv/bin:$PATH" PYTHON="$venv/bin/python" "$0" unit sanity docs integration_mock
+    PATH="$venv/bin:$PATH" PYTHON="$venv/bin/python" "$0" unit sanity integration_mock
 }
 
 TIMES=()

@@ -8,8 +8,9 @@ name: virtrigaud
 short_description: Every VM of libvirt, vSphere, Proxmox VE, KubeVirt, VirtRigaud provider runtimes and Kubernetes
 version_added: 0.1.0
 description:
-  - Lists the VMs of one or more sources as inventory hosts, with their hardware, addresses and tags as host
-    variables under the C(virtrigaud_) prefix.
+  - Lists the VMs of one or more sources as inventory hosts, with what it takes to reach and group them (name,
+    id, power state, addresses, provider and tags) as host variables under the C(virtrigaud_) prefix, and their
+    hardware too with O(host_variables=full).
   - Each source is read with one bulk query through the collection's provider layer, the same code the modules
     use; all sources are read at once.
   - A source that cannot be reached gives a warning naming it while the other sources are still listed, unless
@@ -115,6 +116,19 @@ options:
         description: Address blocks to take the address from, in order of preference; after O(ip_preference.networks).
         type: list
         elements: str
+  host_variables:
+    description:
+      - Which host variables each VM gets, besides C(ansible_host).
+      - V(basic) gives C(virtrigaud_provider), C(virtrigaud_provider_type), C(virtrigaud_id), C(virtrigaud_name),
+        C(virtrigaud_power_state), C(virtrigaud_ip_addresses) and C(virtrigaud_tags), and the source's own
+        C(virtrigaud_kubernetes) or C(virtrigaud_details) where it has them.
+      - V(full) adds C(virtrigaud_cpu), C(virtrigaud_memory_mib), C(virtrigaud_firmware), C(virtrigaud_disks),
+        C(virtrigaud_nics) and C(virtrigaud_console_url). At thousands of hosts these make
+        C(ansible-inventory) several times slower, as every variable of every host is copied and serialised.
+      - The cache holds every field whatever this says, so changing it needs no new query.
+    type: str
+    choices: [basic, full]
+    default: basic
   raw_data:
     description: Add each VM's provider-specific data as C(virtrigaud_raw).
     type: bool
@@ -219,7 +233,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         try:
             self._check_config(config)
             sources = vrinv.check_sources(self.get_option("sources"))
-            vrinv.check_choices(self.get_option("hostnames"), self.get_option("ip_preference") or {})
+            vrinv.check_choices(self.get_option("hostnames"), self.get_option("ip_preference") or {},
+                                self.get_option("host_variables") == "full")
         except SpecError as err:
             raise AnsibleParserError("%s: %s" % (path, err.message)) from None
         filters = self._filters()
@@ -287,7 +302,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         strict = self.get_option("strict")
         preference = self.get_option("ip_preference") or {}
         choices = self.get_option("hostnames") or ["name"]
+        full = self.get_option("host_variables") == "full"
         seen = {}
+        groups_made = {}
         for source in fetched:
             for warning in source.get("warnings") or []:
                 self.display.warning("virtrigaud source '%s': %s" % (source["source"], warning))
@@ -298,7 +315,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self.display.warning(message + "; its VMs are left out")
         for source in fetched:
             for record in source["vms"]:
-                variables = vrinv.host_vars(record, source["source"], source["type"], preference)
+                variables = vrinv.host_vars(record, source["source"], source["type"], preference, full)
                 if not self._keep(filters, variables):
                     continue
                 name = vrinv.hostname(variables, choices, self._render)
@@ -312,17 +329,19 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     self.display.warning(message)
                     continue
                 seen[name] = "%s/%s" % (source["source"], record["id"])
-                self._add_host(name, variables, strict)
+                self._add_host(name, variables, strict, groups_made)
 
-    def _add_host(self, name, variables, strict):
+    def _add_host(self, name, variables, strict, groups_made):
         self.inventory.add_host(name)
         for key, value in variables.items():
             self.inventory.set_variable(name, key, value)
         if self.get_option("default_groups"):
             for group in vrinv.default_groups(variables):
-                # Group names are made safe here, once, rather than by Ansible with a warning per host.
-                safe = _UNSAFE_GROUP_CHARACTERS.sub("_", group)
-                self.inventory.add_group(safe)
+                safe = groups_made.get(group)
+                if safe is None:
+                    # Group names are made safe here, once, rather than by Ansible with a warning per host.
+                    safe = groups_made[group] = _UNSAFE_GROUP_CHARACTERS.sub("_", group)
+                    self.inventory.add_group(safe)
                 self.inventory.add_child(safe, name)
         self._set_composite_vars(self.get_option("compose"), variables, name, strict=strict)
         self._add_host_to_composed_groups(self.get_option("groups"), variables, name, strict=strict)

@@ -84,11 +84,15 @@ def poll(
     probe: Callable[[], Optional[T]],
     deadline: Deadline,
     what: str,
-    interval: float = 1.0,
-    max_interval: float = 5.0,
+    interval: float = 0.5,
+    max_interval: float = 2.0,
     sleep: Sleep = time.sleep,
 ) -> T:
-    """Call ``probe`` until it returns something other than None, or raise at the deadline."""
+    """Call ``probe`` until it returns something other than None, or raise at the deadline.
+
+    The probes are cheap reads (a task's status, a VM's addresses); by default they come at most 2 s apart, so a
+    wait ends within 2 s of what it waits for, not 5.
+    """
     delays = backoff(base=interval, factor=1.5, cap=max_interval, jitter=0.0)
     while True:
         result = probe()

@@ -26,8 +26,6 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.errors import (
     SpecError,
     VirtrigaudError,
 )
-from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import Kube, KubeConfig
-from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import check_name
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.connection import Connection, resolve
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import PROVIDER_TYPES, open_provider
 
@@ -71,8 +69,7 @@ def check_sources(sources: Any) -> list[dict[str, Any]]:
         if container is not None:
             raise SpecError(container.msg, option="%s.%s" % (where, container.option))
         params = result.validated_parameters
-        for position, namespace in enumerate(params["namespaces"]):
-            check_name(namespace, "%s.namespaces[%d]" % (where, position))
+        _check_namespaces(params["namespaces"], where)
         params["name"] = params.get("name") or "%s-%d" % (params["type"], index)
         checked.append(params)
     names = [s["name"] for s in checked]
@@ -80,6 +77,16 @@ def check_sources(sources: Any) -> list[dict[str, Any]]:
     if duplicate:
         raise SpecError("two sources are named '%s'; names must be unique" % duplicate, option="sources[].name")
     return checked
+
+
+def _check_namespaces(namespaces: list[str], where: str) -> None:
+    if not namespaces:
+        return
+    # Imported here, as the Kubernetes client is: importing it costs more than listing thousands of VMs.
+    from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import check_name
+
+    for position, namespace in enumerate(namespaces):
+        check_name(namespace, "%s.namespaces[%d]" % (where, position))
 
 
 def fetch(sources: list[dict[str, Any]], raw_data: bool = False) -> list[dict[str, Any]]:
@@ -131,6 +138,8 @@ def _fetch_provider(source: dict[str, Any], raw_data: bool, found: dict[str, Any
 
 def _fetch_resources(source: dict[str, Any], raw_data: bool, found: dict[str, Any]) -> list[dict[str, Any]]:
     """VirtualMachine resources, with their power state and addresses from the status VirtRigaud's manager writes."""
+    from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import Kube, KubeConfig
+
     kube = Kube(KubeConfig.from_params(source))
     try:
         items = [item for namespace in source["namespaces"] or [None]
@@ -162,24 +171,24 @@ def _resource_record(item: Mapping[str, Any], raw_data: bool) -> dict[str, Any]:
     return record
 
 
+BASIC_FIELDS = ("id", "name", "power_state", "ip_addresses", "tags")
+"""What every host gets: enough to connect to it and to group it."""
+FULL_FIELDS = ("cpu", "memory_mib", "firmware", "disks", "nics", "console_url")
+"""What ``host_variables: full`` adds: hardware and console, costly at thousands of hosts."""
+_LISTS = frozenset(("ip_addresses", "tags", "disks", "nics"))
+
+
 def host_vars(record: Mapping[str, Any], source: str, source_type: str,
-              preference: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
-    """The host variables of one VM, all under the ``virtrigaud_`` prefix, plus ``ansible_host``."""
-    variables = {
-        PREFIX + "provider": source,
-        PREFIX + "provider_type": source_type,
-        PREFIX + "id": record["id"],
-        PREFIX + "name": record["name"],
-        PREFIX + "power_state": record["power_state"],
-        PREFIX + "cpu": record.get("cpu"),
-        PREFIX + "memory_mib": record.get("memory_mib"),
-        PREFIX + "firmware": record.get("firmware"),
-        PREFIX + "disks": record.get("disks") or [],
-        PREFIX + "nics": record.get("nics") or [],
-        PREFIX + "ip_addresses": record.get("ip_addresses") or [],
-        PREFIX + "tags": record.get("tags") or [],
-        PREFIX + "console_url": record.get("console_url"),
-    }
+              preference: Optional[Mapping[str, Any]] = None, full: bool = False) -> dict[str, Any]:
+    """The host variables of one VM, all under the ``virtrigaud_`` prefix, plus ``ansible_host``.
+
+    Only the basic fields unless ``full``; the source-specific ``kubernetes``, ``details`` and ``raw``
+    documents come whenever the record has them.
+    """
+    variables: dict[str, Any] = {PREFIX + "provider": source, PREFIX + "provider_type": source_type}
+    for field in BASIC_FIELDS + (FULL_FIELDS if full else ()):
+        value = record.get(field)
+        variables[PREFIX + field] = (value or []) if field in _LISTS else value
     for extra in ("raw", KUBERNETES, "details"):
         if extra in record:
             variables[PREFIX + extra] = record[extra]
@@ -221,20 +230,25 @@ def default_groups(variables: Mapping[str, Any]) -> list[str]:
     return groups
 
 
-def check_choices(hostnames: Any, preference: Mapping[str, Any]) -> None:
+def check_choices(hostnames: Any, preference: Mapping[str, Any], full: bool = True) -> None:
     """Host-name choices and address preferences that can work, before any source is asked.
 
     Raises:
         SpecError: naming ``hostnames[i]`` or ``ip_preference.cidrs[i]``.
     """
-    known = set(host_vars({"id": "", "name": "", "power_state": ""}, "", ""))
+    record = {"id": "", "name": "", "power_state": ""}
+    # ansible_host is set only for a VM with an address, so the empty record above lacks it.
+    known = set(host_vars(record, "", "", full=full)) | {"ansible_host"}
+    everything = set(host_vars(record, "", "", full=True)) | {"ansible_host"}
     for index, choice in enumerate(hostnames or ()):
         where = "hostnames[%d]" % index
         if not isinstance(choice, str):
             raise SpecError("expected a host variable name or a template, got %s" % type(choice).__name__, option=where)
-        if "{{" not in choice and "{%" not in choice and not {choice, PREFIX + choice} & known:
-            raise SpecError("'%s' is neither a host variable (such as name or id) nor a template" % choice,
-                            option=where)
+        if "{{" in choice or "{%" in choice or {choice, PREFIX + choice} & known:
+            continue
+        if {choice, PREFIX + choice} & everything:
+            raise SpecError("'%s' is a host variable only with host_variables: full" % choice, option=where)
+        raise SpecError("'%s' is neither a host variable (such as name or id) nor a template" % choice, option=where)
     for index, cidr in enumerate(preference.get("cidrs") or ()):
         try:
             ipaddress.ip_network(str(cidr), strict=False)

@@ -15,6 +15,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.wire import SERVICE
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import RateLimiter
 
 from . import VERSION
@@ -53,11 +54,20 @@ class Runtime:
         self.server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=workers,
                                                                         thread_name_prefix="rpc"),
                                   options=KEEPALIVE)
-        self.server.add_generic_rpc_handlers((self.service.handlers(),))
+        self._add_provider_service()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.grpc_port = self._listen()
         self.http = ThreadingHTTPServer(_split(current.http_address), _probe_handler(self))
         self.http.daemon_threads = True
+
+    def _add_provider_service(self) -> None:
+        """Registered methods where grpcio has them (newer releases): gRPC core matches the path, no lookup per call."""
+        table = self.service.handlers()
+        register = getattr(self.server, "add_registered_method_handlers", None)
+        if register is not None:
+            register(SERVICE, table)
+        else:
+            self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, table),))
 
     def _listen(self) -> int:
         material = self.settings.tls

@@ -14,7 +14,6 @@ import contextlib
 import logging
 import threading
 import time
-import uuid
 from typing import Any, Callable, Iterator, Optional, cast
 
 import grpc
@@ -35,13 +34,15 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import 
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm, parse_vm_name
 
 from .metrics import Metrics
-from .observe import CORRELATION, correlation_of, fields
+from .observe import CORRELATION, correlation_of, fields, new_correlation_id
 from .tasks import TaskTable
 from .throttle import Throttle
 from .watch import Verdict
 
 TASK_SECONDS = 1800.0
 UNIMPLEMENTED = ("HardwareUpgrade", "ImagePrepare", "ExportDisk", "ImportDisk", "GetDiskInfo")
+UNSERVED_CLAIMS = ("supports_image_import", "supports_disk_export", "supports_disk_import",
+                   "supports_export_compression")
 # Polled often and change nothing: logged at debug level, so a busy manager does not flood the log.
 READS = ("Validate", "Describe", "TaskStatus", "GetCapabilities", "ListVMs")
 # What a request becomes when its bytes are no protobuf message (grpc takes None for a failed parse).
@@ -217,7 +218,8 @@ class ProviderService:
         return {"target_vm_id": vm_id}
 
     def GetCapabilities(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name,unused-argument
-        return self.provider.capabilities().to_dict()
+        # The RPCs this runtime does not serve cannot be claimed, whatever the backend could do.
+        return dict(self.provider.capabilities().to_dict(), **{claim: False for claim in UNSERVED_CLAIMS})
 
     def trailers(self, method: str) -> tuple[tuple[str, str], ...]:
         """What our client reads beyond upstream's response: the in-place NIC changes the backend makes, and
@@ -271,13 +273,14 @@ class ProviderService:
 
     # serving
 
-    def handlers(self) -> Any:
+    def handlers(self) -> dict[str, Any]:
+        """provider.v1's methods by name, for the server to register (gRPC matches them without a Python lookup)."""
         table = {}
         for method, (request_type, response_type) in wire().methods.items():
             table[method] = grpc.unary_unary_rpc_method_handler(
                 self._handler(method, response_type), request_deserializer=_parser(request_type),
                 response_serializer=response_type.SerializeToString)
-        return grpc.method_handlers_generic_handler("provider.v1.Provider", table)
+        return table
 
     def _handler(self, method: str, response_type: Any) -> Callable[[Any, Any], Any]:
         level = logging.DEBUG if method in READS else logging.INFO
@@ -285,7 +288,7 @@ class ProviderService:
         def handle(request: Any, context: Any) -> Any:
             started = time.monotonic()
             metadata = dict(context.invocation_metadata())
-            correlation = correlation_of(metadata) or uuid.uuid4().hex[:16]
+            correlation = correlation_of(metadata) or new_correlation_id()
             token = CORRELATION.set(correlation)
             code, waited = grpc.StatusCode.OK, 0.0
             trailing: tuple[tuple[str, str], ...] = (("x-correlation-id", correlation),)

@@ -110,6 +110,9 @@ run_stage() {
     container_expect ok lab-libvirt --keep
     VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-vm_scenarios}" integration_leg container || {
         podman logs --tail 30 virtrigaud-runtime-under-test >&2; container_harness stop; return 1; }
+    # The conformance suite through the same container.
+    conformance_run container 9443 -e image=vr-tiny.qcow2 -e graceful_timeout=60 || {
+        podman logs --tail 30 virtrigaud-runtime-under-test >&2; container_harness stop; return 1; }
     container_harness stop
     "$TESTBED/kube.sh" stop >/dev/null
 }

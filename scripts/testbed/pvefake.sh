@@ -35,7 +35,8 @@ start() {
     daemon_started "PVEFAKE_PORT=$PORT"
     echo "$TOKEN_SECRET" > "$STATE.token"
     chmod 600 "$STATE.token"
-    for _ in $(seq 100); do
+    # Seeding thousands of VMs (benchmarks) delays the first answer: PVEFAKE_START_TICKS tenths of a second.
+    for _ in $(seq "${PVEFAKE_START_TICKS:-100}"); do
         curl -sk -o /dev/null "https://127.0.0.1:$PORT/api2/json/version" && break
         sleep 0.1
     done

@@ -46,8 +46,8 @@ start() {
         -cert "$CACHE/tls.crt" -key "$CACHE/tls.key" -url-file "$STATE.url" > "$STATE.log" 2>&1 &
     echo $! > "$STATE.pid"
     daemon_started "VCSIM_PORT=$PORT"
-    # A large inventory takes a while to build: about 40 s for 2,000 VMs.
-    for _ in $(seq 3000); do
+    # A large inventory takes a while to build: about 40 s for 2,000 VMs (VCSIM_START_TICKS tenths of a second at most).
+    for _ in $(seq "${VCSIM_START_TICKS:-3000}"); do
         [ -s "$STATE.url" ] && break
         running || { cat "$STATE.log" >&2; return 1; }
         sleep 0.1

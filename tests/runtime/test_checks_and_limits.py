@@ -11,7 +11,7 @@ import pytest
 
 from virtrigaud_runtime.config import SettingsError, settings
 from virtrigaud_runtime.metrics import Metrics, public_endpoint
-from virtrigaud_runtime.observe import CORRELATION, logger
+from virtrigaud_runtime.observe import CORRELATION, logger, new_correlation_id
 from virtrigaud_runtime.throttle import Throttle
 from virtrigaud_runtime.watch import UNCHECKED, BackendWatch, Verdict
 
@@ -100,6 +100,28 @@ def test_vm_states_are_running_and_stopped():
     sample = metrics.registry.get_sample_value
     assert (sample("provider_vms_total", {"state": "running"}), sample("provider_vms_total", {"state": "stopped"})) \
         == (1, 2)
+
+
+def test_a_call_counts_under_its_outcome_and_an_outcome_shows_once_it_happened():
+    metrics = Metrics("ns/p", "mock://")
+
+    def count(status):
+        return metrics.registry.get_sample_value("provider_grpc_requests_total",
+                                                 {"method": "Describe", "status": status})
+
+    metrics.observe("Describe", True, 0.001)
+    metrics.observe("Describe", True, 0.002)
+    assert (count("success"), count("error")) == (2.0, None)
+    metrics.observe("Describe", False, 0.003)
+    assert (count("success"), count("error")) == (2.0, 1.0)
+    assert metrics.registry.get_sample_value("provider_grpc_request_duration_seconds_count",
+                                             {"method": "Describe"}) == 3.0
+
+
+def test_a_call_without_a_correlation_id_gets_16_hex_digits_of_its_own():
+    made = {new_correlation_id() for dummy in range(100)}
+    assert len(made) == 100
+    assert all(len(found) == 16 and int(found, 16) >= 0 for found in made)
 
 
 @pytest.mark.parametrize("fmt", ["json", "text"])

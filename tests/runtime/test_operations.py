@@ -11,6 +11,7 @@ and when it comes back so does the backend.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 
@@ -153,12 +154,15 @@ def test_the_remote_client_sends_its_correlation_id_on_every_call(checked):
     assert all(line.get("correlation_id") for line in lines)
 
 
-def test_the_correlation_id_comes_back_in_trailing_metadata(checked):
+def test_the_correlation_id_comes_back_and_a_call_without_one_gets_its_own(checked):
     request_type, response_type = wire().methods["Validate"]
     stub = checked.channel().unary_unary(wire().path("Validate"), request_serializer=request_type.SerializeToString,
                                          response_deserializer=response_type.FromString)
     dummy, call = stub.with_call(request_type(), metadata=(("x-correlation-id", "corr-back"),), timeout=10)
     assert dict(call.trailing_metadata())["x-correlation-id"] == "corr-back"
+    made = {dict(stub.with_call(request_type(), timeout=10)[1].trailing_metadata())["x-correlation-id"]
+            for dummy in range(2)}
+    assert len(made) == 2 and all(re.fullmatch("[0-9a-f]{16}", found) for found in made)
 
 
 @pytest.mark.parametrize("name, value_", [("PROVIDER_RATE_LIMIT_QPS", "fast"), ("PROVIDER_RATE_LIMIT_BURST", "0")])

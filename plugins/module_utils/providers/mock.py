@@ -13,7 +13,6 @@ import json
 import os
 import uuid
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any, Iterator, Optional, cast
 
 from ..errors import ConflictError, NotFoundError, PreconditionError, SpecError, UnavailableError
@@ -287,7 +286,7 @@ def _observed_nic(nic: dict[str, Any], index: int, running: bool) -> ObservedNIC
 def _observed(record: dict[str, Any]) -> ObservedVM:
     running = record["power"] == "On"
     nics = tuple(_observed_nic(nic, i, running) for i, nic in enumerate(record["nics"]))
-    vm = ObservedVM(
+    return ObservedVM(
         id=record["id"],
         name=record["name"],
         power_state=record["power"],
@@ -302,5 +301,5 @@ def _observed(record: dict[str, Any]) -> ObservedVM:
         tags=tuple(record["tags"]),
         console_url="mock://console/%s" % record["id"],
         placement=Placement(**record.get("placement") or {}),
+        raw={"snapshots": len(record["snapshots"])},
     )
-    return replace(vm, raw={"snapshots": len(record["snapshots"])})

@@ -17,7 +17,7 @@ from ... import errors
 from ...resilience import CircuitBreaker, backoff, retry
 from ..base import ProviderConfig
 from .translate import status_error
-from .wire import PROTOBUF_ERROR, wire
+from .wire import PROTOBUF_ERROR, Wire, wire
 
 try:
     import grpc
@@ -106,6 +106,17 @@ class Channel:
     def call(self, method: str, metadata: Optional[Mapping[str, str]] = None, **fields: Any) -> Any:
         """One RPC, retried on Unavailable and DeadlineExceeded with jittered backoff."""
         return self.call_with_trailers(method, metadata, **fields)[0]
+
+    def call_unlisted(self, method: str) -> str:
+        """The gRPC code of ``method``, which provider.v1 does not define, called once with an empty message."""
+        stub = self._channel.unary_unary(Wire.path(method), request_serializer=bytes,
+                                         response_deserializer=bytes)
+        try:
+            stub(b"", timeout=self.deadlines.get(method, MINUTE),
+                 metadata=(("x-correlation-id", self.correlation_id),))
+        except grpc.RpcError as err:
+            return err.code().name if err.code() else "UNKNOWN"
+        return "OK"
 
     def call_with_trailers(self, method: str, metadata: Optional[Mapping[str, str]] = None,
                            **fields: Any) -> tuple[Any, dict[str, str]]:

@@ -33,8 +33,12 @@ ROOT_DISK = "root"
 _KINDS = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
 
 
+# Built once: json.dumps with separators builds a new encoder on every call, and Describe calls it on every RPC.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    return _COMPACT.encode(value)
 
 
 def loads(text: Any, option: str) -> Any:

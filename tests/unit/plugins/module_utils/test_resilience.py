@@ -114,6 +114,14 @@ def test_poll_returns_the_first_answer():
     assert len(clock.sleeps) == 2
 
 
+def test_poll_probes_at_most_two_seconds_apart_by_default():
+    clock = FakeClock()
+    answers = iter([None] * 20 + ["ready"])
+    assert poll(lambda: next(answers), Deadline(600, clock=clock), "it", sleep=clock.sleep) == "ready"
+    assert clock.sleeps[0] == 0.5
+    assert max(clock.sleeps) == 2.0
+
+
 def test_poll_times_out_naming_what_it_waited_for():
     clock = FakeClock()
     with pytest.raises(DeadlineExceededError) as caught:

@@ -21,12 +21,26 @@ RECORD = {
 
 
 def test_host_vars_are_prefixed_and_pick_the_first_ipv4():
-    variables = inventory.host_vars(RECORD, "lab", "libvirt")
+    variables = inventory.host_vars(RECORD, "lab", "libvirt", full=True)
     assert variables["virtrigaud_provider"] == "lab"
     assert variables["virtrigaud_provider_type"] == "libvirt"
     assert variables["virtrigaud_cpu"] == 2
     assert variables["ansible_host"] == "10.0.0.5"
     assert all(key.startswith("virtrigaud_") or key == "ansible_host" for key in variables)
+
+
+def test_basic_host_vars_are_what_it_takes_to_connect_and_group():
+    variables = inventory.host_vars(RECORD, "lab", "libvirt")
+    assert set(variables) == {"virtrigaud_provider", "virtrigaud_provider_type", "virtrigaud_id", "virtrigaud_name",
+                              "virtrigaud_power_state", "virtrigaud_ip_addresses", "virtrigaud_tags", "ansible_host"}
+    assert variables["ansible_host"] == "10.0.0.5"
+
+
+def test_a_full_only_host_name_choice_is_refused_by_the_option_it_needs():
+    inventory.check_choices(["console_url"], {}, full=True)
+    with pytest.raises(SpecError, match="host_variables: full") as caught:
+        inventory.check_choices(["name", "console_url"], {}, full=False)
+    assert caught.value.option == "hostnames[1]"
 
 
 @pytest.mark.parametrize("preference, expected", [
@@ -51,7 +65,7 @@ def test_default_groups():
 
 
 def test_hostname_takes_the_first_non_empty_choice():
-    variables = dict(inventory.host_vars(RECORD, "lab", "libvirt"), virtrigaud_console_url="")
+    variables = dict(inventory.host_vars(RECORD, "lab", "libvirt", full=True), virtrigaud_console_url="")
 
     def render(template, data):
         return template.replace("{{ virtrigaud_name }}", data["virtrigaud_name"])
@@ -101,3 +115,8 @@ def test_choices_that_cannot_work_are_refused_before_any_source(hostnames, prefe
 
 def test_choices_that_work():
     inventory.check_choices(["name", "virtrigaud_id", "{{ virtrigaud_name }}.lab"], {"cidrs": ["10.20.0.0/16"]})
+
+
+def test_ansible_host_is_a_host_name_choice_in_either_mode():
+    inventory.check_choices(["ansible_host", "name"], {}, full=False)
+    inventory.check_choices(["ansible_host"], {}, full=True)
