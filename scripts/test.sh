@@ -236,19 +236,28 @@ stage_integration_remote() {
 
 # A real kube-apiserver on etcd, fresh for each run; Providers of type libvirt
 # are probed against the real libvirtd, directly and through the runtime.  The
-# fake PVE serves the `machines` target's Proxmox Machines beside the libvirt ones.
+# fake PVE serves the `machines` target's Proxmox Machines beside the libvirt ones;
+# vcsim and the fake PVE (with the routes beyond the schema subset, for its
+# bridges) are there for MachineProvider discovery too, with the canary as password.
 start_kube() {
+    local started=$SECONDS
     "$TESTBED/kube.sh" restart
     start_runtime "$1"
-    start_pvefake "$1" >/dev/null
+    echo "  kube-apiserver and runtime up in $((SECONDS - started)) s"
+    started=$SECONDS
+    start_vcsim "$1"
+    PVEFAKE_ANCHOR_ROUTES=1 start_pvefake "$1" >/dev/null
+    echo "  vcsim and the fake PVE up in $((SECONDS - started)) s"
 }
 
 stage_integration_kubernetes() {
     "$TESTBED/libvirtd.sh" start
     "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
-    VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-kubernetes machines}" integration_leg kubernetes start_kube
+    VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-kubernetes machines}" integration_leg kubernetes start_kube || {
+        "$TESTBED/vcsim.sh" stop; "$TESTBED/pvefake.sh" stop >/dev/null; return 1; }
     "$TESTBED/kube.sh" stop
     "$TESTBED/runtime.sh" stop
+    "$TESTBED/vcsim.sh" stop
     "$TESTBED/pvefake.sh" stop >/dev/null
 }
 

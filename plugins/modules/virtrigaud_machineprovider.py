@@ -30,7 +30,6 @@ author:
   - virtrigaud.core contributors (@virtrigaud)
 extends_documentation_fragment:
   - virtrigaud.core.connection.beside_selector
-  - virtrigaud.core.connection.unused
   - virtrigaud.core.kubernetes
   - virtrigaud.core.attributes
 attributes:
@@ -123,11 +122,60 @@ options:
   labels: {description: Labels of the MachineProvider., type: dict}
   annotations: {description: Annotations of the MachineProvider., type: dict}
   uri:
-    description: Accepted for C(module_defaults) of the group, and not used.
+    description:
+      - The backend's address for O(discover) and O(update_status) (C(qemu:///system), a vCenter or PVE host), read
+        with the other connection options of O(provider_type)'s own table; unused otherwise.
+      - A KubeVirt backend is reached with the Kubernetes options (O(kubeconfig), O(host), ...), the same cluster
+        the MachineProvider is written to.
     type: str
+  discover:
+    description:
+      - Fill the spec from the live backend, through the collection's provider layer, for the types V(libvirt),
+        V(vsphere), V(proxmox) and V(kubevirt) (another type is refused).
+      - Networks (libvirt networks and bridges, vSphere port groups, PVE bridges, the pod network and multus
+        NetworkAttachmentDefinitions) become C(network.availableVPCs) and C(network.defaultVPC); storage (pools,
+        datastores, PVE storages, StorageClasses) C(capabilities.storageTypes), C(storage.storageClasses),
+        C(storage.defaultType) and C(storage.maxStorageGB); the largest host C(compute.maxCPUs) and
+        C(compute.maxMemoryGB); KubeVirt instancetypes and O(presets) C(capabilities.machineClasses); templates and
+        image volumes C(capabilities.operatingSystems) (family, distribution and version as the image's name tells
+        them, else C(unknown)); the provider's capabilities C(config) keys C(features.snapshots),
+        C(features.liveResize), C(features.hotplugDisks), C(features.hotplugNICs) and a few more.
+      - A field the task sets (in the options or in O(definition)) wins over the discovered one;
+        RV(discovered_fields) lists those that came from discovery.
+    type: bool
+    default: false
+  presets:
+    description:
+      - Sizes to offer as C(capabilities.machineClasses) with O(discover=true), beside a KubeVirt cluster's
+        instancetypes; the other backends have no sizes of their own.
+      - Each has C(name), C(cpu) (1 or more) and C(memory) (a quantity such as V(4Gi), or MiB).
+    type: list
+    elements: dict
+  update_status:
+    description:
+      - Write the status subresource from a live probe, with C(phase) (V(Ready), V(Failed) when the backend answers but
+        refuses the credentials or a listing, V(Offline) when it cannot be reached), the conditions C(Reachable),
+        C(Authenticated) and C(Ready) (each keeps its C(lastTransitionTime) while its status holds),
+        C(health), C(availableResources), C(quota) from the backend's hosts and storage, C(activeMachines) (the VMs
+        the provider layer lists there, templates excluded) and C(lastVerified).
+      - The status is rewritten only when something besides C(lastVerified), C(health.lastCheck) and
+        C(health.responseTimeMs) changed, or when the stored C(lastVerified) is O(status_max_age) seconds old; so a
+        second run reports no change.
+    type: bool
+    default: false
+  status_max_age:
+    description:
+      - With O(update_status=true), rewrite an unchanged status once its C(lastVerified) is this many seconds old
+        (V(0) rewrites it every run). Default V(3600).
+    type: int
+notes:
+  - The hypervisor connection options are read only with O(discover=true) or O(update_status=true), and then only
+    those of O(provider_type)'s own backend (its environment variables too); without those two they are accepted so
+    that C(module_defaults) for the C(virtrigaud.core.virtrigaud) group can set them, and not used.
 seealso:
   - module: virtrigaud.core.virtrigaud_crds
   - module: virtrigaud.core.virtrigaud_provider
+  - module: virtrigaud.core.virtrigaud_machineprovider_info
 """
 
 EXAMPLES = r"""
@@ -145,6 +193,21 @@ EXAMPLES = r"""
     capabilities:
       max_machines: 100
       storage_types: [{name: ssd, class: fast}]
+
+- name: A libvirt MachineProvider filled from the host, with its status kept up to date
+  virtrigaud.core.virtrigaud_machineprovider:
+    name: libvirt-oslo
+    provider_type: libvirt
+    display_name: KVM in Oslo
+    region: oslo
+    authentication: {type: token}
+    uri: qemu:///system
+    discover: true
+    presets:
+      - {name: small, cpu: 1, memory: 2Gi}
+      - {name: large, cpu: 8, memory: 32Gi}
+    update_status: true
+  register: mp
 
 - name: One written from the older vitistack documentation
   virtrigaud.core.virtrigaud_machineprovider:
@@ -166,6 +229,41 @@ objects:
     namespace: {description: "The Secret's namespace; null for the MachineProvider.", type: str, returned: always}
     changed: {description: "Whether the run changed it (would change it, in check mode).", type: bool, returned: always}
   sample: [{kind: MachineProvider, name: kubevirt-provider, namespace: null, changed: true}]
+discovered_fields:
+  description: The spec's fields (dotted, camelCase) whose values came from discovery, with O(discover=true).
+  returned: when O(discover=true)
+  type: list
+  elements: str
+  sample: [capabilities.storageTypes, compute.maxCPUs, network.availableVPCs]
+discovery:
+  description:
+    - What the backend reported, with O(discover=true) or O(update_status=true) when the probe got that far.
+  returned: when the backend was probed and answered
+  type: dict
+  contains:
+    networks: {description: "Networks, each with C(name), C(kind) and C(cidr).", type: list, elements: dict,
+               returned: always}
+    default_network: {description: The network a NIC joins by default., type: str, returned: always}
+    storages: {description: "Storage, each with C(name), C(kind), C(capacity_gib), C(free_gib), C(default).",
+               type: list, elements: dict, returned: always}
+    hosts: {description: "Hosts, each with C(name), C(cpus), C(memory_mib), C(used_memory_mib).", type: list,
+            elements: dict, returned: always}
+    instance_types: {description: "KubeVirt instancetypes, each with C(name), C(cpus), C(memory_mib).", type: list,
+                     elements: dict, returned: always}
+    images: {description: "Templates and image volumes, each with C(id) and C(name).", type: list, elements: dict,
+             returned: always}
+    architecture: {description: The hosts' architecture as vitistack names it., type: str, returned: always}
+    features: {description: Feature flags from the provider's capabilities., type: dict, returned: always}
+status:
+  description: The status written (or that would be, in check mode), or the stored one when it did not need a write.
+  returned: when O(update_status=true)
+  type: dict
+  sample: {phase: Ready, activeMachines: 3, lastVerified: "2026-11-30T05:00:00Z",
+           health: {status: Healthy, apiConnectivity: Connected, authentication: Authenticated, responseTimeMs: 4}}
+status_changed:
+  description: Whether the status was (would be) rewritten.
+  returned: when O(update_status=true)
+  type: bool
 machine_provider:
   description: The MachineProvider as stored (as the server would store it, in check mode), without server fields.
   returned: success
@@ -174,39 +272,124 @@ machine_provider:
            spec: {providerType: kubevirt, displayName: KubeVirt, region: oslo, authentication: {type: credentials}}}
 """
 
+import datetime
+import os
 from typing import Any, Optional
 
+from ansible_collections.virtrigaud.core.plugins.module_utils import errors
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube import machineprovider as objects
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube import machineprovider_discovery as found
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube import machineprovider_status as live
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import comparable
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.converge import Outcome, Request, converge
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.provider import check_name
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.schema_check import check, snake
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vitistack_schema import API_VERSION, SPEC_SCHEMA
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import open_provider
 
 
-def present(m: VirtrigaudRun) -> Outcome:
+def check_live_options(params: dict[str, Any]) -> None:
+    """The options of the live probe, refused by name where they cannot do what they say."""
+    asked = [option for option in ("discover", "update_status") if params.get(option)]
+    if asked and params["state"] == "absent":
+        raise errors.SpecError("only with state=present: a removed MachineProvider has nothing to fill",
+                               option=asked[0])
+    if params.get("presets") and not params.get("discover"):
+        raise errors.SpecError("presets become the discovered machine classes; set discover=true", option="presets")
+    max_age = params.get("status_max_age")
+    if max_age is not None and not params.get("update_status"):
+        raise errors.SpecError("says when to rewrite the status; set update_status=true", option="status_max_age")
+    if max_age is not None and max_age < 0:
+        raise errors.SpecError("%d is not a number of seconds of 0 or more" % max_age, option="status_max_age")
+
+
+def probe_backend(m: VirtrigaudRun, provider_type: str) -> live.Probe:
+    """Reach the backend with the task's connection options for its type."""
+    connection = live.connection_for(provider_type, m.params, os.environ)
+    m.secret_values.update(connection.secrets)
+    for warning in connection.foreign_warnings():
+        m.warn(warning)
+    with open_provider(connection.config) as provider:
+        probed = live.probe(provider)
+        for warning in provider.warnings:
+            m.warn(warning)
+    return probed
+
+
+def with_discovery(m: VirtrigaudRun, machine_provider: dict[str, Any], probed: live.Probe
+                   ) -> tuple[dict[str, Any], tuple[str, ...]]:
+    if probed.discovery is None:
+        raise errors.UnavailableError("discovery on the %s backend failed: %s" % (
+            machine_provider["spec"]["providerType"], probed.message), option="discover")
+    name = machine_provider["metadata"]["name"]
+    merged = found.merge(machine_provider["spec"], found.discovered_spec(
+        probed.discovery, name, found.presets(m.params.get("presets"))))
+    check(merged.spec, SPEC_SCHEMA, "", snake)
+    return dict(machine_provider, spec=merged.spec), merged.discovered
+
+
+def present(m: VirtrigaudRun, result: dict[str, Any]) -> Outcome:
+    check_live_options(m.params)
+    found.presets(m.params.get("presets"))
     wanted = objects.wanted(m.params)
     for warning in wanted.warnings:
         m.warn(warning)
+    machine_provider = wanted.machine_provider
+    probed = None
+    if m.params["discover"] or m.params["update_status"]:
+        option = "discover" if m.params["discover"] else "update_status"
+        probed = probe_backend(m, found.check_discoverable(machine_provider["spec"]["providerType"], option))
+        result["probe"] = probed
+    if m.params["discover"] and probed is not None:
+        machine_provider, result["discovered_fields"] = with_discovery(m, machine_provider, probed)
     if wanted.secret is not None and not m.check_mode:
         # The API server checks the MachineProvider before its Secret is written, so a refusal leaves nothing.
-        m.kube.apply(wanted.machine_provider, dry_run=True)
+        m.kube.apply(machine_provider, dry_run=True)
     secrets = [wanted.secret] if wanted.secret is not None else []
-    return converge(m.kube, Request(apply=secrets + [wanted.machine_provider]), m.check_mode)
+    return converge(m.kube, Request(apply=secrets + [machine_provider]), m.check_mode)
 
 
-def absent(m: VirtrigaudRun) -> Outcome:
+def absent(m: VirtrigaudRun, result: dict[str, Any]) -> Outcome:
+    check_live_options(m.params)
     name = check_name(m.params["name"], "name", 253)
     owned = sorted(("Secret", secret["metadata"]["name"], secret["metadata"]["namespace"])
                    for secret in m.kube.list("Secret", None, "%s=%s" % (objects.OWNER_LABEL, name)))
     return converge(m.kube, Request(delete=[(objects.KIND, name, None)] + owned), m.check_mode)
 
 
+def write_status(m: VirtrigaudRun, outcome: Outcome, probed: live.Probe) -> tuple[bool, dict[str, Any]]:
+    """The status from the probe, written when needs_write says so; whether it changed, and the status."""
+    name = m.params["name"]
+    stored = outcome.current(objects.KIND, name) or {}
+    previous = stored.get("status")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    status = live.status_of(probed, stored.get("spec") or {}, previous, now)
+    max_age = m.params.get("status_max_age")
+    if not live.needs_write(previous, status, now, live.DEFAULT_MAX_AGE if max_age is None else max_age):
+        return False, dict(previous or {})
+    existed = outcome.change(objects.KIND, name).before is not None
+    if existed or not m.check_mode:
+        m.kube.apply(live.status_patch(name, status, API_VERSION, objects.KIND), dry_run=m.check_mode,
+                     subresource="status")
+    return True, status
+
+
 def run(m: VirtrigaudRun) -> dict[str, Any]:
-    outcome = (present if m.params["state"] == "present" else absent)(m)
+    extra: dict[str, Any] = {}
+    outcome = (present if m.params["state"] == "present" else absent)(m, extra)
     stored: Optional[dict[str, Any]] = outcome.current(objects.KIND, m.params["name"])
     result: dict[str, Any] = {"changed": outcome.changed, "objects": outcome.objects(),
                               "machine_provider": comparable(stored)}
+    if "discovered_fields" in extra:
+        result["discovered_fields"] = list(extra["discovered_fields"])
+    probed = extra.get("probe")
+    if m.params["update_status"] and probed is not None:
+        result["status_changed"], result["status"] = write_status(m, outcome, probed)
+        result["changed"] = result["changed"] or result["status_changed"]
+    if probed is not None and probed.discovery is not None:
+        result["discovery"] = probed.discovery.to_dict()
     if m.diff_mode:
         result["diff"] = outcome.diff()
     return result
@@ -247,6 +430,10 @@ def argument_spec() -> dict[str, Any]:
         "definition": {"type": "dict"},
         "labels": {"type": "dict"},
         "annotations": {"type": "dict"},
+        "discover": {"type": "bool", "default": False},
+        "presets": {"type": "list", "elements": "dict"},
+        "update_status": {"type": "bool", "default": False},
+        "status_max_age": {"type": "int"},
     }
 
 

@@ -21,8 +21,9 @@ from ..errors import UnsupportedError, VirtrigaudError
 from ..images import ImageSpec, PreparedImage
 from ..spec import DiskSpec, NetworkSpec, Placement, VMSpec
 
-if TYPE_CHECKING:  # pragma: no cover - typing only: the transfer does I/O, the contract does not
-    from ..image_transfer import Transfer
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from ..image_transfer import Transfer  # the transfer does I/O, the contract does not
+    from .discovery import Discovery  # discovery's dataclasses use Capabilities, defined here
 
 T = TypeVar("T")
 
@@ -319,6 +320,14 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def capabilities(self) -> Capabilities:
         """What this backend supports."""
+
+    def discover(self) -> "Discovery":
+        """What the backend offers, read live in bulk: networks, storage, hosts, instance types, images, features.
+
+        Raises:
+            UnsupportedError: the backend has no discovery, naming ``discover``.
+        """
+        raise UnsupportedError("the %s provider cannot discover what it offers" % self.type_name, option="discover")
 
     @abc.abstractmethod
     def describe(self, vm_id: str) -> Optional[ObservedVM]:

@@ -28,8 +28,10 @@ from ..base import (
     TaskRef,
     TaskStatus,
 )
+from ..discovery import Discovery
 from . import client as api
 from . import translate as kv
+from .discovery import discover as discover_cluster
 
 _DONE = TaskRef()
 LINKED_CLONE_SNAPSHOT = "virtrigaud-linked-base"
@@ -103,6 +105,10 @@ class KubevirtProvider(Provider):
             nic_changes={"remove_network": "offline", "set_network": "offline", "set_mac_address": "offline"},
             supports_secure_boot=True,
         )
+
+    def discover(self) -> Discovery:
+        return discover_cluster(self.cluster, self.namespace, dict(self.config.options), self.capabilities(),
+                                self.warnings.append)
 
     def live_update(self) -> bool:
         """Whether the cluster applies CPU, memory and NIC changes to running VMs (``vmRolloutStrategy``)."""

@@ -49,10 +49,12 @@ from ..base import (
     backend_call,
     usable_ip,
 )
+from ..discovery import Discovery
 from . import images, snapshots
 from . import translate as dx
 from .client import LibvirtClient, libvirt
 from .cloudinit import needs_seed, seed_iso, upload_seed
+from .discovery import discover as discover_host
 from .interfaces import change_nics, nic_plans, random_mac
 from .storage import Storage, gib
 
@@ -160,6 +162,10 @@ class LibvirtProvider(Provider):
             nic_changes={"set_network": "live", "set_mac_address": "live", "remove_network": "live"},
             supports_secure_boot=self._has_secure_boot_firmware(),
         )
+
+    @backend_call("discover")
+    def discover(self) -> Discovery:
+        return discover_host(self.client, dict(self.config.options), self.capabilities())
 
     def _has_secure_boot_firmware(self) -> bool:
         """Whether the host offers a secure-boot UEFI build (an OVMF ``secboot`` image) for q35 machines."""

@@ -29,9 +29,11 @@ from ..base import (
     TaskRef,
     TaskStatus,
 )
+from ..discovery import Discovery
 from . import cloudinit, storage
 from . import translate as pve
 from .client import Session, task_failure
+from .discovery import discover as discover_cluster
 
 _DONE = TaskRef()
 LINKED_CLONE_SNAPSHOT = "virtrigaud-linked-base"
@@ -141,6 +143,12 @@ class ProxmoxProvider(Provider):
                          "set_ip_address": "offline"},
             supports_secure_boot=True,
         )
+
+    def discover(self) -> Discovery:
+        online = self._online()
+        templates = [entry for entry in self._listing() if entry.get("template")]
+        return discover_cluster(self.session, online, templates, dict(self.config.options), self.capabilities(),
+                                self._warn_once)
 
     def check_spec(self, spec: VMSpec) -> None:
         pve.check_tags(spec.tags)

@@ -39,8 +39,10 @@ from ..base import (
     TaskStatus,
     backend_call,
 )
+from ..discovery import Discovery
 from . import client
 from . import translate as vs
+from .discovery import discover as discover_vcenter
 from .translate import EXTRA_PREFIX, VM_PROPERTIES
 
 try:
@@ -191,6 +193,10 @@ class VsphereProvider(Provider):
             nic_changes={"set_network": "live", "set_mac_address": "offline", "remove_network": "live"},
             supports_secure_boot=True,
         )
+
+    @backend_call("discover")
+    def discover(self) -> Discovery:
+        return discover_vcenter(self.content, dict(self.config.options), self.capabilities())
 
     def _observed(self, obj: Any, props: dict[str, Any]) -> ObservedVM:
         """The VM with its distributed port groups named: their names take one query, made when a NIC needs it."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from ansible_collections.virtrigaud.core.plugins.modules import virtrigaud_machineprovider as module
 from ansible_collections.virtrigaud.core.tests.unit.plugins.module_utils.kube.fake_kube import FakeKube, run_module
 
@@ -49,3 +51,53 @@ def test_the_older_shape_warns_once_per_renamed_field() -> None:
     result = run_module(module, kube, {"name": "old", "definition": definition})
     assert result["machine_provider"]["spec"]["zones"] == ["z"]
     assert len(result["warnings"]) == 2
+
+
+LIVE_ARGS: dict[str, Any] = {"name": "kvm", "provider_type": "libvirt", "display_name": "KVM", "region": "oslo",
+                             "authentication": {"type": "token"}, "uri": "test:///default",
+                             "default_datastore": "default-pool", "compute": {"max_cpus": 2},
+                             "discover": True, "presets": [{"name": "small", "cpu": 1, "memory": "1Gi"}],
+                             "update_status": True}
+
+
+def test_discovery_and_status_check_real_check_real_on_the_libvirt_test_driver() -> None:
+    pytest.importorskip("libvirt")
+    kube = FakeKube()
+    runs = [run_module(module, kube, LIVE_ARGS, check_mode=check) for check in (True, False, True, False)]
+    assert [run["changed"] for run in runs] == [True, True, False, False]
+    assert [run["status_changed"] for run in runs] == [True, True, False, False]
+    assert runs[0]["machine_provider"] == runs[1]["machine_provider"] == runs[3]["machine_provider"]
+    spec = runs[1]["machine_provider"]["spec"]
+    assert spec["compute"]["maxCPUs"] == 2 and "compute.maxCPUs" not in runs[1]["discovered_fields"]
+    assert "compute.maxMemoryGB" in runs[1]["discovered_fields"] and spec["network"]["defaultVPC"] == "default"
+    assert [c["spec"]["displayName"] for c in spec["capabilities"]["machineClasses"]] == ["small"]
+    # The test driver lists no DHCP leases, so the VMs cannot be listed: the status says Failed, and why.
+    assert runs[1]["status"]["phase"] == "Failed" and "virNetworkGetDHCPLeases" in runs[1]["status"]["message"]
+    assert runs[3]["status"] == runs[1]["status"] and "quota" not in runs[1]["status"]
+    # Real writes only: the spec's apply (a no-op on the server when unchanged) and the status once.
+    assert [call[4] for call in kube.writes() if call[0] == "apply" and not call[3]] == ["", "status", ""]
+    assert not runs[1]["warnings"]
+
+
+def test_a_status_older_than_status_max_age_is_rewritten_though_nothing_changed() -> None:
+    pytest.importorskip("libvirt")
+    kube = FakeKube()
+    run_module(module, kube, LIVE_ARGS)
+    again = run_module(module, kube, dict(LIVE_ARGS, status_max_age=0))
+    assert again["changed"] and again["status_changed"]
+    assert [call[4] for call in kube.writes() if call[0] == "apply" and not call[3]] == ["", "status", "", "status"]
+
+
+@pytest.mark.parametrize("args, option", [
+    ({"state": "absent", "discover": True}, "discover"),
+    ({"provider_type": "aws"}, "discover"),
+    ({"discover": False}, "presets"),
+    ({"update_status": False, "presets": None, "status_max_age": 10}, "status_max_age"),
+    ({"status_max_age": -1}, "status_max_age"),
+])
+def test_the_live_options_are_refused_by_name_before_anything_is_read_or_written(args: dict[str, Any],
+                                                                                 option: str) -> None:
+    kube = FakeKube()
+    result = run_module(module, kube, dict(LIVE_ARGS, uri="qemu+tcp://127.0.0.1:1/system", **args))
+    assert result["failed"] and result["details"]["option"] == option, result
+    assert kube.calls == []
