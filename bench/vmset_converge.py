@@ -164,8 +164,8 @@ def scale(name: str, backend: dict, python: str, sizes: list[int], floors: dict[
                     backend["connection"], "bench", replicas, backend["template"], parallelism=parallelism, **FAST),
                     True)
                 emit(rows, {"backend": name, "what": "create members %d to %d" % (have, replicas - 1),
-                             "members": replicas - have, "parallelism": parallelism, "seconds": round(seconds, 2),
-                             "members_per_second": round((replicas - have) / seconds, 2)})
+                            "members": replicas - have, "parallelism": parallelism, "seconds": round(seconds, 2),
+                            "members_per_second": round((replicas - have) / seconds, 2)})
                 have = replicas
                 if replicas not in sizes:
                     continue
@@ -175,14 +175,14 @@ def scale(name: str, backend: dict, python: str, sizes: list[int], floors: dict[
                 seconds, rss = run_play(python, workdir, "noop-%d" % replicas, set_play(
                     backend["connection"], "bench", replicas, backend["template"]), False)
                 emit(rows, {"backend": name, "what": "no-op converge", "members": replicas,
-                             "seconds": round(seconds, 2), "peak_rss_mib": round(rss, 1),
-                             "floor_seconds": round(floors[replicas], 2), "ratio": round(seconds / floors[replicas], 3),
-                             "goal": "<= 0.2x floor"})
+                            "seconds": round(seconds, 2), "peak_rss_mib": round(rss, 1),
+                            "floor_seconds": round(floors[replicas], 2), "ratio": round(seconds / floors[replicas], 3),
+                            "goal": "<= 0.2x floor"})
                 if name == "vcsim" and replicas <= 100:
                     anchor = run_play(python, workdir, "anchor", ANCHOR, False)[0]
                     emit(rows, {"backend": name, "what": "community.vmware.vmware_guest", "members": replicas,
-                                 "seconds": round(anchor, 2), "floor_seconds": round(floors[replicas], 2),
-                                 "ratio": round(anchor / floors[replicas], 3), "goal": "10x slower than the set"})
+                                "seconds": round(anchor, 2), "floor_seconds": round(floors[replicas], 2),
+                                "ratio": round(anchor / floors[replicas], 3), "goal": "10x slower than the set"})
     finally:
         backend["stop"]()
     return rows
