@@ -87,6 +87,10 @@ def _handler(hub: Hub) -> type[BaseHTTPRequestHandler]:
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
         def _degraded(self) -> bool:
+            if hub.mode == "down":
+                # A connection accepted while the port was closing: a hub that is gone answers nothing.
+                self.close_connection = True
+                return True
             if hub.delay and hub.mode == "slow":
                 time.sleep(hub.delay)
             if hub.mode == "error":
