@@ -13,13 +13,12 @@ import hashlib
 import http.client
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 from .errors import PreconditionError, ProviderError, SpecError, UnavailableError
 from .images import Checksum, ImageSpec
@@ -88,12 +87,19 @@ class Progress:
         self.say("%s: %.1f MiB%s, %.1f MiB/s" % (self.what, done / MIB, share, rate))
 
 
+# A program's argv in, (rc, stdout, stderr) out: AnsibleModule.run_command's shape.
+RunCommand = Callable[[list[str]], Tuple[int, str, str]]
+
+
 class Transfer:
     """Fetch, verify and convert one ImageSpec's bytes; ``say`` hears the progress lines."""
 
     def __init__(self, say: Callable[[str], None], work_dir: Optional[str] = None, timeout: float = 60.0,
-                 interval: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 interval: float = 10.0, clock: Callable[[], float] = time.monotonic,
+                 run_command: Optional[RunCommand] = None) -> None:
         self.say = say
+        # Whoever hosts the run starts programs: AnsibleModule.run_command in a module, the host's own elsewhere.
+        self.run_command = run_command
         self.work_dir = work_dir or default_work_dir()
         self.timeout = timeout
         self.interval = interval
@@ -201,13 +207,14 @@ class Transfer:
             raise PreconditionError("converting to %s needs qemu-img here (Debian: qemu-utils)" % fmt, option="format")
         target = os.path.join(self.work_dir, os.path.basename(local.path) + ".converting." + fmt)
         os.makedirs(self.work_dir, mode=0o700, exist_ok=True)
-        try:
-            subprocess.run([qemu_img, "convert", "-q", "-f", local.format, "-O", fmt, local.path, target],
-                           check=True, capture_output=True, text=True)
-        except subprocess.CalledProcessError as err:
+        if self.run_command is None:
+            raise PreconditionError("converting to %s needs a host that can run qemu-img" % fmt, option="format")
+        rc, dummy, stderr = self.run_command([qemu_img, "convert", "-q", "-f", local.format, "-O", fmt, local.path,
+                                              target])
+        if rc != 0:
             _remove(target)
             raise ProviderError("qemu-img could not convert the %s image to %s: %s"
-                                % (local.format, fmt, err.stderr.strip()), option="format") from None
+                                % (local.format, fmt, stderr.strip()), option="format")
         self.discard(local)
         return LocalImage(target, fmt, os.path.getsize(target), local.resumed_from, converted_from=local.format)
 

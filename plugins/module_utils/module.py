@@ -41,6 +41,8 @@ class VirtrigaudRun:
         self._provider_used = False
         self._connection: Optional[Connection] = None
         self.secret_values: set[str] = set()
+        # How this host starts a program (argv in, (rc, stdout, stderr) out); None where it cannot.
+        self.run_command: Optional[Callable[[list[str]], tuple[int, str, str]]] = None
 
     def connection(self) -> Connection:
         """The provider type's own connection settings; options of other backends are named in a warning."""
@@ -131,6 +133,11 @@ class VirtrigaudModule(VirtrigaudRun):
             self.ansible.fail_json(**container.to_dict())
         super().__init__(self.ansible.params, bool(self.ansible.check_mode), bool(self.ansible._diff),
                          self.ansible.warn)
+        self.run_command = self._run_command
+
+    def _run_command(self, argv: list[str]) -> tuple[int, str, str]:
+        rc, out, err = self.ansible.run_command(argv)  # type: ignore[no-untyped-call]
+        return int(rc), str(out), str(err)
 
     def execute(self, run: Callable[[VirtrigaudRun], dict[str, Any]]) -> None:
         """Run the module body and exit with its result, or fail with a structured error."""

@@ -166,7 +166,7 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
             m.provider.delete_image(observed)
             image = None
         else:
-            transfer = Transfer(result["progress"].append, p["download_dir"])
+            transfer = Transfer(result["progress"].append, p["download_dir"], run_command=m.run_command)
             image = m.provider.prepare_image(spec, transfer).to_dict()
             if transfer.fetched is not None:
                 result["transfer"] = transfer.fetched.report()

@@ -541,7 +541,7 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
     else:
         done = []
         if image_step is not None:
-            provider.prepare_image(image_step.options["spec"], Transfer(progress.append))
+            provider.prepare_image(image_step.options["spec"], Transfer(progress.append, run_command=m.run_command))
             done.append(image_step)
         executor = Executor(
             provider, m.deadline(), observed.id if observed else None, p["shutdown_timeout"], wait=p["wait"]

@@ -23,6 +23,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.coercion import container_for_string
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudRun
+from ansible_collections.virtrigaud.core.plugins.plugin_utils.programs import run_program
 
 
 class WorkerAction(ActionBase):
@@ -48,6 +49,7 @@ class WorkerAction(ActionBase):
         warnings: list[str] = []
         run = VirtrigaudRun(validated.validated_parameters, bool(self._task.check_mode), bool(self._task.diff),
                             warnings.append)
+        run.run_command = run_program
         outcome = run.outcome(module.run)
         if outcome.get("error_code") == "missing_dependency":
             # The target interpreter may have the library the controller's Python lacks.
@@ -83,3 +85,4 @@ def _clearest(errors: list[AnsibleValidationError]) -> Optional[str]:
     """The first error that names its option: a list of dicts given a string fails the no_log scan first,
     with a message that names nothing."""
     return next((error.msg for error in errors if not isinstance(error, NoLogError)), None)
+

@@ -34,6 +34,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote i
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.wire import wire
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import Deadline, poll
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm, parse_vm_name
+from ansible_collections.virtrigaud.core.plugins.plugin_utils.programs import run_program
 
 from .metrics import Metrics
 from .observe import CORRELATION, correlation_of, fields, new_correlation_id
@@ -230,7 +231,7 @@ class ProviderService:
                 if not spec.imports:
                     raise errors.NotFoundError("the backend holds no template '%s'" % spec.template,
                                                option="image_json.source")
-                image = self.provider.prepare_image(spec, Transfer(self._progress))
+                image = self.provider.prepare_image(spec, Transfer(self._progress, run_command=run_program))
         return {"prepared_image_id": image.id, "prepared_image_path": image.path}
 
     def _progress(self, line: str) -> None:

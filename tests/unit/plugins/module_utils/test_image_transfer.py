@@ -12,6 +12,7 @@ import pytest
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import PreconditionError
 from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer import Progress, Transfer, detect_format
 from ansible_collections.virtrigaud.core.plugins.module_utils.images import Checksum, ImageSpec
+from ansible_collections.virtrigaud.core.plugins.plugin_utils.programs import run_program
 
 RAW = b"\1" * 4096
 
@@ -36,7 +37,7 @@ def test_a_bad_checksum_keeps_the_source_file_but_fails(tmp_path):
 def test_conversion_makes_a_temporary_file_in_the_asked_format(tmp_path):
     source = tmp_path / "disk.img"
     source.write_bytes(RAW)
-    transfer = Transfer(lambda line: None, str(tmp_path / "work"))
+    transfer = Transfer(lambda line: None, str(tmp_path / "work"), run_command=run_program)
     spec = ImageSpec("x", path=str(source), checksum=Checksum("sha256", hashlib.sha256(RAW).hexdigest()),
                      format="qcow2")
     local = transfer.fetch(spec)
