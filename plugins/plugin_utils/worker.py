@@ -85,4 +85,3 @@ def _clearest(errors: list[AnsibleValidationError]) -> Optional[str]:
     """The first error that names its option: a list of dicts given a string fails the no_log scan first,
     with a message that names nothing."""
     return next((error.msg for error in errors if not isinstance(error, NoLogError)), None)
-
