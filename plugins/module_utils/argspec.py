@@ -156,3 +156,13 @@ def lifecycle_spec() -> Spec:
         "delete_disks": {"type": "bool", "default": True},
         "wait_for_ip_address": {"type": "bool", "default": False},
     }
+
+
+def set_run_spec() -> Spec:
+    """How a task that converges many VMs paces itself: its rate limit and its time bounds."""
+    return {
+        "rate_limit": {"type": "dict", "default": {}, "options": {
+            "qps": {"type": "float", "default": 10}, "burst": {"type": "int", "default": 20}}},
+        "wait_timeout": {"type": "int", "default": 1800},
+        "shutdown_timeout": {"type": "int", "default": 120},
+    }

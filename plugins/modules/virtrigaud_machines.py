@@ -156,7 +156,7 @@ machines:
 import tempfile
 from typing import Any
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec
+from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec, set_run_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.machine_connection import connection_from
 from ansible_collections.virtrigaud.core.plugins.module_utils.machines import (
     RunOptions,
@@ -210,10 +210,7 @@ def argument_spec() -> dict[str, Any]:
         "on_vm_vanished": {"type": "str", "default": "recreate", "choices": ["recreate", "fail"]},
         "wait_for_ip_address": {"type": "bool", "default": True},
         "parallelism": {"type": "int", "default": 4},
-        "rate_limit": {"type": "dict", "default": {}, "options": {
-            "qps": {"type": "float", "default": 10}, "burst": {"type": "int", "default": 20}}},
-        "wait_timeout": {"type": "int", "default": 1800},
-        "shutdown_timeout": {"type": "int", "default": 120},
+        **set_run_spec(),
     }
 
 

@@ -237,7 +237,7 @@ status:
 
 from typing import Any
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec, vm_spec
+from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec, set_run_spec, vm_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import ProviderError
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vmset_document import set_options
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
@@ -351,10 +351,7 @@ def argument_spec() -> dict[str, Any]:
         "min_ready_seconds": {"type": "int", "default": 0},
         "ready_requires_ip": {"type": "bool", "default": False},
         "parallelism": {"type": "int"},
-        "rate_limit": {"type": "dict", "default": {}, "options": {
-            "qps": {"type": "float", "default": 10}, "burst": {"type": "int", "default": 20}}},
-        "wait_timeout": {"type": "int", "default": 1800},
-        "shutdown_timeout": {"type": "int", "default": 120},
+        **set_run_spec(),
     }
 
 
