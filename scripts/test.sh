@@ -184,6 +184,7 @@ stage_integration_libvirt() {
 }
 
 stage_integration_vsphere() {
+    "$TESTBED/imageserver.sh" start >/dev/null
     integration_leg vsphere start_vcsim_kept
     TLS_INSECURE_SKIP_VERIFY=true RUNTIME_USERNAME=vr-admin RUNTIME_PASSWORD="$LEG_SECRET" \
         PROVIDER_DEFAULT_DATASTORE=LocalDS_0 conformance_backend vsphere vsphere https://127.0.0.1:18989/sdk \
@@ -199,6 +200,7 @@ start_pvefake() {
 }
 
 stage_integration_proxmox() {
+    "$TESTBED/imageserver.sh" start >/dev/null
     integration_leg proxmox start_pvefake_kept
     PVE_INSECURE_SKIP_VERIFY=true RUNTIME_USERNAME=root@pam RUNTIME_PASSWORD="$LEG_SECRET" \
         PROVIDER_DEFAULT_STORAGE=ceph-vm conformance_backend proxmox proxmox https://127.0.0.1:18006 \

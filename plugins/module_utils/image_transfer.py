@@ -219,6 +219,16 @@ class Transfer:
         return LocalImage(target, fmt, os.path.getsize(target), local.resumed_from, converted_from=local.format)
 
 
+def remote_size(url: str, timeout: float = 30.0) -> Optional[int]:
+    """The size a server announces for ``url`` (HEAD), or None when it does not say or cannot be asked."""
+    try:
+        with urllib.request.build_opener().open(urllib.request.Request(url, method="HEAD"), timeout=timeout) as answer:
+            length = answer.headers.get("Content-Length")
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    return int(length) if length and length.isdigit() else None
+
+
 def _total_size(response: http.client.HTTPResponse, start: int) -> Optional[int]:
     length = response.headers.get("Content-Length")
     return start + int(length) if length and length.isdigit() else None

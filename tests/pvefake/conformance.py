@@ -17,10 +17,10 @@ import re
 import sys
 from typing import Any, Mapping
 
-from .api import ROUTES, Param, ParamError, SubKey, declared, validate
+from .api import OUTSIDE_SUBSET_ROUTES, ROUTES, Param, ParamError, SubKey, declared, validate
 
 _KNOWN_FORMATS = {"pve-vmid", "pve-node", "pve-configid", "pve-storage-id", "urlencoded", "dns-name", "pve-tag-list",
-                  "pve-configid-list", "pve-hotplug-features", "pve-realm", "pve-poolid"}
+                  "pve-configid-list", "pve-hotplug-features", "pve-realm", "pve-poolid", "pve-storage-content"}
 
 
 def schema_params(properties: Mapping[str, Any]) -> dict[str, Param]:
@@ -108,6 +108,9 @@ def _compare(mine: Param, theirs: Mapping[str, Any]) -> list[str]:
 
 def check_requests(schema: Mapping[str, Any], lines: list[str]) -> tuple[int, list[str]]:
     endpoints = {key: schema_params(props) for key, props in _endpoints(schema).items()}
+    # Routes the subset lacks are held to the fake's own declarations, taken from PVE's public API documentation.
+    endpoints.update({(r.method, r.path): dict(r.params) for r in OUTSIDE_SUBSET_ROUTES if (r.method, r.path)
+                      not in endpoints})
     problems, seen = [], set()
     for line in lines:
         request = json.loads(line)
@@ -136,7 +139,8 @@ def main() -> int:
     with open(sys.argv[1], encoding="utf-8") as handle:
         schema = json.load(handle)
     problems = check_routes(schema)
-    print("fake PVE: %d routes checked against the schema" % len(ROUTES))
+    print("fake PVE: %d routes checked against the schema; %d outside its subset (see docs/testbed.md)"
+          % (len(ROUTES), len(OUTSIDE_SUBSET_ROUTES)))
     if len(sys.argv) > 2:
         with open(sys.argv[2], encoding="utf-8") as handle:
             count, request_problems = check_requests(schema, handle.read().splitlines())

@@ -130,7 +130,7 @@ class Cluster:
         self.lock = threading.RLock()
         self.nodes = {name: Node(name) for name in nodes}
         self.storages = {
-            "local": Storage("local", "dir", "images,iso,vztmpl,backup,snippets", path=storage_dir),
+            "local": Storage("local", "dir", "images,iso,vztmpl,backup,snippets,import", path=storage_dir),
             "local-lvm": Storage("local-lvm", "lvmthin", "images,rootdir"),
             "ceph-vm": Storage("ceph-vm", "rbd", "images", shared=True),
         }

@@ -90,14 +90,16 @@ class TaskRunner:
         self.tasks: dict[str, Task] = {}
         self._file_locks: dict[str, threading.Lock] = {}
 
-    def start(self, node: str, kind: str, vmid: object, user: str, work: Work, seconds: Optional[float] = None) -> str:
+    def start(self, node: str, kind: str, vmid: object, user: str, work: Work, seconds: Optional[float] = None,
+              fetch: Optional[Work] = None) -> str:
+        """``fetch`` runs first, outside the cluster lock (a download must not stop every other request)."""
         task = Task(node=node, type=kind, id=str(vmid), user=user)
         self.tasks[task.upid] = task
         delay = (self.seconds if seconds is None else seconds) * self.slow_factor
-        threading.Thread(target=self._run, args=(task, work, delay), daemon=True).start()
+        threading.Thread(target=self._run, args=(task, work, delay, fetch), daemon=True).start()
         return task.upid
 
-    def _run(self, task: Task, work: Work, delay: float) -> None:
+    def _run(self, task: Task, work: Work, delay: float, fetch: Optional[Work] = None) -> None:
         # PVE's per-VM lock file: workers on one VM run one after another, and give up after 10 s.
         file_lock = self._file_locks.setdefault(task.id, threading.Lock()) if task.id else threading.Lock()
         if not file_lock.acquire(timeout=FILE_LOCK_SECONDS):
@@ -105,6 +107,12 @@ class TaskRunner:
             return
         try:
             time.sleep(delay)
+            if fetch is not None:
+                try:
+                    fetch(task)
+                except PveError as err:
+                    self._finish(task, " ".join(err.message.split("\n")).strip())
+                    return
             self._work(task, work)
         finally:
             file_lock.release()

@@ -374,6 +374,9 @@ def translate(status: int, reason: str, param_errors: Optional[Mapping[str, str]
         cls = errors.UnavailableError
     elif "hostname lookup" in lowered:
         cls = errors.NotFoundError
+    elif "checksum mismatch: got" in lowered:
+        # download-url's task: the downloaded file is not what the checksum says (and PVE removed it).
+        cls = errors.PreconditionError
     elif any(text in lowered for text in _CONFLICT):
         cls = errors.ConflictError
     elif any(text in lowered for text in _NOT_FOUND):
