@@ -170,10 +170,12 @@ def parse_vmimage(image_json: str, target_name: str, storage_hint: str = "") -> 
                          storage=storage)
     if kind == "proxmox" and (body.get("templateID") or body.get("templateName")):
         return ImageSpec(name, template=str(body.get("templateID") or body["templateName"]), storage=storage)
+    if kind == "vsphere" and body.get("ovaURL"):
+        return ImageSpec(name, url=_parse_url(body["ovaURL"], where + ".ovaURL"), checksum=checksum, storage=storage)
     if kind == "vsphere" and body.get("templateName"):
         return ImageSpec(name, template=body["templateName"])
-    raise SpecError("this runtime prepares images from a libvirt url or path, an http url, or a Proxmox or vSphere "
-                    "template", option=where)
+    raise SpecError("this runtime prepares images from a libvirt url or path, an http url, a vSphere ovaURL, or a "
+                    "Proxmox or vSphere template", option=where)
 
 
 def _one_source(source: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:

@@ -15,6 +15,14 @@ description:
     checksum, converted with C(qemu-img) when asked, and uploaded into a storage pool as a volume named O(name).
   - An interrupted download is resumed with an HTTP byte range, by the next attempt (see O(retries)) or by the
     next run. A file that fails its checksum is removed, and no volume is made.
+  - With Proxmox VE, O(url) is downloaded by a node of the cluster itself (PVE's C(download-url)) into the
+    storage O(storage) (default C(local)), and the node checks O(checksum). O(name) is the file's name, and its
+    extension picks PVE's content type (C(.iso) and C(.img) ISO images; C(.qcow2), C(.raw), C(.vmdk) and C(.ova)
+    disk images to import). A file of that name already there is the image, unless its size differs from what
+    the URL announces, which is refused. O(path) and O(format) are refused by name.
+  - With vSphere, O(url) or O(path) is an OVA, fetched and verified where the module runs, then deployed through
+    vCenter's ImportVApp (the disks uploaded to the import lease) and marked as a template named O(name).
+    A template of that name already there is the image. O(format) is refused by name.
   - With Proxmox VE and vSphere, O(template) names a template the backend holds already; the module reports it
     and changes nothing. Importing from O(url) or O(path) is refused by name on every backend whose capabilities
     do not include image import (C(supports_image_import)).
@@ -70,7 +78,10 @@ options:
     type: str
     choices: [qcow2, raw, vmdk]
   storage:
-    description: The storage pool (libvirt) to put the image in; defaults to the provider's default datastore.
+    description:
+      - The storage pool (libvirt) to put the image in; defaults to the provider's default datastore.
+      - With Proxmox VE, the storage the node downloads into (a file-based one); defaults to V(local).
+      - With vSphere, the datastore of the template; defaults to the provider's default datastore.
     type: str
   retries:
     description: How often an interrupted download is resumed within this run, from 0 to 10.
@@ -99,6 +110,21 @@ EXAMPLES = r"""
     name: appliance.qcow2
     path: /srv/images/appliance.img
     format: qcow2
+
+- name: A disk image that a Proxmox VE node downloads into storage 'local'
+  virtrigaud.core.virtrigaud_image:
+    provider_type: proxmox
+    name: debian-12.qcow2
+    url: https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2
+    checksum: "sha512:{{ debian_sha512 }}"
+    storage: local
+
+- name: An OVA deployed to a vSphere template
+  virtrigaud.core.virtrigaud_image:
+    provider_type: vsphere
+    name: appliance
+    url: https://images.example.com/appliance.ova
+    checksum: "sha256:{{ appliance_sha256 }}"
 
 - name: A Proxmox VE template, checked for
   virtrigaud.core.virtrigaud_image:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The image server of the test bed (tests/imageserver) on 127.0.0.1: the tiny guest image
 # (guest-image.sh builds it) as tiny.qcow2, the same as raw (tiny.raw), and a corrupted copy
-# (tiny-corrupt.qcow2, one byte changed), with byte ranges, a slow path /slow/ and a cut one /cut/.
+# (tiny-corrupt.qcow2, one byte changed), an OVA of it (tiny.ova, for vSphere), with byte ranges, a slow path /slow/ and a cut one /cut/.
 #   imageserver.sh start | stop | restart | status | env
 set -euo pipefail
 
@@ -21,7 +21,22 @@ serve_folder() {
         cp "$image" "$root/tiny-corrupt.qcow2"
         # One byte near the end differs, so only the checksum can tell.
         printf 'X' | dd of="$root/tiny-corrupt.qcow2" bs=1 seek=$(($(stat -c %s "$image") - 100)) conv=notrunc status=none
+        rm -f "$root/tiny.ova"
     fi
+    [ -f "$root/tiny.ova" ] || build_ova "$root"
+}
+
+# tiny.ova: the OVF descriptor of scripts/testbed/ova first, then the guest's disk as a stream-optimized vmdk.
+build_ova() {
+    local root="$1" work
+    work="$(mktemp -d)"
+    qemu-img convert -O vmdk -o subformat=streamOptimized "$root/tiny.qcow2" "$work/tiny-disk1.vmdk"
+    sed -e "s/@DISK_BYTES@/$(stat -c %s "$work/tiny-disk1.vmdk")/" \
+        -e "s/@CAPACITY@/$(qemu-img info --output=json "$root/tiny.qcow2" | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["virtual-size"])')/" \
+        "$TESTBED/ova/tiny.ovf.in" > "$work/tiny.ovf"
+    tar -C "$work" -cf "$root/tiny.ova.part" tiny.ovf tiny-disk1.vmdk
+    mv "$root/tiny.ova.part" "$root/tiny.ova"
+    rm -rf "$work"
 }
 
 start() {

@@ -39,7 +39,7 @@ def endpoint(config: ProviderConfig) -> tuple[str, int]:
     return uri, int(config.options.get("port") or DEFAULT_PORT)
 
 
-def _tls_context(validate: bool) -> ssl.SSLContext:
+def tls_context(validate: bool) -> ssl.SSLContext:
     if validate:
         return ssl.create_default_context()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -56,7 +56,7 @@ def connect(config: ProviderConfig) -> Any:
     where = "%s:%d" % (host, port)
     try:
         return SmartConnect(host=host, port=port, user=config.username or "", pwd=config.password or "",
-                            sslContext=_tls_context(config.validate_certs), connectionPoolTimeout=30)
+                            sslContext=tls_context(config.validate_certs), connectionPoolTimeout=30)
     except ssl.SSLCertVerificationError as err:
         raise errors.PreconditionError(
             "the TLS certificate of %s is not trusted (%s); install its CA, or set validate_certs=false"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import time
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, NamedTuple, Optional, cast
 
 from ...errors import (
     ConflictError,
@@ -23,9 +23,10 @@ from ...errors import (
     UnsupportedError,
     VirtrigaudError,
 )
+from ...image_transfer import Transfer
 from ...images import ImageSpec, PreparedImage
 from ...resilience import Deadline
-from ...spec import GIB, DiskSpec, NetworkSpec, VMSpec
+from ...spec import GIB, DiskSpec, NetworkSpec, Placement, VMSpec
 from ..base import (
     Capabilities,
     NicChange,
@@ -40,7 +41,7 @@ from ..base import (
     backend_call,
 )
 from ..discovery import Discovery
-from . import client
+from . import client, ovf
 from . import translate as vs
 from .discovery import discover as discover_vcenter
 from .translate import EXTRA_PREFIX, VM_PROPERTIES
@@ -51,6 +52,13 @@ except ImportError:  # pragma: no cover - client.connect reports it
     vim = vmodl = None  # type: ignore[assignment]  # unused without pyVmomi
 
 _DONE = TaskRef()
+
+
+class _Placed(NamedTuple):
+    """Where an imported template goes: only the datastore can be named (``storage``); the rest is the default."""
+
+    placement: Placement
+
 TASK_SECONDS = 3600.0
 HOTPLUG_FACTOR = 4
 MAX_CPU = 128
@@ -154,12 +162,38 @@ class VsphereProvider(Provider):
 
     @backend_call("find image")
     def find_image(self, spec: ImageSpec) -> Optional[PreparedImage]:
-        """A template by name; OVA/OVF import (ImportVApp) is not done, so this backend imports nothing."""
-        if not spec.template:
-            raise UnsupportedError("the vsphere backend keeps images only as templates", option="template")
-        if self._named(vim.VirtualMachine, spec.template, "template", templates=True) is None:
+        """A template by name: the one ``template`` names, or the one an OVA import made under ``name``."""
+        if spec.imports:
+            ovf.check_importable(spec)
+        name = spec.template or spec.name
+        if self._named(vim.VirtualMachine, name, "template" if spec.template else "name", templates=True) is None:
             return None
-        return PreparedImage(spec.name, spec.template, format="template")
+        return PreparedImage(spec.name, name, format="template")
+
+    @backend_call("prepare image")
+    def prepare_image(self, spec: ImageSpec, transfer: Transfer) -> PreparedImage:
+        if not spec.imports:
+            return super().prepare_image(spec, transfer)
+        ovf.check_importable(spec)
+        existing = self.find_image(spec)
+        if existing is not None:
+            return existing
+        if self._named(vim.VirtualMachine, spec.name, "name", templates=False) is not None:
+            raise ConflictError("a VM that is no template is named '%s' (an import cut short?)" % spec.name, option="name")
+        where = self._locate(cast(VMSpec, _Placed(Placement(datastore=spec.storage))))
+        local = transfer.fetch(spec)
+        try:
+            ovf.OvaImport(self.content, self.service._stub.cookie, client.endpoint(self.config)[0],  # pylint: disable=protected-access
+                          self.config.validate_certs).deploy(spec, local, where)
+        finally:
+            transfer.discard(local)
+        return PreparedImage(spec.name, spec.name, format="template")
+
+    @backend_call("delete image")
+    def delete_image(self, image: PreparedImage) -> None:
+        template = self._named(vim.VirtualMachine, image.id, "name", templates=True)
+        if template is not None:
+            self._wait(template.Destroy_Task(), "delete template %s" % image.id)
 
     @backend_call("validate")
     def validate(self) -> None:
@@ -192,6 +226,8 @@ class VsphereProvider(Provider):
             # vSphere takes a new MAC address only on a stopped VM; static addresses are the guest's business.
             nic_changes={"set_network": "live", "set_mac_address": "offline", "remove_network": "live"},
             supports_secure_boot=True,
+            # An OVA deployed to a template through ImportVApp (ovf.py).
+            supports_image_import=True,
         )
 
     @backend_call("discover")

@@ -66,8 +66,15 @@ def test_a_libvirt_vmimage_spec():
                              storage="images")
 
 
+def test_a_vsphere_ova_vmimage_spec():
+    spec = parse_vmimage(json.dumps({"source": {"vsphere": {"ovaURL": "https://h/app.ova", "checksum": SHA256}}}),
+                         "app", "")
+    assert spec == ImageSpec("app", url="https://h/app.ova", checksum=Checksum("sha256", SHA256))
+
+
 @pytest.mark.parametrize("document, option", [
     ("not json", "image_json"),
+    ({"source": {"vsphere": {"ovaURL": "ftp://h/app.ova"}}}, "image_json.source.vsphere.ovaURL"),
     ({}, "image_json.source"),
     ({"source": {"libvirt": {"url": "x"}, "http": {"url": "http://h/x"}}}, "image_json.source"),
     ({"source": {"registry": {"image": "a/b:1"}}}, "image_json.source.registry"),
