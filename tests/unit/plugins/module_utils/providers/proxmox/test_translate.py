@@ -106,6 +106,7 @@ def test_cloud_init_fallback_says_what_it_drops():
 @pytest.mark.parametrize("status, reason, expected", [
     (500, "VM is locked (backup)", errors.ConflictError),
     (500, "checksum mismatch (file change by other user?)", errors.ConflictError),
+    (500, "checksum mismatch: got 'ab' != expect 'cd'", errors.PreconditionError),
     (500, "Configuration file 'nodes/pve1/qemu-server/999.conf' does not exist", errors.NotFoundError),
     (500, "VM 100 is running - destroy failed", errors.PreconditionError),
     (500, "hostname lookup 'pve9' failed - failed to get address info", errors.NotFoundError),
