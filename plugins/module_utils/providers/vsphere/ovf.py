@@ -127,4 +127,3 @@ def _abort(lease: Any) -> None:
         lease.HttpNfcLeaseAbort()
     except Exception:  # pylint: disable=broad-exception-caught  # the first failure is the one to report
         pass
-

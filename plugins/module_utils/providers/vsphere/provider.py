@@ -59,6 +59,7 @@ class _Placed(NamedTuple):
 
     placement: Placement
 
+
 TASK_SECONDS = 3600.0
 HOTPLUG_FACTOR = 4
 MAX_CPU = 128
