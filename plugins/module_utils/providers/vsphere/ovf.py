@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 from ...errors import PreconditionError, ProviderError, SpecError, UnsupportedError
 from ...image_transfer import LocalImage
-from ...images import ImageSpec, PreparedImage
+from ...images import ImageSpec
 from ...resilience import Deadline, poll
 from .client import tls_context
 
