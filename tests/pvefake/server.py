@@ -23,8 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .api import ANCHOR_ROUTES, OUTSIDE_SUBSET_ROUTES, ROUTES, ParamError, Route, validate
 from . import downloads  # noqa: F401  # pylint: disable=unused-import  # registers its handlers
+from .api import ANCHOR_ROUTES, OUTSIDE_SUBSET_ROUTES, ROUTES, ParamError, Route, validate
 from .handlers import HANDLERS
 from .model import Cluster
 from .tasks import PveError
@@ -139,7 +139,8 @@ class PveHandler(BaseHTTPRequestHandler):
         path = "/" + path.rstrip("/")
         if fmt != "json":
             raise ApiError(501, "no such uri")
-        route, path_params = _match(method, path, ROUTES + OUTSIDE_SUBSET_ROUTES + (ANCHOR_ROUTES if fake.anchor_routes else ()))
+        served = ROUTES + OUTSIDE_SUBSET_ROUTES + (ANCHOR_ROUTES if fake.anchor_routes else ())
+        route, path_params = _match(method, path, served)
         params = dict(parse_qsl(url.query, keep_blank_values=True))
         if body:
             if method in ("GET", "DELETE"):

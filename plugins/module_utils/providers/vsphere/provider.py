@@ -180,7 +180,8 @@ class VsphereProvider(Provider):
         if existing is not None:
             return existing
         if self._named(vim.VirtualMachine, spec.name, "name", templates=False) is not None:
-            raise ConflictError("a VM that is no template is named '%s' (an import cut short?)" % spec.name, option="name")
+            raise ConflictError("a VM that is no template is named '%s' (an import cut short?)" % spec.name,
+                                option="name")
         where = self._locate(cast(VMSpec, _Placed(Placement(datastore=spec.storage))))
         local = transfer.fetch(spec)
         try:
