@@ -40,9 +40,10 @@ build_ova() {
 }
 
 start() {
-    running && { status; return 0; }
     mkdir -p "$RUN_DIR"
+    # The folder first: a server already up serves whatever it holds, the OVA included.
     serve_folder "$("$TESTBED/guest-image.sh" | tail -n 1)"
+    running && { status; return 0; }
     (cd "$REPO/tests" && exec "$PYTHON" -m imageserver --root "$STATE.files" --port "$PORT" \
         --slow-rate "${IMAGESERVER_SLOW_RATE:-1300000}" --pid-file "$STATE.pid") > "$STATE.log" 2>&1 &
     daemon_started "IMAGESERVER_PORT=$PORT"
