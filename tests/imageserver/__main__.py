@@ -101,11 +101,7 @@ class ImageHandler(http.server.BaseHTTPRequestHandler):
     def _sums(self) -> bytes:
         lines = []
         for name in sorted(os.listdir(self.root)):
-            digest = hashlib.sha256()
-            with open(os.path.join(self.root, name), "rb") as handle:
-                for data in iter(lambda: handle.read(CHUNK), b""):
-                    digest.update(data)
-            lines.append("%s  %s\n" % (digest.hexdigest(), name))
+            lines.append("%s  %s\n" % (_sha256(os.path.join(self.root, name)), name))
         return "".join(lines).encode("ascii")
 
     def _send_bytes(self, data: bytes, body: bool) -> None:
@@ -120,6 +116,22 @@ class ImageHandler(http.server.BaseHTTPRequestHandler):
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+
+# Digests by (path, size, mtime): the folder holds a 1 GiB raw image, which every leg would otherwise hash again.
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def _sha256(path: str) -> str:
+    status = os.stat(path)
+    key = (path, status.st_size, status.st_mtime_ns)
+    if key not in _DIGESTS:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for data in iter(lambda: handle.read(CHUNK), b""):
+                digest.update(data)
+        _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
 
 
 def main() -> None:
