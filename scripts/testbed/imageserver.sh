@@ -45,7 +45,7 @@ start() {
     serve_folder "$("$TESTBED/guest-image.sh" | tail -n 1)"
     running && { status; return 0; }
     (cd "$REPO/tests" && exec "$PYTHON" -m imageserver --root "$STATE.files" --port "$PORT" \
-        --slow-rate "${IMAGESERVER_SLOW_RATE:-1300000}" --pid-file "$STATE.pid") > "$STATE.log" 2>&1 &
+        --slow-rate "${IMAGESERVER_SLOW_RATE:-1300000}" --digest-dir "$STATE.digests" --pid-file "$STATE.pid") > "$STATE.log" 2>&1 &
     daemon_started "IMAGESERVER_PORT=$PORT"
     for _ in $(seq 50); do
         curl -sf -o /dev/null "http://127.0.0.1:$PORT/SUMS" && break

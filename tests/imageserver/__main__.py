@@ -118,20 +118,27 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
-# Digests by (path, size, mtime): the folder holds a 1 GiB raw image, which every leg would otherwise hash again.
-_DIGESTS: dict[tuple[str, int, int], str] = {}
+# Where digests are kept by file name, size and mtime (--digest-dir): the folder holds a 1 GiB raw image, which
+# every leg's server would otherwise hash again.
+DIGEST_DIR: Optional[str] = None
 
 
 def _sha256(path: str) -> str:
     status = os.stat(path)
-    key = (path, status.st_size, status.st_mtime_ns)
-    if key not in _DIGESTS:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for data in iter(lambda: handle.read(CHUNK), b""):
-                digest.update(data)
-        _DIGESTS[key] = digest.hexdigest()
-    return _DIGESTS[key]
+    kept = os.path.join(DIGEST_DIR, "%s.%d.%d.sha256" % (os.path.basename(path), status.st_size,
+                                                         status.st_mtime_ns)) if DIGEST_DIR else None
+    if kept and os.path.exists(kept):
+        with open(kept, encoding="ascii") as handle:
+            return handle.read().strip()
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for data in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(data)
+    if kept:
+        os.makedirs(os.path.dirname(kept), exist_ok=True)
+        with open(kept, "w", encoding="ascii") as handle:
+            handle.write(digest.hexdigest())
+    return digest.hexdigest()
 
 
 def main() -> None:
@@ -140,7 +147,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18080)
     parser.add_argument("--slow-rate", type=int, default=256 * 1024, help="bytes a second under /slow/")
     parser.add_argument("--pid-file")
+    parser.add_argument("--digest-dir", help="where to keep the files' digests between runs")
     args = parser.parse_args()
+    global DIGEST_DIR  # pylint: disable=global-statement  # set once, before the server starts
+    DIGEST_DIR = args.digest_dir
     ImageHandler.root = args.root
     ImageHandler.slow_rate = args.slow_rate
     server = Server(("127.0.0.1", args.port), ImageHandler)
