@@ -144,6 +144,8 @@ def _reconfiguration(batch: list[Action]) -> Reconfiguration:
         remove_networks=tuple(a.target for a in batch if a.action == "remove_network"),
         networks=next((a.options["networks"] for a in batch if "networks" in a.options), None),
         tags=tuple(by_kind["set_tags"].new) if "set_tags" in by_kind else None,
+        console=by_kind["set_console"].options["console"] if "set_console" in by_kind else None,
+        rotate_console_password="rotate_console_password" in by_kind,
         live=bool(batch[0].options.get("live")),
     )
 

@@ -16,12 +16,13 @@ from .errors import NotFoundError, PreconditionError, SpecError, UnsupportedErro
 from .images import ImageSpec, PreparedImage
 from .providers import nics
 from .providers.base import Capabilities, ObservedNIC, ObservedVM, Snapshot
-from .spec import NetworkSpec, Placement, VMSpec
+from .spec import ConsoleSpec, NetworkSpec, Placement, VMSpec
 
 STATES = ("present", "absent", "started", "stopped", "restarted")
 SHUTDOWN_MODES = ("graceful", "hard", "graceful_then_hard")
 NIC_ACTIONS = ("remove_network", "set_network", "set_mac_address", "set_ip_address", "add_network")
-RECONFIGURE_ACTIONS = ("set_cpu", "set_memory", "resize_disk", "add_disk", "set_tags") + NIC_ACTIONS
+CONSOLE_ACTIONS = ("set_console", "rotate_console_password")
+RECONFIGURE_ACTIONS = ("set_cpu", "set_memory", "resize_disk", "add_disk", "set_tags") + NIC_ACTIONS + CONSOLE_ACTIONS
 _PLACEMENT_WORDS = {"resource_pool": "resource pool"}
 
 
@@ -86,6 +87,7 @@ def observed_view(vm: ObservedVM) -> dict[str, Any]:
         "networks": [nics.nic_view(nic) for nic in vm.nics],
         "tags": list(vm.tags),
         "power_state": vm.power_state,
+        **({"console": vm.console.view()} if vm.console else {}),
     }
 
 
@@ -101,6 +103,8 @@ def plan(
         return _plan_absent(observed, policy)
     if desired.secure_boot and not capabilities.supports_secure_boot:
         raise UnsupportedError("this provider cannot create VMs with UEFI secure boot", option="secure_boot")
+    if desired.console:
+        _check_console(desired.console, capabilities)
     if observed is None:
         if policy.clone_from:
             return _plan_clone(desired, policy, capabilities, clone_source)
@@ -191,6 +195,27 @@ def _plan_update(desired: VMSpec, observed: ObservedVM, policy: Policy, capabili
     return Plan(tuple(actions), before, _after(before, actions), power_cycle)
 
 
+def _check_console(console: ConsoleSpec, capabilities: Capabilities) -> None:
+    if console.type not in capabilities.console_types:
+        offered = ", ".join(capabilities.console_types) or "none this collection can reach"
+        raise UnsupportedError("this provider's consoles are of type: %s" % offered, option="console.type")
+    if console.listen and not capabilities.console_listen:
+        raise UnsupportedError("this provider's console listens where the backend decides; drop it",
+                               option="console.listen")
+
+
+def _console_actions(desired: VMSpec, observed: ObservedVM, running: bool) -> list[Action]:
+    """A graphics device put in place (offline: QEMU cannot plug one into a running VM), or a new password (live)."""
+    wanted, current = desired.console, observed.console
+    if wanted is None or current is None:
+        return []
+    if wanted.view() != current.view():
+        return [Action("set_console", observed.name, current.view(), wanted.view(), {"live": False, "console": wanted})]
+    if wanted.rotate_password:
+        return [Action("rotate_console_password", observed.name, None, None, {"live": running})]
+    return []
+
+
 def _check_placement(wanted: Placement, current: Placement, where: str, what: str) -> None:
     """Refuse a placement the VM is not in, where the backend says where it is: nothing moves a VM yet."""
     for key in Placement.__dataclass_fields__:
@@ -232,6 +257,7 @@ def _reconfigure_actions(
         actions.extend(_nic_actions(desired.networks, observed, capabilities, running))
     if desired.tags is not None and tuple(desired.tags) != tuple(sorted(observed.tags)):
         actions.append(Action("set_tags", observed.name, list(observed.tags), list(desired.tags), {"live": running}))
+    actions.extend(_console_actions(desired, observed, running))
     return actions
 
 
@@ -332,6 +358,8 @@ def _after(before: dict[str, Any], actions: list[Action]) -> dict[str, Any]:
             after["networks"] = _networks_after(after["networks"], action)
         elif action.action == "set_tags":
             after["tags"] = action.new
+        elif action.action == "set_console":
+            after["console"] = action.new
         elif action.action in ("power_on", "power_off"):
             after["power_state"] = action.new
     return after

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, TypeVar
 
 from ..errors import UnsupportedError, VirtrigaudError
 from ..images import ImageSpec, PreparedImage
-from ..spec import DiskSpec, NetworkSpec, Placement, VMSpec
+from ..spec import ConsoleSpec, DiskSpec, NetworkSpec, Placement, VMSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from ..image_transfer import Transfer  # the transfer does I/O, the contract does not
@@ -135,7 +135,11 @@ class ObservedVM:
     disks: tuple[ObservedDisk, ...] = ()
     nics: tuple[ObservedNIC, ...] = ()
     tags: tuple[str, ...] = ()
+    # Where a console client connects, without any secret in it; None when the backend has none to offer now.
     console_url: Optional[str] = None
+    # The console device a backend lets users choose (a libvirt graphics device, or type "none"); None where the
+    # backend's console is built in (vSphere, Proxmox VE, KubeVirt).
+    console: Optional[ConsoleSpec] = None
     # Where the VM is, as far as the backend reports it cheaply; None for what it does not report.
     placement: Placement = field(default_factory=Placement)
     # What else the backend reports that users act on (a KubeVirt VM's namespace, node, instancetype); only
@@ -173,6 +177,23 @@ class ObservedVM:
 
 
 @dataclass(frozen=True)
+class ConsoleAccess:
+    """How to open a VM's console now.  ``url`` carries no secret; ``password`` (a device password or a one-time
+    ticket) and ``websocket_url`` (which embeds the ticket) are secrets, shown only to whoever asked."""
+
+    type: str
+    url: str
+    host: Optional[str] = None
+    port: Optional[int] = None
+    password: Optional[str] = field(default=None, repr=False)
+    websocket_url: Optional[str] = field(default=None, repr=False)
+    expires_in: Optional[int] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """Field names follow GetCapabilitiesResponse."""
 
@@ -198,6 +219,10 @@ class Capabilities:
     nic_changes: Mapping[str, str] = field(default_factory=dict, metadata={"wire": False})
     # Not on the wire either: whether the backend creates VMs with UEFI secure boot (``secure_boot: true``).
     supports_secure_boot: bool = field(default=False, metadata={"wire": False})
+    # Not on the wire either: the console types ``console.type`` may ask for, and whether ``console.listen`` is
+    # honoured (a graphics device the collection adds).  Empty: the backend's console is not offered.
+    console_types: tuple[str, ...] = field(default=(), metadata={"wire": False})
+    console_listen: bool = field(default=False, metadata={"wire": False})
 
     @classmethod
     def wire_fields(cls) -> tuple[str, ...]:
@@ -232,12 +257,15 @@ class Reconfiguration:
     # the same changes against the VM it sees.
     networks: Optional[tuple[NetworkSpec, ...]] = None
     tags: Optional[tuple[str, ...]] = None
+    # A console device to put in place of the VM's (type "none" removes it), and whether to give it a new password.
+    console: Optional[ConsoleSpec] = None
+    rotate_console_password: bool = False
     live: bool = False
 
     def __bool__(self) -> bool:
         return bool(
             self.cpu or self.memory_mib or self.disk_sizes_gib or self.add_disks or self.add_networks
-            or self.change_networks or self.remove_networks
+            or self.change_networks or self.remove_networks or self.console or self.rotate_console_password
         ) or self.tags is not None
 
 
@@ -414,6 +442,15 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def clone(self, source_id: str, target_name: str, linked: bool = False) -> tuple[str, TaskRef]:
         """Copy a VM (powered off) under a new name, fully or as a linked clone; return the new id."""
+
+    def open_console(self, vm_id: str) -> Optional[ConsoleAccess]:
+        """How to reach the VM's console now, with its password or a fresh one-time ticket; None when the VM has
+        no console to reach (stopped, or none configured).
+
+        Raises:
+            UnsupportedError: the backend offers no console, naming ``console``.
+        """
+        raise UnsupportedError("the %s provider offers no console" % self.type_name, option="console")
 
     # Images (VMImage, ImagePrepare).  Backends that import images say so with Capabilities.supports_image_import.
 

@@ -398,3 +398,47 @@ def test_a_clone_keeps_its_sources_secure_boot():
     desired = parse_vm({"name": "copy", "firmware": "uefi", "secure_boot": False})
     with pytest.raises(UnsupportedError):
         plan(desired, None, Policy(clone_from="web"), Capabilities(supports_secure_boot=True), source)
+
+
+CONSOLES = Capabilities(console_types=("vnc", "spice", "none"), console_listen=True)
+
+
+def with_console(console, power="On"):
+    return parse_vm({"name": "web", "console": console}), observed(power=power)
+
+
+def test_a_new_display_on_a_running_vm_needs_a_power_cycle():
+    desired, vm = with_console({"type": "vnc"})
+    vm = ObservedVM(**dict(vars(vm), console=parse_vm({"name": "x", "console": {"type": "none"}}).console))
+    with pytest.raises(PreconditionError) as caught:
+        plan(desired, vm, Policy(), CONSOLES)
+    assert caught.value.option == "allow_power_cycling"
+    actions = plan(desired, vm, Policy(allow_power_cycling=True), CONSOLES).actions
+    assert [a.action for a in actions] == ["power_off", "set_console", "power_on"]
+    assert (actions[1].old, actions[1].new) == ({"type": "none", "listen": None}, {"type": "vnc", "listen": "127.0.0.1"})
+
+
+def test_the_same_display_changes_nothing_and_a_rotation_is_live():
+    desired, vm = with_console({"type": "vnc", "listen": "127.0.0.1"})
+    vm = ObservedVM(**dict(vars(vm), console=parse_vm({"name": "x", "console": {"type": "vnc"}}).console))
+    assert plan(desired, vm, Policy(), CONSOLES).actions == ()
+    rotate = parse_vm({"name": "web", "console": {"type": "vnc", "rotate_password": True}})
+    actions = plan(rotate, vm, Policy(), CONSOLES).actions
+    assert [(a.action, a.options["live"]) for a in actions] == [("rotate_console_password", True)]
+
+
+@pytest.mark.parametrize("console, capabilities, option", [
+    ({"type": "spice"}, Capabilities(console_types=("webmks",)), "console.type"),
+    ({"type": "vnc"}, Capabilities(), "console.type"),
+    ({"type": "vnc", "listen": "0.0.0.0"}, Capabilities(console_types=("vnc",)), "console.listen"),
+])
+def test_a_console_the_backend_cannot_give_is_refused_by_name(console, capabilities, option):
+    desired, vm = with_console(console)
+    with pytest.raises(UnsupportedError) as caught:
+        plan(desired, vm, Policy(), capabilities)
+    assert caught.value.option == option
+
+
+def test_a_built_in_console_is_never_changed():
+    desired, vm = with_console({"type": "webmks"})
+    assert plan(desired, vm, Policy(), Capabilities(console_types=("webmks",))).actions == ()
