@@ -196,9 +196,12 @@ def _plan_update(desired: VMSpec, observed: ObservedVM, policy: Policy, capabili
 
 
 def _check_console(console: ConsoleSpec, capabilities: Capabilities) -> None:
+    if not capabilities.console_types:
+        raise UnsupportedError("this provider offers no console the collection can open; drop it",
+                               option="console.type")
     if console.type not in capabilities.console_types:
-        offered = ", ".join(capabilities.console_types) or "none this collection can reach"
-        raise UnsupportedError("this provider's consoles are of type: %s" % offered, option="console.type")
+        raise UnsupportedError("this provider's consoles are of type: %s" % ", ".join(capabilities.console_types),
+                               option="console.type")
     if console.listen and not capabilities.console_listen:
         raise UnsupportedError("this provider's console listens where the backend decides; drop it",
                                option="console.listen")

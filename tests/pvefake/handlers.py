@@ -10,6 +10,7 @@ with an error exit status.
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from typing import Any, Callable
 
@@ -719,6 +720,24 @@ def task_list(cluster: Cluster, params: Params, user: str) -> Any:
              and (source == "all" or (source == "active") == t.running)
              and ("vmid" not in params or t.id == str(params["vmid"]))]
     return [t.list_entry() for t in tasks][params.get("start", 0):][:params.get("limit", 50) or None]
+
+
+# routes beyond the schema subset
+
+@handler
+def vm_vncproxy(cluster: Cluster, params: Params, user: str) -> Any:
+    """A VNC ticket and a port on the node for a running VM, and the ``vncproxy`` task that would wait for the
+    client (here it ends as any task does: no VNC server listens on the port)."""
+    vm = _running_vm(cluster, params)
+    port = 5900 + vm.vmid % 100
+    ticket = "PVEVNC:%08X::%s" % (int(time.time()), secrets.token_urlsafe(48))
+    upid = cluster.tasks.start(vm.node, "vncproxy", vm.vmid, user, lambda task: None)
+    # PVE sends the port as a string (a Perl scalar); the ticket is for this user and /vms/VMID only.
+    answer = {"user": user, "ticket": ticket, "port": str(port), "upid": upid,
+              "cert": "-----BEGIN CERTIFICATE-----\n(the node's pve-ssl.pem)\n-----END CERTIFICATE-----\n"}
+    if params.get("generate-password"):
+        answer["password"] = secrets.token_urlsafe(6)[:8]
+    return answer
 
 
 # pools, and the routes served only with --anchor-routes

@@ -22,6 +22,7 @@ from ..spec import NetworkSpec, Placement, VMSpec
 from . import nics
 from .base import (
     Capabilities,
+    ConsoleAccess,
     NicChange,
     ObservedDisk,
     ObservedNIC,
@@ -107,8 +108,15 @@ class MockProvider(Provider):
             supported_transfer_modes=("relay",),
             nic_changes={"set_network": "live", "set_mac_address": "live", "set_ip_address": "live",
                          "remove_network": "live"},
+            console_types=("vnc",),
             supports_secure_boot=True,
         )
+
+    def open_console(self, vm_id: str) -> Optional[ConsoleAccess]:
+        vm = self.describe(vm_id)
+        if vm is None:
+            raise NotFoundError("VM '%s' not found" % vm_id)
+        return ConsoleAccess(type="vnc", url=vm.console_url or "") if vm.power_state == "On" else None
 
     def describe(self, vm_id: str) -> Optional[ObservedVM]:
         with self._state() as state:

@@ -20,6 +20,7 @@ from ...resilience import Deadline
 from ...spec import VMSpec
 from ..base import (
     Capabilities,
+    ConsoleAccess,
     ObservedVM,
     PowerOp,
     Provider,
@@ -114,7 +115,11 @@ class ProxmoxProvider(Provider):
                 interfaces = self.session.get(self._path(node, vmid, "agent", "network-get-interfaces"))["result"]
             except (errors.ProviderError, errors.PreconditionError, errors.NotFoundError):
                 interfaces = []  # the guest agent is not up yet
-        return pve.observed(vmid, node, config, status, interfaces)
+        return pve.observed(vmid, node, config, status, interfaces, self._web)
+
+    @property
+    def _web(self) -> str:
+        return pve.web_address(self.session.endpoint.host, self.session.endpoint.port)
 
     def _where(self, vm_id: str) -> tuple[str, int]:
         vmid = self._vmid(vm_id)
@@ -142,7 +147,15 @@ class ProxmoxProvider(Provider):
             nic_changes={"set_network": "live", "set_mac_address": "live", "remove_network": "live",
                          "set_ip_address": "offline"},
             supports_secure_boot=True,
+            console_types=("vnc",),
         )
+
+    def open_console(self, vm_id: str) -> Optional[ConsoleAccess]:
+        node, vmid = self._where(vm_id)
+        if self.session.get(self._path(node, vmid, "status", "current")).get("status") != "running":
+            return None
+        answer = self.session.post(self._path(node, vmid, "vncproxy"), websocket=1)
+        return pve.vnc_access(answer, self._web, self.session.endpoint.host, node, vmid)
 
     def discover(self) -> Discovery:
         online = self._online()

@@ -28,6 +28,7 @@ from ...resilience import Deadline
 from ...spec import GIB, DiskSpec, NetworkSpec, VMSpec
 from ..base import (
     Capabilities,
+    ConsoleAccess,
     NicChange,
     ObservedVM,
     PowerOp,
@@ -192,6 +193,7 @@ class VsphereProvider(Provider):
             # vSphere takes a new MAC address only on a stopped VM; static addresses are the guest's business.
             nic_changes={"set_network": "live", "set_mac_address": "offline", "remove_network": "live"},
             supports_secure_boot=True,
+            console_types=("webmks",),
         )
 
     @backend_call("discover")
@@ -205,12 +207,25 @@ class VsphereProvider(Provider):
         if self._portgroups is None and any(vs.portgroup_key(card) for card in cards):
             groups = client.collect(self.content, vim.dvs.DistributedVirtualPortgroup, ("key", "name"))
             self._portgroups = {group.get("key", ""): group.get("name", "") for dummy, group in groups}
-        return vs.observed(obj, props, self._portgroups)
+        return vs.observed(obj, props, self._portgroups, vs.web_address(*client.endpoint(self.config)))
 
     @backend_call("describe")
     def describe(self, vm_id: str) -> Optional[ObservedVM]:
         found = self._find_by_id(vm_id)
         return self._observed(*found) if found else None
+
+    @backend_call("open console")
+    def open_console(self, vm_id: str) -> Optional[ConsoleAccess]:
+        found = self._find_by_id(vm_id)
+        if found is None:
+            raise NotFoundError("VM '%s' not found" % vm_id)
+        obj, props = found
+        if props.get("runtime.powerState") != "poweredOn":
+            return None
+        host, port = client.endpoint(self.config)
+        vm_ref = obj._moId  # pylint: disable=protected-access  # the MoRef id is the VM id
+        return vs.webmks_access(obj.AcquireTicket("webmks"), vs.web_address(host, port), vm_ref,
+                                props.get("config.instanceUuid"), host)
 
     @backend_call("find")
     def find(self, name: str) -> Optional[ObservedVM]:
