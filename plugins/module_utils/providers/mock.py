@@ -116,7 +116,9 @@ class MockProvider(Provider):
         vm = self.describe(vm_id)
         if vm is None:
             raise NotFoundError("VM '%s' not found" % vm_id)
-        return ConsoleAccess(type="vnc", url=vm.console_url or "") if vm.power_state == "On" else None
+        if vm.power_state != "On":
+            return None
+        return ConsoleAccess(type="vnc", url=vm.console_url or "", host="console.mock", port=5900)
 
     def describe(self, vm_id: str) -> Optional[ObservedVM]:
         with self._state() as state:
