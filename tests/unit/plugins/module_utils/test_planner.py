@@ -415,7 +415,8 @@ def test_a_new_display_on_a_running_vm_needs_a_power_cycle():
     assert caught.value.option == "allow_power_cycling"
     actions = plan(desired, vm, Policy(allow_power_cycling=True), CONSOLES).actions
     assert [a.action for a in actions] == ["power_off", "set_console", "power_on"]
-    assert (actions[1].old, actions[1].new) == ({"type": "none", "listen": None}, {"type": "vnc", "listen": "127.0.0.1"})
+    assert actions[1].old == {"type": "none", "listen": None}
+    assert actions[1].new == {"type": "vnc", "listen": "127.0.0.1"}
 
 
 def test_the_same_display_changes_nothing_and_a_rotation_is_live():
