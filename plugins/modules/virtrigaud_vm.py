@@ -449,20 +449,20 @@ console:
   description:
     - How to open the VM's console now, when O(console) is set and the VM exists and runs (on libvirt; a stopped
       libvirt VM has no display port yet). Not returned in check mode.
-    - B(Holds a secret) (the display's password, or a one-time ticket and a URL that embeds it): run the task with
-      C(no_log: true), or never print the registered result. The module writes it nowhere else.
+    - "B(Holds a secret) (the display's password, or a one-time ticket and a URL that embeds it): run the task with
+      C(no_log: true), or never print the registered result. The module writes it nowhere else."
   returned: when O(console) is set, the VM exists and its console can be reached
   type: dict
   contains:
     type: {description: "V(vnc), V(spice) or V(webmks).", type: str, returned: always}
-    url: {description: Where a client connects, without the secret., type: str, returned: always}
+    url: {description: "Where a client connects, without the secret.", type: str, returned: always}
     host: {description: The host a client connects to., type: str, returned: always}
     port: {description: The port a client connects to., type: int, returned: always}
     password: {description: "Secret: the display's password (libvirt) or the one-time ticket (vSphere, Proxmox VE).",
                type: str, returned: when the backend has one}
     websocket_url: {description: "Secret: a WebSocket URL with the ticket in it (vSphere, Proxmox VE).", type: str,
                     returned: when the backend has one}
-    expires_in: {description: Seconds the ticket stays valid, as far as the backend says., type: int,
+    expires_in: {description: "Seconds the ticket stays valid, as far as the backend says.", type: int,
                  returned: when the backend says}
   sample: {type: vnc, url: "vnc://127.0.0.1:5900", host: 127.0.0.1, port: 5900, password: "********",
            websocket_url: null, expires_in: null}

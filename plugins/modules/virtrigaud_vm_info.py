@@ -101,9 +101,9 @@ vms:
     console_url:
       description:
         - Where the VM's console opens, with no secret in it; null when there is none to reach now.
-        - libvirt, V(vnc://HOST:PORT) or V(spice://HOST:PORT) of a running VM's display (see the O(console) option
-          of M(virtrigaud.core.virtrigaud_vm)); vSphere, the VM's page in the vSphere Client; Proxmox VE, the web
-          UI's noVNC page; KubeVirt, the C(vnc) subresource of a running VM's instance.
+        - libvirt, V(vnc://HOST:PORT) or V(spice://HOST:PORT) of a running VM's display; vSphere, the VM's page
+          in the vSphere Client; Proxmox VE, the web UI's noVNC page; KubeVirt, the C(vnc) subresource of a running
+          VM's instance.
         - The password or ticket a client needs comes only from M(virtrigaud.core.virtrigaud_vm), with its
           O(virtrigaud.core.virtrigaud_vm#module:console) option.
       type: str
