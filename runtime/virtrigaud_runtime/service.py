@@ -11,9 +11,12 @@ other changes answer with a TaskRef when they take longer than the task window.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
+import os
 import threading
 import time
+import zlib
 from typing import Any, Callable, Iterator, Optional, cast
 
 import grpc
@@ -47,6 +50,8 @@ UNIMPLEMENTED = ("HardwareUpgrade", "ExportDisk", "ImportDisk", "GetDiskInfo")
 UNSERVED_CLAIMS = ("supports_disk_export", "supports_disk_import", "supports_export_compression")
 # Polled often and change nothing: logged at debug level, so a busy manager does not flood the log.
 READS = ("Validate", "Describe", "TaskStatus", "GetCapabilities", "ListVMs")
+# Files the workers lock names on: enough that unrelated Creates seldom wait for each other.
+NAME_LOCK_FILES = 256
 # What a request becomes when its bytes are no protobuf message (grpc takes None for a failed parse).
 UNPARSED = object()
 
@@ -76,7 +81,7 @@ def _ascii(text: str) -> str:
 
 class ProviderService:
     def __init__(self, config: ProviderConfig, tasks: TaskTable, metrics: Metrics, log: Any,
-                 throttle: Optional[Throttle] = None) -> None:
+                 throttle: Optional[Throttle] = None, names: Optional[NameLocks] = None) -> None:
         self.config = config
         self.tasks = tasks
         self.metrics = metrics
@@ -84,7 +89,7 @@ class ProviderService:
         self.throttle = throttle or Throttle(None, metrics)
         self._local = threading.local()
         self._shared: Optional[Provider] = None
-        self._names = NameLocks()
+        self._names = names or NameLocks()
 
     @property
     def provider(self) -> Provider:
@@ -364,9 +369,15 @@ class ProviderService:
 
 
 class NameLocks:
-    """One lock per VM name: two Creates (or Clones) of one name at once make one VM, whatever the backend."""
+    """One lock per VM name: two Creates (or Clones) of one name at once make one VM, whatever the backend.
 
-    def __init__(self) -> None:
+    With several worker processes, a name is also locked across them: ``flock`` on one of a fixed set of files
+    in a folder they share, picked by the name's hash (two names on one file only take turns).  Each hold opens
+    the file anew, so the lock belongs to that hold, not to the process.
+    """
+
+    def __init__(self, shared_folder: Optional[str] = None) -> None:
+        self.shared_folder = shared_folder
         self._guard = threading.Lock()
         self._locks: dict[str, list[Any]] = {}  # [lock, holders]
 
@@ -376,13 +387,23 @@ class NameLocks:
             entry = self._locks.setdefault(name, [threading.Lock(), 0])
             entry[1] += 1
         try:
-            with entry[0]:
+            with entry[0], self._across_workers(name):
                 yield
         finally:
             with self._guard:
                 entry[1] -= 1
                 if not entry[1]:
                     del self._locks[name]
+
+    @contextlib.contextmanager
+    def _across_workers(self, name: str) -> Iterator[None]:
+        if self.shared_folder is None:
+            yield
+            return
+        slot = zlib.crc32(name.encode("utf-8")) % NAME_LOCK_FILES
+        with open(os.path.join(self.shared_folder, "name-%03d.lock" % slot), "a", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
 
 
 def _parser(request_type: Any) -> Callable[[bytes], Any]:

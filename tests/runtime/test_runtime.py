@@ -50,8 +50,9 @@ def free_port() -> int:
 class Runtime:
     """One runtime process; ``start`` can be called again after ``kill`` on the same ports and state."""
 
-    def __init__(self, tmp: pathlib.Path, tls: bool = True, extra_env: dict | None = None) -> None:
+    def __init__(self, tmp: pathlib.Path, tls: bool = True, extra_env: dict | None = None, workers: int = 1) -> None:
         self.tmp = tmp
+        self.workers = workers
         self.port, self.http = free_port(), free_port()
         self.tls = tls
         self.env = dict(os.environ, PROVIDER_TYPE="mock", PROVIDER_ENDPOINT="mock://%s" % (tmp / "state.json"),
@@ -63,7 +64,8 @@ class Runtime:
         folder = tls_dir or (PKI / "server-tls" if self.tls else self.tmp / "no-tls")
         return [sys.executable, "-m", "virtrigaud_runtime", "--grpc-addr=127.0.0.1:%d" % self.port,
                 "--metrics-addr=127.0.0.1:%d" % self.http, "--tls-dir", str(folder),
-                "--credentials-dir", str(self.tmp / "credentials"), "--task-window", "0.2"]
+                "--credentials-dir", str(self.tmp / "credentials"), "--task-window", "0.2",
+                "--workers", str(self.workers)]
 
     def start(self) -> "Runtime":
         with open(self.log, "ab") as log:
@@ -87,14 +89,16 @@ class Runtime:
         except urllib.error.HTTPError as err:
             return err.code, err.read().decode()
 
-    def channel(self, cert: str = "client") -> grpc.Channel:
+    def channel(self, cert: str = "client", own_connection: bool = False) -> grpc.Channel:
+        """A channel; with ``own_connection``, one that shares no connection with the others of this process."""
+        options = (("grpc.use_local_subchannel_pool", 1),) if own_connection else ()
         if not self.tls:
-            return grpc.insecure_channel("127.0.0.1:%d" % self.port)
+            return grpc.insecure_channel("127.0.0.1:%d" % self.port, options=options)
         credentials = grpc.ssl_channel_credentials(
             root_certificates=(PKI / "ca" / "ca.crt").read_bytes(),
             private_key=(PKI / ("%s.key" % cert)).read_bytes() if cert else None,
             certificate_chain=(PKI / ("%s.crt" % cert)).read_bytes() if cert else None)
-        return grpc.secure_channel("127.0.0.1:%d" % self.port, credentials)
+        return grpc.secure_channel("127.0.0.1:%d" % self.port, credentials, options=options)
 
     def provider(self) -> RemoteProvider:
         options = {"ca_path": str(PKI / "ca" / "ca.crt"), "client_cert": str(PKI / "client.crt"),
