@@ -5,6 +5,9 @@
 from __future__ import annotations
 
 import concurrent.futures
+import os
+import pathlib
+import signal
 import threading
 
 import pytest
@@ -90,3 +93,16 @@ def test_two_workers_share_names_tasks_and_metrics(tmp_path):
     finally:
         assert runtime.terminate() == 0
     assert not list(state.iterdir())
+
+
+def test_a_worker_that_dies_stops_the_runtime(tmp_path):
+    runtime = Runtime(tmp_path, workers=2).start()
+    try:
+        pid = runtime.process.pid
+        children = pathlib.Path("/proc/%d/task/%d/children" % (pid, pid)).read_text().split()
+        assert len(children) == 2
+        os.kill(int(children[1]), signal.SIGKILL)
+        assert runtime.process.wait(timeout=40) != 0
+        assert '"msg": "a worker ended; stopping the others"' in runtime.log.read_text()
+    finally:
+        runtime.kill()
