@@ -314,9 +314,10 @@ def report(name: str, size: int, rows: list[dict], ours: tuple) -> None:
         limit = {"<= 2x floor": 2.0, "<= 1.2x floor": 1.2, "<= 2x its floor": 2.0}.get(entry["goal"])
         benchlib.figure(label, entry["seconds"], "s", entry["floor_seconds"], "script inventory", entry["goal"],
                         None if limit is None else entry["ratio"] <= limit)
-        if limit is not None:
+        if limit is not None or entry["what"].endswith("its own listing"):
+            met = None if limit is None else entry["cpu_ratio"] <= limit
             benchlib.figure(label + " (CPU)", entry["cpu_seconds"], "s", entry["floor_cpu_seconds"],
-                            "script inventory (CPU)", entry["goal"], entry["cpu_ratio"] <= limit)
+                            "script inventory (CPU)", entry["goal"], met)
     if size >= 10000:
         benchlib.figure("inventory, %d VMs on %s: peak RSS of %s" % (size, name, OURS), ours[1], "MiB", None, "",
                         "<= 300 MiB", ours[1] <= 300)
