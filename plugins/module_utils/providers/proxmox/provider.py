@@ -382,11 +382,15 @@ class ProxmoxProvider(Provider):
         return values
 
     def _settle(self, name: str, vmid: int, node: str) -> int:
-        """Make the name unique again after a race: wait out other creates, keep the lowest VMID."""
+        """Make the name unique again after a race: wait out creates that could win it, keep the lowest VMID.
+
+        Only a create with a lower VMID can take the name from this one; one with a higher VMID waits for this
+        one instead. Waiting for every create in flight made the members of a VM set wait for each other.
+        """
         deadline = Deadline(SETTLE_SECONDS)
         while not deadline.expired:
             busy = [e for e in self.session.get("cluster/resources", type="vm")
-                    if e.get("lock") in ("create", "clone") and int(e.get("vmid", 0)) != vmid]
+                    if e.get("lock") in ("create", "clone") and int(e.get("vmid", 0)) < vmid]
             if not busy:
                 break
             time.sleep(deadline.cap(0.2))
