@@ -16,9 +16,9 @@ from .translate import bool_params, translate
 
 try:
     import requests
-    from requests.adapters import HTTPAdapter
     from proxmoxer import AuthenticationError as ProxmoxerAuthError
     from proxmoxer import ProxmoxAPI, ResourceException
+    from requests.adapters import HTTPAdapter
 
     PROXMOXER_ERROR: Optional[ImportError] = None
 except ImportError as err:  # pragma: no cover - depends on the host
@@ -146,7 +146,7 @@ class Session:
         poll(stopped, deadline, "%s (task %s)" % (what, upid), interval=0.1, max_interval=1.0)
 
 
-class _FixedContextAdapter(HTTPAdapter):  # type: ignore[misc,valid-type]
+class _FixedContextAdapter(HTTPAdapter):  # type: ignore[misc]
     """Connections made with one prepared TLS context, instead of a new one per connection."""
 
     def __init__(self, context: ssl.SSLContext) -> None:
