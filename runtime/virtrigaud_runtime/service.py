@@ -252,7 +252,7 @@ class ProviderService:
                 "virtual_size_bytes": details.virtual_size_bytes, "actual_size_bytes": details.actual_size_bytes,
                 "path": details.path, "is_bootable": details.bootable, "snapshots": list(details.snapshots),
                 "backing_file": details.backing_chain[0] if details.backing_chain else "",
-                "metadata": dict(details.metadata, backing_chain=" ".join(details.backing_chain))}
+                "metadata": dict(details.metadata, **v1.backing_chain_metadata(details.backing_chain))}
 
     def ExportDisk(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
         spec = parse_export(_fields(request))
