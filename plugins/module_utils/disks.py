@@ -24,6 +24,8 @@ IMPORT_FORMAT = "qcow2"
 # Staging backends and transfer modes of ADR-0006 this collection serves: a path (a mounted PVC) or a URL,
 # relayed through the provider.  An empty value means the same on the wire.
 STAGING_BACKENDS = ("pvc",)
+# The image options the fetch of an import names in its errors, as ImportDiskRequest's fields.
+IMPORT_FIELDS = {"url": "source_url", "path": "source_url", "checksum": "expected_checksum"}
 TRANSFER_MODES = ("relay",)
 
 

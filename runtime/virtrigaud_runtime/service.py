@@ -20,7 +20,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
-from ansible_collections.virtrigaud.core.plugins.module_utils.disks import parse_export, parse_import
+from ansible_collections.virtrigaud.core.plugins.module_utils.disks import IMPORT_FIELDS, parse_export, parse_import
 from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer import Transfer
 from ansible_collections.virtrigaud.core.plugins.module_utils.images import parse_vmimage
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import parse_snapshot_name
@@ -265,7 +265,11 @@ class ProviderService:
     def ImportDisk(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
         spec = parse_import(_fields(request))
         with self._names.hold("image:" + spec.name):
-            imported = self.provider.import_disk(spec, self._transfer())
+            try:
+                imported = self.provider.import_disk(spec, self._transfer())
+            except errors.VirtrigaudError as err:
+                err.option = IMPORT_FIELDS.get(err.option or "", err.option)
+                raise
         return {"disk_id": imported.disk_id, "path": imported.path, "actual_size_bytes": imported.size_bytes,
                 "checksum": imported.checksum}
 

@@ -84,21 +84,31 @@ def export_disk(storage: Storage, facts: dx.DomainFacts, spec: ExportSpec, trans
     chain = backing_chain(storage, volume)
     target = spec.destination.path or _staging_path(transfer, spec.vm_id, ref.name, fmt)
     partial = target + ".part"
-    if spec.destination.path and not os.path.isdir(os.path.dirname(target)):
-        raise SpecError("folder '%s' does not exist where the provider runs" % os.path.dirname(target),
-                        option="destination_url")
+    if spec.destination.path:
+        _check_destination(target, ref.path)
     try:
         checksum = _write(storage, volume, ref, (source_format, fmt, chain, spec.compress), partial, transfer)
         os.replace(partial, target)
         size = os.path.getsize(target)
         if spec.destination.url:
             transfer.deliver(target, spec.destination.url)
+    except OSError as err:
+        raise PreconditionError("cannot write the export at %s: %s" % (target, err.strerror or err),
+                                option="destination_url") from None
     finally:
         remove_file(partial)
         if spec.destination.url:
             remove_file(target)
     return ExportedDisk(export_id="%s/%s" % (facts.uuid, ref.name), destination=str(spec.destination),
                         format=fmt, size_bytes=size, checksum=checksum)
+
+
+def _check_destination(target: str, source: str) -> None:
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        raise SpecError("folder '%s' does not exist where the provider runs" % folder, option="destination_url")
+    if os.path.isdir(target) or os.path.realpath(target) == os.path.realpath(source):
+        raise SpecError("'%s' is a folder or the disk itself; name a new file" % target, option="destination_url")
 
 
 def _staging_path(transfer: Transfer, vm_id: str, disk: str, fmt: str) -> str:
