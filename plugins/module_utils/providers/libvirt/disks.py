@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from ...disks import IMPORT_FORMAT, DiskDetails, ExportedDisk, ExportSpec, ImportedDisk, ImportSpec
@@ -81,13 +82,13 @@ def export_disk(storage: Storage, facts: dx.DomainFacts, spec: ExportSpec, trans
     fmt = spec.format or source_format
     if spec.compress and fmt != "qcow2":
         raise SpecError("only a qcow2 export is compressed; the disk is %s" % fmt, option="compress")
-    chain = backing_chain(storage, volume)
+    plan = _Conversion(source_format, fmt, backing_chain(storage, volume), spec.compress)
     target = spec.destination.path or _staging_path(transfer, spec.vm_id, ref.name, fmt)
     partial = target + ".part"
     if spec.destination.path:
         _check_destination(target, ref.path)
     try:
-        checksum = _write(storage, volume, ref, (source_format, fmt, chain, spec.compress), partial, transfer)
+        checksum = _write(storage, volume, ref, plan, partial, transfer)
         os.replace(partial, target)
         size = os.path.getsize(target)
         if spec.destination.url:
@@ -117,25 +118,38 @@ def _staging_path(transfer: Transfer, vm_id: str, disk: str, fmt: str) -> str:
     return os.path.join(transfer.work_dir, "%s.export.%s" % (key, fmt))
 
 
-def _write(storage: Storage, volume: Any, ref: dx.DiskRef, how: tuple[str, str, tuple[str, ...], bool],
-           target: str, transfer: Transfer) -> str:
+@dataclass(frozen=True)
+class _Conversion:
+    """From the disk's format to the export's; qemu-img does it unless the bytes can be copied as they are."""
+
+    source_format: str
+    format: str
+    chain: tuple[str, ...]
+    compress: bool
+
+    @property
+    def copies(self) -> bool:
+        return self.format == self.source_format and not self.chain and not self.compress
+
+
+def _write(storage: Storage, volume: Any, ref: dx.DiskRef, plan: _Conversion, target: str,
+           transfer: Transfer) -> str:
     """The disk's bytes at ``target`` in the format asked for; return their SHA-256."""
-    source_format, fmt, chain, compress = how
-    needs_qemu_img = fmt != source_format or bool(chain) or compress
     if os.access(ref.path, os.R_OK):
-        if not needs_qemu_img:
+        if plan.copies:
             return copy_with_digest(ref.path, target)
-        transfer.convert(ref.path, source_format, target, fmt, compress)
+        transfer.convert(ref.path, plan.source_format, target, plan.format, plan.compress)
         return file_digest(target, "sha256")
-    if chain:
+    if plan.chain:
         raise PreconditionError("disk '%s' reads through backing file %s, which a libvirt stream cannot carry; "
-                                "export it where its file can be read (libvirtd on this host)" % (ref.name, chain[0]))
-    if not needs_qemu_img:
+                                "export it where its file can be read (libvirtd on this host)"
+                                % (ref.name, plan.chain[0]))
+    if plan.copies:
         return _download(storage, volume, target)
-    pulled = target + ".%s" % source_format
+    pulled = target + ".%s" % plan.source_format
     try:
         _download(storage, volume, pulled)
-        transfer.convert(pulled, source_format, target, fmt, compress)
+        transfer.convert(pulled, plan.source_format, target, plan.format, plan.compress)
     finally:
         remove_file(pulled)
     return file_digest(target, "sha256")
