@@ -128,8 +128,8 @@ def parse_location(text: Any, option: str) -> Location:
                     % text, option=option)
 
 
-def _parse_format(fmt: Any, option: str) -> str:
-    fmt = str(fmt or "").lower()
+def _parse_format(given: Any, option: str) -> str:
+    fmt = str(given or "").lower()
     if fmt and fmt not in IMAGE_FORMATS:
         raise SpecError("'%s' is not one of: %s" % (fmt, ", ".join(IMAGE_FORMATS)), option=option)
     return fmt

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, Optional
 from urllib.parse import urlsplit
 
+from ...disks import STAGING_BACKENDS, TRANSFER_MODES, DiskDetails, ExportedDisk, ExportSpec, ImportedDisk, ImportSpec
 from ...errors import (
     ConflictError,
     DeadlineExceededError,
@@ -30,7 +31,6 @@ from ...errors import (
     SpecError,
     VirtrigaudError,
 )
-from ...disks import STAGING_BACKENDS, TRANSFER_MODES, DiskDetails, ExportedDisk, ExportSpec, ImportedDisk, ImportSpec
 from ...image_transfer import Transfer
 from ...images import IMAGE_FORMATS, ImageSpec, PreparedImage
 from ...resilience import Deadline
