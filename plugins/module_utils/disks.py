@@ -25,7 +25,7 @@ IMPORT_FORMAT = "qcow2"
 # relayed through the provider.  An empty value means the same on the wire.
 STAGING_BACKENDS = ("pvc",)
 # The image options the fetch of an import names in its errors, as ImportDiskRequest's fields.
-IMPORT_FIELDS = {"url": "source_url", "path": "source_url", "checksum": "expected_checksum"}
+IMPORT_FIELDS = {"url": "source_url", "path": "source_url", "checksum": "expected_checksum", "storage": "storage_hint"}
 TRANSFER_MODES = ("relay",)
 
 
