@@ -429,8 +429,9 @@ class Suite:
                               % (fmt, first.checksum, checksum))
         if (second.disk_id, second.checksum) != (first.disk_id, first.checksum):
             raise StepFailure("a second ImportDisk of one target gave %r, not %r" % (second.disk_id, first.disk_id))
-        code = self.rpc.code_of("ImportDisk", **dict(fields, target_name=self.name("disk-bad"),
-                                                     expected_checksum="0" * 64))
+        wrong = dict(fields)
+        wrong.update({"target_name": self.name("disk-bad"), "expected_checksum": "0" * 64})
+        code = self.rpc.code_of("ImportDisk", **wrong)
         if code != "FAILED_PRECONDITION":
             raise StepFailure("ImportDisk with a checksum the bytes do not have ended %s, not FAILED_PRECONDITION"
                               % code)
