@@ -67,20 +67,22 @@ def make_vm(conn: libvirt.virConnect, name: str, disk: pathlib.Path) -> libvirt.
         "</domain>" % (name, uuid.uuid4(), disk))
 
 
-def floor_round(disk: pathlib.Path, staging: pathlib.Path, pool_dir: pathlib.Path) -> float:
+def floor_round(disk: pathlib.Path, staging: pathlib.Path, pool_dir: pathlib.Path) -> tuple[float, float]:
     started = time.perf_counter()
     subprocess.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", str(disk), str(staging)], check=True)
+    convert_seconds = time.perf_counter() - started
     shutil.copyfile(staging, pool_dir / "floor.qcow2")
     seconds = time.perf_counter() - started
     staging.unlink()
     (pool_dir / "floor.qcow2").unlink()
-    return seconds
+    return seconds, convert_seconds
 
 
 def runtime_round(channel: Channel, vm_id: str, exported: pathlib.Path, pool: libvirt.virStoragePool,
-                  name: str) -> tuple[float, str, str]:
+                  name: str) -> tuple[float, float, str, str]:
     started = time.perf_counter()
     export = channel.call("ExportDisk", vm_id=vm_id, destination_url=str(exported), format="qcow2")
+    export_seconds = time.perf_counter() - started
     imported = channel.call("ImportDisk", source_url="file://%s" % exported, target_name=name,
                             storage_hint=pool.name(), format="qcow2", verify_checksum=True,
                             expected_checksum=export.checksum)
@@ -88,7 +90,7 @@ def runtime_round(channel: Channel, vm_id: str, exported: pathlib.Path, pool: li
     pool.refresh(0)
     pool.storageVolLookupByName(name).delete(0)
     exported.unlink()
-    return seconds, export.checksum, imported.checksum
+    return seconds, export_seconds, export.checksum, imported.checksum
 
 
 def main() -> None:
@@ -112,13 +114,16 @@ def main() -> None:
         channel = Channel(config, "bench-%s" % tag)
         floors, throughs = [], []
         for index in range(rounds):
-            floors.append(floor_round(disk, work / "staging.qcow2", pool_dir))
-            seconds, exported, imported = runtime_round(channel, domain.UUIDString(), work / "export.qcow2", pool,
-                                                        "vrbench-%s-%d" % (tag, index))
+            floor, convert_seconds = floor_round(disk, work / "staging.qcow2", pool_dir)
+            floors.append(floor)
+            seconds, export_seconds, exported, imported = runtime_round(
+                channel, domain.UUIDString(), work / "export.qcow2", pool, "vrbench-%s-%d" % (tag, index))
             if exported != imported:
                 raise SystemExit("the import reports sha256 %s, the export %s" % (imported, exported))
             throughs.append(seconds)
-            print("round %d: floor %.2f s, runtime %.2f s" % (index + 1, floors[-1], seconds), flush=True)
+            print("round %d: floor %.2f s (convert %.2f s, copy %.2f s); runtime %.2f s (ExportDisk %.2f s, "
+                  "ImportDisk %.2f s)" % (index + 1, floor, convert_seconds, floor - convert_seconds, seconds,
+                                         export_seconds, seconds - export_seconds), flush=True)
         channel.close()
     finally:
         runtime.stop()

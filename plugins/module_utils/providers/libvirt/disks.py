@@ -14,15 +14,18 @@ import hashlib
 import os
 from dataclasses import dataclass
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from ...disks import IMPORT_FORMAT, DiskDetails, ExportedDisk, ExportSpec, ImportedDisk, ImportSpec
 from ...errors import ConflictError, NotFoundError, PreconditionError, SpecError
-from ...image_transfer import LocalImage, Transfer, copy_with_digest, detect_format, file_digest, remove_file
+from ...image_transfer import CHUNK, LocalImage, Transfer, copy_with_digest, detect_format, file_digest, remove_file
 from . import images
 from . import translate as dx
 from .storage import Storage
 
 MAX_CHAIN = 16
+# Pools whose volumes are files in one folder.
+FOLDER_POOLS = ("dir", "fs", "netfs")
 
 
 def disk_ref(facts: dx.DomainFacts, disk: str) -> dx.DiskRef:
@@ -214,7 +217,11 @@ def _import_as_is(storage: Storage, pool: Any, spec: ImportSpec, path: str) -> I
         raise SpecError("the source is %s, not %s" % (IMPORT_FORMAT, spec.format), option="format")
     local = LocalImage(path, IMPORT_FORMAT, os.path.getsize(path), temporary=False)
     digest = hashlib.new(spec.checksum.algorithm if spec.checksum else "sha256")
-    volume = images.upload(storage, pool, spec.name, local, digest)
+    folder = _local_folder(storage, pool)
+    if folder:
+        volume = _copy_into(pool, folder, spec.name, path, digest)
+    else:
+        volume = images.upload(storage, pool, spec.name, local, digest)
     if spec.checksum and digest.hexdigest() != spec.checksum.digest:
         storage.delete_volumes([volume])
         raise PreconditionError("%s has %s %s, not %s; nothing was kept" % (
@@ -222,6 +229,38 @@ def _import_as_is(storage: Storage, pool: Any, spec: ImportSpec, path: str) -> I
     checksum = digest.hexdigest() if digest.name == "sha256" else volume_digest(storage, volume)
     return ImportedDisk(disk_id=spec.name, path=volume.path(), format=IMPORT_FORMAT, size_bytes=local.size_bytes,
                         checksum=checksum)
+
+
+def _local_folder(storage: Storage, pool: Any) -> str:
+    """The pool's folder when libvirtd runs on this host and the pool is a folder of files this process may write
+    to, else "": a copy there is what libvirt sees of a volume, without a stream through libvirtd (half as fast)."""
+    if urlsplit(storage.client.uri).netloc:
+        return ""
+    xml = pool.XMLDesc(0)
+    folder = dx.pool_path(xml)
+    if dx.pool_type(xml) not in FOLDER_POOLS or not folder or not os.access(folder, os.W_OK):
+        return ""
+    return folder
+
+
+def _copy_into(pool: Any, folder: str, name: str, path: str, digest: Any) -> Any:
+    """The file copied into the pool's folder as volume ``name``, fed to ``digest`` on the way; it appears whole
+    (renamed once written) and private, as libvirt makes volumes."""
+    target = os.path.join(folder, name)
+    if os.path.lexists(target):
+        raise ConflictError("'%s' exists already in the folder of storage pool '%s'" % (name, pool.name()))
+    partial = os.path.join(folder, ".%s.part" % name)
+    try:
+        with open(path, "rb") as reader, os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                                                   "wb") as writer:
+            for data in iter(lambda: reader.read(CHUNK), b""):
+                digest.update(data)
+                writer.write(data)
+        os.replace(partial, target)
+    finally:
+        remove_file(partial)
+    pool.refresh(0)
+    return pool.storageVolLookupByName(name)
 
 
 def _existing(storage: Storage, volume: Any, spec: ImportSpec) -> ImportedDisk:
