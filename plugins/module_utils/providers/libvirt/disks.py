@@ -207,8 +207,7 @@ def import_disk(storage: Storage, spec: ImportSpec, transfer: Transfer) -> Impor
         volume = images.upload(storage, pool, spec.name, local)
     finally:
         transfer.discard(local)
-    return ImportedDisk(disk_id=spec.name, path=volume.path(), format=IMPORT_FORMAT, size_bytes=local.size_bytes,
-                        checksum=checksum)
+    return _imported(spec.name, volume, checksum)
 
 
 def _import_as_is(storage: Storage, pool: Any, spec: ImportSpec, path: str) -> ImportedDisk:
@@ -227,8 +226,7 @@ def _import_as_is(storage: Storage, pool: Any, spec: ImportSpec, path: str) -> I
         raise PreconditionError("%s has %s %s, not %s; nothing was kept" % (
             path, spec.checksum.algorithm, digest.hexdigest(), spec.checksum.digest), option="checksum")
     checksum = digest.hexdigest() if digest.name == "sha256" else volume_digest(storage, volume)
-    return ImportedDisk(disk_id=spec.name, path=volume.path(), format=IMPORT_FORMAT, size_bytes=local.size_bytes,
-                        checksum=checksum)
+    return _imported(spec.name, volume, checksum)
 
 
 def _local_folder(storage: Storage, pool: Any) -> str:
@@ -270,8 +268,13 @@ def _existing(storage: Storage, volume: Any, spec: ImportSpec) -> ImportedDisk:
     if comparable and spec.checksum and checksum != spec.checksum.digest:
         raise ConflictError("volume '%s' exists already with other bytes (sha256 %s); remove it or import under "
                             "another target_name" % (spec.name, checksum))
-    return ImportedDisk(disk_id=spec.name, path=volume.path(), format=fmt, size_bytes=volume.info()[1],
-                        checksum=checksum)
+    return _imported(spec.name, volume, checksum)
+
+
+def _imported(name: str, volume: Any, checksum: str) -> ImportedDisk:
+    """The volume as ImportDisk reports it: its allocated size, the same on a repeat."""
+    return ImportedDisk(disk_id=name, path=volume.path(), format=dx.volume_format(volume.XMLDesc(0)),
+                        size_bytes=volume.info()[2], checksum=checksum)
 
 
 def volume_digest(storage: Storage, volume: Any) -> str:
