@@ -121,9 +121,10 @@ def main() -> None:
             if exported != imported:
                 raise SystemExit("the import reports sha256 %s, the export %s" % (imported, exported))
             throughs.append(seconds)
+            times = (index + 1, floor, convert_seconds, floor - convert_seconds, seconds, export_seconds,
+                     seconds - export_seconds)
             print("round %d: floor %.2f s (convert %.2f s, copy %.2f s); runtime %.2f s (ExportDisk %.2f s, "
-                  "ImportDisk %.2f s)" % (index + 1, floor, convert_seconds, floor - convert_seconds, seconds,
-                                         export_seconds, seconds - export_seconds), flush=True)
+                  "ImportDisk %.2f s)" % times, flush=True)
         channel.close()
     finally:
         runtime.stop()
