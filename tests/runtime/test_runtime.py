@@ -25,6 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
+from ansible_collections.virtrigaud.core.plugins.module_utils.disks import parse_export, parse_import
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import PowerOp, ProviderConfig
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.provider import RemoteProvider
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.wire import wire
@@ -261,6 +262,21 @@ def test_a_whole_nic_list_in_desired_json_changes_and_removes_nics_by_name(runti
         ("lan", "other", "52:54:00:00:00:0a", "192.0.2.9/24")]
     call(channel, "Reconfigure", id=created.id, desired_json='{"Class":{"CPU":2},"Networks":null}')
     assert len(json.loads(call(channel, "Describe", id=created.id).provider_raw_json)["virtrigaud"]["nics"]) == 1
+
+
+def test_the_mock_claims_no_disk_moves_and_refuses_them_naming_itself(runtime):
+    provider = runtime.provider()
+    capabilities = provider.capabilities()
+    assert not (capabilities.supports_disk_export or capabilities.supports_disk_import)
+    vm_id, dummy = provider.create(parse_vm({"name": "disky", "image": "base"}))
+    moves = (lambda: provider.disk_info(vm_id),
+             lambda: provider.export_disk(parse_export({"vm_id": vm_id, "destination_url": "/var/tmp/d",
+                                                        "format": "raw"}), None),
+             lambda: provider.import_disk(parse_import({"source_url": "/var/tmp/d", "target_name": "d"}), None))
+    for move in moves:
+        with pytest.raises(errors.UnsupportedError) as refused:
+            move()
+        assert "the mock backend" in refused.value.message
 
 
 def test_the_client_learns_which_nic_changes_the_backend_makes(runtime):
