@@ -375,6 +375,36 @@ EXAMPLES = r"""
     state: started
     wait_timeout: 600
 
+- name: A VM from the manifests you would give kubectl, converged directly on the local libvirt
+  virtrigaud.core.virtrigaud_vm:
+    definition: "{{ lookup('ansible.builtin.file', 'web-4.yaml') }}"
+
+- name: The same documents, inline, as resources for VirtRigaud's manager
+  virtrigaud.core.virtrigaud_vm:
+    apply_to: kubernetes
+    definition:
+      - apiVersion: infra.virtrigaud.io/v1beta1
+        kind: VirtualMachine
+        metadata: {name: web-4, namespace: apps}
+        spec:
+          providerRef: {name: libvirt-local, namespace: virtrigaud}
+          classRef: {name: small}
+          imageRef: {name: debian-12}
+          networks: [{name: lan, networkRef: {name: lan}}]
+          powerState: "On"  # quoted: YAML 1.1 reads a bare On as true
+      - apiVersion: infra.virtrigaud.io/v1beta1
+        kind: VMClass
+        metadata: {name: small, namespace: apps}
+        spec: {cpu: 2, memory: 2Gi}
+      - apiVersion: infra.virtrigaud.io/v1beta1
+        kind: VMImage
+        metadata: {name: debian-12, namespace: apps}
+        spec: {source: {libvirt: {path: /var/lib/libvirt/images/debian-12.qcow2}}}
+      - apiVersion: infra.virtrigaud.io/v1beta1
+        kind: VMNetworkAttachment
+        metadata: {name: lan, namespace: apps}
+        spec: {network: {libvirt: {networkName: default}}}
+
 - name: Remove a VM and its disks on a remote libvirt host
   virtrigaud.core.virtrigaud_vm:
     uri: qemu+ssh://root@kvm1.example.com/system
@@ -459,15 +489,21 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.errors import Spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.executor import Executor
 from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer import Transfer
 from ansible_collections.virtrigaud.core.plugins.module_utils.images import IMAGE_FORMATS, parse_image
-from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vm_resource import run_resource
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vm_document import direct_params, read_vm
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vm_resource import run_documents, run_resource
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import Action, Policy, plan, plan_image
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import poll
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm, parse_vm_name
 
 POWER_BY_STATE = {"started": "On", "restarted": "On", "stopped": "Off"}
+# The options a definition replaces: given beside one, they are refused by name.
+REPLACED = ("name", "id", "cpu", "memory", "firmware", "secure_boot", "disk_defaults", "image", "disks", "networks",
+            "placement", "cloud_init", "tags", "provider_ref", "namespace", "class_ref", "image_ref")
 # How AnsibleModule, and the action plugin of the same name, check the options together.
-OPTION_RULES: dict[str, Any] = {"required_one_of": [["name", "id"]]}
+OPTION_RULES: dict[str, Any] = {"required_one_of": [["name", "id", "definition"]],
+                                "mutually_exclusive": [["definition", option] for option in REPLACED],
+                                "required_by": {"apply_to": "definition"}}
 
 
 def argument_spec() -> dict[str, Any]:
@@ -477,6 +513,8 @@ def argument_spec() -> dict[str, Any]:
 
 def resource_spec():
     return {
+        "definition": {"type": "raw"},
+        "apply_to": {"type": "str", "choices": ["backend", "kubernetes"]},
         "provider_ref": {"type": "dict", "options": {"name": {"type": "str", "required": True},
                                                      "namespace": {"type": "str"}}},
         "namespace": {"type": "str"},
@@ -491,6 +529,11 @@ def resource_spec():
 
 def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
+    if p["definition"] is not None:
+        manifest = read_vm(p["definition"], p["state"], on_backend=p["apply_to"] != "kubernetes")
+        if p["apply_to"] == "kubernetes":
+            return run_documents(m, manifest)
+        p = direct_params(p, manifest)
     if p["provider_ref"]:
         if p["image_on_missing"] == "prepare" or p["image_source"]:
             raise SpecError("a VMImage's prepare.onMissing decides this with provider_ref",

@@ -9,10 +9,24 @@ reads a VirtualMachine this way, and virtrigaud_vmset its template.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..errors import SpecError
-from .manifests import OPTION, Found, entries, part, referenced, refuse_unused
+from .manifests import (
+    OPTION,
+    Found,
+    by_kind,
+    describe,
+    entries,
+    load,
+    name_of,
+    only,
+    part,
+    referenced,
+    refuse_unused,
+    validate,
+)
 from .virtrigaud_schema import SPEC_SCHEMAS
 
 # The fields each kind's translation below carries out; every other field is refused unless at its default.
@@ -125,3 +139,61 @@ def _attachment(found: Found, entry: dict[str, Any], where: str) -> Optional[dic
         refuse_unused(attachment, SPEC_SCHEMAS["VMNetworkAttachment"], NETWORK_FIELDS,
                       "VMNetworkAttachment '%s'" % entry["networkRef"].get("name"))
     return attachment
+
+
+VM_KINDS = ("VirtualMachine", "VMClass", "VMImage", "VMNetworkAttachment")
+# powerState → (virtrigaud_vm's state, shutdown_mode); a VM without one is created running, as upstream's.
+POWER_STATES = {"On": ("started", None), "Off": ("stopped", "hard"), "OffGraceful": ("stopped", "graceful")}
+
+
+@dataclass(frozen=True)
+class VMManifest:
+    """A VirtualMachine and the documents it refers to: ``documents`` in the order to apply them, the VM last."""
+
+    documents: tuple[dict[str, Any], ...]
+    name: str
+    namespace: str
+    spec: dict[str, Any]
+    options: dict[str, Any]
+
+    @property
+    def power_state(self) -> Optional[str]:
+        state: Optional[str] = self.spec.get("powerState")
+        return state
+
+
+def read_vm(definition: Any, state: str, on_backend: bool) -> VMManifest:
+    """The VirtualMachine of ``definition``, checked; a document it does not refer to is refused.
+
+    ``state`` is the task's: present or absent, since the VirtualMachine's powerState says whether it runs.
+    ``on_backend``: the manifest goes to a backend, not to the API server, so it is read into options (which
+    refuses what the module does not carry out); for the API server it is applied as written.
+    """
+    if state not in ("present", "absent"):
+        raise SpecError("with a definition, state is present or absent; the VirtualMachine's spec.powerState says "
+                        "whether it runs", option="state")
+    documents = load(definition)
+    validate(documents, VM_KINDS)
+    vm = only(documents, "VirtualMachine")
+    name, spec = name_of(vm), part(vm.get("spec"), "spec")
+    where = "VirtualMachine '%s'" % name
+    options = vm_options(by_kind(documents), spec, where, extra=("powerState",)) if on_backend else {}
+    wanted = {("VMClass", part(spec.get("classRef"), "classRef").get("name")),
+              ("VMImage", part(spec.get("imageRef"), "imageRef").get("name"))}
+    wanted |= {("VMNetworkAttachment", part(entry.get("networkRef"), "networkRef").get("name"))
+               for entry in entries(spec.get("networks"), "networks")}
+    others = [document for document in documents if document is not vm]
+    for document in others:
+        if (document["kind"], name_of(document)) not in wanted:
+            raise SpecError("%s: %s does not refer to it; leave it out" % (describe(document), where), option=OPTION)
+    namespace = str(part(vm.get("metadata"), "metadata").get("namespace") or "default")
+    return VMManifest(tuple(others) + (vm,), name, namespace, spec, dict(options, name=name))
+
+
+def direct_params(params: dict[str, Any], manifest: VMManifest) -> dict[str, Any]:
+    """virtrigaud_vm's options for ``manifest`` applied on a backend: its spec, and its powerState as a state."""
+    state, shutdown_mode = params["state"], params["shutdown_mode"]
+    if state == "present" and manifest.power_state:
+        state, mode = POWER_STATES[manifest.power_state]
+        shutdown_mode = mode or shutdown_mode
+    return dict(params, **manifest.options, state=state, shutdown_mode=shutdown_mode)
