@@ -152,3 +152,10 @@ def refuse_unused(value: Any, schema: dict[str, Any], used: Iterable[str], where
         where, path, "" if "default" not in schema else " (only its default %r is)" % (schema["default"],)),
         option=OPTION)
 
+
+
+def read_one(definition: Any, kind: str) -> dict[str, Any]:
+    """The one document of ``kind`` that ``definition`` holds, checked against its CRD's schema."""
+    documents = load(definition)
+    validate(documents, (kind,))
+    return only(documents, kind)
