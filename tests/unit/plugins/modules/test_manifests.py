@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.virtrigaud.core.plugins.modules import virtrigaud_vm
+from ansible_collections.virtrigaud.core.plugins.modules import virtrigaud_image, virtrigaud_vm, virtrigaud_vm_snapshot
 
 from .utils import run
 
@@ -87,3 +87,40 @@ def test_a_document_the_vm_does_not_refer_to_is_refused(connection, capsys):
     extra = MANIFEST + "---\napiVersion: %s\nkind: VMClass\nmetadata: {name: big}\nspec: {cpu: 8, memory: 8Gi}\n" % API
     failed = run(virtrigaud_vm, capsys, dict(connection, definition=extra))
     assert failed["failed"] and "VMClass 'big': VirtualMachine 'web' does not refer to it" in failed["msg"]
+
+
+def test_a_vmsnapshot_manifest_is_taken_twice_then_removed(connection, capsys):
+    run(virtrigaud_vm, capsys, dict(connection, definition=MANIFEST))
+    snapshot = {"apiVersion": API, "kind": "VMSnapshot", "metadata": {"name": "web-before"},
+                "spec": {"vmRef": {"name": "web"}, "snapshotConfig": {"name": "before", "quiesce": True}}}
+    args = dict(connection, definition=snapshot)
+    predicted = run(virtrigaud_vm_snapshot, capsys, args, check_mode=True)
+    taken = run(virtrigaud_vm_snapshot, capsys, args)
+    assert predicted["changes"] == taken["changes"] and taken["snapshot"]["name"] == "before"
+    assert not run(virtrigaud_vm_snapshot, capsys, args, check_mode=True)["changed"]
+    assert not run(virtrigaud_vm_snapshot, capsys, args)["changed"]
+    assert run(virtrigaud_vm_snapshot, capsys, dict(args, state="absent"))["changed"]
+    scheduled = dict(snapshot, spec=dict(snapshot["spec"], schedule={"cronSpec": "@daily"}))
+    failed = run(virtrigaud_vm_snapshot, capsys, dict(connection, definition=scheduled))
+    assert failed["failed"] and "field schedule.cronSpec is not carried out" in failed["msg"]
+    both = run(virtrigaud_vm_snapshot, capsys, dict(args, vm_name="web"))
+    assert both["failed"] and "definition" in both["msg"] and "vm_name" in both["msg"]
+
+
+def test_a_vmimage_manifest_is_prepared_twice(connection, capsys, tmp_path):
+    source = tmp_path / "disk.qcow2"
+    source.write_bytes(b"QFI\xfb" + b"\0" * 508)
+    image = {"apiVersion": API, "kind": "VMImage", "metadata": {"name": "base.qcow2"},
+             "spec": {"source": {"libvirt": {"path": str(source)}}, "prepare": {"retries": 2, "onMissing": "Import"}}}
+    args = dict(connection, definition=[image], download_dir=str(tmp_path / "dl"))
+    predicted = run(virtrigaud_image, capsys, args, check_mode=True)
+    done = run(virtrigaud_image, capsys, args)
+    assert predicted["changes"] == done["changes"] and done["image"]["format"] == "qcow2"
+    assert not run(virtrigaud_image, capsys, args, check_mode=True)["changed"]
+    assert not run(virtrigaud_image, capsys, args)["changed"]
+    bad = dict(image, spec={"source": {"libvirt": {"path": str(source), "checksumType": "crc32"}}})
+    failed = run(virtrigaud_image, capsys, dict(connection, definition=bad))
+    assert failed["failed"] and "field spec.source.libvirt.checksumType" in failed["msg"]
+    lazy = dict(image, spec={"source": {"libvirt": {"path": str(source)}}, "prepare": {"onMissing": "Wait"}})
+    failed = run(virtrigaud_image, capsys, dict(connection, definition=lazy))
+    assert failed["failed"] and "field prepare.onMissing is not carried out" in failed["msg"]
