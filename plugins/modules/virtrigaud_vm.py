@@ -243,6 +243,41 @@ options:
     description: When the VM ends up running, wait until it reports an IP address (within O(wait_timeout)).
     type: bool
     default: false
+  definition:
+    description:
+      - The VM as upstream VirtRigaud manifests give it, the documents C(kubectl apply) would take, instead of
+        the spec options - a C(VirtualMachine) (C(infra.virtrigaud.io/v1beta1)) with the C(VMClass), C(VMImage)
+        and C(VMNetworkAttachment) documents it refers to, as a list of documents or as YAML text of one or
+        more documents. A document it does not refer to is refused.
+      - Every document is checked against its CRD's schema before anything is done, so that what the API
+        server would refuse is refused here, naming the document and the field. An unquoted V(On) or V(Off)
+        (which YAML 1.1 reads as a boolean) is refused with the quoting that keeps it a string.
+      - Refused together with any of O(name), O(id), O(cpu), O(memory), O(firmware), O(secure_boot),
+        O(disk_defaults), O(image), O(disks), O(networks), O(placement), O(cloud_init), O(tags),
+        O(provider_ref), O(namespace), O(class_ref) and O(image_ref), which it replaces.
+      - O(state) is then V(present) or V(absent); C(spec.powerState) says whether the VM runs (V(On) as
+        O(state=started), V(Off) as O(state=stopped) with O(shutdown_mode=hard), V(OffGraceful) with
+        O(shutdown_mode=graceful)); a VM without one is created running and keeps its power state.
+      - On a backend, a field the module does not carry out is refused by name unless it holds its schema
+        default - for instance C(lifecycle), C(snapshot), C(importedDisk), C(placementRef), a C(secretRef) for
+        cloud-init, a C(VMClass)'s C(performanceProfile), or a C(VMImage) other than a libvirt C(path) or a
+        vSphere or Proxmox VE template. C(providerRef) names the Provider for Kubernetes; on a backend, the
+        connection options say which backend it is.
+      - See the guide C(docs/guides/manifests.md).
+    type: raw
+    version_added: 0.2.0
+  apply_to:
+    description:
+      - Where O(definition) goes. Only with O(definition).
+      - V(backend) (the default) converges the VM directly on the backend the connection options name, as the
+        spec options do, with no VirtRigaud operator anywhere.
+      - V(kubernetes) applies the documents as written (server-side apply, field manager C(virtrigaud.core)) in
+        C(metadata.namespace) or V(default), the referred-to documents first; O(state=absent) deletes them all,
+        the VirtualMachine first. The Kubernetes connection options are used; the C(Provider) that
+        C(providerRef) names must exist. O(wait) waits for the C(Ready) condition.
+    type: str
+    choices: [backend, kubernetes]
+    version_added: 0.2.0
   provider_ref:
     description:
       - Manage a VirtRigaud C(VirtualMachine) resource for this Provider resource instead of a VM on a hypervisor.

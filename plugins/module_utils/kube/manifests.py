@@ -83,8 +83,8 @@ def validate(documents: Iterable[dict[str, Any]], kinds: Iterable[str]) -> None:
             raise SpecError("%s: this module takes documents of kind %s only" % (describe(document), ", ".join(wanted)),
                             option=OPTION)
         if document.get("apiVersion") != API_VERSION:
-            raise SpecError("%s: apiVersion is %r; the CRD serves %s" % (describe(document), document.get("apiVersion"),
-                                                                       API_VERSION), option=OPTION)
+            raise SpecError("%s: apiVersion is %r; the CRD serves %s"
+                            % (describe(document), document.get("apiVersion"), API_VERSION), option=OPTION)
         metadata = part(document.get("metadata"), "the metadata of %s" % describe(document))
         _checked(metadata.get("name"), _NAME_SCHEMA, document, "metadata.name")
         if metadata.get("namespace") is not None:
@@ -151,7 +151,6 @@ def refuse_unused(value: Any, schema: dict[str, Any], used: Iterable[str], where
     raise SpecError("%s: field %s is not carried out by this module%s; leave it out" % (
         where, path, "" if "default" not in schema else " (only its default %r is)" % (schema["default"],)),
         option=OPTION)
-
 
 
 def read_one(definition: Any, kind: str) -> dict[str, Any]:
