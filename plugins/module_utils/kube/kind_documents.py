@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import SpecError
 from ..images import ImageSpec, vmimage_spec
+from ..planner import parse_snapshot_name
 from .manifests import OPTION, describe, name_of, part, read_one, refuse_unused
 from .virtrigaud_schema import SPEC_SCHEMAS
 
@@ -30,8 +31,14 @@ def snapshot_options(definition: Any) -> dict[str, Any]:
     spec = document["spec"]
     refuse_unused(spec, SPEC_SCHEMAS["VMSnapshot"], SNAPSHOT_FIELDS, describe(document))
     config = part(spec.get("snapshotConfig"), "spec.snapshotConfig")
-    return {"name": config.get("name") or name_of(document), "vm_name": spec["vmRef"]["name"],
-            "include_memory": bool(config.get("includeMemory", False))}
+    name = config.get("name") or name_of(document)
+    try:
+        parse_snapshot_name(name)
+    except SpecError as err:
+        raise SpecError("%s, field %s: %s; set spec.snapshotConfig.name to one" % (
+            describe(document), "spec.snapshotConfig.name" if config.get("name") else "metadata.name", err.msg),
+            option=OPTION) from None
+    return {"name": name, "vm_name": spec["vmRef"]["name"], "include_memory": bool(config.get("includeMemory", False))}
 
 
 def image_spec(definition: Any) -> ImageSpec:

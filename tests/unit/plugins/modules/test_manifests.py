@@ -103,6 +103,9 @@ def test_a_vmsnapshot_manifest_is_taken_twice_then_removed(connection, capsys):
     scheduled = dict(snapshot, spec=dict(snapshot["spec"], schedule={"cronSpec": "@daily"}))
     failed = run(virtrigaud_vm_snapshot, capsys, dict(connection, definition=scheduled))
     assert failed["failed"] and "field schedule.cronSpec is not carried out" in failed["msg"]
+    dotted = dict(snapshot, metadata={"name": "web.before"}, spec={"vmRef": {"name": "web"}})
+    failed = run(virtrigaud_vm_snapshot, capsys, dict(connection, definition=dotted))
+    assert failed["failed"] and "field metadata.name" in failed["msg"] and "snapshotConfig.name" in failed["msg"]
     both = run(virtrigaud_vm_snapshot, capsys, dict(args, vm_name="web"))
     assert both["failed"] and "definition" in both["msg"] and "vm_name" in both["msg"]
 
