@@ -151,7 +151,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import gro
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import NotFoundError, SpecError, UnsupportedError
 from ansible_collections.virtrigaud.core.plugins.module_utils.executor import Executor
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
-from ansible_collections.virtrigaud.core.plugins.module_utils.planner import Plan
+from ansible_collections.virtrigaud.core.plugins.module_utils.planner import Plan, plan_migration
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import Placement
 
 
@@ -177,8 +177,7 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
         raise NotFoundError("no VM is named '%s'" % p["vm_name"], option="vm_name")
     provider = m.provider
     where = provider.where(vm.id)
-    action = migration.plan_migration(vm, where, wanted, provider.migration_keys, p["online"], "target.",
-                                      provider.type_name)
+    action = plan_migration(vm, where, wanted, provider.migration_keys, p["online"], "target.", provider.type_name)
     log = migration.PhaseLog()
     before = {key: getattr(where, key) for key in provider.migration_keys}
     after = dict(before, **(action.new if action else {}))
