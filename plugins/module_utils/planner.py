@@ -175,10 +175,9 @@ def placement_moves(wanted: Placement, current: Placement, movable: tuple[str, .
         if not there or there == here:
             continue
         if key not in movable:
-            raise UnsupportedError(
-                "the %s backend cannot move a VM to another %s ('%s'); it moves VMs between %s"
-                % (backend, MIGRATION_WORDS[key], there, " and ".join(MIGRATION_WORDS[k] + "s" for k in movable) or "nothing"),
-                option=prefix + key)
+            kinds = " and ".join(MIGRATION_WORDS[k] + "s" for k in movable) or "nothing"
+            raise UnsupportedError("the %s backend cannot move a VM to another %s ('%s'); it moves VMs between %s"
+                                   % (backend, MIGRATION_WORDS[key], there, kinds), option=prefix + key)
         if here is None:
             raise PreconditionError("the %s backend does not say which %s the VM is on, so it cannot be moved"
                                     % (backend, MIGRATION_WORDS[key]), option=prefix + key)

@@ -62,7 +62,7 @@ options:
   online:
     description:
       - Move a running VM while it runs (vMotion, Proxmox VE's online migration).
-      - With V(false), a running VM is refused: stop it first. A stopped VM moves stopped either way.
+      - With V(false), a running VM is refused (stop it first). A stopped VM moves stopped either way.
     type: bool
     default: true
 notes:

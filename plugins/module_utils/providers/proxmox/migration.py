@@ -10,14 +10,14 @@ unlocked.  A live move of a VM with disks on node-local storage needs
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ... import errors
 from ...resilience import Deadline
 from .client import Session
 
 
-def check(nodes: list[Mapping[str, Any]], config: Mapping[str, Any], target: str, option: str) -> None:
+def check(nodes: Sequence[Mapping[str, Any]], config: Mapping[str, Any], target: str, option: str) -> None:
     """Refuse a node the cluster lacks or that is down, and a VM under a lock, before anything moves."""
     by_name = {n["node"]: n for n in nodes}
     if target not in by_name:
