@@ -13,7 +13,8 @@ description:
     went through (V(Validating), V(Transferring), V(Validating-Target), V(Ready), or V(Failed)).
   - vSphere moves a VM to another host (vMotion) or datastore (Storage vMotion) with one relocation.
     Proxmox VE moves it to another node (its C(migrate) call, live with C(online) when the VM runs).
-    Other backends refuse the move, naming the option.
+    libvirt moves a stopped VM's disks to another storage pool of the same libvirtd (full copies, then the domain is
+    switched to them and the old volumes removed). Other backends refuse the move, naming the option.
   - A VM already where O(target) says is left alone. When a move fails, the VM stays where it was, running as before,
     and nothing is left on the target side.
   - Moving a VM to another backend (libvirt to Proxmox VE, say) is not done by this module; such a target is refused.
@@ -48,11 +49,14 @@ options:
     suboptions:
       host:
         description:
-          - The host (vSphere) or node (Proxmox VE) the VM moves to.
+          - The host (vSphere) or node (Proxmox VE) the VM moves to. libvirt refuses it (moving to another
+            libvirtd is not done).
         type: str
       datastore:
         description:
-          - The datastore (vSphere) the VM's files and disks move to. Proxmox VE refuses it.
+          - The datastore (vSphere) or storage pool (libvirt) the VM's files and disks move to. Proxmox VE refuses
+            it.
+          - libvirt moves only a stopped VM without snapshots (a copy of its disks would lose them).
         type: str
       provider_type:
         description:
@@ -89,6 +93,13 @@ EXAMPLES = r"""
     target:
       datastore: ssd-01
     wait_timeout: 600
+
+- name: Move a stopped libvirt VM's disks to the pool fast-ssd
+  virtrigaud.core.virtrigaud_vm_migration:
+    provider_type: libvirt
+    vm_name: db-1
+    target:
+      datastore: fast-ssd
 
 - name: Move a Proxmox VE VM to node pve2 while it runs
   virtrigaud.core.virtrigaud_vm_migration:
