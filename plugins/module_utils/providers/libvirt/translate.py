@@ -12,7 +12,6 @@ it is unit-tested without a daemon.  What the spec knows and libvirt does not
 from __future__ import annotations
 
 import dataclasses
-
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
