@@ -171,9 +171,12 @@ options:
   placement:
     description:
       - Where the VM goes. For libvirt only O(placement.datastore) (a storage pool) is used.
-      - An existing VM is never moved. Where the provider reports where the VM is (the storage pool of the root
-        disk for libvirt, the datastore for vSphere, the node and the root disk's storage for Proxmox VE), a
-        different value is refused, naming the option, until migration exists.
+      - Where the provider reports where an existing VM is (the storage pool of the root disk for libvirt, the host
+        and datastore for vSphere, the node and the root disk's storage for Proxmox VE), a different value moves
+        the VM there with O(allow_migration=true), where the backend can (vSphere O(placement.host) and
+        O(placement.datastore), Proxmox VE O(placement.host), libvirt O(placement.datastore) of a stopped VM),
+        running VMs live, as
+        M(virtrigaud.core.virtrigaud_vm_migration) does. Otherwise it is refused, naming the option.
     type: dict
     suboptions:
       datastore:
@@ -254,6 +257,14 @@ options:
     description:
       - Allow stopping and starting a running VM when a change cannot be made while it runs.
       - The result's RV(power_cycled_for_update) tells when that happened.
+    type: bool
+    default: false
+  allow_migration:
+    description:
+      - Allow moving an existing VM to the host or datastore O(placement) names (see there), first, before any
+        other change. The move is the action C(migrate); the result's RV(migration) shows its phases.
+      - Without it such a placement change is refused, naming the option.
+      - Refused with O(provider_ref) (moving a VM is a VMMigration resource there).
     type: bool
     default: false
   shutdown_mode:
@@ -536,6 +547,13 @@ power_cycled_for_update:
   returned: always
   type: bool
   sample: false
+migration:
+  description:
+    - When the plan moves the VM (O(allow_migration)), the phases of the move as
+      M(virtrigaud.core.virtrigaud_vm_migration) returns them (V(Validating) only, in check mode).
+  returned: when the VM is moved
+  type: dict
+  sample: {phase: Ready, progress: {currentPhase: Ready, percentage: 100}, phases: []}
 objects:
   description:
     - With O(provider_ref), each object written or removed, in order, with whether it changed.
@@ -566,6 +584,7 @@ resource:
 
 from typing import Any, Optional
 
+from ansible_collections.virtrigaud.core.plugins.module_utils import migration
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import (
     group_spec,
     lifecycle_spec,
@@ -639,6 +658,7 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
         delete_disks=p["delete_disks"],
         clone_from=p["clone_from"],
         linked_clone=p["linked_clone"],
+        allow_migration=p["allow_migration"],
     )
     if not (p["name"] or p["id"]):
         raise SpecError("set name (to create or find a VM by name) or id", option="name")
@@ -665,9 +685,12 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
                 provider.check_spec(desired)
             else:
                 provider.check_networks(desired)
-    the_plan = plan(desired, observed, policy, provider.capabilities(), source)
+    the_plan = plan(desired, observed, policy, provider.capabilities(), source,
+                    migration.whereabouts(provider, observed, desired))
     if desired is not None and the_plan.attaches_nics:
         provider.check_networks(desired)
+    phases = migration.PhaseLog()
+    migration.check_plan(provider, observed, the_plan, phases)
 
     vm = observed
     progress: list[str] = []
@@ -680,7 +703,8 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
             provider.prepare_image(image_step.options["spec"], Transfer(progress.append, run_command=m.run_command))
             done.append(image_step)
         executor = Executor(
-            provider, m.deadline(), observed.id if observed else None, p["shutdown_timeout"], wait=p["wait"]
+            provider, m.deadline(), observed.id if observed else None, p["shutdown_timeout"], wait=p["wait"],
+            phases=phases,
         )
         done += executor.apply(the_plan)
         if done:
@@ -700,6 +724,8 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
         access = provider.open_console(vm.id)
         if access is not None:
             result["console"] = access.to_dict()
+    if phases.entries:
+        result["migration"] = phases.to_dict()
     if m.diff_mode:
         result["diff"] = the_plan.diff
     return result

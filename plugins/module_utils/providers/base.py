@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, TypeVar
 
 from ..disks import DiskDetails, ExportedDisk, ExportSpec, ImportedDisk, ImportSpec
-from ..errors import UnsupportedError, VirtrigaudError
+from ..errors import NotFoundError, UnsupportedError, VirtrigaudError
 from ..images import ImageSpec, PreparedImage
 from ..spec import ConsoleSpec, DiskSpec, NetworkSpec, Placement, VMSpec
 
@@ -452,6 +452,41 @@ class Provider(abc.ABC):
             UnsupportedError: the backend offers no console, naming ``console``.
         """
         raise UnsupportedError("the %s provider offers no console" % self.type_name, option="console")
+
+    # Moves within the backend (VMMigration's within-one-backend kind).  ``migration_keys`` names the placement
+    # keys the backend moves a VM between; a move of any other key is refused by name.
+    migration_keys: tuple[str, ...] = ()
+
+    def where(self, vm_id: str) -> Placement:
+        """Where the VM is now, for the keys in ``migration_keys`` at least.
+
+        Raises:
+            NotFoundError: no VM has this id.
+        """
+        found = self.describe(vm_id)
+        if found is None:
+            raise NotFoundError("VM '%s' not found" % vm_id)
+        return found.placement
+
+    def check_migration(self, vm_id: str, target: Placement, live: bool, prefix: str = "placement.") -> None:
+        """Refuse, before anything moves, a move the backend would refuse: a target it does not have (naming
+        ``prefix`` + the key), a VM it cannot move running or at all.
+
+        Raises:
+            SpecError: the target does not exist.
+            PreconditionError: the backend would refuse the move.
+            UnsupportedError: the backend moves no VMs.
+        """
+        raise UnsupportedError("the %s backend cannot move VMs" % self.type_name, option=prefix + "host")
+
+    def migrate(self, vm_id: str, target: Placement, live: bool) -> TaskRef:
+        """Move the VM to ``target`` (only its set keys), running when ``live``.  On a failure the VM stays where
+        it was, as it was, and nothing is left on the target side.
+
+        Raises:
+            UnsupportedError: the backend moves no VMs.
+        """
+        raise UnsupportedError("the %s backend cannot move VMs" % self.type_name, option="target")
 
     # Images (VMImage, ImagePrepare).  Backends that import images say so with Capabilities.supports_image_import.
 

@@ -11,6 +11,7 @@ it is unit-tested without a daemon.  What the spec knows and libvirt does not
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -441,6 +442,22 @@ def clone_xml(source_xml: str, name: str, uuid: str, meta: Metadata, macs: list[
     os_node = domain.find("os")
     for nvram in os_node.findall("nvram") if os_node is not None else []:
         os_node.remove(nvram)  # type: ignore[union-attr]
+    return _with_metadata(domain, meta)
+
+
+def moved_xml(xml: str, moved: dict[str, str]) -> str:
+    """``xml`` (a domain's inactive definition) with the disks at the keys of ``moved`` on its values' paths, in
+    its devices and in the collection's metadata; a moved disk is a full copy and reads from no backing file."""
+    domain = ET.fromstring(xml)
+    for disk in domain.findall("devices/disk"):
+        source = disk.find("source")
+        if source is not None and source.get("file") in moved:
+            source.set("file", moved[source.get("file", "")])
+            for stale in disk.findall("backingStore"):
+                disk.remove(stale)
+    meta = parse_metadata(domain)
+    meta = Metadata(disks=tuple(dataclasses.replace(d, path=moved.get(d.path, d.path)) for d in meta.disks),
+                    nics=meta.nics, seed=moved.get(meta.seed, meta.seed) if meta.seed else None, tags=meta.tags)
     return _with_metadata(domain, meta)
 
 

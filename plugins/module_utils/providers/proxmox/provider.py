@@ -18,7 +18,7 @@ from typing import Any, Optional, cast
 from ... import errors
 from ...images import ImageSpec, PreparedImage
 from ...resilience import Deadline
-from ...spec import VMSpec
+from ...spec import Placement, VMSpec
 from ..base import (
     Capabilities,
     ConsoleAccess,
@@ -33,6 +33,7 @@ from ..base import (
 )
 from ..discovery import Discovery
 from . import cloudinit, storage
+from . import migration as moves
 from . import translate as pve
 from .client import Session, task_failure
 from .discovery import discover as discover_cluster
@@ -161,6 +162,20 @@ class ProxmoxProvider(Provider):
             return None
         answer = self.session.post(self._path(node, vmid, "vncproxy"), websocket=1)
         return pve.vnc_access(answer, self._web, self.session.endpoint.host, node, vmid)
+
+    migration_keys = ("host",)
+
+    def check_migration(self, vm_id: str, target: Placement, live: bool, prefix: str = "placement.") -> None:
+        node, vmid = self._where(vm_id)
+        if target.host:
+            config = self.session.get(self._path(node, vmid, "config"))
+            moves.check(self._nodes(), config, target.host, prefix + "host")
+
+    def migrate(self, vm_id: str, target: Placement, live: bool) -> TaskRef:
+        node, vmid = self._where(vm_id)
+        if target.host and target.host != node:
+            moves.migrate(self.session, self._path(node, vmid), target.host, live, self._deadline())
+        return _DONE
 
     def discover(self) -> Discovery:
         online = self._online()

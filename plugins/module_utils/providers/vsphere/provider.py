@@ -25,7 +25,7 @@ from ...errors import (
 )
 from ...images import ImageSpec, PreparedImage
 from ...resilience import Deadline
-from ...spec import GIB, DiskSpec, NetworkSpec, VMSpec
+from ...spec import GIB, DiskSpec, NetworkSpec, Placement, VMSpec
 from ..base import (
     Capabilities,
     ConsoleAccess,
@@ -42,6 +42,7 @@ from ..base import (
 )
 from ..discovery import Discovery
 from . import client
+from . import migration as moves
 from . import translate as vs
 from .discovery import discover as discover_vcenter
 from .translate import EXTRA_PREFIX, VM_PROPERTIES
@@ -243,6 +244,40 @@ class VsphereProvider(Provider):
         return [vs.observed_summary(obj, props)
                 for obj, props in client.collect(self.content, vim.VirtualMachine, vs.SUMMARY_PROPERTIES)
                 if not props.get("config.template")]
+
+    # moves within vCenter
+
+    migration_keys = ("host", "datastore")
+
+    @backend_call("locate")
+    def where(self, vm_id: str) -> Placement:
+        return moves.where(self._vm(vm_id))
+
+    def _targets(self, vm: Any, target: Placement, prefix: str) -> tuple[Optional[Any], Optional[Any]]:
+        host = self._required(vim.HostSystem, target.host, prefix + "host", "host") if target.host else None
+        datastore = (self._required(vim.Datastore, target.datastore, prefix + "datastore", "datastore")
+                     if target.datastore else None)
+        if host is not None:
+            moves.check_host(host, prefix + "host")
+        if datastore is not None:
+            moves.check_datastore(datastore, host or vm.runtime.host, prefix + "datastore")
+        elif host is not None:
+            for current in vm.datastore or ():
+                moves.check_datastore(current, host, prefix + "host")
+        return host, datastore
+
+    @backend_call("check migration")
+    def check_migration(self, vm_id: str, target: Placement, live: bool, prefix: str = "placement.") -> None:
+        self._targets(self._vm(vm_id), target, prefix)
+
+    @backend_call("migrate")
+    def migrate(self, vm_id: str, target: Placement, live: bool) -> TaskRef:
+        vm = self._vm(vm_id)
+        host, datastore = self._targets(vm, target, "placement.")
+        seconds = self.config.options.get("wait_timeout") or TASK_SECONDS
+        client.wait_for(vm.RelocateVM_Task(moves.relocate_spec(vm, host, datastore)), Deadline(float(seconds)),
+                        "migrate")
+        return _DONE
 
     # create
 

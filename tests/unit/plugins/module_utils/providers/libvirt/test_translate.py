@@ -104,6 +104,18 @@ def test_clone_takes_a_new_identity_drops_the_seed_and_keeps_the_hardware():
     assert "cidata" not in dx.clone_xml(source, "copy", "u-2", meta, ["52:54:00:aa:bb:cc"], "pw")
 
 
+def test_a_storage_move_repoints_the_disks_and_the_metadata_and_keeps_the_rest():
+    source = dx.domain_xml(plan())
+    before = dx.parse_domain(source)
+    moved = {path: path.replace("/", "/other/", 1) for path in before.metadata.owned_paths()}
+    after = dx.parse_domain(dx.moved_xml(source, moved))
+    assert after.disk_paths == {dev: moved[path] for dev, path in before.disk_paths.items()}
+    assert after.metadata.owned_paths() == [moved[p] for p in before.metadata.owned_paths()]
+    assert (after.name, after.uuid, after.nics, after.metadata.nics) == (
+        before.name, before.uuid, before.nics, before.metadata.nics)
+    assert "backingStore" not in dx.moved_xml(source, moved)
+
+
 def test_overlay_volume_names_its_backing_image():
     volume = ET.fromstring(dx.volume_xml("web-root.qcow2", 2 << 30, backing=("/img/base.raw", "raw")))
     assert volume.findtext("capacity") == str(2 << 30)
