@@ -171,9 +171,12 @@ options:
   placement:
     description:
       - Where the VM goes. For libvirt only O(placement.datastore) (a storage pool) is used.
-      - An existing VM is never moved. Where the provider reports where the VM is (the storage pool of the root
-        disk for libvirt, the datastore for vSphere, the node and the root disk's storage for Proxmox VE), a
-        different value is refused, naming the option, until migration exists.
+      - Where the provider reports where an existing VM is (the storage pool of the root disk for libvirt, the host
+        and datastore for vSphere, the node and the root disk's storage for Proxmox VE), a different value moves
+        the VM there with O(allow_migration=true), where the backend can (vSphere O(placement.host) and
+        O(placement.datastore), Proxmox VE O(placement.host), libvirt O(placement.datastore) of a stopped VM),
+        running VMs live, as
+        M(virtrigaud.core.virtrigaud_vm_migration) does. Otherwise it is refused, naming the option.
     type: dict
     suboptions:
       datastore:
@@ -208,6 +211,38 @@ options:
     description: Tags to set on the VM, replacing the existing ones. Left alone when not set.
     type: list
     elements: str
+  console:
+    description:
+      - The VM's remote console, and a request to return how to open it now (RV(console)).
+      - Left out, the VM's console is left as it is and RV(console) is not returned.
+      - On libvirt the module manages a graphics device; the other backends have their console built in, and
+        O(console.type) must name it.
+    type: dict
+    suboptions:
+      type:
+        description:
+          - V(vnc) or V(spice) (libvirt) adds that display, on a port libvirt picks, behind a password the module
+            generates; V(none) removes it. Adding, changing or removing a display needs the VM stopped, so a
+            running VM is refused unless O(allow_power_cycling=true). A new VM gets it at once.
+          - V(vnc) on Proxmox VE (a C(vncproxy) ticket) and KubeVirt (the C(vnc) subresource); V(webmks) on
+            vSphere (a WebMKS ticket).
+          - Any other type is refused by name before anything changes, as is a console on a remote runtime or
+            with O(provider_ref).
+        type: str
+        choices: [vnc, spice, webmks, none]
+        required: true
+      listen:
+        description:
+          - The IP address a libvirt display listens on, V(127.0.0.1) when left out (reachable from the libvirt
+            host only, for example through an SSH tunnel). V(0.0.0.0) listens on every address.
+          - Refused on the other backends, where the backend decides.
+        type: str
+      rotate_password:
+        description:
+          - Give the libvirt display a new password. The password is generated once and kept otherwise, so a
+            repeated run changes nothing; with V(true) every run changes it (live, on a running VM).
+        type: bool
+        default: false
   clone_from:
     description: Create the VM as a clone of this VM (by name) instead of from scratch. The source must be stopped for
       libvirt.
@@ -222,6 +257,14 @@ options:
     description:
       - Allow stopping and starting a running VM when a change cannot be made while it runs.
       - The result's RV(power_cycled_for_update) tells when that happened.
+    type: bool
+    default: false
+  allow_migration:
+    description:
+      - Allow moving an existing VM to the host or datastore O(placement) names (see there), first, before any
+        other change. The move is the action C(migrate); the result's RV(migration) shows its phases.
+      - Without it such a placement change is refused, naming the option.
+      - Refused with O(provider_ref) (moving a VM is a VMMigration resource there).
     type: bool
     default: false
   shutdown_mode:
@@ -243,6 +286,41 @@ options:
     description: When the VM ends up running, wait until it reports an IP address (within O(wait_timeout)).
     type: bool
     default: false
+  definition:
+    description:
+      - The VM as upstream VirtRigaud manifests give it, the documents C(kubectl apply) would take, instead of
+        the spec options - a C(VirtualMachine) (C(infra.virtrigaud.io/v1beta1)) with the C(VMClass), C(VMImage)
+        and C(VMNetworkAttachment) documents it refers to, as a list of documents or as YAML text of one or
+        more documents. A document it does not refer to is refused.
+      - Every document is checked against its CRD's schema before anything is done, so that what the API
+        server would refuse is refused here, naming the document and the field. An unquoted V(On) or V(Off)
+        (which YAML 1.1 reads as a boolean) is refused with the quoting that keeps it a string.
+      - Refused together with any of O(name), O(id), O(cpu), O(memory), O(firmware), O(secure_boot),
+        O(disk_defaults), O(image), O(disks), O(networks), O(placement), O(cloud_init), O(tags),
+        O(provider_ref), O(namespace), O(class_ref) and O(image_ref), which it replaces.
+      - O(state) is then V(present) or V(absent); C(spec.powerState) says whether the VM runs (V(On) as
+        O(state=started), V(Off) as O(state=stopped) with O(shutdown_mode=hard), V(OffGraceful) with
+        O(shutdown_mode=graceful)); a VM without one is created running and keeps its power state.
+      - On a backend, a field the module does not carry out is refused by name unless it holds its schema
+        default - for instance C(lifecycle), C(snapshot), C(importedDisk), C(placementRef), a C(secretRef) for
+        cloud-init, a C(VMClass)'s C(performanceProfile), or a C(VMImage) other than a libvirt C(path) or a
+        vSphere or Proxmox VE template. C(providerRef) names the Provider for Kubernetes; on a backend, the
+        connection options say which backend it is.
+      - See the guide C(docs/guides/manifests.md).
+    type: raw
+    version_added: 0.2.0
+  apply_to:
+    description:
+      - Where O(definition) goes. Only with O(definition).
+      - V(backend) (the default) converges the VM directly on the backend the connection options name, as the
+        spec options do, with no VirtRigaud operator anywhere.
+      - V(kubernetes) applies the documents as written (server-side apply, field manager C(virtrigaud.core)) in
+        C(metadata.namespace) or V(default), the referred-to documents first; O(state=absent) deletes them all,
+        the VirtualMachine first. The Kubernetes connection options are used; the C(Provider) that
+        C(providerRef) names must exist. O(wait) waits for the C(Ready) condition.
+    type: str
+    choices: [backend, kubernetes]
+    version_added: 0.2.0
   provider_ref:
     description:
       - Manage a VirtRigaud C(VirtualMachine) resource for this Provider resource instead of a VM on a hypervisor.
@@ -375,6 +453,36 @@ EXAMPLES = r"""
     state: started
     wait_timeout: 600
 
+- name: A VM from the manifests you would give kubectl, converged directly on the local libvirt
+  virtrigaud.core.virtrigaud_vm:
+    definition: "{{ lookup('ansible.builtin.file', 'web-4.yaml') }}"
+
+- name: The same documents, inline, as resources for VirtRigaud's manager
+  virtrigaud.core.virtrigaud_vm:
+    apply_to: kubernetes
+    definition:
+      - apiVersion: infra.virtrigaud.io/v1beta1
+        kind: VirtualMachine
+        metadata: {name: web-4, namespace: apps}
+        spec:
+          providerRef: {name: libvirt-local, namespace: virtrigaud}
+          classRef: {name: small}
+          imageRef: {name: debian-12}
+          networks: [{name: lan, networkRef: {name: lan}}]
+          powerState: "On"  # quoted: YAML 1.1 reads a bare On as true
+      - apiVersion: infra.virtrigaud.io/v1beta1
+        kind: VMClass
+        metadata: {name: small, namespace: apps}
+        spec: {cpu: 2, memory: 2Gi}
+      - apiVersion: infra.virtrigaud.io/v1beta1
+        kind: VMImage
+        metadata: {name: debian-12, namespace: apps}
+        spec: {source: {libvirt: {path: /var/lib/libvirt/images/debian-12.qcow2}}}
+      - apiVersion: infra.virtrigaud.io/v1beta1
+        kind: VMNetworkAttachment
+        metadata: {name: lan, namespace: apps}
+        spec: {network: {libvirt: {networkName: default}}}
+
 - name: Remove a VM and its disks on a remote libvirt host
   virtrigaud.core.virtrigaud_vm:
     uri: qemu+ssh://root@kvm1.example.com/system
@@ -413,11 +521,39 @@ changes:
   elements: dict
   sample: [{action: set_memory, target: web-1, old: 2048, new: 4096},
            {action: set_network, target: lan, old: default, new: backend}]
+console:
+  description:
+    - How to open the VM's console now, when O(console) is set and the VM exists and runs (on libvirt; a stopped
+      libvirt VM has no display port yet). Not returned in check mode.
+    - "B(Holds a secret) (the display's password, or a one-time ticket and a URL that embeds it): run the task with
+      C(no_log: true), or never print the registered result. The module writes it nowhere else."
+  returned: when O(console) is set, the VM exists and its console can be reached
+  type: dict
+  contains:
+    type: {description: "V(vnc), V(spice) or V(webmks).", type: str, returned: always}
+    url: {description: "Where a client connects, without the secret.", type: str, returned: always}
+    host: {description: The host a client connects to., type: str, returned: always}
+    port: {description: The port a client connects to., type: int, returned: always}
+    password: {description: "Secret: the display's password (libvirt) or the one-time ticket (vSphere, Proxmox VE).",
+               type: str, returned: when the backend has one}
+    websocket_url: {description: "Secret: a WebSocket URL with the ticket in it (vSphere, Proxmox VE).", type: str,
+                    returned: when the backend has one}
+    expires_in: {description: "Seconds the ticket stays valid, as far as the backend says.", type: int,
+                 returned: when the backend says}
+  sample: {type: vnc, url: "vnc://127.0.0.1:5900", host: 127.0.0.1, port: 5900, password: "********",
+           websocket_url: null, expires_in: null}
 power_cycled_for_update:
   description: Whether the VM was stopped and started to apply a change.
   returned: always
   type: bool
   sample: false
+migration:
+  description:
+    - When the plan moves the VM (O(allow_migration)), the phases of the move as
+      M(virtrigaud.core.virtrigaud_vm_migration) returns them (V(Validating) only, in check mode).
+  returned: when the VM is moved
+  type: dict
+  sample: {phase: Ready, progress: {currentPhase: Ready, percentage: 100}, phases: []}
 objects:
   description:
     - With O(provider_ref), each object written or removed, in order, with whether it changed.
@@ -448,6 +584,7 @@ resource:
 
 from typing import Any, Optional
 
+from ansible_collections.virtrigaud.core.plugins.module_utils import migration
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import (
     group_spec,
     lifecycle_spec,
@@ -459,15 +596,21 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.errors import Spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.executor import Executor
 from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer import Transfer
 from ansible_collections.virtrigaud.core.plugins.module_utils.images import IMAGE_FORMATS, parse_image
-from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vm_resource import run_resource
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vm_document import direct_params, read_vm
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vm_resource import run_documents, run_resource
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import Action, Policy, plan, plan_image
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import poll
-from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm, parse_vm_name
+from ansible_collections.virtrigaud.core.plugins.module_utils.spec import CONSOLE_TYPES, parse_vm, parse_vm_name
 
 POWER_BY_STATE = {"started": "On", "restarted": "On", "stopped": "Off"}
+# The options a definition replaces: given beside one, they are refused by name.
+REPLACED = ("name", "id", "cpu", "memory", "firmware", "secure_boot", "disk_defaults", "image", "disks", "networks",
+            "placement", "cloud_init", "tags", "provider_ref", "namespace", "class_ref", "image_ref")
 # How AnsibleModule, and the action plugin of the same name, check the options together.
-OPTION_RULES: dict[str, Any] = {"required_one_of": [["name", "id"]]}
+OPTION_RULES: dict[str, Any] = {"required_one_of": [["name", "id", "definition"]],
+                                "mutually_exclusive": [["definition", option] for option in REPLACED],
+                                "required_by": {"apply_to": "definition"}}
 
 
 def argument_spec() -> dict[str, Any]:
@@ -477,12 +620,17 @@ def argument_spec() -> dict[str, Any]:
 
 def resource_spec():
     return {
+        "definition": {"type": "raw"},
+        "apply_to": {"type": "str", "choices": ["backend", "kubernetes"]},
         "provider_ref": {"type": "dict", "options": {"name": {"type": "str", "required": True},
                                                      "namespace": {"type": "str"}}},
         "namespace": {"type": "str"},
         "class_ref": {"type": "str"},
         "image_ref": {"type": "str"},
         "image_on_missing": {"type": "str", "default": "fail", "choices": ["fail", "prepare"]},
+        "console": {"type": "dict", "options": {
+            "type": {"type": "str", "required": True, "choices": list(CONSOLE_TYPES)}, "listen": {"type": "str"},
+            "rotate_password": {"type": "bool", "default": False}}},
         "image_source": {"type": "dict", "options": {
             "url": {"type": "str"}, "path": {"type": "path"}, "checksum": {"type": "str"},
             "format": {"type": "str", "choices": list(IMAGE_FORMATS)}, "storage": {"type": "str"}}},
@@ -491,7 +639,14 @@ def resource_spec():
 
 def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
+    if p["definition"] is not None:
+        manifest = read_vm(p["definition"], p["state"], on_backend=p["apply_to"] != "kubernetes")
+        if p["apply_to"] == "kubernetes":
+            return run_documents(m, manifest)
+        p = direct_params(p, manifest)
     if p["provider_ref"]:
+        if p["console"]:
+            raise SpecError("a VirtualMachine resource has no console setting; drop it", option="console")
         if p["image_on_missing"] == "prepare" or p["image_source"]:
             raise SpecError("a VMImage's prepare.onMissing decides this with provider_ref",
                             option="image_source" if p["image_source"] else "image_on_missing")
@@ -503,6 +658,7 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
         delete_disks=p["delete_disks"],
         clone_from=p["clone_from"],
         linked_clone=p["linked_clone"],
+        allow_migration=p["allow_migration"],
     )
     if not (p["name"] or p["id"]):
         raise SpecError("set name (to create or find a VM by name) or id", option="name")
@@ -529,9 +685,12 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
                 provider.check_spec(desired)
             else:
                 provider.check_networks(desired)
-    the_plan = plan(desired, observed, policy, provider.capabilities(), source)
+    the_plan = plan(desired, observed, policy, provider.capabilities(), source,
+                    migration.whereabouts(provider, observed, desired))
     if desired is not None and the_plan.attaches_nics:
         provider.check_networks(desired)
+    phases = migration.PhaseLog()
+    migration.check_plan(provider, observed, the_plan, phases)
 
     vm = observed
     progress: list[str] = []
@@ -544,7 +703,8 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
             provider.prepare_image(image_step.options["spec"], Transfer(progress.append, run_command=m.run_command))
             done.append(image_step)
         executor = Executor(
-            provider, m.deadline(), observed.id if observed else None, p["shutdown_timeout"], wait=p["wait"]
+            provider, m.deadline(), observed.id if observed else None, p["shutdown_timeout"], wait=p["wait"],
+            phases=phases,
         )
         done += executor.apply(the_plan)
         if done:
@@ -560,6 +720,12 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
     }
     if progress:
         result["image_progress"] = progress
+    if p["console"] and vm is not None and not m.check_mode:
+        access = provider.open_console(vm.id)
+        if access is not None:
+            result["console"] = access.to_dict()
+    if phases.entries:
+        result["migration"] = phases.to_dict()
     if m.diff_mode:
         result["diff"] = the_plan.diff
     return result

@@ -17,9 +17,10 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, TypeVar
 
-from ..errors import UnsupportedError, VirtrigaudError
+from ..disks import DiskDetails, ExportedDisk, ExportSpec, ImportedDisk, ImportSpec
+from ..errors import NotFoundError, UnsupportedError, VirtrigaudError
 from ..images import ImageSpec, PreparedImage
-from ..spec import DiskSpec, NetworkSpec, Placement, VMSpec
+from ..spec import ConsoleSpec, DiskSpec, NetworkSpec, Placement, VMSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from ..image_transfer import Transfer  # the transfer does I/O, the contract does not
@@ -135,7 +136,11 @@ class ObservedVM:
     disks: tuple[ObservedDisk, ...] = ()
     nics: tuple[ObservedNIC, ...] = ()
     tags: tuple[str, ...] = ()
+    # Where a console client connects, without any secret in it; None when the backend has none to offer now.
     console_url: Optional[str] = None
+    # The console device a backend lets users choose (a libvirt graphics device, or type "none"); None where the
+    # backend's console is built in (vSphere, Proxmox VE, KubeVirt).
+    console: Optional[ConsoleSpec] = None
     # Where the VM is, as far as the backend reports it cheaply; None for what it does not report.
     placement: Placement = field(default_factory=Placement)
     # What else the backend reports that users act on (a KubeVirt VM's namespace, node, instancetype); only
@@ -173,6 +178,23 @@ class ObservedVM:
 
 
 @dataclass(frozen=True)
+class ConsoleAccess:
+    """How to open a VM's console now.  ``url`` carries no secret; ``password`` (a device password or a one-time
+    ticket) and ``websocket_url`` (which embeds the ticket) are secrets, shown only to whoever asked."""
+
+    type: str
+    url: str
+    host: Optional[str] = None
+    port: Optional[int] = None
+    password: Optional[str] = field(default=None, repr=False)
+    websocket_url: Optional[str] = field(default=None, repr=False)
+    expires_in: Optional[int] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """Field names follow GetCapabilitiesResponse."""
 
@@ -198,6 +220,10 @@ class Capabilities:
     nic_changes: Mapping[str, str] = field(default_factory=dict, metadata={"wire": False})
     # Not on the wire either: whether the backend creates VMs with UEFI secure boot (``secure_boot: true``).
     supports_secure_boot: bool = field(default=False, metadata={"wire": False})
+    # Not on the wire either: the console types ``console.type`` may ask for, and whether ``console.listen`` is
+    # honoured (a graphics device the collection adds).  Empty: the backend's console is not offered.
+    console_types: tuple[str, ...] = field(default=(), metadata={"wire": False})
+    console_listen: bool = field(default=False, metadata={"wire": False})
 
     @classmethod
     def wire_fields(cls) -> tuple[str, ...]:
@@ -232,12 +258,15 @@ class Reconfiguration:
     # the same changes against the VM it sees.
     networks: Optional[tuple[NetworkSpec, ...]] = None
     tags: Optional[tuple[str, ...]] = None
+    # A console device to put in place of the VM's (type "none" removes it), and whether to give it a new password.
+    console: Optional[ConsoleSpec] = None
+    rotate_console_password: bool = False
     live: bool = False
 
     def __bool__(self) -> bool:
         return bool(
             self.cpu or self.memory_mib or self.disk_sizes_gib or self.add_disks or self.add_networks
-            or self.change_networks or self.remove_networks
+            or self.change_networks or self.remove_networks or self.console or self.rotate_console_password
         ) or self.tags is not None
 
 
@@ -415,6 +444,50 @@ class Provider(abc.ABC):
     def clone(self, source_id: str, target_name: str, linked: bool = False) -> tuple[str, TaskRef]:
         """Copy a VM (powered off) under a new name, fully or as a linked clone; return the new id."""
 
+    def open_console(self, vm_id: str) -> Optional[ConsoleAccess]:
+        """How to reach the VM's console now, with its password or a fresh one-time ticket; None when the VM has
+        no console to reach (stopped, or none configured).
+
+        Raises:
+            UnsupportedError: the backend offers no console, naming ``console``.
+        """
+        raise UnsupportedError("the %s provider offers no console" % self.type_name, option="console")
+
+    # Moves within the backend (VMMigration's within-one-backend kind).  ``migration_keys`` names the placement
+    # keys the backend moves a VM between; a move of any other key is refused by name.
+    migration_keys: tuple[str, ...] = ()
+
+    def where(self, vm_id: str) -> Placement:
+        """Where the VM is now, for the keys in ``migration_keys`` at least.
+
+        Raises:
+            NotFoundError: no VM has this id.
+        """
+        found = self.describe(vm_id)
+        if found is None:
+            raise NotFoundError("VM '%s' not found" % vm_id)
+        return found.placement
+
+    def check_migration(self, vm_id: str, target: Placement, live: bool, prefix: str = "placement.") -> None:
+        """Refuse, before anything moves, a move the backend would refuse: a target it does not have (naming
+        ``prefix`` + the key), a VM it cannot move running or at all.
+
+        Raises:
+            SpecError: the target does not exist.
+            PreconditionError: the backend would refuse the move.
+            UnsupportedError: the backend moves no VMs.
+        """
+        raise UnsupportedError("the %s backend cannot move VMs" % self.type_name, option=prefix + "host")
+
+    def migrate(self, vm_id: str, target: Placement, live: bool) -> TaskRef:
+        """Move the VM to ``target`` (only its set keys), running when ``live``.  On a failure the VM stays where
+        it was, as it was, and nothing is left on the target side.
+
+        Raises:
+            UnsupportedError: the backend moves no VMs.
+        """
+        raise UnsupportedError("the %s backend cannot move VMs" % self.type_name, option="target")
+
     # Images (VMImage, ImagePrepare).  Backends that import images say so with Capabilities.supports_image_import.
 
     def find_image(self, spec: ImageSpec) -> Optional[PreparedImage]:
@@ -439,3 +512,38 @@ class Provider(abc.ABC):
     def delete_image(self, image: PreparedImage) -> None:
         """Remove an image this collection prepared; a missing one is a success."""
         raise UnsupportedError("the %s backend cannot remove images" % self.type_name, option="state")
+
+    # Disks as files, for migrations (ExportDisk, ImportDisk, GetDiskInfo).  Backends that move them say so with
+    # Capabilities.supports_disk_export and supports_disk_import.
+
+    def disk_info(self, vm_id: str, disk: str = "") -> DiskDetails:
+        """One disk of the VM (its name or device; "" the root disk): format, sizes, backing chain.
+
+        Raises:
+            UnsupportedError: the backend cannot reach its disks as files, naming the backend.
+            NotFoundError: no such VM or disk.
+        """
+        raise UnsupportedError("the %s backend does not describe disks as files (GetDiskInfo)" % self.type_name,
+                               option="vm_id")
+
+    def export_disk(self, spec: ExportSpec, transfer: "Transfer") -> ExportedDisk:
+        """Write a stopped VM's disk to ``spec.destination`` in the format asked for, with its SHA-256.
+
+        Raises:
+            UnsupportedError: the backend cannot export disks, naming the backend.
+            PreconditionError: the VM is running.
+        """
+        raise UnsupportedError("the %s backend cannot export disks (ExportDisk)" % self.type_name,
+                               option="vm_id")
+
+    def import_disk(self, spec: ImportSpec, transfer: "Transfer") -> ImportedDisk:
+        """Bring a disk file into the backend's storage as ``spec.name``, verified against ``spec.checksum``;
+        a disk of that name already there is returned as it is.
+
+        Raises:
+            UnsupportedError: the backend cannot import disks, naming the backend.
+            PreconditionError: the checksum does not match; nothing is left behind.
+            ConflictError: a disk of that name holds other bytes.
+        """
+        raise UnsupportedError("the %s backend cannot import disks (ImportDisk)" % self.type_name,
+                               option="source_url")

@@ -11,6 +11,7 @@ for its PVE task (bounded by ``wait_timeout``), so returned tasks are done.
 from __future__ import annotations
 
 import datetime
+import threading
 import time
 from typing import Any, Optional, cast
 
@@ -18,9 +19,10 @@ from ... import errors
 from ...image_transfer import Transfer
 from ...images import ImageSpec, PreparedImage
 from ...resilience import Deadline
-from ...spec import VMSpec
+from ...spec import Placement, VMSpec
 from ..base import (
     Capabilities,
+    ConsoleAccess,
     ObservedVM,
     PowerOp,
     Provider,
@@ -32,6 +34,7 @@ from ..base import (
 )
 from ..discovery import Discovery
 from . import cloudinit, images, storage
+from . import migration as moves
 from . import translate as pve
 from .client import Session, task_failure
 from .discovery import discover as discover_cluster
@@ -39,6 +42,10 @@ from .discovery import discover as discover_cluster
 _DONE = TaskRef()
 LINKED_CLONE_SNAPSHOT = "virtrigaud-linked-base"
 ID_ATTEMPTS = 8
+# One nextid-and-create at a time per PVE endpoint in this process: the threads of a VM set converge would
+# otherwise all be handed the same VMID by nextid and race for it, and the losers run out of attempts.
+_RESERVING: dict[str, threading.Lock] = {}
+_RESERVING_GUARD = threading.Lock()
 SETTLE_SECONDS = 120.0
 DIGEST_ATTEMPTS = 3
 
@@ -115,7 +122,11 @@ class ProxmoxProvider(Provider):
                 interfaces = self.session.get(self._path(node, vmid, "agent", "network-get-interfaces"))["result"]
             except (errors.ProviderError, errors.PreconditionError, errors.NotFoundError):
                 interfaces = []  # the guest agent is not up yet
-        return pve.observed(vmid, node, config, status, interfaces)
+        return pve.observed(vmid, node, config, status, interfaces, self._web)
+
+    @property
+    def _web(self) -> str:
+        return pve.web_address(self.session.endpoint.host, self.session.endpoint.port)
 
     def _where(self, vm_id: str) -> tuple[str, int]:
         vmid = self._vmid(vm_id)
@@ -143,9 +154,31 @@ class ProxmoxProvider(Provider):
             nic_changes={"set_network": "live", "set_mac_address": "live", "remove_network": "live",
                          "set_ip_address": "offline"},
             supports_secure_boot=True,
+            console_types=("vnc",),
             # download-url: the node fetches the file and checks its checksum (images.py).
             supports_image_import=True,
         )
+
+    def open_console(self, vm_id: str) -> Optional[ConsoleAccess]:
+        node, vmid = self._where(vm_id)
+        if self.session.get(self._path(node, vmid, "status", "current")).get("status") != "running":
+            return None
+        answer = self.session.post(self._path(node, vmid, "vncproxy"), websocket=1)
+        return pve.vnc_access(answer, self._web, self.session.endpoint.host, node, vmid)
+
+    migration_keys = ("host",)
+
+    def check_migration(self, vm_id: str, target: Placement, live: bool, prefix: str = "placement.") -> None:
+        node, vmid = self._where(vm_id)
+        if target.host:
+            config = self.session.get(self._path(node, vmid, "config"))
+            moves.check(self._nodes(), config, target.host, prefix + "host")
+
+    def migrate(self, vm_id: str, target: Placement, live: bool) -> TaskRef:
+        node, vmid = self._where(vm_id)
+        if target.host and target.host != node:
+            moves.migrate(self.session, self._path(node, vmid), target.host, live, self._deadline())
+        return _DONE
 
     def discover(self) -> Discovery:
         online = self._online()
@@ -307,13 +340,18 @@ class ProxmoxProvider(Provider):
 
     def _reserve(self, start: Any) -> tuple[int, str]:
         """Take a VMID from nextid and start the create; a VMID another client took meanwhile means try again."""
+        with _RESERVING_GUARD:
+            reserving = _RESERVING.setdefault(self.session.endpoint.label, threading.Lock())
         for dummy in range(ID_ATTEMPTS):
-            vmid = int(self.session.get("cluster/nextid"))
-            try:
-                return vmid, start(vmid)
-            except errors.ConflictError as err:
-                if "already exists" not in err.msg:
-                    raise
+            # PVE records the new VMID when it accepts the create or clone, before its task runs: holding the
+            # lock until then is enough, and the tasks themselves still run side by side.
+            with reserving:
+                vmid = int(self.session.get("cluster/nextid"))
+                try:
+                    return vmid, start(vmid)
+                except errors.ConflictError as err:
+                    if "already exists" not in err.msg:
+                        raise
         raise errors.ConflictError("no free VMID after %d attempts; other clients keep taking them" % ID_ATTEMPTS)
 
     def create(self, spec: VMSpec) -> tuple[str, TaskRef]:
@@ -391,11 +429,15 @@ class ProxmoxProvider(Provider):
         return values
 
     def _settle(self, name: str, vmid: int, node: str) -> int:
-        """Make the name unique again after a race: wait out other creates, keep the lowest VMID."""
+        """Make the name unique again after a race: wait out creates that could win it, keep the lowest VMID.
+
+        Only a create with a lower VMID can take the name from this one; one with a higher VMID waits for this
+        one instead. Waiting for every create in flight made the members of a VM set wait for each other.
+        """
         deadline = Deadline(SETTLE_SECONDS)
         while not deadline.expired:
             busy = [e for e in self.session.get("cluster/resources", type="vm")
-                    if e.get("lock") in ("create", "clone") and int(e.get("vmid", 0)) != vmid]
+                    if e.get("lock") in ("create", "clone") and int(e.get("vmid", 0)) < vmid]
             if not busy:
                 break
             time.sleep(deadline.cap(0.2))
