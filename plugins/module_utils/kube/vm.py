@@ -159,6 +159,8 @@ _MANAGER_CANNOT = (
     ("allow_power_cycling", False, "the manager decides how a change is applied and has no such switch"),
     ("delete_disks", True, "the manager always deletes a VM with its disks"),
     ("shutdown_timeout", 120, "the manager always allows a graceful shutdown 60 seconds"),
+    ("placement_policy", None, "the manager reads no placement policy (it ignores placementRef)"),
+    ("placement_policy_ref", None, "the manager reads no placement policy (it ignores placementRef)"),
 )
 # Spec fields the manager drops on the way to the provider (upstream's FACTS §1.4).
 _DROPPED_PLACEMENT = (("host", "placement.host"), ("resource_pool", "placement.resource_pool"))

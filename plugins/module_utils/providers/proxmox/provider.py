@@ -16,6 +16,7 @@ from typing import Any, Optional, cast
 
 from ... import errors
 from ...images import ImageSpec, PreparedImage
+from ...placement import Host
 from ...resilience import Deadline
 from ...spec import VMSpec
 from ..base import (
@@ -74,6 +75,9 @@ class ProxmoxProvider(Provider):
             else:
                 self._warn_once("node '%s' is %s; its VMs are left out" % (node["node"], node.get("status")))
         return names
+
+    def placement_hosts(self) -> tuple[Host, ...]:
+        return tuple(Host(name) for name in sorted(self._online()))
 
     def _warn_once(self, text: str) -> None:
         if text not in self.warnings:
