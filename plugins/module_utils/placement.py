@@ -254,14 +254,14 @@ def choose(policy: Policy, hosts: Iterable[Host], placed: Iterable[Placed], new:
     chosen: dict[str, str] = {}
     for vm in new:
         if not allowed:
-            raise PreconditionError("no host of %s is allowed by its host and cluster lists; there is nowhere to put "
-                                    "VM '%s'" % (", ".join(sorted(h.name for h in hosts)), vm.name),
+            raise PreconditionError("no host of %s is allowed by the host and cluster lists"
+                                    % ", ".join(sorted(h.name for h in hosts)),
                                     option=_list_option(policy), vm=vm.name)
         broken = {host.name: _broken_rule(policy, board, host.name, vm, group, domains) for host in allowed}
         fits = [name for name, rule in broken.items() if rule is None]
         if not fits:
             reasons = "; ".join("%s rules out %s" % (rule, host) for host, rule in sorted(broken.items()))
-            raise PreconditionError("no host fits VM '%s': %s" % (vm.name, reasons),
+            raise PreconditionError("no host fits: %s" % reasons,
                                     option=policy.subject, vm=vm.name,
                                     details={"rules": dict(sorted(broken.items()))})
         best = min(fits, key=lambda name: _score(policy, board, name, vm, group))
