@@ -319,7 +319,8 @@ def _check_names(policy: Policy, hosts: list[Host]) -> None:
 # What a named policy may hold that has no meaning for choosing a host here: refused by name, never ignored.
 _UNHONOURED = ("hard.datastores", "hard.excludedDatastores", "hard.folders", "hard.networks", "hard.regions",
                "hard.zones", "hard.resourcePools", "hard.nodeSelector", "hard.tolerations", "soft.datastores",
-               "soft.excludedDatastores", "soft.excludedHosts", "soft.excludedClusters", "soft.folders", "soft.networks",
+               "soft.excludedDatastores", "soft.excludedHosts", "soft.excludedClusters", "soft.folders",
+               "soft.networks",
                "soft.regions", "soft.zones", "soft.resourcePools", "soft.nodeSelector", "soft.tolerations",
                "affinity.datastoreAffinity", "affinity.zoneAffinity", "affinity.applicationAffinity",
                "antiAffinity.datastoreAntiAffinity", "antiAffinity.zoneAntiAffinity",

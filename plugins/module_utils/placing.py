@@ -79,10 +79,13 @@ def place_set(provider: Provider, policy: Policy, spec: SetSpec, the_plan: SetPl
     """
     refuse_fixed_host(spec.member_spec(spec.start), "template.placement.host")
     existing = {member.name: member for member in members}
-    new = [Placed(step.member, None, frozenset(spec.member_spec(step.ordinal).tags))
+    new = [Placed(step.member, None, frozenset(spec.member_spec(step.ordinal).tags or ()))
            for step in the_plan.creates + the_plan.surges if step.member not in existing]
     leaving = [step.member for step in the_plan.deletes] + [vm.name for vm in new]
     choice = place(provider, policy, placed(vms, leaving), new, frozenset({SET_TAG + spec.name}))
-    back = {step.member: existing[step.member].vm.placement.host for step in the_plan.updates
-            if step.action == "recreate" and existing[step.member].vm.placement.host}
+    back: dict[str, str] = {}
+    for step in the_plan.updates:
+        host = existing[step.member].vm.placement.host if step.action == "recreate" else None
+        if host:
+            back[step.member] = host
     return dataclasses.replace(choice, hosts={**choice.hosts, **back}) if back else choice

@@ -404,8 +404,14 @@ placement:
   returned: when O(placement_policy) or O(placement_policy_ref) is set and O(state) is not V(absent)
   type: dict
   contains:
-    policy: {description: The policy, V(placement_policy) or C(VMPlacementPolicy '<name>')., type: str, returned: always}
-    hosts: {description: The host chosen for the VM made, by name; empty for an existing VM., type: dict, returned: always}
+    policy:
+      description: The policy, V(placement_policy) or C(VMPlacementPolicy '<name>').
+      type: str
+      returned: always
+    hosts:
+      description: The host chosen for the VM made, by name; empty for an existing VM.
+      type: dict
+      returned: always
     unmoved:
       description: The VM, with its C(host) and the C(rule) it breaks, when it stands where the policy would not put it.
       type: list

@@ -263,7 +263,10 @@ placement:
   returned: when O(placement_policy) or O(placement_policy_ref) is set and O(state=present)
   type: dict
   contains:
-    policy: {description: The policy, V(placement_policy) or C(VMPlacementPolicy '<name>')., type: str, returned: always}
+    policy:
+      description: The policy, V(placement_policy) or C(VMPlacementPolicy '<name>').
+      type: str
+      returned: always
     hosts:
       description: The host of each member made (or recreated, where it was) by this run.
       type: dict

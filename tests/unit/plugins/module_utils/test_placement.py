@@ -9,7 +9,6 @@ from collections import Counter
 import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import PreconditionError, SpecError
-from ansible_collections.virtrigaud.core.plugins.module_utils.placing import read_policy
 from ansible_collections.virtrigaud.core.plugins.module_utils.placement import (
     Host,
     Placed,
@@ -18,6 +17,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.placement import (
     parse_inline,
     parse_resource,
 )
+from ansible_collections.virtrigaud.core.plugins.module_utils.placing import read_policy
 
 NODES = [Host("pve1"), Host("pve2"), Host("pve3")]
 VSPHERE = [Host("DC0_C0_H0", "DC0_C0"), Host("DC0_C0_H1", "DC0_C0"), Host("DC0_H0")]
@@ -113,7 +113,8 @@ def test_existing_vms_that_break_the_policy_are_reported_not_moved():
 
 @pytest.mark.parametrize("options, option", [
     ({"anti_affinity": [{"labels": {}, "topology_key": "host"}]}, "placement_policy.anti_affinity[0].labels"),
-    ({"anti_affinity": [{"labels": {"a": "b"}, "topology_key": "rack"}]}, "placement_policy.anti_affinity[0].topology_key"),
+    ({"anti_affinity": [{"labels": {"a": "b"}, "topology_key": "rack"}]},
+     "placement_policy.anti_affinity[0].topology_key"),
     ({"spread": [{"max_skew": 0}]}, "placement_policy.spread[0].max_skew"),
     ({"max_vms_per_host": 0}, "placement_policy.max_vms_per_host"),
 ])
