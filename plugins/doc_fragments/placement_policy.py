@@ -22,7 +22,7 @@ options:
       - Existing VMs are not moved. Those standing where the policy would not put them now are listed in
         RV(placement.unmoved).
       - A VM's labels are its tags C(<key>.<value>), as M(virtrigaud.core.virtrigaud_vmset) writes them.
-      - Mutually exclusive with O(placement_policy_ref) and with a host in the template's O(placement.host).
+      - Mutually exclusive with O(placement_policy_ref), and with a fixed host (C(placement.host)) for the VM.
     type: dict
     suboptions:
       hosts:
