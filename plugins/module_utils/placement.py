@@ -227,8 +227,10 @@ def _score(policy: Policy, board: _Board, host: str, vm: Placed, group: frozense
     """Lower is better: the soft VM rules first, then the preferred lists, then the fewest of the group."""
     soft = 0
     for sign, terms in ((1, policy.anti_affinity), (-1, policy.affinity)):
-        soft += sum(sign * term.weight * board.count(term.tags, term.topology, board.domain(host, term.topology),
-                                                      vm.name) for term in terms if not term.required)
+        for term in terms:
+            if not term.required:
+                soft += sign * term.weight * board.count(term.tags, term.topology, board.domain(host, term.topology),
+                                                         vm.name)
     cluster = board.domain(host, "cluster")
     preferred = (policy.preferred_hosts or policy.preferred_clusters) and not (
         host in policy.preferred_hosts or (cluster is not None and cluster in policy.preferred_clusters))
@@ -397,7 +399,7 @@ def parse_resource(obj: Mapping[str, Any], option: str, group: frozenset[str]) -
         preferred_hosts=tuple(preferred_hosts), preferred_clusters=tuple(preferred_clusters),
         max_vms_per_host=limits["host"], max_vms_per_cluster=limits["cluster"],
         affinity=_resource_terms(_at(spec, "affinity.vmAffinity") or {}, "spec.affinity.vmAffinity", option),
-        anti_affinity=tuple(soft_anti) + _resource_terms(_at(spec, "antiAffinity.vmAntiAffinity") or {},
-                                                          "spec.antiAffinity.vmAntiAffinity", option),
+        anti_affinity=tuple(soft_anti) + _resource_terms(
+            _at(spec, "antiAffinity.vmAntiAffinity") or {}, "spec.antiAffinity.vmAntiAffinity", option),
         paths=_RESOURCE_PATHS,
     )
