@@ -171,7 +171,9 @@ def set_run_spec() -> Spec:
 def placement_policy_spec() -> Spec:
     """Paired with the doc fragment virtrigaud.core.placement_policy."""
     names = {"type": "list", "elements": "str"}
-    term = {"labels": {"type": "dict", "required": True}, "topology_key": {"type": "str", "default": "host"},
+    # A topology key names a topology, not a secret.
+    topology = {"type": "str", "default": "host", "no_log": False}
+    term = {"labels": {"type": "dict", "required": True}, "topology_key": topology,
             "required": {"type": "bool", "default": False}, "weight": {"type": "int", "default": 1}}
     return {
         "placement_policy": {"type": "dict", "options": {
@@ -181,7 +183,7 @@ def placement_policy_spec() -> Spec:
             "affinity": {"type": "list", "elements": "dict", "options": term},
             "anti_affinity": {"type": "list", "elements": "dict", "options": term},
             "spread": {"type": "list", "elements": "dict", "options": {
-                "max_skew": {"type": "int", "default": 1}, "topology_key": {"type": "str", "default": "host"},
+                "max_skew": {"type": "int", "default": 1}, "topology_key": topology,
                 "labels": {"type": "dict"}}}}},
         "placement_policy_ref": {"type": "dict", "options": {"name": {"type": "str", "required": True},
                                                              "namespace": {"type": "str"}}},
