@@ -626,7 +626,7 @@ def _placed(m: VirtrigaudRun, policy: Any, desired: Any, observed: Any) -> tuple
     vms = m.provider.list_vms()
     if observed is None:
         choice = place(m.provider, policy, placed(vms, [desired.name]), [Placed(desired.name, None, group)], group)
-        return on_host(desired, choice.host_of(desired.name)), report(policy, choice)
+        return on_host(desired, choice.host_of(desired.name)), dict(report(policy, choice), unmoved=[])
     choice = place(m.provider, policy, placed(vms), [], group)
     unmoved = [item for item in choice.unmoved if item["name"] == observed.name]
     for item in unmoved:
