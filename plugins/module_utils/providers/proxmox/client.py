@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from typing import Any, Optional, cast
 from urllib.parse import urlsplit
@@ -17,10 +18,12 @@ try:
     import requests
     from proxmoxer import AuthenticationError as ProxmoxerAuthError
     from proxmoxer import ProxmoxAPI, ResourceException
+    from requests.adapters import HTTPAdapter
 
     PROXMOXER_ERROR: Optional[ImportError] = None
 except ImportError as err:  # pragma: no cover - depends on the host
     ProxmoxAPI = ResourceException = ProxmoxerAuthError = requests = None
+    HTTPAdapter = object
     PROXMOXER_ERROR = err
 
 DEFAULT_PORT = 8006
@@ -85,6 +88,8 @@ class Session:
             else:
                 kwargs["password"] = self.config.password
             self._api = self._guard(lambda: ProxmoxAPI(where.host, **kwargs), "login")
+            if not self.config.validate_certs:
+                _skip_ca_loading(self._api)
         return self._api
 
     def _guard(self, call: Any, operation: str) -> Any:
@@ -139,6 +144,34 @@ class Session:
             return True
 
         poll(stopped, deadline, "%s (task %s)" % (what, upid), interval=0.1, max_interval=1.0)
+
+
+class _FixedContextAdapter(HTTPAdapter):  # type: ignore[misc]
+    """Connections made with one prepared TLS context, instead of a new one per connection."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self._context = context
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self._context
+        super().init_poolmanager(*args, **kwargs)
+
+
+def _skip_ca_loading(api: Any) -> None:
+    """With validate_certs=false, let the API session's connections load no CA bundle.
+
+    Without a context of its own, urllib3 builds one per connection and reads the system CA store into it even
+    when it will verify nothing: 0.06-0.2 s each on this machine kind, a tenth of an inventory of 2,000 VMs.
+    proxmoxer keeps its requests session in ``_store``; where a release keeps it elsewhere, nothing changes.
+    """
+    session = getattr(api, "_store", {}).get("session")
+    if session is None:
+        return
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    session.mount("https://", _FixedContextAdapter(context))
 
 
 def task_failure(status: dict[str, Any]) -> Optional[str]:

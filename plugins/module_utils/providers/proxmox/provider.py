@@ -11,6 +11,7 @@ for its PVE task (bounded by ``wait_timeout``), so returned tasks are done.
 from __future__ import annotations
 
 import datetime
+import threading
 import time
 from typing import Any, Optional, cast
 
@@ -39,6 +40,10 @@ from .discovery import discover as discover_cluster
 _DONE = TaskRef()
 LINKED_CLONE_SNAPSHOT = "virtrigaud-linked-base"
 ID_ATTEMPTS = 8
+# One nextid-and-create at a time per PVE endpoint in this process: the threads of a VM set converge would
+# otherwise all be handed the same VMID by nextid and race for it, and the losers run out of attempts.
+_RESERVING: dict[str, threading.Lock] = {}
+_RESERVING_GUARD = threading.Lock()
 SETTLE_SECONDS = 120.0
 DIGEST_ATTEMPTS = 3
 
@@ -292,13 +297,18 @@ class ProxmoxProvider(Provider):
 
     def _reserve(self, start: Any) -> tuple[int, str]:
         """Take a VMID from nextid and start the create; a VMID another client took meanwhile means try again."""
+        with _RESERVING_GUARD:
+            reserving = _RESERVING.setdefault(self.session.endpoint.label, threading.Lock())
         for dummy in range(ID_ATTEMPTS):
-            vmid = int(self.session.get("cluster/nextid"))
-            try:
-                return vmid, start(vmid)
-            except errors.ConflictError as err:
-                if "already exists" not in err.msg:
-                    raise
+            # PVE records the new VMID when it accepts the create or clone, before its task runs: holding the
+            # lock until then is enough, and the tasks themselves still run side by side.
+            with reserving:
+                vmid = int(self.session.get("cluster/nextid"))
+                try:
+                    return vmid, start(vmid)
+                except errors.ConflictError as err:
+                    if "already exists" not in err.msg:
+                        raise
         raise errors.ConflictError("no free VMID after %d attempts; other clients keep taking them" % ID_ATTEMPTS)
 
     def create(self, spec: VMSpec) -> tuple[str, TaskRef]:
@@ -376,11 +386,15 @@ class ProxmoxProvider(Provider):
         return values
 
     def _settle(self, name: str, vmid: int, node: str) -> int:
-        """Make the name unique again after a race: wait out other creates, keep the lowest VMID."""
+        """Make the name unique again after a race: wait out creates that could win it, keep the lowest VMID.
+
+        Only a create with a lower VMID can take the name from this one; one with a higher VMID waits for this
+        one instead. Waiting for every create in flight made the members of a VM set wait for each other.
+        """
         deadline = Deadline(SETTLE_SECONDS)
         while not deadline.expired:
             busy = [e for e in self.session.get("cluster/resources", type="vm")
-                    if e.get("lock") in ("create", "clone") and int(e.get("vmid", 0)) != vmid]
+                    if e.get("lock") in ("create", "clone") and int(e.get("vmid", 0)) < vmid]
             if not busy:
                 break
             time.sleep(deadline.cap(0.2))

@@ -8,7 +8,10 @@ import pathlib
 import re
 
 ROOT = pathlib.Path(__file__).resolve().parents[4]
-IMPORT = re.compile(r"ansible_collections\.virtrigaud\.core\.(plugins(?:\.\w+)+?)\s+import|ansible_collections\.virtrigaud\.core\.(plugins(?:\.\w+)+)")
+IMPORT = re.compile(
+    r"ansible_collections\.virtrigaud\.core\.(plugins(?:\.\w+)+?)\s+import"
+    r"|ansible_collections\.virtrigaud\.core\.(plugins(?:\.\w+)+)"
+)
 
 
 def collection_files_imported_by_runtime() -> set[str]:
@@ -26,8 +29,10 @@ def covered(path: str, prefixes: list[str]) -> bool:
 
 
 def test_runtime_imports_reach_the_image():
-    copied = re.findall(r"^COPY\s+(\S+)\s", (ROOT / "runtime" / "Containerfile").read_text(encoding="utf-8"), re.M)
-    sent = [line[1:] for line in (ROOT / ".containerignore").read_text(encoding="utf-8").splitlines() if line.startswith("!")]
+    containerfile = (ROOT / "runtime" / "Containerfile").read_text(encoding="utf-8")
+    copied = re.findall(r"^COPY\s+(\S+)\s", containerfile, re.M)
+    ignore_rules = (ROOT / ".containerignore").read_text(encoding="utf-8").splitlines()
+    sent = [rule[1:] for rule in ignore_rules if rule.startswith("!")]
     imported = collection_files_imported_by_runtime()
     assert imported, "the runtime imports nothing from the collection: the pattern above went stale"
     assert sorted(path for path in imported if not covered(path, copied)) == [], "not copied by runtime/Containerfile"

@@ -41,3 +41,22 @@ def test_endpoint_errors_name_the_option(kwargs, option):
     with pytest.raises(errors.SpecError) as caught:
         endpoint(_config(**kwargs))
     assert caught.value.option == option
+
+
+def test_unverified_session_loads_no_ca_bundle():
+    requests = pytest.importorskip("requests")
+    from ansible_collections.virtrigaud.core.plugins.module_utils.providers.proxmox import client
+
+    class Api:
+        _store = {"session": requests.Session()}
+
+    client._skip_ca_loading(Api())
+    context = Api._store["session"].get_adapter("https://pve.example.com:8006/")._context
+    assert context.verify_mode == client.ssl.CERT_NONE and not context.check_hostname
+    assert context.cert_store_stats()["x509"] == 0
+
+
+def test_an_api_without_a_session_store_is_left_alone():
+    from ansible_collections.virtrigaud.core.plugins.module_utils.providers.proxmox import client
+
+    client._skip_ca_loading(object())
