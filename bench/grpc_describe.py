@@ -3,6 +3,7 @@
 """Describe through the provider runtime over gRPC, side by side with a bare Python gRPC server and a Go peer.
 
   PYTHONPATH=<collections tree>:<collection>/runtime python3 bench/grpc_describe.py [--runs 5] [--json FILE] [--tls]
+      [--workers N]
 
 Starts its own runtime (mock backend, one VM) and, in the same run:
 
@@ -13,7 +14,10 @@ Starts its own runtime (mock backend, one VM) and, in the same run:
 
 Each run measures p50/p99 of sequential Describe calls, the servers taking turns call by call so that the
 load of a shared machine falls on all of them alike, then the requests/s of 16 concurrent clients on each
-(one after the other, the order turned each run).  The client is the same Python stub for every server.
+(one after the other, the order turned each run).  The client is the same Python stub for every server; each
+client has a connection of its own (a local subchannel pool), as separate callers do, so that the kernel can
+spread them over the runtime's workers (``--workers N``; then the mock keeps its VMs in a state file, which
+several processes can share).
 Prints each run's figures and ratios, then per goal the worst and the median run; ``--json`` writes them too.
 Goals (issue 23): runtime p50 at most 1.3x the floor's; at least 1,500 requests/s in every run; p50 at most
 1.5x the Go peer's and requests/s at least 0.8x the Go peer's.
@@ -124,7 +128,7 @@ def serve_floor(port: int) -> None:
 
 def raw_describe(port: int, vm_id: str) -> Callable[[], Any]:
     request_type, response_type = wire().methods["Describe"]
-    channel = grpc.insecure_channel("127.0.0.1:%d" % port)
+    channel = grpc.insecure_channel("127.0.0.1:%d" % port, options=(("grpc.use_local_subchannel_pool", 1),))
     grpc.channel_ready_future(channel).result(timeout=20)
     stub = channel.unary_unary(wire().path("Describe"), request_serializer=request_type.SerializeToString,
                                response_deserializer=response_type.FromString)
@@ -168,12 +172,13 @@ def start_go_peer(binary: pathlib.Path, tmp: pathlib.Path, vm_id: str) -> tuple[
     raise RuntimeError("the Go peer did not start")
 
 
-def start_runtime(tmp: pathlib.Path, tls: bool) -> tuple[subprocess.Popen, int, dict]:
+def start_runtime(tmp: pathlib.Path, tls: bool, workers: int = 1) -> tuple[subprocess.Popen, int, dict]:
     port, http = free_port(), free_port()
-    env = dict(os.environ, PROVIDER_TYPE="mock", PROVIDER_ENDPOINT="mock://", LOG_LEVEL="warning")
+    endpoint = "mock://" if workers == 1 else "mock://%s" % (tmp / "state.json")
+    env = dict(os.environ, PROVIDER_TYPE="mock", PROVIDER_ENDPOINT=endpoint, LOG_LEVEL="warning")
     pki = pathlib.Path(os.environ.get("RUNTIME_PKI", ""))
     args = [sys.executable, "-m", "virtrigaud_runtime", "--grpc-addr=127.0.0.1:%d" % port,
-            "--metrics-addr=127.0.0.1:%d" % http, "--credentials-dir", str(tmp)]
+            "--metrics-addr=127.0.0.1:%d" % http, "--credentials-dir", str(tmp), "--workers", str(workers)]
     options: dict = {"insecure": True}
     if tls:
         args += ["--tls-dir", str(pki / "server-tls")]
@@ -282,10 +287,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", help="write the figures, the ratios and the goals to this file")
     parser.add_argument("--tls", action="store_true", help="mTLS (needs RUNTIME_PKI from scripts/testbed/runtime.sh)")
+    parser.add_argument("--workers", type=int, default=1, help="the runtime's --workers")
     args = parser.parse_args()
     benchlib.print_environment()
     binary, go_version = go_peer_binary()
-    about = dict(benchlib.environment(), grpcio=grpc.__version__, go=go_version)
+    about = dict(benchlib.environment(), grpcio=grpc.__version__, go=go_version, workers=args.workers)
     print("grpc_describe: grpcio %(grpcio)s, %(go)s" % about)
 
     direct = MockProvider(ProviderConfig(type="mock", uri="mock://"))
@@ -294,7 +300,7 @@ def main() -> int:
     runs: list[dict[str, Any]] = []
     helpers: list[Any] = []
     with tempfile.TemporaryDirectory() as tmp:
-        process, port, options = start_runtime(pathlib.Path(tmp), args.tls)
+        process, port, options = start_runtime(pathlib.Path(tmp), args.tls, args.workers)
         try:
             config = ProviderConfig(type="remote", uri="127.0.0.1:%d" % port, options=options)
             remote = RemoteProvider(config)
@@ -319,8 +325,9 @@ def main() -> int:
                 rated[GO] = lambda: raw_describe(peer_port, remote_id)
             else:
                 print("  " + go_version)
-            print("describe on the mock backend, %d calls each, %d clients for %.0f s each, %s, %d runs"
-                  % (args.count, args.clients, args.seconds, "mTLS" if args.tls else "plaintext", args.runs))
+            print("describe on the mock backend, %d calls each, %d clients for %.0f s each, %s, %d runs, %d runtime "
+                  "worker(s)" % (args.count, args.clients, args.seconds, "mTLS" if args.tls else "plaintext",
+                                 args.runs, args.workers))
             for index in range(args.runs):
                 figures = one_run(calls, rated, args, index)
                 found = ratios(figures)

@@ -31,7 +31,8 @@ PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 STEPS = (
     "validate", "get_capabilities", "create", "create_again", "describe", "describe_missing", "power_on", "reboot",
     "reconfigure_online", "shutdown_graceful", "reconfigure_offline", "snapshot_create", "snapshot_revert",
-    "snapshot_delete", "clone", "power_off", "list_vms", "image_prepare", "error_invalid_argument",
+    "snapshot_delete", "clone", "power_off", "disk_info", "disk_export", "disk_import", "list_vms", "image_prepare",
+    "error_invalid_argument",
     "error_not_found", "error_unimplemented", "delete", "delete_again", "deadlines",
 )
 
@@ -54,6 +55,7 @@ class Settings:
     memory_mib: int = 512
     network: str = ""
     image_source: Optional[dict[str, Any]] = None
+    disk_dir: str = ""
     graceful_timeout: int = 30
     task_timeout: float = 600.0
     skip: tuple[str, ...] = ()
@@ -177,6 +179,8 @@ class Suite:
         self.clone_id = ""
         self.snapshot_id = ""
         self.created: dict[str, str] = {}
+        # The ExportDisk step's file, format and SHA-256, for the ImportDisk step.
+        self.exported: Optional[tuple[str, str, str]] = None
 
     # running
 
@@ -380,6 +384,57 @@ class Suite:
         self.power(vm_id, ON, "Power ON before Power OFF")
         self.power(vm_id, OFF, "Power OFF")
         self.expect_power(vm_id, "Off", "after Power OFF")
+
+    def needs_stopped_vm(self) -> str:
+        vm_id = self.needs_vm()
+        if self.describe(vm_id).power_state != "Off":
+            self.power(vm_id, OFF, "Power OFF before the disk steps")
+        return vm_id
+
+    def step_disk_info(self) -> None:
+        self.needs("supports_disk_export")
+        info = self.rpc.call("GetDiskInfo", vm_id=self.needs_stopped_vm())
+        if not info.format or info.virtual_size_bytes <= 0 or not info.path:
+            raise StepFailure("GetDiskInfo of the root disk gave format %r, virtual size %d, path %r"
+                              % (info.format, info.virtual_size_bytes, info.path))
+
+    def step_disk_export(self) -> None:
+        self.needs("supports_disk_export")
+        if not self.settings.disk_dir:
+            raise StepSkipped("no disk_dir given")
+        offered = self.capabilities.get("supported_export_formats") or ["qcow2"]
+        fmt = "qcow2" if "qcow2" in offered else offered[0]
+        path = os.path.join(self.settings.disk_dir, "%s.%s" % (self.name("disk"), fmt))
+        fields = {"vm_id": self.needs_stopped_vm(), "destination_url": path, "format": fmt}
+        first, second = (self.rpc.call("ExportDisk", **fields) for dummy in range(2))
+        for response in (first, second):
+            self.rpc.wait(response, "ExportDisk", self.settings.task_timeout)
+        if not first.checksum or first.checksum != second.checksum:
+            raise StepFailure("two ExportDisks of one stopped VM gave checksums %r and %r"
+                              % (first.checksum, second.checksum))
+        self.exported = (path, fmt, first.checksum)
+
+    def step_disk_import(self) -> None:
+        self.needs("supports_disk_import")
+        if self.exported is None:
+            raise StepSkipped("nothing to import: disk_export did not run")
+        path, fmt, checksum = self.exported
+        fields = {"source_url": path, "target_name": self.name("disk"), "format": fmt, "verify_checksum": True,
+                  "expected_checksum": checksum}
+        first, second = (self.rpc.call("ImportDisk", **fields) for dummy in range(2))
+        for response in (first, second):
+            self.rpc.wait(response, "ImportDisk", self.settings.task_timeout)
+        if first.checksum != checksum:
+            raise StepFailure("ImportDisk of the exported %s file reports sha256 %r, the export %r"
+                              % (fmt, first.checksum, checksum))
+        if (second.disk_id, second.checksum) != (first.disk_id, first.checksum):
+            raise StepFailure("a second ImportDisk of one target gave %r, not %r" % (second.disk_id, first.disk_id))
+        wrong = dict(fields)
+        wrong.update({"target_name": self.name("disk-bad"), "expected_checksum": "0" * 64})
+        code = self.rpc.code_of("ImportDisk", **wrong)
+        if code != "FAILED_PRECONDITION":
+            raise StepFailure("ImportDisk with a checksum the bytes do not have ended %s, not FAILED_PRECONDITION"
+                              % code)
 
     def step_list_vms(self) -> None:
         listed = {vm.id: vm.name for vm in self.rpc.call("ListVMs").vms}

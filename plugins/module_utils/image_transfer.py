@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+from typing import BinaryIO, Callable, Iterator, Optional, Tuple
 
 from .errors import PreconditionError, ProviderError, SpecError, UnavailableError
 from .images import Checksum, ImageSpec
@@ -133,7 +133,7 @@ class Transfer:
 
     def discard(self, local: LocalImage) -> None:
         if local.temporary:
-            _remove(local.path)
+            remove_file(local.path)
 
     # downloading
 
@@ -162,7 +162,7 @@ class Transfer:
         except urllib.error.HTTPError as err:
             if err.code == 416 and have:
                 # The partial file is no prefix of what the server has now: start over.
-                _remove(part)
+                remove_file(part)
                 return self._download_once(url, part)
             retry = err.code >= 500 or err.code == 429
             error = UnavailableError if retry else PreconditionError
@@ -202,21 +202,81 @@ class Transfer:
                 source, checksum.algorithm, actual, checksum.digest), option="checksum")
 
     def _convert(self, local: LocalImage, fmt: str) -> LocalImage:
+        target = os.path.join(self.work_dir, os.path.basename(local.path) + ".converting." + fmt)
+        os.makedirs(self.work_dir, mode=0o700, exist_ok=True)
+        self.convert(local.path, local.format, target, fmt)
+        self.discard(local)
+        return LocalImage(target, fmt, os.path.getsize(target), local.resumed_from, converted_from=local.format)
+
+    def convert(self, source: str, source_format: str, target: str, fmt: str, compress: bool = False) -> None:
+        """Write ``source`` to ``target`` in format ``fmt`` with qemu-img, following any backing chain; a failure
+        leaves no ``target``.
+
+        Raises:
+            PreconditionError: qemu-img cannot run here.
+            ProviderError: qemu-img failed.
+        """
         qemu_img = shutil.which("qemu-img")
         if qemu_img is None:
             raise PreconditionError("converting to %s needs qemu-img here (Debian: qemu-utils)" % fmt, option="format")
-        target = os.path.join(self.work_dir, os.path.basename(local.path) + ".converting." + fmt)
-        os.makedirs(self.work_dir, mode=0o700, exist_ok=True)
         if self.run_command is None:
             raise PreconditionError("converting to %s needs a host that can run qemu-img" % fmt, option="format")
-        rc, dummy, stderr = self.run_command([qemu_img, "convert", "-q", "-f", local.format, "-O", fmt, local.path,
-                                              target])
+        argv = [qemu_img, "convert", "-q", "-f", source_format, "-O", fmt] + (["-c"] if compress else [])
+        rc, dummy, stderr = self.run_command(argv + [source, target])
         if rc != 0:
-            _remove(target)
+            remove_file(target)
             raise ProviderError("qemu-img could not convert the %s image to %s: %s"
-                                % (local.format, fmt, stderr.strip()), option="format")
-        self.discard(local)
-        return LocalImage(target, fmt, os.path.getsize(target), local.resumed_from, converted_from=local.format)
+                                % (source_format, fmt, stderr.strip()), option="format")
+
+    # delivering (disk exports)
+
+    def deliver(self, path: str, url: str) -> None:
+        """PUT the file at ``path`` to ``url``, streamed.
+
+        Raises:
+            UnavailableError: the server is unreachable or failed (5xx); PreconditionError: it refused.
+        """
+        size = os.path.getsize(path)
+        progress = Progress(self.say, "uploading to %s" % url, self.interval, self.clock)
+        with open(path, "rb") as handle:
+            request = urllib.request.Request(url, data=_Chunks(handle, size, progress), method="PUT", headers={
+                "Content-Length": str(size), "Content-Type": "application/octet-stream"})
+            try:
+                urllib.request.build_opener().open(request, timeout=self.timeout).close()
+            except urllib.error.HTTPError as err:
+                error = UnavailableError if err.code >= 500 or err.code == 429 else PreconditionError
+                raise error("uploading to %s: HTTP %d %s" % (url, err.code, err.reason),
+                            option="destination_url") from None
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+                raise UnavailableError("uploading to %s: %s" % (url, getattr(err, "reason", err)),
+                                       option="destination_url") from None
+        progress.update(size, size, final=True)
+
+
+class _Chunks:
+    """A file as an iterable of chunks for urllib, reporting progress as they go."""
+
+    def __init__(self, handle: BinaryIO, size: int, progress: Progress) -> None:
+        self.handle = handle
+        self.size = size
+        self.progress = progress
+
+    def __iter__(self) -> Iterator[bytes]:
+        done = 0
+        for data in iter(lambda: self.handle.read(CHUNK), b""):
+            done += len(data)
+            self.progress.update(done, self.size)
+            yield data
+
+
+def copy_with_digest(source: str, target: str, algorithm: str = "sha256") -> str:
+    """Copy ``source`` to ``target`` and hash the bytes on the way, in one pass; return the hex digest."""
+    digest = hashlib.new(algorithm)
+    with open(source, "rb") as reader, open(target, "wb") as writer:
+        for data in iter(lambda: reader.read(CHUNK), b""):
+            digest.update(data)
+            writer.write(data)
+    return digest.hexdigest()
 
 
 def _total_size(response: http.client.HTTPResponse, start: int) -> Optional[int]:
@@ -224,7 +284,8 @@ def _total_size(response: http.client.HTTPResponse, start: int) -> Optional[int]
     return start + int(length) if length and length.isdigit() else None
 
 
-def _remove(path: str) -> None:
+def remove_file(path: str) -> None:
+    """Remove a file; a missing one is no error."""
     try:
         os.remove(path)
     except FileNotFoundError:

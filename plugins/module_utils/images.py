@@ -155,12 +155,20 @@ def parse_vmimage(image_json: str, target_name: str, storage_hint: str = "") -> 
         document = json.loads(image_json or "{}")
     except ValueError:
         raise SpecError("is not JSON", option="image_json") from None
+    return vmimage_spec(document, parse_image_name(target_name, "target_name"), storage_hint, "image_json")
+
+
+def vmimage_spec(document: Any, name: str, storage_hint: str, where: str) -> ImageSpec:
+    """Upstream's VMImageSpec (camelCase), for the image ``name``; ``where`` names the spec in errors.
+
+    Raises:
+        SpecError: naming the field of the VMImageSpec at fault.
+    """
     source = document.get("source") if isinstance(document, dict) else None
     if not isinstance(source, dict) or not source:
-        raise SpecError("a VMImageSpec needs a source", option="image_json.source")
-    name = parse_image_name(target_name, "target_name")
-    kind, body = _one_source(source)
-    where = "image_json.source.%s" % kind
+        raise SpecError("a VMImageSpec needs a source", option=where + ".source")
+    kind, body = _one_source(source, where + ".source")
+    where = "%s.source.%s" % (where, kind)
     checksum = parse_checksum(body.get("checksum"), body.get("checksumType") or "sha256", where + ".checksum")
     storage = storage_hint or body.get("storagePool") or body.get("storage") or None
     if kind in ("libvirt", "http") and (body.get("url") or body.get("path")):
@@ -172,13 +180,13 @@ def parse_vmimage(image_json: str, target_name: str, storage_hint: str = "") -> 
         return ImageSpec(name, template=str(body.get("templateID") or body["templateName"]), storage=storage)
     if kind == "vsphere" and body.get("templateName"):
         return ImageSpec(name, template=body["templateName"])
-    raise SpecError("this runtime prepares images from a libvirt url or path, an http url, or a Proxmox or vSphere "
+    raise SpecError("images are prepared from a libvirt url or path, an http url, or a Proxmox or vSphere "
                     "template", option=where)
 
 
-def _one_source(source: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+def _one_source(source: Mapping[str, Any], where: str) -> tuple[str, Mapping[str, Any]]:
     kinds = [k for k, v in source.items() if isinstance(v, dict) and v]
     if len(kinds) != 1:
         raise SpecError("give exactly one source kind, not %s" % (", ".join(sorted(kinds)) or "none"),
-                        option="image_json.source")
+                        option=where)
     return kinds[0], source[kinds[0]]

@@ -59,6 +59,13 @@ options:
       - "The C(image_json) of the ImagePrepare step (upstream's C(VMImageSpec), such as
         C({\"source\": {\"http\": {\"url\": \"https://example.com/disk.qcow2\"}}})); the step is skipped without it."
     type: dict
+  disk_dir:
+    description:
+      - An existing folder where the runtime runs for the disk steps' ExportDisk file (named with O(run_prefix));
+        the disk steps are skipped without it.
+      - ExportDisk and ImportDisk have no counterpart that removes what they made, so the exported file and the
+        imported disk (named with the prefix) stay.
+    type: str
   graceful_timeout:
     description: Seconds a graceful shutdown may take (C(graceful_timeout_seconds) of the Power call).
     type: int
@@ -192,7 +199,8 @@ def settings(params: dict[str, Any]) -> Settings:
             raise SpecError("%d is less than %d" % (params[option], least), option=option)
     return Settings(prefix=params["run_prefix"], image=params["image"] or "", cpu=params["cpu"],
                     memory_mib=params["memory_mib"], network=params["network"] or "",
-                    image_source=params["image_source"], graceful_timeout=params["graceful_timeout"],
+                    image_source=params["image_source"], disk_dir=params["disk_dir"] or "",
+                    graceful_timeout=params["graceful_timeout"],
                     task_timeout=float(params["task_timeout"]), skip=tuple(params["skip_steps"]),
                     load_clients=params["load_clients"], load_seconds=float(params["load_seconds"]))
 
@@ -221,6 +229,7 @@ def argument_spec() -> dict[str, Any]:
         "memory_mib": {"type": "int", "default": 512},
         "network": {"type": "str"},
         "image_source": {"type": "dict"},
+        "disk_dir": {"type": "str"},
         "graceful_timeout": {"type": "int", "default": 30},
         "task_timeout": {"type": "int", "default": 600},
         "skip_steps": {"type": "list", "elements": "str", "default": []},

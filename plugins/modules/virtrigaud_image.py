@@ -39,8 +39,25 @@ options:
     description:
       - The image's name on the backend; with libvirt, the volume's name, such as V(debian-12.qcow2).
       - An image of that name already there counts as prepared, whatever its source was.
+      - Required unless O(definition) gives it.
     type: str
-    required: true
+  definition:
+    description:
+      - The image as an upstream VirtRigaud C(VMImage) manifest (C(infra.virtrigaud.io/v1beta1)), the document
+        C(kubectl apply) would take - a mapping, a list holding one VMImage, or YAML text - prepared directly on
+        the backend that the connection options name, under C(metadata.name).
+      - C(spec.source.libvirt) (C(url) or C(path), C(checksum) with C(checksumType), C(format), C(storagePool)),
+        C(spec.source.http) (C(url), C(checksum), C(checksumType)), C(spec.source.vsphere.templateName) and
+        C(spec.source.proxmox) (C(templateName) or C(templateID), C(storage)) are carried out, with
+        C(spec.prepare.retries) and C(spec.prepare.storage.libvirt.storagePool). Any other field is refused by name
+        unless it holds its schema default.
+      - It is checked against the CRD's schema first, naming the field the API server would refuse; an unquoted
+        V(yes)/V(no)/V(On)/V(Off) where a string is wanted (YAML 1.1 reads it as a boolean) is refused with the
+        quoting that keeps it a string.
+      - Refused together with O(name), O(url), O(path), O(template), O(checksum), O(format), O(storage) or
+        O(retries), which it replaces.
+    type: raw
+    version_added: 0.2.0
   state:
     description:
       - V(present) prepares the image unless it is there.
@@ -86,6 +103,19 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: An image from the VMImage manifest you would give kubectl
+  virtrigaud.core.virtrigaud_image:
+    definition: |
+      apiVersion: infra.virtrigaud.io/v1beta1
+      kind: VMImage
+      metadata: {name: debian-12.qcow2}
+      spec:
+        source:
+          libvirt:
+            url: https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-generic-amd64.qcow2
+            checksum: "{{ debian_12_sha512 }}"
+            checksumType: sha512
+
 - name: Debian's cloud image, verified, in the default pool
   virtrigaud.core.virtrigaud_image:
     provider_type: libvirt
@@ -146,13 +176,14 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import gro
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import UnsupportedError
 from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer import Transfer
 from ansible_collections.virtrigaud.core.plugins.module_utils.images import IMAGE_FORMATS, parse_image
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.kind_documents import image_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import plan_image
 
 
 def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
-    spec = parse_image(p)
+    spec = image_spec(p["definition"]) if p["definition"] is not None else parse_image(p)
     if spec.imports and p["state"] == "present" and not m.provider.capabilities().supports_image_import:
         raise UnsupportedError("the %s backend does not import images; name one it holds with template"
                                % m.provider.type_name, option=spec.source_option)
@@ -176,13 +207,18 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
     return result
 
 
-OPTION_RULES: dict[str, Any] = {"mutually_exclusive": [["url", "path", "template"]]}
+# The options a definition replaces: given beside one, they are refused by name.
+REPLACED = ("name", "url", "path", "template", "checksum", "format", "storage", "retries")
+OPTION_RULES: dict[str, Any] = {"required_one_of": [["name", "definition"]],
+                                "mutually_exclusive": [["url", "path", "template"]]
+                                + [["definition", option] for option in REPLACED]}
 
 
 def argument_spec() -> dict[str, Any]:
     return {
         **group_spec(),
-        "name": {"type": "str", "required": True},
+        "name": {"type": "str"},
+        "definition": {"type": "raw"},
         "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
         "url": {"type": "str"},
         "path": {"type": "path"},

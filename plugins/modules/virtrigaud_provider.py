@@ -41,9 +41,24 @@ attributes:
     description: When run twice with the same options, the second run reports no change.
 options:
   name:
-    description: Name of the Provider.
+    description: Name of the Provider. Required unless O(definition) gives the Provider.
     type: str
-    required: true
+  definition:
+    description:
+      - The Provider as an upstream VirtRigaud manifest (C(infra.virtrigaud.io/v1beta1)), the document C(kubectl
+        apply) would take, instead of the options that build one - a mapping, a list holding one Provider, or
+        YAML text.
+      - It is checked against the CRD's schema before anything is written, so that what the API server would
+        refuse is refused here, naming the field; an unquoted V(On)/V(Off)/V(yes)/V(no) where a string is wanted
+        (which YAML 1.1 reads as a boolean) is refused with the quoting that keeps it a string. Then it is applied
+        as written, in C(metadata.namespace) or V(default).
+      - Refused together with any of O(name), O(namespace), O(type), O(uri), O(credentials_secret),
+        O(insecure_skip_verify), O(defaults), O(rate_limit), O(health_check), O(runtime), O(labels) and
+        O(annotations), which it replaces.
+      - The Secret that C(spec.credentialSecretRef) names must exist, or O(credentials) writes it.
+        O(state=absent) removes the Provider, and the Secrets this module created for it.
+    type: raw
+    version_added: 0.2.0
   namespace:
     description: Namespace of the Provider and its Secrets.
     type: str
@@ -251,6 +266,23 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: A Provider from the manifest you would give kubectl, with its credentials Secret written from the vault
+  virtrigaud.core.virtrigaud_provider:
+    definition: |
+      apiVersion: infra.virtrigaud.io/v1beta1
+      kind: Provider
+      metadata: {name: libvirt-lab, namespace: virtrigaud}
+      spec:
+        type: libvirt
+        endpoint: qemu+ssh://root@kvm1.example.com/system
+        credentialSecretRef: {name: libvirt-lab-credentials}
+        runtime:
+          image: ghcr.io/projectbeskar/virtrigaud/provider-libvirt:v0.3.11
+          service: {port: 9443}
+    credentials:
+      username: root
+      ssh-privatekey: "{{ vault_kvm1_key }}"
+
 - name: A vSphere Provider with its credentials and runtime TLS
   virtrigaud.core.virtrigaud_provider:
     name: vsphere-prod
@@ -368,6 +400,7 @@ validation:
 from typing import Any, Optional, Sequence
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube import provider as objects
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import Change, comparable, condition
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.converge import (
@@ -379,6 +412,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.kube.converge impo
     merged_diff,
     secret_view,
 )
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.manifests import read_one
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.probe import (
     passed,
     probe,
@@ -401,9 +435,23 @@ def _available(obj: Optional[dict[str, Any]]) -> bool:
     return (condition(obj, "ProviderAvailable") or {}).get("status") == "True"
 
 
-def present(m: VirtrigaudRun) -> tuple[Outcome, dict[str, Any]]:
-    p = m.params
-    provider = objects.provider_resource(p)
+def given(params: dict[str, Any]) -> tuple[dict[str, Any], Optional[dict[str, Any]]]:
+    """The options, with what a definition's Provider says of them, and that Provider (None without one)."""
+    if params["definition"] is None:
+        for option in ("type", "uri"):
+            if params["state"] == "present" and not params[option]:
+                raise SpecError("is required with state=present (or give the Provider as definition)", option=option)
+        return params, None
+    document = read_one(params["definition"], "Provider")
+    metadata, spec = document["metadata"], document["spec"]
+    namespace = metadata.get("namespace") or "default"
+    return (dict(params, name=metadata["name"], namespace=namespace, type=spec["type"], uri=spec["endpoint"],
+                 credentials_secret=spec["credentialSecretRef"]["name"]),
+            dict(document, metadata=dict(metadata, namespace=namespace)))
+
+
+def present(m: VirtrigaudRun, p: dict[str, Any], document: Optional[dict[str, Any]]) -> tuple[Outcome, dict[str, Any]]:
+    provider = document or objects.provider_resource(p)
     secrets = [obj for obj in (objects.credentials_secret(p), objects.tls_secret(p)) if obj]
     credentials = p["credentials"]
     if credentials is None:
@@ -428,8 +476,7 @@ def present(m: VirtrigaudRun) -> tuple[Outcome, dict[str, Any]]:
     return outcome, dict(result, provider=_provider_view(outcome.current("Provider", p["name"])))
 
 
-def absent(m: VirtrigaudRun) -> tuple[Outcome, dict[str, Any]]:
-    p = m.params
+def absent(m: VirtrigaudRun, p: dict[str, Any]) -> tuple[Outcome, dict[str, Any]]:
     owned = sorted(("Secret", secret["metadata"]["name"], p["namespace"]) for secret in
                    m.kube.list("Secret", p["namespace"], "%s=%s" % (objects.OWNER_LABEL, p["name"])))
     waits = [Wait("Provider", p["name"], p["namespace"], gone, "Provider %s/%s to be deleted"
@@ -452,26 +499,32 @@ def _deprecated_diff(outcome: Outcome, provider: Change, stored: Optional[dict[s
 
 
 def run(m: VirtrigaudRun) -> dict[str, Any]:
-    outcome, result = (present if m.params["state"] == "present" else absent)(m)
+    p, document = given(m.params)
+    outcome, result = present(m, p, document) if p["state"] == "present" else absent(m, p)
     result.update(changed=outcome.changed, objects=outcome.objects(),
                   secrets=[{"name": entry["name"], "changed": entry["changed"]}
                            for entry in outcome.objects() if entry["kind"] == "Secret"])
     if m.diff_mode:
-        provider = outcome.change("Provider", m.params["name"])
+        provider = outcome.change("Provider", p["name"])
         result["diff"] = merged_diff(_deprecated_diff(outcome, provider, outcome.current("Provider", provider.name)),
                                      outcome.diff())
     return result
 
 
+# The options a definition replaces: given beside one, they are refused by name.
+REPLACED = ("name", "namespace", "type", "uri", "credentials_secret", "insecure_skip_verify", "defaults", "rate_limit",
+            "health_check", "runtime", "labels", "annotations")
 # How AnsibleModule, and the action plugin of the same name, check the options together.
-OPTION_RULES: dict[str, Any] = {"required_if": [["state", "present", ["type", "uri"]]]}
+OPTION_RULES: dict[str, Any] = {"required_one_of": [["name", "definition"]],
+                                "mutually_exclusive": [["definition", option] for option in REPLACED]}
 
 
 def argument_spec() -> dict[str, Any]:
     text = {"type": "str"}
     return {
         **group_spec(),
-        "name": {"type": "str", "required": True},
+        "name": {"type": "str"},
+        "definition": {"type": "raw"},
         "namespace": {"type": "str", "default": "default"},
         "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
         "type": {"type": "str", "choices": list(objects.PROVIDER_TYPES)},

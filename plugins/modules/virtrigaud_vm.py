@@ -244,6 +244,41 @@ options:
     description: When the VM ends up running, wait until it reports an IP address (within O(wait_timeout)).
     type: bool
     default: false
+  definition:
+    description:
+      - The VM as upstream VirtRigaud manifests give it, the documents C(kubectl apply) would take, instead of
+        the spec options - a C(VirtualMachine) (C(infra.virtrigaud.io/v1beta1)) with the C(VMClass), C(VMImage)
+        and C(VMNetworkAttachment) documents it refers to, as a list of documents or as YAML text of one or
+        more documents. A document it does not refer to is refused.
+      - Every document is checked against its CRD's schema before anything is done, so that what the API
+        server would refuse is refused here, naming the document and the field. An unquoted V(On) or V(Off)
+        (which YAML 1.1 reads as a boolean) is refused with the quoting that keeps it a string.
+      - Refused together with any of O(name), O(id), O(cpu), O(memory), O(firmware), O(secure_boot),
+        O(disk_defaults), O(image), O(disks), O(networks), O(placement), O(cloud_init), O(tags),
+        O(provider_ref), O(namespace), O(class_ref) and O(image_ref), which it replaces.
+      - O(state) is then V(present) or V(absent); C(spec.powerState) says whether the VM runs (V(On) as
+        O(state=started), V(Off) as O(state=stopped) with O(shutdown_mode=hard), V(OffGraceful) with
+        O(shutdown_mode=graceful)); a VM without one is created running and keeps its power state.
+      - On a backend, a field the module does not carry out is refused by name unless it holds its schema
+        default - for instance C(lifecycle), C(snapshot), C(importedDisk), C(placementRef), a C(secretRef) for
+        cloud-init, a C(VMClass)'s C(performanceProfile), or a C(VMImage) other than a libvirt C(path) or a
+        vSphere or Proxmox VE template. C(providerRef) names the Provider for Kubernetes; on a backend, the
+        connection options say which backend it is.
+      - See the guide C(docs/guides/manifests.md).
+    type: raw
+    version_added: 0.2.0
+  apply_to:
+    description:
+      - Where O(definition) goes. Only with O(definition).
+      - V(backend) (the default) converges the VM directly on the backend the connection options name, as the
+        spec options do, with no VirtRigaud operator anywhere.
+      - V(kubernetes) applies the documents as written (server-side apply, field manager C(virtrigaud.core)) in
+        C(metadata.namespace) or V(default), the referred-to documents first; O(state=absent) deletes them all,
+        the VirtualMachine first. The Kubernetes connection options are used; the C(Provider) that
+        C(providerRef) names must exist. O(wait) waits for the C(Ready) condition.
+    type: str
+    choices: [backend, kubernetes]
+    version_added: 0.2.0
   provider_ref:
     description:
       - Manage a VirtRigaud C(VirtualMachine) resource for this Provider resource instead of a VM on a hypervisor.
@@ -376,6 +411,7 @@ EXAMPLES = r"""
     state: started
     wait_timeout: 600
 
+<<<<<<< HEAD
 - name: A database VM on a vSphere host of cluster prod that runs no other database, preferably esx3
   virtrigaud.core.virtrigaud_vm:
     name: db-4
@@ -388,6 +424,37 @@ EXAMPLES = r"""
       preferred_hosts: [esx3.example.com]
       anti_affinity:
         - {labels: {app: db}, topology_key: host, required: true}
+=======
+- name: A VM from the manifests you would give kubectl, converged directly on the local libvirt
+  virtrigaud.core.virtrigaud_vm:
+    definition: "{{ lookup('ansible.builtin.file', 'web-4.yaml') }}"
+
+- name: The same documents, inline, as resources for VirtRigaud's manager
+  virtrigaud.core.virtrigaud_vm:
+    apply_to: kubernetes
+    definition:
+      - apiVersion: infra.virtrigaud.io/v1beta1
+        kind: VirtualMachine
+        metadata: {name: web-4, namespace: apps}
+        spec:
+          providerRef: {name: libvirt-local, namespace: virtrigaud}
+          classRef: {name: small}
+          imageRef: {name: debian-12}
+          networks: [{name: lan, networkRef: {name: lan}}]
+          powerState: "On"  # quoted: YAML 1.1 reads a bare On as true
+      - apiVersion: infra.virtrigaud.io/v1beta1
+        kind: VMClass
+        metadata: {name: small, namespace: apps}
+        spec: {cpu: 2, memory: 2Gi}
+      - apiVersion: infra.virtrigaud.io/v1beta1
+        kind: VMImage
+        metadata: {name: debian-12, namespace: apps}
+        spec: {source: {libvirt: {path: /var/lib/libvirt/images/debian-12.qcow2}}}
+      - apiVersion: infra.virtrigaud.io/v1beta1
+        kind: VMNetworkAttachment
+        metadata: {name: lan, namespace: apps}
+        spec: {network: {libvirt: {networkName: default}}}
+>>>>>>> main
 
 - name: Remove a VM and its disks on a remote libvirt host
   virtrigaud.core.virtrigaud_vm:
@@ -495,7 +562,8 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.errors import Spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.executor import Executor
 from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer import Transfer
 from ansible_collections.virtrigaud.core.plugins.module_utils.images import IMAGE_FORMATS, parse_image
-from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vm_resource import run_resource
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vm_document import direct_params, read_vm
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vm_resource import run_documents, run_resource
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.placement import Placed
 from ansible_collections.virtrigaud.core.plugins.module_utils.placing import (
@@ -511,9 +579,18 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import 
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm, parse_vm_name
 
 POWER_BY_STATE = {"started": "On", "restarted": "On", "stopped": "Off"}
+# The options a definition replaces: given beside one, they are refused by name.
+REPLACED = ("name", "id", "cpu", "memory", "firmware", "secure_boot", "disk_defaults", "image", "disks", "networks",
+            "placement", "cloud_init", "tags", "provider_ref", "namespace", "class_ref", "image_ref")
 # How AnsibleModule, and the action plugin of the same name, check the options together.
+<<<<<<< HEAD
 OPTION_RULES: dict[str, Any] = {"required_one_of": [["name", "id"]],
                                 "mutually_exclusive": [["placement_policy", "placement_policy_ref"]]}
+=======
+OPTION_RULES: dict[str, Any] = {"required_one_of": [["name", "id", "definition"]],
+                                "mutually_exclusive": [["definition", option] for option in REPLACED],
+                                "required_by": {"apply_to": "definition"}}
+>>>>>>> main
 
 
 def argument_spec() -> dict[str, Any]:
@@ -523,6 +600,8 @@ def argument_spec() -> dict[str, Any]:
 
 def resource_spec():
     return {
+        "definition": {"type": "raw"},
+        "apply_to": {"type": "str", "choices": ["backend", "kubernetes"]},
         "provider_ref": {"type": "dict", "options": {"name": {"type": "str", "required": True},
                                                      "namespace": {"type": "str"}}},
         "namespace": {"type": "str"},
@@ -537,6 +616,11 @@ def resource_spec():
 
 def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
+    if p["definition"] is not None:
+        manifest = read_vm(p["definition"], p["state"], on_backend=p["apply_to"] != "kubernetes")
+        if p["apply_to"] == "kubernetes":
+            return run_documents(m, manifest)
+        p = direct_params(p, manifest)
     if p["provider_ref"]:
         if p["image_on_missing"] == "prepare" or p["image_source"]:
             raise SpecError("a VMImage's prepare.onMissing decides this with provider_ref",

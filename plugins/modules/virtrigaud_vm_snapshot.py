@@ -29,16 +29,30 @@ attributes:
     description: When run twice with the same options, the second run reports no change.
 options:
   vm_name:
-    description: Name of the VM.
+    description: Name of the VM. One of O(vm_name), O(vm_id) or O(definition) is required.
     type: str
+  definition:
+    description:
+      - The snapshot as an upstream VirtRigaud C(VMSnapshot) manifest (C(infra.virtrigaud.io/v1beta1)), the document
+        C(kubectl apply) would take - a mapping, a list holding one VMSnapshot, or YAML text - carried out directly
+        on the backend that the connection options name, with no VirtRigaud operator.
+      - C(spec.vmRef.name) is the VM, C(spec.snapshotConfig.name) (else C(metadata.name)) the snapshot's name, and
+        C(spec.snapshotConfig.includeMemory) O(include_memory).
+      - It is checked against the CRD's schema first, naming the field the API server would refuse; an unquoted
+        V(yes)/V(no)/V(On)/V(Off) where a string is wanted (YAML 1.1 reads it as a boolean) is refused with the
+        quoting that keeps it a string. Any other field (a C(schedule), a C(retentionPolicy), C(encryption) ...)
+        is refused by name unless it holds its schema default.
+      - Refused together with O(name), O(vm_name), O(vm_id), O(description) or O(include_memory), which it replaces.
+    type: raw
+    version_added: 0.2.0
   vm_id:
     description: Provider id of the VM; takes precedence over O(vm_name).
     type: str
   name:
     description:
       - The snapshot name, 1-40 letters, digits, V(_) or V(-), starting with a letter.
+      - Required unless O(definition) gives it.
     type: str
-    required: true
   state:
     description:
       - V(present) takes the snapshot unless one of that name exists.
@@ -64,6 +78,16 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: A snapshot from the VMSnapshot manifest you would give kubectl
+  virtrigaud.core.virtrigaud_vm_snapshot:
+    definition:
+      apiVersion: infra.virtrigaud.io/v1beta1
+      kind: VMSnapshot
+      metadata: {name: web-1-before-upgrade}
+      spec:
+        vmRef: {name: web-1}
+        snapshotConfig: {name: before_upgrade, includeMemory: false}
+
 - name: Snapshot before an upgrade
   virtrigaud.core.virtrigaud_vm_snapshot:
     vm_name: web-1
@@ -109,12 +133,15 @@ from typing import Any
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec, wait_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.executor import Executor
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.kind_documents import snapshot_options
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import parse_snapshot_name, plan_snapshot
 
 
 def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
+    if p["definition"] is not None:
+        p = dict(p, **snapshot_options(p["definition"]))
     name = parse_snapshot_name(p["name"])
     if not (p["vm_name"] or p["vm_id"]):
         raise SpecError("set vm_name or vm_id to say which VM", option="vm_name")
@@ -142,8 +169,11 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
     return result
 
 
+# The options a definition replaces: given beside one, they are refused by name.
+REPLACED = ("name", "vm_name", "vm_id", "description", "include_memory")
 # How AnsibleModule, and the action plugin of the same name, check the options together.
-OPTION_RULES: dict[str, Any] = {"required_one_of": [["vm_name", "vm_id"]]}
+OPTION_RULES: dict[str, Any] = {"required_one_of": [["vm_name", "vm_id", "definition"], ["name", "definition"]],
+                                "mutually_exclusive": [["definition", option] for option in REPLACED]}
 
 
 def argument_spec() -> dict[str, Any]:
@@ -152,7 +182,8 @@ def argument_spec() -> dict[str, Any]:
         **wait_spec(),
         "vm_name": {"type": "str"},
         "vm_id": {"type": "str"},
-        "name": {"type": "str", "required": True},
+        "name": {"type": "str"},
+        "definition": {"type": "raw"},
         "state": {"type": "str", "default": "present", "choices": ["present", "absent", "reverted"]},
         "description": {"type": "str", "default": ""},
         "include_memory": {"type": "bool", "default": False},

@@ -19,15 +19,13 @@ def main() -> int:
     if sys.argv[1:2] in (["--version"], ["version"]):
         print("virtrigaud-provider-runtime %s" % VERSION)
         return 0
-    from .server import Runtime  # pylint: disable=import-outside-toplevel  # grpc loads only for a real start
+    from .workers import serve  # pylint: disable=import-outside-toplevel  # grpc loads only for a real start
 
     try:
-        runtime = Runtime(settings(sys.argv[1:]))
+        return serve(settings(sys.argv[1:]))
     except SettingsError as err:
         print("virtrigaud-provider-runtime: %s" % err, file=sys.stderr)
         return 1
-    runtime.serve_until_signal()
-    return 0
 
 
 sys.exit(main())

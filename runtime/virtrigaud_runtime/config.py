@@ -24,6 +24,7 @@ CREDENTIALS_DIR = "/etc/virtrigaud/credentials"
 TLS_DIR = "/etc/virtrigaud/tls"
 TLS_FILES = ("tls.crt", "tls.key", "ca.crt")
 # Provider.spec.rateLimit as the role renders it: variable, field, the CRD's bounds and default.
+MAX_WORKERS = 32
 RATE_LIMIT = (("PROVIDER_RATE_LIMIT_QPS", "qps", 1, 1000, 10), ("PROVIDER_RATE_LIMIT_BURST", "burst", 1, 2000, 20))
 
 
@@ -49,6 +50,7 @@ class Settings:
     check_interval: float = 10.0
     check_timeout: float = 10.0
     hypervisor_check: bool = True
+    workers: int = 1  # gRPC server processes sharing the port (SO_REUSEPORT)
 
     @property
     def label(self) -> str:
@@ -126,6 +128,9 @@ def parser() -> argparse.ArgumentParser:
                        help="seconds a hypervisor check may take before the runtime reports it not ready")
     flags.add_argument("--no-hypervisor-check", action="store_true",
                        help="never check the hypervisor: /readyz follows serving alone (healthCheck.enabled=false)")
+    flags.add_argument("--workers", type=int,
+                       help="gRPC server processes sharing the port, 1 to %d (else VIRTRIGAUD_RUNTIME_WORKERS; "
+                            "default 1); more than 1 needs a fixed port and, for the mock, a state file" % MAX_WORKERS)
     flags.add_argument("--version", action="store_true")
     return flags
 
@@ -142,7 +147,7 @@ def settings(argv: Optional[list[str]] = None, environ: Optional[Mapping[str, st
     tls_dir = args.tls_dir or env.get("VIRTRIGAUD_TLS_DIR") or TLS_DIR
     enabled = args.tls_enabled if args.tls_enabled is not None else env.get("TLS_ENABLED")
     insecure = args.insecure or _truthy(env.get("VIRTRIGAUD_PROVIDER_INSECURE"))
-    return Settings(
+    current = Settings(
         provider_type=provider_type,
         endpoint=args.provider_endpoint or _first(env, _endpoint_variables(provider_type)),
         grpc_address=grpc_address,
@@ -159,7 +164,32 @@ def settings(argv: Optional[list[str]] = None, environ: Optional[Mapping[str, st
         check_interval=_positive("--check-interval", args.check_interval),
         check_timeout=_positive("--check-timeout", args.check_timeout),
         hypervisor_check=not args.no_hypervisor_check,
+        workers=_workers(args.workers, env.get("VIRTRIGAUD_RUNTIME_WORKERS")),
     )
+    _refuse_unshared_state(current)
+    return current
+
+
+def _workers(flag: Optional[int], variable: Optional[str]) -> int:
+    if flag is not None:
+        return _bounded("--workers", str(flag), "the --workers flag", 1, MAX_WORKERS)
+    return _bounded("VIRTRIGAUD_RUNTIME_WORKERS", (variable or "1").strip(), "the environment", 1, MAX_WORKERS)
+
+
+def _refuse_unshared_state(current: Settings) -> None:
+    """Several workers share the port, names, tasks and metrics; refuse the settings where they could not."""
+    if current.workers == 1:
+        return
+    if current.grpc_address.rpartition(":")[2] == "0":
+        raise SettingsError("--workers %d needs a fixed gRPC port: with port 0 each worker would get its own"
+                            % current.workers)
+    if current.provider_type == "mock" and (current.endpoint or "mock://") == "mock://":
+        raise SettingsError("--workers %d: the mock provider without a state file keeps its VMs in one process; "
+                            "give it a state file (PROVIDER_ENDPOINT=mock:///path/state.json) or use one worker"
+                            % current.workers)
+    if current.rate_limit and current.rate_limit[1] < current.workers:
+        raise SettingsError("--workers %d: each worker takes an equal share of Provider.spec.rateLimit.burst (%d), "
+                            "which must be at least the number of workers" % (current.workers, current.rate_limit[1]))
 
 
 def tls_material(folder: str, enabled: Optional[str], insecure: bool) -> Optional[dict[str, bytes]]:

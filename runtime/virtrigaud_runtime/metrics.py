@@ -8,6 +8,7 @@ from typing import Any, Iterable, Optional
 from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.multiprocess import MultiProcessCollector
 
 # Seconds; wide enough for a 0.95 quantile of both a Describe (milliseconds) and a Create (minutes).
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -26,21 +27,31 @@ def public_endpoint(uri: Optional[str]) -> str:
 
 
 class Metrics:
-    """One registry per runtime, so tests can run several in a process."""
+    """One registry per runtime, so tests can run several in a process.
 
-    def __init__(self, provider: str = "", endpoint: str = "") -> None:
+    With several worker processes (``--workers``), prometheus_client keeps each process's values in files under
+    PROMETHEUS_MULTIPROC_DIR (set before it is first imported), and ``exposed`` adds up every worker's; the
+    gauges say how: the health of the worker that checks, the latest connection check and VM count.
+    """
+
+    def __init__(self, provider: str = "", endpoint: str = "", shared_folder: Optional[str] = None) -> None:
         self.registry = CollectorRegistry()
+        self.exposed = self.registry
+        if shared_folder is not None:
+            self.exposed = CollectorRegistry()
+            MultiProcessCollector(self.exposed, path=shared_folder)  # type: ignore[no-untyped-call]
         self.requests = Counter("provider_grpc_requests_total", "provider.v1 calls by method and outcome",
                                 ("method", "status"), registry=self.registry)
         self.duration = Histogram("provider_grpc_request_duration_seconds", "provider.v1 call duration by method",
                                   ("method",), registry=self.registry, buckets=DURATION_BUCKETS)
         self.vms = Gauge("provider_vms_total", "VMs of this provider by power state", ("state",),
-                         registry=self.registry)
+                         registry=self.registry, multiprocess_mode="mostrecent")
         self.health = Gauge("provider_health_status", "1 while the runtime serves and reaches its hypervisor",
-                            ("provider",), registry=self.registry).labels(provider)
+                            ("provider",), registry=self.registry, multiprocess_mode="max").labels(provider)
         self.connection = Gauge("provider_hypervisor_connection_status",
                                 "1 when the last check of the hypervisor connection succeeded", ("endpoint",),
-                                registry=self.registry).labels(public_endpoint(endpoint))
+                                registry=self.registry, multiprocess_mode="mostrecent",
+                                ).labels(public_endpoint(endpoint))
         self.rate_limited = Counter("provider_rate_limited_requests_total",
                                     "provider.v1 calls that waited for the rate limit (Provider.spec.rateLimit)",
                                     ("method",), registry=self.registry)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import os
 import signal
 import threading
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, cast
+from typing import Any, Optional, cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -22,7 +24,7 @@ from . import VERSION
 from .config import Settings, provider_config
 from .metrics import Metrics
 from .observe import fields, logger
-from .service import ProviderService
+from .service import NameLocks, ProviderService
 from .tasks import TaskTable
 from .throttle import Throttle
 from .watch import UNCHECKED, BackendWatch, Verdict
@@ -34,15 +36,29 @@ KEEPALIVE = (("grpc.keepalive_time_ms", 30000), ("grpc.keepalive_timeout_ms", 10
              ("grpc.http2.min_ping_interval_without_data_ms", 5000), ("grpc.max_connection_idle_ms", 900000))
 
 
+@dataclass(frozen=True)
+class Worker:
+    """This process's place among the runtime's workers, and the folder they share (None for a lone runtime)."""
+
+    index: int = 0
+    shared_folder: Optional[str] = None
+
+    def folder(self, name: str) -> Optional[str]:
+        return os.path.join(self.shared_folder, name) if self.shared_folder else None
+
+
 class Runtime:
-    def __init__(self, current: Settings, workers: int = 8) -> None:
+    """One gRPC server process.  Worker 0 also serves the HTTP probes and metrics and checks the hypervisor."""
+
+    def __init__(self, current: Settings, threads: int = 8, worker: Worker = Worker()) -> None:
         self.settings = current
+        self.worker = worker
         self.log = logger(current.log_level, current.log_format)
         config = provider_config(current)
-        self.metrics = Metrics(current.label, config.uri or current.endpoint or "")
-        self.tasks = TaskTable(window=current.task_window)
-        limiter = RateLimiter(*current.rate_limit) if current.rate_limit else None
-        self.service = ProviderService(config, self.tasks, self.metrics, self.log, Throttle(limiter, self.metrics))
+        self.metrics = Metrics(current.label, config.uri or current.endpoint or "", worker.folder("metrics"))
+        self.tasks = TaskTable(window=current.task_window, shared_folder=worker.folder("tasks"))
+        self.service = ProviderService(config, self.tasks, self.metrics, self.log, self._throttle(),
+                                       NameLocks(worker.folder("names")))
         if current.hypervisor_check:
             self.watch = BackendWatch(self.service.check_backend, current.check_interval, current.check_timeout,
                                       self._verdict_changed, self.service.count_vms)
@@ -51,14 +67,24 @@ class Runtime:
                                       self._verdict_changed)
         self.health = health.HealthServicer()
         self.serving = threading.Event()
-        self.server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=workers,
+        # Several workers bind one port on purpose; a lone runtime keeps grpc's own default.
+        sharing = (("grpc.so_reuseport", 1),) if current.workers > 1 else ()
+        self.server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=threads,
                                                                         thread_name_prefix="rpc"),
-                                  options=KEEPALIVE)
+                                  options=KEEPALIVE + sharing)
         self._add_provider_service()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.grpc_port = self._listen()
-        self.http = ThreadingHTTPServer(_split(current.http_address), _probe_handler(self))
-        self.http.daemon_threads = True
+        self.http: Optional[ThreadingHTTPServer] = None
+        if worker.index == 0:
+            self.http = ThreadingHTTPServer(_split(current.http_address), _probe_handler(self))
+            self.http.daemon_threads = True
+
+    def _throttle(self) -> Throttle:
+        """Provider.spec.rateLimit, each worker taking an equal share, so that together they keep to it."""
+        limit, share = self.settings.rate_limit, self.settings.workers
+        limiter = RateLimiter(limit[0] / share, limit[1] // share) if limit else None
+        return Throttle(limiter, self.metrics)
 
     def _add_provider_service(self) -> None:
         """Registered methods where grpcio has them (newer releases): gRPC core matches the path, no lookup per call."""
@@ -81,7 +107,8 @@ class Runtime:
 
     def start(self) -> None:
         self.server.start()
-        threading.Thread(target=self.http.serve_forever, daemon=True, name="http").start()
+        if self.http is not None:
+            threading.Thread(target=self.http.serve_forever, daemon=True, name="http").start()
         for name in SERVICE_NAMES:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         self.serving.set()
@@ -90,8 +117,10 @@ class Runtime:
                                               grpc=self.settings.grpc_address, port=self.grpc_port,
                                               http=self.settings.http_address,
                                               tls="mtls" if self.settings.tls else "plaintext",
-                                              rate_limit={"qps": limit[0], "burst": limit[1]} if limit else None))
-        self.watch.start()
+                                              rate_limit={"qps": limit[0], "burst": limit[1]} if limit else None,
+                                              worker=self.worker.index, workers=self.settings.workers))
+        if self.http is not None:
+            self.watch.start()
 
     @property
     def ready(self) -> bool:
@@ -117,7 +146,8 @@ class Runtime:
         self.log.info("shutting down", extra=fields(grace_seconds=grace))
         self.server.stop(grace).wait()
         self.tasks.shutdown()
-        self.http.shutdown()
+        if self.http is not None:
+            self.http.shutdown()
         self.log.info("stopped")
 
     def serve_until_signal(self) -> None:
@@ -162,7 +192,7 @@ def _probe_handler(runtime: Runtime) -> Any:
             elif self.path == "/health":
                 self._reply(200 if ready else 503, json.dumps(_health(runtime)) + "\n", "application/json")
             elif self.path == "/metrics":
-                self._reply(200, generate_latest(runtime.metrics.registry).decode(), CONTENT_TYPE_LATEST)
+                self._reply(200, generate_latest(runtime.metrics.exposed).decode(), CONTENT_TYPE_LATEST)
             else:
                 self._reply(404, "not found\n")
 

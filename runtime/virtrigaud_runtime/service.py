@@ -11,15 +11,19 @@ other changes answer with a TaskRef when they take longer than the task window.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
+import os
 import threading
 import time
+import zlib
 from typing import Any, Callable, Iterator, Optional, cast
 
 import grpc
 from google.protobuf.message import DecodeError
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
+from ansible_collections.virtrigaud.core.plugins.module_utils.disks import IMPORT_FIELDS, parse_export, parse_import
 from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer import Transfer
 from ansible_collections.virtrigaud.core.plugins.module_utils.images import parse_vmimage
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import parse_snapshot_name
@@ -43,10 +47,11 @@ from .throttle import Throttle
 from .watch import Verdict
 
 TASK_SECONDS = 1800.0
-UNIMPLEMENTED = ("HardwareUpgrade", "ExportDisk", "ImportDisk", "GetDiskInfo")
-UNSERVED_CLAIMS = ("supports_disk_export", "supports_disk_import", "supports_export_compression")
+UNIMPLEMENTED = ("HardwareUpgrade",)
 # Polled often and change nothing: logged at debug level, so a busy manager does not flood the log.
 READS = ("Validate", "Describe", "TaskStatus", "GetCapabilities", "ListVMs")
+# Files the workers lock names on: enough that unrelated Creates seldom wait for each other.
+NAME_LOCK_FILES = 256
 # What a request becomes when its bytes are no protobuf message (grpc takes None for a failed parse).
 UNPARSED = object()
 
@@ -76,7 +81,7 @@ def _ascii(text: str) -> str:
 
 class ProviderService:
     def __init__(self, config: ProviderConfig, tasks: TaskTable, metrics: Metrics, log: Any,
-                 throttle: Optional[Throttle] = None) -> None:
+                 throttle: Optional[Throttle] = None, names: Optional[NameLocks] = None) -> None:
         self.config = config
         self.tasks = tasks
         self.metrics = metrics
@@ -84,7 +89,7 @@ class ProviderService:
         self.throttle = throttle or Throttle(None, metrics)
         self._local = threading.local()
         self._shared: Optional[Provider] = None
-        self._names = NameLocks()
+        self._names = names or NameLocks()
 
     @property
     def provider(self) -> Provider:
@@ -231,15 +236,50 @@ class ProviderService:
                 if not spec.imports:
                     raise errors.NotFoundError("the backend holds no template '%s'" % spec.template,
                                                option="image_json.source")
-                image = self.provider.prepare_image(spec, Transfer(self._progress, run_command=run_program))
+                image = self.provider.prepare_image(spec, self._transfer())
         return {"prepared_image_id": image.id, "prepared_image_path": image.path}
 
     def _progress(self, line: str) -> None:
         self.log.info("image", extra=fields(progress=line))
 
     def GetCapabilities(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name,unused-argument
-        # The RPCs this runtime does not serve cannot be claimed, whatever the backend could do.
-        return dict(self.provider.capabilities().to_dict(), **{claim: False for claim in UNSERVED_CLAIMS})
+        return self.provider.capabilities().to_dict()
+
+    # Disks as files (upstream's ADR-0006): the bytes go to and come from a path or URL, never over gRPC.  Both
+    # answer when done, so with no task, as upstream's manager takes an empty task.
+
+    def GetDiskInfo(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+        if request.snapshot_id:
+            raise errors.SpecError("describing a disk as a snapshot holds it is not served", option="snapshot_id")
+        self._require(request.vm_id, "vm_id")
+        details = self.provider.disk_info(request.vm_id, request.disk_id)
+        return {"disk_id": details.disk_id, "format": details.format,
+                "virtual_size_bytes": details.virtual_size_bytes, "actual_size_bytes": details.actual_size_bytes,
+                "path": details.path, "is_bootable": details.bootable, "snapshots": list(details.snapshots),
+                "backing_file": details.backing_chain[0] if details.backing_chain else "",
+                "metadata": dict(details.metadata, **v1.backing_chain_metadata(details.backing_chain))}
+
+    def ExportDisk(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+        spec = parse_export(_fields(request))
+        self._require(spec.vm_id, "vm_id")
+        with self._names.hold("export:" + str(spec.destination)):
+            exported = self.provider.export_disk(spec, self._transfer())
+        return {"export_id": exported.export_id, "estimated_size_bytes": exported.size_bytes,
+                "checksum": exported.checksum}
+
+    def ImportDisk(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
+        spec = parse_import(_fields(request))
+        with self._names.hold("image:" + spec.name):
+            try:
+                imported = self.provider.import_disk(spec, self._transfer())
+            except errors.VirtrigaudError as err:
+                err.option = IMPORT_FIELDS.get(err.option or "", err.option)
+                raise
+        return {"disk_id": imported.disk_id, "path": imported.path, "actual_size_bytes": imported.size_bytes,
+                "checksum": imported.checksum}
+
+    def _transfer(self) -> Transfer:
+        return Transfer(self._progress, run_command=run_program)
 
     def trailers(self, method: str) -> tuple[tuple[str, str], ...]:
         """What our client reads beyond upstream's response: the in-place NIC changes the backend makes, and
@@ -364,9 +404,15 @@ class ProviderService:
 
 
 class NameLocks:
-    """One lock per VM name: two Creates (or Clones) of one name at once make one VM, whatever the backend."""
+    """One lock per VM name: two Creates (or Clones) of one name at once make one VM, whatever the backend.
 
-    def __init__(self) -> None:
+    With several worker processes, a name is also locked across them: ``flock`` on one of a fixed set of files
+    in a folder they share, picked by the name's hash (two names on one file only take turns).  Each hold opens
+    the file anew, so the lock belongs to that hold, not to the process.
+    """
+
+    def __init__(self, shared_folder: Optional[str] = None) -> None:
+        self.shared_folder = shared_folder
         self._guard = threading.Lock()
         self._locks: dict[str, list[Any]] = {}  # [lock, holders]
 
@@ -376,13 +422,29 @@ class NameLocks:
             entry = self._locks.setdefault(name, [threading.Lock(), 0])
             entry[1] += 1
         try:
-            with entry[0]:
+            with entry[0], self._across_workers(name):
                 yield
         finally:
             with self._guard:
                 entry[1] -= 1
                 if not entry[1]:
                     del self._locks[name]
+
+    @contextlib.contextmanager
+    def _across_workers(self, name: str) -> Iterator[None]:
+        if self.shared_folder is None:
+            yield
+            return
+        slot = zlib.crc32(name.encode("utf-8")) % NAME_LOCK_FILES
+        with open(os.path.join(self.shared_folder, "name-%03d.lock" % slot), "a", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+
+def _fields(request: Any) -> dict[str, Any]:
+    """A request's fields by name, maps as dicts: what the parsers of the provider layer take."""
+    return {f.name: (dict(getattr(request, f.name)) if f.message_type is not None and f.message_type.GetOptions()
+                     .map_entry else getattr(request, f.name)) for f in request.DESCRIPTOR.fields}
 
 
 def _parser(request_type: Any) -> Callable[[bytes], Any]:

@@ -25,6 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
+from ansible_collections.virtrigaud.core.plugins.module_utils.disks import parse_export, parse_import
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import PowerOp, ProviderConfig
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.provider import RemoteProvider
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.wire import wire
@@ -50,8 +51,9 @@ def free_port() -> int:
 class Runtime:
     """One runtime process; ``start`` can be called again after ``kill`` on the same ports and state."""
 
-    def __init__(self, tmp: pathlib.Path, tls: bool = True, extra_env: dict | None = None) -> None:
+    def __init__(self, tmp: pathlib.Path, tls: bool = True, extra_env: dict | None = None, workers: int = 1) -> None:
         self.tmp = tmp
+        self.workers = workers
         self.port, self.http = free_port(), free_port()
         self.tls = tls
         self.env = dict(os.environ, PROVIDER_TYPE="mock", PROVIDER_ENDPOINT="mock://%s" % (tmp / "state.json"),
@@ -63,7 +65,8 @@ class Runtime:
         folder = tls_dir or (PKI / "server-tls" if self.tls else self.tmp / "no-tls")
         return [sys.executable, "-m", "virtrigaud_runtime", "--grpc-addr=127.0.0.1:%d" % self.port,
                 "--metrics-addr=127.0.0.1:%d" % self.http, "--tls-dir", str(folder),
-                "--credentials-dir", str(self.tmp / "credentials"), "--task-window", "0.2"]
+                "--credentials-dir", str(self.tmp / "credentials"), "--task-window", "0.2",
+                "--workers", str(self.workers)]
 
     def start(self) -> "Runtime":
         with open(self.log, "ab") as log:
@@ -87,14 +90,16 @@ class Runtime:
         except urllib.error.HTTPError as err:
             return err.code, err.read().decode()
 
-    def channel(self, cert: str = "client") -> grpc.Channel:
+    def channel(self, cert: str = "client", own_connection: bool = False) -> grpc.Channel:
+        """A channel; with ``own_connection``, one that shares no connection with the others of this process."""
+        options = (("grpc.use_local_subchannel_pool", 1),) if own_connection else ()
         if not self.tls:
-            return grpc.insecure_channel("127.0.0.1:%d" % self.port)
+            return grpc.insecure_channel("127.0.0.1:%d" % self.port, options=options)
         credentials = grpc.ssl_channel_credentials(
             root_certificates=(PKI / "ca" / "ca.crt").read_bytes(),
             private_key=(PKI / ("%s.key" % cert)).read_bytes() if cert else None,
             certificate_chain=(PKI / ("%s.crt" % cert)).read_bytes() if cert else None)
-        return grpc.secure_channel("127.0.0.1:%d" % self.port, credentials)
+        return grpc.secure_channel("127.0.0.1:%d" % self.port, credentials, options=options)
 
     def provider(self) -> RemoteProvider:
         options = {"ca_path": str(PKI / "ca" / "ca.crt"), "client_cert": str(PKI / "client.crt"),
@@ -257,6 +262,21 @@ def test_a_whole_nic_list_in_desired_json_changes_and_removes_nics_by_name(runti
         ("lan", "other", "52:54:00:00:00:0a", "192.0.2.9/24")]
     call(channel, "Reconfigure", id=created.id, desired_json='{"Class":{"CPU":2},"Networks":null}')
     assert len(json.loads(call(channel, "Describe", id=created.id).provider_raw_json)["virtrigaud"]["nics"]) == 1
+
+
+def test_the_mock_claims_no_disk_moves_and_refuses_them_naming_itself(runtime):
+    provider = runtime.provider()
+    capabilities = provider.capabilities()
+    assert not (capabilities.supports_disk_export or capabilities.supports_disk_import)
+    vm_id, dummy = provider.create(parse_vm({"name": "disky", "image": "base"}))
+    moves = (lambda: provider.disk_info(vm_id),
+             lambda: provider.export_disk(parse_export({"vm_id": vm_id, "destination_url": "/var/tmp/d",
+                                                        "format": "raw"}), None),
+             lambda: provider.import_disk(parse_import({"source_url": "/var/tmp/d", "target_name": "d"}), None))
+    for move in moves:
+        with pytest.raises(errors.UnsupportedError) as refused:
+            move()
+        assert "the mock backend" in refused.value.message
 
 
 def test_the_client_learns_which_nic_changes_the_backend_makes(runtime):

@@ -72,6 +72,8 @@ def from_options(value: Any, schema: Schema, option: str) -> Any:
 
 def check(value: Any, schema: Schema, path: str, display: Display = same) -> None:
     """Raise :class:`SpecError` for the first rule of ``schema`` that ``value`` breaks, naming its path."""
+    if isinstance(value, bool) and schema.get("type") == "string":
+        _refuse_yaml_boolean(value, schema, path)
     if "enum" in schema and value not in schema["enum"]:
         choices = list(dict.fromkeys(schema["enum"]))  # the CRD lists proxmox twice
         raise SpecError("%r is not one of %s" % (value, ", ".join(str(choice) for choice in choices)), option=path)
@@ -91,6 +93,21 @@ def check(value: Any, schema: Schema, path: str, display: Display = same) -> Non
         _check_string(value, schema, path)
     elif kind in ("integer", "number"):
         _check_range(value, schema, path)
+
+
+# The words YAML 1.1 (PyYAML, and so Ansible) reads as booleans when they are not quoted.
+_YAML11_WORDS = {True: "On, Yes, Y or True", False: "Off, No, N or False"}
+
+
+def _refuse_yaml_boolean(value: bool, schema: Schema, path: str) -> None:
+    """A boolean where a string is wanted: most likely an unquoted On/Off, which YAML 1.1 reads as one."""
+    meant = [choice for choice in schema.get("enum") or () if str(choice).lower() in
+             _YAML11_WORDS[value].lower().replace(" or ", ", ").split(", ")]
+    word = meant[0] if meant else ("On" if value else "Off")
+    field = path.rsplit(".", 1)[-1]
+    raise SpecError("got the boolean %s, which YAML 1.1 makes of an unquoted %s (any case); quote the word to keep "
+                    "it a string, as in %s: \"%s\"" % (str(value).lower(), _YAML11_WORDS[value], field, word),
+                    option=path)
 
 
 def _shown(value: Any) -> str:

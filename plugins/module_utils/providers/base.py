@@ -17,6 +17,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, TypeVar
 
+from ..disks import DiskDetails, ExportedDisk, ExportSpec, ImportedDisk, ImportSpec
 from ..errors import UnsupportedError, VirtrigaudError
 from ..images import ImageSpec, PreparedImage
 from ..placement import Host
@@ -449,3 +450,38 @@ class Provider(abc.ABC):
     def delete_image(self, image: PreparedImage) -> None:
         """Remove an image this collection prepared; a missing one is a success."""
         raise UnsupportedError("the %s backend cannot remove images" % self.type_name, option="state")
+
+    # Disks as files, for migrations (ExportDisk, ImportDisk, GetDiskInfo).  Backends that move them say so with
+    # Capabilities.supports_disk_export and supports_disk_import.
+
+    def disk_info(self, vm_id: str, disk: str = "") -> DiskDetails:
+        """One disk of the VM (its name or device; "" the root disk): format, sizes, backing chain.
+
+        Raises:
+            UnsupportedError: the backend cannot reach its disks as files, naming the backend.
+            NotFoundError: no such VM or disk.
+        """
+        raise UnsupportedError("the %s backend does not describe disks as files (GetDiskInfo)" % self.type_name,
+                               option="vm_id")
+
+    def export_disk(self, spec: ExportSpec, transfer: "Transfer") -> ExportedDisk:
+        """Write a stopped VM's disk to ``spec.destination`` in the format asked for, with its SHA-256.
+
+        Raises:
+            UnsupportedError: the backend cannot export disks, naming the backend.
+            PreconditionError: the VM is running.
+        """
+        raise UnsupportedError("the %s backend cannot export disks (ExportDisk)" % self.type_name,
+                               option="vm_id")
+
+    def import_disk(self, spec: ImportSpec, transfer: "Transfer") -> ImportedDisk:
+        """Bring a disk file into the backend's storage as ``spec.name``, verified against ``spec.checksum``;
+        a disk of that name already there is returned as it is.
+
+        Raises:
+            UnsupportedError: the backend cannot import disks, naming the backend.
+            PreconditionError: the checksum does not match; nothing is left behind.
+            ConflictError: a disk of that name holds other bytes.
+        """
+        raise UnsupportedError("the %s backend cannot import disks (ImportDisk)" % self.type_name,
+                               option="source_url")

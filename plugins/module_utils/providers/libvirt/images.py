@@ -39,15 +39,16 @@ def prepare_image(storage: Storage, spec: ImageSpec, transfer: Transfer) -> Prep
     pool = image_pool(storage, spec)
     local = transfer.fetch(spec)
     try:
-        volume = _upload(storage, pool, spec.name, local)
+        volume = upload(storage, pool, spec.name, local)
     finally:
         transfer.discard(local)
     return _prepared(spec.name, volume, pool)
 
 
-def _upload(storage: Storage, pool: Any, name: str, local: LocalImage) -> Any:
+def upload(storage: Storage, pool: Any, name: str, local: LocalImage, digest: Any = None) -> Any:
     """The file as a new volume.  It is made raw and as large as the file, then the pool is refreshed so that
-    libvirt reads the format from the uploaded header, as it does for a file copied into a directory pool."""
+    libvirt reads the format from the uploaded header, as it does for a file copied into a directory pool.
+    A ``digest`` (hashlib's) is fed the bytes as they go, so the caller verifies them in the same pass."""
     created: list[Any] = []
     volume = storage.new_volume(pool, dx.volume_xml(name, local.size_bytes, fmt="raw"), created)
     stream = storage.client.conn.newStream(0)
@@ -55,17 +56,19 @@ def _upload(storage: Storage, pool: Any, name: str, local: LocalImage) -> Any:
         volume.upload(stream, 0, local.size_bytes, 0)
         with open(local.path, "rb") as handle:
             for data in iter(lambda: handle.read(CHUNK), b""):
+                if digest is not None:
+                    digest.update(data)
                 stream.send(data)
         stream.finish()
     except BaseException:
-        _abort(stream)
+        abort_stream(stream)
         storage.delete_volumes(created)
         raise
     pool.refresh(0)
     return pool.storageVolLookupByName(name)
 
 
-def _abort(stream: Any) -> None:
+def abort_stream(stream: Any) -> None:
     try:
         stream.abort()
     except Exception:  # pylint: disable=broad-exception-caught  # the upload's own error is the one to report

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, Optional
 from urllib.parse import urlsplit
 
+from ...disks import STAGING_BACKENDS, TRANSFER_MODES, DiskDetails, ExportedDisk, ExportSpec, ImportedDisk, ImportSpec
 from ...errors import (
     ConflictError,
     DeadlineExceededError,
@@ -31,8 +32,12 @@ from ...errors import (
     VirtrigaudError,
 )
 from ...image_transfer import Transfer
+<<<<<<< HEAD
 from ...images import ImageSpec, PreparedImage
 from ...placement import Host
+=======
+from ...images import IMAGE_FORMATS, ImageSpec, PreparedImage
+>>>>>>> main
 from ...resilience import Deadline
 from ...spec import GIB, NetworkSpec, Placement, VMSpec
 from ..base import (
@@ -51,7 +56,7 @@ from ..base import (
     usable_ip,
 )
 from ..discovery import Discovery
-from . import images, snapshots
+from . import disks, images, snapshots
 from . import translate as dx
 from .client import LibvirtClient, libvirt
 from .cloudinit import needs_seed, seed_iso, upload_seed
@@ -157,6 +162,14 @@ class LibvirtProvider(Provider):
             supports_memory_snapshots=True,
             supports_linked_clones=True,
             supports_image_import=True,
+            supports_disk_export=True,
+            supports_disk_import=True,
+            supports_export_compression=True,
+            supported_export_formats=IMAGE_FORMATS,
+            supported_import_formats=IMAGE_FORMATS,
+            supported_export_backends=STAGING_BACKENDS,
+            supported_import_backends=STAGING_BACKENDS,
+            supported_transfer_modes=TRANSFER_MODES,
             supported_disk_types=("qcow2", "raw"),
             supported_network_types=("network", "bridge"),
             # A static address rides on the cloud-init seed, which the guest reads once: it cannot change.
@@ -483,3 +496,27 @@ class LibvirtProvider(Provider):
     @backend_call("delete image")
     def delete_image(self, image: PreparedImage) -> None:
         images.delete_image(self.storage, image)
+
+    # disks as files
+
+    def _stopped_facts(self, vm_id: str, doing: str) -> dx.DomainFacts:
+        domain = self._domain(vm_id)
+        if domain.isActive():
+            raise PreconditionError("VM '%s' is running; stop it before %s its disk" % (domain.name(), doing),
+                                    vm=domain.name())
+        return dx.parse_domain(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+
+    @backend_call("describe disk")
+    def disk_info(self, vm_id: str, disk: str = "") -> DiskDetails:
+        domain = self._domain(vm_id)
+        facts = dx.parse_domain(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        names = tuple(s.name for s in snapshots.listing(domain))
+        return disks.disk_info(self.storage, facts, disk, names)
+
+    @backend_call("export disk")
+    def export_disk(self, spec: ExportSpec, transfer: Transfer) -> ExportedDisk:
+        return disks.export_disk(self.storage, self._stopped_facts(spec.vm_id, "exporting"), spec, transfer)
+
+    @backend_call("import disk")
+    def import_disk(self, spec: ImportSpec, transfer: Transfer) -> ImportedDisk:
+        return disks.import_disk(self.storage, spec, transfer)

@@ -424,6 +424,10 @@ def pool_path(xml: str) -> str:
     return ET.fromstring(xml).findtext("target/path", "")
 
 
+def pool_type(xml: str) -> str:
+    return ET.fromstring(xml).get("type", "")
+
+
 def snapshot_xml(name: str, description: str) -> str:
     snapshot = ET.Element("domainsnapshot")
     _sub(snapshot, "name", name)

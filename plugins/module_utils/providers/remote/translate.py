@@ -406,3 +406,22 @@ def status_error(code: str, detail: Optional[str], trailing: Mapping[str, str], 
                   details={"grpc_code": code, "rpc": method, "correlation_id": correlation_id})
     failure.retryable = code in RETRIED
     return failure
+
+
+# GetDiskInfo carries one backing file; the whole chain rides in its metadata, as a JSON list.
+BACKING_CHAIN = "backing_chain"
+
+
+def backing_chain_metadata(chain: tuple[str, ...]) -> dict[str, str]:
+    return {BACKING_CHAIN: json.dumps(list(chain))} if chain else {}
+
+
+def backing_chain(backing_file: str, metadata: dict[str, str]) -> tuple[str, ...]:
+    """The chain from GetDiskInfo's metadata, else the one backing file upstream's runtimes report."""
+    try:
+        chain = json.loads(metadata.get(BACKING_CHAIN) or "[]")
+    except ValueError:
+        chain = []
+    if isinstance(chain, list) and chain and all(isinstance(path, str) for path in chain):
+        return tuple(chain)
+    return (backing_file,) if backing_file else ()

@@ -68,7 +68,7 @@ def test_quantiles():
 
 BASE = {"provider_type": "remote", "run_prefix": "vrc-ok", "skip_steps": [], "cpu": 1, "memory_mib": 512,
         "graceful_timeout": 30, "task_timeout": 600, "load_clients": 0, "load_seconds": 10, "image": None,
-        "network": None, "image_source": None}
+        "network": None, "image_source": None, "disk_dir": None}
 
 
 @pytest.mark.parametrize("change, option", [
@@ -85,5 +85,6 @@ def test_bad_settings_are_refused_by_name(change, option):
 
 
 def test_settings():
-    chosen = settings(dict(BASE, skip_steps=["clone"], load_clients=4))
-    assert (chosen.prefix, chosen.skip, chosen.load_clients) == ("vrc-ok", ("clone",), 4)
+    chosen = settings(dict(BASE, skip_steps=["clone"], load_clients=4, disk_dir="/var/tmp"))
+    assert (chosen.prefix, chosen.skip, chosen.load_clients, chosen.disk_dir) == ("vrc-ok", ("clone",), 4,
+                                                                                  "/var/tmp")

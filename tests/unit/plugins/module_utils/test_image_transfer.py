@@ -9,8 +9,13 @@ import shutil
 
 import pytest
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.errors import PreconditionError
-from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer import Progress, Transfer, detect_format
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import PreconditionError, ProviderError
+from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer import (
+    Progress,
+    Transfer,
+    copy_with_digest,
+    detect_format,
+)
 from ansible_collections.virtrigaud.core.plugins.module_utils.images import Checksum, ImageSpec
 from ansible_collections.virtrigaud.core.plugins.plugin_utils.programs import run_program
 
@@ -63,3 +68,22 @@ def test_a_short_transfer_says_nothing():
     progress = Progress(lines.append, "downloading u", interval=10, clock=lambda: 0.0)
     progress.update(10, 10, final=True)
     assert not lines
+
+
+def test_a_copy_hashes_what_it_writes(tmp_path):
+    source, target = tmp_path / "a", tmp_path / "b"
+    source.write_bytes(RAW * 300)
+    assert copy_with_digest(str(source), str(target)) == hashlib.sha256(RAW * 300).hexdigest()
+    assert target.read_bytes() == RAW * 300
+
+
+@pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img is not installed")
+def test_a_compressed_conversion_is_qcow2_and_a_failed_one_leaves_nothing(tmp_path):
+    source = tmp_path / "disk.img"
+    source.write_bytes(RAW)
+    transfer = Transfer(lambda line: None, str(tmp_path / "work"), run_command=run_program)
+    transfer.convert(str(source), "raw", str(tmp_path / "out.qcow2"), "qcow2", compress=True)
+    assert detect_format(str(tmp_path / "out.qcow2")) == "qcow2"
+    with pytest.raises(ProviderError):
+        transfer.convert(str(source), "qcow2", str(tmp_path / "bad.raw"), "raw")
+    assert not (tmp_path / "bad.raw").exists()

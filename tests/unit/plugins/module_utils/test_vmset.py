@@ -179,15 +179,28 @@ def test_rate_limiter_spaces_calls_after_the_burst():
     assert waits == [0.5, 0.5]
 
 
+def vmset(**spec):
+    return {"apiVersion": "infra.virtrigaud.io/v1beta1", "kind": "VMSet", "metadata": {"name": "web"},
+            "spec": dict({"selector": {}}, **spec)}
+
+
+REFS = {"providerRef": {"name": "lab"}, "classRef": {"name": "small"}}
+
+
 @pytest.mark.parametrize("definition, where", [
-    ({"kind": "VMSet", "metadata": {"name": "web"}}, "no spec.template"),
-    ({"kind": "VMSet", "metadata": {"name": "web"}, "spec": "x"}, "the spec of document 0 is a str"),
-    ({"kind": "VMSet", "metadata": [1], "spec": {"template": {}}}, "the metadata of document 0 is a list"),
-    ({"kind": "VMSet", "metadata": {"name": "web"}, "spec": {"template": [1]}}, "spec.template is a list"),
-    ({"kind": "VMSet", "metadata": {"name": "web"}, "spec": {"template": {"spec": {"networks": "lan"}}}},
-     "spec.template.spec.networks is a str"),
-    ({"kind": "VMSet", "metadata": {"name": "web"}, "spec": {"template": {"spec": {"disks": [5]}}}},
-     "spec.template.spec.disks[0] is a int"),
+    (vmset(), "VMSet 'web', field spec.template: is required"),
+    (dict(vmset(), spec="x"), "VMSet 'web', field spec: got str 'x'; the schema wants a mapping"),
+    (dict(vmset(), metadata=[1]), "metadata is a list"),
+    (vmset(template=[1]), "field spec.template: got list"),
+    (vmset(template={"spec": dict(REFS, networks="lan")}), "field spec.template.spec.networks: got str"),
+    (vmset(template={"spec": dict(REFS, disks=[5])}), "field spec.template.spec.disks[0]: got int"),
+    (vmset(template={"spec": dict(REFS, powerState=True)}),
+     'quote the word to keep it a string, as in powerState: "On"'),
+    (vmset(template={"spec": dict(REFS, snapshot={"revertToRef": {"name": "s"}})}),
+     "field snapshot.revertToRef.name is not carried out"),
+    (vmset(template={"spec": REFS}), "classRef names VMClass 'small', which is not among the documents"),
+    ([vmset(template={"spec": REFS}), {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}}],
+     "Secret 's': this module takes documents of kind VMSet, VMClass"),
 ])
 def test_misshapen_manifests_name_the_definition(definition, where):
     with pytest.raises(SpecError) as caught:

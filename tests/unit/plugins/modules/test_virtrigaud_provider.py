@@ -60,3 +60,37 @@ def test_absent_removes_the_provider_and_the_secrets_it_owns():
     again = run_module(module, kube, {"name": "lab", "namespace": "infra", "state": "absent", "wait": True})
     assert not again["changed"] and again["secrets"] == []
     assert not [call for call in kube.calls[-3:] if call[0] == "wait_for"]
+
+
+PROVIDER_MANIFEST = """
+apiVersion: infra.virtrigaud.io/v1beta1
+kind: Provider
+metadata: {name: lab, namespace: infra}
+spec:
+  type: libvirt
+  endpoint: qemu:///system
+  credentialSecretRef: {name: lab-login}
+  runtime: {image: "registry.example.com/runtime:1", service: {port: 9443}}
+"""
+
+
+def test_a_provider_manifest_is_applied_as_written_with_the_credentials_given():
+    kube = FakeKube()
+    args = {"definition": PROVIDER_MANIFEST, "credentials": {"username": "root", "password": "s3cret-one"}}
+    result = run_module(module, kube, args)
+    assert [(entry["kind"], entry["name"], entry["namespace"]) for entry in result["objects"]] == [
+        ("Secret", "lab-login", "infra"), ("Provider", "lab", "infra")]
+    assert kube.store[("Provider", "infra", "lab")]["spec"]["runtime"] == {
+        "image": "registry.example.com/runtime:1", "service": {"port": 9443}}
+    assert not run_module(module, kube, args)["changed"]
+    removed = run_module(module, kube, {"definition": PROVIDER_MANIFEST, "state": "absent"})
+    assert [entry["kind"] for entry in removed["objects"] if entry["changed"]] == ["Provider", "Secret"]
+
+
+def test_a_provider_manifest_the_schema_refuses_is_refused_naming_the_field():
+    result = run_module(module, FakeKube(), {"definition": PROVIDER_MANIFEST.replace("qemu:///system", "ftp://x")})
+    assert result["details"]["option"] == "definition" and "field spec.endpoint" in result["msg"]
+    insecure = PROVIDER_MANIFEST.replace("  type: libvirt", "  type: libvirt\n  insecureSkipVerify: yes\n"
+                                         "  healthCheck: {interval: off}")
+    result = run_module(module, FakeKube(), {"definition": insecure})
+    assert "field spec.healthCheck.interval" in result["msg"] and 'interval: "Off"' in result["msg"]

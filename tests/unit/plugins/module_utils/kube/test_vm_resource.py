@@ -65,3 +65,33 @@ def test_absent_removes_the_vm_and_everything_it_owns():
         ("VirtualMachine", True), ("VMClass", True), ("VMNetworkAttachment", True)]
     assert result["resource"] is None and result["vm"] is None
     assert not [key for key, obj in kube.store.items() if obj["metadata"].get("labels", {}).get(OWNER_LABEL)]
+
+
+DOCUMENTS = [
+    {"apiVersion": "infra.virtrigaud.io/v1beta1", "kind": "VirtualMachine",
+     "metadata": {"name": "web", "namespace": "apps"},
+     "spec": {"providerRef": {"name": "lab"}, "classRef": {"name": "small"}, "powerState": "On"}},
+    {"apiVersion": "infra.virtrigaud.io/v1beta1", "kind": "VMClass", "metadata": {"name": "small"},
+     "spec": {"cpu": 1, "memory": "1Gi", "performanceProfile": {"nestedVirtualization": True}}},
+]
+
+
+def test_a_definition_is_applied_as_written_the_referred_documents_first():
+    kube = FakeKube(PROVIDER)
+    args = {"definition": DOCUMENTS, "apply_to": "kubernetes", "wait": False}
+    result = run_module(module, kube, args, diff_mode=True)
+    assert [(entry["kind"], entry["name"], entry["namespace"]) for entry in result["objects"]] == [
+        ("VMClass", "small", "apps"), ("VirtualMachine", "web", "apps")]
+    # Written as given: Kubernetes mode refuses nothing the schema allows, such as a performance profile.
+    assert kube.store[("VMClass", "apps", "small")]["spec"]["performanceProfile"] == {"nestedVirtualization": True}
+    assert result["resource"]["spec"]["powerState"] == "On" and "VirtualMachine/web" in result["diff"]["after"]
+    assert not run_module(module, kube, args)["changed"]
+    removed = run_module(module, kube, dict(args, state="absent"))
+    assert [(entry["kind"], entry["changed"]) for entry in removed["objects"]] == [
+        ("VirtualMachine", True), ("VMClass", True)]
+    assert kube.store == {("Provider", "apps", "lab"): kube.store[("Provider", "apps", "lab")]}
+
+
+def test_a_definition_whose_provider_is_missing_is_refused_on_a_real_run():
+    result = run_module(module, FakeKube(), {"definition": DOCUMENTS, "apply_to": "kubernetes", "wait": False})
+    assert result["details"]["option"] == "definition" and "no Provider 'lab'" in result["msg"]

@@ -166,3 +166,14 @@ def test_secure_boot_travels_in_the_class_security_profile():
     upstream = dict(codec.create_fields(secure), class_json=codec.dumps(dict(document, Firmware="")))
     params = codec.create_params(SimpleNamespace(**upstream))
     assert (params["firmware"], params["secure_boot"]) == ("uefi", True)  # upstream: secure boot means EFI
+
+
+@pytest.mark.parametrize("backing_file, metadata, chain", [
+    ("", {}, ()),
+    ("/a", {}, ("/a",)),
+    ("/a", codec.backing_chain_metadata(("/a", "/b c")), ("/a", "/b c")),
+    ("/a", {"backing_chain": "not json"}, ("/a",)),
+    ("/a", {"backing_chain": "[1]"}, ("/a",)),
+])
+def test_a_backing_chain_rides_in_the_disk_metadata(backing_file, metadata, chain):
+    assert codec.backing_chain(backing_file, metadata) == chain
