@@ -411,7 +411,6 @@ EXAMPLES = r"""
     state: started
     wait_timeout: 600
 
-<<<<<<< HEAD
 - name: A database VM on a vSphere host of cluster prod that runs no other database, preferably esx3
   virtrigaud.core.virtrigaud_vm:
     name: db-4
@@ -424,7 +423,7 @@ EXAMPLES = r"""
       preferred_hosts: [esx3.example.com]
       anti_affinity:
         - {labels: {app: db}, topology_key: host, required: true}
-=======
+
 - name: A VM from the manifests you would give kubectl, converged directly on the local libvirt
   virtrigaud.core.virtrigaud_vm:
     definition: "{{ lookup('ansible.builtin.file', 'web-4.yaml') }}"
@@ -454,7 +453,6 @@ EXAMPLES = r"""
         kind: VMNetworkAttachment
         metadata: {name: lan, namespace: apps}
         spec: {network: {libvirt: {networkName: default}}}
->>>>>>> main
 
 - name: Remove a VM and its disks on a remote libvirt host
   virtrigaud.core.virtrigaud_vm:
@@ -583,14 +581,10 @@ POWER_BY_STATE = {"started": "On", "restarted": "On", "stopped": "Off"}
 REPLACED = ("name", "id", "cpu", "memory", "firmware", "secure_boot", "disk_defaults", "image", "disks", "networks",
             "placement", "cloud_init", "tags", "provider_ref", "namespace", "class_ref", "image_ref")
 # How AnsibleModule, and the action plugin of the same name, check the options together.
-<<<<<<< HEAD
-OPTION_RULES: dict[str, Any] = {"required_one_of": [["name", "id"]],
-                                "mutually_exclusive": [["placement_policy", "placement_policy_ref"]]}
-=======
 OPTION_RULES: dict[str, Any] = {"required_one_of": [["name", "id", "definition"]],
-                                "mutually_exclusive": [["definition", option] for option in REPLACED],
+                                "mutually_exclusive": [["definition", option] for option in REPLACED]
+                                + [["placement_policy", "placement_policy_ref"]],
                                 "required_by": {"apply_to": "definition"}}
->>>>>>> main
 
 
 def argument_spec() -> dict[str, Any]:

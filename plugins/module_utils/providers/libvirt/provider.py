@@ -32,12 +32,8 @@ from ...errors import (
     VirtrigaudError,
 )
 from ...image_transfer import Transfer
-<<<<<<< HEAD
-from ...images import ImageSpec, PreparedImage
-from ...placement import Host
-=======
 from ...images import IMAGE_FORMATS, ImageSpec, PreparedImage
->>>>>>> main
+from ...placement import Host
 from ...resilience import Deadline
 from ...spec import GIB, NetworkSpec, Placement, VMSpec
 from ..base import (
