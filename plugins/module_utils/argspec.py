@@ -151,6 +151,7 @@ def lifecycle_spec() -> Spec:
         "clone_from": {"type": "str"},
         "linked_clone": {"type": "bool", "default": False},
         "allow_power_cycling": {"type": "bool", "default": False},
+        "allow_migration": {"type": "bool", "default": False},
         "shutdown_mode": {"type": "str", "default": "graceful", "choices": list(SHUTDOWN_MODES)},
         "shutdown_timeout": {"type": "int", "default": 120},
         "delete_disks": {"type": "bool", "default": True},

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Optional
 
+from . import migration
 from .errors import DeadlineExceededError, PreconditionError, ProviderError, VirtrigaudError
 from .planner import RECONFIGURE_ACTIONS, Action, Plan
 from .providers.base import NicChange, PowerOp, Provider, Reconfiguration, TaskRef
@@ -29,8 +30,11 @@ class Executor:
         shutdown_timeout: int = 120,
         wait: bool = True,
         sleep: Sleep = time.sleep,
+        phases: Optional[migration.PhaseLog] = None,
     ) -> None:
         self.wait = wait
+        # The VMMigration phases of a migrate action, for its result.
+        self.phases = phases or migration.PhaseLog()
         self.provider = provider
         self.deadline = deadline
         self.vm_id = vm_id
@@ -91,6 +95,8 @@ class Executor:
             self._wait(self.provider.power(self._id, PowerOp.REBOOT))
         elif kind == "power_off":
             self._power_off(action.options.get("mode", "graceful"))
+        elif kind == "migrate":
+            migration.carry_out(self.provider, self._id, action, self.phases, self.wait, self._wait)
         elif kind == "snapshot_create":
             _snapshot_id, task = self.provider.snapshot_create(
                 self._id, action.target, action.options["description"], action.options["include_memory"]
@@ -144,6 +150,8 @@ def _reconfiguration(batch: list[Action]) -> Reconfiguration:
         remove_networks=tuple(a.target for a in batch if a.action == "remove_network"),
         networks=next((a.options["networks"] for a in batch if "networks" in a.options), None),
         tags=tuple(by_kind["set_tags"].new) if "set_tags" in by_kind else None,
+        console=by_kind["set_console"].options["console"] if "set_console" in by_kind else None,
+        rotate_console_password="rotate_console_password" in by_kind,
         live=bool(batch[0].options.get("live")),
     )
 

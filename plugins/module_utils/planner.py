@@ -9,20 +9,23 @@ so a prediction and its result cannot drift apart.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping, Optional
 
 from .errors import NotFoundError, PreconditionError, SpecError, UnsupportedError
 from .images import ImageSpec, PreparedImage
 from .providers import nics
 from .providers.base import Capabilities, ObservedNIC, ObservedVM, Snapshot
-from .spec import NetworkSpec, Placement, VMSpec
+from .spec import ConsoleSpec, NetworkSpec, Placement, VMSpec
 
 STATES = ("present", "absent", "started", "stopped", "restarted")
 SHUTDOWN_MODES = ("graceful", "hard", "graceful_then_hard")
 NIC_ACTIONS = ("remove_network", "set_network", "set_mac_address", "set_ip_address", "add_network")
-RECONFIGURE_ACTIONS = ("set_cpu", "set_memory", "resize_disk", "add_disk", "set_tags") + NIC_ACTIONS
+CONSOLE_ACTIONS = ("set_console", "rotate_console_password")
+RECONFIGURE_ACTIONS = ("set_cpu", "set_memory", "resize_disk", "add_disk", "set_tags") + NIC_ACTIONS + CONSOLE_ACTIONS
 _PLACEMENT_WORDS = {"resource_pool": "resource pool"}
+MIGRATION_WORDS = {"host": "host", "datastore": "datastore", "cluster": "cluster", "folder": "folder",
+                   "resource_pool": "resource pool"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,17 @@ class Policy:
     delete_disks: bool = True
     clone_from: Optional[str] = None
     linked_clone: bool = False
+    allow_migration: bool = False
+
+
+@dataclass(frozen=True)
+class Whereabouts:
+    """Where an existing VM is (``Provider.where``), the placement keys its backend moves VMs between, and the
+    backend's name for messages: what placement changes of ``virtrigaud_vm`` are planned against."""
+
+    where: Placement
+    movable: tuple[str, ...]
+    backend: str
 
 
 @dataclass(frozen=True)
@@ -86,6 +100,7 @@ def observed_view(vm: ObservedVM) -> dict[str, Any]:
         "networks": [nics.nic_view(nic) for nic in vm.nics],
         "tags": list(vm.tags),
         "power_state": vm.power_state,
+        **({"console": vm.console.view()} if vm.console else {}),
     }
 
 
@@ -95,18 +110,101 @@ def plan(
     policy: Policy,
     capabilities: Capabilities,
     clone_source: Optional[ObservedVM] = None,
+    whereabouts: Optional[Whereabouts] = None,
 ) -> Plan:
-    """Decide what to do; raise SpecError or PreconditionError when it cannot be done safely."""
+    """Decide what to do; raise SpecError or PreconditionError when it cannot be done safely.
+
+    ``whereabouts``, given for an existing VM, lets a placement change become a ``migrate`` action (first in the
+    plan) when ``policy.allow_migration``; without it, or without leave, a placement change is refused by name."""
     if policy.state == "absent" or desired is None:
         return _plan_absent(observed, policy)
     if desired.secure_boot and not capabilities.supports_secure_boot:
         raise UnsupportedError("this provider cannot create VMs with UEFI secure boot", option="secure_boot")
+    if desired.console:
+        _check_console(desired.console, capabilities)
     if observed is None:
         if policy.clone_from:
             return _plan_clone(desired, policy, capabilities, clone_source)
         return _plan_create(desired, policy)
-    _check_placement(desired.placement, observed.placement, "the VM is", "moving a VM")
-    return _plan_update(desired, observed, policy, capabilities)
+    move = _placement_change(desired, observed, policy, whereabouts)
+    rest = _plan_update(desired, observed, policy, capabilities)
+    if move is None:
+        return rest
+    return replace(rest, actions=(move,) + rest.actions)
+
+
+def _placement_change(desired: VMSpec, observed: ObservedVM, policy: Policy,
+                      whereabouts: Optional[Whereabouts]) -> Optional[Action]:
+    if whereabouts is None or not whereabouts.movable:
+        _check_placement(desired.placement, observed.placement, "the VM is", "moving a VM")
+        return None
+    wanted = desired.placement
+    current = replace(observed.placement, **{key: getattr(whereabouts.where, key) for key in whereabouts.movable})
+    _check_placement(replace(wanted, **{key: None for key in whereabouts.movable}), current, "the VM is",
+                     "moving a VM")
+    movable = replace(Placement(), **{key: getattr(wanted, key) for key in whereabouts.movable})
+    move = plan_migration(observed, current, movable, whereabouts.movable, True, "placement.", whereabouts.backend)
+    if move is not None and not policy.allow_migration:
+        key = next(iter(move.new))
+        raise UnsupportedError(
+            "VM '%s' is on %s '%s'; moving it to '%s' needs allow_migration=true (or use virtrigaud_vm_migration)"
+            % (observed.name, MIGRATION_WORDS[key], move.old[key], move.new[key]),
+            vm=observed.name, option="placement." + key)
+    return move
+
+
+@dataclass(frozen=True)
+class Move:
+    """Where a VM is and where it should go, for the placement keys that differ."""
+
+    old: Mapping[str, str]
+    new: Mapping[str, str]
+
+    @property
+    def target(self) -> Placement:
+        return Placement(**self.new)
+
+
+def placement_moves(wanted: Placement, current: Placement, movable: tuple[str, ...], prefix: str,
+                    backend: str) -> Optional[Move]:
+    """The keys of ``wanted`` that differ from ``current``, or None when the VM is already there.
+
+    Raises:
+        UnsupportedError: a key that differs is not one the backend moves VMs between, naming ``prefix + key``.
+    """
+    old: dict[str, str] = {}
+    new: dict[str, str] = {}
+    for key in (f.name for f in fields(Placement)):
+        there, here = getattr(wanted, key), getattr(current, key)
+        if not there or there == here:
+            continue
+        if key not in movable:
+            kinds = " and ".join(MIGRATION_WORDS[k] + "s" for k in movable) or "nothing"
+            raise UnsupportedError("the %s backend cannot move a VM to another %s ('%s'); it moves VMs between %s"
+                                   % (backend, MIGRATION_WORDS[key], there, kinds), option=prefix + key)
+        if here is None:
+            raise PreconditionError("the %s backend does not say which %s the VM is on, so it cannot be moved"
+                                    % (backend, MIGRATION_WORDS[key]), option=prefix + key)
+        old[key], new[key] = here, there
+    return Move(old, new) if new else None
+
+
+def plan_migration(vm: ObservedVM, where: Placement, wanted: Placement, movable: tuple[str, ...], online: bool,
+                   prefix: str, backend: str) -> Optional[Action]:
+    """The one ``migrate`` action that moves ``vm`` to ``wanted``, or None when it is there already.
+
+    Raises:
+        UnsupportedError: a key the backend cannot move, naming it.
+        PreconditionError: the VM runs and ``online`` is false, naming ``online``.
+    """
+    move = placement_moves(wanted, where, movable, prefix, backend)
+    if move is None:
+        return None
+    live = vm.power_state == "On"
+    if live and not online:
+        raise PreconditionError("VM '%s' is running and online=false asks for an offline move: stop the VM first, "
+                                "or set online=true" % vm.name, vm=vm.name, option="online")
+    return Action("migrate", vm.name, dict(move.old), dict(move.new), {"target": move.target, "live": live})
 
 
 def _plan_absent(observed: Optional[ObservedVM], policy: Policy) -> Plan:
@@ -191,6 +289,30 @@ def _plan_update(desired: VMSpec, observed: ObservedVM, policy: Policy, capabili
     return Plan(tuple(actions), before, _after(before, actions), power_cycle)
 
 
+def _check_console(console: ConsoleSpec, capabilities: Capabilities) -> None:
+    if not capabilities.console_types:
+        raise UnsupportedError("this provider offers no console the collection can open; drop it",
+                               option="console.type")
+    if console.type not in capabilities.console_types:
+        raise UnsupportedError("this provider's consoles are of type: %s" % ", ".join(capabilities.console_types),
+                               option="console.type")
+    if console.listen and not capabilities.console_listen:
+        raise UnsupportedError("this provider's console listens where the backend decides; drop it",
+                               option="console.listen")
+
+
+def _console_actions(desired: VMSpec, observed: ObservedVM, running: bool) -> list[Action]:
+    """A graphics device put in place (offline: QEMU cannot plug one into a running VM), or a new password (live)."""
+    wanted, current = desired.console, observed.console
+    if wanted is None or current is None:
+        return []
+    if wanted.view() != current.view():
+        return [Action("set_console", observed.name, current.view(), wanted.view(), {"live": False, "console": wanted})]
+    if wanted.rotate_password:
+        return [Action("rotate_console_password", observed.name, None, None, {"live": running})]
+    return []
+
+
 def _check_placement(wanted: Placement, current: Placement, where: str, what: str) -> None:
     """Refuse a placement the VM is not in, where the backend says where it is: nothing moves a VM yet."""
     for key in Placement.__dataclass_fields__:
@@ -232,6 +354,7 @@ def _reconfigure_actions(
         actions.extend(_nic_actions(desired.networks, observed, capabilities, running))
     if desired.tags is not None and tuple(desired.tags) != tuple(sorted(observed.tags)):
         actions.append(Action("set_tags", observed.name, list(observed.tags), list(desired.tags), {"live": running}))
+    actions.extend(_console_actions(desired, observed, running))
     return actions
 
 
@@ -332,6 +455,8 @@ def _after(before: dict[str, Any], actions: list[Action]) -> dict[str, Any]:
             after["networks"] = _networks_after(after["networks"], action)
         elif action.action == "set_tags":
             after["tags"] = action.new
+        elif action.action == "set_console":
+            after["console"] = action.new
         elif action.action in ("power_on", "power_off"):
             after["power_state"] = action.new
     return after

@@ -24,6 +24,10 @@ FIRMWARES = ("bios", "uefi")
 DISK_TYPES = ("thin", "thick", "eagerzeroedthick", "ssd", "hdd", "nvme")
 NIC_MODELS = ("virtio", "e1000", "e1000e", "rtl8139", "vmxnet3")
 POWER_STATES = ("On", "Off")
+# vnc and spice are graphics devices the collection adds (libvirt); webmks is vSphere's own console.
+CONSOLE_TYPES = ("vnc", "spice", "webmks", "none")
+CONSOLE_DEVICES = ("vnc", "spice")
+LOOPBACK = "127.0.0.1"
 
 MIN_MEMORY_MIB = 16
 MAX_MEMORY_MIB = 1048576
@@ -113,6 +117,25 @@ class CloudInit:
 
 
 @dataclass(frozen=True)
+class ConsoleSpec:
+    """The console a user asks for; ``listen`` is None when not given (loopback, for a graphics device)."""
+
+    type: str
+    listen: Optional[str] = None
+    rotate_password: bool = field(default=False, compare=False)
+
+    @property
+    def address(self) -> Optional[str]:
+        """Where a graphics device listens: the given address, else loopback; None for other consoles."""
+        if self.type not in CONSOLE_DEVICES:
+            return None
+        return self.listen or LOOPBACK
+
+    def view(self) -> dict[str, Any]:
+        return {"type": self.type, "listen": self.address}
+
+
+@dataclass(frozen=True)
 class VMSpec:
     name: str
     cpu: Optional[int] = None
@@ -131,6 +154,8 @@ class VMSpec:
     power_state: Optional[str] = None
     # True when a networks list was given, possibly empty: it then names every NIC the VM keeps.
     networks_given: bool = False
+    # None when not given: the VM's console is then left as it is.
+    console: Optional[ConsoleSpec] = None
 
     def view(self) -> dict[str, Any]:
         """The normalised spec as plain data, for diffs; secrets appear only as a digest."""
@@ -147,6 +172,7 @@ class VMSpec:
             "cloud_init": self.cloud_init.digest(),
             "tags": list(self.tags) if self.tags is not None else None,
             "power_state": self.power_state,
+            **({"console": self.console.view()} if self.console else {}),
         }
 
 
@@ -381,6 +407,29 @@ def _secure_boot(value: Any, firmware: Optional[str]) -> Optional[bool]:
     return value
 
 
+def parse_console(value: Any) -> Optional[ConsoleSpec]:
+    """The ``console`` option: a type, a listen address (an IP address) for a graphics device, a rotation ask."""
+    if value is None:
+        return None
+    data = _mapping({"console": value}, "console", "console")
+    kind = _choice(_string(data, "type", "console.type"), CONSOLE_TYPES, "console.type")
+    if kind is None:
+        raise SpecError("a console needs a type, one of: %s" % ", ".join(CONSOLE_TYPES), option="console.type")
+    listen = _string(data, "listen", "console.listen")
+    if listen is not None:
+        if kind not in CONSOLE_DEVICES:
+            raise SpecError("a %s console has no listen address; drop it" % kind, option="console.listen")
+        if not _is_ip(listen):
+            raise SpecError("expected an IP address such as 127.0.0.1 or 0.0.0.0, got '%s'" % _shown(listen),
+                            option="console.listen")
+    rotate = data.get("rotate_password") or False
+    if not isinstance(rotate, bool):
+        raise SpecError("expected true or false", option="console.rotate_password")
+    if rotate and kind not in CONSOLE_DEVICES:
+        raise SpecError("only a vnc or spice console has a password to rotate", option="console.rotate_password")
+    return ConsoleSpec(kind, listen, rotate)
+
+
 def parse_vm(params: Mapping[str, Any], power_state: Optional[str] = None) -> VMSpec:
     """Parse and validate a VM spec from module-shaped parameters."""
     name = parse_vm_name(params.get("name"))
@@ -415,4 +464,5 @@ def parse_vm(params: Mapping[str, Any], power_state: Optional[str] = None) -> VM
         ),
         tags=_parse_tags(params.get("tags")),
         power_state=power_state,
+        console=parse_console(params.get("console")),
     )

@@ -172,9 +172,12 @@ options:
   placement:
     description:
       - Where the VM goes. For libvirt only O(placement.datastore) (a storage pool) is used.
-      - An existing VM is never moved. Where the provider reports where the VM is (the storage pool of the root
-        disk for libvirt, the datastore for vSphere, the node and the root disk's storage for Proxmox VE), a
-        different value is refused, naming the option, until migration exists.
+      - Where the provider reports where an existing VM is (the storage pool of the root disk for libvirt, the host
+        and datastore for vSphere, the node and the root disk's storage for Proxmox VE), a different value moves
+        the VM there with O(allow_migration=true), where the backend can (vSphere O(placement.host) and
+        O(placement.datastore), Proxmox VE O(placement.host), libvirt O(placement.datastore) of a stopped VM),
+        running VMs live, as
+        M(virtrigaud.core.virtrigaud_vm_migration) does. Otherwise it is refused, naming the option.
     type: dict
     suboptions:
       datastore:
@@ -209,6 +212,38 @@ options:
     description: Tags to set on the VM, replacing the existing ones. Left alone when not set.
     type: list
     elements: str
+  console:
+    description:
+      - The VM's remote console, and a request to return how to open it now (RV(console)).
+      - Left out, the VM's console is left as it is and RV(console) is not returned.
+      - On libvirt the module manages a graphics device; the other backends have their console built in, and
+        O(console.type) must name it.
+    type: dict
+    suboptions:
+      type:
+        description:
+          - V(vnc) or V(spice) (libvirt) adds that display, on a port libvirt picks, behind a password the module
+            generates; V(none) removes it. Adding, changing or removing a display needs the VM stopped, so a
+            running VM is refused unless O(allow_power_cycling=true). A new VM gets it at once.
+          - V(vnc) on Proxmox VE (a C(vncproxy) ticket) and KubeVirt (the C(vnc) subresource); V(webmks) on
+            vSphere (a WebMKS ticket).
+          - Any other type is refused by name before anything changes, as is a console on a remote runtime or
+            with O(provider_ref).
+        type: str
+        choices: [vnc, spice, webmks, none]
+        required: true
+      listen:
+        description:
+          - The IP address a libvirt display listens on, V(127.0.0.1) when left out (reachable from the libvirt
+            host only, for example through an SSH tunnel). V(0.0.0.0) listens on every address.
+          - Refused on the other backends, where the backend decides.
+        type: str
+      rotate_password:
+        description:
+          - Give the libvirt display a new password. The password is generated once and kept otherwise, so a
+            repeated run changes nothing; with V(true) every run changes it (live, on a running VM).
+        type: bool
+        default: false
   clone_from:
     description: Create the VM as a clone of this VM (by name) instead of from scratch. The source must be stopped for
       libvirt.
@@ -223,6 +258,14 @@ options:
     description:
       - Allow stopping and starting a running VM when a change cannot be made while it runs.
       - The result's RV(power_cycled_for_update) tells when that happened.
+    type: bool
+    default: false
+  allow_migration:
+    description:
+      - Allow moving an existing VM to the host or datastore O(placement) names (see there), first, before any
+        other change. The move is the action C(migrate); the result's RV(migration) shows its phases.
+      - Without it such a placement change is refused, naming the option.
+      - Refused with O(provider_ref) (moving a VM is a VMMigration resource there).
     type: bool
     default: false
   shutdown_mode:
@@ -513,11 +556,39 @@ changes:
   elements: dict
   sample: [{action: set_memory, target: web-1, old: 2048, new: 4096},
            {action: set_network, target: lan, old: default, new: backend}]
+console:
+  description:
+    - How to open the VM's console now, when O(console) is set and the VM exists and runs (on libvirt; a stopped
+      libvirt VM has no display port yet). Not returned in check mode.
+    - "B(Holds a secret) (the display's password, or a one-time ticket and a URL that embeds it): run the task with
+      C(no_log: true), or never print the registered result. The module writes it nowhere else."
+  returned: when O(console) is set, the VM exists and its console can be reached
+  type: dict
+  contains:
+    type: {description: "V(vnc), V(spice) or V(webmks).", type: str, returned: always}
+    url: {description: "Where a client connects, without the secret.", type: str, returned: always}
+    host: {description: The host a client connects to., type: str, returned: always}
+    port: {description: The port a client connects to., type: int, returned: always}
+    password: {description: "Secret: the display's password (libvirt) or the one-time ticket (vSphere, Proxmox VE).",
+               type: str, returned: when the backend has one}
+    websocket_url: {description: "Secret: a WebSocket URL with the ticket in it (vSphere, Proxmox VE).", type: str,
+                    returned: when the backend has one}
+    expires_in: {description: "Seconds the ticket stays valid, as far as the backend says.", type: int,
+                 returned: when the backend says}
+  sample: {type: vnc, url: "vnc://127.0.0.1:5900", host: 127.0.0.1, port: 5900, password: "********",
+           websocket_url: null, expires_in: null}
 power_cycled_for_update:
   description: Whether the VM was stopped and started to apply a change.
   returned: always
   type: bool
   sample: false
+migration:
+  description:
+    - When the plan moves the VM (O(allow_migration)), the phases of the move as
+      M(virtrigaud.core.virtrigaud_vm_migration) returns them (V(Validating) only, in check mode).
+  returned: when the VM is moved
+  type: dict
+  sample: {phase: Ready, progress: {currentPhase: Ready, percentage: 100}, phases: []}
 objects:
   description:
     - With O(provider_ref), each object written or removed, in order, with whether it changed.
@@ -548,6 +619,7 @@ resource:
 
 from typing import Any, Optional
 
+from ansible_collections.virtrigaud.core.plugins.module_utils import migration
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import (
     group_spec,
     lifecycle_spec,
@@ -574,7 +646,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.placing import (
 )
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import Action, Policy, plan, plan_image
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import poll
-from ansible_collections.virtrigaud.core.plugins.module_utils.spec import parse_vm, parse_vm_name
+from ansible_collections.virtrigaud.core.plugins.module_utils.spec import CONSOLE_TYPES, parse_vm, parse_vm_name
 
 POWER_BY_STATE = {"started": "On", "restarted": "On", "stopped": "Off"}
 # The options a definition replaces: given beside one, they are refused by name.
@@ -602,6 +674,9 @@ def resource_spec():
         "class_ref": {"type": "str"},
         "image_ref": {"type": "str"},
         "image_on_missing": {"type": "str", "default": "fail", "choices": ["fail", "prepare"]},
+        "console": {"type": "dict", "options": {
+            "type": {"type": "str", "required": True, "choices": list(CONSOLE_TYPES)}, "listen": {"type": "str"},
+            "rotate_password": {"type": "bool", "default": False}}},
         "image_source": {"type": "dict", "options": {
             "url": {"type": "str"}, "path": {"type": "path"}, "checksum": {"type": "str"},
             "format": {"type": "str", "choices": list(IMAGE_FORMATS)}, "storage": {"type": "str"}}},
@@ -616,6 +691,8 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
             return run_documents(m, manifest)
         p = direct_params(p, manifest)
     if p["provider_ref"]:
+        if p["console"]:
+            raise SpecError("a VirtualMachine resource has no console setting; drop it", option="console")
         if p["image_on_missing"] == "prepare" or p["image_source"]:
             raise SpecError("a VMImage's prepare.onMissing decides this with provider_ref",
                             option="image_source" if p["image_source"] else "image_on_missing")
@@ -627,6 +704,7 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
         delete_disks=p["delete_disks"],
         clone_from=p["clone_from"],
         linked_clone=p["linked_clone"],
+        allow_migration=p["allow_migration"],
     )
     if not (p["name"] or p["id"]):
         raise SpecError("set name (to create or find a VM by name) or id", option="name")
@@ -658,9 +736,12 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
                 provider.check_spec(desired)
             else:
                 provider.check_networks(desired)
-    the_plan = plan(desired, observed, policy, provider.capabilities(), source)
+    the_plan = plan(desired, observed, policy, provider.capabilities(), source,
+                    migration.whereabouts(provider, observed, desired))
     if desired is not None and the_plan.attaches_nics:
         provider.check_networks(desired)
+    phases = migration.PhaseLog()
+    migration.check_plan(provider, observed, the_plan, phases)
 
     vm = observed
     progress: list[str] = []
@@ -673,7 +754,8 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
             provider.prepare_image(image_step.options["spec"], Transfer(progress.append, run_command=m.run_command))
             done.append(image_step)
         executor = Executor(
-            provider, m.deadline(), observed.id if observed else None, p["shutdown_timeout"], wait=p["wait"]
+            provider, m.deadline(), observed.id if observed else None, p["shutdown_timeout"], wait=p["wait"],
+            phases=phases,
         )
         done += executor.apply(the_plan)
         if done:
@@ -689,6 +771,12 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
     }
     if progress:
         result["image_progress"] = progress
+    if p["console"] and vm is not None and not m.check_mode:
+        access = provider.open_console(vm.id)
+        if access is not None:
+            result["console"] = access.to_dict()
+    if phases.entries:
+        result["migration"] = phases.to_dict()
     if placement is not None:
         result["placement"] = placement
     if m.diff_mode:

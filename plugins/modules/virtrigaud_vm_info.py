@@ -99,7 +99,13 @@ vms:
       type: list
       elements: str
     console_url:
-      description: Console URL when the provider knows one.
+      description:
+        - Where the VM's console opens, with no secret in it; null when there is none to reach now.
+        - libvirt, V(vnc://HOST:PORT) or V(spice://HOST:PORT) of a running VM's display; vSphere, the VM's page
+          in the vSphere Client; Proxmox VE, the web UI's noVNC page; KubeVirt, the C(vnc) subresource of a running
+          VM's instance.
+        - The password or ticket a client needs comes only from M(virtrigaud.core.virtrigaud_vm), with its
+          O(virtrigaud.core.virtrigaud_vm#module:console) option.
       type: str
     placement:
       description: Where the VM is, as far as the provider reports it (C(datastore), C(host), ...).

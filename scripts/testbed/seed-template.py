@@ -1,6 +1,7 @@
 """Prepare vcsim for the scenario suite: a template to clone from (the first
 standalone-host VM, with a 1 GiB disk like the libvirt test image) and two VMs
-that share the name vr-duplicate, in different folders, for the bad-input table."""
+that share the name vr-duplicate, in different folders, for the bad-input table; and a second datastore,
+LocalDS_1, on the cluster's hosts, for moves between datastores (vcsim's model has one)."""
 
 import os
 import ssl
@@ -48,5 +49,12 @@ if "vr-duplicate" not in machines:
         relocate = vim.vm.RelocateSpec(pool=datacenter.hostFolder.childEntity[0].resourcePool)
         wait(source.CloneVM_Task(folder=target, name="vr-duplicate",
                                  spec=vim.vm.CloneSpec(location=relocate, powerOn=False, template=False)))
+cluster = next(c for c in content.rootFolder.childEntity[0].hostFolder.childEntity
+               if isinstance(c, vim.ClusterComputeResource))
+if not any(store.name == "LocalDS_1" for store in cluster.datastore):
+    os.makedirs(os.environ["VCSIM_SECOND_DATASTORE_DIR"], exist_ok=True)
+    # vcsim mounts a local datastore made on one host of a cluster on all of its hosts.
+    cluster.host[0].configManager.datastoreSystem.CreateLocalDatastore(
+        name="LocalDS_1", path=os.environ["VCSIM_SECOND_DATASTORE_DIR"])
 print(TEMPLATE)
 Disconnect(service)

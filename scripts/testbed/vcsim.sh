@@ -58,7 +58,7 @@ start() {
 
 stop() {
     daemon_stop "$STATE" vcsim
-    rm -f "$STATE.url"
+    rm -rf "$STATE.url" "$STATE.LocalDS_1"
 }
 
 status() {
@@ -68,7 +68,7 @@ status() {
 print_env() {
     cat <<EOF
 export VMWARE_HOST=127.0.0.1 VMWARE_PORT=$PORT VMWARE_USER=$USERNAME VMWARE_PASSWORD=$PASSWORD
-export VCSIM_CA=$CACHE/tls.crt
+export VCSIM_CA=$CACHE/tls.crt VCSIM_SECOND_DATASTORE_DIR=$STATE.LocalDS_1
 EOF
 }
 

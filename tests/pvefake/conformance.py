@@ -17,7 +17,7 @@ import re
 import sys
 from typing import Any, Mapping
 
-from .api import ROUTES, Param, ParamError, SubKey, declared, validate
+from .api import BEYOND_SUBSET_ROUTES, ROUTES, Param, ParamError, SubKey, declared, validate
 
 _KNOWN_FORMATS = {"pve-vmid", "pve-node", "pve-configid", "pve-storage-id", "urlencoded", "dns-name", "pve-tag-list",
                   "pve-configid-list", "pve-hotplug-features", "pve-realm", "pve-poolid"}
@@ -80,6 +80,8 @@ def check_routes(schema: Mapping[str, Any]) -> list[str]:
         for name, theirs in props.items():
             if not theirs.get("optional") and name not in route.params:
                 problems.append("%s: the schema requires '%s', the fake does not accept it" % (where, name))
+    problems += ["%s %s: now in the schema; move it to ROUTES" % (r.method, r.path)
+                 for r in BEYOND_SUBSET_ROUTES if (r.method, r.path) in endpoints]
     return problems
 
 
@@ -108,6 +110,8 @@ def _compare(mine: Param, theirs: Mapping[str, Any]) -> list[str]:
 
 def check_requests(schema: Mapping[str, Any], lines: list[str]) -> tuple[int, list[str]]:
     endpoints = {key: schema_params(props) for key, props in _endpoints(schema).items()}
+    # Routes beyond the subset are held to the fake's own declaration, from PVE's public API viewer.
+    endpoints.update({(route.method, route.path): dict(route.params) for route in BEYOND_SUBSET_ROUTES})
     problems, seen = [], set()
     for line in lines:
         request = json.loads(line)
@@ -136,7 +140,8 @@ def main() -> int:
     with open(sys.argv[1], encoding="utf-8") as handle:
         schema = json.load(handle)
     problems = check_routes(schema)
-    print("fake PVE: %d routes checked against the schema" % len(ROUTES))
+    print("fake PVE: %d routes checked against the schema; %d beyond the subset (%s) against the public API "
+          "viewer only" % (len(ROUTES), len(BEYOND_SUBSET_ROUTES), ", ".join(r.path for r in BEYOND_SUBSET_ROUTES)))
     if len(sys.argv) > 2:
         with open(sys.argv[2], encoding="utf-8") as handle:
             count, request_problems = check_requests(schema, handle.read().splitlines())

@@ -10,6 +10,7 @@ with an error exit status.
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from typing import Any, Callable
 
@@ -563,6 +564,59 @@ def vm_resize(cluster: Cluster, params: Params, user: str) -> Any:
     return cluster.tasks.start(vm.node, "resize", vm.vmid, user, work)
 
 
+# migration
+
+ROOT_ONLY_MIGRATE = ("force", "migration_type", "migration_network")
+
+
+def _local_disks(cluster: Cluster, vm: VM) -> list[str]:
+    """The VM's volumes on storage the target node does not share (cloud-init drives included)."""
+    volids = [drive["file"] for drive in vm.disks().values() if ":" in drive.get("file", "")]
+    return [volid for volid in volids if not cluster.storage(volid.split(":", 1)[0]).shared]
+
+
+@handler
+def vm_migrate(cluster: Cluster, params: Params, user: str) -> Any:
+    node, target = params["node"], params["target"]
+    if target == node:
+        raise ParamError({"target": "target is local node."})
+    if target not in cluster.nodes:
+        raise PveError("no such cluster node '%s'" % target)
+    refused = {key: "Only root may use this option." for key in ROOT_ONLY_MIGRATE
+               if params.get(key) and user != "root@pam"}
+    if refused:
+        raise ParamError(refused)
+    vm = cluster.vm(node, params["vmid"])
+    vm.check_lock()
+    online = bool(params.get("online"))
+    if vm.running and not online:
+        raise PveError("can't migrate running VM without --online")
+    if params.get("targetstorage"):
+        for pair in _split(params["targetstorage"]):
+            name = pair.split(":")[-1]
+            if name != "1":
+                cluster.storage(name)
+    live = vm.running
+
+    def work(task: Task) -> None:
+        vm.conf["lock"] = "migrate"
+        try:
+            task.log.append("starting migration of VM %d to node '%s'" % (vm.vmid, target))
+            if not cluster.nodes[target].online:
+                raise PveError("migration problems: Can't connect to destination address using public key")
+            local = _local_disks(cluster, vm)
+            if live and local and not params.get("with-local-disks"):
+                raise PveError("can't live migrate attached local disks without with-local-disks option")
+            for volid in local:
+                task.log.append("copying local disk '%s' to node '%s'" % (volid, target))
+            vm.node = target
+            task.log.append("migration finished successfully")
+        finally:
+            vm.conf.pop("lock", None)
+
+    return cluster.tasks.start(node, "qmigrate", vm.vmid, user, work)
+
+
 # snapshots
 
 @handler
@@ -719,6 +773,24 @@ def task_list(cluster: Cluster, params: Params, user: str) -> Any:
              and (source == "all" or (source == "active") == t.running)
              and ("vmid" not in params or t.id == str(params["vmid"]))]
     return [t.list_entry() for t in tasks][params.get("start", 0):][:params.get("limit", 50) or None]
+
+
+# routes beyond the schema subset
+
+@handler
+def vm_vncproxy(cluster: Cluster, params: Params, user: str) -> Any:
+    """A VNC ticket and a port on the node for a running VM, and the ``vncproxy`` task that would wait for the
+    client (here it ends as any task does: no VNC server listens on the port)."""
+    vm = _running_vm(cluster, params)
+    port = 5900 + vm.vmid % 100
+    ticket = "PVEVNC:%08X::%s" % (int(time.time()), secrets.token_urlsafe(48))
+    upid = cluster.tasks.start(vm.node, "vncproxy", vm.vmid, user, lambda task: None)
+    # PVE sends the port as a string (a Perl scalar); the ticket is for this user and /vms/VMID only.
+    answer = {"user": user, "ticket": ticket, "port": str(port), "upid": upid,
+              "cert": "-----BEGIN CERTIFICATE-----\n(the node's pve-ssl.pem)\n-----END CERTIFICATE-----\n"}
+    if params.get("generate-password"):
+        answer["password"] = secrets.token_urlsafe(6)[:8]
+    return answer
 
 
 # pools, and the routes served only with --anchor-routes

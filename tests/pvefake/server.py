@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .api import ANCHOR_ROUTES, ROUTES, ParamError, Route, validate
+from .api import ANCHOR_ROUTES, BEYOND_SUBSET_ROUTES, ROUTES, ParamError, Route, validate
 from .handlers import HANDLERS
 from .model import Cluster
 from .tasks import PveError
@@ -138,7 +138,8 @@ class PveHandler(BaseHTTPRequestHandler):
         path = "/" + path.rstrip("/")
         if fmt != "json":
             raise ApiError(501, "no such uri")
-        route, path_params = _match(method, path, ROUTES + (ANCHOR_ROUTES if fake.anchor_routes else ()))
+        route, path_params = _match(method, path,
+                                    ROUTES + BEYOND_SUBSET_ROUTES + (ANCHOR_ROUTES if fake.anchor_routes else ()))
         params = dict(parse_qsl(url.query, keep_blank_values=True))
         if body:
             if method in ("GET", "DELETE"):

@@ -157,6 +157,7 @@ _MANAGER_CANNOT = (
     ("clone_from", None, "cloning is a VMClone resource, not a VirtualMachine field"),
     ("linked_clone", False, "cloning is a VMClone resource, not a VirtualMachine field"),
     ("allow_power_cycling", False, "the manager decides how a change is applied and has no such switch"),
+    ("allow_migration", False, "moving a VM is a VMMigration resource, not a VirtualMachine field"),
     ("delete_disks", True, "the manager always deletes a VM with its disks"),
     ("shutdown_timeout", 120, "the manager always allows a graceful shutdown 60 seconds"),
     ("placement_policy", None, "the manager reads no placement policy (it ignores placementRef)"),

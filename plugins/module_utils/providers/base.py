@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, TypeVar
 
 from ..disks import DiskDetails, ExportedDisk, ExportSpec, ImportedDisk, ImportSpec
-from ..errors import UnsupportedError, VirtrigaudError
+from ..errors import NotFoundError, UnsupportedError, VirtrigaudError
 from ..images import ImageSpec, PreparedImage
 from ..placement import Host
-from ..spec import DiskSpec, NetworkSpec, Placement, VMSpec
+from ..spec import ConsoleSpec, DiskSpec, NetworkSpec, Placement, VMSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from ..image_transfer import Transfer  # the transfer does I/O, the contract does not
@@ -137,7 +137,11 @@ class ObservedVM:
     disks: tuple[ObservedDisk, ...] = ()
     nics: tuple[ObservedNIC, ...] = ()
     tags: tuple[str, ...] = ()
+    # Where a console client connects, without any secret in it; None when the backend has none to offer now.
     console_url: Optional[str] = None
+    # The console device a backend lets users choose (a libvirt graphics device, or type "none"); None where the
+    # backend's console is built in (vSphere, Proxmox VE, KubeVirt).
+    console: Optional[ConsoleSpec] = None
     # Where the VM is, as far as the backend reports it cheaply; None for what it does not report.
     placement: Placement = field(default_factory=Placement)
     # What else the backend reports that users act on (a KubeVirt VM's namespace, node, instancetype); only
@@ -175,6 +179,23 @@ class ObservedVM:
 
 
 @dataclass(frozen=True)
+class ConsoleAccess:
+    """How to open a VM's console now.  ``url`` carries no secret; ``password`` (a device password or a one-time
+    ticket) and ``websocket_url`` (which embeds the ticket) are secrets, shown only to whoever asked."""
+
+    type: str
+    url: str
+    host: Optional[str] = None
+    port: Optional[int] = None
+    password: Optional[str] = field(default=None, repr=False)
+    websocket_url: Optional[str] = field(default=None, repr=False)
+    expires_in: Optional[int] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """Field names follow GetCapabilitiesResponse."""
 
@@ -200,6 +221,10 @@ class Capabilities:
     nic_changes: Mapping[str, str] = field(default_factory=dict, metadata={"wire": False})
     # Not on the wire either: whether the backend creates VMs with UEFI secure boot (``secure_boot: true``).
     supports_secure_boot: bool = field(default=False, metadata={"wire": False})
+    # Not on the wire either: the console types ``console.type`` may ask for, and whether ``console.listen`` is
+    # honoured (a graphics device the collection adds).  Empty: the backend's console is not offered.
+    console_types: tuple[str, ...] = field(default=(), metadata={"wire": False})
+    console_listen: bool = field(default=False, metadata={"wire": False})
 
     @classmethod
     def wire_fields(cls) -> tuple[str, ...]:
@@ -234,12 +259,15 @@ class Reconfiguration:
     # the same changes against the VM it sees.
     networks: Optional[tuple[NetworkSpec, ...]] = None
     tags: Optional[tuple[str, ...]] = None
+    # A console device to put in place of the VM's (type "none" removes it), and whether to give it a new password.
+    console: Optional[ConsoleSpec] = None
+    rotate_console_password: bool = False
     live: bool = False
 
     def __bool__(self) -> bool:
         return bool(
             self.cpu or self.memory_mib or self.disk_sizes_gib or self.add_disks or self.add_networks
-            or self.change_networks or self.remove_networks
+            or self.change_networks or self.remove_networks or self.console or self.rotate_console_password
         ) or self.tags is not None
 
 
@@ -425,6 +453,50 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def clone(self, source_id: str, target_name: str, linked: bool = False) -> tuple[str, TaskRef]:
         """Copy a VM (powered off) under a new name, fully or as a linked clone; return the new id."""
+
+    def open_console(self, vm_id: str) -> Optional[ConsoleAccess]:
+        """How to reach the VM's console now, with its password or a fresh one-time ticket; None when the VM has
+        no console to reach (stopped, or none configured).
+
+        Raises:
+            UnsupportedError: the backend offers no console, naming ``console``.
+        """
+        raise UnsupportedError("the %s provider offers no console" % self.type_name, option="console")
+
+    # Moves within the backend (VMMigration's within-one-backend kind).  ``migration_keys`` names the placement
+    # keys the backend moves a VM between; a move of any other key is refused by name.
+    migration_keys: tuple[str, ...] = ()
+
+    def where(self, vm_id: str) -> Placement:
+        """Where the VM is now, for the keys in ``migration_keys`` at least.
+
+        Raises:
+            NotFoundError: no VM has this id.
+        """
+        found = self.describe(vm_id)
+        if found is None:
+            raise NotFoundError("VM '%s' not found" % vm_id)
+        return found.placement
+
+    def check_migration(self, vm_id: str, target: Placement, live: bool, prefix: str = "placement.") -> None:
+        """Refuse, before anything moves, a move the backend would refuse: a target it does not have (naming
+        ``prefix`` + the key), a VM it cannot move running or at all.
+
+        Raises:
+            SpecError: the target does not exist.
+            PreconditionError: the backend would refuse the move.
+            UnsupportedError: the backend moves no VMs.
+        """
+        raise UnsupportedError("the %s backend cannot move VMs" % self.type_name, option=prefix + "host")
+
+    def migrate(self, vm_id: str, target: Placement, live: bool) -> TaskRef:
+        """Move the VM to ``target`` (only its set keys), running when ``live``.  On a failure the VM stays where
+        it was, as it was, and nothing is left on the target side.
+
+        Raises:
+            UnsupportedError: the backend moves no VMs.
+        """
+        raise UnsupportedError("the %s backend cannot move VMs" % self.type_name, option="target")
 
     # Images (VMImage, ImagePrepare).  Backends that import images say so with Capabilities.supports_image_import.
 

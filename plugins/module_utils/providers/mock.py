@@ -23,6 +23,7 @@ from ..spec import NetworkSpec, Placement, VMSpec
 from . import nics
 from .base import (
     Capabilities,
+    ConsoleAccess,
     NicChange,
     ObservedDisk,
     ObservedNIC,
@@ -37,6 +38,7 @@ from .base import (
 )
 
 MISSING_PREFIX = "missing"
+DEFAULT_HOST = "mock-host"
 DEFAULT_DATASTORE = "mock-datastore"
 # Where a placement policy may put a VM.
 HOSTS = ("mock-1", "mock-2", "mock-3")
@@ -110,8 +112,17 @@ class MockProvider(Provider):
             supported_transfer_modes=("relay",),
             nic_changes={"set_network": "live", "set_mac_address": "live", "set_ip_address": "live",
                          "remove_network": "live"},
+            console_types=("vnc",),
             supports_secure_boot=True,
         )
+
+    def open_console(self, vm_id: str) -> Optional[ConsoleAccess]:
+        vm = self.describe(vm_id)
+        if vm is None:
+            raise NotFoundError("VM '%s' not found" % vm_id)
+        if vm.power_state != "On":
+            return None
+        return ConsoleAccess(type="vnc", url=vm.console_url or "", host="console.mock", port=5900)
 
     def describe(self, vm_id: str) -> Optional[ObservedVM]:
         with self._state() as state:
@@ -171,6 +182,29 @@ class MockProvider(Provider):
         with self._state(write=True) as state:
             record = self._vm(state, vm_id)
             record["power"] = "On" if op in (PowerOp.ON, PowerOp.REBOOT) else "Off"
+        return _DONE
+
+    migration_keys = ("host", "datastore")
+
+    def where(self, vm_id: str) -> Placement:
+        """A VM created without a host is on DEFAULT_HOST."""
+        found = super().where(vm_id)
+        return Placement(host=found.host or DEFAULT_HOST, datastore=found.datastore)
+
+    def check_migration(self, vm_id: str, target: Placement, live: bool, prefix: str = "placement.") -> None:
+        """Hosts and datastores starting with ``missing`` do not exist."""
+        self.where(vm_id)
+        for key in self.migration_keys:
+            value = getattr(target, key)
+            if value and value.startswith(MISSING_PREFIX):
+                raise SpecError("%s '%s' does not exist" % (key, value), option=prefix + key)
+
+    def migrate(self, vm_id: str, target: Placement, live: bool) -> TaskRef:
+        with self._state(write=True) as state:
+            record = self._vm(state, vm_id)
+            record["placement"] = dict(record.get("placement") or {},
+                                       **{key: getattr(target, key) for key in self.migration_keys
+                                          if getattr(target, key)})
         return _DONE
 
     def reconfigure(self, vm_id: str, change: Reconfiguration) -> TaskRef:

@@ -19,6 +19,7 @@ from ...resilience import Deadline, poll
 from ...spec import VMSpec
 from ..base import (
     Capabilities,
+    ConsoleAccess,
     ObservedVM,
     PowerOp,
     Provider,
@@ -104,6 +105,7 @@ class KubevirtProvider(Provider):
             # KubeVirt hot-plugs new bridge NICs only; a NIC removed or re-attached takes effect at a restart.
             nic_changes={"remove_network": "offline", "set_network": "offline", "set_mac_address": "offline"},
             supports_secure_boot=True,
+            console_types=("vnc",),
         )
 
     def discover(self) -> Discovery:
@@ -160,7 +162,8 @@ class KubevirtProvider(Provider):
     def _observe(self, vm: dict[str, Any], vmi: Optional[dict[str, Any]]) -> ObservedVM:
         namespace = vm["metadata"]["namespace"]
         classes = {"instancetype": self._class(vm["spec"].get("instancetype"), namespace) or {}}
-        return kv.observed(vm, vmi, {key: value.get("spec") or {} for key, value in classes.items()})
+        return kv.observed(vm, vmi, {key: value.get("spec") or {} for key, value in classes.items()},
+                           api_base=self.cluster.kube.base)
 
     def _instance(self, vm: dict[str, Any]) -> Optional[dict[str, Any]]:
         """The VMI, read only when the VM's status says it may exist."""
@@ -172,6 +175,14 @@ class KubevirtProvider(Provider):
     def describe(self, vm_id: str) -> Optional[ObservedVM]:
         vm = self._get_vm(vm_id)
         return self._observe(vm, self._instance(vm)) if vm else None
+
+    def open_console(self, vm_id: str) -> Optional[ConsoleAccess]:
+        vm = self._get_vm(vm_id)
+        if vm is None:
+            raise errors.NotFoundError("VM '%s' not found" % vm_id)
+        if self._instance(vm) is None:
+            return None
+        return kv.vnc_access(self.cluster.kube.base, vm["metadata"]["namespace"], vm["metadata"]["name"])
 
     def find(self, name: str) -> Optional[ObservedVM]:
         return self.describe("%s/%s" % (self.namespace, name))

@@ -17,11 +17,12 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence, cast
+from urllib.parse import urlsplit
 
 from ... import errors
 from ...spec import GIB, MIB, DiskSpec, NetworkSpec, VMSpec, parse_quantity
 from ...spec import Placement as Where
-from ..base import ObservedDisk, ObservedNIC, ObservedVM, Reconfiguration, Snapshot, usable_ip
+from ..base import ConsoleAccess, ObservedDisk, ObservedNIC, ObservedVM, Reconfiguration, Snapshot, usable_ip
 
 API = "kubevirt.io/v1"
 MANAGED_BY = ("app.kubernetes.io/managed-by", "virtrigaud.core")
@@ -511,11 +512,26 @@ def _disks(vm: Mapping[str, Any], template: Mapping[str, Any], claims: Mapping[s
     return tuple(found)
 
 
+def vnc_url(api_base: str, namespace: str, name: str) -> str:
+    """virt-api's VNC subresource of a running VM's instance: a WebSocket the caller's own credentials open."""
+    return "%s/apis/subresources.kubevirt.io/v1/namespaces/%s/virtualmachineinstances/%s/vnc" % (
+        api_base.rstrip("/"), namespace, name)
+
+
+def vnc_access(api_base: str, namespace: str, name: str) -> ConsoleAccess:
+    """The VNC subresource as console access: no secret of its own, the caller's Kubernetes credentials open it."""
+    url = vnc_url(api_base, namespace, name)
+    parts = urlsplit(url)
+    secure = parts.scheme == "https"
+    return ConsoleAccess(type="vnc", url=url, host=parts.hostname or "", port=parts.port or (443 if secure else 80),
+                         websocket_url=("wss" if secure else "ws") + url[len(parts.scheme):])
+
+
 def observed(vm: Mapping[str, Any], vmi: Optional[Mapping[str, Any]] = None,
              classes: Optional[Mapping[str, Mapping[str, Any]]] = None,
-             claims: Optional[Mapping[str, int]] = None) -> ObservedVM:
+             claims: Optional[Mapping[str, int]] = None, api_base: str = "") -> ObservedVM:
     """The VM as the collection reports it; ``classes`` are its instancetype's and preference's specs, ``claims``
-    the sizes of PVCs that are not the VM's own DataVolume templates."""
+    the sizes of PVCs that are not the VM's own DataVolume templates; ``api_base`` is the API server's address."""
     metadata, spec, status = vm["metadata"], vm.get("spec") or {}, vm.get("status") or {}
     template = (spec.get("template") or {}).get("spec") or {}
     domain = template.get("domain") or {}
@@ -548,6 +564,7 @@ def observed(vm: Mapping[str, Any], vmi: Optional[Mapping[str, Any]] = None,
         disks=_disks(vm, template, claims or {}),
         nics=_nics(template, vmi),
         tags=tags_of(metadata),
+        console_url=vnc_url(api_base, metadata.get("namespace"), metadata["name"]) if vmi and api_base else None,
         placement=_where(spec, template),
         details={key: value for key, value in details.items() if value not in (None, "")},
         raw={"uid": metadata.get("uid"), "resourceVersion": metadata.get("resourceVersion"),

@@ -15,6 +15,8 @@ import fcntl
 import functools
 import hashlib
 import os
+import secrets
+import string
 import tempfile
 import time
 import uuid
@@ -35,9 +37,10 @@ from ...image_transfer import Transfer
 from ...images import IMAGE_FORMATS, ImageSpec, PreparedImage
 from ...placement import Host
 from ...resilience import Deadline
-from ...spec import GIB, NetworkSpec, Placement, VMSpec
+from ...spec import GIB, LOOPBACK, ConsoleSpec, NetworkSpec, Placement, VMSpec
 from ..base import (
     Capabilities,
+    ConsoleAccess,
     ObservedDisk,
     ObservedNIC,
     ObservedVM,
@@ -63,6 +66,9 @@ from .storage import Storage, gib
 DOMAIN_TYPES = ("auto", "kvm", "qemu")
 SHUTDOWN_PRESS_INTERVAL = 10.0
 _DONE = TaskRef()
+# VNC's password authentication reads at most 8 characters; SPICE takes longer ones.
+_PASSWORD_LENGTHS = {"vnc": 8, "spice": 24}
+_WILDCARDS = ("0.0.0.0", "::")
 _RUNNING_STATES = ("VIR_DOMAIN_RUNNING", "VIR_DOMAIN_BLOCKED", "VIR_DOMAIN_PAUSED", "VIR_DOMAIN_SHUTDOWN",
                    "VIR_DOMAIN_PMSUSPENDED")
 
@@ -71,6 +77,15 @@ def _on_default_network(networks: Iterable[NetworkSpec], default: Optional[str])
     """A NIC naming neither a network nor a bridge joins the Provider's default network (else libvirt's 'default')."""
     return tuple(n if n.network or n.bridge or not default else dataclasses.replace(n, network=default)
                  for n in networks)
+
+
+def _console_url(kind: str, host: str, port: int) -> str:
+    return "%s://%s:%d" % (kind, "[%s]" % host if ":" in host else host, port)
+
+
+def new_console_password(kind: str = "vnc") -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for dummy in range(_PASSWORD_LENGTHS.get(kind, 8)))
 
 
 class LibvirtProvider(Provider):
@@ -171,6 +186,8 @@ class LibvirtProvider(Provider):
             # A static address rides on the cloud-init seed, which the guest reads once: it cannot change.
             nic_changes={"set_network": "live", "set_mac_address": "live", "remove_network": "live"},
             supports_secure_boot=self._has_secure_boot_firmware(),
+            console_types=("vnc", "spice", "none"),
+            console_listen=True,
         )
 
     @backend_call("discover")
@@ -232,6 +249,7 @@ class LibvirtProvider(Provider):
                 name=spec.name, uuid=vm_id, domain_type=self._resolved_domain_type(), cpu=spec.cpu or 1,
                 memory_mib=spec.memory_mib or 512, firmware=spec.firmware or "bios", disks=disks, nics=nics,
                 seed=seed, tags=tuple(spec.tags or ()), secure_boot=bool(spec.secure_boot),
+                console=spec.console, console_password=new_console_password(spec.console.type if spec.console else ""),
             )
             self.conn.defineXMLFlags(dx.domain_xml(plan), libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
         except BaseException:
@@ -325,7 +343,26 @@ class LibvirtProvider(Provider):
         if meta != facts.metadata:
             domain.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, dx.metadata_xml(meta, namespaced=False), dx.PREFIX,
                                dx.NAMESPACE, flags)
+        if change.console is not None:
+            self._set_console(domain, change.console)
+        elif change.rotate_console_password:
+            self._rotate_console_password(domain, flags)
         return _DONE
+
+    def _set_console(self, domain: Any, console: ConsoleSpec) -> None:
+        """Put the display in place in the persistent definition (the VM is stopped: QEMU cannot plug one in)."""
+        xml = domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
+        current = dx.parse_domain(xml)
+        keep = current.console.type == console.type and current.console_password
+        password = current.console_password if keep else new_console_password(console.type)
+        self.conn.defineXMLFlags(dx.replace_graphics(xml, console, password or ""), libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+
+    def _rotate_console_password(self, domain: Any, flags: int) -> None:
+        facts = dx.parse_domain(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        if facts.console.type == "none":
+            raise PreconditionError("the VM has no vnc or spice console whose password could be rotated")
+        display = dx.graphics_xml(facts.console, new_console_password(facts.console.type))
+        domain.updateDeviceFlags(dx.device_string(display), flags)
 
     def _set_cpu(self, domain: Any, facts: dx.DomainFacts, cpu: int, live: bool, flags: int) -> None:
         if cpu > facts.max_cpu:
@@ -411,12 +448,76 @@ class LibvirtProvider(Provider):
                 nics=tuple(dataclasses.replace(old, mac=mac).ref() for old, mac in zip(dx.interfaces(facts), macs)),
                 tags=facts.metadata.tags,
             )
-            self.conn.defineXMLFlags(dx.clone_xml(source_xml, target_name, vm_id, meta, macs),
-                                     libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+            self.conn.defineXMLFlags(
+                dx.clone_xml(source_xml, target_name, vm_id, meta, macs, new_console_password(facts.console.type)),
+                libvirt.VIR_DOMAIN_DEFINE_VALIDATE,
+            )
         except BaseException:
             self.storage.delete_volumes(created)
             raise
         return vm_id, _DONE
+
+    @backend_call("open console")
+    def open_console(self, vm_id: str) -> Optional[ConsoleAccess]:
+        domain = self._domain(vm_id)
+        if not domain.isActive():
+            return None
+        facts = dx.parse_domain(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE))
+        if facts.console_port is None:
+            return None
+        host = self._console_host(facts.console)
+        return ConsoleAccess(type=facts.console.type, url=_console_url(facts.console.type, host, facts.console_port),
+                             host=host, port=facts.console_port, password=facts.console_password or None)
+
+    def _console_host(self, console: ConsoleSpec) -> str:
+        """Where a client reaches a display: its address, or the libvirt host's name when it listens everywhere."""
+        if console.address not in _WILDCARDS:
+            return console.address or LOOPBACK
+        return urlsplit(self.config.uri or "").hostname or LOOPBACK
+
+    def _console_url(self, domain: Any, facts: dx.DomainFacts, running: bool) -> Optional[str]:
+        if not running or facts.console.type == "none":
+            return None
+        port = dx.parse_domain(domain.XMLDesc(0)).console_port
+        return _console_url(facts.console.type, self._console_host(facts.console), port) if port else None
+
+    # moves between storage pools
+
+    migration_keys = ("datastore",)
+
+    @backend_call("check migration")
+    def check_migration(self, vm_id: str, target: Placement, live: bool, prefix: str = "placement.") -> None:
+        domain = self._domain(vm_id)
+        if target.datastore:
+            self.storage.pool(target.datastore, prefix + "datastore")
+        if live or domain.isActive():
+            raise PreconditionError("VM '%s' is running; libvirt moves the disks of a stopped VM only: stop it first"
+                                    % domain.name(), option=prefix + "datastore")
+        if domain.snapshotNum(0):
+            raise PreconditionError("VM '%s' has snapshots, which a copy of its disks to another pool would lose; "
+                                    "remove them first" % domain.name(), option=prefix + "datastore")
+
+    @backend_call("migrate")
+    def migrate(self, vm_id: str, target: Placement, live: bool) -> TaskRef:
+        if not target.datastore:
+            return _DONE
+        self.check_migration(vm_id, target, live)
+        domain = self._domain(vm_id)
+        # SECURE: without it libvirt leaves the display password out, and the redefined VM would have none.
+        xml = domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
+        facts = dx.parse_domain(xml)
+        pool = self.storage.pool(target.datastore, "placement.datastore")
+        created: list[Any] = []
+        try:
+            moved = self.storage.move_volumes(facts.metadata.owned_paths(), pool, created)
+            self.conn.defineXMLFlags(dx.moved_xml(xml, moved), libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+        except BaseException:
+            self.storage.delete_volumes(created)
+            raise
+        left = self.storage.delete_volumes(v for v in map(self.storage.volume_at, moved) if v is not None)
+        if left:
+            self.warnings.append("the VM moved, but its old volumes %s could not be removed" % ", ".join(left))
+        return _DONE
 
     # observing
 
@@ -447,7 +548,7 @@ class LibvirtProvider(Provider):
             id=facts.uuid, name=facts.name, power_state="On" if running else "Off", cpu=facts.cpu,
             memory_mib=facts.memory_mib, firmware=facts.firmware, secure_boot=facts.secure_boot,
             max_cpu=facts.max_cpu, max_memory_mib=facts.max_memory_mib, disks=tuple(disks), nics=nics,
-            tags=facts.metadata.tags,
+            tags=facts.metadata.tags, console=facts.console, console_url=self._console_url(domain, facts, running),
             placement=Placement(datastore=pool.name() if pool is not None else None), raw={"state": state},
         )
 

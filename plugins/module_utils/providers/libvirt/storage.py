@@ -176,3 +176,21 @@ class Storage:
         else:
             volume = self.new_volume(pool, dx.volume_xml(volume_name, capacity), created, source=source)
         return dx.DiskRef(name, dev, volume.path())
+
+    def move_volumes(self, paths: Iterable[str], pool: Any, created: list[Any]) -> dict[str, str]:
+        """Full copies in ``pool`` of the volumes at ``paths`` that are elsewhere, under their own names: old path →
+        new path.  Paths that are no volume (a seed written outside any pool) stay where they are.
+
+        Raises:
+            PreconditionError: a disk path is not a storage volume, so it cannot be copied.
+        """
+        moved = {}
+        for path in paths:
+            source = self.volume_at(path)
+            if source is None:
+                continue
+            if source.storagePoolLookupByVolume().name() == pool.name():
+                continue
+            xml = dx.volume_xml(source.name(), source.info()[1], fmt=dx.volume_format(source.XMLDesc(0)))
+            moved[path] = self.new_volume(pool, xml, created, source=source).path()
+        return moved

@@ -11,12 +11,14 @@ it is unit-tested without a daemon.  What the spec knows and libvirt does not
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
 from ... import errors
+from ...spec import CONSOLE_DEVICES, LOOPBACK, ConsoleSpec
 
 NAMESPACE = "https://virtrigaud.io/xmlns/libvirt-domain/1"
 PREFIX = "vr"
@@ -98,6 +100,8 @@ class DomainPlan:
     max_cpu: int = 0
     max_memory_mib: int = 0
     secure_boot: bool = False
+    console: Optional[ConsoleSpec] = None
+    console_password: str = field(default="", repr=False)
 
     def metadata(self) -> Metadata:
         return Metadata(disks=self.disks, nics=tuple(n.ref() for n in self.nics), seed=self.seed, tags=self.tags)
@@ -118,6 +122,10 @@ class DomainFacts:
     secure_boot: bool
     nics: tuple[dict[str, Optional[str]], ...]
     metadata: Metadata
+    console: ConsoleSpec = ConsoleSpec("none")
+    # Only in a live definition of a running domain; in one read with VIR_DOMAIN_XML_SECURE, the password too.
+    console_port: Optional[int] = None
+    console_password: Optional[str] = field(default=None, repr=False)
 
 
 def hotplug_ceiling_cpu(cpu: int) -> int:
@@ -228,6 +236,40 @@ def interface_xml(nic: NicPlan) -> ET.Element:
     return node
 
 
+def graphics_xml(console: ConsoleSpec, password: str) -> ET.Element:
+    """A VNC or SPICE display on a port libvirt picks, listening on one address, behind a password."""
+    address = console.address or LOOPBACK
+    node = ET.Element("graphics", type=console.type, autoport="yes", listen=address, passwd=password)
+    _sub(node, "listen", type="address", address=address)
+    return node
+
+
+def parse_graphics(domain: ET.Element) -> tuple[ConsoleSpec, Optional[int], Optional[str]]:
+    """The domain's first VNC or SPICE display: (what it is, its port when running, its password when read)."""
+    for node in domain.findall("devices/graphics"):
+        kind = node.get("type", "")
+        if kind not in CONSOLE_DEVICES:
+            continue
+        listen = node.find("listen")
+        address = node.get("listen") or (listen.get("address") if listen is not None else None) or LOOPBACK
+        port = int(node.get("port", "-1"))
+        return ConsoleSpec(kind, address), (port if port > 0 else None), node.get("passwd")
+    return ConsoleSpec("none"), None, None
+
+
+def replace_graphics(xml: str, console: ConsoleSpec, password: str) -> str:
+    """The domain definition ``xml`` with its displays replaced by ``console`` (none for type none)."""
+    domain = ET.fromstring(xml)
+    devices = domain.find("devices")
+    if devices is None:
+        raise ValueError("the domain has no devices element")
+    for node in devices.findall("graphics"):
+        devices.remove(node)
+    if console.type in CONSOLE_DEVICES:
+        devices.append(graphics_xml(console, password))
+    return ET.tostring(domain, encoding="unicode")
+
+
 def device_string(node: ET.Element) -> str:
     return ET.tostring(node, encoding="unicode")
 
@@ -267,6 +309,8 @@ def domain_xml(plan: DomainPlan) -> str:
         devices.append(seed_xml(plan.seed))
     for nic in plan.nics:
         devices.append(interface_xml(nic))
+    if plan.console is not None and plan.console.type in CONSOLE_DEVICES:
+        devices.append(graphics_xml(plan.console, plan.console_password))
     _sub(devices, "serial", type="pty")
     _sub(devices, "console", type="pty")
     channel = _sub(devices, "channel", type="unix")
@@ -327,6 +371,7 @@ def parse_domain(xml: str) -> DomainFacts:
         source, target = disk.find("source"), disk.find("target")
         if source is not None and target is not None:
             disk_paths[target.get("dev", "")] = source.get("file") or source.get("dev") or ""
+    console, console_port, console_password = parse_graphics(domain)
     nics = []
     for interface in domain.findall("devices/interface"):
         source, mac, model = interface.find("source"), interface.find("mac"), interface.find("model")
@@ -348,6 +393,9 @@ def parse_domain(xml: str) -> DomainFacts:
         secure_boot=uefi and secure_boot,
         nics=tuple(nics),
         metadata=parse_metadata(domain),
+        console=console,
+        console_port=console_port,
+        console_password=console_password,
     )
 
 
@@ -363,14 +411,17 @@ def interfaces(facts: DomainFacts) -> list[NicPlan]:
     return found
 
 
-def clone_xml(source_xml: str, name: str, uuid: str, meta: Metadata, macs: list[str]) -> str:
-    """A copy of ``source_xml`` under a new identity, on the clone's own volumes, without a seed."""
+def clone_xml(source_xml: str, name: str, uuid: str, meta: Metadata, macs: list[str], console_password: str) -> str:
+    """A copy of ``source_xml`` under a new identity, on the clone's own volumes, without a seed, its display
+    behind a password of its own."""
     domain = ET.fromstring(source_xml)
     domain.find("name").text = name  # type: ignore[union-attr]
     domain.find("uuid").text = uuid  # type: ignore[union-attr]
     devices = domain.find("devices")
     if devices is None:
         raise ValueError("the source domain has no devices element")
+    for display in devices.findall("graphics"):
+        display.set("passwd", console_password)
     paths = {d.dev: d.path for d in meta.disks}
     for disk in list(devices.findall("disk")):
         target, source = disk.find("target"), disk.find("source")
@@ -391,6 +442,22 @@ def clone_xml(source_xml: str, name: str, uuid: str, meta: Metadata, macs: list[
     os_node = domain.find("os")
     for nvram in os_node.findall("nvram") if os_node is not None else []:
         os_node.remove(nvram)  # type: ignore[union-attr]
+    return _with_metadata(domain, meta)
+
+
+def moved_xml(xml: str, moved: dict[str, str]) -> str:
+    """``xml`` (a domain's inactive definition) with the disks at the keys of ``moved`` on its values' paths, in
+    its devices and in the collection's metadata; a moved disk is a full copy and reads from no backing file."""
+    domain = ET.fromstring(xml)
+    for disk in domain.findall("devices/disk"):
+        source = disk.find("source")
+        if source is not None and source.get("file") in moved:
+            source.set("file", moved[source.get("file", "")])
+            for stale in disk.findall("backingStore"):
+                disk.remove(stale)
+    meta = parse_metadata(domain)
+    meta = Metadata(disks=tuple(dataclasses.replace(d, path=moved.get(d.path, d.path)) for d in meta.disks),
+                    nics=meta.nics, seed=moved.get(meta.seed, meta.seed) if meta.seed else None, tags=meta.tags)
     return _with_metadata(domain, meta)
 
 

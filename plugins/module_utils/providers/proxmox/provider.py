@@ -19,9 +19,10 @@ from ... import errors
 from ...images import ImageSpec, PreparedImage
 from ...placement import Host
 from ...resilience import Deadline
-from ...spec import VMSpec
+from ...spec import Placement, VMSpec
 from ..base import (
     Capabilities,
+    ConsoleAccess,
     ObservedVM,
     PowerOp,
     Provider,
@@ -33,6 +34,7 @@ from ..base import (
 )
 from ..discovery import Discovery
 from . import cloudinit, storage
+from . import migration as moves
 from . import translate as pve
 from .client import Session, task_failure
 from .discovery import discover as discover_cluster
@@ -123,7 +125,11 @@ class ProxmoxProvider(Provider):
                 interfaces = self.session.get(self._path(node, vmid, "agent", "network-get-interfaces"))["result"]
             except (errors.ProviderError, errors.PreconditionError, errors.NotFoundError):
                 interfaces = []  # the guest agent is not up yet
-        return pve.observed(vmid, node, config, status, interfaces)
+        return pve.observed(vmid, node, config, status, interfaces, self._web)
+
+    @property
+    def _web(self) -> str:
+        return pve.web_address(self.session.endpoint.host, self.session.endpoint.port)
 
     def _where(self, vm_id: str) -> tuple[str, int]:
         vmid = self._vmid(vm_id)
@@ -151,7 +157,29 @@ class ProxmoxProvider(Provider):
             nic_changes={"set_network": "live", "set_mac_address": "live", "remove_network": "live",
                          "set_ip_address": "offline"},
             supports_secure_boot=True,
+            console_types=("vnc",),
         )
+
+    def open_console(self, vm_id: str) -> Optional[ConsoleAccess]:
+        node, vmid = self._where(vm_id)
+        if self.session.get(self._path(node, vmid, "status", "current")).get("status") != "running":
+            return None
+        answer = self.session.post(self._path(node, vmid, "vncproxy"), websocket=1)
+        return pve.vnc_access(answer, self._web, self.session.endpoint.host, node, vmid)
+
+    migration_keys = ("host",)
+
+    def check_migration(self, vm_id: str, target: Placement, live: bool, prefix: str = "placement.") -> None:
+        node, vmid = self._where(vm_id)
+        if target.host:
+            config = self.session.get(self._path(node, vmid, "config"))
+            moves.check(self._nodes(), config, target.host, prefix + "host")
+
+    def migrate(self, vm_id: str, target: Placement, live: bool) -> TaskRef:
+        node, vmid = self._where(vm_id)
+        if target.host and target.host != node:
+            moves.migrate(self.session, self._path(node, vmid), target.host, live, self._deadline())
+        return _DONE
 
     def discover(self) -> Discovery:
         online = self._online()

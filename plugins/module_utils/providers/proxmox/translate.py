@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from ... import errors
 from ...spec import DiskSpec, NetworkSpec, Placement, VMSpec
-from ..base import NicChange, ObservedDisk, ObservedNIC, ObservedVM, Reconfiguration, usable_ip
+from ..base import ConsoleAccess, NicChange, ObservedDisk, ObservedNIC, ObservedVM, Reconfiguration, usable_ip
 
 RECORD_PREFIX = "virtrigaud:"
 HOTPLUG = "network,disk,cpu,memory"
@@ -263,8 +263,28 @@ def _cloud_config(text: Optional[str]) -> Optional[dict[str, Any]]:
 
 # config → observed
 
+def web_address(host: str, port: int) -> str:
+    return "https://%s:%d" % ("[%s]" % host if ":" in host else host, port)
+
+
+def console_url(web: str, node: str, vmid: int) -> Optional[str]:
+    """The web UI's noVNC page of the VM, as its Console button opens it."""
+    return "%s/?console=kvm&novnc=1&vmid=%d&node=%s" % (web, vmid, quote(node)) if web else None
+
+
+def vnc_access(answer: Mapping[str, Any], web: str, host: str, node: str, vmid: int) -> ConsoleAccess:
+    """A ``vncproxy`` answer as console access: its ticket is the secret, valid for a short while and for the user
+    who asked, and the ``vncwebsocket`` URL a noVNC client opens carries it."""
+    ticket = str(answer["ticket"])
+    port = int(answer["port"])  # a string, as PVE sends it, or a number
+    websocket = "%s/api2/json/nodes/%s/qemu/%d/vncwebsocket?port=%d&vncticket=%s" % (
+        web.replace("https://", "wss://", 1), quote(node), vmid, port, quote(ticket, safe=""))
+    return ConsoleAccess(type="vnc", url=console_url(web, node, vmid) or web, host=host, port=port, password=ticket,
+                         websocket_url=websocket)
+
+
 def observed(vmid: int, node: str, config: Mapping[str, Any], status: Mapping[str, Any],
-             interfaces: Iterable[Mapping[str, Any]] = ()) -> ObservedVM:
+             interfaces: Iterable[Mapping[str, Any]] = (), web: str = "") -> ObservedVM:
     record = read_record(config.get("description"))
     names = dict(record.get("disks") or {}, **{ROOT_KEY: "root"})
     nic_names = record.get("nics") or {}
@@ -306,7 +326,7 @@ def observed(vmid: int, node: str, config: Mapping[str, Any], status: Mapping[st
         disks=tuple(disks),
         nics=tuple(nics),
         tags=tuple(t for t in str(config.get("tags") or "").split(";") if t),
-        console_url=None,
+        console_url=console_url(web, node, vmid),
         placement=Placement(host=node, datastore=root_storage(config)),
         raw={"vmid": vmid, "node": node, "lock": config.get("lock"), "digest": config.get("digest")},
     )

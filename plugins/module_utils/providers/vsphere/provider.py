@@ -26,9 +26,10 @@ from ...errors import (
 from ...images import ImageSpec, PreparedImage
 from ...placement import Host
 from ...resilience import Deadline
-from ...spec import GIB, DiskSpec, NetworkSpec, VMSpec
+from ...spec import GIB, DiskSpec, NetworkSpec, Placement, VMSpec
 from ..base import (
     Capabilities,
+    ConsoleAccess,
     NicChange,
     ObservedVM,
     PowerOp,
@@ -42,6 +43,7 @@ from ..base import (
 )
 from ..discovery import Discovery
 from . import client
+from . import migration as moves
 from . import translate as vs
 from .discovery import discover as discover_vcenter
 from .translate import EXTRA_PREFIX, VM_PROPERTIES
@@ -194,6 +196,7 @@ class VsphereProvider(Provider):
             # vSphere takes a new MAC address only on a stopped VM; static addresses are the guest's business.
             nic_changes={"set_network": "live", "set_mac_address": "offline", "remove_network": "live"},
             supports_secure_boot=True,
+            console_types=("webmks",),
         )
 
     @backend_call("discover")
@@ -207,7 +210,8 @@ class VsphereProvider(Provider):
         if self._portgroups is None and any(vs.portgroup_key(card) for card in cards):
             groups = client.collect(self.content, vim.dvs.DistributedVirtualPortgroup, ("key", "name"))
             self._portgroups = {group.get("key", ""): group.get("name", "") for dummy, group in groups}
-        return vs.observed(obj, props, self._portgroups, self._host_names()[0])
+        return vs.observed(obj, props, self._portgroups, vs.web_address(*client.endpoint(self.config)),
+                           self._host_names()[0])
 
     def _host_names(self) -> tuple[dict[str, str], dict[str, str]]:
         """Host names by id and clusters by host name: two queries, made once per provider."""
@@ -228,6 +232,19 @@ class VsphereProvider(Provider):
         found = self._find_by_id(vm_id)
         return self._observed(*found) if found else None
 
+    @backend_call("open console")
+    def open_console(self, vm_id: str) -> Optional[ConsoleAccess]:
+        found = self._find_by_id(vm_id)
+        if found is None:
+            raise NotFoundError("VM '%s' not found" % vm_id)
+        obj, props = found
+        if props.get("runtime.powerState") != "poweredOn":
+            return None
+        host, port = client.endpoint(self.config)
+        vm_ref = obj._moId  # pylint: disable=protected-access  # the MoRef id is the VM id
+        return vs.webmks_access(obj.AcquireTicket("webmks"), vs.web_address(host, port), vm_ref,
+                                props.get("config.instanceUuid"), host)
+
     @backend_call("find")
     def find(self, name: str) -> Optional[ObservedVM]:
         obj = self._named(vim.VirtualMachine, name, "name", templates=False)
@@ -244,6 +261,40 @@ class VsphereProvider(Provider):
         return [vs.observed_summary(obj, props)
                 for obj, props in client.collect(self.content, vim.VirtualMachine, vs.SUMMARY_PROPERTIES)
                 if not props.get("config.template")]
+
+    # moves within vCenter
+
+    migration_keys = ("host", "datastore")
+
+    @backend_call("locate")
+    def where(self, vm_id: str) -> Placement:
+        return moves.where(self._vm(vm_id))
+
+    def _targets(self, vm: Any, target: Placement, prefix: str) -> tuple[Optional[Any], Optional[Any]]:
+        host = self._required(vim.HostSystem, target.host, prefix + "host", "host") if target.host else None
+        datastore = (self._required(vim.Datastore, target.datastore, prefix + "datastore", "datastore")
+                     if target.datastore else None)
+        if host is not None:
+            moves.check_host(host, prefix + "host")
+        if datastore is not None:
+            moves.check_datastore(datastore, host or vm.runtime.host, prefix + "datastore")
+        elif host is not None:
+            for current in vm.datastore or ():
+                moves.check_datastore(current, host, prefix + "host")
+        return host, datastore
+
+    @backend_call("check migration")
+    def check_migration(self, vm_id: str, target: Placement, live: bool, prefix: str = "placement.") -> None:
+        self._targets(self._vm(vm_id), target, prefix)
+
+    @backend_call("migrate")
+    def migrate(self, vm_id: str, target: Placement, live: bool) -> TaskRef:
+        vm = self._vm(vm_id)
+        host, datastore = self._targets(vm, target, "placement.")
+        seconds = self.config.options.get("wait_timeout") or TASK_SECONDS
+        client.wait_for(vm.RelocateVM_Task(moves.relocate_spec(vm, host, datastore)), Deadline(float(seconds)),
+                        "migrate")
+        return _DONE
 
     # create
 

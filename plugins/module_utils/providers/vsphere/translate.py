@@ -14,7 +14,7 @@ from typing import Any, Mapping, Optional, cast
 
 from ... import errors
 from ...spec import Placement
-from ..base import ObservedDisk, ObservedNIC, ObservedVM, usable_ip
+from ..base import ConsoleAccess, ObservedDisk, ObservedNIC, ObservedVM, usable_ip
 
 EXTRA_PREFIX = "virtrigaud."
 VM_PROPERTIES = (
@@ -87,9 +87,36 @@ def datastore_of(path: Optional[str]) -> Optional[str]:
     return path[1:path.index("]")] or None
 
 
+def web_address(host: str, port: int) -> str:
+    """The vCenter's web address, as a browser reaches it."""
+    shown = "[%s]" % host if ":" in host else host
+    return "https://%s" % shown if port == 443 else "https://%s:%d" % (shown, port)
+
+
+def console_url(web: str, vm_id: str, instance_uuid: Optional[str]) -> Optional[str]:
+    """The VM's page in the vSphere Client, where its console opens; the same address VirtRigaud's provider gives."""
+    if not web or not instance_uuid:
+        return None
+    return "%s/ui/#?extensionId=vsphere.core.vm.summary&objectId=urn:vmomi:VirtualMachine:%s:%s" % (
+        web, vm_id, instance_uuid)
+
+
+def webmks_access(ticket: Any, web: str, vm_id: str, instance_uuid: Optional[str], vcenter_host: str) -> ConsoleAccess:
+    """A VirtualMachineTicket of type webmks as console access: the ticket is the secret, and the WebSocket URL
+    a WebMKS client opens embeds it."""
+    host = getattr(ticket, "host", None) or vcenter_host
+    port = int(getattr(ticket, "port", None) or 443)
+    shown = "[%s]" % host if ":" in host else host
+    return ConsoleAccess(
+        type="webmks", url=console_url(web, vm_id, instance_uuid) or web, host=host, port=port,
+        password=ticket.ticket, websocket_url="wss://%s:%d/ticket/%s" % (shown, port, ticket.ticket),
+    )
+
+
 def observed(vm: Any, props: Mapping[str, Any], portgroups: Optional[Mapping[str, str]] = None,
-             hosts: Optional[Mapping[str, str]] = None) -> ObservedVM:
-    """The VM from VM_PROPERTIES; ``portgroups`` names distributed port groups by key, ``hosts`` hosts by id."""
+             web: str = "", hosts: Optional[Mapping[str, str]] = None) -> ObservedVM:
+    """The VM from VM_PROPERTIES; ``portgroups`` names distributed port groups by key, ``web`` is the vCenter's
+    web address, ``hosts`` names hosts by id."""
     devices = list(props.get("config.hardware.device") or ())
     extra = extra_config(props)
     disks = disk_names(devices, extra)
@@ -128,6 +155,7 @@ def observed(vm: Any, props: Mapping[str, Any], portgroups: Optional[Mapping[str
         tags=tuple(sorted(t for t in tags.split(",") if t)),
         placement=Placement(datastore=datastore_of(props.get("config.files.vmPathName")),
                             host=(hosts or {}).get(_moid(props.get("runtime.host")) or "")),
+        console_url=console_url(web, vm._moId, props.get("config.instanceUuid")),  # pylint: disable=protected-access
         raw={"instance_uuid": props.get("config.instanceUuid")},
     )
 
@@ -187,6 +215,8 @@ _FAULTS: tuple[tuple[str, type[errors.VirtrigaudError]], ...] = (
     ("NoPermission", errors.PermissionDeniedError),
     ("NotAuthenticated", errors.AuthenticationError),
     ("NotSupported", errors.UnsupportedError),
+    # A server without the method: vcsim answers AcquireTicket so.
+    ("MethodNotFound", errors.UnsupportedError),
     ("InvalidArgument", errors.SpecError),
     ("InvalidRequest", errors.SpecError),
     ("HostCommunication", errors.UnavailableError),

@@ -14,8 +14,10 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.errors import (
 )
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import (
     Policy,
+    Whereabouts,
     parse_snapshot_name,
     plan,
+    plan_migration,
     plan_snapshot,
 )
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import (
@@ -398,3 +400,109 @@ def test_a_clone_keeps_its_sources_secure_boot():
     desired = parse_vm({"name": "copy", "firmware": "uefi", "secure_boot": False})
     with pytest.raises(UnsupportedError):
         plan(desired, None, Policy(clone_from="web"), Capabilities(supports_secure_boot=True), source)
+
+
+CONSOLES = Capabilities(console_types=("vnc", "spice", "none"), console_listen=True)
+
+
+def with_console(console, power="On"):
+    return parse_vm({"name": "web", "console": console}), observed(power=power)
+
+
+def test_a_new_display_on_a_running_vm_needs_a_power_cycle():
+    desired, vm = with_console({"type": "vnc"})
+    vm = ObservedVM(**dict(vars(vm), console=parse_vm({"name": "x", "console": {"type": "none"}}).console))
+    with pytest.raises(PreconditionError) as caught:
+        plan(desired, vm, Policy(), CONSOLES)
+    assert caught.value.option == "allow_power_cycling"
+    actions = plan(desired, vm, Policy(allow_power_cycling=True), CONSOLES).actions
+    assert [a.action for a in actions] == ["power_off", "set_console", "power_on"]
+    assert actions[1].old == {"type": "none", "listen": None}
+    assert actions[1].new == {"type": "vnc", "listen": "127.0.0.1"}
+
+
+def test_the_same_display_changes_nothing_and_a_rotation_is_live():
+    desired, vm = with_console({"type": "vnc", "listen": "127.0.0.1"})
+    vm = ObservedVM(**dict(vars(vm), console=parse_vm({"name": "x", "console": {"type": "vnc"}}).console))
+    assert plan(desired, vm, Policy(), CONSOLES).actions == ()
+    rotate = parse_vm({"name": "web", "console": {"type": "vnc", "rotate_password": True}})
+    actions = plan(rotate, vm, Policy(), CONSOLES).actions
+    assert [(a.action, a.options["live"]) for a in actions] == [("rotate_console_password", True)]
+
+
+@pytest.mark.parametrize("console, capabilities, option", [
+    ({"type": "spice"}, Capabilities(console_types=("webmks",)), "console.type"),
+    ({"type": "vnc"}, Capabilities(), "console.type"),
+    ({"type": "vnc", "listen": "0.0.0.0"}, Capabilities(console_types=("vnc",)), "console.listen"),
+])
+def test_a_console_the_backend_cannot_give_is_refused_by_name(console, capabilities, option):
+    desired, vm = with_console(console)
+    with pytest.raises(UnsupportedError) as caught:
+        plan(desired, vm, Policy(), capabilities)
+    assert caught.value.option == option
+
+
+def test_a_built_in_console_is_never_changed():
+    desired, vm = with_console({"type": "webmks"})
+    assert plan(desired, vm, Policy(), Capabilities(console_types=("webmks",))).actions == ()
+
+
+# moves (VMMigration within one backend)
+
+def test_a_placement_move_is_one_migrate_action_with_old_and_new():
+    move = plan_migration(observed(), Placement(host="h1", datastore="a"), Placement(host="h2"), ("host", "datastore"),
+                          True, "target.", "vsphere")
+    assert move.to_dict() == {"action": "migrate", "target": "web", "old": {"host": "h1"}, "new": {"host": "h2"}}
+    assert move.options == {"target": Placement(host="h2"), "live": True}
+
+
+def test_a_vm_already_there_needs_no_move():
+    assert plan_migration(observed(), Placement(host="h1"), Placement(host="h1"), ("host",), True, "target.",
+                          "proxmox") is None
+
+
+def test_a_key_the_backend_does_not_move_is_refused_by_name():
+    with pytest.raises(UnsupportedError) as caught:
+        plan_migration(observed(), Placement(host="pve1", datastore="ceph"), Placement(datastore="local"),
+                       ("host",), True, "target.", "proxmox")
+    assert caught.value.option == "target.datastore" and "hosts" in caught.value.msg
+
+
+def test_a_running_vm_is_not_moved_offline():
+    with pytest.raises(PreconditionError) as caught:
+        plan_migration(observed(), Placement(host="h1"), Placement(host="h2"), ("host",), False, "target.", "x")
+    assert caught.value.option == "online"
+    stopped = plan_migration(observed(power="Off"), Placement(host="h1"), Placement(host="h2"), ("host",), False,
+                             "target.", "x")
+    assert stopped.options["live"] is False
+
+
+def test_a_backend_that_does_not_say_where_the_vm_is_cannot_move_it():
+    with pytest.raises(PreconditionError) as caught:
+        plan_migration(observed(), Placement(), Placement(host="h2"), ("host",), True, "target.", "x")
+    assert caught.value.option == "target.host"
+
+
+MOVABLE = Whereabouts(Placement(host="h1", datastore="a"), ("host", "datastore"), "vsphere")
+
+
+def test_virtrigaud_vm_moves_first_with_allow_migration():
+    desired = parse_vm({"name": "web", "cpu": 4, "placement": {"host": "h2"}})
+    the_plan = plan(desired, observed(), Policy(allow_migration=True), ONLINE, whereabouts=MOVABLE)
+    assert [a.action for a in the_plan.actions] == ["migrate", "set_cpu"]
+
+
+def test_virtrigaud_vm_refuses_a_move_without_allow_migration_naming_the_key():
+    desired = parse_vm({"name": "web", "placement": {"datastore": "b"}})
+    with pytest.raises(UnsupportedError) as caught:
+        plan(desired, observed(), Policy(), ONLINE, whereabouts=MOVABLE)
+    assert caught.value.option == "placement.datastore" and "allow_migration" in caught.value.msg
+
+
+def test_keys_the_backend_does_not_move_are_still_refused_as_before():
+    vm = observed()
+    vm = ObservedVM(**dict(vars(vm), placement=Placement(host="h1", folder="f1")))
+    desired = parse_vm({"name": "web", "placement": {"folder": "f2"}})
+    with pytest.raises(UnsupportedError) as caught:
+        plan(desired, vm, Policy(allow_migration=True), ONLINE, whereabouts=MOVABLE)
+    assert caught.value.option == "placement.folder"

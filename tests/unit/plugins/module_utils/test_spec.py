@@ -165,3 +165,26 @@ def test_secure_boot_is_kept_as_given():
     assert spec.parse_vm({"name": "web", "firmware": "uefi", "secure_boot": True}).secure_boot is True
     assert spec.parse_vm({"name": "web", "firmware": "bios", "secure_boot": False}).secure_boot is False
     assert spec.parse_vm({"name": "web"}).secure_boot is None
+
+
+@pytest.mark.parametrize("console, option", [
+    ({}, "console.type"),
+    ({"type": "rdp"}, "console.type"),
+    ({"type": "webmks", "listen": "127.0.0.1"}, "console.listen"),
+    ({"type": "vnc", "listen": "kvm1.example.com"}, "console.listen"),
+    ({"type": "none", "rotate_password": True}, "console.rotate_password"),
+    ({"type": "vnc", "rotate_password": "yes"}, "console.rotate_password"),
+])
+def test_bad_consoles_name_the_option(console, option):
+    with pytest.raises(SpecError) as caught:
+        spec.parse_vm({"name": "web", "console": console})
+    assert caught.value.option == option
+
+
+def test_a_display_listens_on_loopback_unless_told_and_shows_in_the_view():
+    vnc = spec.parse_vm({"name": "web", "console": {"type": "vnc"}}).console
+    assert vnc is not None and vnc.address == "127.0.0.1"
+    assert spec.parse_vm({"name": "web", "console": {"type": "vnc"}}).view()["console"] == {
+        "type": "vnc", "listen": "127.0.0.1"}
+    assert spec.parse_console({"type": "webmks"}).address is None  # type: ignore[union-attr]
+    assert "console" not in spec.parse_vm({"name": "web"}).view()

@@ -286,3 +286,11 @@ def test_kubevirt_refuses_secure_boot_without_smm(efi, smm, refused):
     fields = [field for field, dummy in kv.admission_errors(vm)]
     assert fields == (["spec.template.spec.domain.features.smm"] if refused else [])
     assert kv.observed(vm, None).secure_boot is (efi.get("secureBoot", True))
+
+
+def test_the_vnc_subresource_is_the_console_of_a_running_instance():
+    access = kv.vnc_access("https://kube.example:6443", "apps", "web-1")
+    assert access.url == ("https://kube.example:6443/apis/subresources.kubevirt.io/v1/namespaces/apps/"
+                          "virtualmachineinstances/web-1/vnc")
+    assert (access.host, access.port, access.password) == ("kube.example", 6443, None)
+    assert access.websocket_url is not None and access.websocket_url.startswith("wss://kube.example:6443/apis/")

@@ -96,12 +96,24 @@ def test_clone_takes_a_new_identity_drops_the_seed_and_keeps_the_hardware():
     meta = dx.Metadata(disks=(dx.DiskRef("root", "vda", "/pool/copy-root.qcow2"),
                               dx.DiskRef("data", "vdb", "/pool/copy-data.qcow2")),
                        nics=(dx.NicRef("lan", "52:54:00:aa:bb:cc"),), tags=("a",))
-    facts = dx.parse_domain(dx.clone_xml(source, "copy", "u-2", meta, ["52:54:00:aa:bb:cc"]))
+    facts = dx.parse_domain(dx.clone_xml(source, "copy", "u-2", meta, ["52:54:00:aa:bb:cc"], "pw"))
     assert (facts.name, facts.uuid, facts.cpu, facts.memory_mib) == ("copy", "u-2", 2, 512)
     assert facts.disk_paths == {"vda": "/pool/copy-root.qcow2", "vdb": "/pool/copy-data.qcow2"}
     assert [n["mac"] for n in facts.nics] == ["52:54:00:aa:bb:cc"]
     assert facts.metadata == meta
-    assert "cidata" not in dx.clone_xml(source, "copy", "u-2", meta, ["52:54:00:aa:bb:cc"])
+    assert "cidata" not in dx.clone_xml(source, "copy", "u-2", meta, ["52:54:00:aa:bb:cc"], "pw")
+
+
+def test_a_storage_move_repoints_the_disks_and_the_metadata_and_keeps_the_rest():
+    source = dx.domain_xml(plan())
+    before = dx.parse_domain(source)
+    moved = {path: path.replace("/", "/other/", 1) for path in before.metadata.owned_paths()}
+    after = dx.parse_domain(dx.moved_xml(source, moved))
+    assert after.disk_paths == {dev: moved[path] for dev, path in before.disk_paths.items()}
+    assert after.metadata.owned_paths() == [moved[p] for p in before.metadata.owned_paths()]
+    assert (after.name, after.uuid, after.nics, after.metadata.nics) == (
+        before.name, before.uuid, before.nics, before.metadata.nics)
+    assert "backingStore" not in dx.moved_xml(source, moved)
 
 
 def test_overlay_volume_names_its_backing_image():
@@ -225,3 +237,27 @@ def test_secure_boot_is_read_from_the_loader_libvirt_chose():
 ])
 def test_secure_boot_is_offered_only_with_a_secure_loader(caps, offered):
     assert dx.offers_secure_boot(caps) is offered
+
+
+def test_a_display_is_written_behind_its_password_and_read_back():
+    vnc = dx.ConsoleSpec("vnc")
+    facts = dx.parse_domain(dx.domain_xml(plan(console=vnc, console_password="s3cret")))
+    assert (facts.console.view(), facts.console_port, facts.console_password) == (
+        {"type": "vnc", "listen": "127.0.0.1"}, None, "s3cret")
+    assert dx.parse_domain(dx.domain_xml(plan())).console.type == "none"
+
+
+def test_a_running_display_reports_its_port_and_a_replacement_keeps_one_display():
+    live = dx.domain_xml(plan(console=dx.ConsoleSpec("vnc"), console_password="pw")).replace(
+        "autoport=", "port='5901' autoport=")
+    assert dx.parse_domain(live).console_port == 5901
+    spice = dx.replace_graphics(live, dx.ConsoleSpec("spice", "0.0.0.0"), "other")
+    assert ET.fromstring(spice).findall("devices/graphics")[0].get("type") == "spice"
+    assert len(ET.fromstring(spice).findall("devices/graphics")) == 1
+    assert dx.parse_domain(dx.replace_graphics(spice, dx.ConsoleSpec("none"), "")).console.type == "none"
+
+
+def test_a_clone_gets_a_display_password_of_its_own():
+    source = dx.domain_xml(plan(console=dx.ConsoleSpec("vnc"), console_password="source"))
+    copy = dx.clone_xml(source, "copy", "u-2", dx.Metadata(), [], "fresh")
+    assert dx.parse_domain(copy).console_password == "fresh"

@@ -185,3 +185,15 @@ def test_secure_boot_is_an_efi_vars_disk_with_enrolled_keys():
     assert not pve.secure_boot_of(dict(stored, bios="seabios"))
     assert not pve.secure_boot_of(dict(stored, efidisk0="local-lvm:vm-100-disk-1,efitype=2m,size=528K"))
     assert not pve.secure_boot_of({"bios": "ovmf"})
+
+
+def test_a_vncproxy_answer_becomes_console_access_with_the_ticket_only_in_its_secrets():
+    answer = {"user": "root@pam", "ticket": "PVEVNC:6543ABCD::sig/na+ture=", "port": "5901", "upid": "UPID:x",
+              "cert": "-----BEGIN CERTIFICATE-----"}
+    access = pve.vnc_access(answer, pve.web_address("pve.example", 8006), "pve.example", "pve1", 101)
+    assert (access.type, access.host, access.port, access.password) == (
+        "vnc", "pve.example", 5901, "PVEVNC:6543ABCD::sig/na+ture=")
+    assert access.url == "https://pve.example:8006/?console=kvm&novnc=1&vmid=101&node=pve1"
+    assert access.websocket_url == ("wss://pve.example:8006/api2/json/nodes/pve1/qemu/101/vncwebsocket?port=5901"
+                                    "&vncticket=PVEVNC%3A6543ABCD%3A%3Asig%2Fna%2Bture%3D")
+    assert "PVEVNC" not in repr(access)

@@ -70,5 +70,20 @@ def test_observed_vm_names_its_host_and_hosts_know_their_cluster():
     names, cluster_of = inventory.host_names(hosts, clusters)
     assert names == {"host-1": "DC0_C0_H0", "host-2": "DC0_H0"} and cluster_of == {"DC0_C0_H0": "DC0_C0"}
     props = {"name": "web", "runtime.powerState": "poweredOff", "runtime.host": vim.HostSystem("host-2")}
-    assert inventory.observed(vim.VirtualMachine("vm-44"), props, None, names).placement.host == "DC0_H0"
+    assert inventory.observed(vim.VirtualMachine("vm-44"), props, hosts=names).placement.host == "DC0_H0"
     assert inventory.observed(vim.VirtualMachine("vm-44"), props).placement.host is None
+
+
+def test_a_webmks_ticket_becomes_console_access_and_the_page_url_holds_no_secret():
+    from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import translate as inventory
+
+    web = inventory.web_address("vc.example", 443)
+    page = inventory.console_url(web, "vm-42", "5003-aa")
+    assert page == ("https://vc.example/ui/#?extensionId=vsphere.core.vm.summary"
+                    "&objectId=urn:vmomi:VirtualMachine:vm-42:5003-aa")
+    ticket = vim.VirtualMachineTicket(ticket="t-123", cfgFile="[ds] vm/vm.vmx", host="esx1.example", port=443)
+    access = inventory.webmks_access(ticket, web, "vm-42", "5003-aa", "vc.example")
+    assert (access.type, access.url, access.host, access.port, access.password) == (
+        "webmks", page, "esx1.example", 443, "t-123")
+    assert access.websocket_url == "wss://esx1.example:443/ticket/t-123"
+    assert inventory.console_url(web, "vm-42", None) is None
