@@ -683,19 +683,25 @@ def resource_spec():
     }
 
 
+def _refuse_backend_only(p: dict[str, Any], mode: str) -> None:
+    """Refuse the options only a backend carries out, when the VM is a resource for VirtRigaud's manager."""
+    if p["console"]:
+        raise SpecError("a VirtualMachine resource has no console setting; drop it", option="console")
+    if p["image_on_missing"] == "prepare" or p["image_source"]:
+        raise SpecError("a VMImage's prepare.onMissing decides this with %s" % mode,
+                        option="image_source" if p["image_source"] else "image_on_missing")
+
+
 def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
     if p["definition"] is not None:
         manifest = read_vm(p["definition"], p["state"], on_backend=p["apply_to"] != "kubernetes")
         if p["apply_to"] == "kubernetes":
+            _refuse_backend_only(p, "apply_to: kubernetes")
             return run_documents(m, manifest)
         p = direct_params(p, manifest)
     if p["provider_ref"]:
-        if p["console"]:
-            raise SpecError("a VirtualMachine resource has no console setting; drop it", option="console")
-        if p["image_on_missing"] == "prepare" or p["image_source"]:
-            raise SpecError("a VMImage's prepare.onMissing decides this with provider_ref",
-                            option="image_source" if p["image_source"] else "image_on_missing")
+        _refuse_backend_only(p, "provider_ref")
         return run_resource(m, POWER_BY_STATE.get(p["state"]))
     policy = Policy(
         state=p["state"],
