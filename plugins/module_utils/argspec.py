@@ -167,3 +167,25 @@ def set_run_spec() -> Spec:
         "wait_timeout": {"type": "int", "default": 1800},
         "shutdown_timeout": {"type": "int", "default": 120},
     }
+
+
+def placement_policy_spec() -> Spec:
+    """Paired with the doc fragment virtrigaud.core.placement_policy."""
+    names = {"type": "list", "elements": "str"}
+    # A topology key names a topology, not a secret.
+    topology = {"type": "str", "default": "host", "no_log": False}
+    term = {"labels": {"type": "dict", "required": True}, "topology_key": topology,
+            "required": {"type": "bool", "default": False}, "weight": {"type": "int", "default": 1}}
+    return {
+        "placement_policy": {"type": "dict", "options": {
+            "hosts": names, "excluded_hosts": names, "clusters": names, "excluded_clusters": names,
+            "preferred_hosts": names, "preferred_clusters": names,
+            "max_vms_per_host": {"type": "int"}, "max_vms_per_cluster": {"type": "int"},
+            "affinity": {"type": "list", "elements": "dict", "options": term},
+            "anti_affinity": {"type": "list", "elements": "dict", "options": term},
+            "spread": {"type": "list", "elements": "dict", "options": {
+                "max_skew": {"type": "int", "default": 1}, "topology_key": topology,
+                "labels": {"type": "dict"}}}}},
+        "placement_policy_ref": {"type": "dict", "options": {"name": {"type": "str", "required": True},
+                                                             "namespace": {"type": "str"}}},
+    }

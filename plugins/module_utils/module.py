@@ -21,7 +21,7 @@ from .coercion import container_for_string
 from .errors import MissingDependency, NotFoundError, SpecError, VirtrigaudError
 from .kube.client import Kube, KubeConfig
 from .providers.base import ObservedVM, Provider, ProviderConfig
-from .providers.connection import Connection, resolve
+from .providers.connection import KUBERNETES, Connection, resolve
 from .providers.registry import open_provider
 from .resilience import Deadline
 
@@ -51,7 +51,9 @@ class VirtrigaudRun:
             extra = {"wait_timeout": p["wait_timeout"]} if p.get("wait_timeout") else {}
             self._connection = resolve(p["provider_type"], p, os.environ, extra)
             self.secret_values.update(self._connection.secrets)
-            for warning in self._connection.foreign_warnings():
+            # A placement policy by name is read from Kubernetes with these options, whatever the backend.
+            kube_options = [s.option for s in KUBERNETES if s.option] if p.get("placement_policy_ref") else []
+            for warning in self._connection.foreign_warnings(kube_options):
                 self.warn(warning)
         return self._connection
 

@@ -176,7 +176,7 @@ class Member:
     def to_dict(self, require_ip: bool) -> dict[str, Any]:
         return {"name": self.name, "ordinal": self.ordinal, "id": self.vm.id, "revision": self.revision,
                 "power_state": self.vm.power_state, "ready": self.ready(require_ip),
-                "ip_addresses": list(self.vm.ip_addresses)}
+                "ip_addresses": list(self.vm.ip_addresses), "host": self.vm.placement.host}
 
 
 def members_of(spec: SetSpec, vms: list[ObservedVM]) -> list[Member]:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from . import errors
 from .executor import Executor
+from .placing import on_host
 from .planner import Policy, plan
 from .providers.base import ObservedVM, Provider, ProviderConfig
 from .providers.registry import open_provider
@@ -95,10 +96,12 @@ class ParallelRunner:
 class SetRunner(ParallelRunner):
     def __init__(self, config: ProviderConfig, spec: SetSpec, parallelism: int, deadline: Deadline,
                  limiter: RateLimiter, shutdown_timeout: int = 120,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, hosts: Optional[Mapping[str, str]] = None) -> None:
         super().__init__(config, parallelism, deadline, limiter, shutdown_timeout)
         self.spec = spec
         self.sleep = sleep
+        # Where a placement policy put the members this run makes.
+        self.hosts = dict(hosts or {})
 
     def run(self, the_plan: SetPlan, members: list[Member], inventory: Callable[[], list[ObservedVM]]) -> None:
         by_name = {member.name: member for member in members}
@@ -133,6 +136,8 @@ class SetRunner(ParallelRunner):
         provider = self.provider()
         desired: VMSpec = self.spec.member_spec(step.ordinal)
         observed = provider.describe(known.id) if known is not None else None
+        if observed is None and step.member in self.hosts:
+            desired = on_host(desired, self.hosts[step.member])
         policy = Policy(state="started", allow_power_cycling=True, shutdown_mode="graceful_then_hard")
         executor = Executor(provider, self.deadline, observed.id if observed else None, self.shutdown_timeout)
         executor.apply(plan(desired, observed, policy, provider.capabilities()))

@@ -23,6 +23,7 @@ extends_documentation_fragment:
   - virtrigaud.core.connection
   - virtrigaud.core.kubernetes
   - virtrigaud.core.wait
+  - virtrigaud.core.placement_policy
   - virtrigaud.core.attributes
 attributes:
   check_mode:
@@ -453,6 +454,19 @@ EXAMPLES = r"""
     state: started
     wait_timeout: 600
 
+- name: A database VM on a vSphere host of cluster prod that runs no other database, preferably esx3
+  virtrigaud.core.virtrigaud_vm:
+    name: db-4
+    cpu: 4
+    memory: 8Gi
+    image: debian-12-template
+    tags: [app.db]
+    placement_policy:
+      clusters: [prod]
+      preferred_hosts: [esx3.example.com]
+      anti_affinity:
+        - {labels: {app: db}, topology_key: host, required: true}
+
 - name: A VM from the manifests you would give kubectl, converged directly on the local libvirt
   virtrigaud.core.virtrigaud_vm:
     definition: "{{ lookup('ansible.builtin.file', 'web-4.yaml') }}"
@@ -491,6 +505,27 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+placement:
+  description:
+    - With a placement policy, the host chosen for a VM this run makes (predicted, in check mode), or, for an
+      existing VM, whether it stands where the policy would not put it now (it is not moved; a warning says so).
+  returned: when O(placement_policy) or O(placement_policy_ref) is set and O(state) is not V(absent)
+  type: dict
+  contains:
+    policy:
+      description: The policy, V(placement_policy) or C(VMPlacementPolicy '<name>').
+      type: str
+      returned: always
+    hosts:
+      description: The host chosen for the VM made, by name; empty for an existing VM.
+      type: dict
+      returned: always
+    unmoved:
+      description: The VM, with its C(host) and the C(rule) it breaks, when it stands where the policy would not put it.
+      type: list
+      elements: dict
+      returned: always
+  sample: {policy: placement_policy, hosts: {db-4: esx3.example.com}, unmoved: []}
 image_progress:
   description: Progress lines of a long download made for O(image_on_missing=prepare), at most one each 10 seconds.
   returned: when an image was prepared and its transfer took long
@@ -588,6 +623,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils import migration
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import (
     group_spec,
     lifecycle_spec,
+    placement_policy_spec,
     vm_ref_spec,
     vm_spec,
     wait_spec,
@@ -599,6 +635,15 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.images import IMAG
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vm_document import direct_params, read_vm
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vm_resource import run_documents, run_resource
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
+from ansible_collections.virtrigaud.core.plugins.module_utils.placement import Placed
+from ansible_collections.virtrigaud.core.plugins.module_utils.placing import (
+    on_host,
+    place,
+    placed,
+    read_policy,
+    refuse_fixed_host,
+    report,
+)
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import Action, Policy, plan, plan_image
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import poll
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import CONSOLE_TYPES, parse_vm, parse_vm_name
@@ -609,13 +654,14 @@ REPLACED = ("name", "id", "cpu", "memory", "firmware", "secure_boot", "disk_defa
             "placement", "cloud_init", "tags", "provider_ref", "namespace", "class_ref", "image_ref")
 # How AnsibleModule, and the action plugin of the same name, check the options together.
 OPTION_RULES: dict[str, Any] = {"required_one_of": [["name", "id", "definition"]],
-                                "mutually_exclusive": [["definition", option] for option in REPLACED],
+                                "mutually_exclusive": [["definition", option] for option in REPLACED]
+                                + [["placement_policy", "placement_policy_ref"]],
                                 "required_by": {"apply_to": "definition"}}
 
 
 def argument_spec() -> dict[str, Any]:
     return {**group_spec(), **wait_spec(), **vm_ref_spec(), **vm_spec(), **lifecycle_spec(),
-            **resource_spec()}
+            **resource_spec(), **placement_policy_spec()}
 
 
 def resource_spec():
@@ -637,19 +683,25 @@ def resource_spec():
     }
 
 
+def _refuse_backend_only(p: dict[str, Any], mode: str) -> None:
+    """Refuse the options only a backend carries out, when the VM is a resource for VirtRigaud's manager."""
+    if p["console"]:
+        raise SpecError("a VirtualMachine resource has no console setting; drop it", option="console")
+    if p["image_on_missing"] == "prepare" or p["image_source"]:
+        raise SpecError("a VMImage's prepare.onMissing decides this with %s" % mode,
+                        option="image_source" if p["image_source"] else "image_on_missing")
+
+
 def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
     if p["definition"] is not None:
         manifest = read_vm(p["definition"], p["state"], on_backend=p["apply_to"] != "kubernetes")
         if p["apply_to"] == "kubernetes":
+            _refuse_backend_only(p, "apply_to: kubernetes")
             return run_documents(m, manifest)
         p = direct_params(p, manifest)
     if p["provider_ref"]:
-        if p["console"]:
-            raise SpecError("a VirtualMachine resource has no console setting; drop it", option="console")
-        if p["image_on_missing"] == "prepare" or p["image_source"]:
-            raise SpecError("a VMImage's prepare.onMissing decides this with provider_ref",
-                            option="image_source" if p["image_source"] else "image_on_missing")
+        _refuse_backend_only(p, "provider_ref")
         return run_resource(m, POWER_BY_STATE.get(p["state"]))
     policy = Policy(
         state=p["state"],
@@ -673,6 +725,11 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
     if p["state"] != "absent":
         desired = parse_vm(dict(p, name=p["name"] or (observed.name if observed else None)),
                            POWER_BY_STATE.get(p["state"]))
+
+    rules = read_policy(p, lambda: m.kube.get, frozenset(desired.tags or ())) if desired is not None else None
+    placement = None
+    if rules is not None:
+        desired, placement = _placed(m, rules, desired, observed)
 
     source = None
     image_step = None
@@ -726,9 +783,28 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
             result["console"] = access.to_dict()
     if phases.entries:
         result["migration"] = phases.to_dict()
+    if placement is not None:
+        result["placement"] = placement
     if m.diff_mode:
         result["diff"] = the_plan.diff
     return result
+
+
+def _placed(m: VirtrigaudRun, policy: Any, desired: Any, observed: Any) -> tuple[Any, dict[str, Any]]:
+    """A new VM on the host the policy chooses; an existing one stays where it is, said so when the policy
+    would not put it there now."""
+    refuse_fixed_host(desired, "placement.host")
+    group = frozenset(desired.tags or ())
+    vms = m.provider.list_vms()
+    if observed is None:
+        choice = place(m.provider, policy, placed(vms, [desired.name]), [Placed(desired.name, None, group)], group)
+        return on_host(desired, choice.host_of(desired.name)), dict(report(policy, choice), unmoved=[])
+    choice = place(m.provider, policy, placed(vms), [], group)
+    unmoved = [item for item in choice.unmoved if item["name"] == observed.name]
+    for item in unmoved:
+        m.warn("VM %s stays on %s, where %s would not put it now; nothing moves an existing VM"
+               % (item["name"], item["host"], item["rule"]))
+    return desired, dict(report(policy, choice), unmoved=unmoved)
 
 
 def missing_image(m: VirtrigaudRun, desired: Any) -> Optional[Action]:

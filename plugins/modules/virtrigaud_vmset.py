@@ -34,6 +34,7 @@ extends_documentation_fragment:
   - virtrigaud.core.kubernetes
   - virtrigaud.core.kubernetes.unused
   - virtrigaud.core.vm_template
+  - virtrigaud.core.placement_policy
   - virtrigaud.core.attributes
 attributes:
   check_mode:
@@ -204,6 +205,35 @@ EXAMPLES = r"""
   virtrigaud.core.virtrigaud_vmset:
     definition: "{{ lookup('ansible.builtin.file', 'web-vmset.yaml') | ansible.builtin.from_yaml_all | list }}"
 
+- name: Six members, no two alike on one Proxmox VE node if it can be helped, and never more than one apart
+  virtrigaud.core.virtrigaud_vmset:
+    name: web
+    replicas: 6
+    labels: {app: web}
+    template:
+      cpu: 1
+      memory: 1Gi
+      image: debian-12
+      networks: [{name: lan, bridge: vmbr0}]
+    placement_policy:
+      anti_affinity:
+        - {labels: {app: web}, topology_key: host}
+      spread:
+        - {max_skew: 1, topology_key: host}
+
+- name: The same, with the rules of a VMPlacementPolicy read from Kubernetes
+  virtrigaud.core.virtrigaud_vmset:
+    name: web
+    replicas: 6
+    labels: {app: web}
+    template:
+      cpu: 1
+      memory: 1Gi
+      image: debian-12
+      networks: [{name: lan, bridge: vmbr0}]
+    placement_policy_ref: {name: spread-web, namespace: apps}
+    kubeconfig: ~/.kube/config
+
 - name: Remove the set
   virtrigaud.core.virtrigaud_vmset:
     name: web
@@ -217,16 +247,38 @@ members:
   type: list
   elements: dict
   sample: [{name: web-0, ordinal: 0, id: 9b2e, revision: 3f9a1c2b7d, power_state: "On", ready: true,
-            ip_addresses: [192.168.122.31], action: update, outcome: done}]
+            ip_addresses: [192.168.122.31], host: pve1, action: update, outcome: done}]
 plan:
   description:
     - The per-member steps, in the order they run (those that would run, in check mode).
     - Actions are V(delete), V(start), V(create), V(surge) (a surge member brought up), V(update), V(recreate) and
       V(retire) (a surge member removed after the update).
+    - With a placement policy, a step that makes a member says on which C(host) (predicted, in check mode).
   returned: always
   type: list
   elements: dict
   sample: [{member: web-4, ordinal: 4, action: delete, reason: scale down}]
+placement:
+  description: With a placement policy, where it put the members this run makes, and who stays put.
+  returned: when O(placement_policy) or O(placement_policy_ref) is set and O(state=present)
+  type: dict
+  contains:
+    policy:
+      description: The policy, V(placement_policy) or C(VMPlacementPolicy '<name>').
+      type: str
+      returned: always
+    hosts:
+      description: The host of each member made (or recreated, where it was) by this run.
+      type: dict
+      returned: always
+    unmoved:
+      description:
+        - Existing members standing where the policy would not put them now, each with its C(name), C(host) and
+          the C(rule) it breaks. They are not moved; a warning names each.
+      type: list
+      elements: dict
+      returned: always
+  sample: {policy: placement_policy, hosts: {web-6: pve1}, unmoved: []}
 status:
   description: The set's status as upstream's VMSet reports it.
   returned: always
@@ -237,12 +289,19 @@ status:
 
 from typing import Any
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec, set_run_spec, vm_spec
+from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import (
+    group_spec,
+    placement_policy_spec,
+    set_run_spec,
+    vm_spec,
+)
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import ProviderError
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vmset_document import set_options
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
+from ansible_collections.virtrigaud.core.plugins.module_utils.placing import place_set, read_policy, report
 from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import RateLimiter
 from ansible_collections.virtrigaud.core.plugins.module_utils.vmset import (
+    SET_TAG,
     SetPlan,
     members_of,
     parse_set,
@@ -279,18 +338,23 @@ def _diff(spec, before, after_plan):
 def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = dict(m.params, **set_options(m.params["definition"])) if m.params["definition"] else m.params
     spec = parse_set(dict(p, template=p["template"] or {}, replicas=0 if p["state"] == "absent" else p["replicas"]))
+    policy = read_policy(p, lambda: m.kube.get, frozenset({SET_TAG + spec.name})) if p["state"] == "present" else None
     provider = m.provider
-    members = before = members_of(spec, provider.list_vms())
+    vms = provider.list_vms()
+    members = before = members_of(spec, vms)
     the_plan = plan_set(spec, members)
     if p["state"] == "absent":
         the_plan = SetPlan(the_plan.deletes, (), (), ())
     if the_plan.creates or any(step.action == "recreate" for step in the_plan.updates):
         provider.check_spec(spec.member_spec(spec.start))
+    choice = place_set(provider, policy, spec, the_plan, members, vms) if policy else None
+    hosts = dict(choice.hosts) if choice and choice.pinned else {}
     outcomes = {step.member: dict(step.to_dict(), outcome="planned") for step in the_plan.steps}
     if the_plan.steps and not m.check_mode:
         limiter = RateLimiter(p["rate_limit"]["qps"], p["rate_limit"]["burst"])
         parallelism = p["parallelism"] or DEFAULT_PARALLELISM.get(p["provider_type"], 4)
-        runner = SetRunner(m.provider_config(), spec, parallelism, m.deadline(), limiter, p["shutdown_timeout"])
+        runner = SetRunner(m.provider_config(), spec, parallelism, m.deadline(), limiter, p["shutdown_timeout"],
+                           hosts=hosts)
         try:
             runner.run(the_plan, members, provider.list_vms)
         finally:
@@ -307,29 +371,37 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
                                          "failed": failures})
     result = {
         "changed": bool(the_plan.steps),
-        "plan": [step.to_dict() for step in the_plan.steps],
+        "plan": [dict(step.to_dict(), **({"host": hosts[step.member]} if step.member in hosts else {}))
+                 for step in the_plan.steps],
         "members": [member_view(member, spec, outcomes.get(member.name)) for member in members]
-        + _planned_members(the_plan, members, m.check_mode),
+        + _planned_members(the_plan, members, m.check_mode, hosts),
         "status": set_status(spec, members),
     }
+    if policy and choice:
+        result["placement"] = report(policy, choice)
+        for item in choice.unmoved:
+            m.warn("member %s stays on %s, where %s would not put it now; nothing moves existing members"
+                   % (item["name"], item["host"], item["rule"]))
     if m.diff_mode:
         result["diff"] = _diff(spec, before, the_plan)
     return result
 
 
-def _planned_members(the_plan, members, check_mode):
+def _planned_members(the_plan, members, check_mode, hosts):
     """In check mode, the members the plan would create, which do not exist yet."""
     if not check_mode:
         return []
     existing = {member.name for member in members}
     return [{"name": step.member, "ordinal": step.ordinal, "id": None, "revision": None, "power_state": None,
-             "ready": False, "ip_addresses": [], "action": step.action, "outcome": "planned"}
+             "ready": False, "ip_addresses": [], "host": hosts.get(step.member), "action": step.action,
+             "outcome": "planned"}
             for step in the_plan.creates if step.member not in existing]
 
 
 # How AnsibleModule, and the action plugin of the same name, check the options together.
 OPTION_RULES: dict[str, Any] = {"required_one_of": [["name", "definition"]],
-                                "mutually_exclusive": [["definition", "template"]]}
+                                "mutually_exclusive": [["definition", "template"],
+                                                       ["placement_policy", "placement_policy_ref"]]}
 
 
 def argument_spec() -> dict[str, Any]:
@@ -352,6 +424,7 @@ def argument_spec() -> dict[str, Any]:
         "ready_requires_ip": {"type": "bool", "default": False},
         "parallelism": {"type": "int"},
         **set_run_spec(),
+        **placement_policy_spec(),
     }
 
 

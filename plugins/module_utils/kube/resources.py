@@ -48,6 +48,7 @@ _KINDS = [
     Kind(VIRTRIGAUD_API, "VMClass", "vmclasses"),
     Kind(VIRTRIGAUD_API, "VMImage", "vmimages"),
     Kind(VIRTRIGAUD_API, "VMNetworkAttachment", "vmnetworkattachments"),
+    Kind(VIRTRIGAUD_API, "VMPlacementPolicy", "vmplacementpolicies"),
     Kind(VIRTRIGAUD_API, "VMSet", "vmsets"),
     Kind(VIRTRIGAUD_API, "VMSnapshot", "vmsnapshots"),
     Kind(VITISTACK_API, "MachineProvider", "machineproviders", namespaced=False),

@@ -160,25 +160,28 @@ _MANAGER_CANNOT = (
     ("allow_migration", False, "moving a VM is a VMMigration resource, not a VirtualMachine field"),
     ("delete_disks", True, "the manager always deletes a VM with its disks"),
     ("shutdown_timeout", 120, "the manager always allows a graceful shutdown 60 seconds"),
+    ("placement_policy", None, "the manager reads no placement policy (it ignores placementRef)"),
+    ("placement_policy_ref", None, "the manager reads no placement policy (it ignores placementRef)"),
 )
 # Spec fields the manager drops on the way to the provider (upstream's FACTS §1.4).
 _DROPPED_PLACEMENT = (("host", "placement.host"), ("resource_pool", "placement.resource_pool"))
 
 
-def check_resource_options(params: Mapping[str, Any], spec: Optional[VMSpec]) -> None:
-    """Refuse, by name, every option a VirtualMachine resource cannot carry out through VirtRigaud's manager.
+def check_resource_options(params: Mapping[str, Any], spec: Optional[VMSpec], mode: str = "provider_ref") -> None:
+    """Refuse, by name, every option a VirtualMachine resource cannot carry out through VirtRigaud's manager;
+    ``mode`` names what made the task a resource task, for the message.
 
     Raises:
         SpecError: naming the first such option and why.
     """
     if params.get("state") == "restarted":
-        raise SpecError("not available with provider_ref (the manager has no restart request)", option="state")
+        raise SpecError("not available with %s (the manager has no restart request)" % mode, option="state")
     for option, harmless, why in _MANAGER_CANNOT:
         if params.get(option) not in (None, harmless):
-            raise SpecError("not available with provider_ref: %s" % why, option=option)
+            raise SpecError("not available with %s: %s" % (mode, why), option=option)
     if params.get("shutdown_mode") == "graceful_then_hard":
-        raise SpecError("not available with provider_ref: the manager stops a VM either gracefully (OffGraceful) "
-                        "or hard (Off), never one then the other", option="shutdown_mode")
+        raise SpecError("not available with %s: the manager stops a VM either gracefully (OffGraceful) "
+                        "or hard (Off), never one then the other" % mode, option="shutdown_mode")
     if spec is None:
         return
     for attribute, option in _DROPPED_PLACEMENT:

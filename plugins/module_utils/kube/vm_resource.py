@@ -116,6 +116,7 @@ def _deprecated_diff(outcome: Outcome, name: str) -> dict[str, dict[str, Any]]:
 def run_documents(m: KubeRun, manifest: VMManifest) -> dict[str, Any]:
     """Apply a VirtualMachine manifest's documents as written (or delete them, state=absent), then wait as asked."""
     p = m.params
+    resources.check_resource_options(p, None, "apply_to: kubernetes")
     name, namespace = manifest.name, manifest.namespace
     removing = p["state"] == "absent"
     if removing:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, TypeVar
 from ..disks import DiskDetails, ExportedDisk, ExportSpec, ImportedDisk, ImportSpec
 from ..errors import NotFoundError, UnsupportedError, VirtrigaudError
 from ..images import ImageSpec, PreparedImage
+from ..placement import Host
 from ..spec import ConsoleSpec, DiskSpec, NetworkSpec, Placement, VMSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -357,6 +358,15 @@ class Provider(abc.ABC):
             UnsupportedError: the backend has no discovery, naming ``discover``.
         """
         raise UnsupportedError("the %s provider cannot discover what it offers" % self.type_name, option="discover")
+
+    def placement_hosts(self) -> tuple[Host, ...]:
+        """Where a new VM can go, for a placement policy to choose from: hosts, nodes or the connection itself.
+
+        Raises:
+            UnsupportedError: the backend offers no choice of host, naming ``placement_policy``.
+        """
+        raise UnsupportedError("the %s backend has no hosts for a placement policy to choose from" % self.type_name,
+                               option="placement_policy")
 
     @abc.abstractmethod
     def describe(self, vm_id: str) -> Optional[ObservedVM]:

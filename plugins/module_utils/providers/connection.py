@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from ..errors import SpecError
 from .base import ProviderConfig
@@ -172,9 +172,11 @@ class Connection:
     foreign: tuple[str, ...]
     secrets: tuple[str, ...]
 
-    def foreign_warnings(self) -> list[str]:
+    def foreign_warnings(self, read_elsewhere: Iterable[str] = ()) -> list[str]:
+        """A warning for each foreign option, but those the task reads for another purpose (``read_elsewhere``)."""
+        skipped = set(read_elsewhere)
         return ["%s is not a %s setting and was not used; %s" % (option, self.config.type, owners(option))
-                for option in self.foreign]
+                for option in self.foreign if option not in skipped]
 
 
 def owners(option: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any, Iterator, Optional, cast
 from ..errors import ConflictError, NotFoundError, PreconditionError, SpecError, UnavailableError
 from ..image_transfer import Transfer
 from ..images import ImageSpec, PreparedImage
+from ..placement import Host
 from ..spec import NetworkSpec, Placement, VMSpec
 from . import nics
 from .base import (
@@ -39,6 +40,8 @@ from .base import (
 MISSING_PREFIX = "missing"
 DEFAULT_HOST = "mock-host"
 DEFAULT_DATASTORE = "mock-datastore"
+# Where a placement policy may put a VM.
+HOSTS = ("mock-1", "mock-2", "mock-3")
 _DONE = TaskRef()
 
 
@@ -132,6 +135,9 @@ class MockProvider(Provider):
         if len(matches) > 1:
             raise ConflictError("several VMs are named '%s': %s" % (name, ", ".join(r["id"] for r in matches)))
         return _observed(matches[0]) if matches else None
+
+    def placement_hosts(self) -> tuple[Host, ...]:
+        return tuple(Host(name) for name in HOSTS)
 
     def list_vms(self) -> list[ObservedVM]:
         with self._state() as state:

@@ -35,6 +35,7 @@ from ...errors import (
 )
 from ...image_transfer import Transfer
 from ...images import IMAGE_FORMATS, ImageSpec, PreparedImage
+from ...placement import Host
 from ...resilience import Deadline
 from ...spec import GIB, LOOPBACK, ConsoleSpec, NetworkSpec, Placement, VMSpec
 from ..base import (
@@ -212,6 +213,10 @@ class LibvirtProvider(Provider):
     def find(self, name: str) -> Optional[ObservedVM]:
         domain = self.client.quietly(lambda: self.conn.lookupByName(name), ["NO_DOMAIN"])
         return self._observe(domain, self._domain_addresses) if domain is not None else None
+
+    def placement_hosts(self) -> tuple[Host, ...]:
+        """One connection, one host: a policy can only confirm it, or refuse it by its URI."""
+        return (Host(self.client.uri),)
 
     @backend_call("list")
     def list_vms(self) -> list[ObservedVM]:

@@ -18,6 +18,7 @@ from typing import Any, Optional, cast
 from ... import errors
 from ...image_transfer import Transfer
 from ...images import ImageSpec, PreparedImage
+from ...placement import Host
 from ...resilience import Deadline
 from ...spec import Placement, VMSpec
 from ..base import (
@@ -82,6 +83,9 @@ class ProxmoxProvider(Provider):
             else:
                 self._warn_once("node '%s' is %s; its VMs are left out" % (node["node"], node.get("status")))
         return names
+
+    def placement_hosts(self) -> tuple[Host, ...]:
+        return tuple(Host(name) for name in sorted(self._online()))
 
     def _warn_once(self, text: str) -> None:
         if text not in self.warnings:

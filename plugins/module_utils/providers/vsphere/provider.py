@@ -25,6 +25,7 @@ from ...errors import (
 )
 from ...image_transfer import Transfer
 from ...images import ImageSpec, PreparedImage
+from ...placement import Host
 from ...resilience import Deadline
 from ...spec import GIB, DiskSpec, NetworkSpec, Placement, VMSpec
 from ..base import (
@@ -91,6 +92,7 @@ class VsphereProvider(Provider):
         self._service: Any = None
         self._content: Any = None
         self._portgroups: Optional[dict[str, str]] = None
+        self._hosts: Optional[tuple[dict[str, str], dict[str, str]]] = None
 
     def translate(self, err: BaseException, operation: Optional[str] = None) -> VirtrigaudError:
         return vs.translate(err, operation)
@@ -246,7 +248,22 @@ class VsphereProvider(Provider):
         if self._portgroups is None and any(vs.portgroup_key(card) for card in cards):
             groups = client.collect(self.content, vim.dvs.DistributedVirtualPortgroup, ("key", "name"))
             self._portgroups = {group.get("key", ""): group.get("name", "") for dummy, group in groups}
-        return vs.observed(obj, props, self._portgroups, vs.web_address(*client.endpoint(self.config)))
+        return vs.observed(obj, props, self._portgroups, vs.web_address(*client.endpoint(self.config)),
+                           self._host_names()[0])
+
+    def _host_names(self) -> tuple[dict[str, str], dict[str, str]]:
+        """Host names by id and clusters by host name: two queries, made once per provider."""
+        if self._hosts is None:
+            self._hosts = vs.host_names(client.collect(self.content, vim.HostSystem, ("name",)),
+                                        client.collect(self.content, vim.ClusterComputeResource, ("name", "host")))
+        return self._hosts
+
+    @backend_call("placement hosts")
+    def placement_hosts(self) -> tuple[Host, ...]:
+        names, cluster_of = self._host_names()
+        default = self.config.options.get("cluster")
+        return tuple(sorted((Host(name, cluster_of.get(name)) for name in names.values()
+                             if not default or cluster_of.get(name) == default), key=lambda host: host.name))
 
     @backend_call("describe")
     def describe(self, vm_id: str) -> Optional[ObservedVM]:

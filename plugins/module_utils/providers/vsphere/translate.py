@@ -21,7 +21,7 @@ VM_PROPERTIES = (
     "name", "config.instanceUuid", "config.template", "runtime.powerState", "config.hardware.numCPU",
     "config.hardware.memoryMB", "config.firmware", "config.hardware.device", "config.extraConfig",
     "config.cpuHotAddEnabled", "config.memoryHotAddEnabled", "guest.net", "config.files.vmPathName",
-    "config.bootOptions",
+    "config.bootOptions", "runtime.host",
 )
 # What the inventory reads: no devices (their XML is most of a full listing), so disks are left out and NICs
 # come from the guest's own report (VMware Tools).
@@ -114,9 +114,9 @@ def webmks_access(ticket: Any, web: str, vm_id: str, instance_uuid: Optional[str
 
 
 def observed(vm: Any, props: Mapping[str, Any], portgroups: Optional[Mapping[str, str]] = None,
-             web: str = "") -> ObservedVM:
+             web: str = "", hosts: Optional[Mapping[str, str]] = None) -> ObservedVM:
     """The VM from VM_PROPERTIES; ``portgroups`` names distributed port groups by key, ``web`` is the vCenter's
-    web address."""
+    web address, ``hosts`` names hosts by id."""
     devices = list(props.get("config.hardware.device") or ())
     extra = extra_config(props)
     disks = disk_names(devices, extra)
@@ -153,10 +153,24 @@ def observed(vm: Any, props: Mapping[str, Any], portgroups: Optional[Mapping[str
             for d in devices if d.key in nics
         ),
         tags=tuple(sorted(t for t in tags.split(",") if t)),
-        placement=Placement(datastore=datastore_of(props.get("config.files.vmPathName"))),
+        placement=Placement(datastore=datastore_of(props.get("config.files.vmPathName")),
+                            host=(hosts or {}).get(_moid(props.get("runtime.host")) or "")),
         console_url=console_url(web, vm._moId, props.get("config.instanceUuid")),  # pylint: disable=protected-access
         raw={"instance_uuid": props.get("config.instanceUuid")},
     )
+
+
+def _moid(obj: Any) -> Optional[str]:
+    return getattr(obj, "_moId", None) if obj is not None else None
+
+
+def host_names(hosts: Any, clusters: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """From (HostSystem, {name}) and (ClusterComputeResource, {name, host}) pairs: host names by id, and the
+    cluster of each host by host name."""
+    names = {_moid(obj) or "": props.get("name", "") for obj, props in hosts}
+    cluster_of = {names.get(_moid(member) or "", ""): props.get("name", "")
+                  for dummy, props in clusters for member in props.get("host") or ()}
+    return names, cluster_of
 
 
 def secure_boot_of(props: Mapping[str, Any]) -> bool:

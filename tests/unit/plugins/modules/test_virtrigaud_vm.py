@@ -51,3 +51,29 @@ def test_absent_twice(connection, capsys):
 def test_unknown_provider_type_is_refused(connection, capsys):
     failed = run(virtrigaud_vm, capsys, dict(connection, provider_type="hyperv", name="web"))
     assert failed["failed"] and "provider_type" in failed["msg"]
+
+
+def test_a_placement_policy_picks_the_host_and_leaves_an_existing_vm_where_it_is(connection, capsys):
+    policy = {"anti_affinity": [{"labels": {"app": "web"}, "required": True}], "preferred_hosts": ["mock-2"]}
+    args = dict(connection, **dict(VM, tags=["app.web"], placement_policy=policy))
+    predicted = run(virtrigaud_vm, capsys, args, check_mode=True)
+    created = run(virtrigaud_vm, capsys, args)
+    assert predicted["placement"] == created["placement"] == {"policy": "placement_policy", "hosts": {"web": "mock-2"},
+                                                              "unmoved": []}
+    assert created["vm"]["placement"]["host"] == "mock-2"
+    moved_away = dict(policy, excluded_hosts=["mock-2"])
+    kept = run(virtrigaud_vm, capsys, dict(args, placement_policy=moved_away))
+    assert not kept["changed"] and kept["placement"]["unmoved"] == [
+        {"name": "web", "host": "mock-2", "rule": "placement_policy.excluded_hosts"}]
+    second = run(virtrigaud_vm, capsys, dict(args, name="web2"), check_mode=True)
+    assert second["placement"]["hosts"] == {"web2": "mock-1"}
+
+
+def test_a_placement_policy_no_host_satisfies_is_refused_before_anything_is_made(connection, capsys):
+    args = dict(connection, **dict(VM, placement_policy={"hosts": ["mock-1"], "excluded_hosts": ["mock-1"]}))
+    refused = run(virtrigaud_vm, capsys, args)
+    assert refused["failed"] and refused["error_code"] == "failed_precondition"
+    assert "placement_policy.hosts" in refused["msg"]
+    assert run(virtrigaud_vm_info, capsys, connection)["vms"] == []
+    both = run(virtrigaud_vm, capsys, dict(args, placement_policy_ref={"name": "p"}))
+    assert both["failed"] and "placement_policy_ref" in both["msg"]

@@ -95,3 +95,14 @@ def test_a_definition_is_applied_as_written_the_referred_documents_first():
 def test_a_definition_whose_provider_is_missing_is_refused_on_a_real_run():
     result = run_module(module, FakeKube(), {"definition": DOCUMENTS, "apply_to": "kubernetes", "wait": False})
     assert result["details"]["option"] == "definition" and "no Provider 'lab'" in result["msg"]
+
+
+def test_a_definition_as_resources_refuses_what_only_a_backend_carries_out():
+    args = {"definition": DOCUMENTS, "apply_to": "kubernetes", "wait": False}
+    for option, value in (("placement_policy", {"spread": [{"max_skew": 1}]}), ("allow_migration", True),
+                          ("allow_power_cycling", True), ("console", {"type": "vnc"})):
+        kube = FakeKube(PROVIDER)
+        result = run_module(module, kube, dict(args, **{option: value}))
+        assert result["details"]["option"] == option, option
+        assert "apply_to: kubernetes" in result["msg"] or option == "console", result["msg"]
+        assert list(kube.store) == [("Provider", "apps", "lab")]

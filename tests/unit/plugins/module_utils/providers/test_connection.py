@@ -83,6 +83,13 @@ def test_options_of_another_backend_are_named_not_read():
     assert "api_password" in warning and "only proxmox reads it" in warning and "pw-canary" not in warning
 
 
+def test_kubernetes_options_read_for_a_policy_by_name_are_no_foreign_settings():
+    resolved = connection.resolve("proxmox", {"api_host": "pve", "kubeconfig": "/k", "context": "lab"}, NOTHING)
+    assert set(resolved.foreign) == {"kubeconfig", "context"}
+    assert resolved.foreign_warnings(["kubeconfig", "context"]) == []
+    assert resolved.config.options.get("kubeconfig") is None
+
+
 def test_secrets_from_the_environment_are_collected_for_no_log():
     resolved = connection.resolve("proxmox", {}, EVERYTHING)
     assert set(resolved.secrets) == {"canary-proxmox", "canary-pve-token"}

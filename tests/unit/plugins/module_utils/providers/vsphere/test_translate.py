@@ -62,6 +62,18 @@ def test_observed_vm_names_distributed_port_groups_and_its_datastore():
     assert inventory.datastore_of("no brackets") is None
 
 
+def test_observed_vm_names_its_host_and_hosts_know_their_cluster():
+    from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import translate as inventory
+
+    hosts = [(vim.HostSystem("host-1"), {"name": "DC0_C0_H0"}), (vim.HostSystem("host-2"), {"name": "DC0_H0"})]
+    clusters = [(vim.ClusterComputeResource("domain-c1"), {"name": "DC0_C0", "host": [vim.HostSystem("host-1")]})]
+    names, cluster_of = inventory.host_names(hosts, clusters)
+    assert names == {"host-1": "DC0_C0_H0", "host-2": "DC0_H0"} and cluster_of == {"DC0_C0_H0": "DC0_C0"}
+    props = {"name": "web", "runtime.powerState": "poweredOff", "runtime.host": vim.HostSystem("host-2")}
+    assert inventory.observed(vim.VirtualMachine("vm-44"), props, hosts=names).placement.host == "DC0_H0"
+    assert inventory.observed(vim.VirtualMachine("vm-44"), props).placement.host is None
+
+
 def test_a_webmks_ticket_becomes_console_access_and_the_page_url_holds_no_secret():
     from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import translate as inventory
 
