@@ -10,9 +10,8 @@ vSphere task, so returned tasks are always done.
 
 from __future__ import annotations
 
-import base64
 import time
-from typing import Any, Iterable, NamedTuple, Optional, cast
+from typing import Any, NamedTuple, Optional, cast
 
 from ...errors import (
     ConflictError,
@@ -20,18 +19,16 @@ from ...errors import (
     NotFoundError,
     PreconditionError,
     SpecError,
-    UnsupportedError,
     VirtrigaudError,
 )
 from ...image_transfer import Transfer
 from ...images import ImageSpec, PreparedImage
 from ...placement import Host
 from ...resilience import Deadline
-from ...spec import GIB, DiskSpec, NetworkSpec, Placement, VMSpec
+from ...spec import DiskSpec, NetworkSpec, Placement, VMSpec
 from ..base import (
     Capabilities,
     ConsoleAccess,
-    NicChange,
     ObservedVM,
     PowerOp,
     Provider,
@@ -43,7 +40,8 @@ from ..base import (
     backend_call,
 )
 from ..discovery import Discovery
-from . import client, ovf
+from . import client, ovf, placement, snapshots
+from . import devices as hw
 from . import migration as moves
 from . import translate as vs
 from .discovery import discover as discover_vcenter
@@ -68,18 +66,6 @@ HOTPLUG_FACTOR = 4
 MAX_CPU = 128
 LINKED_CLONE_SNAPSHOT = "virtrigaud-linked-clone-base"
 DEFAULT_ROOT_GIB = 10
-_NIC_CLASSES = {"vmxnet3": "VirtualVmxnet3", "e1000": "VirtualE1000", "e1000e": "VirtualE1000e",
-                "virtio": "VirtualVmxnet3", "rtl8139": "VirtualE1000"}
-
-
-def _option(key: str, value: Any) -> Any:
-    return vim.option.OptionValue(key=key, value=str(value))
-
-
-def _nic_key(by_name: dict[str, int], name: str) -> int:
-    if name not in by_name:
-        raise NotFoundError("the VM has no NIC named '%s'" % name)
-    return by_name[name]
 
 
 class VsphereProvider(Provider):
@@ -337,60 +323,11 @@ class VsphereProvider(Provider):
     # create
 
     def _placement(self, spec: VMSpec) -> dict[str, Any]:
-        """Datacenter, folder, resource pool, host and datastore from the spec, then the provider defaults."""
-        options = self.config.options
-        place = spec.placement
-        found: dict[str, Any] = {}
-        root = None
-        if options.get("datacenter"):
-            root = found["datacenter"] = self._required(vim.Datacenter, options["datacenter"], "datacenter",
-                                                        "datacenter")
-        wanted = (
-            ("cluster", vim.ClusterComputeResource, place.cluster, "placement.cluster", options.get("cluster"),
-             "default_cluster", "cluster"),
-            ("host", vim.HostSystem, place.host, "placement.host", None, None, "host"),
-            ("pool", vim.ResourcePool, place.resource_pool, "placement.resource_pool", options.get("resource_pool"),
-             "defaults.resourcePool", "resource pool"),
-            ("datastore", vim.Datastore, place.datastore, "placement.datastore", options.get("storage_pool"),
-             "default_datastore", "datastore"),
-            ("folder", vim.Folder, place.folder, "placement.folder", options.get("folder"), "default_folder",
-             "folder"),
-        )
-        for key, kind, given, option, default, default_option, what in wanted:
-            name, name_option = (given, option) if given else (default, default_option)
-            if name and name_option:
-                found[key] = self._required(kind, name, name_option, what, root)
-        if "datastore" not in found and options.get("storage_pod"):
-            found["datastore"] = self._roomiest_member(options["storage_pod"], root)
-        return found
-
-    def _roomiest_member(self, pod_name: str, root: Any) -> Any:
-        """The datastore of a storage pod (Storage DRS cluster) with the most free space, as upstream picks it."""
-        pod = self._required(vim.StoragePod, pod_name, "defaults.storagePod", "storage pod", root)
-        members = [(ds, ds.summary) for ds in pod.childEntity if isinstance(ds, vim.Datastore)]
-        usable = [(ds, summary) for ds, summary in members
-                  if summary.accessible and summary.maintenanceMode in (None, "normal")]
-        if not usable:
-            raise SpecError("storage pod '%s' has no accessible datastore out of maintenance" % pod_name,
-                            option="defaults.storagePod")
-        return max(usable, key=lambda member: member[1].freeSpace or 0)[0]
+        return placement.resolve(self.config.options, spec, self._required)
 
     def _locate(self, spec: VMSpec) -> tuple[Any, Any, Optional[Any], Optional[Any]]:
         """(folder, resource pool, host, datastore) for a new VM."""
-        found = self._placement(spec)
-        compute = found.get("cluster") or (found["host"].parent if "host" in found else None)
-        if compute is None:
-            computes = client.collect(self.content, vim.ComputeResource, ("name",), found.get("datacenter"))
-            compute = next((obj for obj, dummy in computes), None)
-            if compute is None:
-                raise SpecError("there is no cluster or host to place the VM on", option="placement.cluster")
-        pool = found.get("pool") or compute.resourcePool
-        datacenter = compute
-        while not isinstance(datacenter, vim.Datacenter):
-            datacenter = datacenter.parent
-        folder = found.get("folder") or datacenter.vmFolder
-        datastore = found.get("datastore") or (compute.datastore[0] if compute.datastore else None)
-        return folder, pool, found.get("host"), datastore
+        return placement.locate(self.content, self._placement(spec))
 
     @backend_call("create")
     def create(self, spec: VMSpec) -> tuple[str, TaskRef]:
@@ -411,7 +348,7 @@ class VsphereProvider(Provider):
             config.guestId = "otherLinux64Guest"
             config.files = vim.vm.FileInfo(vmPathName="[%s]" % datastore.name if datastore else "")
             config.firmware = "efi" if spec.firmware == "uefi" else "bios"
-            config.deviceChange = [self._scsi_controller()]
+            config.deviceChange = [hw.scsi_controller()]
             vm = self._wait(folder.CreateVM_Task(config=config, pool=pool, host=host), "create")
         try:
             self._finish_create(vm, spec, config)
@@ -426,10 +363,10 @@ class VsphereProvider(Provider):
         disks = [d for d in devices if isinstance(d, vim.vm.device.VirtualDisk)]
         changes = []
         if disks and spec.root_disk_gib and spec.root_disk_gib * 1024 * 1024 > disks[0].capacityInKB:
-            changes.append(self._grow(disks[0], spec.root_disk_gib))
+            changes.append(hw.grow(disks[0], spec.root_disk_gib))
         wanted = [] if disks else [DiskSpec("root", spec.root_disk_gib or DEFAULT_ROOT_GIB, spec.disk_type)]
         for offset, disk in enumerate(wanted + list(spec.disks)):
-            change = self._new_disk(devices, disk, -201 - offset)
+            change = hw.new_disk(devices, disk, -201 - offset)
             changes.append(change)
             devices.append(change.device)
         changes += [vim.vm.device.VirtualDeviceSpec(operation="remove", device=card)
@@ -445,18 +382,18 @@ class VsphereProvider(Provider):
         disks = [d for d in devices if isinstance(d, vim.vm.device.VirtualDisk)]
         nics = [d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)]
         names = ["root"] + [d.name for d in spec.disks]
-        extra = [_option(EXTRA_PREFIX + "disk." + name, disk.key) for name, disk in zip(names, disks)]
-        extra += [_option(EXTRA_PREFIX + "nic." + net.name, nic.key) for net, nic in zip(spec.networks, nics)]
+        extra = [hw.option(EXTRA_PREFIX + "disk." + name, disk.key) for name, disk in zip(names, disks)]
+        extra += [hw.option(EXTRA_PREFIX + "nic." + net.name, nic.key) for net, nic in zip(spec.networks, nics)]
         self._wait(vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(extraConfig=extra)), "create")
 
     def _config_spec(self, spec: VMSpec) -> Any:
         cpu, memory = spec.cpu or 1, spec.memory_mib or 512
         extra = [
-            _option(EXTRA_PREFIX + "maxCpu", max(cpu, min(HOTPLUG_FACTOR * cpu, MAX_CPU))),
-            _option(EXTRA_PREFIX + "maxMemoryMiB", HOTPLUG_FACTOR * memory),
-            _option(EXTRA_PREFIX + "tags", ",".join(spec.tags or ())),
+            hw.option(EXTRA_PREFIX + "maxCpu", max(cpu, min(HOTPLUG_FACTOR * cpu, MAX_CPU))),
+            hw.option(EXTRA_PREFIX + "maxMemoryMiB", HOTPLUG_FACTOR * memory),
+            hw.option(EXTRA_PREFIX + "tags", ",".join(spec.tags or ())),
         ]
-        extra += self._cloud_init(spec)
+        extra += hw.cloud_init(spec)
         config = vim.vm.ConfigSpec(numCPUs=cpu, memoryMB=memory, cpuHotAddEnabled=True, memoryHotAddEnabled=True,
                                    extraConfig=extra)
         if spec.secure_boot is not None:
@@ -466,68 +403,8 @@ class VsphereProvider(Provider):
             config.bootOptions = vim.vm.BootOptions(efiSecureBootEnabled=spec.secure_boot)
         return config
 
-    @staticmethod
-    def _cloud_init(spec: VMSpec) -> list[Any]:
-        """cloud-init's VMware datasource reads these guestinfo keys."""
-        pairs = (("userdata", spec.cloud_init.user_data), ("metadata", spec.cloud_init.meta_data),
-                 ("networkconfig", spec.cloud_init.network_config))
-        extra = []
-        for key, text in pairs:
-            if text:
-                extra.append(_option("guestinfo.%s" % key, base64.b64encode(text.encode("utf-8")).decode("ascii")))
-                extra.append(_option("guestinfo.%s.encoding" % key, "base64"))
-        return extra
-
-    @staticmethod
-    def _scsi_controller() -> Any:
-        controller = vim.vm.device.ParaVirtualSCSIController(key=1000, busNumber=0, sharedBus="noSharing")
-        return vim.vm.device.VirtualDeviceSpec(operation="add", device=controller)
-
-    @staticmethod
-    def _new_disk(devices: list[Any], disk: DiskSpec, key: int) -> Any:
-        controller = next((d for d in devices if isinstance(d, vim.vm.device.VirtualSCSIController)), None)
-        controller_key = controller.key if controller is not None else 1000
-        used = {d.unitNumber for d in devices if getattr(d, "controllerKey", None) == controller_key}
-        unit = next(u for u in range(16) if u != 7 and u not in used)
-        backing = vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
-            diskMode="persistent", thinProvisioned=disk.type == "thin", eagerlyScrub=disk.type == "eagerzeroedthick")
-        device = vim.vm.device.VirtualDisk(key=key, controllerKey=controller_key, unitNumber=unit,
-                                           capacityInKB=disk.size_gib * 1024 * 1024, backing=backing)
-        return vim.vm.device.VirtualDeviceSpec(operation="add", fileOperation="create", device=device)
-
-    @staticmethod
-    def _grow(disk: Any, size_gib: int) -> Any:
-        disk.capacityInKB = size_gib * 1024 * 1024
-        disk.capacityInBytes = size_gib * GIB
-        return vim.vm.device.VirtualDeviceSpec(operation="edit", device=disk)
-
-    def _backing(self, name: str) -> Any:
-        """How a NIC attaches to the network of this name: a standard one by name (every datacenter may have its
-        own "VM Network"), a distributed port group through a port of its switch."""
-        groups = [(obj, props) for obj, props in client.collect(
-            self.content, vim.dvs.DistributedVirtualPortgroup, ("name", "key", "config.distributedVirtualSwitch"))
-            if props.get("name") == name]
-        if not groups:
-            return vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName=name)
-        if len(groups) > 1:
-            ids = ", ".join(obj._moId for obj, dummy in groups)  # pylint: disable=protected-access
-            raise ConflictError("%d distributed port groups are named '%s': %s" % (len(groups), name, ids),
-                                option="networks")
-        props = groups[0][1]
-        port = vim.dvs.PortConnection(portgroupKey=props["key"],
-                                      switchUuid=props["config.distributedVirtualSwitch"].uuid)
-        return vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo(port=port)
-
     def _new_nic(self, network: NetworkSpec, key: int) -> Any:
-        card = getattr(vim.vm.device, _NIC_CLASSES.get(network.model or "vmxnet3", "VirtualVmxnet3"))(key=key)
-        card.backing = self._backing(network.network or self.config.options.get("network") or "VM Network")
-        card.connectable = vim.vm.device.VirtualDevice.ConnectInfo(startConnected=True, allowGuestControl=True,
-                                                                   connected=True)
-        if network.mac_address:
-            card.addressType, card.macAddress = "manual", network.mac_address
-        else:
-            card.addressType = "generated"
-        return vim.vm.device.VirtualDeviceSpec(operation="add", device=card)
+        return hw.new_nic(self.content, network, self.config.options.get("network"), key)
 
     def _destroy_quietly(self, vm: Any) -> None:
         try:
@@ -581,52 +458,29 @@ class VsphereProvider(Provider):
         if change.cpu:
             config.numCPUs = change.cpu
             if change.cpu > int(extra.get(EXTRA_PREFIX + "maxCpu", 0)):
-                config.extraConfig.append(_option(EXTRA_PREFIX + "maxCpu", min(HOTPLUG_FACTOR * change.cpu, MAX_CPU)))
+                config.extraConfig.append(hw.option(EXTRA_PREFIX + "maxCpu", min(HOTPLUG_FACTOR * change.cpu, MAX_CPU)))
         if change.memory_mib:
             config.memoryMB = change.memory_mib
             if change.memory_mib > int(extra.get(EXTRA_PREFIX + "maxMemoryMiB", 0)):
-                config.extraConfig.append(_option(EXTRA_PREFIX + "maxMemoryMiB", HOTPLUG_FACTOR * change.memory_mib))
+                config.extraConfig.append(hw.option(EXTRA_PREFIX + "maxMemoryMiB", HOTPLUG_FACTOR * change.memory_mib))
         names = vs.disk_names(devices, extra)
         by_name = {name: key for key, name in names.items()}
         for name, size_gib in sorted(change.disk_sizes_gib.items()):
             disk = next(d for d in devices if d.key == by_name.get(name))
-            config.deviceChange.append(self._grow(disk, size_gib))
+            config.deviceChange.append(hw.grow(disk, size_gib))
         for offset, disk in enumerate(change.add_disks):
-            spec_change = self._new_disk(devices, disk, -201 - offset)
+            spec_change = hw.new_disk(devices, disk, -201 - offset)
             config.deviceChange.append(spec_change)
             devices.append(spec_change.device)
-        self._change_nics(devices, extra, change, config)
+        hw.change_nics(self.content, devices, extra, change, config)
         for offset, network in enumerate(change.add_networks):
             config.deviceChange.append(self._new_nic(network, -301 - offset))
         if change.tags is not None:
-            config.extraConfig.append(_option(EXTRA_PREFIX + "tags", ",".join(change.tags)))
+            config.extraConfig.append(hw.option(EXTRA_PREFIX + "tags", ",".join(change.tags)))
         self._wait(vm.ReconfigVM_Task(spec=config), "reconfigure")
         if change.add_disks or change.add_networks:
             self._name_added(vm, names, change)
         return _DONE
-
-    def _change_nics(self, devices: list[Any], extra: dict[str, str], change: Reconfiguration, config: Any) -> None:
-        """Device edits and removals for NICs changed in place or removed, found by name; a removed NIC's name goes."""
-        by_name = {name: key for key, name in vs.nic_names(devices, extra).items()}
-        cards = {d.key: d for d in devices}
-        for name in change.remove_networks:
-            config.deviceChange.append(vim.vm.device.VirtualDeviceSpec(operation="remove",
-                                                                       device=cards[_nic_key(by_name, name)]))
-            config.extraConfig.append(_option(EXTRA_PREFIX + "nic." + name, ""))
-        for nic_change in change.change_networks:
-            card = cards[_nic_key(by_name, nic_change.network.name)]
-            self._edit_nic(card, nic_change)
-            config.deviceChange.append(vim.vm.device.VirtualDeviceSpec(operation="edit", device=card))
-
-    def _edit_nic(self, card: Any, change: NicChange) -> None:
-        wanted = change.network
-        if "ip_address" in change.fields:
-            raise UnsupportedError("vSphere keeps no static address for the guest; give it through "
-                                   "cloud_init.network_config", option="networks")
-        if "network" in change.fields:
-            card.backing = self._backing(wanted.network or wanted.bridge or "VM Network")
-        if "mac_address" in change.fields:
-            card.addressType, card.macAddress = "manual", wanted.mac_address
 
     def _name_added(self, vm: Any, before: dict[int, str], change: Reconfiguration) -> None:
         props = self._properties(vm)
@@ -635,8 +489,8 @@ class VsphereProvider(Provider):
         new_disks = [d for d in devices if isinstance(d, vim.vm.device.VirtualDisk) and d.key not in before]
         named_nics = {int(v) for k, v in extra.items() if k.startswith(EXTRA_PREFIX + "nic.") and v.isdigit()}
         new_nics = [d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard) and d.key not in named_nics]
-        options = [_option(EXTRA_PREFIX + "disk." + d.name, dev.key) for d, dev in zip(change.add_disks, new_disks)]
-        options += [_option(EXTRA_PREFIX + "nic." + n.name, dev.key)
+        options = [hw.option(EXTRA_PREFIX + "disk." + d.name, dev.key) for d, dev in zip(change.add_disks, new_disks)]
+        options += [hw.option(EXTRA_PREFIX + "nic." + n.name, dev.key)
                     for n, dev in zip(change.add_networks,
                                       new_nics[-len(change.add_networks):] if change.add_networks else [])]
         self._wait(vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(extraConfig=options)), "reconfigure")
@@ -646,34 +500,9 @@ class VsphereProvider(Provider):
 
     # snapshots
 
-    @staticmethod
-    def _tree(nodes: Iterable[Any], parent: Optional[str] = None) -> Iterable[tuple[Any, Optional[str]]]:
-        for node in nodes or ():
-            yield node, parent
-            yield from VsphereProvider._tree(node.childSnapshotList, node.name)
-
-    def _snapshot(self, vm: Any, snapshot_id: str) -> Any:
-        info = getattr(vm, "snapshot", None)
-        for node, _parent in self._tree(info.rootSnapshotList if info else ()):
-            if node.snapshot._moId == snapshot_id or node.name == snapshot_id:  # pylint: disable=protected-access
-                return node.snapshot
-        return None
-
     @backend_call("snapshot_list")
     def snapshot_list(self, vm_id: str) -> list[Snapshot]:
-        vm = self._vm(vm_id)
-        info = getattr(vm, "snapshot", None)
-        current = info.currentSnapshot._moId if info and info.currentSnapshot else None  # pylint: disable=protected-access
-        snapshots = [
-            Snapshot(
-                id=node.snapshot._moId, name=node.name, description=node.description or "",  # pylint: disable=protected-access
-                created=node.createTime.isoformat() if node.createTime else None,
-                has_memory=node.state == "poweredOn", parent=parent,
-                current=node.snapshot._moId == current,  # pylint: disable=protected-access
-            )
-            for node, parent in self._tree(info.rootSnapshotList if info else ())
-        ]
-        return sorted(snapshots, key=lambda s: s.created or "")
+        return snapshots.listing(self._vm(vm_id))
 
     @backend_call("snapshot_create")
     def snapshot_create(
@@ -687,14 +516,14 @@ class VsphereProvider(Provider):
 
     @backend_call("snapshot_delete")
     def snapshot_delete(self, vm_id: str, snapshot_id: str) -> TaskRef:
-        snapshot = self._snapshot(self._vm(vm_id), snapshot_id)
+        snapshot = snapshots.find(self._vm(vm_id), snapshot_id)
         if snapshot is not None:
             self._wait(snapshot.RemoveSnapshot_Task(removeChildren=False), "snapshot_delete")
         return _DONE
 
     @backend_call("snapshot_revert")
     def snapshot_revert(self, vm_id: str, snapshot_id: str) -> TaskRef:
-        snapshot = self._snapshot(self._vm(vm_id), snapshot_id)
+        snapshot = snapshots.find(self._vm(vm_id), snapshot_id)
         if snapshot is None:
             raise NotFoundError("snapshot '%s' not found" % snapshot_id)
         self._wait(snapshot.RevertToSnapshot_Task(), "snapshot_revert")
@@ -719,7 +548,7 @@ class VsphereProvider(Provider):
             clone.snapshot = snapshot
         vm = self._wait(source.CloneVM_Task(folder=source.parent, name=target_name, spec=clone), "clone")
         # The collection's own records (disk and NIC names, tags, ceilings) travel with the copy.
-        records = [_option(key, value) for key, value in vs.extra_config(self._properties(source)).items()
+        records = [hw.option(key, value) for key, value in vs.extra_config(self._properties(source)).items()
                    if key.startswith(EXTRA_PREFIX)]
         self._wait(vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(extraConfig=records)), "clone")
         return vm._moId, _DONE  # pylint: disable=protected-access
