@@ -10,7 +10,6 @@ for its PVE task (bounded by ``wait_timeout``), so returned tasks are done.
 
 from __future__ import annotations
 
-import datetime
 import threading
 import time
 from typing import Any, Optional, cast
@@ -34,7 +33,7 @@ from ..base import (
     TaskStatus,
 )
 from ..discovery import Discovery
-from . import cloudinit, images, storage
+from . import cloudinit, images, nodes, snapshots, storage, vmconfig
 from . import migration as moves
 from . import translate as pve
 from .client import Session, task_failure
@@ -221,31 +220,10 @@ class ProxmoxProvider(Provider):
                 pve.check_bridge(bridge, "networks[%d].%s" % (index, "bridge" if network.bridge else "network"))
 
     def _placement_node(self, spec: VMSpec) -> Optional[str]:
-        wanted = spec.placement.host or self.config.options.get("node")
-        option = "placement.host" if spec.placement.host else "default_node"
-        nodes = {n["node"]: n for n in self._nodes()}
-        if wanted is None:
-            return None
-        if wanted not in nodes:
-            raise errors.SpecError("node '%s' does not exist; the cluster has %s" % (wanted, ", ".join(sorted(nodes))),
-                                   option=option)
-        if nodes[wanted].get("status") != "online":
-            raise errors.UnavailableError("node '%s' is %s" % (wanted, nodes[wanted].get("status")))
-        return wanted
+        return nodes.placement_node(self._nodes(), spec, self.config.options)
 
     def _least_loaded(self) -> str:
-        """The online node with the least memory in use, then the fewest VMs: one cluster/resources call."""
-        resources = self.session.get("cluster/resources")
-        online = [r for r in resources if r.get("type") == "node" and r.get("status") == "online"]
-        if not online:
-            raise errors.UnavailableError("no Proxmox VE node is online")
-        guests = [r.get("node") for r in resources if r.get("type") in ("qemu", "lxc")]
-
-        def load(node: dict[str, Any]) -> tuple[float, int, str]:
-            return (round(float(node.get("mem", 0)) / float(node.get("maxmem") or 1), 2), guests.count(node["node"]),
-                    node["node"])
-
-        return cast(str, min(online, key=load)["node"])
+        return nodes.least_loaded(self.session)
 
     def _clone_to(self, source_node: str, source: int, node: str, params: dict[str, Any]) -> str:
         """Clone onto ``node``; a source on local storage can only be cloned on its own node."""
@@ -412,25 +390,7 @@ class ProxmoxProvider(Provider):
         return vmid, node
 
     def _hardware(self, spec: VMSpec, vmid: int, disk_storage: str, config: dict[str, Any]) -> dict[str, Any]:
-        """Config values for the spec's CPU, memory, data disks, NICs, tags, cloud-init and the record."""
-        cpu, memory = spec.cpu or 1, spec.memory_mib or 512
-        values: dict[str, Any] = dict(pve.cpu_settings(cpu), memory=str(memory), numa=True, hotplug=pve.HOTPLUG,
-                                      agent="1")
-        record: dict[str, Any] = {"maxMemoryMiB": pve.HOTPLUG_FACTOR * memory, "disks": {}, "nics": {}}
-        for key, disk in zip(pve.free_keys("scsi", config, len(spec.disks), first=1), spec.disks):
-            values[key] = pve.disk_value(disk_storage, disk)
-            record["disks"][key] = disk.name
-        default_bridge = self.config.options.get("bridge")
-        for index, network in enumerate(spec.networks):
-            key = "net%d" % index
-            values[key] = pve.nic_value(network, default_bridge, "networks[%d].bridge" % index)
-            record["nics"][key] = network.name
-            values.update(pve.static_values(key, network))
-        if spec.tags:
-            values["tags"] = pve.pve_tags(spec.tags)
-        values.update(cloudinit.config_values(spec, vmid, disk_storage, self.config.options, self._warn_once))
-        values["description"] = pve.write_record(config.get("description"), record)
-        return values
+        return vmconfig.hardware(spec, vmid, disk_storage, config, self.config.options, self._warn_once)
 
     def _settle(self, name: str, vmid: int, node: str) -> int:
         """Make the name unique again after a race: wait out creates that could win it, keep the lowest VMID.
@@ -465,8 +425,8 @@ class ProxmoxProvider(Provider):
         status = self.session.get(self._path(node, source, "status", "current"))
         params: dict[str, Any] = {"name": target_name, "full": not linked}
         if linked and not status.get("template"):
-            snapshots = {s["name"] for s in self.session.get(self._path(node, source, "snapshot"))}
-            if LINKED_CLONE_SNAPSHOT not in snapshots:
+            taken = {s["name"] for s in self.session.get(self._path(node, source, "snapshot"))}
+            if LINKED_CLONE_SNAPSHOT not in taken:
                 self._wait(self.session.post(self._path(node, source, "snapshot"), snapname=LINKED_CLONE_SNAPSHOT,
                                              description="base of linked clones"), "clone")
             params["snapname"] = LINKED_CLONE_SNAPSHOT
@@ -526,7 +486,7 @@ class ProxmoxProvider(Provider):
         node, vmid = self._where(vm_id)
         for attempt in range(DIGEST_ATTEMPTS):
             config = self.session.get(self._path(node, vmid, "config"))
-            values, delete = self._changes(config, change)
+            values, delete = vmconfig.changes(config, change, self.config.options.get("bridge"))
             try:
                 if values or delete:
                     self._put_config(node, vmid, values, delete, digest=config.get("digest"), live=change.live)
@@ -540,53 +500,9 @@ class ProxmoxProvider(Provider):
             self._resize(node, vmid, keys.get(name, name), size)
         return _DONE
 
-    def _changes(self, config: dict[str, Any], change: Reconfiguration) -> tuple[dict[str, Any], list[str]]:
-        """The config values to write and the keys to delete for ``change``; the record follows the NICs."""
-        values: dict[str, Any] = {}
-        delete: list[str] = []
-        record = pve.read_record(config.get("description"))
-        record.setdefault("disks", {})
-        record.setdefault("nics", {})
-        if change.cpu:
-            ceiling = int(config.get("cores") or 1) * int(config.get("sockets") or 1)
-            values["vcpus"] = change.cpu
-            if change.cpu > ceiling:
-                values.update(pve.cpu_settings(change.cpu))
-        if change.memory_mib:
-            values["memory"] = str(change.memory_mib)
-            if change.memory_mib > int(record.get("maxMemoryMiB") or 0):
-                record["maxMemoryMiB"] = pve.HOTPLUG_FACTOR * change.memory_mib
-        disk_storage = pve.root_storage(config) or "local-lvm"
-        for key, disk in zip(pve.free_keys("scsi", config, len(change.add_disks), first=1), change.add_disks):
-            values[key] = pve.disk_value(disk_storage, disk)
-            record["disks"][key] = disk.name
-        pve.nic_changes(config, change, record, values, delete, self.config.options.get("bridge"))
-        if change.tags is not None:
-            values["tags"] = pve.pve_tags(change.tags)
-        description = pve.write_record(config.get("description"), record)
-        if (values or delete) and description != config.get("description"):
-            values["description"] = description
-        return values, delete
-
     def _put_config(self, node: str, vmid: int, values: dict[str, Any], delete: Optional[list[str]] = None,
                     digest: Optional[str] = None, live: bool = False) -> None:
-        params = dict(values)
-        if delete:
-            params["delete"] = ",".join(delete)
-        if digest:
-            params["digest"] = digest
-        if params.get("tags") == "":
-            params.pop("tags")
-            params["delete"] = ",".join(filter(None, [params.get("delete"), "tags"]))
-        self.session.put(self._path(node, vmid, "config"), **params)
-        if live:
-            left = [e["key"] for e in self.session.get(self._path(node, vmid, "pending"))
-                    if ("pending" in e and e["key"] in values) or (e.get("delete") and e["key"] in (delete or ()))]
-            if left:
-                self.session.put(self._path(node, vmid, "config"), revert=",".join(left))
-                raise errors.PreconditionError("Proxmox VE cannot apply %s to the running VM; set "
-                                               "allow_power_cycling=true or stop the VM" % ", ".join(sorted(left)),
-                                               option="allow_power_cycling")
+        vmconfig.put(self.session, self._path(node, vmid), values, delete, digest, live)
 
     def _resize(self, node: str, vmid: int, disk: str, size_gib: int) -> None:
         storage.resize(self.session, self._path(node, vmid), disk, size_gib, self._deadline())
@@ -606,19 +522,7 @@ class ProxmoxProvider(Provider):
 
     def snapshot_list(self, vm_id: str) -> list[Snapshot]:
         node, vmid = self._where(vm_id)
-        entries = {e["name"]: e for e in self.session.get(self._path(node, vmid, "snapshot"))}
-        current = entries.pop("current", {}).get("parent")
-        ordered: list[Snapshot] = []
-        pending = dict(entries)
-        while pending:
-            ready = [e for e in pending.values() if not e.get("parent") or e["parent"] not in pending]
-            for entry in sorted(ready, key=lambda e: (e.get("snaptime", 0), e["name"])):
-                pending.pop(entry["name"])
-                ordered.append(Snapshot(
-                    id=entry["name"], name=entry["name"], description=entry.get("description") or "",
-                    created=_timestamp(entry.get("snaptime")), has_memory=bool(entry.get("vmstate")),
-                    parent=entry.get("parent"), current=entry["name"] == current))
-        return ordered
+        return snapshots.listing(self.session.get(self._path(node, vmid, "snapshot")))
 
     def snapshot_create(self, vm_id: str, name: str, description: str = "",
                         include_memory: bool = False) -> tuple[str, TaskRef]:
@@ -637,9 +541,3 @@ class ProxmoxProvider(Provider):
         node, vmid = self._where(vm_id)
         self._wait(self.session.post(self._path(node, vmid, "snapshot", snapshot_id, "rollback")), "snapshot_revert")
         return _DONE
-
-
-def _timestamp(seconds: Any) -> Optional[str]:
-    if not seconds:
-        return None
-    return datetime.datetime.fromtimestamp(int(seconds), datetime.timezone.utc).isoformat()
