@@ -15,8 +15,6 @@ import fcntl
 import functools
 import hashlib
 import os
-import secrets
-import string
 import tempfile
 import time
 import uuid
@@ -37,12 +35,10 @@ from ...image_transfer import Transfer
 from ...images import IMAGE_FORMATS, ImageSpec, PreparedImage
 from ...placement import Host
 from ...resilience import Deadline
-from ...spec import GIB, LOOPBACK, ConsoleSpec, NetworkSpec, Placement, VMSpec
+from ...spec import GIB, NetworkSpec, Placement, VMSpec
 from ..base import (
     Capabilities,
     ConsoleAccess,
-    ObservedDisk,
-    ObservedNIC,
     ObservedVM,
     PowerOp,
     Provider,
@@ -52,13 +48,13 @@ from ..base import (
     TaskRef,
     TaskStatus,
     backend_call,
-    usable_ip,
 )
 from ..discovery import Discovery
-from . import disks, images, snapshots
+from . import consoles, disks, images, observe, snapshots
 from . import translate as dx
 from .client import LibvirtClient, libvirt
 from .cloudinit import needs_seed, seed_iso, upload_seed
+from .consoles import new_console_password
 from .discovery import discover as discover_host
 from .interfaces import change_nics, nic_plans, random_mac
 from .storage import Storage, gib
@@ -66,26 +62,12 @@ from .storage import Storage, gib
 DOMAIN_TYPES = ("auto", "kvm", "qemu")
 SHUTDOWN_PRESS_INTERVAL = 10.0
 _DONE = TaskRef()
-# VNC's password authentication reads at most 8 characters; SPICE takes longer ones.
-_PASSWORD_LENGTHS = {"vnc": 8, "spice": 24}
-_WILDCARDS = ("0.0.0.0", "::")
-_RUNNING_STATES = ("VIR_DOMAIN_RUNNING", "VIR_DOMAIN_BLOCKED", "VIR_DOMAIN_PAUSED", "VIR_DOMAIN_SHUTDOWN",
-                   "VIR_DOMAIN_PMSUSPENDED")
 
 
 def _on_default_network(networks: Iterable[NetworkSpec], default: Optional[str]) -> tuple[NetworkSpec, ...]:
     """A NIC naming neither a network nor a bridge joins the Provider's default network (else libvirt's 'default')."""
     return tuple(n if n.network or n.bridge or not default else dataclasses.replace(n, network=default)
                  for n in networks)
-
-
-def _console_url(kind: str, host: str, port: int) -> str:
-    return "%s://%s:%d" % (kind, "[%s]" % host if ":" in host else host, port)
-
-
-def new_console_password(kind: str = "vnc") -> str:
-    alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for dummy in range(_PASSWORD_LENGTHS.get(kind, 8)))
 
 
 class LibvirtProvider(Provider):
@@ -207,12 +189,12 @@ class LibvirtProvider(Provider):
     @backend_call("describe")
     def describe(self, vm_id: str) -> Optional[ObservedVM]:
         domain = self._find_domain(vm_id)
-        return self._observe(domain, self._domain_addresses) if domain is not None else None
+        return self._observe(domain, observe.domain_addresses) if domain is not None else None
 
     @backend_call("find")
     def find(self, name: str) -> Optional[ObservedVM]:
         domain = self.client.quietly(lambda: self.conn.lookupByName(name), ["NO_DOMAIN"])
-        return self._observe(domain, self._domain_addresses) if domain is not None else None
+        return self._observe(domain, observe.domain_addresses) if domain is not None else None
 
     def placement_hosts(self) -> tuple[Host, ...]:
         """One connection, one host: a policy can only confirm it, or refuse it by its URI."""
@@ -220,7 +202,7 @@ class LibvirtProvider(Provider):
 
     @backend_call("list")
     def list_vms(self) -> list[ObservedVM]:
-        leases = self._lease_table()
+        leases = observe.lease_table(self.conn)
         found = []
         for domain in self.conn.listAllDomains(0):
             vm = self.client.quietly(functools.partial(self._observe, domain, lambda _d: leases), ["NO_DOMAIN"])
@@ -344,25 +326,10 @@ class LibvirtProvider(Provider):
             domain.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, dx.metadata_xml(meta, namespaced=False), dx.PREFIX,
                                dx.NAMESPACE, flags)
         if change.console is not None:
-            self._set_console(domain, change.console)
+            consoles.set_console(self.conn, domain, change.console)
         elif change.rotate_console_password:
-            self._rotate_console_password(domain, flags)
+            consoles.rotate_password(domain, flags)
         return _DONE
-
-    def _set_console(self, domain: Any, console: ConsoleSpec) -> None:
-        """Put the display in place in the persistent definition (the VM is stopped: QEMU cannot plug one in)."""
-        xml = domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
-        current = dx.parse_domain(xml)
-        keep = current.console.type == console.type and current.console_password
-        password = current.console_password if keep else new_console_password(console.type)
-        self.conn.defineXMLFlags(dx.replace_graphics(xml, console, password or ""), libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
-
-    def _rotate_console_password(self, domain: Any, flags: int) -> None:
-        facts = dx.parse_domain(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
-        if facts.console.type == "none":
-            raise PreconditionError("the VM has no vnc or spice console whose password could be rotated")
-        display = dx.graphics_xml(facts.console, new_console_password(facts.console.type))
-        domain.updateDeviceFlags(dx.device_string(display), flags)
 
     def _set_cpu(self, domain: Any, facts: dx.DomainFacts, cpu: int, live: bool, flags: int) -> None:
         if cpu > facts.max_cpu:
@@ -459,27 +426,7 @@ class LibvirtProvider(Provider):
 
     @backend_call("open console")
     def open_console(self, vm_id: str) -> Optional[ConsoleAccess]:
-        domain = self._domain(vm_id)
-        if not domain.isActive():
-            return None
-        facts = dx.parse_domain(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE))
-        if facts.console_port is None:
-            return None
-        host = self._console_host(facts.console)
-        return ConsoleAccess(type=facts.console.type, url=_console_url(facts.console.type, host, facts.console_port),
-                             host=host, port=facts.console_port, password=facts.console_password or None)
-
-    def _console_host(self, console: ConsoleSpec) -> str:
-        """Where a client reaches a display: its address, or the libvirt host's name when it listens everywhere."""
-        if console.address not in _WILDCARDS:
-            return console.address or LOOPBACK
-        return urlsplit(self.config.uri or "").hostname or LOOPBACK
-
-    def _console_url(self, domain: Any, facts: dx.DomainFacts, running: bool) -> Optional[str]:
-        if not running or facts.console.type == "none":
-            return None
-        port = dx.parse_domain(domain.XMLDesc(0)).console_port
-        return _console_url(facts.console.type, self._console_host(facts.console), port) if port else None
+        return consoles.access(self._domain(vm_id), self.config.uri)
 
     # moves between storage pools
 
@@ -522,63 +469,7 @@ class LibvirtProvider(Provider):
     # observing
 
     def _observe(self, domain: Any, addresses: Callable[[Any], dict[str, tuple[str, ...]]]) -> ObservedVM:
-        facts = dx.parse_domain(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
-        state = domain.state()[0]
-        running = state in [getattr(libvirt, name) for name in _RUNNING_STATES]
-        names = {d.dev: d.name for d in facts.metadata.disks}
-        disks = []
-        pool = None
-        for dev, path in facts.disk_paths.items():
-            volume = self.storage.volume_at(path) if path else None
-            size = volume.info()[1] if volume is not None else 0
-            disks.append(ObservedDisk(name=names.get(dev, dev), size_gib=gib(size), format="qcow2", path=path,
-                                      device=dev))
-            if names.get(dev) == dx.ROOT_DISK and volume is not None:
-                pool = self.client.quietly(volume.storagePoolLookupByVolume, ["NO_STORAGE_POOL"])
-        found = addresses(domain) if running else {}
-        nics = tuple(
-            ObservedNIC(
-                name=nic.name, mac_address=nic.mac or None, network=nic.network, bridge=nic.bridge,
-                model=nic.model or None, ip_addresses=found.get(nic.mac, ()), static_ip=nic.static,
-                gateway=nic.gateway, dns=nic.dns,
-            )
-            for nic in dx.interfaces(facts)
-        )
-        return ObservedVM(
-            id=facts.uuid, name=facts.name, power_state="On" if running else "Off", cpu=facts.cpu,
-            memory_mib=facts.memory_mib, firmware=facts.firmware, secure_boot=facts.secure_boot,
-            max_cpu=facts.max_cpu, max_memory_mib=facts.max_memory_mib, disks=tuple(disks), nics=nics,
-            tags=facts.metadata.tags, console=facts.console, console_url=self._console_url(domain, facts, running),
-            placement=Placement(datastore=pool.name() if pool is not None else None), raw={"state": state},
-        )
-
-    def _domain_addresses(self, domain: Any) -> dict[str, tuple[str, ...]]:
-        """IPs per MAC from DHCP leases, else the guest agent, else the host's ARP table."""
-        for source in (libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE,
-                       libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT,
-                       libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP):
-            try:
-                interfaces = domain.interfaceAddresses(source, 0) or {}
-            except libvirt.libvirtError:
-                continue
-            found: dict[str, tuple[str, ...]] = {}
-            for interface in interfaces.values():
-                ips = tuple(a["addr"] for a in interface.get("addrs") or () if usable_ip(a.get("addr", "")))
-                if interface.get("hwaddr") and ips:
-                    found[interface["hwaddr"].lower()] = found.get(interface["hwaddr"].lower(), ()) + ips
-            if found:
-                return found
-        return {}
-
-    def _lease_table(self) -> dict[str, tuple[str, ...]]:
-        """IPs per MAC from the leases of every active libvirt network, in one call per network."""
-        found: dict[str, tuple[str, ...]] = {}
-        for network in self.conn.listAllNetworks(libvirt.VIR_CONNECT_LIST_NETWORKS_ACTIVE):
-            for lease in network.DHCPLeases():
-                mac, ip = (lease.get("mac") or "").lower(), lease.get("ipaddr") or ""
-                if mac and usable_ip(ip):
-                    found[mac] = found.get(mac, ()) + (ip,)
-        return found
+        return observe.observed(domain, self.storage, self.client, addresses, self.config.uri)
 
     # images
 
