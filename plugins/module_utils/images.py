@@ -151,8 +151,10 @@ def parse_vmimage(image_json: str, target_name: str, storage_hint: str = "") -> 
     Raises:
         SpecError: naming the field of the VMImageSpec at fault.
     """
+    if not image_json:
+        raise SpecError("is empty: ImagePrepare needs the VMImage's spec as JSON", option="image_json")
     try:
-        document = json.loads(image_json or "{}")
+        document = json.loads(image_json)
     except ValueError:
         raise SpecError("is not JSON", option="image_json") from None
     return vmimage_spec(document, parse_image_name(target_name, "target_name"), storage_hint, "image_json")
