@@ -51,7 +51,7 @@ def converge(m: VirtrigaudRun, p: Mapping[str, Any]) -> dict[str, Any]:
         if p["clone_from"]:
             source = provider.find(p["clone_from"])
         else:
-            image_step = missing_image(m, desired)
+            image_step = missing_image(m, p, desired)
             if image_step is None:
                 provider.check_spec(desired)
             else:
@@ -158,9 +158,8 @@ def _placed(m: VirtrigaudRun, policy: Any, desired: VMSpec,
     return desired, dict(report(policy, choice), unmoved=unmoved)
 
 
-def missing_image(m: VirtrigaudRun, desired: VMSpec) -> Optional[Action]:
+def missing_image(m: VirtrigaudRun, p: Mapping[str, Any], desired: VMSpec) -> Optional[Action]:
     """The image_prepare step when the image is missing and may be prepared; None when nothing is to do."""
-    p = m.params
     if p["image_source"] and p["image_on_missing"] != "prepare":
         raise SpecError("is used only with image_on_missing=prepare", option="image_source")
     if not desired.image or p["image_on_missing"] != "prepare":
