@@ -89,16 +89,17 @@ def carry_out(provider: Provider, vm_id: str, action: Action, log: PhaseLog, wai
 
 
 def _arrived(provider: Provider, vm_id: str, action: Action) -> None:
-    where = provider.where(vm_id)
+    vm = provider.describe(vm_id)
+    wanted = "On" if action.options["live"] else "Off"
+    if vm is None:
+        raise ProviderError("after the move the VM is gone, not %s as before" % wanted)
+    where = provider.where(vm)
     missed = {key: getattr(where, key) for key in action.new if getattr(where, key) != action.new[key]}
     if missed:
         raise ProviderError("the backend reported the move done, but the VM is on %s"
                             % ", ".join("%s '%s'" % (MIGRATION_WORDS[k], v) for k, v in missed.items()))
-    vm = provider.describe(vm_id)
-    wanted = "On" if action.options["live"] else "Off"
-    if vm is None or vm.power_state != wanted:
-        raise ProviderError("after the move the VM is %s, not %s as before"
-                            % ("gone" if vm is None else vm.power_state, wanted))
+    if vm.power_state != wanted:
+        raise ProviderError("after the move the VM is %s, not %s as before" % (vm.power_state, wanted))
 
 
 def _failing(log: Optional[PhaseLog], step: Callable[[], None]) -> None:
@@ -119,7 +120,7 @@ def whereabouts(provider: Provider, observed: Optional[ObservedVM], desired: Opt
         return None
     if not any(getattr(desired.placement, key) for key in provider.migration_keys):
         return None
-    return Whereabouts(provider.where(observed.id), provider.migration_keys, provider.type_name)
+    return Whereabouts(provider.where(observed), provider.migration_keys, provider.type_name)
 
 
 def check_plan(provider: Provider, observed: Optional[ObservedVM], plan: Plan, log: PhaseLog) -> None:

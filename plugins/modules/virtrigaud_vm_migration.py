@@ -187,7 +187,7 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
     if vm is None:
         raise NotFoundError("no VM is named '%s'" % p["vm_name"], option="vm_name")
     provider = m.provider
-    where = provider.where(vm.id)
+    where = provider.where(vm)
     action = plan_migration(vm, where, wanted, provider.migration_keys, p["online"], "target.", provider.type_name)
     log = migration.PhaseLog()
     before = {key: getattr(where, key) for key in provider.migration_keys}

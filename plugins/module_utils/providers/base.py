@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, TypeVar
 
 from ..disks import DiskDetails, ExportedDisk, ExportSpec, ImportedDisk, ImportSpec
-from ..errors import NotFoundError, UnsupportedError, VirtrigaudError
+from ..errors import UnsupportedError, VirtrigaudError
 from ..images import ImageSpec, PreparedImage
 from ..placement import Host
 from ..spec import ConsoleSpec, DiskSpec, NetworkSpec, Placement, VMSpec
@@ -467,16 +467,10 @@ class Provider(abc.ABC):
     # keys the backend moves a VM between; a move of any other key is refused by name.
     migration_keys: tuple[str, ...] = ()
 
-    def where(self, vm_id: str) -> Placement:
-        """Where the VM is now, for the keys in ``migration_keys`` at least.
-
-        Raises:
-            NotFoundError: no VM has this id.
-        """
-        found = self.describe(vm_id)
-        if found is None:
-            raise NotFoundError("VM '%s' not found" % vm_id)
-        return found.placement
+    def where(self, vm: ObservedVM) -> Placement:
+        """Where ``vm`` (as just described) is, for the keys in ``migration_keys`` at least.  Backends whose
+        description leaves a key out read it here."""
+        return vm.placement
 
     def check_migration(self, vm_id: str, target: Placement, live: bool, prefix: str = "placement.") -> None:
         """Refuse, before anything moves, a move the backend would refuse: a target it does not have (naming

@@ -186,14 +186,14 @@ class MockProvider(Provider):
 
     migration_keys = ("host", "datastore")
 
-    def where(self, vm_id: str) -> Placement:
+    def where(self, vm: ObservedVM) -> Placement:
         """A VM created without a host is on DEFAULT_HOST."""
-        found = super().where(vm_id)
-        return Placement(host=found.host or DEFAULT_HOST, datastore=found.datastore)
+        return Placement(host=vm.placement.host or DEFAULT_HOST, datastore=vm.placement.datastore)
 
     def check_migration(self, vm_id: str, target: Placement, live: bool, prefix: str = "placement.") -> None:
         """Hosts and datastores starting with ``missing`` do not exist."""
-        self.where(vm_id)
+        with self._state() as state:
+            self._vm(state, vm_id)
         for key in self.migration_keys:
             value = getattr(target, key)
             if value and value.startswith(MISSING_PREFIX):

@@ -291,8 +291,8 @@ class VsphereProvider(Provider):
     migration_keys = ("host", "datastore")
 
     @backend_call("locate")
-    def where(self, vm_id: str) -> Placement:
-        return moves.where(self._vm(vm_id))
+    def where(self, vm: ObservedVM) -> Placement:
+        return moves.where(self._vm(vm.id))
 
     def _targets(self, vm: Any, target: Placement, prefix: str) -> tuple[Optional[Any], Optional[Any]]:
         host = self._required(vim.HostSystem, target.host, prefix + "host", "host") if target.host else None
