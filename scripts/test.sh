@@ -200,7 +200,12 @@ start_pvefake() {
 }
 
 stage_integration_proxmox() {
+    local started=$SECONDS
     "$TESTBED/imageserver.sh" start >/dev/null
+    # libvirtd too, with the tiny guest image: the source of vm_migration's move across backends.
+    "$TESTBED/libvirtd.sh" start >/dev/null
+    "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
+    echo "  libvirtd with the tiny guest image up beside the fake PVE after $((SECONDS - started)) s"
     integration_leg proxmox start_pvefake_kept
     PVE_INSECURE_SKIP_VERIFY=true RUNTIME_USERNAME=root@pam RUNTIME_PASSWORD="$LEG_SECRET" \
         PROVIDER_DEFAULT_STORAGE=ceph-vm conformance_backend proxmox proxmox https://127.0.0.1:18006 \

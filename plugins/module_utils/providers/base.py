@@ -306,6 +306,9 @@ class Provider(abc.ABC):
     type_name = ""
     # False when list_vms() costs round trips per VM, so that describing known VMs in parallel is quicker.
     lists_in_bulk = True
+    # Whether a VM created from an image holds its own copy of the image's bytes, so that the image may be
+    # removed afterwards (a migration's transferred disk); False where the VM reads through it (a backing file).
+    imports_copy_image = False
     # The backend library's exception classes, which translate() turns into VirtrigaudError.
     backend_errors: tuple[type[BaseException], ...] = ()
 
