@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
@@ -59,6 +60,10 @@ class _Server(ThreadingHTTPServer):
     served = 0
 
 
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
 class ServedFile:
     """``path`` served at :attr:`url` on ``address`` (port 0: any free one) inside a ``with`` block."""
 
@@ -82,11 +87,12 @@ class ServedFile:
         return self._server.served if self._server is not None else 0
 
     def __enter__(self) -> "ServedFile":
+        server_class = _Server6 if ":" in self.address else _Server
         try:
-            server = _Server((self.address, self.port), _Handler)
+            server = server_class((self.address, self.port), _Handler)
         except OSError as err:
-            raise PreconditionError("cannot serve the disk on %s:%d: %s" % (self.address, self.port,
-                                                                           err.strerror or err),
+            raise PreconditionError("cannot serve the disk on %s port %d: %s"
+                                    % (self.address, self.port, err.strerror or err),
                                     option="staging.serve_address") from None
         server.url_path = "/%s/%s" % (secrets.token_urlsafe(18), quote(os.path.basename(self.path)))
         server.file_path = self.path

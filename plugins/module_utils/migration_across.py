@@ -218,7 +218,7 @@ class AcrossMigration:
                                     option="source_power")
         spec = target_spec(vm, self.request)
         offered = {network.name for network in self.target.discover().networks}
-        missing = sorted({n.network for n in spec.networks if n.network not in offered})
+        missing = sorted({n.network or "" for n in spec.networks if n.network not in offered})
         if missing:
             raise SpecError("maps to %s, which the target does not have (it has: %s)" % (
                 ", ".join("'%s'" % m for m in missing), ", ".join(sorted(offered)) or "none"), option="network_map")

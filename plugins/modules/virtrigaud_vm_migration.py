@@ -17,12 +17,12 @@ description:
     switched to them and the old volumes removed). Other backends refuse the move, naming the option.
   - A VM already where O(target) says is left alone. When a move fails, the VM stays where it was, running as before,
     and nothing is left on the target side.
-  - With O(target.provider_type) naming another backend, the VM moves across backends (libvirt to Proxmox VE,
-    say): the source VM is stopped, its root disk exported to O(staging.dir), converted with C(qemu-img) to the
+  - With O(target.provider_type) naming another backend, the VM moves across backends (from libvirt to Proxmox
+    VE, for one). The source VM is stopped, its root disk exported to O(staging.dir), converted with C(qemu-img) to the
     target's format, fetched by the target from a short-lived HTTP server on O(staging.serve_address) and
     checked there against its SHA-256, and a VM of the same CPU, memory, firmware and NICs (MACs kept, networks
     mapped by O(network_map)) is created from it and started, with the cloud-init of O(cloud_init). Phases
-    V(Validating), V(Snapshotting) (here: the source is stopped), V(Exporting), V(Converting), V(Transferring),
+    V(Validating), V(Snapshotting) (which stops the source here), V(Exporting), V(Converting), V(Transferring),
     V(Importing), V(Creating), V(Validating-Target), V(Ready).
   - The source backend must export disks, the target must import a disk or fetch an image from a URL; the
     module names the one that cannot. The source is kept, stopped, until O(delete_source=true).
@@ -69,7 +69,8 @@ options:
           - The datastore (vSphere) or storage pool (libvirt) the VM's files and disks move to. Proxmox VE refuses
             it within one backend.
           - libvirt moves only a stopped VM without snapshots (a copy of its disks would lose them).
-          - Across backends, the target's storage for the new VM's disk (else its O(target.connection.default_datastore)).
+          - Across backends, the target's storage for the new VM's disk (else its
+            O(target.connection.default_datastore)).
         type: str
       provider_type:
         description:
@@ -141,7 +142,7 @@ options:
             description: As the module's O(default_cluster), for the target (vsphere only).
             type: str
           default_datastore:
-            description: As the module's O(default_datastore), for the target (kubevirt, libvirt, proxmox, vsphere only).
+            description: As the module's O(default_datastore), for the target.
             type: str
           default_folder:
             description: As the module's O(default_folder), for the target (vsphere only).
@@ -196,7 +197,7 @@ options:
             description: As the module's O(tls_server_name), for the target (remote only).
             type: str
           uri:
-            description: As the module's O(uri), for the target (kubevirt and libvirt and mock and proxmox, remote, vsphere only).
+            description: As the module's O(uri), for the target.
             type: str
             aliases: [endpoint]
           username:
@@ -207,7 +208,7 @@ options:
             type: bool
   network_map:
     description:
-      - Across backends, the target network for each network of the source's NICs, as C(source: target).
+      - Across backends, the target network for each network of the source's NICs, as C(source network) to C(target network).
       - A NIC whose network is missing here, or a target network the target lacks, is refused before anything is
         touched.
     type: dict
@@ -257,7 +258,7 @@ options:
           - The address of the machine the module runs on that the target's hosts reach (a Proxmox VE node runs
             C(download-url) against it). The disk is served there over plain HTTP under a random path while the
             target fetches it, and the server stops right after.
-          - Required across backends. The bytes travel unencrypted (their SHA-256 is checked at the target):
+          - Required across backends. The bytes travel unencrypted (their SHA-256 is checked at the target), so
             use a management network.
         type: str
       serve_port:
@@ -385,14 +386,17 @@ changes:
 from typing import Any
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import migration, migration_across
-from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec, target_connection_spec, wait_spec
+from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import (
+    group_spec,
+    target_connection_spec,
+    wait_spec,
+)
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import NotFoundError, SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.executor import Executor
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import Plan, plan_migration
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import PROVIDER_TYPES
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import Placement
-
 
 # Options that only a move across backends reads; within one backend they are refused by name.
 ACROSS_ONLY = ("network_map", "cloud_init", "source_power", "shutdown_timeout", "delete_source", "staging")
