@@ -372,6 +372,9 @@ class AcrossMigration:
         if self.made.stopped_source:
             steps.append(("the source VM stopped",
                           lambda: wait_task(self.source, self.source.power(vm.id, PowerOp.ON), self.deadline)))
+        if self.made.imported is not None:
+            left.append("the imported disk %s: the contract has no call to remove it; remove it by hand"
+                        % self.made.imported)
         for what, step in steps:
             try:
                 step()
