@@ -4,15 +4,34 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import urllib.error
 import urllib.request
+from dataclasses import replace
 
 import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import migration_across as across
 from ansible_collections.virtrigaud.core.plugins.module_utils.disk_server import ServedFile
-from ansible_collections.virtrigaud.core.plugins.module_utils.errors import ConflictError, NotFoundError, SpecError
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ObservedNIC, ObservedVM
+from ansible_collections.virtrigaud.core.plugins.module_utils.disks import ExportedDisk
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import (
+    ConflictError,
+    NotFoundError,
+    PreconditionError,
+    SpecError,
+)
+from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer import Transfer
+from ansible_collections.virtrigaud.core.plugins.module_utils.images import ImageSpec
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import (
+    ObservedNIC,
+    ObservedVM,
+    PowerOp,
+    ProviderConfig,
+)
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.mock import MockProvider
+from ansible_collections.virtrigaud.core.plugins.module_utils.resilience import Deadline
+from ansible_collections.virtrigaud.core.plugins.module_utils.spec import NetworkSpec, VMSpec
 
 PARAMS = {"vm_name": "web", "target": {"provider_type": "proxmox"}, "network_map": {"default": "vmbr0"},
           "staging": {"serve_address": "127.0.0.1"}}
@@ -86,3 +105,57 @@ def test_the_file_is_served_only_under_its_path_and_only_while_asked(tmp_path):
         url = served.url
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url, timeout=2)
+
+
+class ExportingMock(MockProvider):
+    """The mock backend with ExportDisk: the disk is ``payload``, and the checksum it reports can be wrong."""
+
+    payload = b"disk bytes " * 1000
+    reported = None
+
+    def capabilities(self):
+        return replace(super().capabilities(), supports_disk_export=True)
+
+    def export_disk(self, spec, transfer):
+        with open(spec.destination.path, "wb") as handle:
+            handle.write(self.payload)
+        digest = self.reported or hashlib.sha256(self.payload).hexdigest()
+        return ExportedDisk("e", spec.destination.path, "qcow2", len(self.payload), digest)
+
+
+def providers(tmp_path):
+    source = ExportingMock(ProviderConfig(type="mock", uri="mock://%s" % (tmp_path / "source.json")))
+    target = MockProvider(ProviderConfig(type="mock", uri="mock://%s" % (tmp_path / "target.json")))
+    vm_id = source.create(VMSpec(name="web", cpu=2, memory_mib=512, networks_given=True,
+                                 networks=(NetworkSpec(name="nic0", network="default"),)))[0]
+    source.power(vm_id, PowerOp.ON)
+    assert source.describe(vm_id).power_state == "On"
+    return source, target
+
+
+def migration(source, target, tmp_path):
+    wanted = request(staging={"serve_address": "127.0.0.1", "dir": str(tmp_path / "staging")})
+    return across.AcrossMigration(source, target, wanted, Transfer(lambda text: None, str(tmp_path / "work")),
+                                  Deadline(30), lambda text: None)
+
+
+def test_the_disk_reaches_the_target_and_the_vm_runs_there(tmp_path):
+    source, target = providers(tmp_path)
+    vm = source.find("web")
+    move = migration(source, target, tmp_path)
+    moved = move.run(vm, move.validate(vm))
+    assert moved.power_state == "On" and moved.cpu == 2 and move.log.phase == "Ready"
+    assert target.find_image(ImageSpec("web-migrated.qcow2")).size_bytes == len(ExportingMock.payload)
+    assert source.find("web").power_state == "Off" and os.listdir(tmp_path / "staging") == []
+
+
+def test_a_checksum_that_does_not_match_undoes_the_move(tmp_path):
+    source, target = providers(tmp_path)
+    source.reported = "0" * 64
+    vm = source.find("web")
+    move = migration(source, target, tmp_path)
+    with pytest.raises(PreconditionError) as caught:
+        move.run(vm, move.validate(vm))
+    assert caught.value.details["failed_phase"] == "Exporting"
+    assert source.find("web").power_state == "On" and target.find("web") is None, caught.value.details
+    assert os.listdir(tmp_path / "staging") == []
