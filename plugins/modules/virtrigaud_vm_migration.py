@@ -208,7 +208,8 @@ options:
             type: bool
   network_map:
     description:
-      - Across backends, the target network for each network of the source's NICs, as C(source network) to C(target network).
+      - Across backends, the target network for each network of the source's NICs, each key a source network
+        and its value a target network.
       - A NIC whose network is missing here, or a target network the target lacks, is refused before anything is
         touched.
     type: dict
