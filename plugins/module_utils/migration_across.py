@@ -89,6 +89,9 @@ def parse_request(params: Mapping[str, Any]) -> Request:
         SpecError: naming the option at fault.
     """
     target = params["target"]
+    if params.get("wait") is False:
+        raise SpecError("a move across backends always waits for the target VM to run; leave wait out",
+                        option="wait")
     staging = params.get("staging") or {}
     port = staging.get("serve_port") or 0
     if not 0 <= port < 65536:
@@ -415,7 +418,7 @@ def converge(m: VirtrigaudRun) -> dict[str, Any]:
     request = parse_request(p)
     source = m.provider
     with closing(open_target(m, request.target_type)) as target:
-        vm = m.locate(p["vm_name"], p["vm_id"], "vm_id")
+        vm = _source_vm(m, p)
         if not request.target_name:
             request = replace(request, target_name=vm.name if vm else "")
         target_vm = target.find(request.target_name) if request.target_name else None
@@ -433,6 +436,14 @@ def converge(m: VirtrigaudRun) -> dict[str, Any]:
             move.log.enter("Ready")
         return _result(m, steps, vm, target_vm, dict(move.log.to_dict(), disk=move.disk) if move.disk
                        else move.log.to_dict(), request)
+
+
+def _source_vm(m: VirtrigaudRun, p: Mapping[str, Any]) -> Optional[ObservedVM]:
+    """The source VM, or None when it is gone (by id too: a run after delete_source finds no source)."""
+    try:
+        return m.locate(p["vm_name"], p["vm_id"], "vm_id")
+    except NotFoundError:
+        return None
 
 
 def _result(m: VirtrigaudRun, steps: list[Action], vm: Optional[ObservedVM], target_vm: Optional[ObservedVM],

@@ -274,7 +274,7 @@ options:
     default: true
 notes:
   - With O(wait=false) the module returns once the backend has carried out the move, without checking that the VM
-    arrived (the V(Validating-Target) phase).
+    arrived (the V(Validating-Target) phase). A move across backends always waits, and refuses O(wait=false).
 seealso:
   - module: virtrigaud.core.virtrigaud_vm
     description: Moves a VM too when its O(virtrigaud.core.virtrigaud_vm#module:placement) changes and

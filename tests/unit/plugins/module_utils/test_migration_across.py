@@ -159,3 +159,9 @@ def test_a_checksum_that_does_not_match_undoes_the_move(tmp_path):
     assert caught.value.details["failed_phase"] == "Exporting"
     assert source.find("web").power_state == "On" and target.find("web") is None, caught.value.details
     assert os.listdir(tmp_path / "staging") == []
+
+
+def test_a_move_that_would_not_wait_is_refused():
+    with pytest.raises(SpecError) as caught:
+        request(wait=False)
+    assert caught.value.option == "wait"
