@@ -221,8 +221,9 @@ class AcrossMigration:
                                     option="source_power")
         spec = target_spec(vm, self.request)
         offered = self._networks()
-        missing = sorted({n.network or "" for n in spec.networks if offered is not None and n.network not in offered})
-        if missing:
+        missing = [] if offered is None else sorted({n.network or "" for n in spec.networks
+                                                     if n.network not in offered})
+        if offered is not None and missing:
             raise SpecError("maps to %s, which the target does not have (it has: %s)" % (
                 ", ".join("'%s'" % m for m in missing), ", ".join(sorted(offered)) or "none"), option="network_map")
         self.target.check_spec(spec)
