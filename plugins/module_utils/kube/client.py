@@ -234,14 +234,15 @@ class Kube:
              label_selector: Optional[str] = None) -> list[dict[str, Any]]:
         return self.list_items(KINDS[kind].path(namespace), label_selector)
 
-    def list_items(self, path: str, label_selector: Optional[str] = None, what: str = "") -> list[dict[str, Any]]:
+    def list_items(self, path: str, label_selector: Optional[str] = None,
+                   what: str = "") -> builtins.list[dict[str, Any]]:
         """Every item of a list path, in pages of ``LIST_PAGE`` followed by their ``continue`` token.
 
         Pages keep each answer short: a list of 10,000 VMIs in one answer keeps a busy API server past the
         request's timeout, and holds the whole list in its memory and ours at once.  Each item comes without
         its ``metadata.managedFields``, which no caller reads and which make up half of a list's bytes.
         """
-        items: list[dict[str, Any]] = []
+        items: builtins.list[dict[str, Any]] = []
         token = None
         while True:
             found = self.request("GET", path, query={"labelSelector": label_selector, "limit": LIST_PAGE,

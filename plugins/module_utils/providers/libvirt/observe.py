@@ -76,11 +76,12 @@ def domain_addresses(domain: Any) -> dict[str, tuple[str, ...]]:
 def _leases(network: Any) -> list[dict[str, Any]]:
     """The network's DHCP leases; none where its driver keeps no leases (not every driver does, nor every URI)."""
     try:
-        return network.DHCPLeases()
+        leases: list[dict[str, Any]] = network.DHCPLeases()
     except libvirt.libvirtError as err:
         if err.get_error_code() == libvirt.VIR_ERR_NO_SUPPORT:
             return []
         raise
+    return leases
 
 
 def lease_table(conn: Any) -> dict[str, tuple[str, ...]]:
