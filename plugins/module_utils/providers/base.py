@@ -472,6 +472,11 @@ class Provider(abc.ABC):
         description leaves a key out read it here."""
         return vm.placement
 
+    def elsewhere(self, target: Placement) -> Optional["Provider"]:
+        """The same backend over another connection, when ``target.host`` names a host that this connection does not
+        reach (libvirt: another libvirtd's URI); None when it reaches it.  The caller closes what it gets."""
+        return None
+
     def check_migration(self, vm_id: str, target: Placement, live: bool, prefix: str = "placement.") -> None:
         """Refuse, before anything moves, a move the backend would refuse: a target it does not have (naming
         ``prefix`` + the key), a VM it cannot move running or at all.
