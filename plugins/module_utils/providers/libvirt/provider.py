@@ -477,8 +477,8 @@ class LibvirtProvider(Provider):
         try:
             other.conn.getLibVersion()
         except VirtrigaudError as err:
-            raise UnavailableError("the libvirtd at %s does not answer: %s" % (other.config.label,
-                                                                             err.msg), option=prefix + "host") from None
+            raise UnavailableError("the libvirtd at %s does not answer: %s" % (other.config.label, err.msg),
+                                   option=prefix + "host") from None
         pool_name = target.datastore or self._root_pool(domain)
         if not pool_name:
             raise SpecError("say which storage pool of the target libvirtd the disks go to", option=prefix + "datastore")
