@@ -449,13 +449,13 @@ class LibvirtProvider(Provider):
     @backend_call("check migration")
     def check_migration(self, vm_id: str, target: Placement, live: bool, prefix: str = "placement.") -> None:
         domain = self._domain(vm_id)
-        self._refuse_snapshots(domain, prefix + ("host" if target.host else "datastore"))
         other = self.elsewhere(target)
         if other is None:
             self._check_pool_move(domain, target, live, prefix)
+            self._refuse_snapshots(domain, prefix + "datastore")
             return
         try:
-            self._host_move(other, domain, target, prefix).check(prefix + "host")
+            self._checked_host_move(other, domain, target, prefix)
         finally:
             other.close()
 
@@ -472,8 +472,10 @@ class LibvirtProvider(Provider):
             raise PreconditionError("VM '%s' has snapshots, which a copy of its disks would lose; remove them first"
                                     % domain.name(), option=option)
 
-    def _host_move(self, other: "LibvirtProvider", domain: Any, target: Placement, prefix: str) -> HostMove:
-        """The move to ``other``, into ``target.datastore`` there, else into the pool named as the VM's is here."""
+    def _checked_host_move(self, other: "LibvirtProvider", domain: Any, target: Placement, prefix: str) -> HostMove:
+        """The move to ``other``, into ``target.datastore`` there, else into the pool named as the VM's is here,
+        once the target answers and may take the VM."""
+        self._refuse_snapshots(domain, prefix + "host")
         try:
             other.conn.getLibVersion()
         except VirtrigaudError as err:
@@ -482,7 +484,9 @@ class LibvirtProvider(Provider):
         pool_name = target.datastore or self._root_pool(domain)
         if not pool_name:
             raise SpecError("say which storage pool of the target libvirtd the disks go to", option=prefix + "datastore")
-        return HostMove(self.storage, other.storage, other.storage.pool(pool_name, prefix + "datastore"), domain)
+        move = HostMove(self.storage, other.storage, other.storage.pool(pool_name, prefix + "datastore"), domain)
+        move.check(prefix + "host")
+        return move
 
     def _root_pool(self, domain: Any) -> Optional[str]:
         root = dx.parse_domain(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).metadata.disk(dx.ROOT_DISK)
@@ -518,9 +522,7 @@ class LibvirtProvider(Provider):
 
     def _move_to_host(self, other: "LibvirtProvider", vm_id: str, target: Placement, live: bool) -> TaskRef:
         domain = self._domain(vm_id)
-        self._refuse_snapshots(domain, "placement.host")
-        move = self._host_move(other, domain, target, "placement.")
-        move.check("placement.host")
+        move = self._checked_host_move(other, domain, target, "placement.")
         running = bool(domain.isActive())
         if running != live:
             raise PreconditionError("VM '%s' is %s now; run the move again" % (domain.name(),
