@@ -88,25 +88,31 @@ class VirtrigaudRun:
         return Deadline(float(self.params.get("wait_timeout") or 300))
 
     def locate(self, name: Optional[str], vm_id: Optional[str], id_option: str = "id",
-               moved_to: Optional[Placement] = None) -> Optional[ObservedVM]:
+               moved_to: Optional[Placement] = None, host_option: str = "placement.host") -> Optional[ObservedVM]:
         """The VM by id when given (it must then exist), else by name; ``id_option`` names the id in errors.  A VM
         that the task's connection does not have is looked for at ``moved_to`` too, when that is another connection
         of the same backend (where an earlier move took it, see :meth:`follow`)."""
         found = _find(self.provider, name, vm_id)
         if found is None and moved_to is not None:
-            found = self.follow(moved_to, name, vm_id)
+            found = self.follow(moved_to, name, vm_id, host_option)
         if found is None and vm_id:
             raise NotFoundError("no VM has id '%s'" % vm_id, option=id_option)
         return found
 
-    def follow(self, moved_to: Placement, name: Optional[str], vm_id: Optional[str]) -> Optional[ObservedVM]:
+    def follow(self, moved_to: Placement, name: Optional[str], vm_id: Optional[str],
+               host_option: str = "placement.host") -> Optional[ObservedVM]:
         """The VM on the connection that ``moved_to`` names (``Provider.elsewhere``), if it is there: the rest of the
-        run is then served from that connection."""
+        run is then served from that connection.  A failure there names ``host_option``."""
         current = self.provider
         other = current.elsewhere(moved_to)
         if other is None:
             return None
-        found = _find(other, name, vm_id)
+        try:
+            found = _find(other, name, vm_id)
+        except VirtrigaudError as err:
+            other.close()
+            err.option = err.option or host_option
+            raise
         if found is None:
             other.close()
             return None

@@ -207,7 +207,7 @@ def target_of(params: dict[str, Any]) -> Placement:
 def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
     wanted = target_of(p)
-    vm = m.locate(p["vm_name"], p["vm_id"], "vm_id", moved_to=wanted)
+    vm = m.locate(p["vm_name"], p["vm_id"], "vm_id", moved_to=wanted, host_option="target.host")
     if vm is None:
         raise NotFoundError("no VM is named '%s'" % p["vm_name"], option="vm_name")
     provider = m.provider
@@ -224,7 +224,7 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
         else:
             executor = Executor(provider, m.deadline(), vm.id, wait=p["wait"], phases=log)
             done = executor.apply(Plan((action,), before, after))
-            vm = provider.describe(vm.id) or m.follow(wanted, None, vm.id) or vm
+            vm = provider.describe(vm.id) or m.follow(wanted, None, vm.id, "target.host") or vm
     else:
         log.enter("Ready")
     result = {"changed": bool(done), "changes": [a.to_dict() for a in done], "vm": vm.to_dict(),

@@ -126,6 +126,10 @@ class LibvirtProvider(Provider):
 
     @backend_call("check_spec")
     def check_spec(self, spec: VMSpec) -> None:
+        if spec.placement.host and spec.placement.host != self.client.uri:
+            raise SpecError("a VM is made on the libvirtd of this connection (%s), not at '%s': connect there, or "
+                            "leave placement.host out" % (self.config.label, spec.placement.host),
+                            option="placement.host")
         pool = self.storage.pool_for(spec)
         if spec.image:
             capacity = self.storage.image(spec, pool).info()[1]
@@ -483,7 +487,8 @@ class LibvirtProvider(Provider):
                                    option=prefix + "host") from None
         pool_name = target.datastore or self._root_pool(domain)
         if not pool_name:
-            raise SpecError("say which storage pool of the target libvirtd the disks go to", option=prefix + "datastore")
+            raise SpecError("say which storage pool of the target libvirtd the disks go to",
+                            option=prefix + "datastore")
         move = HostMove(self.storage, other.storage, other.storage.pool(pool_name, prefix + "datastore"), domain)
         move.check(prefix + "host")
         return move

@@ -9,7 +9,7 @@ import itertools
 
 import pytest
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.errors import NotFoundError, PreconditionError
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import NotFoundError, PreconditionError, UnavailableError
 from ansible_collections.virtrigaud.core.plugins.module_utils.migration import (
     PHASES,
     WITHIN_BACKEND,
@@ -108,3 +108,16 @@ def test_a_move_to_another_connection_is_the_plans_only_change():
         check_plan(here, ObservedVM(id="u1", name="db", power_state="Off"),
                    Plan((move, Action("power_on", "db", "Off", "On")), {}, {}), PhaseLog())
     assert err.value.option == "placement.host" and "power_on" in err.value.msg
+
+
+class Silent(Connection):
+    def find(self, name):
+        raise UnavailableError("connection refused")
+
+
+def test_a_connection_that_does_not_answer_is_named_by_the_option_that_gave_it():
+    there = Silent()
+    with pytest.raises(UnavailableError) as err:
+        run_on(Connection(others={"b": there})).locate("db", None, moved_to=Placement(host="b"),
+                                                       host_option="target.host")
+    assert err.value.option == "target.host" and there.closed

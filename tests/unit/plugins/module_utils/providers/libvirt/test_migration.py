@@ -10,7 +10,8 @@ import hashlib
 import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ObservedVM, ProviderConfig
-from ansible_collections.virtrigaud.core.plugins.module_utils.spec import Placement
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
+from ansible_collections.virtrigaud.core.plugins.module_utils.spec import Placement, VMSpec
 
 libvirt = pytest.importorskip("libvirt")
 
@@ -106,3 +107,9 @@ def test_the_host_a_vm_is_on_is_the_connections_uri():
     vm = ObservedVM(id="1", name="a", power_state="Off", placement=Placement(datastore="virtrigaud"))
     assert libvirt_provider("qemu+unix:///system?socket=/s").where(vm) == Placement(
         host="qemu+unix:///system?socket=/s", datastore="virtrigaud")
+
+
+def test_a_new_vm_at_another_libvirtd_is_refused_by_name():
+    with pytest.raises(SpecError) as err:
+        libvirt_provider().check_spec(VMSpec(name="a", placement=Placement(host="qemu+ssh://kvm-02/system")))
+    assert err.value.option == "placement.host"
