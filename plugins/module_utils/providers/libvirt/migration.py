@@ -18,6 +18,7 @@ Whatever fails before the switch leaves the source as it was and removes what th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any, Callable, Iterable
 from xml.etree import ElementTree
@@ -53,11 +54,12 @@ class HostMove:
         conn = self.target.client.conn
         name, vm_id = self.domain.name(), self.domain.UUIDString()
         for lookup, key in ((conn.lookupByName, name), (conn.lookupByUUIDString, vm_id)):
-            if self.target.client.quietly(lambda: lookup(key), ["NO_DOMAIN"]) is not None:
+            if self.target.client.quietly(functools.partial(lookup, key), ["NO_DOMAIN"]) is not None:
                 raise ConflictError("the target libvirtd has a VM '%s' already" % key, vm=name)
         facts = dx.parse_domain(self.domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
         for network in sorted({nic.network for nic in dx.interfaces(facts) if nic.network}):
-            if self.target.client.quietly(lambda: conn.networkLookupByName(network), ["NO_NETWORK"]) is None:
+            found = self.target.client.quietly(functools.partial(conn.networkLookupByName, network), ["NO_NETWORK"])
+            if found is None:
                 raise PreconditionError("VM '%s' joins network '%s', which the target libvirtd does not have"
                                         % (name, network), vm=name, option=option)
 
@@ -114,9 +116,10 @@ class HostMove:
             found[path] = volume
         return found
 
-    def _empty_like(self, volume: Any) -> Any:
+    def _empty_like(self, volume: Any) -> str:
+        """An empty volume in the target pool, as large as ``volume``, for QEMU to copy it into; its path."""
         xml = dx.volume_xml(volume.name(), volume.info()[1], fmt=dx.volume_format(volume.XMLDesc(0)))
-        return self.target.new_volume(self.pool, xml, self.created).path()
+        return str(self.target.new_volume(self.pool, xml, self.created).path())
 
     def _copy(self, volume: Any) -> str:
         """A copy of ``volume`` in the target pool, checked by SHA-256; its path."""
@@ -134,7 +137,7 @@ class HostMove:
                 raise ProviderError("the copy of volume '%s' on the target libvirtd does not match what was sent "
                                     "(SHA-256 %s, %d bytes sent; %s, %d bytes there)"
                                     % (volume.name(), sent[1], sent[0], kept[1], kept[0]), vm=self.domain.name())
-            return copy.path()
+            return str(copy.path())
         finally:
             if flat is not None:
                 self.source.delete_volumes([flat])

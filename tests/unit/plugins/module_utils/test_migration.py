@@ -9,7 +9,11 @@ import itertools
 
 import pytest
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.errors import NotFoundError, PreconditionError, UnavailableError
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import (
+    NotFoundError,
+    PreconditionError,
+    UnavailableError,
+)
 from ansible_collections.virtrigaud.core.plugins.module_utils.migration import (
     PHASES,
     WITHIN_BACKEND,

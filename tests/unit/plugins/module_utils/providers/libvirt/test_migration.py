@@ -9,8 +9,8 @@ import hashlib
 
 import pytest
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ObservedVM, ProviderConfig
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ObservedVM, ProviderConfig
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import Placement, VMSpec
 
 libvirt = pytest.importorskip("libvirt")
