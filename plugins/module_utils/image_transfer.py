@@ -279,6 +279,26 @@ def copy_with_digest(source: str, target: str, algorithm: str = "sha256") -> str
     return digest.hexdigest()
 
 
+def check_export_target(target: str, source: str = "") -> None:
+    """A disk export may write ``target``: a new file in a folder that exists, not the disk itself.
+
+    Raises:
+        SpecError: naming ``destination_url``.
+    """
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        raise SpecError("folder '%s' does not exist where the provider runs" % folder, option="destination_url")
+    if os.path.isdir(target) or (source and os.path.realpath(target) == os.path.realpath(source)):
+        raise SpecError("'%s' is a folder or the disk itself; name a new file" % target, option="destination_url")
+
+
+def export_staging_path(transfer: Transfer, key: str, fmt: str) -> str:
+    """Where a disk export bound for a URL is written first: the transfer's work folder, named after ``key``."""
+    os.makedirs(transfer.work_dir, mode=0o700, exist_ok=True)
+    name = hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+    return os.path.join(transfer.work_dir, "%s.export.%s" % (name, fmt))
+
+
 def remote_size(url: str, timeout: float = 30.0) -> Optional[int]:
     """The size a server announces for ``url`` (HEAD), or None when it does not say or cannot be asked."""
     try:
