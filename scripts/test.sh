@@ -186,9 +186,13 @@ stage_integration_libvirt() {
 stage_integration_vsphere() {
     "$TESTBED/imageserver.sh" start >/dev/null
     integration_leg vsphere start_vcsim_kept
+    # The disk steps export into a folder of their own; the imports land in vcsim's datastore, which goes with it.
+    local disks
+    disks="$(mktemp -d)"
     TLS_INSECURE_SKIP_VERIFY=true RUNTIME_USERNAME=vr-admin RUNTIME_PASSWORD="$LEG_SECRET" \
         PROVIDER_DEFAULT_DATASTORE=LocalDS_0 conformance_backend vsphere vsphere https://127.0.0.1:18989/sdk \
-        -e image=vr-template
+        -e image=vr-template -e "disk_dir=$disks"
+    rm -rf "$disks"
 }
 
 start_vcsim_kept() { LEG_SECRET="$1"; start_vcsim "$1"; }

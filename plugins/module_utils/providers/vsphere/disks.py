@@ -6,8 +6,12 @@
 A vSphere disk is a text descriptor (``disk.vmdk``) naming its extents; a flat disk has one extent,
 ``disk-flat.vmdk``, which holds the disk's bytes as they are (raw).  An export reads the extents and converts
 them with qemu-img; an import writes a raw extent and then its descriptor, so a descriptor exists only over
-bytes that were read back whole.  Disks that read through a parent (snapshots, linked clones) or keep their
-bytes in sparse extents are refused by name: their files are no raw image.
+bytes that were read back whole.  The import also makes a template of the same name holding that disk, so a
+VM's ``image`` can name it.  Disks that read through a parent (snapshots, linked clones) or keep their bytes in
+sparse extents are refused by name: their files are no raw image.
+
+Not through an HttpNfcLease (ImportVApp, as ovf.py does for OVAs): what it stores cannot be read back to check,
+and vcsim keeps none of the bytes put to a lease (it hashes them and drops them).
 """
 
 from __future__ import annotations
@@ -18,14 +22,21 @@ import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, replace
-from typing import IO, Any, Callable, Optional
+from typing import IO, Any, Callable, Iterable, Optional
 from urllib.parse import quote, urlencode
 
 from ...disks import DiskDetails, ExportedDisk, ExportSpec, ImportedDisk, ImportSpec
 from ...errors import ConflictError, NotFoundError, PreconditionError, ProviderError, SpecError, UnavailableError
 from ...image_transfer import CHUNK, Transfer, check_export_target, export_staging_path, file_digest, remove_file
+from ...resilience import Deadline
+from . import client
 from . import translate as vs
 from .client import tls_context
+
+try:
+    from pyVmomi import vim
+except ImportError:  # pragma: no cover - client.connect reports it
+    vim = None  # type: ignore[assignment]  # unused without pyVmomi
 
 SECTOR = 512
 # Where imported disks go on a datastore, one folder per disk.
@@ -34,6 +45,8 @@ IMPORT_FOLDER = "virtrigaud-disks"
 FLAT_EXTENTS = ("VMFS", "FLAT")
 HOLD_FORMAT = "vmdk"
 HTTP_SECONDS = 600.0
+TASK_SECONDS = 600.0
+TEMPLATE_MEMORY_MIB = 512
 _PATH = re.compile(r"^\[(?P<datastore>[^\]]+)\]\s*(?P<path>.*)$")
 _EXTENT = re.compile(r'^(?P<access>RW|RDONLY|NOACCESS)\s+(?P<sectors>\d+)\s+(?P<kind>\S+)(?:\s+"(?P<file>[^"]*)")?')
 
@@ -113,6 +126,29 @@ def flat_descriptor(extent: str, size_bytes: int, content_id: str) -> str:
     ))
 
 
+def feed_extent(chunks: Iterable[bytes], size: int, write: Callable[[bytes], Any], digest: Any, what: str) -> None:
+    """Hand an extent's bytes to ``write`` and ``digest`` as exactly ``size`` bytes.  A flat extent shorter than
+    its size reads as zeros past its end, as a sparse file does (vcsim leaves its disks' extents empty); a longer
+    one is an error.
+
+    Raises:
+        ProviderError: the file holds more than ``size`` bytes.
+    """
+    done = 0
+    for data in chunks:
+        done += len(data)
+        if done > size:
+            raise ProviderError("%s holds more than the %d bytes its descriptor says" % (what, size))
+        digest.update(data)
+        write(data)
+    zeros = bytes(min(CHUNK, size - done))
+    while done < size:
+        data = zeros[:size - done]
+        digest.update(data)
+        write(data)
+        done += len(data)
+
+
 class DatastoreFiles:
     """The datastore file API of one datacenter of one vCenter, in the session whose cookie is given."""
 
@@ -149,34 +185,22 @@ class DatastoreFiles:
             return None
 
     def read(self, where: DatastorePath, size: int, write: Callable[[bytes], Any], digest: Any) -> None:
-        """Feed the file's bytes to ``write`` and ``digest``, as exactly ``size`` bytes: a flat extent shorter than
-        its size reads as zeros past its end (vcsim makes its disks' extents empty), a longer one is an error."""
-        done = 0
+        """Feed the file's bytes to ``write`` and ``digest`` as an extent of ``size`` bytes (see ``feed_extent``)."""
         with self._open(where, "GET") as response:
-            for data in iter(lambda: response.read(CHUNK), b""):
-                done += len(data)
-                if done > size:
-                    raise ProviderError("%s holds more than the %d bytes its descriptor says" % (where, size))
-                digest.update(data)
-                write(data)
-        zeros = bytes(CHUNK)
-        while done < size:
-            data = zeros[:min(CHUNK, size - done)]
-            digest.update(data)
-            write(data)
-            done += len(data)
+            feed_extent(iter(lambda: response.read(CHUNK), b""), size, write, digest, str(where))
 
-    def write_file(self, where: DatastorePath, handle: IO[bytes], size: int) -> str:
-        """PUT ``size`` bytes from ``handle``; return the SHA-256 of what was sent."""
+    def write_file(self, where: DatastorePath, handle: IO[bytes], size: int, hashed: bool = True) -> str:
+        """PUT ``size`` bytes from ``handle``; return the SHA-256 of what was sent ("" unless ``hashed``)."""
         digest = hashlib.sha256()
 
         def chunks() -> Any:
             for data in iter(lambda: handle.read(CHUNK), b""):
-                digest.update(data)
+                if hashed:
+                    digest.update(data)
                 yield data
 
         self._open(where, "PUT", chunks(), size).close()
-        return digest.hexdigest()
+        return digest.hexdigest() if hashed else ""
 
     def write_text(self, where: DatastorePath, text: str) -> None:
         data = text.encode("utf-8")
@@ -317,7 +341,44 @@ def import_location(datastore: str, name: str) -> DatastorePath:
     return DatastorePath(datastore, "%s/%s/%s.vmdk" % (IMPORT_FOLDER, name, name))
 
 
-def import_disk(files: DatastoreFiles, datastore: str, spec: ImportSpec, transfer: Transfer) -> ImportedDisk:
+def import_disk(files: DatastoreFiles, placed: tuple[Any, Any, Optional[Any], Optional[Any]], named: Any,
+                spec: ImportSpec, transfer: Transfer) -> ImportedDisk:
+    """The file as a flat vmdk on the datastore of ``placed`` (folder, resource pool, host, datastore), and a
+    template of the same name holding it, which a VM's ``image`` can name.  ``named`` is what already has that
+    name: a template is kept as it is; a VM that is no template is a conflict.
+
+    Raises:
+        ConflictError: a VM that is no template, or a disk with other bytes, has the name already.
+    """
+    folder, pool, host, datastore = placed
+    if datastore is None:
+        raise SpecError("there is no datastore to import the disk to; name one", option="storage_hint")
+    if named is not None and not named.config.template:
+        raise ConflictError("a VM that is no template is named '%s'; import under another target_name" % spec.name)
+    disk = store_disk(files, datastore.name, spec, transfer)
+    if named is None:
+        config = template_config(spec.name, parse_datastore_path(disk.path), disk.size_bytes)
+        vm = client.wait_for(folder.CreateVM_Task(config=config, pool=pool, host=host), Deadline(TASK_SECONDS),
+                             "import disk")
+        vm.MarkAsTemplate()
+    return disk
+
+
+def template_config(name: str, disk: DatastorePath, size_bytes: int) -> Any:
+    """A VM of one LSI Logic controller holding the disk as it is (no file operation), with the least hardware:
+    a VM made from the template gets its own."""
+    controller = vim.vm.device.VirtualLsiLogicController(key=-100, busNumber=0, sharedBus="noSharing")
+    backing = vim.vm.device.VirtualDisk.FlatVer2BackingInfo(fileName=str(disk), diskMode="persistent")
+    device = vim.vm.device.VirtualDisk(key=-1, controllerKey=-100, unitNumber=0, capacityInKB=size_bytes // 1024,
+                                       backing=backing)
+    return vim.vm.ConfigSpec(
+        name=name, guestId="otherLinux64Guest", numCPUs=1, memoryMB=TEMPLATE_MEMORY_MIB,
+        files=vim.vm.FileInfo(vmPathName="[%s]" % disk.datastore),
+        deviceChange=[vim.vm.device.VirtualDeviceSpec(operation="add", device=controller),
+                      vim.vm.device.VirtualDeviceSpec(operation="add", device=device)])
+
+
+def store_disk(files: DatastoreFiles, datastore: str, spec: ImportSpec, transfer: Transfer) -> ImportedDisk:
     """The file as a flat vmdk on ``datastore``: fetched and verified here, converted to raw, written as the
     extent, read back whole, and only then given its descriptor.  A disk of that name is returned as it is,
     unless the caller's checksum says it holds other bytes.
@@ -338,8 +399,11 @@ def import_disk(files: DatastoreFiles, datastore: str, spec: ImportSpec, transfe
         if local.size_bytes % SECTOR:
             raise SpecError("the raw disk is %d bytes, no whole number of %d-byte sectors" % (local.size_bytes, SECTOR),
                             option="source_url")
+        # A source verified against a SHA-256 as it is need not be hashed again on its way.
+        verified = spec.checksum is not None and spec.checksum.algorithm == "sha256" and not local.converted_from
         with open(local.path, "rb") as handle:
-            sent = files.write_file(extent, handle, local.size_bytes)
+            sent = files.write_file(extent, handle, local.size_bytes, hashed=not verified)
+        sent = spec.checksum.digest if verified and spec.checksum else sent
         size = local.size_bytes
     finally:
         transfer.discard(local)

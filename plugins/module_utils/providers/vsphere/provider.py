@@ -590,7 +590,6 @@ class VsphereProvider(Provider):
 
     @backend_call("import disk")
     def import_disk(self, spec: ImportSpec, transfer: Transfer) -> ImportedDisk:
-        datastore = self._locate(cast(VMSpec, _Placed(Placement(datastore=spec.storage))))[3]
-        if datastore is None:
-            raise SpecError("there is no datastore to import the disk to; name one", option="storage_hint")
-        return vdisks.import_disk(self._disk_files(datastore), datastore.name, spec, transfer)
+        placed = self._locate(cast(VMSpec, _Placed(Placement(datastore=spec.storage))))
+        return vdisks.import_disk(self._disk_files(placed[0]), placed,
+                                  self._named(vim.VirtualMachine, spec.name, "target_name"), spec, transfer)
