@@ -180,9 +180,10 @@ class DatastoreFiles:
         """The file's text, or None when it does not exist."""
         try:
             with self._open(where, "GET") as response:
-                return response.read().decode("utf-8", "replace")
+                data: bytes = response.read()
         except NotFoundError:
             return None
+        return data.decode("utf-8", "replace")
 
     def read(self, where: DatastorePath, size: int, write: Callable[[bytes], Any], digest: Any) -> None:
         """Feed the file's bytes to ``write`` and ``digest`` as an extent of ``size`` bytes (see ``feed_extent``)."""
