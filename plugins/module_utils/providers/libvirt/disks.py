@@ -22,11 +22,10 @@ from ...image_transfer import (
     CHUNK,
     LocalImage,
     Transfer,
-    check_export_target,
     copy_with_digest,
     detect_format,
-    export_staging_path,
     file_digest,
+    land_export,
     remove_file,
 )
 from . import images
@@ -96,23 +95,8 @@ def export_disk(storage: Storage, facts: dx.DomainFacts, spec: ExportSpec, trans
     if spec.compress and fmt != "qcow2":
         raise SpecError("only a qcow2 export is compressed; the disk is %s" % fmt, option="compress")
     plan = _Conversion(source_format, fmt, backing_chain(storage, volume), spec.compress)
-    target = spec.destination.path or export_staging_path(transfer, "%s/%s" % (spec.vm_id, ref.name), fmt)
-    partial = target + ".part"
-    if spec.destination.path:
-        check_export_target(target, ref.path)
-    try:
-        checksum = _write(storage, volume, ref, plan, partial, transfer)
-        os.replace(partial, target)
-        size = os.path.getsize(target)
-        if spec.destination.url:
-            transfer.deliver(target, spec.destination.url)
-    except OSError as err:
-        raise PreconditionError("cannot write the export at %s: %s" % (target, err.strerror or err),
-                                option="destination_url") from None
-    finally:
-        remove_file(partial)
-        if spec.destination.url:
-            remove_file(target)
+    checksum, size = land_export(transfer, spec.destination, "%s/%s" % (spec.vm_id, ref.name), fmt, ref.path,
+                                 lambda partial: _write(storage, volume, ref, plan, partial, transfer))
     return ExportedDisk(export_id="%s/%s" % (facts.uuid, ref.name), destination=str(spec.destination),
                         format=fmt, size_bytes=size, checksum=checksum)
 

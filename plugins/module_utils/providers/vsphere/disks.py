@@ -27,7 +27,7 @@ from urllib.parse import quote, urlencode
 
 from ...disks import DiskDetails, ExportedDisk, ExportSpec, ImportedDisk, ImportSpec
 from ...errors import ConflictError, NotFoundError, PreconditionError, ProviderError, SpecError, UnavailableError
-from ...image_transfer import CHUNK, Transfer, check_export_target, export_staging_path, file_digest, remove_file
+from ...image_transfer import CHUNK, Transfer, file_digest, land_export, remove_file
 from ...resilience import Deadline
 from . import client
 from . import translate as vs
@@ -302,27 +302,24 @@ def export_disk(files: DatastoreFiles, vm_id: str, found: VmDisk, spec: ExportSp
     fmt = spec.format or HOLD_FORMAT
     if spec.compress and fmt != "qcow2":
         raise SpecError("only a qcow2 export is compressed; ask for format qcow2", option="compress")
-    target = spec.destination.path or export_staging_path(transfer, "%s/%s" % (vm_id, found.name), fmt)
-    if spec.destination.path:
-        check_export_target(target)
-    partial, raw = target + ".part", target + ".raw"
-    try:
-        checksum = _pull(files, found.path, descriptor, raw if fmt != "raw" else partial)
-        if fmt != "raw":
-            transfer.convert(raw, "raw", partial, fmt, spec.compress)
-            checksum = file_digest(partial, "sha256")
-        os.replace(partial, target)
-        size = os.path.getsize(target)
-        if spec.destination.url:
-            transfer.deliver(target, spec.destination.url)
-    except OSError as err:
-        raise PreconditionError("cannot write the export at %s: %s" % (target, err.strerror or err),
-                                option="destination_url") from None
-    finally:
-        for leftover in (partial, raw) + ((target,) if spec.destination.url else ()):
-            remove_file(leftover)
+    checksum, size = land_export(transfer, spec.destination, "%s/%s" % (vm_id, found.name), fmt, "",
+                                 lambda partial: _write(files, found.path, descriptor, partial, fmt, spec, transfer))
     return ExportedDisk(export_id="%s/%s" % (vm_id, found.name), destination=str(spec.destination), format=fmt,
                         size_bytes=size, checksum=checksum)
+
+
+def _write(files: DatastoreFiles, where: DatastorePath, descriptor: Descriptor, target: str, fmt: str,
+           spec: ExportSpec, transfer: Transfer) -> str:
+    """The disk at ``target`` in format ``fmt``; return the SHA-256 of that file."""
+    if fmt == "raw":
+        return _pull(files, where, descriptor, target)
+    raw = target + ".raw"
+    try:
+        _pull(files, where, descriptor, raw)
+        transfer.convert(raw, "raw", target, fmt, spec.compress)
+    finally:
+        remove_file(raw)
+    return file_digest(target, "sha256")
 
 
 def _pull(files: DatastoreFiles, where: DatastorePath, descriptor: Descriptor, target: str) -> str:
