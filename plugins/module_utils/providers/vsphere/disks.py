@@ -22,6 +22,7 @@ import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import IO, Any, Callable, Iterable, Optional
 from urllib.parse import quote, urlencode
 
@@ -190,18 +191,9 @@ class DatastoreFiles:
         with self._open(where, "GET") as response:
             feed_extent(iter(lambda: response.read(CHUNK), b""), size, write, digest, str(where))
 
-    def write_file(self, where: DatastorePath, handle: IO[bytes], size: int, hashed: bool = True) -> str:
-        """PUT ``size`` bytes from ``handle``; return the SHA-256 of what was sent ("" unless ``hashed``)."""
-        digest = hashlib.sha256()
-
-        def chunks() -> Any:
-            for data in iter(lambda: handle.read(CHUNK), b""):
-                if hashed:
-                    digest.update(data)
-                yield data
-
-        self._open(where, "PUT", chunks(), size).close()
-        return digest.hexdigest() if hashed else ""
+    def write_file(self, where: DatastorePath, handle: IO[bytes], size: int) -> None:
+        """PUT ``size`` bytes from ``handle``."""
+        self._open(where, "PUT", iter(lambda: handle.read(CHUNK), b""), size).close()
 
     def write_text(self, where: DatastorePath, text: str) -> None:
         data = text.encode("utf-8")
@@ -323,12 +315,25 @@ def _write(files: DatastoreFiles, where: DatastorePath, descriptor: Descriptor, 
 
 
 def _pull(files: DatastoreFiles, where: DatastorePath, descriptor: Descriptor, target: str) -> str:
-    """The extents, one after the other, as a raw file at ``target``; return its SHA-256."""
+    """The extents, one after the other, as a raw file at ``target``, sparse where the disk holds zeros; return
+    its SHA-256."""
     digest = hashlib.sha256()
     with open(target, "wb") as handle:
         for extent in descriptor.extents:
-            files.read(where.sibling(extent.file), extent.size_bytes, handle.write, digest)
+            files.read(where.sibling(extent.file), extent.size_bytes, partial(_write_sparse, handle), digest)
+        handle.truncate()
     return digest.hexdigest()
+
+
+_ZEROS = bytes(CHUNK)
+
+
+def _write_sparse(handle: IO[bytes], data: bytes) -> None:
+    """Write ``data``, or seek past it when it is all zeros (reads of the hole give them back)."""
+    if len(data) <= CHUNK and data == _ZEROS[:len(data)]:
+        handle.seek(len(data), os.SEEK_CUR)
+    else:
+        handle.write(data)
 
 
 # importing
@@ -397,20 +402,35 @@ def store_disk(files: DatastoreFiles, datastore: str, spec: ImportSpec, transfer
         if local.size_bytes % SECTOR:
             raise SpecError("the raw disk is %d bytes, no whole number of %d-byte sectors" % (local.size_bytes, SECTOR),
                             option="source_url")
-        # A source verified against a SHA-256 as it is need not be hashed again on its way.
-        verified = spec.checksum is not None and spec.checksum.algorithm == "sha256" and not local.converted_from
-        with open(local.path, "rb") as handle:
-            sent = files.write_file(extent, handle, local.size_bytes, hashed=not verified)
-        sent = spec.checksum.digest if verified and spec.checksum else sent
         size = local.size_bytes
+        with open(local.path, "rb") as handle:
+            files.write_file(extent, handle, size)
+        with open(local.path, "rb") as handle:
+            held = _read_back(files, extent, size, handle)
     finally:
         transfer.discard(local)
-    held = _digest(files, extent, size)
-    if held != sent:
-        raise ProviderError("%s reads back with sha256 %s, not the %s written; no descriptor was made"
-                            % (extent, held, sent))
     files.write_text(where, flat_descriptor(os.path.basename(extent.path), size, held[:8]))
     return ImportedDisk(disk_id=spec.name, path=str(where), format=HOLD_FORMAT, size_bytes=size, checksum=held)
+
+
+def _read_back(files: DatastoreFiles, where: DatastorePath, size: int, sent: IO[bytes]) -> str:
+    """The SHA-256 of the extent as the datastore serves it, compared byte for byte with what was sent (a compare
+    costs a fraction of a second hash).
+
+    Raises:
+        ProviderError: the datastore holds other bytes; no descriptor is made over them.
+    """
+    offset = [0]
+
+    def compare(data: bytes) -> None:
+        if sent.read(len(data)) != data:
+            raise ProviderError("%s reads back with other bytes than were written, from about byte %d; no descriptor "
+                                "was made" % (where, offset[0]))
+        offset[0] += len(data)
+
+    digest = hashlib.sha256()
+    files.read(where, size, compare, digest)
+    return digest.hexdigest()
 
 
 def _digest(files: DatastoreFiles, where: DatastorePath, size: int) -> str:

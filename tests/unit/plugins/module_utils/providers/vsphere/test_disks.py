@@ -140,3 +140,13 @@ def test_a_disk_reads_through_its_parents_nearest_first():
         fileName="[ds] c/c-000001.vmdk", parent=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(fileName="[ds] t/t.vmdk"))
     assert disks.VmDisk("root", device, disks.parse_datastore_path("[ds] c/c-000002.vmdk")).chain == (
         "[ds] c/c-000001.vmdk", "[ds] t/t.vmdk")
+
+
+def test_zeros_are_left_as_a_hole_and_read_back_as_zeros(tmp_path):
+    path = tmp_path / "disk.raw"
+    with open(path, "wb") as handle:
+        for data in (b"ab",) + (bytes(1024 * 1024),) * 3 + (b"cd", bytes(1024)):
+            disks._write_sparse(handle, data)  # pylint: disable=protected-access
+        handle.truncate()
+    assert path.read_bytes() == b"ab" + bytes(3 * 1024 * 1024) + b"cd" + bytes(1024)
+    assert path.stat().st_blocks * 512 < 1024 * 1024
