@@ -16,8 +16,6 @@ import uuid
 
 import pytest
 
-vim = pytest.importorskip("pyVmomi").vim
-
 from ansible_collections.virtrigaud.core.plugins.module_utils.disks import parse_export, parse_import
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import PreconditionError
 from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer import Transfer
@@ -25,6 +23,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base imp
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import open_provider
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import client
 
+vim = pytest.importorskip("pyVmomi").vim
 pytestmark = pytest.mark.skipif(not (os.environ.get("VMWARE_HOST") and os.environ.get("IMAGESERVER_URL")),
                                 reason="needs vcsim (VMWARE_*) and the image server (IMAGESERVER_URL)")
 
@@ -69,8 +68,8 @@ def test_an_imported_disk_exports_the_same_raw_bytes(provider, tmp_path):
 
 def template_id(provider, name: str) -> str:
     """The MoRef id of the template the import made (VM listings leave templates out)."""
-    found = [obj._moId for obj, props in client.collect(provider.content, vim.VirtualMachine, ("name", "config.template"))
-             if props.get("name") == name and props.get("config.template")]
+    listed = client.collect(provider.content, vim.VirtualMachine, ("name", "config.template"))
+    found = [obj._moId for obj, props in listed if props.get("name") == name and props.get("config.template")]
     assert len(found) == 1, found
     return found[0]
 
