@@ -430,7 +430,7 @@ def _read_back(files: DatastoreFiles, where: DatastorePath, size: int, sent: IO[
                                 "was made" % (where, offset[0]))
         offset[0] += len(data)
 
-    digest = _NoDigest() if known else hashlib.sha256()
+    digest: Any = _NoDigest() if known else hashlib.sha256()
     files.read(where, size, compare, digest)
     return known or digest.hexdigest()
 
