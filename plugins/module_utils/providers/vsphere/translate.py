@@ -164,13 +164,16 @@ def _moid(obj: Any) -> Optional[str]:
     return getattr(obj, "_moId", None) if obj is not None else None
 
 
-def host_names(hosts: Any, clusters: Any) -> tuple[dict[str, str], dict[str, str]]:
-    """From (HostSystem, {name}) and (ClusterComputeResource, {name, host}) pairs: host names by id, and the
-    cluster of each host by host name."""
-    names = {_moid(obj) or "": props.get("name", "") for obj, props in hosts}
-    cluster_of = {names.get(_moid(member) or "", ""): props.get("name", "")
-                  for dummy, props in clusters for member in props.get("host") or ()}
-    return names, cluster_of
+def host_names(hosts: Any) -> dict[str, str]:
+    """Host names by id, from (HostSystem, {name}) pairs."""
+    return {_moid(obj) or "": props.get("name", "") for obj, props in hosts}
+
+
+def clusters_of(names: Mapping[str, str], clusters: Any) -> dict[str, str]:
+    """The cluster of each host by host name, from host names by id and (ClusterComputeResource, {name, host})
+    pairs."""
+    return {names.get(_moid(member) or "", ""): props.get("name", "")
+            for dummy, props in clusters for member in props.get("host") or ()}
 
 
 def secure_boot_of(props: Mapping[str, Any]) -> bool:

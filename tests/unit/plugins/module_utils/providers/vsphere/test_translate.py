@@ -67,7 +67,8 @@ def test_observed_vm_names_its_host_and_hosts_know_their_cluster():
 
     hosts = [(vim.HostSystem("host-1"), {"name": "DC0_C0_H0"}), (vim.HostSystem("host-2"), {"name": "DC0_H0"})]
     clusters = [(vim.ClusterComputeResource("domain-c1"), {"name": "DC0_C0", "host": [vim.HostSystem("host-1")]})]
-    names, cluster_of = inventory.host_names(hosts, clusters)
+    names = inventory.host_names(hosts)
+    cluster_of = inventory.clusters_of(names, clusters)
     assert names == {"host-1": "DC0_C0_H0", "host-2": "DC0_H0"} and cluster_of == {"DC0_C0_H0": "DC0_C0"}
     props = {"name": "web", "runtime.powerState": "poweredOff", "runtime.host": vim.HostSystem("host-2")}
     assert inventory.observed(vim.VirtualMachine("vm-44"), props, hosts=names).placement.host == "DC0_H0"
