@@ -286,6 +286,12 @@ class VsphereProvider(Provider):
                 for obj, props in client.collect(self.content, vim.VirtualMachine, VM_PROPERTIES)
                 if not props.get("config.template")]
 
+    @backend_call("list")
+    def list_states(self) -> list[ObservedVM]:
+        return [vs.observed_state(obj, props, self._host_names())
+                for obj, props in client.collect(self.content, vim.VirtualMachine, vs.STATE_PROPERTIES)
+                if not props.get("config.template")]
+
     @backend_call("inventory")
     def inventory(self) -> list[ObservedVM]:
         return [vs.observed_summary(obj, props)
