@@ -33,6 +33,9 @@ def check_importable(spec: ImageSpec) -> None:
     if len(spec.name) > 253 or not kv.object_ref(spec.name) or "/" in spec.name:
         raise errors.SpecError("'%s' cannot name a DataVolume and its PVC: at most 253 lower-case letters, digits, "
                                "'-' and '.'" % spec.name, option="name")
+    if spec.template:
+        raise errors.UnsupportedError("on KubeVirt an image is a PVC: give its name as name, or import it with url",
+                                      option="template")
     if spec.imports and not spec.size_bytes:
         raise errors.SpecError("CDI imports into a PVC as large as asked: give the image's size, at least its "
                                "virtual disk size", option="size")

@@ -80,6 +80,12 @@ def test_malformed_registry_urls_are_refused(url):
     assert err.value.option == "url"
 
 
+def test_a_template_is_no_kubevirt_image():
+    with pytest.raises(errors.UnsupportedError) as err:
+        kvi.check_importable(parse_image({"name": "base", "template": "base"}))
+    assert err.value.option == "template"
+
+
 def test_another_source_under_the_name_is_a_conflict():
     dv = kvi.data_volume(ImageSpec("tiny", url=URL, size_bytes=GIB), "vms", None)
     kvi.check_same_source(ImageSpec("tiny", url=URL), dv)
