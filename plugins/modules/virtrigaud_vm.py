@@ -374,7 +374,9 @@ options:
       path: {description: A file on the machine the module runs on., type: path}
       checksum: {description: V(ALGORITHM:HEX)., type: str}
       format: {description: The format to store it in., type: str, choices: [qcow2, raw, vmdk]}
-      storage: {description: The storage pool to put it in (with KubeVirt, the StorageClass of its PVC)., type: str}
+      storage:
+        description: The storage pool to put it in; with KubeVirt, the StorageClass of its PVC.
+        type: str
       size:
         description: With KubeVirt, the size of the PVC CDI imports the image into (required there); refused elsewhere.
         type: str

@@ -386,8 +386,8 @@ class Controller:
             self.enqueue(("dv", namespace, name), 1.0)
             return
         if not scheduled(phase):
-            dv = self.api.patch(k.DV, name, namespace, {"status": {"phase": "ImportScheduled", "claimName": name,
-                                                                  "progress": "N/A"}}, "status") or dv
+            status = {"phase": "ImportScheduled", "claimName": name, "progress": "N/A"}
+            dv = self.api.patch(k.DV, name, namespace, {"status": status}, "status") or dv
         self.importer.start(dv, int(gib_of(pvc["status"]["capacity"]["storage"]) * 1024 ** 3))
 
     def claim(self, namespace: str, name: str) -> None:

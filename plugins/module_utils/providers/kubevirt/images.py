@@ -101,8 +101,8 @@ def import_failure(dv: Mapping[str, Any], retries: int) -> Optional[str]:
         return running.get("message") or (conditions.get("Ready") or {}).get("message") or "the import failed"
     restarts = int(status.get("restartCount") or 0)
     if restarts > retries and running.get("status") == "False" and running.get("reason") not in _NOT_FAILED:
-        return "%s (the importer failed %d time%s)" % (running.get("message") or running.get("reason"), restarts,
-                                                      "" if restarts == 1 else "s")
+        times = "once" if restarts == 1 else "%d times" % restarts
+        return "%s (the importer failed %s)" % (running.get("message") or running.get("reason"), times)
     return None
 
 

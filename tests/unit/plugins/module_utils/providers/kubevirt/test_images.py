@@ -117,7 +117,7 @@ MESSAGE = "Unable to connect to http data source: expected status code 200, got 
 def test_an_import_fails_once_the_importer_restarted_more_than_retries():
     failing = _dv("ImportInProgress", 1, ("Error", MESSAGE))
     assert kvi.import_failure(failing, 1) is None
-    assert kvi.import_failure(failing, 0) == MESSAGE + " (the importer failed 1 time)"
+    assert kvi.import_failure(failing, 0) == MESSAGE + " (the importer failed once)"
     assert kvi.import_failure(_dv("Failed", 0, ("Error", "boom")), 3) == "boom"
     assert kvi.import_failure(_dv("ImportInProgress", 4, ("Pending", "")), 0) is None
     assert kvi.import_failure(_dv("Succeeded", 2, ("Completed", "Import Complete")), 0) is None
