@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any, NamedTuple, Optional, cast
 
+from ...disks import STAGING_BACKENDS, TRANSFER_MODES, DiskDetails, ExportedDisk, ExportSpec, ImportedDisk, ImportSpec
 from ...errors import (
     ConflictError,
     DeadlineExceededError,
@@ -22,7 +23,7 @@ from ...errors import (
     VirtrigaudError,
 )
 from ...image_transfer import Transfer
-from ...images import ImageSpec, PreparedImage
+from ...images import IMAGE_FORMATS, ImageSpec, PreparedImage
 from ...placement import Host
 from ...resilience import Deadline
 from ...spec import DiskSpec, NetworkSpec, Placement, VMSpec
@@ -42,6 +43,7 @@ from ..base import (
 from ..discovery import Discovery
 from . import client, ovf, placement, snapshots
 from . import devices as hw
+from . import disks as vdisks
 from . import migration as moves
 from . import translate as vs
 from .discovery import discover as discover_vcenter
@@ -78,7 +80,8 @@ class VsphereProvider(Provider):
         self._service: Any = None
         self._content: Any = None
         self._portgroups: Optional[dict[str, str]] = None
-        self._hosts: Optional[tuple[dict[str, str], dict[str, str]]] = None
+        self._hosts: Optional[dict[str, str]] = None
+        self._clusters: Optional[dict[str, str]] = None
 
     def translate(self, err: BaseException, operation: Optional[str] = None) -> VirtrigaudError:
         return vs.translate(err, operation)
@@ -221,6 +224,15 @@ class VsphereProvider(Provider):
             console_types=("webmks",),
             # An OVA deployed to a template through ImportVApp (ovf.py).
             supports_image_import=True,
+            # Flat disks through the datastore file API; an import is held raw, in a flat vmdk (disks.py).
+            supports_disk_export=True,
+            supports_disk_import=True,
+            supports_export_compression=True,
+            supported_export_formats=("raw",) + tuple(f for f in IMAGE_FORMATS if f != "raw"),
+            supported_import_formats=IMAGE_FORMATS,
+            supported_export_backends=STAGING_BACKENDS,
+            supported_import_backends=STAGING_BACKENDS,
+            supported_transfer_modes=TRANSFER_MODES,
         )
 
     @backend_call("discover")
@@ -235,18 +247,23 @@ class VsphereProvider(Provider):
             groups = client.collect(self.content, vim.dvs.DistributedVirtualPortgroup, ("key", "name"))
             self._portgroups = {group.get("key", ""): group.get("name", "") for dummy, group in groups}
         return vs.observed(obj, props, self._portgroups, vs.web_address(*client.endpoint(self.config)),
-                           self._host_names()[0])
+                           self._host_names())
 
-    def _host_names(self) -> tuple[dict[str, str], dict[str, str]]:
-        """Host names by id and clusters by host name: two queries, made once per provider."""
+    def _host_names(self) -> dict[str, str]:
+        """Host names by id: one query, made once per provider, when a VM is first observed."""
         if self._hosts is None:
-            self._hosts = vs.host_names(client.collect(self.content, vim.HostSystem, ("name",)),
-                                        client.collect(self.content, vim.ClusterComputeResource, ("name", "host")))
+            self._hosts = vs.host_names(client.collect(self.content, vim.HostSystem, ("name",)))
         return self._hosts
 
     @backend_call("placement hosts")
     def placement_hosts(self) -> tuple[Host, ...]:
-        names, cluster_of = self._host_names()
+        """The hosts with their clusters: the clusters take a query of their own, made once, which only placement
+        needs."""
+        names = self._host_names()
+        if self._clusters is None:
+            self._clusters = vs.clusters_of(names, client.collect(self.content, vim.ClusterComputeResource,
+                                                                  ("name", "host")))
+        cluster_of = self._clusters
         default = self.config.options.get("cluster")
         return tuple(sorted((Host(name, cluster_of.get(name)) for name in names.values()
                              if not default or cluster_of.get(name) == default), key=lambda host: host.name))
@@ -278,6 +295,12 @@ class VsphereProvider(Provider):
     def list_vms(self) -> list[ObservedVM]:
         return [self._observed(obj, props)
                 for obj, props in client.collect(self.content, vim.VirtualMachine, VM_PROPERTIES)
+                if not props.get("config.template")]
+
+    @backend_call("list")
+    def list_states(self) -> list[ObservedVM]:
+        return [vs.observed_state(obj, props, self._host_names())
+                for obj, props in client.collect(self.content, vim.VirtualMachine, vs.STATE_PROPERTIES)
                 if not props.get("config.template")]
 
     @backend_call("inventory")
@@ -552,3 +575,33 @@ class VsphereProvider(Provider):
                    if key.startswith(EXTRA_PREFIX)]
         self._wait(vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(extraConfig=records)), "clone")
         return vm._moId, _DONE  # pylint: disable=protected-access
+
+    # disks as files, for migrations (disks.py)
+
+    def _disk_files(self, entity: Any) -> vdisks.DatastoreFiles:
+        host, port = client.endpoint(self.config)
+        return vdisks.DatastoreFiles(host, port, vdisks.datacenter_of(entity).name,
+                                     self.service._stub.cookie, self.config.validate_certs)  # pylint: disable=protected-access
+
+    def _vm_disk(self, vm_id: str, disk: str, doing: str = "") -> tuple[Any, vdisks.VmDisk]:
+        found = self._find_by_id(vm_id)
+        if found is None:
+            raise NotFoundError("VM '%s' not found" % vm_id)
+        return found[0], vdisks.vm_disk(found[1].get("name") or vm_id, found[1], disk, doing)
+
+    @backend_call("describe disk")
+    def disk_info(self, vm_id: str, disk: str = "") -> DiskDetails:
+        obj, found = self._vm_disk(vm_id, disk)
+        names = tuple(s.name for s in snapshots.listing(obj))
+        return vdisks.disk_info(self._disk_files(obj), found, obj.layoutEx, names)
+
+    @backend_call("export disk")
+    def export_disk(self, spec: ExportSpec, transfer: Transfer) -> ExportedDisk:
+        obj, found = self._vm_disk(spec.vm_id, spec.disk, "exporting")
+        return vdisks.export_disk(self._disk_files(obj), spec.vm_id, found, spec, transfer)
+
+    @backend_call("import disk")
+    def import_disk(self, spec: ImportSpec, transfer: Transfer) -> ImportedDisk:
+        placed = self._locate(cast(VMSpec, _Placed(Placement(datastore=spec.storage))))
+        return vdisks.import_disk(self._disk_files(placed[0]), placed,
+                                  self._named(vim.VirtualMachine, spec.name, "target_name"), spec, transfer)
