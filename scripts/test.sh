@@ -312,6 +312,7 @@ start_kubevirt() {
 }
 
 stage_integration_kubevirt() {
+    "$TESTBED/imageserver.sh" start >/dev/null
     VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-bad_input inventory_virtrigaud kubevirt vm_scenarios vmset_scenarios machines}" \
         integration_leg kubevirt start_kubevirt
     (eval "$("$TESTBED/kube.sh" env)" && KUBEVIRT_NAMESPACE=vr-kubevirt \

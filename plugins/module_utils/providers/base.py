@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, TypeVar
 
 from ..disks import DiskDetails, ExportedDisk, ExportSpec, ImportedDisk, ImportSpec
 from ..errors import UnsupportedError, VirtrigaudError
-from ..images import ImageSpec, PreparedImage
+from ..images import IMPORT_OPTIONS, ImageSpec, PreparedImage
 from ..placement import Host
 from ..spec import ConsoleSpec, DiskSpec, NetworkSpec, Placement, VMSpec
 
@@ -225,6 +225,9 @@ class Capabilities:
     # honoured (a graphics device the collection adds).  Empty: the backend's console is not offered.
     console_types: tuple[str, ...] = field(default=(), metadata={"wire": False})
     console_listen: bool = field(default=False, metadata={"wire": False})
+    # Not on the wire either: the options an image import carries out (``registry`` for a docker:// URL); any other
+    # given is refused by name (check_import_options).
+    image_import_options: tuple[str, ...] = field(default=IMPORT_OPTIONS, metadata={"wire": False})
 
     @classmethod
     def wire_fields(cls) -> tuple[str, ...]:
