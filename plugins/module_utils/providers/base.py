@@ -386,10 +386,11 @@ class Provider(abc.ABC):
             ConflictError: several VMs carry the name; the message lists their ids.
         """
 
-    # Two listings, both in bulk, and a narrower cut of the first.  list_vms() is the full one: every VM as it is now, as describe() reports it;
-    # whatever acts on what it reads (modules, VM sets, the runtime's ListVMs) uses it.  inventory() is the light
-    # one the inventory shows: one cheap query, which may leave out what costs a round trip per VM (disks, NICs)
-    # and may trail behind changes by seconds (Proxmox reads pvestatd's statistics); nothing acts on it.
+    # Listings, all in bulk.  list_vms() is the full one: every VM as it is now, as describe() reports it;
+    # whatever acts on what it reads (modules, the runtime's ListVMs) uses it.  list_states() is its narrower
+    # cut for VM sets.  inventory() is the light one the inventory shows: one cheap query, which may leave out
+    # what costs a round trip per VM (disks, NICs) and may trail behind changes by seconds (Proxmox reads
+    # pvestatd's statistics); nothing acts on it.
 
     @abc.abstractmethod
     def list_vms(self) -> list[ObservedVM]:

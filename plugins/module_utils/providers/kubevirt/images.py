@@ -64,7 +64,8 @@ def source_url(dv: Mapping[str, Any]) -> Optional[str]:
     source = (dv.get("spec") or {}).get("source") or {}
     for kind in ("http", "registry"):
         if isinstance(source.get(kind), dict):
-            return source[kind].get("url")
+            url = source[kind].get("url")
+            return str(url) if url is not None else None
     return None
 
 
