@@ -191,6 +191,7 @@ stage_integration_libvirt() {
 
 stage_integration_vsphere() {
     "$TESTBED/imageserver.sh" start >/dev/null
+    libvirtd_beside vCenter
     integration_leg vsphere start_vcsim_kept
     # The disk steps export into a folder of their own; the imports land in vcsim's datastore, which goes with it.
     local disks
@@ -214,6 +215,14 @@ vsphere_disk_round_trip() {
     echo "  disk round trip on vcsim (import, export, the same raw bytes): passed in $((SECONDS - started)) s"
 }
 
+# libvirtd too, with the tiny guest image: the other side of vm_migration's moves across backends.
+libvirtd_beside() {
+    local started=$SECONDS
+    "$TESTBED/libvirtd.sh" start >/dev/null
+    "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
+    echo "  libvirtd with the tiny guest image up beside $1 after $((SECONDS - started)) s"
+}
+
 start_vcsim_kept() { LEG_SECRET="$1"; start_vcsim "$1"; }
 
 # The fake PVE takes the canary as root@pam's password.  Afterwards, the fake's
@@ -223,12 +232,8 @@ start_pvefake() {
 }
 
 stage_integration_proxmox() {
-    local started=$SECONDS
     "$TESTBED/imageserver.sh" start >/dev/null
-    # libvirtd too, with the tiny guest image: the source of vm_migration's move across backends.
-    "$TESTBED/libvirtd.sh" start >/dev/null
-    "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
-    echo "  libvirtd with the tiny guest image up beside the fake PVE after $((SECONDS - started)) s"
+    libvirtd_beside "the fake PVE"
     integration_leg proxmox start_pvefake_kept
     PVE_INSECURE_SKIP_VERIFY=true RUNTIME_USERNAME=root@pam RUNTIME_PASSWORD="$LEG_SECRET" \
         PROVIDER_DEFAULT_STORAGE=ceph-vm conformance_backend proxmox proxmox https://127.0.0.1:18006 \

@@ -49,7 +49,7 @@ from .resilience import Deadline
 from .spec import CloudInit, NetworkSpec, Placement, VMSpec
 
 SOURCE_POWER = ("shutdown", "poweroff", "require_off")
-# The format the disk travels in when the target names none it prefers.
+# The format the disk travels in when the target names none it takes.
 DEFAULT_FORMAT = "qcow2"
 
 
@@ -302,8 +302,10 @@ class AcrossMigration:
         return replace(exported, destination=destination)
 
     def _target_format(self) -> str:
+        """The first format the target takes: it lists the one it holds first, so that the checksum it reports of
+        what it holds is the checksum of the file sent."""
         formats = self.target.capabilities().supported_import_formats
-        return DEFAULT_FORMAT if not formats or DEFAULT_FORMAT in formats else formats[0]
+        return formats[0] if formats else DEFAULT_FORMAT
 
     def _convert(self, exported: ExportedDisk) -> tuple[str, str, str]:
         fmt = self._target_format()

@@ -68,6 +68,8 @@ HOTPLUG_FACTOR = 4
 MAX_CPU = 128
 LINKED_CLONE_SNAPSHOT = "virtrigaud-linked-clone-base"
 DEFAULT_ROOT_GIB = 10
+# The disk formats, raw first: a disk is held raw (a flat vmdk), so raw is what a disk moves in and out as.
+RAW_FIRST = ("raw",) + tuple(f for f in IMAGE_FORMATS if f != "raw")
 
 
 class VsphereProvider(Provider):
@@ -228,8 +230,9 @@ class VsphereProvider(Provider):
             supports_disk_export=True,
             supports_disk_import=True,
             supports_export_compression=True,
-            supported_export_formats=("raw",) + tuple(f for f in IMAGE_FORMATS if f != "raw"),
-            supported_import_formats=IMAGE_FORMATS,
+            supported_export_formats=RAW_FIRST,
+            # raw first: what an import holds, so a migration sends it and compares checksums of the same bytes.
+            supported_import_formats=RAW_FIRST,
             supported_export_backends=STAGING_BACKENDS,
             supported_import_backends=STAGING_BACKENDS,
             supported_transfer_modes=TRANSFER_MODES,
