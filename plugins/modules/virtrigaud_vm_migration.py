@@ -27,13 +27,16 @@ description:
     O(target) finds it at O(target.host) and reports no change.
   - A VM already where O(target) says is left alone. When a move fails, the VM stays where it was, running as before,
     and nothing is left on the target side.
-  - With O(target.provider_type) naming another backend, the VM moves across backends (from libvirt to Proxmox
-    VE, for one). The source VM is stopped, its root disk exported to O(staging.dir), converted with C(qemu-img) to the
-    target's format, fetched by the target from a short-lived HTTP server on O(staging.serve_address) and
-    checked there against its SHA-256, and a VM of the same CPU, memory, firmware and NICs (MACs kept, networks
+  - With O(target.provider_type) naming another backend, the VM moves across backends (tested: libvirt to
+    Proxmox VE, libvirt to vSphere, vSphere to libvirt). The source VM is stopped, its root disk exported to
+    O(staging.dir), converted with C(qemu-img) to the first format the target takes (raw for vSphere, else
+    qcow2), fetched by the target from a short-lived HTTP server on O(staging.serve_address) and checked there
+    against its SHA-256, and a VM of the same CPU, memory, firmware and NICs (MACs kept, networks
     mapped by O(network_map)) is created from it and started, with the cloud-init of O(cloud_init). Phases
     V(Validating), V(Snapshotting) (which stops the source here), V(Exporting), V(Converting), V(Transferring),
     V(Importing), V(Creating), V(Validating-Target), V(Ready).
+  - vSphere keeps the disk a move to it imports as a template, V(<target.name>-migrated.raw), which the new VM is
+    cloned from; it may be removed once the VM runs.
   - The source backend must export disks, the target must import a disk or fetch an image from a URL; the
     module names the one that cannot. The source is kept, stopped, until O(delete_source=true).
   - When a move across backends fails, the target VM and the transferred disk are removed and the source is

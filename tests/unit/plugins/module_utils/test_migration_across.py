@@ -165,3 +165,21 @@ def test_a_move_that_would_not_wait_is_refused():
     with pytest.raises(SpecError) as caught:
         request(wait=False)
     assert caught.value.option == "wait"
+
+
+class ListingMock(MockProvider):
+    """The mock backend listing import formats, the one it holds first."""
+
+    formats: tuple = ()
+
+    def capabilities(self):
+        return replace(super().capabilities(), supported_import_formats=self.formats)
+
+
+@pytest.mark.parametrize("formats, travels", [((), "qcow2"), (("raw", "qcow2", "vmdk"), "raw"),
+                                              (("qcow2", "raw"), "qcow2")])
+def test_the_disk_travels_in_the_first_format_the_target_lists(tmp_path, formats, travels):
+    source, _ = providers(tmp_path)
+    target = ListingMock(ProviderConfig(type="mock", uri="mock://%s" % (tmp_path / "listing.json")))
+    target.formats = formats
+    assert migration(source, target, tmp_path)._target_format() == travels
