@@ -27,7 +27,7 @@ description:
     O(target) finds it at O(target.host) and reports no change.
   - A VM already where O(target) says is left alone. When a move fails, the VM stays where it was, running as before,
     and nothing is left on the target side.
-  - With O(target.provider_type) naming another backend, the VM moves across backends (tested: libvirt to
+  - With O(target.provider_type) naming another backend, the VM moves across backends (tested from libvirt to
     Proxmox VE, libvirt to vSphere, vSphere to libvirt). The source VM is stopped, its root disk exported to
     O(staging.dir), converted with C(qemu-img) to the first format the target takes (raw for vSphere, else
     qcow2), fetched by the target from a short-lived HTTP server on O(staging.serve_address) and checked there

@@ -179,7 +179,7 @@ class ListingMock(MockProvider):
 @pytest.mark.parametrize("formats, travels", [((), "qcow2"), (("raw", "qcow2", "vmdk"), "raw"),
                                               (("qcow2", "raw"), "qcow2")])
 def test_the_disk_travels_in_the_first_format_the_target_lists(tmp_path, formats, travels):
-    source, _ = providers(tmp_path)
+    source = providers(tmp_path)[0]
     target = ListingMock(ProviderConfig(type="mock", uri="mock://%s" % (tmp_path / "listing.json")))
     target.formats = formats
     assert migration(source, target, tmp_path)._target_format() == travels
