@@ -627,7 +627,10 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import (
     vm_spec,
     wait_spec,
 )
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.images import IMAGE_FORMATS
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube import clone_document
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.applied import apply_documents
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vm_document import direct_params, read_vm
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vm_resource import run_documents, run_resource
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
@@ -640,7 +643,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.vm_converge import
 
 # The options a definition replaces: given beside one, they are refused by name.
 REPLACED = ("name", "id", "cpu", "memory", "firmware", "secure_boot", "disk_defaults", "image", "disks", "networks",
-            "placement", "cloud_init", "tags", "provider_ref", "namespace", "class_ref", "image_ref")
+            "placement", "cloud_init", "tags", "provider_ref", "namespace", "class_ref", "image_ref", "clone_from")
 # How AnsibleModule, and the action plugin of the same name, check the options together.
 OPTION_RULES: dict[str, Any] = {"required_one_of": [["name", "id", "definition"]],
                                 "mutually_exclusive": [["definition", option] for option in REPLACED]
@@ -674,6 +677,8 @@ def resource_spec():
 
 def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
+    if p["definition"] is not None and clone_document.holds_clone(p["definition"]):
+        return run_clone(m, clone_document.read(p["definition"]))
     if p["definition"] is not None:
         manifest = read_vm(p["definition"], p["state"], on_backend=p["apply_to"] != "kubernetes")
         if p["apply_to"] == "kubernetes":
@@ -684,6 +689,18 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
         refuse_backend_only(p, "provider_ref")
         return run_resource(m, POWER_BY_STATE.get(p["state"]))
     return converge(m, p)
+
+
+def run_clone(m: VirtrigaudRun, clone: clone_document.CloneManifest) -> dict[str, Any]:
+    """A VMClone manifest: written for VirtRigaud's manager, or carried out here as a clone_from."""
+    p = m.params
+    if p["apply_to"] == "kubernetes":
+        refuse_backend_only(p, "apply_to: kubernetes")
+        if p["state"] != "present":
+            raise SpecError("a VMClone resource is only applied (deleting it keeps the clone); remove the clone's "
+                            "VirtualMachine instead", option="state")
+        return apply_documents(m, clone_document.as_resources(clone))
+    return converge(m, dict(p, **clone_document.options(clone, p)))
 
 
 def main() -> None:
