@@ -153,7 +153,7 @@ def _attachment(found: Found, entry: dict[str, Any], where: str) -> Optional[dic
     return attachment
 
 
-VM_KINDS = ("VirtualMachine", "VMClass", "VMImage", "VMNetworkAttachment", "VMPlacementPolicy")
+VM_KINDS = ("VirtualMachine", "VMClass", "VMImage", "VMNetworkAttachment", "VMPlacementPolicy", "Provider")
 # powerState → (virtrigaud_vm's state, shutdown_mode); a VM without one is created running, as upstream's.
 POWER_STATES = {"On": ("started", None), "Off": ("stopped", "hard"), "OffGraceful": ("stopped", "graceful")}
 
@@ -167,6 +167,8 @@ class VMManifest:
     namespace: str
     spec: dict[str, Any]
     options: dict[str, Any]
+    # The Provider that providerRef names, when given beside the VM: the backend a direct run goes to.
+    provider: Optional[dict[str, Any]] = None
 
     @property
     def power_state(self) -> Optional[str]:
@@ -192,7 +194,8 @@ def read_vm(definition: Any, state: str, on_backend: bool) -> VMManifest:
     options = vm_options(by_kind(documents), spec, where, extra=("powerState",)) if on_backend else {}
     wanted = {("VMClass", part(spec.get("classRef"), "classRef").get("name")),
               ("VMImage", part(spec.get("imageRef"), "imageRef").get("name")),
-              ("VMPlacementPolicy", part(spec.get("placementRef"), "placementRef").get("name"))}
+              ("VMPlacementPolicy", part(spec.get("placementRef"), "placementRef").get("name")),
+              ("Provider", part(spec.get("providerRef"), "providerRef").get("name"))}
     wanted |= {("VMNetworkAttachment", part(entry.get("networkRef"), "networkRef").get("name"))
                for entry in entries(spec.get("networks"), "networks")}
     others = [document for document in documents if document is not vm]
@@ -200,7 +203,11 @@ def read_vm(definition: Any, state: str, on_backend: bool) -> VMManifest:
         if (document["kind"], name_of(document)) not in wanted:
             raise SpecError("%s: %s does not refer to it; leave it out" % (describe(document), where), option=OPTION)
     namespace = str(part(vm.get("metadata"), "metadata").get("namespace") or "default")
-    return VMManifest(tuple(others) + (vm,), name, namespace, spec, dict(options, name=name))
+    provider = next((document for document in others if document["kind"] == "Provider"), None)
+    if provider is not None and not on_backend:
+        raise SpecError("%s: apply it with virtrigaud_provider, which writes its credentials Secret too; leave it "
+                        "out of the VirtualMachine's documents" % describe(provider), option=OPTION)
+    return VMManifest(tuple(others) + (vm,), name, namespace, spec, dict(options, name=name), provider)
 
 
 def direct_params(params: dict[str, Any], manifest: VMManifest) -> dict[str, Any]:
@@ -209,4 +216,5 @@ def direct_params(params: dict[str, Any], manifest: VMManifest) -> dict[str, Any
     if state == "present" and manifest.power_state:
         state, mode = POWER_STATES[manifest.power_state]
         shutdown_mode = mode or shutdown_mode
-    return dict(params, **manifest.options, state=state, shutdown_mode=shutdown_mode)
+    provider_type = manifest.provider["spec"]["type"] if manifest.provider else params["provider_type"]
+    return dict(params, **manifest.options, state=state, shutdown_mode=shutdown_mode, provider_type=provider_type)
