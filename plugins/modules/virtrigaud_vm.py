@@ -311,7 +311,7 @@ options:
         cloud-init, a C(VMClass)'s C(performanceProfile), or a C(VMImage) other than a libvirt C(path) or a
         vSphere or Proxmox VE template. C(providerRef) names the Provider for Kubernetes; on a backend, the
         connection options say which backend it is, unless the definition holds that C(Provider) too.
-      - A C(Provider) among the documents (on a backend only) names the backend instead: its C(type),
+      - A C(Provider) among the documents (on a backend only) names the backend instead - its C(type),
         C(endpoint), C(insecureSkipVerify) and C(defaults), with the credentials from the Secret that
         C(credentialSecretRef) names, read with the Kubernetes connection options as O(provider_ref) reads
         resources. The task's connection options of that backend are then refused by name, and nothing is read

@@ -44,8 +44,8 @@ options:
     type: str
   definition:
     description:
-      - An upstream C(VMMigration) manifest, with the C(VMPlacementPolicy) that its C(spec.target.placementRef) names:
-        one document, a list of them, or YAML text with several. It replaces O(vm_name), O(vm_id) and O(target).
+      - An upstream C(VMMigration) manifest, with the C(VMPlacementPolicy) that its C(spec.target.placementRef) names,
+        as one document, a list of them, or YAML text with several. It replaces O(vm_name), O(vm_id) and O(target).
       - Each document is checked against its CRD's schema first, so what the API server would refuse is refused
         here, naming the document and the field.
       - On a backend, C(spec.source.vmRef.name) is the VM, and the policy's C(spec.hard.hosts) and

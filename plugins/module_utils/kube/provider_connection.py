@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..errors import SpecError
-from ..providers.connection import KUBERNETES, Connection, settings_of
+from ..providers.connection import Connection, given_options, settings_of
 from .client import Kube
 from .manifests import OPTION, describe, part, refuse_unused_in_spec
 from .probe import stored_credentials
@@ -37,7 +37,7 @@ def connection(kube: Kube, document: Mapping[str, Any], params: Mapping[str, Any
     except SpecError:
         raise SpecError("%s, field spec.type: a %s backend is not served directly by the collection"
                         % (where, provider_type), option=OPTION) from None
-    given = sorted(str(s.option) for s in table if s.option and s not in KUBERNETES and params.get(s.option) is not None)
+    given = given_options(table, params)
     if given:
         raise SpecError("the connection comes from %s; leave out %s" % (where, ", ".join(given)), option=given[0])
     ref = spec["credentialSecretRef"]
