@@ -64,7 +64,7 @@ def test_a_policy_says_exactly_one_place_and_nothing_else(connection, capsys):
     assert "VMPlacementPolicy 'on-h2': field spec.hard.zones" in _refusal(
         connection, capsys, MIGRATION.replace("datastores: [fast]", "datastores: [fast], zones: [z]"))
     assert "spec.target.placementRef" in _refusal(
-        connection, capsys, MIGRATION.replace(", placementRef: {name: on-h2}", "").split("---")[0])
+        connection, capsys, MIGRATION.replace(", placementRef: {name: on-h2}", "").split("---", maxsplit=1)[0])
 
 
 def test_what_the_api_server_refuses_is_refused_first(connection, capsys):
