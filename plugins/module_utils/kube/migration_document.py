@@ -29,7 +29,7 @@ from .manifests import (
 
 KINDS = ("VMMigration", "VMPlacementPolicy")
 # The fields carried out; spec.metadata only describes the migration (who, why) and asks for nothing.
-MIGRATION_FIELDS = ("source.vmRef.name", "source.providerRef", "target.name", "target.providerRef",
+MIGRATION_FIELDS = ("source.vmRef.name", "source.providerRef", "target.name", "target.namespace", "target.providerRef",
                     "target.placementRef.name", "metadata")
 POLICY_FIELDS = ("hard.hosts", "hard.datastores")
 

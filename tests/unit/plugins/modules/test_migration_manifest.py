@@ -153,3 +153,11 @@ def test_what_a_clone_here_cannot_do_is_refused_by_its_path(connection, capsys):
         assert failed["failed"] and named in failed["msg"], failed
     failed = run(virtrigaud_vm, capsys, dict(connection, definition=CLONE, clone_from="web"))
     assert failed["failed"] and "clone_from" in failed["msg"]
+
+
+def test_the_target_stays_in_the_migration_namespace(connection, capsys):
+    run(virtrigaud_vm, capsys, dict(connection, **VM, placement={"host": "h1"}))
+    same = MIGRATION.replace("target: {name: web,", "target: {namespace: default, name: web,")
+    assert not run(virtrigaud_vm_migration, capsys, dict(connection, definition=same), check_mode=True).get("failed")
+    assert "field spec.target.namespace: the VM stays in namespace 'default'" in _refusal(
+        connection, capsys, same.replace("namespace: default", "namespace: other"))
