@@ -113,7 +113,7 @@ def test_a_vm_manifest_is_placed_by_the_policy_its_placement_ref_names(connectio
 
 
 def test_a_policy_field_placement_here_cannot_honour_is_refused_by_name(connection, capsys):
-    for old, new, named in (("hosts: [mock-2]}", "hosts: [mock-2]}, priority: 5", "field priority"),
+    for old, new, named in (("hosts: [mock-2]}", "hosts: [mock-2]}, priority: 5", "field spec.priority"),
                             ("hosts: [mock-2]", "hosts: [mock-2], datastores: [fast]", "spec.hard.datastores")):
         failed = run(virtrigaud_vm, capsys, dict(connection, definition=POLICY_VM.replace(old, new)))
         assert failed["failed"] and named in failed["msg"], failed
