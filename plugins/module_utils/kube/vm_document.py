@@ -139,7 +139,7 @@ def vm_options(found: Found, vm: dict[str, Any], where: str, extra: tuple[str, .
     policy_ref = vm.get("placementRef")
     if policy_ref:
         # Found as the others are; placing.read_policy reads it as it would read the resource from the cluster.
-        spec = referenced(found, "VMPlacementPolicy", policy_ref, where + " placementRef")
+        spec = referenced(found, "VMPlacementPolicy", policy_ref, where + " placementRef") or {}
         refuse_unused_in_spec(spec, "VMPlacementPolicy", POLICY_FIELDS,
                               "VMPlacementPolicy '%s'" % policy_ref.get("name"))
         options[POLICY_RESOURCE] = {"metadata": {"name": policy_ref.get("name")}, "spec": spec}
