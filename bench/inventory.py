@@ -2,10 +2,11 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """``ansible-inventory --list`` with virtrigaud.core.virtrigaud against the anchors and the floors, in one run.
 
-  python3 bench/inventory.py [--sizes 2000,10000] [--backends vcsim,libvirt,pve,mock] [--skip-anchors]
-                             [--anchor-limit 4000] [--json results.json]
+  python3 bench/inventory.py [--sizes 2000,10000] [--backends vcsim,libvirt-test,pve,mock] [--skip-anchors]
+                             [--anchor-limit 4000] [--json results.json] [--keep-backend]
 
-For each size, on vcsim, the local libvirtd, the fake PVE and a mock state file holding that many VMs, it
+For each size, on vcsim, libvirt's test driver (a world in a file, ``libvirt-test``; the shared libvirtd with
+``libvirt``, only when named), the fake PVE and a mock state file holding that many VMs, it
 times each as one ``ansible-inventory --list`` process and reports time and
 peak RSS:
 
@@ -17,7 +18,7 @@ peak RSS:
 - a cache hit: the same plugin file with ``cache: true`` (jsonfile), read a second time;
 - the anchors from the ``ansible`` package on PyPI (in a virtual environment
   of their own): community.vmware.vmware_vm_inventory and vmware.vmware.vms on
-  vcsim, community.libvirt.libvirt on libvirtd (domains defined, not started),
+  vcsim, community.libvirt.libvirt on the same libvirt,
   community.proxmox.proxmox on the fake PVE.
 
 Everything runs under the same ansible-core, on the same simulator, in the
@@ -49,8 +50,11 @@ TREE = pathlib.Path(os.environ.get("VIRTRIGAUD_TREE", CACHE / "collections"))
 VENV = CACHE / "venv-bench"
 VCSIM = REPO / "scripts" / "testbed" / "vcsim.sh"
 PASSWORD = "vr-bench-secret"
-PORT = 18994  # vcsim; not vmset_converge.py's 18992, so that both can run at once
-PVE_PORT, PVE_CONTROL = 18046, 18047  # not vmset_converge.py's
+# Ports of the bench's own: not the test legs' nor vmset_converge.py's, so that they can all run at once; the
+# environment can move them, so that two engineers can run it at once.
+PORT = int(os.environ.get("VR_BENCH_VCSIM_PORT", "18994"))
+PVE_PORT = int(os.environ.get("VR_BENCH_PVE_PORT", "18046"))
+PVE_CONTROL = PVE_PORT + 1
 PVEFAKE = REPO / "scripts" / "testbed" / "pvefake.sh"
 
 
@@ -70,6 +74,7 @@ def vcsim(command: str, *args: str) -> None:
 
 
 REPEAT = 1
+KEEP_BACKEND = False
 # community.proxmox with want_facts asks for each VM's config and status: 375 s for 2,000 VMs here.
 SLOW_ANCHOR_LIMIT = 2000
 
@@ -143,6 +148,26 @@ def libvirt_domains(count: int) -> None:
         connection.close()
 
 
+LIBVIRT_FILE = pathlib.Path(tempfile.gettempdir()) / ("vr-bench-libvirt-%s.xml" % uuid.uuid4().hex[:8])
+TEST_DOMAIN_XML = ("<domain type='test'><name>vrbench-%05d</name><uuid>6695eb01-f6a4-8304-79aa-%012x</uuid>"
+                   "<memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os>"
+                   "<devices><interface type='network'><source network='default'/>"
+                   "<mac address='52:54:00:%02x:%02x:%02x'/></interface></devices></domain>")
+
+
+def libvirt_file(path: pathlib.Path, count: int) -> None:
+    """A libvirt test-driver world (``test:///PATH``) of ``count`` domains, each with one NIC.
+
+    The test driver runs inside the client: a throwaway libvirt that no test leg sees, where defining 10,000
+    domains in the shared libvirtd would take minutes and show up in every other engineer's listing.  It
+    answers without a daemon's round trip, which favours an anchor that asks once per domain.
+    """
+    domains = "".join(TEST_DOMAIN_XML % (index, index, index >> 16 & 255, index >> 8 & 255, index & 255)
+                      for index in range(count))
+    path.write_text("<node>%s<network><name>default</name><bridge name='virbr0'/><forward/>"
+                    "<ip address='192.168.122.1' netmask='255.255.255.0'/></network></node>" % domains)
+
+
 def mock_world(path: pathlib.Path, count: int) -> None:
     """A mock provider state file with ``count`` VMs, one in three running, each with one NIC and two tags."""
     vms = {}
@@ -159,11 +184,17 @@ def mock_world(path: pathlib.Path, count: int) -> None:
     path.write_text(json.dumps({"vms": vms}))
 
 
+def fresh(script) -> None:
+    """Stop what a run before left, unless asked to reuse it (``--keep-backend``: it must hold the same size)."""
+    if not KEEP_BACKEND:
+        script("stop")
+
+
 MOCK_STATE = pathlib.Path(tempfile.gettempdir()) / ("vr-bench-mock-%s.json" % uuid.uuid4().hex[:8])
 
 BACKENDS = {
     "vcsim": {
-        "start": lambda size: (vcsim("stop"), vcsim("start", str(size // 2))),
+        "start": lambda size: (fresh(vcsim), vcsim("start", str(size // 2))),
         "stop": lambda: vcsim("stop"),
         "ours": {"type": "vsphere", "name": "vcsim", "hostname": "127.0.0.1", "port": PORT, "username": "vr-admin",
                  "password": PASSWORD, "validate_certs": False},
@@ -181,8 +212,15 @@ BACKENDS = {
         "ours": {"type": "libvirt", "name": "lab", "uri": "qemu:///system"},
         "anchors": {"community.libvirt.libvirt": {"plugin": "community.libvirt.libvirt", "uri": "qemu:///system"}},
     },
+    "libvirt-test": {
+        "start": lambda size: libvirt_file(LIBVIRT_FILE, size),
+        "stop": lambda: LIBVIRT_FILE.unlink(missing_ok=True),
+        "ours": {"type": "libvirt", "name": "lab", "uri": "test://%s" % LIBVIRT_FILE},
+        "anchors": {"community.libvirt.libvirt": {"plugin": "community.libvirt.libvirt",
+                                                  "uri": "test://%s" % LIBVIRT_FILE}},
+    },
     "pve": {
-        "start": lambda size: (pvefake("stop"), pvefake("start", size)),
+        "start": lambda size: (fresh(pvefake), pvefake("start", size)),
         "stop": lambda: pvefake("stop"),
         "ours": {"type": "proxmox", "name": "pve", "api_host": "127.0.0.1", "api_port": PVE_PORT,
                  "api_user": "root@pam", "api_password": PASSWORD, "validate_certs": False},
@@ -290,7 +328,8 @@ def compare(name: str, backend: dict, size: int, bindir: pathlib.Path, env: dict
                         rows += anchor_rows(label, measure_once(bindir, paths[label], env), base, size, name,
                                             folder, bindir, env)
     finally:
-        backend["stop"]()
+        if not KEEP_BACKEND:
+            backend["stop"]()
     print("ansible-inventory --list, %d VMs on %s (%d hosts listed by %s)" % (size, name, hosts, OURS))
     for entry in rows:
         print("  %-52s %7.2f s  %5.2fx the floor  CPU %6.2f s %5.2fx  peak RSS %6.1f MiB" % (
@@ -338,10 +377,11 @@ def versions(bindir: pathlib.Path) -> str:
 
 
 def main() -> int:
-    global REPEAT, SLOW_ANCHOR_LIMIT  # noqa: PLW0603  # one setting for every measurement of the run
+    global REPEAT, SLOW_ANCHOR_LIMIT, KEEP_BACKEND  # noqa: PLW0603  # one setting for every measurement of the run
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="2000", help="VM counts to measure, such as 2000,10000 (even numbers)")
-    parser.add_argument("--backends", default=",".join(BACKENDS), help="which of: %s" % ", ".join(BACKENDS))
+    parser.add_argument("--backends", default=",".join(name for name in BACKENDS if name != "libvirt"),
+                        help="which of: %s (libvirt, the shared libvirtd, only when named)" % ", ".join(BACKENDS))
     parser.add_argument("--skip-anchors", action="store_true")
     parser.add_argument("--anchor-limit", type=int, default=0,
                         help="measure the anchors only up to this many VMs (0: at every size)")
@@ -349,8 +389,11 @@ def main() -> int:
     parser.add_argument("--slow-anchor-limit", type=int, default=SLOW_ANCHOR_LIMIT,
                         help="measure community.proxmox with want_facts (one call per VM) only up to this many VMs")
     parser.add_argument("--repeat", type=int, default=1, help="keep the fastest of this many runs of each")
+    parser.add_argument("--keep-backend", action="store_true",
+                        help="leave vcsim or the fake PVE running, for the next run of the same size to reuse "
+                             "(building 10,000 VMs in vcsim takes minutes)")
     args = parser.parse_args()
-    REPEAT, SLOW_ANCHOR_LIMIT = args.repeat, args.slow_anchor_limit
+    REPEAT, SLOW_ANCHOR_LIMIT, KEEP_BACKEND = args.repeat, args.slow_anchor_limit, args.keep_backend
     bindir = venv()
     print(versions(bindir))
     # community.proxmox verifies the fake's certificate whatever validate_certs says: give it the fake's CA.

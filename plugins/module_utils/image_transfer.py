@@ -20,6 +20,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator, Optional, Tuple
 
+from .disks import Location
 from .errors import PreconditionError, ProviderError, SpecError, UnavailableError
 from .images import Checksum, ImageSpec
 
@@ -277,6 +278,56 @@ def copy_with_digest(source: str, target: str, algorithm: str = "sha256") -> str
             digest.update(data)
             writer.write(data)
     return digest.hexdigest()
+
+
+def _check_export_target(target: str, source: str = "") -> None:
+    """A disk export may write ``target``: a new file in a folder that exists, not the disk itself.
+
+    Raises:
+        SpecError: naming ``destination_url``.
+    """
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        raise SpecError("folder '%s' does not exist where the provider runs" % folder, option="destination_url")
+    if os.path.isdir(target) or (source and os.path.realpath(target) == os.path.realpath(source)):
+        raise SpecError("'%s' is a folder or the disk itself; name a new file" % target, option="destination_url")
+
+
+def _export_staging_path(transfer: Transfer, key: str, fmt: str) -> str:
+    """Where a disk export bound for a URL is written first: the transfer's work folder, named after ``key``."""
+    os.makedirs(transfer.work_dir, mode=0o700, exist_ok=True)
+    name = hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+    return os.path.join(transfer.work_dir, "%s.export.%s" % (name, fmt))
+
+
+def land_export(transfer: Transfer, destination: Location, key: str, fmt: str, source: str,
+                write: Callable[[str], str]) -> tuple[str, int]:
+    """A disk export made by ``write`` (given the file to write, it returns the SHA-256 of what it wrote), put where
+    ``destination`` says: a new file there, or a PUT to the URL from the work folder.  Nothing partial is left.
+    Returns the checksum and the size in bytes.
+
+    Raises:
+        SpecError: the destination is no new file in a folder that exists (``source`` is the disk itself).
+        PreconditionError: the export cannot be written.
+    """
+    target = destination.path or _export_staging_path(transfer, key, fmt)
+    partial = target + ".part"
+    if destination.path:
+        _check_export_target(target, source)
+    try:
+        checksum = write(partial)
+        os.replace(partial, target)
+        size = os.path.getsize(target)
+        if destination.url:
+            transfer.deliver(target, destination.url)
+    except OSError as err:
+        raise PreconditionError("cannot write the export at %s: %s" % (target, err.strerror or err),
+                                option="destination_url") from None
+    finally:
+        remove_file(partial)
+        if destination.url:
+            remove_file(target)
+    return checksum, size
 
 
 def remote_size(url: str, timeout: float = 30.0) -> Optional[int]:

@@ -60,9 +60,8 @@ class Cluster:
             return None
 
     def list(self, kind: Kind, namespace: Optional[str] = None, selector: Optional[str] = None) -> list[dict[str, Any]]:
-        found = self.kube.request("GET", kind.path(namespace), query={"labelSelector": selector},
-                                  what="list %s in %s" % (kind.plural, namespace or "every namespace"))
-        return found.get("items") or []
+        return self.kube.list_items(kind.path(namespace), selector,
+                                    what="list %s in %s" % (kind.plural, namespace or "every namespace"))
 
     def create(self, kind: Kind, obj: dict[str, Any]) -> dict[str, Any]:
         metadata = obj["metadata"]

@@ -10,6 +10,7 @@ cluster return a task that polls the objects' status.
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 from typing import Any, Mapping, Optional, cast
 
@@ -38,6 +39,7 @@ _DONE = TaskRef()
 LINKED_CLONE_SNAPSHOT = "virtrigaud-linked-base"
 UPDATE_ATTEMPTS = 3
 SETTLE_SECONDS = 3.0
+LIST_CALLS_AT_ONCE = 8
 
 
 class KubevirtProvider(Provider):
@@ -195,14 +197,22 @@ class KubevirtProvider(Provider):
         return list(namespaces) or [None]
 
     def _listing(self) -> list[ObservedVM]:
-        found = []
+        """Every list call at once: the API server takes longer to build a list of thousands than we take to read
+        it, and it builds each on its own."""
         selector = self.config.options.get("label_selector")
-        for namespace in self._scope():
-            vms = self.cluster.list(api.VM, namespace, selector)
-            instances = {(i["metadata"]["namespace"], i["metadata"]["name"]): i
-                         for i in self.cluster.list(api.VMI, namespace)}
-            found += [self._observe(vm, instances.get((vm["metadata"]["namespace"], vm["metadata"]["name"])))
-                      for vm in vms]
+        calls = [(kind, namespace, selector if kind is api.VM else None)
+                 for namespace in self._scope() for kind in (api.VM, api.VMI)]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(LIST_CALLS_AT_ONCE, len(calls))) as pool:
+            lists = list(pool.map(lambda call: self.cluster.list(*call), calls))
+        vms: list[dict[str, Any]] = []
+        instances: dict[tuple[str, str], dict[str, Any]] = {}
+        for call, items in zip(calls, lists):
+            if call[0] is api.VM:
+                vms += items
+            else:
+                instances.update(((i["metadata"]["namespace"], i["metadata"]["name"]), i) for i in items)
+        found = [self._observe(vm, instances.get((vm["metadata"]["namespace"], vm["metadata"]["name"])))
+                 for vm in vms]
         return sorted(found, key=lambda vm: vm.id)
 
     def list_vms(self) -> list[ObservedVM]:

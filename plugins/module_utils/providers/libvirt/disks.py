@@ -18,7 +18,16 @@ from urllib.parse import urlsplit
 
 from ...disks import IMPORT_FORMAT, DiskDetails, ExportedDisk, ExportSpec, ImportedDisk, ImportSpec
 from ...errors import ConflictError, NotFoundError, PreconditionError, SpecError
-from ...image_transfer import CHUNK, LocalImage, Transfer, copy_with_digest, detect_format, file_digest, remove_file
+from ...image_transfer import (
+    CHUNK,
+    LocalImage,
+    Transfer,
+    copy_with_digest,
+    detect_format,
+    file_digest,
+    land_export,
+    remove_file,
+)
 from . import images
 from . import translate as dx
 from .storage import Storage
@@ -86,39 +95,10 @@ def export_disk(storage: Storage, facts: dx.DomainFacts, spec: ExportSpec, trans
     if spec.compress and fmt != "qcow2":
         raise SpecError("only a qcow2 export is compressed; the disk is %s" % fmt, option="compress")
     plan = _Conversion(source_format, fmt, backing_chain(storage, volume), spec.compress)
-    target = spec.destination.path or _staging_path(transfer, spec.vm_id, ref.name, fmt)
-    partial = target + ".part"
-    if spec.destination.path:
-        _check_destination(target, ref.path)
-    try:
-        checksum = _write(storage, volume, ref, plan, partial, transfer)
-        os.replace(partial, target)
-        size = os.path.getsize(target)
-        if spec.destination.url:
-            transfer.deliver(target, spec.destination.url)
-    except OSError as err:
-        raise PreconditionError("cannot write the export at %s: %s" % (target, err.strerror or err),
-                                option="destination_url") from None
-    finally:
-        remove_file(partial)
-        if spec.destination.url:
-            remove_file(target)
+    checksum, size = land_export(transfer, spec.destination, "%s/%s" % (spec.vm_id, ref.name), fmt, ref.path,
+                                 lambda partial: _write(storage, volume, ref, plan, partial, transfer))
     return ExportedDisk(export_id="%s/%s" % (facts.uuid, ref.name), destination=str(spec.destination),
                         format=fmt, size_bytes=size, checksum=checksum)
-
-
-def _check_destination(target: str, source: str) -> None:
-    folder = os.path.dirname(target)
-    if not os.path.isdir(folder):
-        raise SpecError("folder '%s' does not exist where the provider runs" % folder, option="destination_url")
-    if os.path.isdir(target) or os.path.realpath(target) == os.path.realpath(source):
-        raise SpecError("'%s' is a folder or the disk itself; name a new file" % target, option="destination_url")
-
-
-def _staging_path(transfer: Transfer, vm_id: str, disk: str, fmt: str) -> str:
-    os.makedirs(transfer.work_dir, mode=0o700, exist_ok=True)
-    key = hashlib.sha256(("%s/%s" % (vm_id, disk)).encode("utf-8")).hexdigest()[:24]
-    return os.path.join(transfer.work_dir, "%s.export.%s" % (key, fmt))
 
 
 @dataclass(frozen=True)

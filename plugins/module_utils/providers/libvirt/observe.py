@@ -73,11 +73,22 @@ def domain_addresses(domain: Any) -> dict[str, tuple[str, ...]]:
     return {}
 
 
+def _leases(network: Any) -> list[dict[str, Any]]:
+    """The network's DHCP leases; none where its driver keeps no leases (not every driver does, nor every URI)."""
+    try:
+        leases: list[dict[str, Any]] = network.DHCPLeases()
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_SUPPORT:
+            return []
+        raise
+    return leases
+
+
 def lease_table(conn: Any) -> dict[str, tuple[str, ...]]:
     """IPs per MAC from the leases of every active libvirt network, in one call per network."""
     found: dict[str, tuple[str, ...]] = {}
     for network in conn.listAllNetworks(libvirt.VIR_CONNECT_LIST_NETWORKS_ACTIVE):
-        for lease in network.DHCPLeases():
+        for lease in _leases(network):
             mac, ip = (lease.get("mac") or "").lower(), lease.get("ipaddr") or ""
             if mac and usable_ip(ip):
                 found[mac] = found.get(mac, ()) + (ip,)

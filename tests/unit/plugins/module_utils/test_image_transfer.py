@@ -9,12 +9,14 @@ import shutil
 
 import pytest
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.errors import PreconditionError, ProviderError
+from ansible_collections.virtrigaud.core.plugins.module_utils.disks import Location
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import PreconditionError, ProviderError, SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer import (
     Progress,
     Transfer,
     copy_with_digest,
     detect_format,
+    land_export,
 )
 from ansible_collections.virtrigaud.core.plugins.module_utils.images import Checksum, ImageSpec
 from ansible_collections.virtrigaud.core.plugins.plugin_utils.programs import run_program
@@ -87,3 +89,50 @@ def test_a_compressed_conversion_is_qcow2_and_a_failed_one_leaves_nothing(tmp_pa
     with pytest.raises(ProviderError):
         transfer.convert(str(source), "qcow2", str(tmp_path / "bad.raw"), "raw")
     assert not (tmp_path / "bad.raw").exists()
+
+
+def _write(data):
+    def write(partial):
+        with open(partial, "wb") as handle:
+            handle.write(data)
+        return hashlib.sha256(data).hexdigest()
+    return write
+
+
+def test_an_export_lands_whole_at_its_path(tmp_path):
+    target = tmp_path / "disk.raw"
+    checksum, size = land_export(Transfer(print, work_dir=str(tmp_path / "w")), Location(path=str(target)), "vm/root",
+                                 "raw", "", _write(b"disk"))
+    assert (checksum, size, target.read_bytes()) == (hashlib.sha256(b"disk").hexdigest(), 4, b"disk")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["disk.raw"]
+
+
+class _Delivering(Transfer):
+    def deliver(self, path, url):
+        self.delivered = (url, open(path, "rb").read())
+
+
+def test_an_export_to_a_url_goes_from_the_work_folder_and_leaves_nothing(tmp_path):
+    transfer = _Delivering(print, work_dir=str(tmp_path / "w"))
+    land_export(transfer, Location(url="http://staging.example/disk.raw"), "vm/root", "raw", "", _write(b"disk"))
+    assert transfer.delivered == ("http://staging.example/disk.raw", b"disk")
+    assert list((tmp_path / "w").iterdir()) == []
+
+
+def test_a_failed_export_leaves_no_partial_file(tmp_path):
+    def fail(partial):
+        open(partial, "wb").close()
+        raise ProviderError("qemu-img failed")
+
+    with pytest.raises(ProviderError):
+        land_export(Transfer(print), Location(path=str(tmp_path / "disk.raw")), "vm/root", "raw", "", fail)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["missing/disk.raw", ".", "source.raw"])
+def test_an_export_names_a_new_file_in_a_folder_that_exists(tmp_path, name):
+    (tmp_path / "source.raw").write_bytes(b"x")
+    with pytest.raises(SpecError) as failure:
+        land_export(Transfer(print), Location(path=str(tmp_path / name)), "vm/root", "raw",
+                    str(tmp_path / "source.raw"), _write(b"disk"))
+    assert failure.value.option == "destination_url"

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import Change, comparable
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import LIST_PAGE, Change, Kube, comparable
 
 
 def test_a_change_ignores_what_the_server_maintains():
@@ -13,3 +13,25 @@ def test_a_change_ignores_what_the_server_maintains():
     assert not Change("Secret", "a", None, before, after).changed
     assert Change("Secret", "a", None, None, after).changed
     assert comparable(None) is None
+
+
+def test_a_list_follows_its_continue_tokens_page_by_page_and_drops_managed_fields():
+    pages = {None: {"items": [{"n": 1}, {"n": 2, "metadata": {"name": "b", "managedFields": [{"manager": "x"}]}}],
+                    "metadata": {"continue": "p2"}},
+             "p2": {"items": [{"n": 3}], "metadata": {"continue": "p3"}},
+             "p3": {"items": [], "metadata": {}}}
+    asked = []
+
+    def request(method, path, body=None, query=None, content_type="application/json", what=""):
+        asked.append((method, path, dict(query or {}), what))
+        return pages[(query or {}).get("continue")]
+
+    kube = Kube.__new__(Kube)
+    kube.request = request
+    assert kube.list_items("/apis/kubevirt.io/v1/virtualmachines", "env=prod", what="list VMs") == [
+        {"n": 1}, {"n": 2, "metadata": {"name": "b"}}, {"n": 3}]
+    assert [query["continue"] for dummy, dummy, query, dummy in asked] == [None, "p2", "p3"]
+    assert all(query["limit"] == LIST_PAGE and query["labelSelector"] == "env=prod"
+               for dummy, dummy, query, dummy in asked)
+    assert {(method, path, what) for method, path, dummy, what in asked} == {
+        ("GET", "/apis/kubevirt.io/v1/virtualmachines", "list VMs")}

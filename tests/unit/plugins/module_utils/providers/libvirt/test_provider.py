@@ -65,3 +65,16 @@ def test_a_default_network_that_does_not_exist_is_named():
     backend.check_spec(VMSpec(name="vr-x", cpu=1, memory_mib=256,
                               networks=(NetworkSpec(name="lan", network="default"),)))
     backend.close()
+
+
+def test_a_network_that_keeps_no_leases_gives_its_vms_no_address_rather_than_failing_the_listing():
+    """The test driver's networks cannot report DHCP leases, as some drivers' cannot."""
+    conn = libvirt.open("test:///default")
+    try:
+        assert conn.listAllNetworks(libvirt.VIR_CONNECT_LIST_NETWORKS_ACTIVE)
+        names = sorted(domain.name() for domain in conn.listAllDomains(0))
+    finally:
+        conn.close()
+    listed = provider().list_vms()
+    assert sorted(vm.name for vm in listed) == names
+    assert all(not vm.ip_addresses for vm in listed)
