@@ -17,6 +17,7 @@ Goals (issues 10 and 23): the set task at most 0.2x the floor at 1,000 members, 
 anchor, and the RSS at 1,000 members at most 2x the RSS at 100.
 
     python3 bench/vmset_converge.py [--members 100,1000] [--backends vcsim,pve,libvirt]
+    VMSET_BENCH_PVE_PORT=18116 python3 bench/vmset_converge.py --reuse --members 1000 --backends pve
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ from vsphere_converge import PASSWORD, REPO, VCSIM, connection, vcsim, venv_pyth
 
 CACHE = pathlib.Path(os.environ.get("VIRTRIGAUD_CACHE", pathlib.Path.home() / ".cache" / "virtrigaud"))
 TREE = pathlib.Path(os.environ.get("VIRTRIGAUD_TREE", CACHE / "collections"))
-PORT = 18992
-PVE_PORT, PVE_CONTROL = 18016, 18017
+PORT = int(os.environ.get("VMSET_BENCH_VCSIM_PORT", "18992"))
+PVE_PORT = int(os.environ.get("VMSET_BENCH_PVE_PORT", "18016"))
+PVE_CONTROL = PVE_PORT + 1
 PVEFAKE = REPO / "scripts" / "testbed" / "pvefake.sh"
 TEMPLATE = {"cpu": 1, "memory": "256Mi", "image": "vr-template", "networks": [{"name": "lan", "network": "VM Network"}]}
 PVE = {"provider_type": "proxmox", "api_host": "127.0.0.1", "api_port": PVE_PORT, "api_user": "root@pam",
@@ -151,41 +153,51 @@ def emit(rows: list[dict], entry: dict) -> None:
                         "members/s")
 
 
-def scale(name: str, backend: dict, python: str, sizes: list[int], floors: dict[int, float]) -> list[dict]:
+def scale(name: str, backend: dict, python: str, sizes: list[int], floors: dict[int, float],
+          reuse: bool = False) -> list[dict]:
     rows: list[dict] = []
-    backend["start"](python)
+    if not reuse:
+        backend["start"](python)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             workdir = pathlib.Path(tmp)
             hosts_file(workdir, python, [])
             have = 0
-            for replicas, parallelism in growth_steps(sizes):
-                seconds, dummy = run_play(python, workdir, "grow-%d" % replicas, set_play(
-                    backend["connection"], "bench", replicas, backend["template"], parallelism=parallelism, **FAST),
-                    True)
-                emit(rows, {"backend": name, "what": "create members %d to %d" % (have, replicas - 1),
-                            "members": replicas - have, "parallelism": parallelism, "seconds": round(seconds, 2),
-                            "members_per_second": round((replicas - have) / seconds, 2)})
+            steps = [(size, 0) for size in sizes] if reuse else growth_steps(sizes)
+            for replicas, parallelism in steps:
+                if not reuse:
+                    seconds, dummy = run_play(python, workdir, "grow-%d" % replicas, set_play(
+                        backend["connection"], "bench", replicas, backend["template"], parallelism=parallelism,
+                        **FAST), True)
+                    emit(rows, {"backend": name, "what": "create members %d to %d" % (have, replicas - 1),
+                                "members": replicas - have, "parallelism": parallelism, "seconds": round(seconds, 2),
+                                "members_per_second": round((replicas - have) / seconds, 2)})
                 have = replicas
-                if replicas not in sizes:
-                    continue
-                hosts_file(workdir, python, ["bench-%d" % ordinal for ordinal in range(replicas)])
-                if replicas not in floors:
-                    floors[replicas] = run_play(python, workdir, "floor", FLOOR, False)[0]
-                seconds, rss = run_play(python, workdir, "noop-%d" % replicas, set_play(
-                    backend["connection"], "bench", replicas, backend["template"]), False)
-                emit(rows, {"backend": name, "what": "no-op converge", "members": replicas,
-                            "seconds": round(seconds, 2), "peak_rss_mib": round(rss, 1),
-                            "floor_seconds": round(floors[replicas], 2), "ratio": round(seconds / floors[replicas], 3),
-                            "goal": "<= 0.2x floor"})
-                if name == "vcsim" and replicas <= 100:
-                    anchor = run_play(python, workdir, "anchor", ANCHOR, False)[0]
-                    emit(rows, {"backend": name, "what": "community.vmware.vmware_guest", "members": replicas,
-                                "seconds": round(anchor, 2), "floor_seconds": round(floors[replicas], 2),
-                                "ratio": round(anchor / floors[replicas], 3), "goal": "10x slower than the set"})
+                if replicas in sizes:
+                    noop(name, backend, python, workdir, replicas, floors, rows)
     finally:
-        backend["stop"]()
+        if not reuse:
+            backend["stop"]()
     return rows
+
+
+def noop(name: str, backend: dict, python: str, workdir: pathlib.Path, replicas: int, floors: dict[int, float],
+         rows: list[dict]) -> None:
+    """The no-op converge of a set of ``replicas`` members, against the ping floor over as many hosts."""
+    hosts_file(workdir, python, ["bench-%d" % ordinal for ordinal in range(replicas)])
+    if replicas not in floors:
+        floors[replicas] = run_play(python, workdir, "floor", FLOOR, False)[0]
+    seconds, rss = run_play(python, workdir, "noop-%d" % replicas, set_play(
+        backend["connection"], "bench", replicas, backend["template"]), False)
+    emit(rows, {"backend": name, "what": "no-op converge", "members": replicas,
+                "seconds": round(seconds, 2), "peak_rss_mib": round(rss, 1),
+                "floor_seconds": round(floors[replicas], 2), "ratio": round(seconds / floors[replicas], 3),
+                "goal": "<= 0.2x floor"})
+    if name == "vcsim" and replicas <= 100:
+        anchor = run_play(python, workdir, "anchor", ANCHOR, False)[0]
+        emit(rows, {"backend": name, "what": "community.vmware.vmware_guest", "members": replicas,
+                    "seconds": round(anchor, 2), "floor_seconds": round(floors[replicas], 2),
+                    "ratio": round(anchor / floors[replicas], 3), "goal": "10x slower than the set"})
 
 
 def libvirt(python: str) -> None:
@@ -227,6 +239,9 @@ def main() -> None:
     parser.add_argument("--members", default="100,1000", help="set sizes, growing")
     parser.add_argument("--backends", default="vcsim,pve,libvirt")
     parser.add_argument("--json", help="write every figure to this file")
+    parser.add_argument("--reuse", action="store_true",
+                        help="converge sets already made, with nothing to change, on backends already running "
+                             "(VMSET_BENCH_VCSIM_PORT, VMSET_BENCH_PVE_PORT): no growth, nothing started or stopped")
     args = parser.parse_args()
     python = venv_python()
     subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "libvirt-python",
@@ -243,7 +258,7 @@ def main() -> None:
         if name == "libvirt":
             libvirt(python)
         else:
-            rows += scale(name, BACKENDS[name], python, sizes, floors)
+            rows += scale(name, BACKENDS[name], python, sizes, floors, args.reuse)
     report(rows)
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(rows, indent=1))

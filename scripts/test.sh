@@ -177,10 +177,16 @@ stage_ovim() {
 stage_integration_mock() { rm -f "$VIRTRIGAUD_CACHE/mock-state.json"; integration_leg mock; }
 
 stage_integration_libvirt() {
+    local started
     "$TESTBED/libvirtd.sh" start
+    started=$SECONDS
+    # The target of moves between libvirtds (vm_migration); stopped, and all it held removed, after the leg.
+    "$TESTBED/libvirtd2.sh" start
+    echo "  second libvirtd up in $((SECONDS - started)) s"
     "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
     "$TESTBED/imageserver.sh" start >/dev/null
     integration_leg libvirt
+    "$TESTBED/libvirtd2.sh" stop
 }
 
 stage_integration_vsphere() {

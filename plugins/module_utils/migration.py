@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from .errors import ProviderError, VirtrigaudError
+from .errors import PreconditionError, ProviderError, VirtrigaudError
 from .planner import MIGRATION_WORDS, Action, Plan, Whereabouts
 from .providers.base import ObservedVM, Provider, TaskRef
 from .resilience import Clock
@@ -89,6 +89,15 @@ def carry_out(provider: Provider, vm_id: str, action: Action, log: PhaseLog, wai
 
 
 def _arrived(provider: Provider, vm_id: str, action: Action) -> None:
+    there = provider.elsewhere(action.options["target"])
+    try:
+        _arrived_at(there or provider, vm_id, action)
+    finally:
+        if there is not None:
+            there.close()
+
+
+def _arrived_at(provider: Provider, vm_id: str, action: Action) -> None:
     vm = provider.describe(vm_id)
     wanted = "On" if action.options["live"] else "Off"
     if vm is None:
@@ -127,4 +136,19 @@ def check_plan(provider: Provider, observed: Optional[ObservedVM], plan: Plan, l
     """The Validating phase of a plan's ``migrate`` action, if it has one (``virtrigaud_vm``)."""
     for action in plan.actions:
         if action.action == "migrate" and observed is not None:
+            _alone_to_another_connection(provider, plan, action)
             check(provider, observed, action, "placement.", log)
+
+
+def _alone_to_another_connection(provider: Provider, plan: Plan, move: Action) -> None:
+    """A move to another connection of the backend (libvirt: another libvirtd) is the run's only change: what
+    follows it in the plan would be carried out where the VM no longer is."""
+    there = provider.elsewhere(move.options["target"])
+    if there is None:
+        return
+    there.close()
+    others = sorted({action.action for action in plan.actions if action is not move})
+    if others:
+        raise PreconditionError("the move to host '%s' is made alone; this run would also %s: move the VM first, "
+                                "then change it in another run" % (move.options["target"].host, ", ".join(others)),
+                                vm=move.target, option="placement.host")

@@ -24,6 +24,7 @@ from .providers.base import ObservedVM, Provider, ProviderConfig
 from .providers.connection import KUBERNETES, Connection, resolve
 from .providers.registry import open_provider
 from .resilience import Deadline
+from .spec import Placement
 
 
 class VirtrigaudRun:
@@ -86,14 +87,39 @@ class VirtrigaudRun:
     def deadline(self) -> Deadline:
         return Deadline(float(self.params.get("wait_timeout") or 300))
 
-    def locate(self, name: Optional[str], vm_id: Optional[str], id_option: str = "id") -> Optional[ObservedVM]:
-        """The VM by id when given (it must then exist), else by name; ``id_option`` names the id in errors."""
-        if vm_id:
-            found = self.provider.describe(vm_id)
-            if found is None:
-                raise NotFoundError("no VM has id '%s'" % vm_id, option=id_option)
-            return found
-        return self.provider.find(name) if name else None
+    def locate(self, name: Optional[str], vm_id: Optional[str], id_option: str = "id",
+               moved_to: Optional[Placement] = None, host_option: str = "placement.host") -> Optional[ObservedVM]:
+        """The VM by id when given (it must then exist), else by name; ``id_option`` names the id in errors.  A VM
+        that the task's connection does not have is looked for at ``moved_to`` too, when that is another connection
+        of the same backend (where an earlier move took it, see :meth:`follow`)."""
+        found = _find(self.provider, name, vm_id)
+        if found is None and moved_to is not None:
+            found = self.follow(moved_to, name, vm_id, host_option)
+        if found is None and vm_id:
+            raise NotFoundError("no VM has id '%s'" % vm_id, option=id_option)
+        return found
+
+    def follow(self, moved_to: Placement, name: Optional[str], vm_id: Optional[str],
+               host_option: str = "placement.host") -> Optional[ObservedVM]:
+        """The VM on the connection that ``moved_to`` names (``Provider.elsewhere``), if it is there: the rest of the
+        run is then served from that connection.  A failure there names ``host_option``."""
+        current = self.provider
+        other = current.elsewhere(moved_to)
+        if other is None:
+            return None
+        try:
+            found = _find(other, name, vm_id)
+        except VirtrigaudError as err:
+            other.close()
+            err.option = err.option or host_option
+            raise
+        if found is None:
+            other.close()
+            return None
+        other.warnings.extend(current.warnings)
+        current.close()
+        self._provider = other
+        return found
 
     def outcome(self, run: Callable[["VirtrigaudRun"], dict[str, Any]]) -> dict[str, Any]:
         """The module's result, or a failure with a stable ``error_code``; the provider is closed either way."""
@@ -114,6 +140,12 @@ class VirtrigaudRun:
                 self._provider.close()
             if self._kube is not None:
                 self._kube.close()
+
+
+def _find(provider: Provider, name: Optional[str], vm_id: Optional[str]) -> Optional[ObservedVM]:
+    if vm_id:
+        return provider.describe(vm_id)
+    return provider.find(name) if name else None
 
 
 class _KeepingModule(AnsibleModule):

@@ -17,7 +17,7 @@ from .placing import on_host, place, placed, read_policy, refuse_fixed_host, rep
 from .planner import Action, Plan, Policy, plan, plan_image
 from .providers.base import ObservedVM, Provider
 from .resilience import Deadline, poll
-from .spec import VMSpec, parse_vm, parse_vm_name
+from .spec import Placement, VMSpec, parse_vm, parse_vm_name
 
 POWER_BY_STATE = {"started": "On", "restarted": "On", "stopped": "Off"}
 
@@ -34,8 +34,8 @@ def refuse_backend_only(p: Mapping[str, Any], mode: str) -> None:
 def converge(m: VirtrigaudRun, p: Mapping[str, Any]) -> dict[str, Any]:
     """Make the VM on the task's backend what ``p`` asks (``m.params``, or a manifest's options)."""
     _check_identity(p)
-    provider = m.provider
-    observed = m.locate(p["name"], p["id"])
+    observed = m.locate(p["name"], p["id"], moved_to=moved_to(p))
+    provider = m.provider  # after locate, which may have followed the VM to the connection it was moved to
     desired = None
     if p["state"] != "absent":
         desired = parse_vm(dict(p, name=p["name"] or (observed.name if observed else None)),
@@ -79,6 +79,12 @@ def converge(m: VirtrigaudRun, p: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+def moved_to(p: Mapping[str, Any]) -> Optional[Placement]:
+    """The host ``placement`` names, where a VM that the task's connection lacks may have been moved to."""
+    host = (p.get("placement") or {}).get("host")
+    return Placement(host=host) if host else None
+
+
 def _check_identity(p: Mapping[str, Any]) -> None:
     if not (p["name"] or p["id"]):
         raise SpecError("set name (to create or find a VM by name) or id", option="name")
@@ -118,8 +124,10 @@ def _apply(m: VirtrigaudRun, p: Mapping[str, Any], observed: Optional[ObservedVM
     vm = observed
     if done:
         vm = provider.describe(executor.vm_id) if executor.vm_id and p["state"] != "absent" else None
+        if vm is None and executor.vm_id and p["state"] != "absent":
+            vm = m.follow(moved_to(p) or Placement(), None, executor.vm_id)
     if vm is not None and p["wait"] and p["wait_for_ip_address"] and vm.power_state == "On":
-        vm = wait_for_ip(provider, vm.id, m.deadline())
+        vm = wait_for_ip(m.provider, vm.id, m.deadline())
     return done, vm
 
 

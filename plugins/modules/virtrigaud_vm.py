@@ -175,8 +175,8 @@ options:
       - Where the provider reports where an existing VM is (the storage pool of the root disk for libvirt, the host
         and datastore for vSphere, the node and the root disk's storage for Proxmox VE), a different value moves
         the VM there with O(allow_migration=true), where the backend can (vSphere O(placement.host) and
-        O(placement.datastore), Proxmox VE O(placement.host), libvirt O(placement.datastore) of a stopped VM),
-        running VMs live, as
+        O(placement.datastore), Proxmox VE O(placement.host), libvirt O(placement.datastore) of a stopped VM and
+        O(placement.host), another libvirtd's URI), running VMs live, as
         M(virtrigaud.core.virtrigaud_vm_migration) does. Otherwise it is refused, naming the option.
     type: dict
     suboptions:
@@ -187,7 +187,10 @@ options:
         description: Cluster.
         type: str
       host:
-        description: Host.
+        description:
+          - Host (vSphere), node (Proxmox VE), or libvirtd URI (libvirt).
+          - libvirt - a VM that the task's connection does not have is looked for at this URI too, where an earlier
+            move took it, and the run then serves it from there.
         type: str
       folder:
         description: Folder.

@@ -14,7 +14,17 @@ description:
   - vSphere moves a VM to another host (vMotion) or datastore (Storage vMotion) with one relocation.
     Proxmox VE moves it to another node (its C(migrate) call, live with C(online) when the VM runs).
     libvirt moves a stopped VM's disks to another storage pool of the same libvirtd (full copies, then the domain is
-    switched to them and the old volumes removed). Other backends refuse the move, naming the option.
+    switched to them and the old volumes removed), and a VM to another libvirtd (O(target.host)).
+    Other backends refuse the move, naming the option.
+  - libvirt, to another libvirtd - a stopped VM's volumes are streamed through libvirt (download from the source,
+    upload to a new volume in the target's pool), flattened when they are overlays of an image, and each copy is
+    read back and must match the SHA-256 of what was sent; the domain is then defined on the target with the new
+    paths, undefined on the source, and the source's volumes removed. A running VM moves live with QEMU's migration
+    and a copy of its disks (C(VIR_MIGRATE_LIVE), C(PERSIST_DEST), C(UNDEFINE_SOURCE), C(NON_SHARED_DISK));
+    QEMU's block mirror copies them, so they are not hashed. A VM with snapshots is refused (a copy would lose
+    them).
+  - libvirt - after a move to another libvirtd the VM is no longer on the task's connection; a run with the same
+    O(target) finds it at O(target.host) and reports no change.
   - A VM already where O(target) says is left alone. When a move fails, the VM stays where it was, running as before,
     and nothing is left on the target side.
   - Moving a VM to another backend (libvirt to Proxmox VE, say) is not done by this module; such a target is refused.
@@ -70,8 +80,12 @@ options:
     suboptions:
       host:
         description:
-          - The host (vSphere) or node (Proxmox VE) the VM moves to. libvirt refuses it (moving to another
-            libvirtd is not done).
+          - The host (vSphere) or node (Proxmox VE) the VM moves to; for libvirt, the URI of the libvirtd it moves
+            to (C(qemu+ssh://host2/system), C(qemu+unix:///system?socket=/path)).
+          - libvirt - the target is reached with the URI alone, read from this option only. The task's O(username) and
+            O(password) are not sent there; libvirt's own client settings answer for it (SSH keys, C(auth.conf)).
+          - libvirt - the disks go to the pool O(target.datastore) of the target, else to its pool named as the
+            VM's pool is here.
         type: str
       datastore:
         description:
@@ -86,7 +100,8 @@ options:
         type: str
   online:
     description:
-      - Move a running VM while it runs (vMotion, Proxmox VE's online migration).
+      - Move a running VM while it runs (vMotion, Proxmox VE's online migration, libvirt's live migration to
+        another libvirtd).
       - With V(false), a running VM is refused (stop it first). A stopped VM moves stopped either way.
     type: bool
     default: true
@@ -121,6 +136,15 @@ EXAMPLES = r"""
     vm_name: db-1
     target:
       datastore: fast-ssd
+
+- name: Move a libvirt VM to the libvirtd of host kvm-02, into its pool vms, live if it runs
+  virtrigaud.core.virtrigaud_vm_migration:
+    provider_type: libvirt
+    uri: qemu:///system
+    vm_name: db-1
+    target:
+      host: qemu+ssh://kvm-02.example.com/system
+      datastore: vms
 
 - name: Move a Proxmox VE VM to node pve2 while it runs
   virtrigaud.core.virtrigaud_vm_migration:
@@ -234,7 +258,7 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
             return apply_documents(m, migration_document.as_resources(manifest))
         p = dict(p, **migration_document.options(manifest))
     wanted = target_of(p)
-    vm = m.locate(p["vm_name"], p["vm_id"], "vm_id")
+    vm = m.locate(p["vm_name"], p["vm_id"], "vm_id", moved_to=wanted, host_option="target.host")
     if vm is None:
         raise NotFoundError("no VM is named '%s'" % p["vm_name"], option="vm_name")
     provider = m.provider
@@ -251,7 +275,7 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
         else:
             executor = Executor(provider, m.deadline(), vm.id, wait=p["wait"], phases=log)
             done = executor.apply(Plan((action,), before, after))
-            vm = provider.describe(vm.id) or vm
+            vm = provider.describe(vm.id) or m.follow(wanted, None, vm.id, "target.host") or vm
     else:
         log.enter("Ready")
     result = {"changed": bool(done), "changes": [a.to_dict() for a in done], "vm": vm.to_dict(),

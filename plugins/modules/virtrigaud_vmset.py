@@ -341,7 +341,7 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
     spec = parse_set(dict(p, template=p["template"] or {}, replicas=0 if p["state"] == "absent" else p["replicas"]))
     policy = read_policy(p, lambda: m.kube.get, frozenset({SET_TAG + spec.name})) if p["state"] == "present" else None
     provider = m.provider
-    vms = provider.list_vms()
+    vms = provider.list_states()
     members = before = members_of(spec, vms)
     the_plan = plan_set(spec, members)
     if p["state"] == "absent":
@@ -357,11 +357,11 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
         runner = SetRunner(m.provider_config(), spec, parallelism, m.deadline(), limiter, p["shutdown_timeout"],
                            hosts=hosts)
         try:
-            runner.run(the_plan, members, provider.list_vms)
+            runner.run(the_plan, members, provider.list_states)
         finally:
             runner.close()
         outcomes = runner.outcomes
-        members = members_of(spec, provider.list_vms())
+        members = members_of(spec, provider.list_states())
         failures = runner.failures
         if failures:
             detail = "; ".join("%s: %s" % (name, error) for name, error in sorted(failures.items()))

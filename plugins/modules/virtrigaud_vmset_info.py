@@ -78,7 +78,7 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
     probe = parse_set({"name": p["name"], "replicas": 0, "template": p["template"] or {}, "labels": p["labels"],
                        "ready_requires_ip": p["ready_requires_ip"]})
-    members = members_of(probe, m.provider.list_vms())
+    members = members_of(probe, m.provider.list_states())
     ordinals = [member.ordinal for member in members]
     spec = parse_set({"name": p["name"], "replicas": max(ordinals) - min(ordinals) + 1 if ordinals else 0,
                       "ordinals": {"start": min(ordinals) if ordinals else 0}, "template": p["template"] or {},

@@ -24,11 +24,9 @@ from .resources import KINDS, Kind, kind_of
 
 try:
     import urllib3
-    from kubernetes import client as kube_client
-    from kubernetes import config as kube_config
-    KUBERNETES_ERROR: Optional[ImportError] = None
+    URLLIB3_ERROR: Optional[ImportError] = None
 except ImportError as err:  # pragma: no cover - depends on the environment
-    KUBERNETES_ERROR = err
+    URLLIB3_ERROR = err
 
 FIELD_MANAGER = "virtrigaud.core"
 LIST_PAGE = 500
@@ -108,10 +106,23 @@ def _error(status: int, body: bytes, what: str) -> errors.VirtrigaudError:
     return errors.ProviderError(text)
 
 
+def _kubernetes() -> tuple[Any, Any]:
+    """The kubernetes package's client and config modules, imported at the first connection: every module imports
+    this file, and importing them cost a module run on any other backend 0.2-0.6 s on this machine kind."""
+    try:
+        from kubernetes import client as kube_client  # pylint: disable=import-outside-toplevel
+        from kubernetes import config as kube_config  # pylint: disable=import-outside-toplevel
+    except ImportError as err:
+        raise errors.MissingDependency("kubernetes", "for Kubernetes resources", err) from None
+    if URLLIB3_ERROR is not None:  # pragma: no cover - kubernetes requires urllib3
+        raise errors.MissingDependency("urllib3", "for Kubernetes resources", URLLIB3_ERROR)
+    return kube_client, kube_config
+
+
 def _check_context(config: KubeConfig) -> Optional[str]:
     """The context's namespace.  A context that the kubeconfig lacks is the user's mistake: name it, and the
     contexts there are."""
-    contexts, active = kube_config.list_kube_config_contexts(config_file=config.kubeconfig)
+    contexts, active = _kubernetes()[1].list_kube_config_contexts(config_file=config.kubeconfig)
     if not config.context:
         return ((active or {}).get("context") or {}).get("namespace")
     names = sorted(context["name"] for context in contexts or ())
@@ -141,8 +152,7 @@ class Kube:
     """
 
     def __init__(self, config: KubeConfig, timeout: float = 30.0, error_map: Optional[ErrorMap] = None) -> None:
-        if KUBERNETES_ERROR is not None:
-            raise errors.MissingDependency("kubernetes", "for Kubernetes resources", KUBERNETES_ERROR)
+        _kubernetes()
         self.error_map: ErrorMap = error_map or _error
         # The namespace kubectl would use: the kubeconfig context's, the pod's in a cluster, else default.
         self.default_namespace = "default"
@@ -159,6 +169,7 @@ class Kube:
         )
 
     def _settings(self, config: KubeConfig) -> Any:
+        kube_client, kube_config = _kubernetes()
         settings = kube_client.Configuration()
         try:
             if config.host:

@@ -380,7 +380,7 @@ class Provider(abc.ABC):
             ConflictError: several VMs carry the name; the message lists their ids.
         """
 
-    # Two listings, both in bulk.  list_vms() is the full one: every VM as it is now, as describe() reports it;
+    # Two listings, both in bulk, and a narrower cut of the first.  list_vms() is the full one: every VM as it is now, as describe() reports it;
     # whatever acts on what it reads (modules, VM sets, the runtime's ListVMs) uses it.  inventory() is the light
     # one the inventory shows: one cheap query, which may leave out what costs a round trip per VM (disks, NICs)
     # and may trail behind changes by seconds (Proxmox reads pvestatd's statistics); nothing acts on it.
@@ -392,6 +392,12 @@ class Provider(abc.ABC):
     def inventory(self) -> list[ObservedVM]:
         """Every VM from the backend's cheapest bulk query: the summary listing the inventory shows.  Backends
         whose full listing is that query already keep this default."""
+        return self.list_vms()
+
+    def list_states(self) -> list[ObservedVM]:
+        """Every VM as it is now, in bulk, with what a VM set decides and reports by: id, name, tags, power state,
+        addresses and host.  A backend may leave out the rest (disks, NIC devices) where reading it costs most of
+        the query, as vSphere's device lists do; others keep this default, the full listing."""
         return self.list_vms()
 
     @abc.abstractmethod
@@ -471,6 +477,11 @@ class Provider(abc.ABC):
         """Where ``vm`` (as just described) is, for the keys in ``migration_keys`` at least.  Backends whose
         description leaves a key out read it here."""
         return vm.placement
+
+    def elsewhere(self, target: Placement) -> Optional["Provider"]:
+        """The same backend over another connection, when ``target.host`` names a host that this connection does not
+        reach (libvirt: another libvirtd's URI); None when it reaches it.  The caller closes what it gets."""
+        return None
 
     def check_migration(self, vm_id: str, target: Placement, live: bool, prefix: str = "placement.") -> None:
         """Refuse, before anything moves, a move the backend would refuse: a target it does not have (naming

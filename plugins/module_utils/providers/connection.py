@@ -90,6 +90,8 @@ KUBERNETES: tuple[Setting, ...] = (
 
 
 BACKENDS: dict[str, tuple[Setting, ...]] = {
+    # A move to another libvirtd opens a second connection from the task's target.host (placement.host) alone: this
+    # table's options, none of its credentials (LibvirtProvider.elsewhere); no variable names the target.
     "libvirt": (
         _endpoint("LIBVIRT_DEFAULT_URI"),
         Setting("username", "username", ("LIBVIRT_USERNAME", "VIRTRIGAUD_USERNAME"),

@@ -29,6 +29,7 @@ from ...errors import (
     NotFoundError,
     PreconditionError,
     SpecError,
+    UnavailableError,
     VirtrigaudError,
 )
 from ...image_transfer import Transfer
@@ -57,6 +58,7 @@ from .cloudinit import needs_seed, seed_iso, upload_seed
 from .consoles import new_console_password
 from .discovery import discover as discover_host
 from .interfaces import change_nics, nic_plans, random_mac
+from .migration import HostMove
 from .storage import Storage, gib
 
 DOMAIN_TYPES = ("auto", "kvm", "qemu")
@@ -124,6 +126,10 @@ class LibvirtProvider(Provider):
 
     @backend_call("check_spec")
     def check_spec(self, spec: VMSpec) -> None:
+        if spec.placement.host and spec.placement.host != self.client.uri:
+            raise SpecError("a VM is made on the libvirtd of this connection (%s), not at '%s': connect there, or "
+                            "leave placement.host out" % (self.config.label, spec.placement.host),
+                            option="placement.host")
         pool = self.storage.pool_for(spec)
         if spec.image:
             capacity = self.storage.image(spec, pool).info()[1]
@@ -428,24 +434,78 @@ class LibvirtProvider(Provider):
     def open_console(self, vm_id: str) -> Optional[ConsoleAccess]:
         return consoles.access(self._domain(vm_id), self.config.uri)
 
-    # moves between storage pools
+    # moves between storage pools, and to another libvirtd (target.host, its URI)
 
-    migration_keys = ("datastore",)
+    migration_keys = ("host", "datastore")
+
+    def where(self, vm: ObservedVM) -> Placement:
+        """The host is this connection's URI: one libvirtd, one host."""
+        return Placement(host=self.client.uri, datastore=vm.placement.datastore)
+
+    def elsewhere(self, target: Placement) -> Optional["LibvirtProvider"]:
+        """The libvirtd at ``target.host`` when it is not this one.  Its connection is the URI alone: this
+        connection's username and password are not sent there (libvirt's own client settings, such as SSH keys or
+        auth.conf, answer for it)."""
+        if not target.host or target.host == self.client.uri:
+            return None
+        return LibvirtProvider(ProviderConfig(type="libvirt", uri=target.host, options=self.config.options))
 
     @backend_call("check migration")
     def check_migration(self, vm_id: str, target: Placement, live: bool, prefix: str = "placement.") -> None:
         domain = self._domain(vm_id)
+        other = self.elsewhere(target)
+        if other is None:
+            self._check_pool_move(domain, target, live, prefix)
+            self._refuse_snapshots(domain, prefix + "datastore")
+            return
+        try:
+            self._checked_host_move(other, domain, target, prefix)
+        finally:
+            other.close()
+
+    def _check_pool_move(self, domain: Any, target: Placement, live: bool, prefix: str) -> None:
         if target.datastore:
             self.storage.pool(target.datastore, prefix + "datastore")
         if live or domain.isActive():
             raise PreconditionError("VM '%s' is running; libvirt moves the disks of a stopped VM only: stop it first"
                                     % domain.name(), option=prefix + "datastore")
+
+    @staticmethod
+    def _refuse_snapshots(domain: Any, option: str) -> None:
         if domain.snapshotNum(0):
-            raise PreconditionError("VM '%s' has snapshots, which a copy of its disks to another pool would lose; "
-                                    "remove them first" % domain.name(), option=prefix + "datastore")
+            raise PreconditionError("VM '%s' has snapshots, which a copy of its disks would lose; remove them first"
+                                    % domain.name(), option=option)
+
+    def _checked_host_move(self, other: "LibvirtProvider", domain: Any, target: Placement, prefix: str) -> HostMove:
+        """The move to ``other``, into ``target.datastore`` there, else into the pool named as the VM's is here,
+        once the target answers and may take the VM."""
+        self._refuse_snapshots(domain, prefix + "host")
+        try:
+            other.conn.getLibVersion()
+        except VirtrigaudError as err:
+            raise UnavailableError("the libvirtd at %s does not answer: %s" % (other.config.label, err.msg),
+                                   option=prefix + "host") from None
+        pool_name = target.datastore or self._root_pool(domain)
+        if not pool_name:
+            raise SpecError("say which storage pool of the target libvirtd the disks go to",
+                            option=prefix + "datastore")
+        move = HostMove(self.storage, other.storage, other.storage.pool(pool_name, prefix + "datastore"), domain)
+        move.check(prefix + "host")
+        return move
+
+    def _root_pool(self, domain: Any) -> Optional[str]:
+        root = dx.parse_domain(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).metadata.disk(dx.ROOT_DISK)
+        volume = self.storage.volume_at(root.path) if root is not None else None
+        return volume.storagePoolLookupByVolume().name() if volume is not None else None
 
     @backend_call("migrate")
     def migrate(self, vm_id: str, target: Placement, live: bool) -> TaskRef:
+        other = self.elsewhere(target)
+        if other is not None:
+            try:
+                return self._move_to_host(other, vm_id, target, live)
+            finally:
+                other.close()
         if not target.datastore:
             return _DONE
         self.check_migration(vm_id, target, live)
@@ -462,9 +522,23 @@ class LibvirtProvider(Provider):
             self.storage.delete_volumes(created)
             raise
         left = self.storage.delete_volumes(v for v in map(self.storage.volume_at, moved) if v is not None)
+        self._warn_left(left)
+        return _DONE
+
+    def _move_to_host(self, other: "LibvirtProvider", vm_id: str, target: Placement, live: bool) -> TaskRef:
+        domain = self._domain(vm_id)
+        move = self._checked_host_move(other, domain, target, "placement.")
+        running = bool(domain.isActive())
+        if running != live:
+            raise PreconditionError("VM '%s' is %s now; run the move again" % (domain.name(),
+                                    "running" if running else "stopped"), vm=domain.name())
+        with self._one_at_a_time(domain.name()):
+            self._warn_left(move.running() if running else move.stopped())
+        return _DONE
+
+    def _warn_left(self, left: list[str]) -> None:
         if left:
             self.warnings.append("the VM moved, but its old volumes %s could not be removed" % ", ".join(left))
-        return _DONE
 
     # observing
 

@@ -10,6 +10,7 @@ for its PVE task (bounded by ``wait_timeout``), so returned tasks are done.
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 import time
 from typing import Any, Optional, cast
@@ -48,6 +49,9 @@ _RESERVING: dict[str, threading.Lock] = {}
 _RESERVING_GUARD = threading.Lock()
 SETTLE_SECONDS = 120.0
 DIGEST_ATTEMPTS = 3
+# VMs whose config and status list_vms reads at once: below the 10 pooled connections of the API session, so
+# every reader reuses a connection instead of opening (and TLS-handshaking) a new one.
+LIST_READERS = 8
 
 
 class ProxmoxProvider(Provider):
@@ -296,15 +300,20 @@ class ProxmoxProvider(Provider):
         return self._observe(matches[0]["node"], int(matches[0]["vmid"])) if matches else None
 
     def list_vms(self) -> list[ObservedVM]:
-        found = []
-        for entry in self._listing():
-            if entry.get("template"):
-                continue
-            try:
-                found.append(self._observe(entry["node"], int(entry["vmid"])))
-            except errors.NotFoundError:
-                continue  # removed while we listed
-        return found
+        """Every VM, its config, status and addresses read ``LIST_READERS`` VMs at a time, in listing order.
+
+        Each VM costs two or three round trips of its own; read one after another, 1,000 VMs took 11 s.
+        """
+        entries = [entry for entry in self._listing() if not entry.get("template")]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(LIST_READERS, len(entries)))) as pool:
+            observed = list(pool.map(self._observe_listed, entries))
+        return [vm for vm in observed if vm is not None]
+
+    def _observe_listed(self, entry: dict[str, Any]) -> Optional[ObservedVM]:
+        try:
+            return self._observe(entry["node"], int(entry["vmid"]))
+        except errors.NotFoundError:
+            return None  # removed while we listed
 
     def inventory(self) -> list[ObservedVM]:
         """One ``cluster/resources`` call: names, power, CPU, memory, disk total and tags of every VM, no NICs.

@@ -80,7 +80,8 @@ class VsphereProvider(Provider):
         self._service: Any = None
         self._content: Any = None
         self._portgroups: Optional[dict[str, str]] = None
-        self._hosts: Optional[tuple[dict[str, str], dict[str, str]]] = None
+        self._hosts: Optional[dict[str, str]] = None
+        self._clusters: Optional[dict[str, str]] = None
 
     def translate(self, err: BaseException, operation: Optional[str] = None) -> VirtrigaudError:
         return vs.translate(err, operation)
@@ -246,18 +247,23 @@ class VsphereProvider(Provider):
             groups = client.collect(self.content, vim.dvs.DistributedVirtualPortgroup, ("key", "name"))
             self._portgroups = {group.get("key", ""): group.get("name", "") for dummy, group in groups}
         return vs.observed(obj, props, self._portgroups, vs.web_address(*client.endpoint(self.config)),
-                           self._host_names()[0])
+                           self._host_names())
 
-    def _host_names(self) -> tuple[dict[str, str], dict[str, str]]:
-        """Host names by id and clusters by host name: two queries, made once per provider."""
+    def _host_names(self) -> dict[str, str]:
+        """Host names by id: one query, made once per provider, when a VM is first observed."""
         if self._hosts is None:
-            self._hosts = vs.host_names(client.collect(self.content, vim.HostSystem, ("name",)),
-                                        client.collect(self.content, vim.ClusterComputeResource, ("name", "host")))
+            self._hosts = vs.host_names(client.collect(self.content, vim.HostSystem, ("name",)))
         return self._hosts
 
     @backend_call("placement hosts")
     def placement_hosts(self) -> tuple[Host, ...]:
-        names, cluster_of = self._host_names()
+        """The hosts with their clusters: the clusters take a query of their own, made once, which only placement
+        needs."""
+        names = self._host_names()
+        if self._clusters is None:
+            self._clusters = vs.clusters_of(names, client.collect(self.content, vim.ClusterComputeResource,
+                                                                  ("name", "host")))
+        cluster_of = self._clusters
         default = self.config.options.get("cluster")
         return tuple(sorted((Host(name, cluster_of.get(name)) for name in names.values()
                              if not default or cluster_of.get(name) == default), key=lambda host: host.name))
@@ -289,6 +295,12 @@ class VsphereProvider(Provider):
     def list_vms(self) -> list[ObservedVM]:
         return [self._observed(obj, props)
                 for obj, props in client.collect(self.content, vim.VirtualMachine, VM_PROPERTIES)
+                if not props.get("config.template")]
+
+    @backend_call("list")
+    def list_states(self) -> list[ObservedVM]:
+        return [vs.observed_state(obj, props, self._host_names())
+                for obj, props in client.collect(self.content, vim.VirtualMachine, vs.STATE_PROPERTIES)
                 if not props.get("config.template")]
 
     @backend_call("inventory")

@@ -29,6 +29,8 @@ SUMMARY_PROPERTIES = (
     "name", "config.template", "runtime.powerState", "config.hardware.numCPU", "config.hardware.memoryMB",
     "config.firmware", "config.extraConfig", "guest.net",
 )
+# What list_states reads: no devices either; addresses are those the guest reports for its virtual NICs.
+STATE_PROPERTIES = ("name", "config.template", "runtime.powerState", "config.extraConfig", "guest.net", "runtime.host")
 _DEVICE = "vim.vm.device."
 _NIC_MODELS = {"VirtualVmxnet3": "vmxnet3", "VirtualE1000": "e1000", "VirtualE1000e": "e1000e",
                "VirtualVmxnet2": "vmxnet2", "VirtualPCNet32": "pcnet32"}
@@ -164,13 +166,16 @@ def _moid(obj: Any) -> Optional[str]:
     return getattr(obj, "_moId", None) if obj is not None else None
 
 
-def host_names(hosts: Any, clusters: Any) -> tuple[dict[str, str], dict[str, str]]:
-    """From (HostSystem, {name}) and (ClusterComputeResource, {name, host}) pairs: host names by id, and the
-    cluster of each host by host name."""
-    names = {_moid(obj) or "": props.get("name", "") for obj, props in hosts}
-    cluster_of = {names.get(_moid(member) or "", ""): props.get("name", "")
-                  for dummy, props in clusters for member in props.get("host") or ()}
-    return names, cluster_of
+def host_names(hosts: Any) -> dict[str, str]:
+    """Host names by id, from (HostSystem, {name}) pairs."""
+    return {_moid(obj) or "": props.get("name", "") for obj, props in hosts}
+
+
+def clusters_of(names: Mapping[str, str], clusters: Any) -> dict[str, str]:
+    """The cluster of each host by host name, from host names by id and (ClusterComputeResource, {name, host})
+    pairs."""
+    return {names.get(_moid(member) or "", ""): props.get("name", "")
+            for dummy, props in clusters for member in props.get("host") or ()}
 
 
 def secure_boot_of(props: Mapping[str, Any]) -> bool:
@@ -200,6 +205,34 @@ def observed_summary(vm: Any, props: Mapping[str, Any]) -> ObservedVM:
         nics=nics,
         tags=tuple(sorted(t for t in extra.get(EXTRA_PREFIX + "tags", "").split(",") if t)),
     )
+
+
+def observed_state(vm: Any, props: Mapping[str, Any], hosts: Mapping[str, str]) -> ObservedVM:
+    """An ObservedVM from STATE_PROPERTIES: id, name, tags, power state, host, and NICs with the addresses the
+    guest reports for each virtual NIC, in device order, as :func:`observed` matches them to the devices; NICs
+    of the guest's own (a bridge inside it, no ``deviceConfigId``) are left out there and here."""
+    extra = extra_config(props)
+    running = props.get("runtime.powerState") == "poweredOn"
+    names = {int(value): key[len(EXTRA_PREFIX + "nic."):] for key, value in extra.items()
+             if key.startswith(EXTRA_PREFIX + "nic.") and value.isdigit()}
+    virtual = sorted((nic for nic in props.get("guest.net") or () if _device_key(nic) >= 0 and nic.macAddress),
+                     key=_device_key)
+    return ObservedVM(
+        id=vm._moId,  # pylint: disable=protected-access  # the MoRef id is what upstream uses as the VM id
+        name=props.get("name", ""),
+        power_state="On" if running else "Off",
+        nics=tuple(ObservedNIC(name=names.get(nic.deviceConfigId, "nic%d" % nic.deviceConfigId),
+                               mac_address=nic.macAddress.lower(), network=nic.network,
+                               ip_addresses=tuple(a for a in nic.ipAddress or () if usable_ip(a)) if running else ())
+                   for nic in virtual),
+        tags=tuple(sorted(t for t in extra.get(EXTRA_PREFIX + "tags", "").split(",") if t)),
+        placement=Placement(host=hosts.get(_moid(props.get("runtime.host")) or "")),
+    )
+
+
+def _device_key(guest_nic: Any) -> int:
+    key = getattr(guest_nic, "deviceConfigId", None)
+    return -1 if key is None else int(key)
 
 
 # errors

@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import LIST_PAGE, Change, Kube, comparable
 
 
@@ -13,6 +16,13 @@ def test_a_change_ignores_what_the_server_maintains():
     assert not Change("Secret", "a", None, before, after).changed
     assert Change("Secret", "a", None, None, after).changed
     assert comparable(None) is None
+
+
+def test_a_module_imports_the_kubernetes_package_only_when_it_connects_to_kubernetes():
+    probe = ("import sys; import ansible_collections.virtrigaud.core.plugins.modules.virtrigaud_vmset; "
+             "print('kubernetes' in sys.modules)")
+    imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert imported.stdout.strip() == "False"
 
 
 def test_a_list_follows_its_continue_tokens_page_by_page_and_drops_managed_fields():

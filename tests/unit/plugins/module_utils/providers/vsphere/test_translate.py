@@ -67,7 +67,8 @@ def test_observed_vm_names_its_host_and_hosts_know_their_cluster():
 
     hosts = [(vim.HostSystem("host-1"), {"name": "DC0_C0_H0"}), (vim.HostSystem("host-2"), {"name": "DC0_H0"})]
     clusters = [(vim.ClusterComputeResource("domain-c1"), {"name": "DC0_C0", "host": [vim.HostSystem("host-1")]})]
-    names, cluster_of = inventory.host_names(hosts, clusters)
+    names = inventory.host_names(hosts)
+    cluster_of = inventory.clusters_of(names, clusters)
     assert names == {"host-1": "DC0_C0_H0", "host-2": "DC0_H0"} and cluster_of == {"DC0_C0_H0": "DC0_C0"}
     props = {"name": "web", "runtime.powerState": "poweredOff", "runtime.host": vim.HostSystem("host-2")}
     assert inventory.observed(vim.VirtualMachine("vm-44"), props, hosts=names).placement.host == "DC0_H0"
@@ -87,3 +88,30 @@ def test_a_webmks_ticket_becomes_console_access_and_the_page_url_holds_no_secret
         "webmks", page, "esx1.example", 443, "t-123")
     assert access.websocket_url == "wss://esx1.example:443/ticket/t-123"
     assert inventory.console_url(web, "vm-42", None) is None
+
+
+def test_the_state_listing_reports_a_member_as_the_full_listing_does_without_its_devices():
+    from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import translate as inventory
+
+    cards = [vim.vm.device.VirtualVmxnet3(key=key, macAddress=mac)
+             for key, mac in ((4000, "00:50:56:AA:00:01"), (4001, "00:50:56:AA:00:02"))]
+    guest = [vim.vm.GuestInfo.NicInfo(macAddress="00:50:56:aa:00:02", deviceConfigId=4001, ipAddress=["10.0.0.2"]),
+             vim.vm.GuestInfo.NicInfo(macAddress="02:42:ac:11:00:01", deviceConfigId=-1, ipAddress=["172.17.0.1"]),
+             vim.vm.GuestInfo.NicInfo(macAddress="00:50:56:aa:00:01", deviceConfigId=4000,
+                                      ipAddress=["10.0.0.1", "fe80::1"])]
+    hosts = {"host-2": "DC0_H0"}
+    props = {"name": "web-0", "runtime.powerState": "poweredOn", "runtime.host": vim.HostSystem("host-2"),
+             "config.extraConfig": [vim.option.OptionValue(key="virtrigaud.tags", value="vmset.web,vmset-rev.1a")],
+             "guest.net": guest}
+    full = inventory.observed(vim.VirtualMachine("vm-7"), dict(props, **{"config.hardware.device": cards}),
+                              hosts=hosts)
+    state = inventory.observed_state(vim.VirtualMachine("vm-7"), props, hosts)
+    assert set(inventory.STATE_PROPERTIES) < set(inventory.VM_PROPERTIES)
+    assert "config.hardware.device" not in inventory.STATE_PROPERTIES
+    for vm in (full, state):
+        assert (vm.id, vm.name, vm.power_state, vm.placement.host) == ("vm-7", "web-0", "On", "DC0_H0")
+        assert vm.tags == ("vmset-rev.1a", "vmset.web")
+        assert vm.ip_addresses == ("10.0.0.1", "10.0.0.2")
+    stopped = inventory.observed_state(vim.VirtualMachine("vm-7"), dict(props, **{"runtime.powerState": "poweredOff"}),
+                                       hosts)
+    assert stopped.power_state == "Off" and stopped.ip_addresses == ()
