@@ -223,7 +223,12 @@ start_pvefake() {
 }
 
 stage_integration_proxmox() {
+    local started=$SECONDS
     "$TESTBED/imageserver.sh" start >/dev/null
+    # libvirtd too, with the tiny guest image: the source of vm_migration's move across backends.
+    "$TESTBED/libvirtd.sh" start >/dev/null
+    "$TESTBED/seed-image.sh" "$("$TESTBED/guest-image.sh" | tail -n 1)" >/dev/null
+    echo "  libvirtd with the tiny guest image up beside the fake PVE after $((SECONDS - started)) s"
     integration_leg proxmox start_pvefake_kept
     PVE_INSECURE_SKIP_VERIFY=true RUNTIME_USERNAME=root@pam RUNTIME_PASSWORD="$LEG_SECRET" \
         PROVIDER_DEFAULT_STORAGE=ceph-vm conformance_backend proxmox proxmox https://127.0.0.1:18006 \
@@ -307,6 +312,7 @@ start_kubevirt() {
 }
 
 stage_integration_kubevirt() {
+    "$TESTBED/imageserver.sh" start >/dev/null
     VIRTRIGAUD_TARGETS="${VIRTRIGAUD_TARGETS:-bad_input inventory_virtrigaud kubevirt vm_scenarios vmset_scenarios machines}" \
         integration_leg kubevirt start_kubevirt
     (eval "$("$TESTBED/kube.sh" env)" && KUBEVIRT_NAMESPACE=vr-kubevirt \

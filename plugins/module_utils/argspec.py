@@ -59,6 +59,14 @@ def _by_option(setting: Setting) -> str:
     return setting.option or ""
 
 
+def target_connection_spec() -> Spec:
+    """The connection options again, without the selector, for a second backend's connection in one dict (a
+    migration's target): secrets stay no_log, and no environment variable fills them here."""
+    spec = connection_spec()
+    spec.pop("provider_type")
+    return spec
+
+
 def kube_spec() -> Spec:
     """The Kubernetes API connection options, from the table the kubevirt backend reads too.
 

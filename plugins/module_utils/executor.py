@@ -122,16 +122,27 @@ class Executor:
             self._wait(self.provider.power(self._id, PowerOp.OFF))
 
     def _wait(self, task: TaskRef) -> None:
-        if not task.id or not self.wait:
-            return
+        if self.wait:
+            wait_task(self.provider, task, self.deadline, self.sleep)
 
-        def finished() -> Optional[bool]:
-            status = self.provider.task_status(task)
-            if status.error:
-                raise ProviderError("task %s failed: %s" % (task.id, status.error))
-            return True if status.done else None
 
-        poll(finished, self.deadline, "task %s" % task.id, sleep=self.sleep)
+def wait_task(provider: Provider, task: TaskRef, deadline: Deadline, sleep: Sleep = time.sleep) -> None:
+    """Until the backend's task is done (a task without an id is done already).
+
+    Raises:
+        ProviderError: the task failed, with the backend's words.
+        DeadlineExceededError: ``deadline`` passed first.
+    """
+    if not task.id:
+        return
+
+    def finished() -> Optional[bool]:
+        status = provider.task_status(task)
+        if status.error:
+            raise ProviderError("task %s failed: %s" % (task.id, status.error))
+        return True if status.done else None
+
+    poll(finished, deadline, "task %s" % task.id, sleep=sleep)
 
 
 def _same_mode(first: Action, action: Action) -> bool:

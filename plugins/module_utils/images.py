@@ -13,12 +13,19 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
-from .errors import SpecError
+from .errors import SpecError, UnsupportedError
+from .spec import parse_quantity
 
 CHECKSUM_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
 IMAGE_FORMATS = ("qcow2", "raw", "vmdk")
 SOURCE_OPTIONS = ("url", "path", "template")
+# A container image in a registry, as CDI's DataVolume names one: only backends that pull images take it.
+REGISTRY_SCHEME = "docker://"
+# The options of an import every backend that imports takes, unless it says otherwise; ``size`` is none of them.
+IMPORT_OPTIONS = ("url", "path", "checksum", "format", "storage")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+_IMAGE_REFERENCE = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*"
+                              r"(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[0-9a-f]{64})?$")
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,12 @@ class ImageSpec:
     format: Optional[str] = None
     storage: Optional[str] = None
     retries: int = 3
+    size_bytes: Optional[int] = None
+
+    @property
+    def registry(self) -> bool:
+        """Whether the image is a container image that the backend pulls from a registry."""
+        return bool(self.url and self.url.startswith(REGISTRY_SCHEME))
 
     @property
     def source_option(self) -> str:
@@ -57,7 +70,7 @@ class ImageSpec:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "url": self.url, "path": self.path, "template": self.template,
                 "checksum": str(self.checksum) if self.checksum else None, "format": self.format,
-                "storage": self.storage}
+                "storage": self.storage, "size_bytes": self.size_bytes}
 
 
 @dataclass(frozen=True)
@@ -101,10 +114,42 @@ def parse_image_name(name: Any, option: str = "name") -> str:
 
 
 def _parse_url(url: str, option: str) -> str:
+    """An http(s) URL, or a registry image as ``docker://REGISTRY/NAME[:TAG|@DIGEST]``."""
+    if url.startswith(REGISTRY_SCHEME):
+        reference = url[len(REGISTRY_SCHEME):]
+        if not _IMAGE_REFERENCE.match(reference):
+            raise SpecError("'%s' is no registry image: docker://REGISTRY/NAME[:TAG] or @sha256:DIGEST" % url,
+                            option=option)
+        return url
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise SpecError("'%s' is no http:// or https:// URL" % url, option=option)
+        raise SpecError("'%s' is no http://, https:// or docker:// URL" % url, option=option)
     return url
+
+
+def _parse_size(size: Any, option: str) -> Optional[int]:
+    if size in (None, ""):
+        return None
+    size_bytes = parse_quantity(size, option)
+    if size_bytes <= 0:
+        raise SpecError("a size is more than nothing", option=option)
+    return size_bytes
+
+
+def check_import_options(spec: ImageSpec, accepted: tuple[str, ...], backend: str) -> None:
+    """Refuse by name what of ``spec`` the backend's import does not carry out; ``accepted`` names the options it
+    does (``registry`` for a docker:// URL).
+
+    Raises:
+        UnsupportedError: naming the first option the backend would ignore.
+    """
+    given = [("registry" if spec.registry else "url", "url", spec.url), ("path", "path", spec.path),
+             ("checksum", "checksum", spec.checksum), ("format", "format", spec.format),
+             ("storage", "storage", spec.storage), ("size", "size", spec.size_bytes)]
+    for what, option, value in given:
+        if value is not None and what not in accepted:
+            text = "a registry image" if what == "registry" else option
+            raise UnsupportedError("the %s backend's image import takes no %s" % (backend, text), option=option)
 
 
 def _parse_format(fmt: Any, option: str) -> Optional[str]:
@@ -142,6 +187,7 @@ def parse_image(params: Mapping[str, Any]) -> ImageSpec:
         format=_parse_format(params.get("format"), "format"),
         storage=params.get("storage") or None,
         retries=retries,
+        size_bytes=_parse_size(params.get("size"), "size"),
     )
 
 
@@ -184,8 +230,11 @@ def vmimage_spec(document: Any, name: str, storage_hint: str, where: str) -> Ima
         return ImageSpec(name, url=_parse_url(body["ovaURL"], where + ".ovaURL"), checksum=checksum, storage=storage)
     if kind == "vsphere" and body.get("templateName"):
         return ImageSpec(name, template=body["templateName"])
-    raise SpecError("images are prepared from a libvirt url or path, an http url, a vSphere ovaURL, or a Proxmox or "
-                    "vSphere template", option=where)
+    if kind == "registry" and body.get("image"):
+        return ImageSpec(name, url=_parse_url(REGISTRY_SCHEME + str(body["image"]), where + ".image"),
+                         storage=storage)
+    raise SpecError("images are prepared from a libvirt url or path, an http url, a registry image, a vSphere ovaURL, "
+                    "or a Proxmox or vSphere template", option=where)
 
 
 def _one_source(source: Mapping[str, Any], where: str) -> tuple[str, Mapping[str, Any]]:

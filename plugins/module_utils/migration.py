@@ -26,6 +26,10 @@ PHASES = ("Pending", "Validating", "Snapshotting", "Exporting", "Transferring", 
           "Creating", "Validating-Target", "Ready", "Failed")
 # The phases a move within one backend goes through: the backend transfers, nothing is exported or converted.
 WITHIN_BACKEND = ("Pending", "Validating", "Transferring", "Validating-Target", "Ready")
+# The phases a move across backends goes through (migration_across), in the order their work is done: the disk is
+# converted before it travels, so that only the target's format crosses the network.
+ACROSS_BACKENDS = ("Pending", "Validating", "Snapshotting", "Exporting", "Converting", "Transferring", "Importing",
+                   "Creating", "Validating-Target", "Ready")
 
 
 @dataclass
@@ -34,6 +38,7 @@ class PhaseLog:
 
     clock: Clock = time.time
     entries: list[dict[str, Any]] = field(default_factory=list)
+    steps: tuple[str, ...] = WITHIN_BACKEND
 
     @property
     def phase(self) -> str:
@@ -48,7 +53,7 @@ class PhaseLog:
 
     def to_dict(self) -> dict[str, Any]:
         """``phase``, ``progress`` (VMMigration's status.progress fields) and every phase passed."""
-        steps = [p for p in WITHIN_BACKEND if p != "Pending"]
+        steps = [p for p in self.steps if p != "Pending"]
         reached = steps.index(self.phase) + 1 if self.phase in steps else 0
         percentage = 100 if self.phase == "Ready" else int(100 * max(reached - 1, 0) / len(steps))
         return {
@@ -71,7 +76,7 @@ def check(provider: Provider, vm: ObservedVM, action: Action, prefix: str, log: 
     """
     if log is not None:
         log.enter("Validating")
-    _failing(log, lambda: provider.check_migration(vm.id, action.options["target"], action.options["live"], prefix))
+    failing(log, lambda: provider.check_migration(vm.id, action.options["target"], action.options["live"], prefix))
 
 
 def carry_out(provider: Provider, vm_id: str, action: Action, log: PhaseLog, wait: bool,
@@ -80,11 +85,11 @@ def carry_out(provider: Provider, vm_id: str, action: Action, log: PhaseLog, wai
     error raised, which then carries the phases in its details."""
     target: Placement = action.options["target"]
     log.enter("Transferring")
-    _failing(log, lambda: wait_task(provider.migrate(vm_id, target, action.options["live"])))
+    failing(log, lambda: wait_task(provider.migrate(vm_id, target, action.options["live"])))
     if not wait:
         return
     log.enter("Validating-Target")
-    _failing(log, lambda: _arrived(provider, vm_id, action))
+    failing(log, lambda: _arrived(provider, vm_id, action))
     log.enter("Ready")
 
 
@@ -111,7 +116,8 @@ def _arrived_at(provider: Provider, vm_id: str, action: Action) -> None:
         raise ProviderError("after the move the VM is %s, not %s as before" % (vm.power_state, wanted))
 
 
-def _failing(log: Optional[PhaseLog], step: Callable[[], None]) -> None:
+def failing(log: Optional[PhaseLog], step: Callable[[], None]) -> None:
+    """Run ``step``; an error it raises ends ``log`` Failed and carries the phases in its details."""
     try:
         step()
     except VirtrigaudError as err:

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Optional
 
 from . import migration
-from .errors import SpecError
+from .errors import SpecError, VirtrigaudError
 from .executor import Executor
 from .image_transfer import Transfer
-from .images import parse_image
+from .images import check_import_options, parse_image
 from .module import VirtrigaudRun
 from .placement import Placed
 from .placing import on_host, place, placed, read_policy, refuse_fixed_host, report
@@ -174,10 +174,15 @@ def missing_image(m: VirtrigaudRun, p: Mapping[str, Any], desired: VMSpec) -> Op
         return None
     try:
         spec = parse_image(dict(p["image_source"] or {}, name=desired.image))
-    except SpecError as err:
-        err.option = "image" if err.option == "name" else "image_source.%s" % err.option
+        if spec.imports:
+            capabilities = m.provider.capabilities()
+            check_import_options(spec, capabilities.image_import_options, m.provider.type_name)
+        found = m.provider.find_image(spec)
+    except VirtrigaudError as err:
+        if err.option:
+            err.option = "image" if err.option == "name" else "image_source.%s" % err.option
         raise
-    if m.provider.find_image(spec) is not None:
+    if found is not None:
         return None
     return plan_image("present", spec, None).actions[0]
 

@@ -23,6 +23,15 @@ description:
   - With vSphere, O(url) or O(path) is an OVA, fetched and verified where the module runs, then deployed through
     vCenter's ImportVApp (the disks uploaded to the import lease) and marked as a template named O(name).
     A template of that name already there is the image. O(format) is refused by name.
+  - With KubeVirt, the image is a CDI C(DataVolume) named O(name) in the connection's namespace, which imports
+    O(url) (an C(http://) or C(https://) URL, or a registry image as C(docker://REGISTRY/NAME:TAG)) into a PVC of
+    the same name, of O(size), in the StorageClass O(storage) (default the connection's O(default_datastore), else
+    the cluster's default). The module waits until CDI reports the DataVolume C(Succeeded), with a progress line
+    from its C(status.progress); an import that CDI's importer fails more often than O(retries) (a 404, a
+    connection refused) is reported with CDI's message, and the DataVolume and its PVC are removed. A DataVolume of
+    that name importing another URL is refused; a PVC of that name without one is the image.
+    A VM's O(virtrigaud.core.virtrigaud_vm#module:image) then names the PVC, and its root disk is cloned from it.
+    O(checksum) (CDI's http source has none), O(path) and O(format) (CDI stores the disk raw) are refused by name.
   - With Proxmox VE and vSphere, O(template) names a template the backend holds already; the module reports it
     and changes nothing. Importing from O(url) or O(path) is refused by name on every backend whose capabilities
     do not include image import (C(supports_image_import)).
@@ -55,7 +64,8 @@ options:
         C(kubectl apply) would take - a mapping, a list holding one VMImage, or YAML text - prepared directly on
         the backend that the connection options name, under C(metadata.name).
       - C(spec.source.libvirt) (C(url) or C(path), C(checksum) with C(checksumType), C(format), C(storagePool)),
-        C(spec.source.http) (C(url), C(checksum), C(checksumType)), C(spec.source.vsphere.templateName) and
+        C(spec.source.http) (C(url), C(checksum), C(checksumType)), C(spec.source.registry.image) (KubeVirt),
+        C(spec.source.vsphere.templateName) and
         C(spec.source.proxmox) (C(templateName) or C(templateID), C(storage)) are carried out, with
         C(spec.prepare.retries) and C(spec.prepare.storage.libvirt.storagePool). Any other field is refused by name
         unless it holds its schema default.
@@ -100,8 +110,17 @@ options:
       - With Proxmox VE, the storage the node downloads into (a file-based one); defaults to V(local).
       - With vSphere, the datastore of the template; defaults to the provider's default datastore.
     type: str
+  size:
+    description:
+      - With KubeVirt, the size of the PVC the image is imported into, as a quantity such as V(2Gi); at least the
+        image's virtual disk size. Required there to import, and refused by name on other backends.
+      - Allowed beside O(definition), as a VMImage has no such field.
+    type: str
+    version_added: 0.2.0
   retries:
-    description: How often an interrupted download is resumed within this run, from 0 to 10.
+    description:
+      - How often an interrupted download is resumed within this run, from 0 to 10.
+      - With KubeVirt, how often CDI's importer may fail and restart before the import counts as failed.
     type: int
     default: 3
   download_dir:
@@ -156,6 +175,15 @@ EXAMPLES = r"""
     url: https://images.example.com/appliance.ova
     checksum: "sha256:{{ appliance_sha256 }}"
 
+- name: A DataVolume that CDI imports into a 2 GiB PVC, which a KubeVirt VM's image then names
+  virtrigaud.core.virtrigaud_image:
+    provider_type: kubevirt
+    namespace: vms
+    name: debian-12
+    url: https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2
+    size: 3Gi
+    storage: standard
+
 - name: A Proxmox VE template, checked for
   virtrigaud.core.virtrigaud_image:
     provider_type: proxmox
@@ -201,7 +229,11 @@ from typing import Any
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import UnsupportedError
 from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer import Transfer
-from ansible_collections.virtrigaud.core.plugins.module_utils.images import IMAGE_FORMATS, parse_image
+from ansible_collections.virtrigaud.core.plugins.module_utils.images import (
+    IMAGE_FORMATS,
+    check_import_options,
+    parse_image,
+)
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.kind_documents import image_spec
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import plan_image
@@ -209,10 +241,13 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.planner import pla
 
 def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
-    spec = image_spec(p["definition"]) if p["definition"] is not None else parse_image(p)
-    if spec.imports and p["state"] == "present" and not m.provider.capabilities().supports_image_import:
-        raise UnsupportedError("the %s backend does not import images; name one it holds with template"
-                               % m.provider.type_name, option=spec.source_option)
+    spec = image_spec(p["definition"], p["size"]) if p["definition"] is not None else parse_image(p)
+    capabilities = m.provider.capabilities()
+    if spec.imports and p["state"] == "present":
+        if not capabilities.supports_image_import:
+            raise UnsupportedError("the %s backend does not import images; name one it holds with template"
+                                   % m.provider.type_name, option=spec.source_option)
+        check_import_options(spec, capabilities.image_import_options, m.provider.type_name)
     observed = m.provider.find_image(spec)
     the_plan = plan_image(p["state"], spec, observed)
     image = observed.to_dict() if observed else None
@@ -253,6 +288,7 @@ def argument_spec() -> dict[str, Any]:
         "format": {"type": "str", "choices": list(IMAGE_FORMATS)},
         "storage": {"type": "str"},
         "retries": {"type": "int", "default": 3},
+        "size": {"type": "str"},
         "download_dir": {"type": "path"},
     }
 

@@ -384,11 +384,18 @@ options:
     description: Where O(image_on_missing=prepare) takes the image from; see M(virtrigaud.core.virtrigaud_image).
     type: dict
     suboptions:
-      url: {description: An C(http://) or C(https://) URL., type: str}
+      url: {description: An C(http://) or C(https://) URL; with KubeVirt also a registry image as C(docker://...).,
+            type: str}
       path: {description: A file on the machine the module runs on., type: path}
       checksum: {description: V(ALGORITHM:HEX)., type: str}
       format: {description: The format to store it in., type: str, choices: [qcow2, raw, vmdk]}
-      storage: {description: The storage pool to put it in., type: str}
+      storage:
+        description: The storage pool to put it in; with KubeVirt, the StorageClass of its PVC.
+        type: str
+      size:
+        description: With KubeVirt, the size of the PVC CDI imports the image into (required there); refused elsewhere.
+        type: str
+        version_added: 0.2.0
 seealso:
   - module: virtrigaud.core.virtrigaud_vm_info
   - module: virtrigaud.core.virtrigaud_vm_snapshot
@@ -686,7 +693,8 @@ def resource_spec():
             "rotate_password": {"type": "bool", "default": False}}},
         "image_source": {"type": "dict", "options": {
             "url": {"type": "str"}, "path": {"type": "path"}, "checksum": {"type": "str"},
-            "format": {"type": "str", "choices": list(IMAGE_FORMATS)}, "storage": {"type": "str"}}},
+            "format": {"type": "str", "choices": list(IMAGE_FORMATS)}, "storage": {"type": "str"},
+            "size": {"type": "str"}}},
     }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: virtrigaud_vm_migration
-short_description: Move a VM to another host or datastore of the same backend
+short_description: Move a VM to another host or datastore, or to another backend
 version_added: 0.2.0
 description:
   - Moves a VM within one backend, as VirtRigaud's VMMigration does within one provider, and reports the phases it
@@ -27,7 +27,17 @@ description:
     O(target) finds it at O(target.host) and reports no change.
   - A VM already where O(target) says is left alone. When a move fails, the VM stays where it was, running as before,
     and nothing is left on the target side.
-  - Moving a VM to another backend (libvirt to Proxmox VE, say) is not done by this module; such a target is refused.
+  - With O(target.provider_type) naming another backend, the VM moves across backends (from libvirt to Proxmox
+    VE, for one). The source VM is stopped, its root disk exported to O(staging.dir), converted with C(qemu-img) to the
+    target's format, fetched by the target from a short-lived HTTP server on O(staging.serve_address) and
+    checked there against its SHA-256, and a VM of the same CPU, memory, firmware and NICs (MACs kept, networks
+    mapped by O(network_map)) is created from it and started, with the cloud-init of O(cloud_init). Phases
+    V(Validating), V(Snapshotting) (which stops the source here), V(Exporting), V(Converting), V(Transferring),
+    V(Importing), V(Creating), V(Validating-Target), V(Ready).
+  - The source backend must export disks, the target must import a disk or fetch an image from a URL; the
+    module names the one that cannot. The source is kept, stopped, until O(delete_source=true).
+  - When a move across backends fails, the target VM and the transferred disk are removed and the source is
+    started again if the module stopped it. A second run finds the target VM running and changes nothing.
 author:
   - virtrigaud.core contributors (@virtrigaud)
 extends_documentation_fragment:
@@ -74,7 +84,7 @@ options:
     choices: [backend, kubernetes]
   target:
     description:
-      - Where the VM goes. Set at least one of O(target.host) and O(target.datastore).
+      - Where the VM goes. Within one backend, set at least one of O(target.host) and O(target.datastore).
       - Required unless O(definition) gives it.
     type: dict
     suboptions:
@@ -86,18 +96,210 @@ options:
             O(password) are not sent there; libvirt's own client settings answer for it (SSH keys, C(auth.conf)).
           - libvirt - the disks go to the pool O(target.datastore) of the target, else to its pool named as the
             VM's pool is here.
+          - Across backends, where the target VM is created.
         type: str
       datastore:
         description:
           - The datastore (vSphere) or storage pool (libvirt) the VM's files and disks move to. Proxmox VE refuses
-            it.
+            it within one backend.
           - libvirt moves only a stopped VM without snapshots (a copy of its disks would lose them).
+          - Across backends, the target's storage for the new VM's disk (else its
+            O(target.connection.default_datastore)).
         type: str
       provider_type:
         description:
-          - The target's backend type. Only the source's own O(provider_type) is accepted; another one (a move
-            across backends) is refused by name.
+          - The target's backend type. Left out, or the source's own O(provider_type), the VM moves within its
+            backend; another one moves it across backends.
         type: str
+        choices: [kubevirt, libvirt, mock, proxmox, remote, vsphere]
+      name:
+        description: Across backends, the target VM's name; the source's name when not set.
+        type: str
+      image_storage:
+        description:
+          - Across backends, the target's storage that receives the transferred disk file before the VM is made
+            from it (on Proxmox VE, a storage with C(import) content; V(local) when not set).
+          - A target that copies the file into the new VM's disk (Proxmox VE) has it removed once the VM runs.
+        type: str
+      connection:
+        description:
+          - Across backends, the target's connection settings, with the same names as the module's own; only
+            those of O(target.provider_type) are read, and then that backend's environment variables
+            (E(PROXMOX_HOST) and the like). The module's own connection options are the source's alone.
+          - Secrets here are kept out of every output like the module's own.
+        type: dict
+        suboptions:
+          api_host:
+            description: As the module's O(api_host), for the target (proxmox only).
+            type: str
+          api_key:
+            description: As the module's O(api_key), for the target (kubevirt only).
+            type: str
+          api_password:
+            description: As the module's O(api_password), for the target (proxmox only).
+            type: str
+          api_port:
+            description: As the module's O(api_port), for the target (proxmox only).
+            type: int
+          api_token_id:
+            description: As the module's O(api_token_id), for the target (proxmox only).
+            type: str
+          api_token_secret:
+            description: As the module's O(api_token_secret), for the target (proxmox only).
+            type: str
+          api_user:
+            description: As the module's O(api_user), for the target (proxmox only).
+            type: str
+          ca_cert:
+            description: As the module's O(ca_cert), for the target (kubevirt only).
+            type: path
+            aliases: [ssl_ca_cert]
+          ca_path:
+            description: As the module's O(ca_path), for the target (remote only).
+            type: path
+          client_cert:
+            description: As the module's O(client_cert), for the target (remote only).
+            type: path
+          client_key:
+            description: As the module's O(client_key), for the target (remote only).
+            type: path
+          context:
+            description: As the module's O(context), for the target (kubevirt only).
+            type: str
+          datacenter:
+            description: As the module's O(datacenter), for the target (vsphere only).
+            type: str
+          default_bridge:
+            description: As the module's O(default_bridge), for the target (proxmox only).
+            type: str
+          default_cluster:
+            description: As the module's O(default_cluster), for the target (vsphere only).
+            type: str
+          default_datastore:
+            description: As the module's O(default_datastore), for the target.
+            type: str
+          default_folder:
+            description: As the module's O(default_folder), for the target (vsphere only).
+            type: str
+          default_node:
+            description: As the module's O(default_node), for the target (proxmox only).
+            type: str
+          host:
+            description: As the module's O(host), for the target (kubevirt only).
+            type: str
+          hostname:
+            description: As the module's O(hostname), for the target (vsphere only).
+            type: str
+          insecure:
+            description: As the module's O(insecure), for the target (remote only).
+            type: bool
+          instancetype:
+            description: As the module's O(instancetype), for the target (kubevirt only).
+            type: str
+          kube_validate_certs:
+            description: As the module's O(kube_validate_certs), for the target (kubevirt only).
+            type: bool
+          kubeconfig:
+            description: As the module's O(kubeconfig), for the target (kubevirt only).
+            type: path
+          libvirt_domain_type:
+            description: As the module's O(libvirt_domain_type), for the target (libvirt only).
+            type: str
+            choices: [auto, kvm, qemu]
+          namespace:
+            description: As the module's O(namespace), for the target (kubevirt only).
+            type: str
+          password:
+            description: As the module's O(password), for the target (libvirt, vsphere only).
+            type: str
+          port:
+            description: As the module's O(port), for the target (vsphere only).
+            type: int
+          preference:
+            description: As the module's O(preference), for the target (kubevirt only).
+            type: str
+          rpc_timeouts:
+            description: As the module's O(rpc_timeouts), for the target (remote only).
+            type: dict
+          snippets_dir:
+            description: As the module's O(snippets_dir), for the target (proxmox only).
+            type: path
+          snippets_storage:
+            description: As the module's O(snippets_storage), for the target (proxmox only).
+            type: str
+          tls_server_name:
+            description: As the module's O(tls_server_name), for the target (remote only).
+            type: str
+          uri:
+            description: As the module's O(uri), for the target.
+            type: str
+            aliases: [endpoint]
+          username:
+            description: As the module's O(username), for the target (libvirt, vsphere only).
+            type: str
+          validate_certs:
+            description: As the module's O(validate_certs), for the target (proxmox, vsphere only).
+            type: bool
+  network_map:
+    description:
+      - Across backends, the target network for each network of the source's NICs, each key a source network
+        and its value a target network.
+      - A NIC whose network is missing here, or a target network the target lacks, is refused before anything is
+        touched.
+    type: dict
+  cloud_init:
+    description: Across backends, the cloud-init the target VM boots with (a source backend does not report its own).
+    type: dict
+    suboptions:
+      user_data:
+        description: The user-data document.
+        type: str
+      meta_data:
+        description: The meta-data document.
+        type: str
+      network_config:
+        description: The network-config document.
+        type: str
+  source_power:
+    description:
+      - Across backends, how the source is brought to rest before its disk is exported (no snapshot is taken).
+      - V(shutdown) presses the ACPI power button and waits O(shutdown_timeout) seconds; V(poweroff) cuts the
+        power; V(require_off) refuses a running source.
+      - V(shutdown) when not set.
+    type: str
+    choices: [shutdown, poweroff, require_off]
+  shutdown_timeout:
+    description:
+      - Across backends, seconds to wait for the source's guest to shut down with O(source_power=shutdown); 120
+        when not set.
+    type: int
+  delete_source:
+    description:
+      - Across backends, remove the source VM and its disks once the target VM runs; also on a later run that finds
+        the target running. Not set or V(false), the source is kept, stopped.
+    type: bool
+  staging:
+    description: Across backends, where the disk waits and how the target fetches it.
+    type: dict
+    suboptions:
+      dir:
+        description:
+          - The folder, where the module runs, that holds the exported and converted disk during the move; they
+            are removed afterwards. It needs room for the disk twice.
+          - A folder of the system's temporary one when not set.
+        type: path
+      serve_address:
+        description:
+          - The address of the machine the module runs on that the target's hosts reach (a Proxmox VE node runs
+            C(download-url) against it). The disk is served there over plain HTTP under a random path while the
+            target fetches it, and the server stops right after.
+          - Required across backends. The bytes travel unencrypted (their SHA-256 is checked at the target), so
+            use a management network.
+        type: str
+      serve_port:
+        description: The TCP port to serve on; V(0) takes any free one.
+        type: int
+        default: 0
   online:
     description:
       - Move a running VM while it runs (vMotion, Proxmox VE's online migration, libvirt's live migration to
@@ -107,7 +309,7 @@ options:
     default: true
 notes:
   - With O(wait=false) the module returns once the backend has carried out the move, without checking that the VM
-    arrived (the V(Validating-Target) phase).
+    arrived (the V(Validating-Target) phase). A move across backends always waits, and refuses O(wait=false).
 seealso:
   - module: virtrigaud.core.virtrigaud_vm
     description: Moves a VM too when its O(virtrigaud.core.virtrigaud_vm#module:placement) changes and
@@ -154,6 +356,27 @@ EXAMPLES = r"""
       host: pve2
   register: moved
 
+- name: Move a libvirt VM to Proxmox VE; the PVE node fetches the disk from 10.0.0.5
+  virtrigaud.core.virtrigaud_vm_migration:
+    provider_type: libvirt
+    uri: qemu:///system
+    vm_name: db-1
+    target:
+      provider_type: proxmox
+      datastore: local-lvm
+      connection:
+        api_host: pve1.example.com
+        api_user: root@pam
+        api_password: "{{ pve_password }}"
+        default_bridge: vmbr0
+    network_map:
+      default: vmbr0
+    staging:
+      serve_address: 10.0.0.5
+      dir: /var/tmp/migration
+    delete_source: true
+    wait_timeout: 1800
+
 - name: Show how long each phase took
   ansible.builtin.debug:
     msg: "{{ moved.migration.phases }}"
@@ -171,12 +394,14 @@ EXAMPLES = r"""
 
 RETURN = r"""
 vm:
-  description: The VM after the move (before it, in check mode).
+  description:
+    - The VM after the move (before it, in check mode).
+    - Across backends, the target VM (null in check mode before it exists).
   returned: unless O(apply_to=kubernetes)
   type: dict
 placement:
   description: Where the VM is after the run (where it would be, in check mode); only the keys the backend moves.
-  returned: unless O(apply_to=kubernetes)
+  returned: within one backend, unless O(apply_to=kubernetes)
   type: dict
   sample: {host: DC0_C0_H1, datastore: LocalDS_0}
 migration:
@@ -203,8 +428,11 @@ migration:
                {phase: Validating-Target, started: "2026-11-30T09:00:01Z", seconds: 0.04},
                {phase: Ready, started: "2026-11-30T09:00:01Z", seconds: 0.0}]
 changes:
-  description: The move made (predicted, in check mode), with the old and new placement; with
-    O(apply_to=kubernetes), each document written.
+  description:
+    - The move made (predicted, in check mode), with the old and new placement.
+    - Across backends, V(migrate_across) (old the source's backend, id and power state; new the target's backend
+      and name) and V(delete_source).
+    - With O(apply_to=kubernetes), each document written.
   returned: always
   type: list
   elements: dict
@@ -222,26 +450,42 @@ resource:
 
 from typing import Any
 
-from ansible_collections.virtrigaud.core.plugins.module_utils import migration
-from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec, wait_spec
-from ansible_collections.virtrigaud.core.plugins.module_utils.errors import NotFoundError, SpecError, UnsupportedError
+from ansible_collections.virtrigaud.core.plugins.module_utils import migration, migration_across
+from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import (
+    group_spec,
+    target_connection_spec,
+    wait_spec,
+)
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import NotFoundError, SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.executor import Executor
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube import migration_document
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.applied import apply_documents
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import Plan, plan_migration
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import PROVIDER_TYPES
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import Placement
+
+# Options that only a move across backends reads; within one backend they are refused by name.
+ACROSS_ONLY = ("network_map", "cloud_init", "source_power", "shutdown_timeout", "delete_source", "staging")
+TARGET_ACROSS_ONLY = ("name", "image_storage", "connection")
+
+
+def across(params: dict[str, Any]) -> bool:
+    """Whether the target is on another backend; options of the other kind of move are refused by name."""
+    target = params["target"]
+    other = bool(target.get("provider_type")) and target["provider_type"] != params["provider_type"]
+    if not other:
+        given = [o for o in ACROSS_ONLY if params.get(o) is not None]
+        given += ["target.%s" % o for o in TARGET_ACROSS_ONLY if target.get(o) is not None]
+        if given:
+            raise SpecError("is read only when the VM moves to another backend (target.provider_type)",
+                            option=given[0])
+    return other
 
 
 def target_of(params: dict[str, Any]) -> Placement:
-    """The target as a placement; a move across backends or one with nowhere to go is refused by name."""
+    """The target as a placement; one with nowhere to go is refused by name."""
     target = params["target"]
-    other = target.get("provider_type")
-    if other and other != params["provider_type"]:
-        raise UnsupportedError("moving a VM from the %s backend to %s (across backends) is not supported by this "
-                               "module; leave target.provider_type out or give %s"
-                               % (params["provider_type"], other, params["provider_type"]),
-                               option="target.provider_type")
     if not (target.get("host") or target.get("datastore")):
         raise SpecError("say where the VM goes: set target.host, target.datastore or both", option="target")
     return Placement(host=target.get("host"), datastore=target.get("datastore"))
@@ -257,6 +501,8 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
                                 "kubernetes", option="online")
             return apply_documents(m, migration_document.as_resources(manifest))
         p = dict(p, **migration_document.options(manifest))
+    if across(p):
+        return migration_across.converge(m)
     wanted = target_of(p)
     vm = m.locate(p["vm_name"], p["vm_id"], "vm_id", moved_to=wanted, host_option="target.host")
     if vm is None:
@@ -301,8 +547,19 @@ def argument_spec() -> dict[str, Any]:
         "definition": {"type": "raw"},
         "apply_to": {"type": "str", "choices": ["backend", "kubernetes"]},
         "target": {"type": "dict", "options": {
-            "host": {"type": "str"}, "datastore": {"type": "str"}, "provider_type": {"type": "str"}}},
+            "host": {"type": "str"}, "datastore": {"type": "str"},
+            "provider_type": {"type": "str", "choices": list(PROVIDER_TYPES)},
+            "name": {"type": "str"}, "image_storage": {"type": "str"},
+            "connection": {"type": "dict", "options": target_connection_spec()}}},
         "online": {"type": "bool", "default": True},
+        "network_map": {"type": "dict"},
+        "cloud_init": {"type": "dict", "options": {
+            "user_data": {"type": "str"}, "meta_data": {"type": "str"}, "network_config": {"type": "str"}}},
+        "source_power": {"type": "str", "choices": list(migration_across.SOURCE_POWER)},
+        "shutdown_timeout": {"type": "int"},
+        "delete_source": {"type": "bool"},
+        "staging": {"type": "dict", "options": {
+            "dir": {"type": "path"}, "serve_address": {"type": "str"}, "serve_port": {"type": "int", "default": 0}}},
     }
 
 

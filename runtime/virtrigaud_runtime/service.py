@@ -25,7 +25,7 @@ from google.protobuf.message import DecodeError
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
 from ansible_collections.virtrigaud.core.plugins.module_utils.disks import IMPORT_FIELDS, parse_export, parse_import
 from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer import Transfer
-from ansible_collections.virtrigaud.core.plugins.module_utils.images import parse_vmimage
+from ansible_collections.virtrigaud.core.plugins.module_utils.images import check_import_options, parse_vmimage
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import parse_snapshot_name
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import (
     PowerOp,
@@ -227,9 +227,16 @@ class ProviderService:
     def ImagePrepare(self, request: Any) -> dict[str, Any]:  # pylint: disable=invalid-name
         """Synchronous, so the answer carries no task: upstream's manager takes an empty task as done."""
         spec = parse_vmimage(request.image_json, request.target_name, request.storage_hint)
-        if spec.imports and not self.provider.capabilities().supports_image_import:
+        capabilities = self.provider.capabilities()
+        if spec.imports and not capabilities.supports_image_import:
             raise errors.UnsupportedError("the %s backend does not import images" % self.provider.type_name,
                                           option="image_json.source")
+        if spec.imports:
+            try:
+                check_import_options(spec, capabilities.image_import_options, self.provider.type_name)
+            except errors.UnsupportedError as err:
+                err.option = "image_json.source"
+                raise
         with self._names.hold("image:" + spec.name):
             image = self.provider.find_image(spec)
             if image is None:

@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional
 
 from . import client as k
 from .client import Api, ApiError
+from .importer import Importer, import_source, scheduled
 
 LOG = logging.getLogger("kubevirt-standin")
 FINALIZER = "standin.virtrigaud.io/guest"
@@ -66,6 +67,7 @@ class Controller:
         self.timers: list[tuple[float, tuple[str, str, str]]] = []
         self.cond = threading.Condition()
         self.stopped = threading.Event()
+        self.importer = Importer(api, self.enqueue)
 
     # plumbing
 
@@ -323,7 +325,13 @@ class Controller:
 
     def data_volume(self, namespace: str, name: str) -> None:
         dv = self.api.get(k.DV, name, namespace)
-        if dv is None or dv["metadata"].get("deletionTimestamp") or (dv.get("status") or {}).get("phase"):
+        if dv is None or dv["metadata"].get("deletionTimestamp"):
+            return
+        phase = (dv.get("status") or {}).get("phase")
+        if import_source(dv) and phase not in ("Succeeded", "Failed"):
+            self.import_volume(dv)
+            return
+        if phase:
             return
         spec = dv["spec"]
         storage = spec.get("storage") or spec.get("pvc") or {}
@@ -337,13 +345,7 @@ class Controller:
             else:
                 size = max(size, gib_of((original.get("status") or {}).get("capacity", {}).get("storage")))
         if not reason:
-            labels = dict(dv["metadata"].get("labels") or {})
-            self.api.create(k.PVC, {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {
-                "name": name, "namespace": namespace, "labels": labels, "ownerReferences": [owner(dv)]},
-                "spec": {"accessModes": storage.get("accessModes") or ["ReadWriteOnce"],
-                         "storageClassName": storage.get("storageClassName") or (self.storage_class(None) or {}).get(
-                             "metadata", {}).get("name"),
-                         "resources": {"requests": {"storage": "%dGi" % round(size)}}}})
+            self.make_claim(dv, "%dGi" % round(size))
         dv["status"] = {"phase": "Failed" if reason else "Succeeded", "progress": "N/A" if reason else "100.0%",
                         "claimName": name, "conditions": [condition("Ready", not reason, "Failed" if reason else "",
                                                                     reason)]}
@@ -352,6 +354,41 @@ class Controller:
         for ref in dv["metadata"].get("ownerReferences") or []:
             if ref.get("kind") == "VirtualMachine":
                 self.enqueue(("vm", namespace, ref["name"]))
+
+    def make_claim(self, dv: dict, request: str) -> None:
+        """The DataVolume's PVC, of its name, owned by it."""
+        storage = dv["spec"].get("storage") or dv["spec"].get("pvc") or {}
+        metadata = dv["metadata"]
+        self.api.create(k.PVC, {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {
+            "name": metadata["name"], "namespace": metadata["namespace"], "labels": dict(metadata.get("labels") or {}),
+            "ownerReferences": [owner(dv)]},
+            "spec": {"accessModes": storage.get("accessModes") or ["ReadWriteOnce"],
+                     "storageClassName": storage.get("storageClassName") or (self.storage_class(None) or {}).get(
+                         "metadata", {}).get("name"),
+                     "resources": {"requests": {"storage": request}}}})
+
+    def import_volume(self, dv: dict) -> None:
+        """An http or registry import (importer.py): the PVC as large as asked, bound, then the importer."""
+        metadata = dv["metadata"]
+        namespace, name = metadata["namespace"], metadata["name"]
+        request = (dv["spec"].get("storage") or dv["spec"].get("pvc") or {})["resources"]["requests"]["storage"]
+        pvc = self.api.get(k.PVC, name, namespace)
+        if pvc is None:
+            self.make_claim(dv, request)
+            pvc = self.api.get(k.PVC, name, namespace) or {}
+        phase = (dv.get("status") or {}).get("phase")
+        if (pvc.get("status") or {}).get("phase") != "Bound":
+            if phase != "Pending":
+                self.api.patch(k.DV, name, namespace, {"status": {
+                    "phase": "Pending", "progress": "N/A", "claimName": name, "restartCount": 0,
+                    "conditions": [condition("Bound", False, "Pending", "PVC %s Pending" % name),
+                                   condition("Ready", False), condition("Running", False)]}}, "status")
+            self.enqueue(("dv", namespace, name), 1.0)
+            return
+        if not scheduled(phase):
+            status = {"phase": "ImportScheduled", "claimName": name, "progress": "N/A"}
+            dv = self.api.patch(k.DV, name, namespace, {"status": status}, "status") or dv
+        self.importer.start(dv, int(gib_of(pvc["status"]["capacity"]["storage"]) * 1024 ** 3))
 
     def claim(self, namespace: str, name: str) -> None:
         pvc = self.api.get(k.PVC, name, namespace)

@@ -35,8 +35,72 @@ def _crd(group: str, kind: str, plural: str, version: str, scope: str = "Namespa
                                    "subresources": {"status": {}}, "schema": {"openAPIV3Schema": schema}}]}}
 
 
+def _object(properties: dict, required: tuple = (), rules: tuple = ()) -> dict:
+    schema: dict = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    if rules:
+        schema["x-kubernetes-validations"] = [{"rule": rule, "message": message} for rule, message in rules]
+    return schema
+
+
+_STR = {"type": "string"}
+_REF = _object({"name": _STR, "namespace": _STR})
+_QUANTITIES = {"type": "object", "additionalProperties": {"x-kubernetes-int-or-string": True, "anyOf": [
+    {"type": "integer"}, {"type": "string"}]}}
+_CLAIM = _object({"accessModes": {"type": "array", "items": _STR},
+                  "resources": _object({"requests": _QUANTITIES, "limits": _QUANTITIES}),
+                  "storageClassName": _STR, "volumeMode": {"type": "string", "enum": ["Block", "Filesystem"]},
+                  "volumeName": _STR})
+_SOURCES = ("http", "registry", "pvc", "blank", "upload", "s3", "gcs", "snapshot")
+# CDI's DataVolume, v1beta1: the fields of its CRD that the collection and the stand-in use, unknown ones pruned,
+# and its webhook's rules on them as CEL.
+DATA_VOLUME_SCHEMA = _object({
+    "spec": _object({
+        "source": _object({
+            "http": _object({"url": _STR, "secretRef": _STR, "certConfigMap": _STR,
+                             "extraHeaders": {"type": "array", "items": _STR},
+                             "secretExtraHeaders": {"type": "array", "items": _STR}}, ("url",),
+                            (("self.url.startsWith('http://') || self.url.startsWith('https://')",
+                              "source http url must be an http:// or https:// URL"),)),
+            "registry": _object({"url": _STR, "imageStream": _STR, "secretRef": _STR, "certConfigMap": _STR,
+                                 "pullMethod": {"type": "string", "enum": ["pod", "node"]}}, (),
+                                (("has(self.url) != has(self.imageStream)",
+                                  "source registry should have either URL or ImageStream"),
+                                 ("!has(self.url) || self.url.startsWith('docker://') || "
+                                  "self.url.startsWith('oci-archive://')",
+                                  "source registry url scheme must be docker:// or oci-archive://"))),
+            "pvc": _object({"name": _STR, "namespace": _STR}, ("name", "namespace")),
+            "blank": _object({}), "upload": _object({}),
+            "s3": _object({"url": _STR, "secretRef": _STR, "certConfigMap": _STR}, ("url",)),
+            "gcs": _object({"url": _STR, "secretRef": _STR}, ("url",)),
+            "snapshot": _object({"name": _STR, "namespace": _STR}, ("name", "namespace")),
+        }, (), (("[%s].filter(x, x).size() == 1" % ", ".join("has(self.%s)" % s for s in _SOURCES),
+                 "Data volume should have exactly one source"),)),
+        "sourceRef": _object({"kind": {"type": "string", "enum": ["DataSource"]}, "name": _STR,
+                              "namespace": _STR}, ("kind", "name")),
+        "storage": _CLAIM,
+        "pvc": _CLAIM,
+        "contentType": {"type": "string", "enum": ["kubevirt", "archive"]},
+        "preallocation": {"type": "boolean"},
+        "priorityClassName": _STR,
+    }, (), (("has(self.source) != has(self.sourceRef)", "Data volume should have either Source or SourceRef"),
+            ("has(self.storage) != has(self.pvc)", "Data volume should have either pvc or storage"),
+            ("!has(self.pvc) || (has(self.pvc.resources) && has(self.pvc.resources.requests) && "
+             "'storage' in self.pvc.resources.requests)", "PVC size is missing"),
+            ("self == oldSelf", "Cannot update spec for DataVolume"))),
+    "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+}, ("spec",))
+
+
+def _data_volume_crd() -> dict:
+    crd = _crd("cdi.kubevirt.io", "DataVolume", "datavolumes", "v1beta1")
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"] = DATA_VOLUME_SCHEMA
+    return crd
+
+
 OWN_CRDS = [
-    _crd("cdi.kubevirt.io", "DataVolume", "datavolumes", "v1beta1"),
+    _data_volume_crd(),
     _crd("k8s.cni.cncf.io", "NetworkAttachmentDefinition", "network-attachment-definitions", "v1"),
     _crd("kubevirt.io", "KubeVirt", "kubevirts", "v1"),
 ]

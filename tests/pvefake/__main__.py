@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--stats-interval", type=float, default=10.0, help="how often pvestatd broadcasts")
     parser.add_argument("--request-log")
     parser.add_argument("--anchor-routes", action="store_true",
-                        help="also serve /nodes/{node}/lxc and /nodes/{node}/network, outside the schema subset")
+                        help="also serve /nodes/{node}/lxc, outside the schema subset")
     parser.add_argument("--pid-file")
     args = parser.parse_args()
 

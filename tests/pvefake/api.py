@@ -260,13 +260,17 @@ BEYOND_SUBSET_ROUTES = (
     Route("DELETE", "/nodes/{node}/storage/{storage}/content/{volume}", "storage_content_delete",
           {"node": NODE, "storage": STORAGE, "volume": Param("string", optional=False),
            "delay": Param("integer", minimum=1, maximum=30)}),
+    # A node's network interfaces: discovery's bridges, which a migration's network_map must name.
+    Route("GET", "/nodes/{node}/network", "network_list", {"node": NODE, "type": Param("string", enum=(
+        "bridge", "bond", "eth", "alias", "vlan", "fabric", "OVSBridge", "OVSBond", "OVSPort", "OVSIntPort",
+        "vnet", "any_bridge", "any_local_bridge", "include_sdn"))}),
 )
 
 # Routes of the real API that are not in the schema subset, served only with --anchor-routes so that
 # other clients (community.proxmox's inventory, in the benchmark) can run; conformance does not cover them.
+# (The node's network listing, once here, is served always now: the collection's discovery reads it.)
 ANCHOR_ROUTES = (
     Route("GET", "/nodes/{node}/lxc", "lxc_list", {"node": NODE}),
-    Route("GET", "/nodes/{node}/network", "network_list", {"node": NODE, "type": Param("string")}),
 )
 
 _PATTERNS = {

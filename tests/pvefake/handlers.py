@@ -293,7 +293,14 @@ def qemu_create(cluster: Cluster, params: Params, user: str) -> Any:
             task.log.append("Execute autostart")
             vm_start(cluster, {"node": node, "vmid": vmid}, user)
 
-    return cluster.tasks.start(node, "qmcreate", vmid, user, work)
+    # PVE removes the config and the disks of a create that failed.
+    return cluster.tasks.start(node, "qmcreate", vmid, user, work, undo=lambda: _forget(cluster, vmid))
+
+
+def _forget(cluster: Cluster, vmid: int) -> None:
+    cluster.vms.pop(vmid, None)
+    for volid in [v for v, volume in cluster.volumes.items() if volume.get("vmid") == vmid]:
+        del cluster.volumes[volid]
 
 
 @handler

@@ -13,6 +13,8 @@ import json
 import os
 import random
 import re
+import shutil
+import subprocess
 import threading
 import time
 import uuid
@@ -189,6 +191,10 @@ class Cluster:
             if drive.get("file", "").endswith(":cloudinit"):
                 drive["file"] = self.cloudinit_volume(self.storage(drive["file"].split(":")[0]), vm.vmid)
                 drive["media"] = "cdrom"
+            elif match and drive.get("import-from"):
+                size = self.import_size(drive.pop("import-from"))
+                drive["file"] = self.allocate(self.storage(match.group(1)), vm.vmid, size)
+                drive["size"] = format_size(size)
             elif match:
                 # PVE ignores an EFI vars disk's size: it copies the OVMF vars template, 4 MiB for efitype=4m.
                 size = EFI_VARS_BYTES if efi else int(float(match.group(2)) * GIB)
@@ -216,6 +222,20 @@ class Cluster:
             volid = "%s:%s%s" % (storage.name, (base.split(":", 1)[1] + "/") if base else "", name)
         self.volumes[volid] = {"size": size, "vmid": vmid, "base": base}
         return volid
+
+    def import_size(self, volid: str) -> int:
+        """The virtual size of the image a new disk is made from (create_disks' import-from): a disk image of a
+        storage's ``import`` content, or a VM's disk; qemu-img reads a file's size when it is there to read."""
+        volume = self.volumes.get(volid)
+        if volume is None:
+            raise PveError("volume '%s' does not exist" % volid)
+        path = volume.get("path")
+        if path and shutil.which("qemu-img"):
+            found = subprocess.run(["qemu-img", "info", "--output=json", path], capture_output=True, check=False)
+            if found.returncode != 0:
+                raise PveError("could not read '%s': %s" % (volid, found.stderr.decode(errors="replace").strip()))
+            return int(json.loads(found.stdout)["virtual-size"])
+        return int(volume["size"])
 
     def cloudinit_volume(self, storage: Storage, vmid: int) -> str:
         volid = ("%s:%d/vm-%d-cloudinit.qcow2" if storage.type == "dir" else "%s:vm-%d-cloudinit") % (

@@ -91,15 +91,17 @@ class TaskRunner:
         self._file_locks: dict[str, threading.Lock] = {}
 
     def start(self, node: str, kind: str, vmid: object, user: str, work: Work, seconds: Optional[float] = None,
-              fetch: Optional[Work] = None) -> str:
-        """``fetch`` runs first, outside the cluster lock (a download must not stop every other request)."""
+              fetch: Optional[Work] = None, undo: Optional[Callable[[], None]] = None) -> str:
+        """``fetch`` runs first, outside the cluster lock (a download must not stop every other request); ``undo``
+        runs under the lock when the task fails, an injected failure included."""
         task = Task(node=node, type=kind, id=str(vmid), user=user)
         self.tasks[task.upid] = task
         delay = (self.seconds if seconds is None else seconds) * self.slow_factor
-        threading.Thread(target=self._run, args=(task, work, delay, fetch), daemon=True).start()
+        threading.Thread(target=self._run, args=(task, work, delay, fetch, undo), daemon=True).start()
         return task.upid
 
-    def _run(self, task: Task, work: Work, delay: float, fetch: Optional[Work] = None) -> None:
+    def _run(self, task: Task, work: Work, delay: float, fetch: Optional[Work] = None,
+             undo: Optional[Callable[[], None]] = None) -> None:
         # PVE's per-VM lock file: workers on one VM run one after another, and give up after 10 s.
         file_lock = self._file_locks.setdefault(task.id, threading.Lock()) if task.id else threading.Lock()
         if not file_lock.acquire(timeout=FILE_LOCK_SECONDS):
@@ -113,7 +115,7 @@ class TaskRunner:
                 except PveError as err:
                     self._finish(task, " ".join(err.message.split("\n")).strip())
                     return
-            self._work(task, work)
+            self._work(task, work, undo)
         finally:
             file_lock.release()
 
@@ -124,7 +126,7 @@ class TaskRunner:
             task.log.append("TASK OK" if exitstatus == "OK" else "TASK %s" % exitstatus
                             if exitstatus.startswith("WARNINGS") else "TASK ERROR: %s" % exitstatus)
 
-    def _work(self, task: Task, work: Work) -> None:
+    def _work(self, task: Task, work: Work, undo: Optional[Callable[[], None]] = None) -> None:
         with self.lock:
             try:
                 injected = self.failures.pop(task.type, None)
@@ -139,4 +141,6 @@ class TaskRunner:
                 task.exitstatus = " ".join(err.message.split("\n")).strip()
             except Exception as err:  # pylint: disable=broad-exception-caught  # a fake bug must still end the task
                 task.exitstatus = "unexpected fake error: %s" % err
+            if undo is not None and task.exitstatus not in ("OK", "WARNINGS: 1"):
+                undo()
             self._finish(task, task.exitstatus or "unexpected status")

@@ -5,11 +5,12 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Optional
 
 from ..errors import SpecError
 from ..images import ImageSpec, vmimage_spec
 from ..planner import parse_snapshot_name
+from ..spec import parse_quantity
 from .manifests import OPTION, describe, name_of, part, read_one, refuse_unused
 from .virtrigaud_schema import SPEC_SCHEMAS
 
@@ -18,7 +19,7 @@ SNAPSHOT_FIELDS = ("vmRef.name", "snapshotConfig.name", "snapshotConfig.includeM
 IMAGE_FIELDS = ("source.libvirt.url", "source.libvirt.path", "source.libvirt.checksum", "source.libvirt.checksumType",
                 "source.libvirt.storagePool", "source.libvirt.format", "source.http.url", "source.http.checksum",
                 "source.http.checksumType", "source.vsphere.templateName", "source.proxmox.templateName",
-                "source.proxmox.templateID", "source.proxmox.storage", "prepare.retries",
+                "source.proxmox.templateID", "source.proxmox.storage", "source.registry.image", "prepare.retries",
                 "prepare.storage.libvirt.storagePool")
 
 
@@ -41,8 +42,9 @@ def snapshot_options(definition: Any) -> dict[str, Any]:
     return {"name": name, "vm_name": spec["vmRef"]["name"], "include_memory": bool(config.get("includeMemory", False))}
 
 
-def image_spec(definition: Any) -> ImageSpec:
-    """What virtrigaud_image prepares for a VMImage, under the document's name."""
+def image_spec(definition: Any, size: Optional[str] = None) -> ImageSpec:
+    """What virtrigaud_image prepares for a VMImage, under the document's name; ``size`` is the module's option,
+    which a VMImage has no field for."""
     document = read_one(definition, "VMImage")
     spec = document["spec"]
     refuse_unused(spec, SPEC_SCHEMAS["VMImage"], IMAGE_FIELDS, describe(document))
@@ -52,4 +54,5 @@ def image_spec(definition: Any) -> ImageSpec:
         image = vmimage_spec(spec, name_of(document), pool.get("storagePool") or "", "spec")
     except SpecError as err:
         raise SpecError("%s, field %s: %s" % (describe(document), err.option, err.msg), option=OPTION) from None
-    return dataclasses.replace(image, retries=prepare.get("retries", image.retries))
+    return dataclasses.replace(image, retries=prepare.get("retries", image.retries),
+                               size_bytes=parse_quantity(size, "size") if size else None)

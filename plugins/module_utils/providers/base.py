@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, TypeVar
 
 from ..disks import DiskDetails, ExportedDisk, ExportSpec, ImportedDisk, ImportSpec
 from ..errors import UnsupportedError, VirtrigaudError
-from ..images import ImageSpec, PreparedImage
+from ..images import IMPORT_OPTIONS, ImageSpec, PreparedImage
 from ..placement import Host
 from ..spec import ConsoleSpec, DiskSpec, NetworkSpec, Placement, VMSpec
 
@@ -225,6 +225,9 @@ class Capabilities:
     # honoured (a graphics device the collection adds).  Empty: the backend's console is not offered.
     console_types: tuple[str, ...] = field(default=(), metadata={"wire": False})
     console_listen: bool = field(default=False, metadata={"wire": False})
+    # Not on the wire either: the options an image import carries out (``registry`` for a docker:// URL); any other
+    # given is refused by name (check_import_options).
+    image_import_options: tuple[str, ...] = field(default=IMPORT_OPTIONS, metadata={"wire": False})
 
     @classmethod
     def wire_fields(cls) -> tuple[str, ...]:
@@ -306,6 +309,9 @@ class Provider(abc.ABC):
     type_name = ""
     # False when list_vms() costs round trips per VM, so that describing known VMs in parallel is quicker.
     lists_in_bulk = True
+    # Whether a VM created from an image holds its own copy of the image's bytes, so that the image may be
+    # removed afterwards (a migration's transferred disk); False where the VM reads through it (a backing file).
+    imports_copy_image = False
     # The backend library's exception classes, which translate() turns into VirtrigaudError.
     backend_errors: tuple[type[BaseException], ...] = ()
 
@@ -380,10 +386,11 @@ class Provider(abc.ABC):
             ConflictError: several VMs carry the name; the message lists their ids.
         """
 
-    # Two listings, both in bulk, and a narrower cut of the first.  list_vms() is the full one: every VM as it is now, as describe() reports it;
-    # whatever acts on what it reads (modules, VM sets, the runtime's ListVMs) uses it.  inventory() is the light
-    # one the inventory shows: one cheap query, which may leave out what costs a round trip per VM (disks, NICs)
-    # and may trail behind changes by seconds (Proxmox reads pvestatd's statistics); nothing acts on it.
+    # Listings, all in bulk.  list_vms() is the full one: every VM as it is now, as describe() reports it;
+    # whatever acts on what it reads (modules, the runtime's ListVMs) uses it.  list_states() is its narrower
+    # cut for VM sets.  inventory() is the light one the inventory shows: one cheap query, which may leave out
+    # what costs a round trip per VM (disks, NICs) and may trail behind changes by seconds (Proxmox reads
+    # pvestatd's statistics); nothing acts on it.
 
     @abc.abstractmethod
     def list_vms(self) -> list[ObservedVM]:

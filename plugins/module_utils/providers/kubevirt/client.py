@@ -22,6 +22,7 @@ SNAPSHOT_CONTENT = Kind("snapshot.kubevirt.io/v1beta1", "VirtualMachineSnapshotC
 RESTORE = Kind("snapshot.kubevirt.io/v1beta1", "VirtualMachineRestore", "virtualmachinerestores")
 CLONE = Kind("clone.kubevirt.io/v1beta1", "VirtualMachineClone", "virtualmachineclones")
 POWER = Kind("subresources.kubevirt.io/v1", "VirtualMachine", "virtualmachines")
+DV = Kind("cdi.kubevirt.io/v1beta1", "DataVolume", "datavolumes")
 PVC = Kind("v1", "PersistentVolumeClaim", "persistentvolumeclaims")
 SECRET = Kind("v1", "Secret", "secrets")
 STORAGE_CLASS = Kind("storage.k8s.io/v1", "StorageClass", "storageclasses", namespaced=False)
@@ -130,7 +131,8 @@ ROLE_RULES = [
     _rule("clone.kubevirt.io", ["virtualmachineclones"], ["get", "create", "delete"]),
     _rule("instancetype.kubevirt.io", ["virtualmachineinstancetypes", "virtualmachinepreferences"], ["get"]),
     _rule("k8s.cni.cncf.io", ["network-attachment-definitions"], ["get"]),
-    _rule("", ["persistentvolumeclaims"], ["get", "patch"]),
+    _rule("cdi.kubevirt.io", ["datavolumes"], ["get", "create", "delete"]),
+    _rule("", ["persistentvolumeclaims"], ["get", "patch", "delete"]),
     _rule("", ["secrets"], ["get", "create", "update", "delete"]),
 ]
 CLUSTER_ROLE_RULES = [

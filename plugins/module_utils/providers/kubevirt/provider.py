@@ -15,6 +15,7 @@ import time
 from typing import Any, Mapping, Optional, cast
 
 from ... import errors
+from ...images import ImageSpec, PreparedImage
 from ...kube.client import dropped_fields
 from ...resilience import Deadline, poll
 from ...spec import VMSpec
@@ -32,6 +33,7 @@ from ..base import (
 )
 from ..discovery import Discovery
 from . import client as api
+from . import images as kvi
 from . import translate as kv
 from .discovery import discover as discover_cluster
 
@@ -108,6 +110,8 @@ class KubevirtProvider(Provider):
             nic_changes={"remove_network": "offline", "set_network": "offline", "set_mac_address": "offline"},
             supports_secure_boot=True,
             console_types=("vnc",),
+            supports_image_import=True,
+            image_import_options=kvi.ACCEPTED_OPTIONS,
         )
 
     def discover(self) -> Discovery:
@@ -329,6 +333,78 @@ class KubevirtProvider(Provider):
             self.cluster.delete(api.SECRET, kv.secret_name(name), namespace)
             self.cluster.delete(api.VM, name, namespace, propagation="Orphan")
         return self._task("delete/%s/%s/%s" % (namespace, name, vm["metadata"].get("uid")))
+
+    # images: CDI DataVolumes
+
+    def _live(self, kind: Any, name: str) -> Optional[dict[str, Any]]:
+        """The object, unless it is gone or going."""
+        found = self.cluster.get(kind, name, self.namespace)
+        return None if found is None or found["metadata"].get("deletionTimestamp") else found
+
+    def find_image(self, spec: ImageSpec) -> Optional[PreparedImage]:
+        kvi.check_importable(spec)
+        dv = self._live(api.DV, spec.name)
+        if dv is not None:
+            kvi.check_same_source(spec, dv)
+        pvc = self._live(api.PVC, spec.name)
+        if dv is None and pvc is None:
+            return None
+        return kvi.prepared(spec.name, self.namespace, pvc, dv)
+
+    def prepare_image(self, spec: ImageSpec, transfer: Any) -> PreparedImage:
+        """Create the DataVolume and wait until CDI filled its PVC; a failed import is removed, with CDI's
+        message in the error."""
+        existing = self.find_image(spec)
+        if existing is not None:
+            return existing
+        storage_class = spec.storage or self.config.options.get("storage_pool")
+        option = "storage" if spec.storage else "default_datastore"
+        if storage_class:
+            kv.check_storage_class(storage_class, option)
+            if self.cluster.get(api.STORAGE_CLASS, storage_class) is None:
+                raise errors.SpecError("no StorageClass '%s' in the cluster" % storage_class, option=option)
+        manifest = kvi.data_volume(spec, self.namespace, storage_class)
+        stored = self.cluster.create(api.DV, manifest)
+        try:
+            dropped = dropped_fields(manifest["spec"], stored.get("spec"), "spec")
+            if dropped:
+                raise errors.ProviderError("the API server dropped %s: its CDI CRD does not know these fields"
+                                           % ", ".join(dropped[:5]))
+            dv = self._imported(spec, transfer.say, transfer.interval)
+        except BaseException:
+            self._remove_image(spec.name)
+            raise
+        return kvi.prepared(spec.name, self.namespace, self.cluster.get(api.PVC, spec.name, self.namespace), dv)
+
+    def _imported(self, spec: ImageSpec, say: Any, interval: float) -> dict[str, Any]:
+        """The DataVolume once it succeeded; a progress line at most every ``interval`` seconds."""
+        what = "DataVolume %s/%s" % (self.namespace, spec.name)
+        last_said, last_progress = time.monotonic(), ""
+
+        def probe() -> Optional[dict[str, Any]]:
+            nonlocal last_said, last_progress
+            dv = self.cluster.get(api.DV, spec.name, self.namespace)
+            if dv is None:
+                raise errors.NotFoundError("%s disappeared during the import" % what)
+            failure = kvi.import_failure(dv, spec.retries)
+            if failure:
+                raise errors.ProviderError("CDI could not import %s into %s: %s" % (spec.url, what, failure),
+                                           option="url")
+            progress = kvi.progress_of(dv)
+            if progress and progress != last_progress and time.monotonic() - last_said >= interval:
+                last_said, last_progress = time.monotonic(), progress
+                say("%s: %s imported" % (what, progress))
+            return dv if kvi.succeeded(dv) else None
+
+        return poll(probe, self._deadline(), what + " to import", interval=0.2, max_interval=2.0)
+
+    def _remove_image(self, name: str) -> None:
+        """The DataVolume and its PVC (owned by it, removed here too so nothing waits for a garbage collector)."""
+        self.cluster.delete(api.DV, name, self.namespace)
+        self.cluster.delete(api.PVC, name, self.namespace)
+
+    def delete_image(self, image: PreparedImage) -> None:
+        self._remove_image(image.name)
 
     # power
 

@@ -25,6 +25,14 @@ CONTENT_BY_EXTENSION = {"iso": "iso", "img": "iso", "qcow2": "import", "raw": "i
                         "ova": "import"}
 
 
+def is_import_volume(image: str) -> bool:
+    """Whether a VM's ``image`` names a disk file of a storage's ``import`` content (``local:import/a.qcow2``),
+    which a new VM's root disk is made from with ``import-from``, rather than a template."""
+    volume = image.split(":", 1)[1] if ":" in image else ""
+    extension = volume.rsplit(".", 1)[-1].lower()
+    return volume.startswith("import/") and CONTENT_BY_EXTENSION.get(extension) == "import"
+
+
 def content_type(spec: ImageSpec) -> str:
     """PVE's content type for the image's file name; others are refused naming ``name``."""
     extension = spec.name.rsplit(".", 1)[-1].lower() if "." in spec.name else ""

@@ -58,6 +58,8 @@ class ProxmoxProvider(Provider):
     type_name = "proxmox"
     # Each VM's config, status and guest-agent addresses are calls of their own.
     lists_in_bulk = False
+    # import-from copies the file into the VM's own disk.
+    imports_copy_image = True
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
@@ -203,7 +205,7 @@ class ProxmoxProvider(Provider):
         if self.config.options.get("snippets_storage"):
             storage.require_storage(self.session, node or self._least_loaded(), self.config.options["snippets_storage"],
                                     "snippets_storage", "snippets")
-        if spec.image:
+        if spec.image and not images.is_import_volume(spec.image):
             self._check_template_secure_boot(spec, self._template(spec.image))
 
     def _check_template_secure_boot(self, spec: VMSpec, template: dict[str, Any]) -> None:
@@ -349,7 +351,7 @@ class ProxmoxProvider(Provider):
         existing = self.find(spec.name)
         if existing is not None:
             return existing.id, _DONE
-        if spec.image:
+        if spec.image and not images.is_import_volume(spec.image):
             vmid, node = self._create_from_template(spec)
         else:
             vmid, node = self._create_from_scratch(spec)
@@ -359,6 +361,9 @@ class ProxmoxProvider(Provider):
         node = self._placement_node(spec) or self._least_loaded()
         chosen = storage.storage_choice(spec, self.config.options)[0] or "local-lvm"
         root = pve.disk_value(chosen, storage.root_disk(spec))
+        if spec.image:
+            # PVE's STORAGE:0 with import-from: a new disk holding the file's bytes, of the file's virtual size.
+            root = "%s:0,import-from=%s" % (chosen, spec.image) + (",ssd=1" if spec.disk_type == "ssd" else "")
 
         def start(vmid: int) -> str:
             values = self._hardware(spec, vmid, chosen, {})

@@ -77,7 +77,7 @@ def test_a_vsphere_ova_vmimage_spec():
     ({"source": {"vsphere": {"ovaURL": "ftp://h/app.ova"}}}, "image_json.source.vsphere.ovaURL"),
     ({}, "image_json.source"),
     ({"source": {"libvirt": {"url": "x"}, "http": {"url": "http://h/x"}}}, "image_json.source"),
-    ({"source": {"registry": {"image": "a/b:1"}}}, "image_json.source.registry"),
+    ({"source": {"dataVolume": {"name": "golden"}}}, "image_json.source.dataVolume"),
     ({"source": {"http": {"url": "http://h/x", "checksum": "zz"}}}, "image_json.source.http.checksum"),
 ])
 def test_vmimage_specs_refused_name_the_field(document, option):

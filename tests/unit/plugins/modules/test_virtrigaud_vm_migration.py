@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import json
+
 from ansible_collections.virtrigaud.core.plugins.modules import (
     virtrigaud_vm,
     virtrigaud_vm_migration,
@@ -31,7 +33,9 @@ def test_a_move_is_predicted_made_and_then_left_alone(connection, capsys):
 
 def test_refusals_name_their_option(connection, capsys):
     run(virtrigaud_vm, capsys, dict(connection, **VM))
-    cases = [({"target": {"host": "h2", "provider_type": "proxmox"}}, "unsupported", "target.provider_type"),
+    cases = [({"target": {"host": "h2", "provider_type": "proxmox"}}, "invalid_spec", "target.connection.api_host"),
+             ({"target": {"host": "h2"}, "network_map": {"a": "b"}}, "invalid_spec", "network_map"),
+             ({"target": {"host": "h2", "name": "x"}}, "invalid_spec", "target.name"),
              ({"target": {}}, "invalid_spec", "target"),
              ({"target": {"host": "missing-host"}}, "invalid_spec", "target.host"),
              ({"target": {"host": "h2"}, "online": False}, "failed_precondition", "online")]
@@ -60,3 +64,11 @@ def test_virtrigaud_vm_moves_only_with_allow_migration(connection, capsys):
     assert [c["action"] for c in runs[1]["changes"]] == ["migrate", "set_cpu"]
     assert runs[0]["changes"] == runs[1]["changes"]
     assert runs[1]["migration"]["phase"] == "Ready" and "migration" not in runs[3]
+
+
+def test_a_target_secret_stays_out_of_the_result(connection, capsys):
+    run(virtrigaud_vm, capsys, dict(connection, **VM))
+    secret = "vr-target-secret-1234"
+    failed = run(virtrigaud_vm_migration, capsys, dict(connection, vm_name="web", target={
+        "provider_type": "proxmox", "connection": {"api_password": secret, "uri": "https://127.0.0.1:1"}}))
+    assert failed["failed"] and secret not in json.dumps(failed)
