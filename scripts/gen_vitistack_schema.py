@@ -24,7 +24,8 @@ KUBE = REPO / "plugins" / "module_utils" / "kube"
 CRD = CRDS / "vitistack" / "vitistack.io_machineproviders.yaml"
 TARGET = KUBE / "vitistack_schema.py"
 # The VirtRigaud kinds the modules take as ``definition``, and so check before anything is done.
-VIRTRIGAUD_CRDS = ["providers", "virtualmachines", "vmclasses", "vmimages", "vmnetworkattachments", "vmsets",
+VIRTRIGAUD_CRDS = ["providers", "virtualmachines", "vmclasses", "vmclones", "vmimages", "vmmigrations",
+                   "vmnetworkattachments", "vmplacementpolicies", "vmsets",
                    "vmsnapshots"]
 VIRTRIGAUD_TARGET = KUBE / "virtrigaud_schema.py"
 LICENCE = '''# Copyright: virtrigaud.core contributors

@@ -149,7 +149,7 @@ def check_import_options(spec: ImageSpec, accepted: tuple[str, ...], backend: st
     for what, option, value in given:
         if value is not None and what not in accepted:
             text = "a registry image" if what == "registry" else option
-            raise UnsupportedError("the %s backend's image import takes no %s" % (backend, text), option=option)
+            raise UnsupportedError("the %s backend's image import does not take %s" % (backend, text), option=option)
 
 
 def _parse_format(fmt: Any, option: str) -> Optional[str]:

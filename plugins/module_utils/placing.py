@@ -18,6 +18,11 @@ from .vmset import SET_TAG, Member, SetPlan, SetSpec
 Reader = Callable[[str, str, Optional[str]], Optional[dict[str, Any]]]
 
 
+# The key under which a manifest's options carry the VMPlacementPolicy its placementRef names, found among the
+# documents beside it rather than in the cluster.
+POLICY_RESOURCE = "placement_policy_resource"
+
+
 def read_policy(params: Mapping[str, Any], reader: Callable[[], Reader], group: frozenset[str]) -> Optional[Policy]:
     """The task's policy, or None.  ``reader`` opens the Kubernetes connection, only for a policy by name.
 
@@ -27,6 +32,12 @@ def read_policy(params: Mapping[str, Any], reader: Callable[[], Reader], group: 
     inline, ref = params.get("placement_policy"), params.get("placement_policy_ref")
     if inline and ref:
         raise SpecError("give the policy inline or by name, not both", option="placement_policy_ref")
+    resource = params.get(POLICY_RESOURCE)
+    if resource is not None:
+        if inline or ref:
+            raise SpecError("the definition's placementRef names the policy; leave this option out",
+                            option="placement_policy" if inline else "placement_policy_ref")
+        return parse_resource(resource, "definition", group)
     if inline:
         return parse_inline(inline)
     if not ref:

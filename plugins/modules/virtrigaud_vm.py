@@ -293,23 +293,35 @@ options:
   definition:
     description:
       - The VM as upstream VirtRigaud manifests give it, the documents C(kubectl apply) would take, instead of
-        the spec options - a C(VirtualMachine) (C(infra.virtrigaud.io/v1beta1)) with the C(VMClass), C(VMImage)
-        and C(VMNetworkAttachment) documents it refers to, as a list of documents or as YAML text of one or
-        more documents. A document it does not refer to is refused.
+        the spec options - a C(VirtualMachine) (C(infra.virtrigaud.io/v1beta1)) with the C(VMClass), C(VMImage),
+        C(VMNetworkAttachment) and C(VMPlacementPolicy) documents it refers to, as a list of documents or as YAML
+        text of one or more documents. A document it does not refer to is refused.
+      - Or a C(VMClone) alone. On a backend it clones C(spec.source.vmRef) to C(spec.target.name) as
+        O(clone_from) does (O(linked_clone) for C(spec.options.type=LinkedClone)), started when
+        C(spec.options.powerOn); the clone's other sources, C(target) class, networks and disks, and
+        C(customization) are refused by their paths. As resources only O(state=present) is accepted.
       - Every document is checked against its CRD's schema before anything is done, so that what the API
         server would refuse is refused here, naming the document and the field. An unquoted V(On) or V(Off)
         (which YAML 1.1 reads as a boolean) is refused with the quoting that keeps it a string.
       - Refused together with any of O(name), O(id), O(cpu), O(memory), O(firmware), O(secure_boot),
         O(disk_defaults), O(image), O(disks), O(networks), O(placement), O(cloud_init), O(tags),
-        O(provider_ref), O(namespace), O(class_ref) and O(image_ref), which it replaces.
+        O(provider_ref), O(namespace), O(class_ref), O(image_ref) and O(clone_from), which it replaces.
       - O(state) is then V(present) or V(absent); C(spec.powerState) says whether the VM runs (V(On) as
         O(state=started), V(Off) as O(state=stopped) with O(shutdown_mode=hard), V(OffGraceful) with
         O(shutdown_mode=graceful)); a VM without one is created running and keeps its power state.
       - On a backend, a field the module does not carry out is refused by name unless it holds its schema
-        default - for instance C(lifecycle), C(snapshot), C(importedDisk), C(placementRef), a C(secretRef) for
+        default - for instance C(lifecycle), C(snapshot), C(importedDisk), a C(secretRef) for
         cloud-init, a C(VMClass)'s C(performanceProfile), or a C(VMImage) other than a libvirt C(path) or a
         vSphere or Proxmox VE template. C(providerRef) names the Provider for Kubernetes; on a backend, the
-        connection options say which backend it is.
+        connection options say which backend it is, unless the definition holds that C(Provider) too.
+      - A C(Provider) among the documents (on a backend only) names the backend instead - its C(type),
+        C(endpoint), C(insecureSkipVerify) and C(defaults), with the credentials from the Secret that
+        C(credentialSecretRef) names, read with the Kubernetes connection options as O(provider_ref) reads
+        resources. The task's connection options of that backend are then refused by name, and nothing is read
+        from the environment.
+      - On a backend, the C(VMPlacementPolicy) that C(spec.placementRef) names chooses the host as
+        O(placement_policy_ref) does; a field placement here does not honour (C(priority), C(weight),
+        C(spec.hard.datastores) ...) is refused by name.
       - See the guide C(docs/guides/manifests.md).
     type: raw
     version_added: 0.2.0
@@ -637,7 +649,10 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import (
     vm_spec,
     wait_spec,
 )
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.images import IMAGE_FORMATS
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube import clone_document, provider_connection
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.applied import apply_documents
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vm_document import direct_params, read_vm
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.vm_resource import run_documents, run_resource
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
@@ -650,7 +665,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.vm_converge import
 
 # The options a definition replaces: given beside one, they are refused by name.
 REPLACED = ("name", "id", "cpu", "memory", "firmware", "secure_boot", "disk_defaults", "image", "disks", "networks",
-            "placement", "cloud_init", "tags", "provider_ref", "namespace", "class_ref", "image_ref")
+            "placement", "cloud_init", "tags", "provider_ref", "namespace", "class_ref", "image_ref", "clone_from")
 # How AnsibleModule, and the action plugin of the same name, check the options together.
 OPTION_RULES: dict[str, Any] = {"required_one_of": [["name", "id", "definition"]],
                                 "mutually_exclusive": [["definition", option] for option in REPLACED]
@@ -685,16 +700,33 @@ def resource_spec():
 
 def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
+    if p["definition"] is not None and clone_document.holds_clone(p["definition"]):
+        return run_clone(m, clone_document.read(p["definition"]))
     if p["definition"] is not None:
         manifest = read_vm(p["definition"], p["state"], on_backend=p["apply_to"] != "kubernetes")
         if p["apply_to"] == "kubernetes":
             refuse_backend_only(p, "apply_to: kubernetes")
             return run_documents(m, manifest)
+        if manifest.provider is not None:
+            extra = {"wait_timeout": p["wait_timeout"]} if p.get("wait_timeout") else {}
+            m.use_connection(provider_connection.connection(m.kube, manifest.provider, p, extra))
         p = direct_params(p, manifest)
     if p["provider_ref"]:
         refuse_backend_only(p, "provider_ref")
         return run_resource(m, POWER_BY_STATE.get(p["state"]))
     return converge(m, p)
+
+
+def run_clone(m: VirtrigaudRun, clone: clone_document.CloneManifest) -> dict[str, Any]:
+    """A VMClone manifest: written for VirtRigaud's manager, or carried out here as a clone_from."""
+    p = m.params
+    if p["apply_to"] == "kubernetes":
+        refuse_backend_only(p, "apply_to: kubernetes")
+        if p["state"] != "present":
+            raise SpecError("a VMClone resource is only applied (deleting it keeps the clone); remove the clone's "
+                            "VirtualMachine instead", option="state")
+        return apply_documents(m, clone_document.as_resources(clone))
+    return converge(m, dict(p, **clone_document.options(clone, p)))
 
 
 def main() -> None:

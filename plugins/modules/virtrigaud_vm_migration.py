@@ -60,16 +60,36 @@ attributes:
     description: When run twice with the same options, the second run reports no change.
 options:
   vm_name:
-    description: Name of the VM.
+    description: Name of the VM. One of O(vm_name), O(vm_id) or O(definition) is required.
     type: str
   vm_id:
     description: Provider id of the VM; takes precedence over O(vm_name).
     type: str
+  definition:
+    description:
+      - An upstream C(VMMigration) manifest, with the C(VMPlacementPolicy) that its C(spec.target.placementRef) names,
+        as one document, a list of them, or YAML text with several. It replaces O(vm_name), O(vm_id) and O(target).
+      - Each document is checked against its CRD's schema first, so what the API server would refuse is refused
+        here, naming the document and the field.
+      - On a backend, C(spec.source.vmRef.name) is the VM, and the policy's C(spec.hard.hosts) and
+        C(spec.hard.datastores) (one entry each at most) are O(target.host) and O(target.datastore). The VM keeps
+        its name and its Provider. A field asking for more (another Provider, staging C(storage), a new class,
+        C(source.powerOffBeforeMigration), ...) is refused by its path unless it holds its schema default.
+      - See the guide C(docs/guides/manifests.md).
+    type: raw
+  apply_to:
+    description:
+      - Where O(definition) goes. Only with O(definition).
+      - V(backend) (the default) moves the VM on the backend of the connection options.
+      - V(kubernetes) writes the documents as given (server-side apply, field manager C(virtrigaud.core)) in the
+        VMMigration's C(metadata.namespace), or C(default); VirtRigaud's manager then carries the migration out.
+    type: str
+    choices: [backend, kubernetes]
   target:
     description:
       - Where the VM goes. Within one backend, set at least one of O(target.host) and O(target.datastore).
+      - Required unless O(definition) gives it.
     type: dict
-    required: true
     suboptions:
       host:
         description:
@@ -363,6 +383,16 @@ EXAMPLES = r"""
 - name: Show how long each phase took
   ansible.builtin.debug:
     msg: "{{ moved.migration.phases }}"
+
+- name: The move a VMMigration manifest describes, carried out with no operator
+  virtrigaud.core.virtrigaud_vm_migration:
+    provider_type: vsphere
+    definition: "{{ lookup('ansible.builtin.file', 'migrations/web-1.yaml') }}"
+
+- name: The same manifest as resources, for VirtRigaud's manager
+  virtrigaud.core.virtrigaud_vm_migration:
+    apply_to: kubernetes
+    definition: "{{ lookup('ansible.builtin.file', 'migrations/web-1.yaml') }}"
 """
 
 RETURN = r"""
@@ -370,16 +400,16 @@ vm:
   description:
     - The VM after the move (before it, in check mode).
     - Across backends, the target VM (null in check mode before it exists).
-  returned: always
+  returned: unless O(apply_to=kubernetes)
   type: dict
 placement:
   description: Where the VM is after the run (where it would be, in check mode); only the keys the backend moves.
-  returned: within one backend
+  returned: within one backend, unless O(apply_to=kubernetes)
   type: dict
   sample: {host: DC0_C0_H1, datastore: LocalDS_0}
 migration:
   description: How far the move got, in the terms of VMMigration's status.
-  returned: always
+  returned: unless O(apply_to=kubernetes)
   type: dict
   contains:
     phase:
@@ -405,10 +435,20 @@ changes:
     - The move made (predicted, in check mode), with the old and new placement.
     - Across backends, V(migrate_across) (old the source's backend, id and power state; new the target's backend
       and name) and V(delete_source).
+    - With O(apply_to=kubernetes), each document written.
   returned: always
   type: list
   elements: dict
   sample: [{action: migrate, target: web-1, old: {host: esx-01}, new: {host: esx-02}}]
+objects:
+  description: With O(apply_to=kubernetes), each document written, with whether it changed.
+  returned: when O(apply_to=kubernetes)
+  type: list
+  elements: dict
+resource:
+  description: With O(apply_to=kubernetes), the VMMigration as stored (as it would be, in check mode).
+  returned: when O(apply_to=kubernetes)
+  type: dict
 """
 
 from typing import Any
@@ -421,6 +461,8 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import (
 )
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import NotFoundError, SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.executor import Executor
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube import migration_document
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.applied import apply_documents
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.planner import Plan, plan_migration
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import PROVIDER_TYPES
@@ -454,6 +496,14 @@ def target_of(params: dict[str, Any]) -> Placement:
 
 def run(m: VirtrigaudRun) -> dict[str, Any]:
     p = m.params
+    if p["definition"] is not None:
+        manifest = migration_document.read(p["definition"])
+        if p["apply_to"] == "kubernetes":
+            if not p["online"]:
+                raise SpecError("VirtRigaud's manager decides how the VM moves; leave online out with apply_to: "
+                                "kubernetes", option="online")
+            return apply_documents(m, migration_document.as_resources(manifest))
+        p = dict(p, **migration_document.options(manifest))
     if across(p):
         return migration_across.converge(m)
     wanted = target_of(p)
@@ -484,7 +534,11 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
     return result
 
 
-OPTION_RULES: dict[str, Any] = {"required_one_of": [["vm_name", "vm_id"]]}
+# The options a definition replaces: given beside one, they are refused by name.
+REPLACED = ("vm_name", "vm_id", "target")
+OPTION_RULES: dict[str, Any] = {"required_one_of": [["vm_name", "vm_id", "definition"], ["target", "definition"]],
+                                "mutually_exclusive": [["definition", option] for option in REPLACED],
+                                "required_by": {"apply_to": "definition"}}
 
 
 def argument_spec() -> dict[str, Any]:
@@ -493,7 +547,9 @@ def argument_spec() -> dict[str, Any]:
         **wait_spec(),
         "vm_name": {"type": "str"},
         "vm_id": {"type": "str"},
-        "target": {"type": "dict", "required": True, "options": {
+        "definition": {"type": "raw"},
+        "apply_to": {"type": "str", "choices": ["backend", "kubernetes"]},
+        "target": {"type": "dict", "options": {
             "host": {"type": "str"}, "datastore": {"type": "str"},
             "provider_type": {"type": "str", "choices": list(PROVIDER_TYPES)},
             "name": {"type": "str"}, "image_storage": {"type": "str"},

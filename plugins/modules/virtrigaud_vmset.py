@@ -55,8 +55,9 @@ options:
   definition:
     description:
       - A C(VMSet) manifest instead of the options, so one file serves Kubernetes and Ansible. A list of
-        documents may also hold the C(VMClass), C(VMImage) and C(VMNetworkAttachment) objects the template refers
-        to, as in a file for C(kubectl apply).
+        documents may also hold the C(VMClass), C(VMImage), C(VMNetworkAttachment) and C(VMPlacementPolicy)
+        objects the template refers to, as in a file for C(kubectl apply). The policy that the template's
+        C(placementRef) names places the members as O(placement_policy_ref) does.
       - The set's name, replicas, ordinals, update strategy, minimum ready time, labels (selector and template)
         and template come from it; O(update_strategy) defaults follow the CRD (25%).
       - Its content is not hidden from logs; keep secrets out of it and give cloud-init user data through

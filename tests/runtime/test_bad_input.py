@@ -221,8 +221,8 @@ CASES = [
      {"image_json": '{"source": {"libvirt": {"url": "ftp://h/x"}}}', "target_name": "i"}, INVALID,
      "image_json.source.libvirt.url"),
     ("image-prepare-registry", "ImagePrepare",
-     {"image_json": '{"source": {"registry": {"image": "a/b:1"}}}', "target_name": "i"}, INVALID,
-     "image_json.source.registry"),
+     {"image_json": '{"source": {"registry": {"image": "a/b:1"}}}', "target_name": "i"},
+     grpc.StatusCode.UNIMPLEMENTED, "a registry image"),
 ]
 
 # Bytes no protobuf parser accepts, and a method the service does not have.

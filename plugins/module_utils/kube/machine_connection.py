@@ -18,7 +18,7 @@ import tempfile
 from typing import Any, Mapping, Optional
 
 from ..errors import NotFoundError, SpecError
-from ..providers.connection import KUBERNETES, Connection, config_from, from_text, read, settings_of
+from ..providers.connection import Connection, config_from, from_text, given_options, read, settings_of
 from .client import Kube
 
 OPTION = "machine_provider"
@@ -59,8 +59,7 @@ def connection_from(kube: Kube, name: str, params: Mapping[str, Any], scratch: s
         raise SpecError("MachineProvider %s is of type %s, which the collection does not serve" % (name, provider_type),
                         option=OPTION) from None
     # The Kubernetes options reach the Machines; for KubeVirt the VMs' cluster is the MachineProvider's.
-    own = [s for s in table if s.option and s not in KUBERNETES]
-    given = sorted(str(s.option) for s in own if params.get(str(s.option)) is not None)
+    given = given_options(table, params)
     if given:
         raise SpecError("the connection comes from MachineProvider %s; leave out %s" % (name, ", ".join(given)),
                         option=given[0])

@@ -153,6 +153,11 @@ def refuse_unused(value: Any, schema: dict[str, Any], used: Iterable[str], where
         option=OPTION)
 
 
+def refuse_unused_in_spec(spec: dict[str, Any], kind: str, fields: Iterable[str], where: str) -> None:
+    """As :func:`refuse_unused` for a document's spec, naming the field by its whole path (``spec.storage.type``)."""
+    refuse_unused(spec, SPEC_SCHEMAS[kind], ["spec." + name for name in fields], where, "spec")
+
+
 def read_one(definition: Any, kind: str) -> dict[str, Any]:
     """The one document of ``kind`` that ``definition`` holds, checked against its CRD's schema."""
     documents = load(definition)

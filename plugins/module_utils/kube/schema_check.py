@@ -77,6 +77,9 @@ def check(value: Any, schema: Schema, path: str, display: Display = same) -> Non
     if "enum" in schema and value not in schema["enum"]:
         choices = list(dict.fromkeys(schema["enum"]))  # the CRD lists proxmox twice
         raise SpecError("%r is not one of %s" % (value, ", ".join(str(choice) for choice in choices)), option=path)
+    # The CRDs write some enums as allOf (VMClone's options.type, VMClass's firmware): each part must hold.
+    for part in schema.get("allOf") or ():
+        check(value, part, path, display)
     if schema.get("x-kubernetes-int-or-string"):
         _check_int_or_string(value, schema, path)
         return

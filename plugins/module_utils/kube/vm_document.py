@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A VirtualMachine spec from a manifest, in virtrigaud_vm's option names (pure: no I/O).
 
-The spec's class, image and network attachments are found among the other documents given with it, as
+The spec's class, image, network attachments and placement policy are found among the other documents given with it, as
 ``kubectl apply`` would find them in the cluster; so one file serves Kubernetes and Ansible.  virtrigaud_vm
 reads a VirtualMachine this way, and virtrigaud_vmset its template.
 """
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..errors import SpecError
+from ..placing import POLICY_RESOURCE
 from .manifests import (
     OPTION,
     Found,
@@ -25,6 +26,7 @@ from .manifests import (
     part,
     referenced,
     refuse_unused,
+    refuse_unused_in_spec,
     validate,
 )
 from .virtrigaud_schema import SPEC_SCHEMAS
@@ -34,12 +36,16 @@ VM_FIELDS = ("providerRef", "classRef.name", "imageRef.name", "networks[].name",
              "networks[].ipAddress", "networks[].prefix", "networks[].gateway", "networks[].macAddress",
              "networks[].dns", "disks[].name", "disks[].sizeGiB", "disks[].type", "userData.cloudInit.inline",
              "metaData.cloudInit.inline", "placement.cluster", "placement.datastore", "placement.folder",
-             "placement.host", "placement.resourcePool", "tags", "resources.cpu", "resources.memoryMiB")
+             "placement.host", "placement.resourcePool", "placementRef.name", "tags", "resources.cpu",
+             "resources.memoryMiB")
 CLASS_FIELDS = ("cpu", "memory", "firmware", "diskDefaults.size", "diskDefaults.type", "securityProfile.secureBoot")
 IMAGE_FIELDS = ("source.libvirt.path", "source.vsphere.templateName", "source.proxmox.templateName",
                 "source.proxmox.templateID")
 NETWORK_FIELDS = ("network.libvirt.networkName", "network.libvirt.bridge.name", "network.libvirt.model",
                   "network.vsphere.portgroup", "network.proxmox.bridge", "network.proxmox.model")
+# What placement.parse_resource reads, or refuses by name itself (hard.datastores ...); priority and weight, which
+# rank several policies, are refused here: a VM names one.
+POLICY_FIELDS = ("hard", "soft", "affinity", "antiAffinity", "resourceConstraints", "securityConstraints")
 _MIB = 1024 * 1024
 
 
@@ -130,6 +136,13 @@ def vm_options(found: Found, vm: dict[str, Any], where: str, extra: tuple[str, .
                                 "resource_pool": placement.get("resourcePool")}
     if vm.get("tags"):
         options["tags"] = list(vm["tags"])
+    policy_ref = vm.get("placementRef")
+    if policy_ref:
+        # Found as the others are; placing.read_policy reads it as it would read the resource from the cluster.
+        spec = referenced(found, "VMPlacementPolicy", policy_ref, where + " placementRef") or {}
+        refuse_unused_in_spec(spec, "VMPlacementPolicy", POLICY_FIELDS,
+                              "VMPlacementPolicy '%s'" % policy_ref.get("name"))
+        options[POLICY_RESOURCE] = {"metadata": {"name": policy_ref.get("name")}, "spec": spec}
     return options
 
 
@@ -141,7 +154,7 @@ def _attachment(found: Found, entry: dict[str, Any], where: str) -> Optional[dic
     return attachment
 
 
-VM_KINDS = ("VirtualMachine", "VMClass", "VMImage", "VMNetworkAttachment")
+VM_KINDS = ("VirtualMachine", "VMClass", "VMImage", "VMNetworkAttachment", "VMPlacementPolicy", "Provider")
 # powerState → (virtrigaud_vm's state, shutdown_mode); a VM without one is created running, as upstream's.
 POWER_STATES = {"On": ("started", None), "Off": ("stopped", "hard"), "OffGraceful": ("stopped", "graceful")}
 
@@ -155,6 +168,8 @@ class VMManifest:
     namespace: str
     spec: dict[str, Any]
     options: dict[str, Any]
+    # The Provider that providerRef names, when given beside the VM: the backend a direct run goes to.
+    provider: Optional[dict[str, Any]] = None
 
     @property
     def power_state(self) -> Optional[str]:
@@ -179,7 +194,9 @@ def read_vm(definition: Any, state: str, on_backend: bool) -> VMManifest:
     where = "VirtualMachine '%s'" % name
     options = vm_options(by_kind(documents), spec, where, extra=("powerState",)) if on_backend else {}
     wanted = {("VMClass", part(spec.get("classRef"), "classRef").get("name")),
-              ("VMImage", part(spec.get("imageRef"), "imageRef").get("name"))}
+              ("VMImage", part(spec.get("imageRef"), "imageRef").get("name")),
+              ("VMPlacementPolicy", part(spec.get("placementRef"), "placementRef").get("name")),
+              ("Provider", part(spec.get("providerRef"), "providerRef").get("name"))}
     wanted |= {("VMNetworkAttachment", part(entry.get("networkRef"), "networkRef").get("name"))
                for entry in entries(spec.get("networks"), "networks")}
     others = [document for document in documents if document is not vm]
@@ -187,7 +204,11 @@ def read_vm(definition: Any, state: str, on_backend: bool) -> VMManifest:
         if (document["kind"], name_of(document)) not in wanted:
             raise SpecError("%s: %s does not refer to it; leave it out" % (describe(document), where), option=OPTION)
     namespace = str(part(vm.get("metadata"), "metadata").get("namespace") or "default")
-    return VMManifest(tuple(others) + (vm,), name, namespace, spec, dict(options, name=name))
+    provider = next((document for document in others if document["kind"] == "Provider"), None)
+    if provider is not None and not on_backend:
+        raise SpecError("%s: apply it with virtrigaud_provider, which writes its credentials Secret too; leave it "
+                        "out of the VirtualMachine's documents" % describe(provider), option=OPTION)
+    return VMManifest(tuple(others) + (vm,), name, namespace, spec, dict(options, name=name), provider)
 
 
 def direct_params(params: dict[str, Any], manifest: VMManifest) -> dict[str, Any]:
@@ -196,4 +217,5 @@ def direct_params(params: dict[str, Any], manifest: VMManifest) -> dict[str, Any
     if state == "present" and manifest.power_state:
         state, mode = POWER_STATES[manifest.power_state]
         shutdown_mode = mode or shutdown_mode
-    return dict(params, **manifest.options, state=state, shutdown_mode=shutdown_mode)
+    provider_type = manifest.provider["spec"]["type"] if manifest.provider else params["provider_type"]
+    return dict(params, **manifest.options, state=state, shutdown_mode=shutdown_mode, provider_type=provider_type)

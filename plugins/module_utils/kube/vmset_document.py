@@ -3,7 +3,7 @@
 """virtrigaud_vmset's options from a VMSet manifest (pure: no I/O).
 
 The manifest is upstream's ``VMSet``.  Its template is a ``VirtualMachine`` spec, read as
-:mod:`.vm_document` reads one, with the class, image and network attachments given beside it.
+:mod:`.vm_document` reads one, with the class, image, network attachments and placement policy given beside it.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import SpecError
+from ..placing import POLICY_RESOURCE
 from .manifests import OPTION, by_kind, load, name_of, only, part, validate
 from .vm_document import vm_options
 
-KINDS = ("VMSet", "VMClass", "VMImage", "VMNetworkAttachment")
+KINDS = ("VMSet", "VMClass", "VMImage", "VMNetworkAttachment", "VMPlacementPolicy")
 
 
 def set_options(definition: Any) -> dict[str, Any]:
@@ -31,7 +32,11 @@ def set_options(definition: Any) -> dict[str, Any]:
                        "spec.template.metadata.labels"))
     strategy = part(spec.get("updateStrategy"), "spec.updateStrategy")
     rolling = part(strategy.get("rollingUpdate"), "spec.updateStrategy.rollingUpdate")
+    template_options = vm_options(by_kind(documents), part(template.get("spec"), "spec.template.spec"),
+                                  "the VMSet's spec.template.spec")
+    policy = template_options.pop(POLICY_RESOURCE, None)
     return {
+        **({POLICY_RESOURCE: policy} if policy is not None else {}),
         "name": name,
         "replicas": spec.get("replicas", 1),
         "ordinals": {"start": part(spec.get("ordinals"), "spec.ordinals").get("start", 0)},
@@ -41,6 +46,5 @@ def set_options(definition: Any) -> dict[str, Any]:
                                                "max_surge": rolling.get("maxSurge", "25%"),
                                                "partition": rolling.get("partition", 0)}},
         "min_ready_seconds": spec.get("minReadySeconds", 0),
-        "template": vm_options(by_kind(documents), part(template.get("spec"), "spec.template.spec"),
-                               "the VMSet's spec.template.spec"),
+        "template": template_options,
     }

@@ -181,6 +181,12 @@ class Connection:
                 for option in self.foreign if option not in skipped]
 
 
+def given_options(table: Iterable[Setting], params: Mapping[str, Any]) -> list[str]:
+    """The backend options of ``table`` a task set (not the Kubernetes ones), for a connection that comes from
+    elsewhere (a MachineProvider, a Provider manifest) and so refuses them."""
+    return sorted(str(s.option) for s in table if s.option and s not in KUBERNETES and params.get(s.option) is not None)
+
+
 def owners(option: str) -> str:
     """Which backends read ``option``, as a clause for a message."""
     types = [name for name, table in BACKENDS.items() if any(s.option == option for s in table)]

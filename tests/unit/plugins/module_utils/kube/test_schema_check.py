@@ -72,3 +72,12 @@ def test_check_accepts_a_valid_value_and_lists_a_duplicated_enum_once() -> None:
     with pytest.raises(SpecError) as caught:
         check({"kind": "z"}, SCHEMA, "spec")
     assert caught.value.msg == "'z' is not one of a, b"
+
+
+def test_check_holds_every_part_of_an_all_of_as_the_api_server_does() -> None:
+    schema = {"type": "object", "properties": {"type": {
+        "type": "string", "allOf": [{"enum": ["FullClone", "LinkedClone"]}, {"enum": ["FullClone", "LinkedClone"]}]}}}
+    check({"type": "LinkedClone"}, schema, "spec.options")
+    with pytest.raises(SpecError) as refused:
+        check({"type": "SnapClone"}, schema, "spec.options")
+    assert refused.value.option == "spec.options.type" and "'SnapClone' is not one of FullClone" in refused.value.msg
