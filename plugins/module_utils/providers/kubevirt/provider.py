@@ -145,11 +145,8 @@ class KubevirtProvider(Provider):
                 raise errors.SpecError("the image %s/%s is %d GiB; the root disk cannot be smaller"
                                        % (image.namespace, image.pvc, size), option="disk_defaults.size")
         storage_class = spec.placement.datastore or placement.storage_class
-        option = "placement.datastore" if spec.placement.datastore else "default_datastore"
-        if storage_class:
-            kv.check_storage_class(storage_class, option)
-        if storage_class and self.cluster.get(api.STORAGE_CLASS, storage_class) is None:
-            raise errors.SpecError("no StorageClass '%s' in the cluster" % storage_class, option=option)
+        self._require_storage_class(storage_class,
+                                    "placement.datastore" if spec.placement.datastore else "default_datastore")
         self.check_networks(spec)
         for what, ref in (("instancetype", placement.instancetype), ("preference", placement.preference)):
             if ref and self._class(ref, self.namespace) is None:
@@ -241,15 +238,20 @@ class KubevirtProvider(Provider):
         kv.check_admission(manifest)
         stored = self.cluster.create(api.VM, manifest)
         try:
-            dropped = dropped_fields(manifest["spec"], stored.get("spec"), "spec")
-            if dropped:
-                raise errors.ProviderError("the API server dropped %s: its KubeVirt CRDs do not know these fields"
-                                           % ", ".join(dropped[:5]))
+            _check_stored(manifest, stored, "its KubeVirt CRDs do not know these fields")
             self._write_secret(kv.cloud_init_secret(spec, self.namespace, stored))
         except errors.VirtrigaudError:
             self.cluster.delete(api.VM, spec.name, self.namespace)
             raise
         return "%s/%s" % (self.namespace, spec.name), _DONE
+
+    def _require_storage_class(self, name: Optional[str], option: str) -> None:
+        """A StorageClass that is named must be well formed and exist; None asks for the cluster's default."""
+        if not name:
+            return
+        kv.check_storage_class(name, option)
+        if self.cluster.get(api.STORAGE_CLASS, name) is None:
+            raise errors.SpecError("no StorageClass '%s' in the cluster" % name, option=option)
 
     def _write_secret(self, secret: Optional[dict[str, Any]]) -> None:
         """Create the cloud-init Secret; one left by an earlier VM of the name is taken over."""
@@ -358,18 +360,11 @@ class KubevirtProvider(Provider):
         if existing is not None:
             return existing
         storage_class = spec.storage or self.config.options.get("storage_pool")
-        option = "storage" if spec.storage else "default_datastore"
-        if storage_class:
-            kv.check_storage_class(storage_class, option)
-            if self.cluster.get(api.STORAGE_CLASS, storage_class) is None:
-                raise errors.SpecError("no StorageClass '%s' in the cluster" % storage_class, option=option)
+        self._require_storage_class(storage_class, "storage" if spec.storage else "default_datastore")
         manifest = kvi.data_volume(spec, self.namespace, storage_class)
         stored = self.cluster.create(api.DV, manifest)
         try:
-            dropped = dropped_fields(manifest["spec"], stored.get("spec"), "spec")
-            if dropped:
-                raise errors.ProviderError("the API server dropped %s: its CDI CRD does not know these fields"
-                                           % ", ".join(dropped[:5]))
+            _check_stored(manifest, stored, "its CDI CRD does not know these fields")
             dv = self._imported(spec, transfer.say, transfer.interval)
         except BaseException:
             self._remove_image(spec.name)
@@ -593,3 +588,10 @@ class KubevirtProvider(Provider):
             poll(lambda: True if self.task_status(task).done else None, self._deadline(),
                  "VM %s/%s to start" % (namespace, name), interval=0.2, max_interval=2.0)
         return _DONE
+
+
+def _check_stored(sent: dict[str, Any], stored: dict[str, Any], why: str) -> None:
+    """Raise when the API server pruned fields of ``sent`` (CRDs drop what they do not know); ``why`` says whose."""
+    dropped = dropped_fields(sent["spec"], stored.get("spec"), "spec")
+    if dropped:
+        raise errors.ProviderError("the API server dropped %s: %s" % (", ".join(dropped[:5]), why))
