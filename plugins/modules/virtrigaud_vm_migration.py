@@ -308,6 +308,8 @@ options:
       - Move a running VM while it runs (vMotion, Proxmox VE's online migration, libvirt's live migration to
         another libvirtd).
       - With V(false), a running VM is refused (stop it first). A stopped VM moves stopped either way.
+      - A move across backends never runs live, and refuses V(false); its O(source_power=require_off) refuses a
+        running VM.
     type: bool
     default: true
 notes:
@@ -477,6 +479,9 @@ def across(params: dict[str, Any]) -> bool:
     """Whether the target is on another backend; options of the other kind of move are refused by name."""
     target = params["target"]
     other = bool(target.get("provider_type")) and target["provider_type"] != params["provider_type"]
+    if other and params.get("online") is False:
+        raise SpecError("a move across backends never runs live: the source is stopped first as source_power "
+                        "says; to refuse a running VM, set source_power: require_off", option="online")
     if not other:
         given = [o for o in ACROSS_ONLY if params.get(o) is not None]
         given += ["target.%s" % o for o in TARGET_ACROSS_ONLY if target.get(o) is not None]

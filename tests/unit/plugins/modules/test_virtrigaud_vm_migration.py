@@ -38,7 +38,8 @@ def test_refusals_name_their_option(connection, capsys):
              ({"target": {"host": "h2", "name": "x"}}, "invalid_spec", "target.name"),
              ({"target": {}}, "invalid_spec", "target"),
              ({"target": {"host": "missing-host"}}, "invalid_spec", "target.host"),
-             ({"target": {"host": "h2"}, "online": False}, "failed_precondition", "online")]
+             ({"target": {"host": "h2"}, "online": False}, "failed_precondition", "online"),
+             ({"target": {"provider_type": "proxmox"}, "online": False}, "invalid_spec", "online")]
     for extra, code, option in cases:
         failed = run(virtrigaud_vm_migration, capsys, dict(connection, vm_name="web", **extra))
         assert failed["failed"] and failed["error_code"] == code and failed["details"]["option"] == option, failed
