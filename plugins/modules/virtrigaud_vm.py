@@ -320,8 +320,9 @@ options:
         resources. The task's connection options of that backend are then refused by name, and nothing is read
         from the environment.
       - On a backend, the C(VMPlacementPolicy) that C(spec.placementRef) names chooses the host as
-        O(placement_policy_ref) does; a field placement here does not honour (C(priority), C(weight),
-        C(spec.hard.datastores) ...) is refused by name.
+        O(placement_policy_ref) does; a field placement here does not honour (C(spec.hard.datastores),
+        C(resourceConstraints) ...) is refused by name. C(priority) and C(weight) rank policies against each
+        other and change nothing for the one policy a VM names.
       - See the guide C(docs/guides/manifests.md).
     type: raw
     version_added: 0.2.0

@@ -31,7 +31,7 @@ KINDS = ("VMMigration", "VMPlacementPolicy")
 # The fields carried out; spec.metadata only describes the migration (who, why) and asks for nothing.
 MIGRATION_FIELDS = ("source.vmRef.name", "source.providerRef", "target.name", "target.namespace", "target.providerRef",
                     "target.placementRef.name", "metadata")
-POLICY_FIELDS = ("hard.hosts", "hard.datastores")
+POLICY_FIELDS = ("hard.hosts", "hard.datastores", "priority", "weight")
 
 
 @dataclass(frozen=True)

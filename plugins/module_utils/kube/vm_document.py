@@ -45,7 +45,9 @@ NETWORK_FIELDS = ("network.libvirt.networkName", "network.libvirt.bridge.name", 
                   "network.vsphere.portgroup", "network.proxmox.bridge", "network.proxmox.model")
 # What placement.parse_resource reads, or refuses by name itself (hard.datastores ...); priority and weight, which
 # rank several policies, are refused here: a VM names one.
-POLICY_FIELDS = ("hard", "soft", "affinity", "antiAffinity", "resourceConstraints", "securityConstraints")
+# priority and weight rank policies against each other: a VM names one, so they change nothing and are accepted.
+POLICY_FIELDS = ("hard", "soft", "affinity", "antiAffinity", "resourceConstraints", "securityConstraints",
+                 "priority", "weight")
 _MIB = 1024 * 1024
 
 

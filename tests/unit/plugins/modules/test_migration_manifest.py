@@ -112,8 +112,15 @@ def test_a_vm_manifest_is_placed_by_the_policy_its_placement_ref_names(connectio
     assert runs[3]["vm"]["placement"]["host"] == "mock-2"
 
 
+def test_a_policys_priority_and_weight_are_accepted_as_they_rank_policies_and_a_vm_names_one(connection, capsys):
+    ranked = POLICY_VM.replace("hosts: [mock-2]}", "hosts: [mock-2]}, priority: 5, weight: 50")
+    placed = run(virtrigaud_vm, capsys, dict(connection, definition=ranked))
+    assert placed["vm"]["placement"]["host"] == "mock-2", placed
+
+
 def test_a_policy_field_placement_here_cannot_honour_is_refused_by_name(connection, capsys):
-    for old, new, named in (("hosts: [mock-2]}", "hosts: [mock-2]}, priority: 5", "field spec.priority"),
+    for old, new, named in (("hosts: [mock-2]}", "hosts: [mock-2]}, resourceConstraints: {maxCPUUtilization: 80}",
+                             "sets spec.resourceConstraints"),
                             ("hosts: [mock-2]", "hosts: [mock-2], datastores: [fast]", "spec.hard.datastores")):
         failed = run(virtrigaud_vm, capsys, dict(connection, definition=POLICY_VM.replace(old, new)))
         assert failed["failed"] and named in failed["msg"], failed
