@@ -184,17 +184,20 @@ def mock_world(path: pathlib.Path, count: int) -> None:
     path.write_text(json.dumps({"vms": vms}))
 
 
-def fresh(script) -> None:
-    """Stop what a run before left, unless asked to reuse it (``--keep-backend``: it must hold the same size)."""
-    if not KEEP_BACKEND:
+def fresh(script, name: str, size: int) -> None:
+    """Stop what a run before left, unless asked to reuse it (``--keep-backend``) and it holds ``size`` VMs."""
+    marker = CACHE / ("bench-%s.size" % name)
+    if not KEEP_BACKEND or not marker.exists() or marker.read_text() != str(size):
         script("stop")
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(str(size))
 
 
 MOCK_STATE = pathlib.Path(tempfile.gettempdir()) / ("vr-bench-mock-%s.json" % uuid.uuid4().hex[:8])
 
 BACKENDS = {
     "vcsim": {
-        "start": lambda size: (fresh(vcsim), vcsim("start", str(size // 2))),
+        "start": lambda size: (fresh(vcsim, "vcsim", size), vcsim("start", str(size // 2))),
         "stop": lambda: vcsim("stop"),
         "ours": {"type": "vsphere", "name": "vcsim", "hostname": "127.0.0.1", "port": PORT, "username": "vr-admin",
                  "password": PASSWORD, "validate_certs": False},
@@ -220,7 +223,7 @@ BACKENDS = {
                                                   "uri": "test://%s" % LIBVIRT_FILE}},
     },
     "pve": {
-        "start": lambda size: (fresh(pvefake), pvefake("start", size)),
+        "start": lambda size: (fresh(pvefake, "pve", size), pvefake("start", size)),
         "stop": lambda: pvefake("stop"),
         "ours": {"type": "proxmox", "name": "pve", "api_host": "127.0.0.1", "api_port": PVE_PORT,
                  "api_user": "root@pam", "api_password": PASSWORD, "validate_certs": False},
@@ -311,6 +314,9 @@ def compare(name: str, backend: dict, size: int, bindir: pathlib.Path, env: dict
             cached = measure(bindir, paths[CACHED], env)
             listing = unmark(json.loads(ours[2]))
             hosts = len(listing["_meta"]["hostvars"])
+            if hosts != size:
+                raise RuntimeError("%s listed %d hosts on %s, not %d: a backend of another size was kept running?"
+                                   % (OURS, hosts, name, size))
             floor = floors(folder, listing)
             base = measure(bindir, floor["script"], env)
             full_base = measure(bindir, floors(folder, unmark(json.loads(full[2])), "-full")["script"], env)
