@@ -17,6 +17,7 @@ from typing import Any, Mapping, Optional
 from ... import errors
 from ...images import ImageSpec, PreparedImage
 from ...spec import parse_quantity
+from . import checks
 from . import translate as kv
 
 IMAGE_LABEL = "virtrigaud.io/image"
@@ -30,7 +31,7 @@ _PERCENT = re.compile(r"^(\d{1,3}(?:\.\d+)?)%$")
 
 def check_importable(spec: ImageSpec) -> None:
     """What CDI needs of an import, refused by name before anything is asked of the cluster."""
-    if len(spec.name) > 253 or not kv.object_ref(spec.name) or "/" in spec.name:
+    if len(spec.name) > 253 or not checks.object_ref(spec.name) or "/" in spec.name:
         raise errors.SpecError("'%s' cannot name a DataVolume and its PVC: at most 253 lower-case letters, digits, "
                                "'-' and '.'" % spec.name, option="name")
     if spec.template:

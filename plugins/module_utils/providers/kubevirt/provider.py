@@ -32,6 +32,7 @@ from ..base import (
     TaskStatus,
 )
 from ..discovery import Discovery
+from . import checks, reconfiguration, snapshots
 from . import client as api
 from . import images as kvi
 from . import translate as kv
@@ -66,7 +67,7 @@ class KubevirtProvider(Provider):
 
     def _get_vm(self, vm_id: str) -> Optional[dict[str, Any]]:
         """The VM of an id, or None; an id that cannot name a VM (a path trick) names none."""
-        if not kv.object_ref(vm_id):
+        if not checks.object_ref(vm_id):
             return None
         namespace, name = self._ref(vm_id)
         return self.cluster.get(api.VM, name, namespace)
@@ -78,11 +79,11 @@ class KubevirtProvider(Provider):
             raise errors.NotFoundError("VirtualMachine %s/%s not found" % (namespace, name))
         return vm
 
-    def _placement(self) -> kv.Placement:
+    def _placement(self) -> checks.Placement:
         options = self.config.options
-        return kv.Placement(namespace=self.namespace, storage_class=options.get("storage_pool"),
-                            instancetype=kv.class_ref(options.get("instancetype"), "instancetype"),
-                            preference=kv.class_ref(options.get("preference"), "preference"))
+        return checks.Placement(namespace=self.namespace, storage_class=options.get("storage_pool"),
+                                instancetype=checks.class_ref(options.get("instancetype"), "instancetype"),
+                                preference=checks.class_ref(options.get("preference"), "preference"))
 
     def _class(self, ref: Optional[Mapping[str, Any]], namespace: str) -> Optional[dict[str, Any]]:
         """An instancetype or preference by reference, read once per provider."""
@@ -132,8 +133,8 @@ class KubevirtProvider(Provider):
 
     def check_spec(self, spec: VMSpec) -> None:
         placement = self._placement()
-        image = kv.parse_image(spec.image, self.namespace) if spec.image else None
-        kv.check_spec(spec, placement, image)
+        image = checks.parse_image(spec.image, self.namespace) if spec.image else None
+        checks.check_spec(spec, placement, image)
         if image and image.pvc:
             source = self.cluster.get(api.PVC, image.pvc, image.namespace)
             if source is None:
@@ -153,7 +154,7 @@ class KubevirtProvider(Provider):
                 raise errors.SpecError("no %s '%s'" % (ref["kind"], ref["name"]), option=what)
 
     def check_networks(self, spec: VMSpec) -> None:
-        kv.check_nics(spec.networks)
+        checks.check_nics(spec.networks)
         for index, network in enumerate(spec.networks):
             nad = network.network or kv.POD_NETWORK
             if nad != kv.POD_NETWORK:
@@ -227,9 +228,9 @@ class KubevirtProvider(Provider):
         if existing is not None:
             return existing.id, _DONE
         placement = self._placement()
-        placement = kv.Placement(placement.namespace, spec.placement.datastore or placement.storage_class,
-                                 placement.instancetype, placement.preference)
-        image = kv.parse_image(spec.image, self.namespace) if spec.image else None
+        placement = checks.Placement(placement.namespace, spec.placement.datastore or placement.storage_class,
+                                     placement.instancetype, placement.preference)
+        image = checks.parse_image(spec.image, self.namespace) if spec.image else None
         root = spec.root_disk_gib
         if image and image.pvc and not root:
             source = self.cluster.get(api.PVC, image.pvc, image.namespace) or {}
@@ -249,7 +250,7 @@ class KubevirtProvider(Provider):
         """A StorageClass that is named must be well formed and exist; None asks for the cluster's default."""
         if not name:
             return
-        kv.check_storage_class(name, option)
+        checks.check_storage_class(name, option)
         if self.cluster.get(api.STORAGE_CLASS, name) is None:
             raise errors.SpecError("no StorageClass '%s' in the cluster" % name, option=option)
 
@@ -264,7 +265,7 @@ class KubevirtProvider(Provider):
 
     def clone(self, source_id: str, target_name: str, linked: bool = False) -> tuple[str, TaskRef]:
         namespace, name = self._ref(source_id)
-        kv.check_name(target_name)
+        checks.check_name(target_name)
         if self.cluster.get(api.VM, target_name, namespace) is not None:
             raise errors.ConflictError("a VM named '%s' exists already in namespace %s" % (target_name, namespace))
         source_vm = self._vm(source_id)
@@ -272,7 +273,7 @@ class KubevirtProvider(Provider):
         if linked:
             base = self._linked_base(namespace, name)
             source = {"apiGroup": "snapshot.kubevirt.io", "kind": "VirtualMachineSnapshot", "name": base}
-        request = kv.clone_object(source, target_name, namespace)
+        request = snapshots.clone_object(source, target_name, namespace)
         self.cluster.delete(api.CLONE, request["metadata"]["name"], namespace)
         self.cluster.create(api.CLONE, request)
         done = self._wait_for(api.CLONE, request["metadata"]["name"], namespace,
@@ -284,10 +285,10 @@ class KubevirtProvider(Provider):
     def _linked_base(self, namespace: str, vm: str) -> str:
         """The snapshot linked clones share, taken once: their disks are restored from it, as copy-on-write
         children where the storage can do so."""
-        name = kv.snapshot_object_name(vm, LINKED_CLONE_SNAPSHOT)
+        name = snapshots.snapshot_object_name(vm, LINKED_CLONE_SNAPSHOT)
         if self.cluster.get(api.SNAPSHOT, name, namespace) is None:
-            self.cluster.create(api.SNAPSHOT, kv.snapshot_object(vm, namespace, LINKED_CLONE_SNAPSHOT,
-                                                                 "base of linked clones"))
+            self.cluster.create(api.SNAPSHOT, snapshots.snapshot_object(vm, namespace, LINKED_CLONE_SNAPSHOT,
+                                                                        "base of linked clones"))
         self._wait_for(api.SNAPSHOT, name, namespace, lambda obj: bool((obj.get("status") or {}).get("readyToUse")),
                        "snapshot")
         return name
@@ -454,12 +455,12 @@ class KubevirtProvider(Provider):
             vm = self._vm(vm_id)
             kv.check_admission(vm)
             if change.live:
-                refusal = kv.live_refusal(change)
+                refusal = reconfiguration.live_refusal(change)
                 if refusal:
                     raise errors.PreconditionError("KubeVirt cannot add %s to the running VM; set "
                                                    "allow_power_cycling=true or stop the VM" % refusal,
                                                    option="allow_power_cycling")
-            updated, grow = kv.reconfigured(vm, change, self.config.options.get("storage_pool"))
+            updated, grow = reconfiguration.reconfigured(vm, change, self.config.options.get("storage_pool"))
             kv.check_admission(updated)
             namespace = vm["metadata"]["namespace"]
             for claim, size in sorted(grow.items()):
@@ -495,7 +496,7 @@ class KubevirtProvider(Provider):
             obj = self.cluster.get(kind, name, namespace)
             if obj is None:
                 raise errors.NotFoundError("%s %s/%s disappeared" % (kind.kind, namespace, name))
-            reason = kv.failure(obj)
+            reason = snapshots.failure(obj)
             if reason:
                 raise errors.ProviderError("%s of %s/%s failed: %s" % (what, namespace, name, reason))
             return obj if done(obj) else None
@@ -537,7 +538,7 @@ class KubevirtProvider(Provider):
         obj = self.cluster.get(api.SNAPSHOT, name, namespace)
         if obj is None:
             return TaskStatus(done=True, error="VirtualMachineSnapshot %s/%s is gone" % (namespace, name))
-        reason = kv.failure(obj)
+        reason = snapshots.failure(obj)
         return TaskStatus(done=bool(reason) or bool((obj.get("status") or {}).get("readyToUse")), error=reason or "")
 
     # snapshots
@@ -545,7 +546,7 @@ class KubevirtProvider(Provider):
     def snapshot_list(self, vm_id: str) -> list[Snapshot]:
         namespace, name = self._ref(vm_id)
         self._vm(vm_id)
-        return kv.snapshots_of(self.cluster.list(api.SNAPSHOT, namespace), name)
+        return snapshots.snapshots_of(self.cluster.list(api.SNAPSHOT, namespace), name)
 
     def snapshot_create(self, vm_id: str, name: str, description: str = "",
                         include_memory: bool = False) -> tuple[str, TaskRef]:
@@ -553,7 +554,7 @@ class KubevirtProvider(Provider):
             raise errors.UnsupportedError("KubeVirt snapshots hold disks only", option="include_memory")
         vm = self._vm(vm_id)
         namespace = vm["metadata"]["namespace"]
-        obj = kv.snapshot_object(vm["metadata"]["name"], namespace, name, description)
+        obj = snapshots.snapshot_object(vm["metadata"]["name"], namespace, name, description)
         self.cluster.create(api.SNAPSHOT, obj)
         return obj["metadata"]["name"], self._task("snapshot/%s/%s" % (namespace, obj["metadata"]["name"]))
 
@@ -577,7 +578,7 @@ class KubevirtProvider(Provider):
             self.power(vm_id, PowerOp.OFF)
             self._wait_for(api.VM, name, namespace,
                            lambda obj: self.cluster.get(api.VMI, name, namespace) is None, "stop")
-        request = kv.restore_object(name, namespace, snapshot_id)
+        request = snapshots.restore_object(name, namespace, snapshot_id)
         self.cluster.delete(api.RESTORE, request["metadata"]["name"], namespace)
         self.cluster.create(api.RESTORE, request)
         self._wait_for(api.RESTORE, request["metadata"]["name"], namespace,

@@ -1,36 +1,34 @@
 # Copyright: virtrigaud.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pure mapping between the VM spec and KubeVirt's objects, KubeVirt's admission rules, and API errors → the
-collection's.  No I/O.
+"""Pure mapping between the VM spec and KubeVirt's objects (the VM, its DataVolumes and cloud-init Secret, and
+back to what the collection reports), KubeVirt's admission rules, and API errors → the collection's.  No I/O.
 
 A VM is a ``kubevirt.io/v1`` VirtualMachine named after the spec, in the connection's namespace; its id is
 ``namespace/name``.  Its root disk is a containerDisk or a DataVolume cloned from a PVC, its data disks are
 blank DataVolumes, all named after their volume so describe reports the spec's names.  What KubeVirt has no
-field for (the tags) lives in an annotation.
+field for (the tags) lives in an annotation.  What a spec may hold is checked in checks.py; reconfiguration
+and snapshots have their own modules.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
-from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence, cast
+from typing import Any, Mapping, Optional, cast
 from urllib.parse import urlsplit
 
 from ... import errors
 from ...spec import GIB, MIB, DiskSpec, NetworkSpec, VMSpec, parse_quantity
 from ...spec import Placement as Where
-from ..base import ConsoleAccess, ObservedDisk, ObservedNIC, ObservedVM, Reconfiguration, Snapshot, usable_ip
+from ..base import ConsoleAccess, ObservedDisk, ObservedNIC, ObservedVM, usable_ip
+from .checks import Image, Placement, meta_hostname, preallocation
 
 API = "kubevirt.io/v1"
 MANAGED_BY = ("app.kubernetes.io/managed-by", "virtrigaud.core")
 VM_LABEL = "virtrigaud.io/vm"
 TAGS_ANNOTATION = "virtrigaud.io/tags"
 TAG_LABEL = "tag.virtrigaud.io/"
-SNAPSHOT_ANNOTATION = "virtrigaud.io/snapshot-name"
-DESCRIPTION_ANNOTATION = "virtrigaud.io/description"
 CLOUD_INIT = "cloudinit"
 POD_NETWORK = "pod"
 HOTPLUG_FACTOR = 4
@@ -39,150 +37,9 @@ RUNNING, HALTED = "Always", "Halted"
 ON_STATES = ("Running", "Paused", "Migrating")
 FAILED_STATES = ("CrashLoopBackOff", "ErrorUnschedulable", "ErrImagePull", "ImagePullBackOff", "ErrorPvcNotFound",
                  "DataVolumeError")
-MODELS = ("virtio", "e1000", "e1000e", "rtl8139")
-CLASS_KINDS = {
-    "instancetype": ("VirtualMachineClusterInstancetype", "VirtualMachineInstancetype"),
-    "preference": ("VirtualMachineClusterPreference", "VirtualMachinePreference"),
-}
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _TAG_KEY = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _FORBIDDEN = re.compile(r'cannot (\w+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]+)")?')
 
-
-@dataclass(frozen=True)
-class Image:
-    """Where a root disk comes from: a containerDisk image, or a PVC to clone."""
-
-    container: Optional[str] = None
-    pvc: Optional[str] = None
-    namespace: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class Placement:
-    """The connection's settings that shape a new VM."""
-
-    namespace: str
-    storage_class: Optional[str] = None
-    instancetype: Optional[Mapping[str, str]] = None
-    preference: Optional[Mapping[str, str]] = None
-
-
-def check_name(name: str, option: str = "name") -> str:
-    """KubeVirt names a VM's pod and guest after it: a DNS label."""
-    if not _LABEL.match(name):
-        raise errors.SpecError("'%s' is not a KubeVirt VM name: at most 63 lower-case letters, digits and '-', "
-                               "starting and ending with a letter or digit" % name, option=option)
-    return name
-
-
-def parse_image(image: str, namespace: str) -> Image:
-    """``docker://REF`` or a reference with a registry host is a containerDisk; ``[pvc:][NAMESPACE/]NAME`` a PVC."""
-    if image.startswith("docker://"):
-        return Image(container=image[len("docker://"):])
-    first = image.split("/", 1)[0]
-    if not image.startswith("pvc:") and "/" in image and ("." in first or ":" in first or first == "localhost"):
-        return Image(container=image)
-    name = image[len("pvc:"):] if image.startswith("pvc:") else image
-    source_namespace, dummy, claim = name.rpartition("/")
-    if not object_ref(name):
-        raise errors.SpecError("'%s' is neither a containerDisk image (registry/name:tag or docker://...) nor a "
-                               "PVC as [NAMESPACE/]NAME" % image, option="image")
-    return Image(pvc=claim, namespace=source_namespace or namespace)
-
-
-def object_ref(value: str) -> bool:
-    """Whether ``value`` is ``[NAMESPACE/]NAME`` of a namespaced object, and no path trick."""
-    namespace, dummy, name = value.rpartition("/")
-    return bool(_SUBDOMAIN.match(name) and ".." not in name and (not namespace or _LABEL.match(namespace)))
-
-
-def class_ref(value: Optional[str], what: str) -> Optional[dict[str, str]]:
-    """``NAME`` is cluster-wide (KubeVirt's default kind); ``KIND/NAME`` names the kind, namespaced or not."""
-    if not value:
-        return None
-    cluster, namespaced = CLASS_KINDS[what]
-    kind, dummy, name = value.rpartition("/")
-    kinds = {cluster.lower(): cluster, namespaced.lower(): namespaced}
-    if kind and kind.lower() not in kinds:
-        raise errors.SpecError("'%s' is not a kind of %s; use NAME, %s/NAME or %s/NAME"
-                               % (kind, what, cluster.lower(), namespaced.lower()), option=what)
-    return {"kind": kinds[kind.lower()] if kind else cluster, "name": name}
-
-
-def check_nics(networks: tuple[NetworkSpec, ...]) -> None:
-    """What KubeVirt cannot do with these NICs, named by option."""
-    for index, network in enumerate(networks):
-        where = "networks[%d]" % index
-        if network.bridge:
-            raise errors.SpecError("KubeVirt reaches host bridges through a NetworkAttachmentDefinition; name it in "
-                                   "%s.network" % where, option=where + ".bridge")
-        for key in ("ip_address", "gateway", "prefix", "dns"):
-            if getattr(network, key):
-                raise errors.SpecError("KubeVirt guests take static addresses from cloud-init: give them in "
-                                       "cloud_init.network_config", option="%s.%s" % (where, key))
-        if network.network and not object_ref(network.network):
-            raise errors.SpecError("'%s' is not a NetworkAttachmentDefinition as [NAMESPACE/]NAME" % network.network,
-                                   option=where + ".network")
-        if network.model and network.model not in MODELS:
-            raise errors.SpecError("KubeVirt has no '%s' NIC model; use one of %s" % (network.model, ", ".join(MODELS)),
-                                   option=where + ".model")
-
-
-def check_spec(spec: VMSpec, placement: Placement, image: Optional[Image]) -> None:
-    """What KubeVirt cannot do with this spec, named by option, before anything is read or written."""
-    check_name(spec.name)
-    check_nics(spec.networks)
-    for key in ("cluster", "folder", "resource_pool"):
-        if getattr(spec.placement, key):
-            raise errors.SpecError("KubeVirt places VMs by namespace and node; placement.%s has no meaning there"
-                                   % key, option="placement." + key)
-    for index, disk in enumerate(spec.disks):
-        preallocation(disk.type, "disks[%d].type" % index)
-    preallocation(spec.disk_type, "disk_defaults.type")
-    for value, option in ((spec.cpu, "cpu"), (spec.memory_mib, "memory")):
-        if placement.instancetype and value is not None:
-            raise errors.SpecError("the instancetype '%s' sets the CPU and memory; do not set %s as well"
-                                   % (placement.instancetype["name"], option), option=option)
-    if image and image.container and spec.root_disk_gib:
-        raise errors.SpecError("a containerDisk root disk is as large as its image; disk_defaults.size needs a PVC "
-                               "image", option="disk_defaults.size")
-    meta_hostname(spec.cloud_init.meta_data)
-
-
-def check_storage_class(name: str, option: str) -> None:
-    if not _SUBDOMAIN.match(name) or ".." in name:
-        raise errors.SpecError("'%s' is not a StorageClass name" % name, option=option)
-
-
-def preallocation(disk_type: str, option: str) -> bool:
-    if disk_type in ("thin", "thick", "eagerzeroedthick"):
-        return disk_type != "thin"
-    raise errors.SpecError("KubeVirt disks are thin or thick (preallocated); the StorageClass decides the medium, "
-                           "not '%s'" % disk_type, option=option)
-
-
-def meta_hostname(meta_data: Optional[str]) -> Optional[str]:
-    """KubeVirt writes the NoCloud meta-data itself; only its local-hostname can be chosen (as the hostname)."""
-    if not meta_data:
-        return None
-    import yaml  # pylint: disable=import-outside-toplevel  # ships with ansible-core
-
-    try:
-        data = yaml.safe_load(meta_data)
-    except yaml.YAMLError:
-        data = None
-    if not isinstance(data, dict):
-        raise errors.SpecError("is not a YAML mapping", option="cloud_init.meta_data")
-    others = sorted(set(data) - {"local-hostname"})
-    if others:
-        raise errors.SpecError("KubeVirt writes the meta-data itself and takes only local-hostname from it, not %s"
-                               % ", ".join(others), option="cloud_init.meta_data")
-    return check_name(str(data["local-hostname"]), "cloud_init.meta_data") if "local-hostname" in data else None
-
-
-# spec → objects
 
 def secret_name(vm: str) -> str:
     return "%s-cloudinit" % vm
@@ -219,7 +76,7 @@ def _data_volume(vm: str, disk: str, size_gib: int, storage_class: Optional[str]
             "spec": spec}
 
 
-def _interface(network: NetworkSpec) -> tuple[dict[str, Any], dict[str, Any]]:
+def interface_pair(network: NetworkSpec) -> tuple[dict[str, Any], dict[str, Any]]:
     interface: dict[str, Any] = {"name": network.name, "model": network.model or "virtio"}
     if network.mac_address:
         interface["macAddress"] = network.mac_address
@@ -281,7 +138,7 @@ def vm_manifest(spec: VMSpec, placement: Placement, image: Optional[Image], root
     name = spec.name
     domain = _domain(spec, placement)
     volumes, templates = _volumes(spec, placement, image, root_gib)
-    pairs = [_interface(network) for network in spec.networks]
+    pairs = [interface_pair(network) for network in spec.networks]
     domain["devices"] = {"disks": [{"name": volume["name"], "disk": {"bus": "virtio"}} for volume in volumes],
                          "interfaces": [interface for interface, dummy in pairs]}
     template: dict[str, Any] = {"domain": domain, "networks": [network for dummy, network in pairs], "volumes": volumes}
@@ -322,8 +179,6 @@ def cloud_init_secret(spec: VMSpec, namespace: str, owner: Mapping[str, Any]) ->
                                               "uid": metadata["uid"], "blockOwnerDeletion": False}]}}
 
 
-# KubeVirt's admission rules, for servers without its webhooks
-
 def admission_errors(vm: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(field, reason) for each rule of KubeVirt's VM webhook this object breaks."""
     spec = vm.get("spec") or {}
@@ -356,105 +211,15 @@ def check_admission(vm: Mapping[str, Any]) -> None:
                                option=field)
 
 
-# reconfiguration: a changed copy of the VM
-
-def _template_spec(vm: dict[str, Any]) -> dict[str, Any]:
-    return cast("dict[str, Any]", vm["spec"]["template"]["spec"])
-
-
-def _claim_of(vm: Mapping[str, Any], volume: Mapping[str, Any]) -> Optional[str]:
+def claim_of(vm: Mapping[str, Any], volume: Mapping[str, Any]) -> Optional[str]:
     if "dataVolume" in volume:
         return cast(str, volume["dataVolume"]["name"])
     return cast(Optional[str], (volume.get("persistentVolumeClaim") or {}).get("claimName"))
 
 
-def _template_of(vm: Mapping[str, Any], claim: Optional[str]) -> Optional[dict[str, Any]]:
+def template_of(vm: Mapping[str, Any], claim: Optional[str]) -> Optional[dict[str, Any]]:
     return next((t for t in vm["spec"].get("dataVolumeTemplates") or [] if t["metadata"]["name"] == claim), None)
 
-
-def reconfigured(vm: dict[str, Any], change: Reconfiguration,
-                 storage_class: Optional[str]) -> tuple[dict[str, Any], dict[str, int]]:
-    """The VM with ``change`` applied, and the claims to grow (name → GiB), which the caller patches first."""
-    updated = json.loads(json.dumps(vm))
-    name = updated["metadata"]["name"]
-    template, domain = _template_spec(updated), _template_spec(updated)["domain"]
-    if change.cpu:
-        cpu = domain.setdefault("cpu", {})
-        per_socket = int(cpu.get("cores") or 1) * int(cpu.get("threads") or 1)
-        if change.cpu % per_socket:
-            raise errors.SpecError("the VM has %d vCPUs per socket; %d is not a whole number of sockets"
-                                   % (per_socket, change.cpu), option="cpu")
-        cpu["sockets"] = change.cpu // per_socket
-        if not change.live:
-            cpu["maxSockets"] = min(HOTPLUG_FACTOR * cpu["sockets"], MAX_SOCKETS)
-    if change.memory_mib:
-        memory = domain.setdefault("memory", {})
-        memory["guest"] = quantity_mib(change.memory_mib)
-        if not change.live:
-            memory["maxGuest"] = quantity_mib(HOTPLUG_FACTOR * change.memory_mib)
-    grow = {}
-    volumes = {v["name"]: v for v in template.get("volumes") or []}
-    for disk, size in sorted(change.disk_sizes_gib.items()):
-        claim = _claim_of(updated, volumes.get(disk) or {})
-        if claim is None:
-            raise errors.UnsupportedError("disk '%s' is not a PersistentVolumeClaim and cannot grow" % disk,
-                                          option="disk_defaults.size" if disk == "root" else "disks")
-        grow[claim] = size
-        dv_template = _template_of(updated, claim)
-        if dv_template is not None:
-            storage = dv_template["spec"].get("storage") or dv_template["spec"].get("pvc") or {}
-            storage.setdefault("resources", {}).setdefault("requests", {})["storage"] = quantity_gib(size)
-    devices = domain.setdefault("devices", {})
-    for added in change.add_disks:
-        updated["spec"].setdefault("dataVolumeTemplates", []).append(data_disk(name, added, storage_class))
-        template.setdefault("volumes", []).append({"name": added.name,
-                                                   "dataVolume": {"name": volume_claim(name, added.name)}})
-        devices.setdefault("disks", []).append({"name": added.name, "disk": {"bus": "virtio"}})
-    _change_nics(devices, template, change)
-    if change.tags is not None:
-        _set_tags(updated["metadata"], change.tags)
-    return updated, grow
-
-
-def _change_nics(devices: dict[str, Any], template: dict[str, Any], change: Reconfiguration) -> None:
-    """Remove, change and add NICs: each an interface and the network of the same name."""
-    interfaces = [i for i in devices.get("interfaces") or [] if i.get("name") not in change.remove_networks]
-    networks = [n for n in template.get("networks") or [] if n.get("name") not in change.remove_networks]
-    for nic in change.change_networks:
-        index = next(i for i, interface in enumerate(interfaces) if interface.get("name") == nic.network.name)
-        mac = nic.network.mac_address if "mac_address" in nic.fields else interfaces[index].get("macAddress")
-        if "network" in nic.fields:
-            interface, attachment = _interface(nic.network)
-            interfaces[index] = dict(interface, model=interfaces[index].get("model") or interface["model"])
-            networks = [attachment if n.get("name") == nic.network.name else n for n in networks]
-        interfaces[index].pop("macAddress", None)
-        if mac:
-            interfaces[index]["macAddress"] = mac
-    for network in change.add_networks:
-        interface, attachment = _interface(network)
-        interfaces.append(interface)
-        networks.append(attachment)
-    devices["interfaces"], template["networks"] = interfaces, networks
-
-
-def _set_tags(metadata: dict[str, Any], tags: tuple[str, ...]) -> None:
-    labels, annotations = tag_metadata(tags)
-    kept = {k: v for k, v in (metadata.get("labels") or {}).items() if not k.startswith(TAG_LABEL)}
-    metadata["labels"] = dict(kept, **labels)
-    notes = dict(metadata.get("annotations") or {}, **annotations)
-    metadata["annotations"] = {k: v for k, v in notes.items() if v is not None}
-
-
-def live_refusal(change: Reconfiguration) -> Optional[str]:
-    """What of ``change`` KubeVirt cannot apply to the running VM, in words; None when all of it can."""
-    if change.add_disks:
-        return "new disks (KubeVirt attaches a disk declared in the VM at its next start)"
-    if any((network.network or POD_NETWORK) == POD_NETWORK for network in change.add_networks):
-        return "a NIC on the pod network (only bridge NICs on multus networks are hot-plugged)"
-    return None
-
-
-# objects → observed
 
 def gib(quantity: Any) -> int:
     """A storage quantity in whole GiB, rounded up."""
@@ -498,8 +263,8 @@ def _disks(vm: Mapping[str, Any], template: Mapping[str, Any], claims: Mapping[s
         volume = volumes.get(disk.get("name")) or {}
         if "cloudInitNoCloud" in volume or "cloudInitConfigDrive" in volume or "cdrom" in disk:
             continue
-        claim = _claim_of(vm, volume)
-        dv_template = _template_of(vm, claim)
+        claim = claim_of(vm, volume)
+        dv_template = template_of(vm, claim)
         storage = (dv_template or {}).get("spec", {}).get("storage") or (dv_template or {}).get("spec", {}).get("pvc")
         if claim is not None and claim in claims:
             size = claims[claim]
@@ -588,70 +353,6 @@ def tags_of(metadata: Mapping[str, Any]) -> tuple[str, ...]:
     except (TypeError, ValueError):
         return ()
 
-
-# snapshots
-
-def snapshot_object_name(vm: str, snapshot: str) -> str:
-    """A Kubernetes name for a snapshot name, which may hold capitals and '_': a digest keeps such names apart."""
-    slug = re.sub(r"[^a-z0-9-]", "-", snapshot.lower())
-    if slug == snapshot:
-        return "%s-%s" % (vm, slug)
-    return "%s-%s-%s" % (vm, slug, hashlib.sha256(snapshot.encode("utf-8")).hexdigest()[:6])
-
-
-def snapshot_object(vm: str, namespace: str, name: str, description: str) -> dict[str, Any]:
-    return {"apiVersion": "snapshot.kubevirt.io/v1beta1", "kind": "VirtualMachineSnapshot",
-            "metadata": {"name": snapshot_object_name(vm, name), "namespace": namespace,
-                         "labels": {MANAGED_BY[0]: MANAGED_BY[1], VM_LABEL: vm},
-                         "annotations": {SNAPSHOT_ANNOTATION: name, DESCRIPTION_ANNOTATION: description}},
-            "spec": {"source": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine", "name": vm},
-                     "deletionPolicy": "Delete"}}
-
-
-def snapshot_of(obj: Mapping[str, Any]) -> Snapshot:
-    metadata, status = obj["metadata"], obj.get("status") or {}
-    notes = metadata.get("annotations") or {}
-    return Snapshot(id=metadata["name"], name=notes.get(SNAPSHOT_ANNOTATION) or metadata["name"],
-                    description=notes.get(DESCRIPTION_ANNOTATION) or "",
-                    created=status.get("creationTime") or metadata.get("creationTimestamp"), has_memory=False)
-
-
-def snapshots_of(items: Sequence[Mapping[str, Any]], vm: str) -> list[Snapshot]:
-    """The VM's snapshots, oldest first."""
-    mine = [item for item in items if ((item.get("spec") or {}).get("source") or {}).get("name") == vm]
-    mine.sort(key=lambda item: (item["metadata"].get("creationTimestamp") or "", item["metadata"]["name"]))
-    return [snapshot_of(item) for item in mine]
-
-
-def restore_object(vm: str, namespace: str, snapshot: str) -> dict[str, Any]:
-    return {"apiVersion": "snapshot.kubevirt.io/v1beta1", "kind": "VirtualMachineRestore",
-            "metadata": {"name": "%s-restore-%s" % (vm, hashlib.sha256(snapshot.encode()).hexdigest()[:8]),
-                         "namespace": namespace, "labels": {MANAGED_BY[0]: MANAGED_BY[1], VM_LABEL: vm}},
-            "spec": {"target": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine", "name": vm},
-                     "virtualMachineSnapshotName": snapshot}}
-
-
-def clone_object(source: Mapping[str, str], target: str, namespace: str) -> dict[str, Any]:
-    return {"apiVersion": "clone.kubevirt.io/v1beta1", "kind": "VirtualMachineClone",
-            "metadata": {"name": "%s-clone" % target, "namespace": namespace,
-                         "labels": {MANAGED_BY[0]: MANAGED_BY[1], VM_LABEL: target}},
-            "spec": {"source": dict(source), "target": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine",
-                                                        "name": target}}}
-
-
-def failure(obj: Optional[Mapping[str, Any]]) -> Optional[str]:
-    """Why a snapshot, restore or clone failed, from its status; None while it has not."""
-    status = (obj or {}).get("status") or {}
-    if status.get("phase") == "Failed" or (status.get("error") or {}).get("message"):
-        return (status.get("error") or {}).get("message") or next(
-            (c["message"] for c in status.get("conditions") or [] if c.get("message")), "failed")
-    for condition in status.get("conditions") or []:
-        if condition.get("type") == "Failure" and condition.get("status") == "True":
-            return condition.get("message") or condition.get("reason") or "failed"
-    return None
-
-
-# errors
 
 def translate_error(status: int, body: bytes, what: str) -> errors.VirtrigaudError:
     """A failed Kubernetes API answer (its Status object) as the collection's error, naming what was asked."""

@@ -12,10 +12,15 @@ import pytest
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import dropped_fields
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import NicChange, Reconfiguration
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.kubevirt import (
+    checks,
+    reconfiguration,
+    snapshots,
+)
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.kubevirt import translate as kv
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import DiskSpec, NetworkSpec, parse_vm
 
-PLACEMENT = kv.Placement(namespace="apps", storage_class="fast")
+PLACEMENT = checks.Placement(namespace="apps", storage_class="fast")
 
 
 def spec(**params):
@@ -27,26 +32,26 @@ def template(vm):
 
 
 @pytest.mark.parametrize("image, expected", [
-    ("quay.io/containerdisks/debian:12", kv.Image(container="quay.io/containerdisks/debian:12")),
-    ("docker://debian:12", kv.Image(container="debian:12")),
-    ("localhost/disk:1", kv.Image(container="localhost/disk:1")),
-    ("debian-12", kv.Image(pvc="debian-12", namespace="apps")),
-    ("golden/debian-12", kv.Image(pvc="debian-12", namespace="golden")),
-    ("pvc:golden/debian-12", kv.Image(pvc="debian-12", namespace="golden")),
+    ("quay.io/containerdisks/debian:12", checks.Image(container="quay.io/containerdisks/debian:12")),
+    ("docker://debian:12", checks.Image(container="debian:12")),
+    ("localhost/disk:1", checks.Image(container="localhost/disk:1")),
+    ("debian-12", checks.Image(pvc="debian-12", namespace="apps")),
+    ("golden/debian-12", checks.Image(pvc="debian-12", namespace="golden")),
+    ("pvc:golden/debian-12", checks.Image(pvc="debian-12", namespace="golden")),
 ])
 def test_images_are_container_disks_or_pvcs(image, expected):
-    assert kv.parse_image(image, "apps") == expected
+    assert checks.parse_image(image, "apps") == expected
 
 
 def test_an_image_that_is_neither_names_the_option():
     with pytest.raises(errors.SpecError) as caught:
-        kv.parse_image("Not_A/Name", "apps")
+        checks.parse_image("Not_A/Name", "apps")
     assert caught.value.option == "image"
 
 
 def test_a_new_vm_is_stopped_with_sockets_memory_headroom_and_data_volumes():
     vm = kv.vm_manifest(spec(disk_defaults={"size": "20Gi"}, disks=[{"name": "data", "size": "5Gi"}],
-                             tags=["web", "has space"]), PLACEMENT, kv.Image(pvc="debian", namespace="golden"), 20)
+                             tags=["web", "has space"]), PLACEMENT, checks.Image(pvc="debian", namespace="golden"), 20)
     domain = template(vm)["domain"]
     assert vm["spec"]["runStrategy"] == "Halted" and "running" not in vm["spec"]
     assert domain["cpu"] == {"sockets": 2, "cores": 1, "threads": 1, "maxSockets": 8}
@@ -67,7 +72,7 @@ def test_nics_use_masquerade_on_the_pod_network_and_bridge_on_multus():
     vm = kv.vm_manifest(spec(networks=[{"name": "lan", "network": "pod"},
                                        {"name": "storage", "network": "infra/storage-net",
                                         "mac_address": "02:00:00:00:00:01", "model": "e1000e"}]),
-                        PLACEMENT, kv.Image(container="quay.io/x/y:1"), None)
+                        PLACEMENT, checks.Image(container="quay.io/x/y:1"), None)
     lan, storage = template(vm)["domain"]["devices"]["interfaces"]
     assert lan == {"name": "lan", "model": "virtio", "masquerade": {}}
     assert storage == {"name": "storage", "model": "e1000e", "macAddress": "02:00:00:00:00:01", "bridge": {}}
@@ -91,8 +96,8 @@ def test_cloud_init_lives_in_a_secret_owned_by_the_vm():
 def test_firmware_and_instancetypes():
     efi = kv.vm_manifest(spec(firmware="uefi"), PLACEMENT, None, None)
     assert template(efi)["domain"]["firmware"] == {"bootloader": {"efi": {"secureBoot": False}}}
-    typed = kv.Placement("apps", instancetype=kv.class_ref("u1.medium", "instancetype"),
-                         preference=kv.class_ref("virtualmachinepreference/debian", "preference"))
+    typed = checks.Placement("apps", instancetype=checks.class_ref("u1.medium", "instancetype"),
+                             preference=checks.class_ref("virtualmachinepreference/debian", "preference"))
     vm = kv.vm_manifest(parse_vm({"name": "web-1"}), typed, None, None)
     assert vm["spec"]["instancetype"] == {"kind": "VirtualMachineClusterInstancetype", "name": "u1.medium"}
     assert vm["spec"]["preference"] == {"kind": "VirtualMachinePreference", "name": "debian"}
@@ -106,21 +111,21 @@ def test_firmware_and_instancetypes():
     ({"networks": [{"name": "lan", "model": "vmxnet3"}]}, PLACEMENT, None, "networks[0].model"),
     ({"placement": {"folder": "x"}}, PLACEMENT, None, "placement.folder"),
     ({"disks": [{"name": "d", "size": 1, "type": "ssd"}]}, PLACEMENT, None, "disks[0].type"),
-    ({"cpu": 2}, kv.Placement("apps", instancetype={"kind": "K", "name": "u1"}), None, "cpu"),
-    ({"disk_defaults": {"size": "5Gi"}}, PLACEMENT, kv.Image(container="quay.io/a/b:1"), "disk_defaults.size"),
+    ({"cpu": 2}, checks.Placement("apps", instancetype={"kind": "K", "name": "u1"}), None, "cpu"),
+    ({"disk_defaults": {"size": "5Gi"}}, PLACEMENT, checks.Image(container="quay.io/a/b:1"), "disk_defaults.size"),
     ({"cloud_init": {"meta_data": "instance-id: x\n"}}, PLACEMENT, None, "cloud_init.meta_data"),
 ])
 def test_what_kubevirt_cannot_do_is_refused_by_option(params, placement, image, option):
     with pytest.raises(errors.SpecError) as caught:
-        kv.check_spec(parse_vm(dict({"name": "web-1"}, **params)), placement, image)
+        checks.check_spec(parse_vm(dict({"name": "web-1"}, **params)), placement, image)
     assert caught.value.option == option
 
 
 def test_class_references_name_their_kind():
-    assert kv.class_ref("virtualmachineclusterinstancetype/u1", "instancetype")["kind"] == \
+    assert checks.class_ref("virtualmachineclusterinstancetype/u1", "instancetype")["kind"] == \
         "VirtualMachineClusterInstancetype"
     with pytest.raises(errors.SpecError) as caught:
-        kv.class_ref("flavor/u1", "instancetype")
+        checks.class_ref("flavor/u1", "instancetype")
     assert caught.value.option == "instancetype"
 
 
@@ -150,7 +155,7 @@ def test_fields_the_server_pruned_are_found():
 def test_observed_from_the_vm_and_its_instance():
     vm = kv.vm_manifest(spec(disks=[{"name": "data", "size": "5Gi"}], tags=["web"],
                              networks=[{"name": "lan", "network": "pod"}]),
-                        PLACEMENT, kv.Image(pvc="debian", namespace="apps"), 10)
+                        PLACEMENT, checks.Image(pvc="debian", namespace="apps"), 10)
     vm["metadata"]["uid"] = "u-1"
     vm["status"] = {"printableStatus": "Running", "created": True, "ready": True}
     vmi = {"status": {"phase": "Running", "nodeName": "node-1",
@@ -168,7 +173,7 @@ def test_observed_from_the_vm_and_its_instance():
 
 
 def test_instancetype_sizes_come_from_the_instancetype():
-    vm = kv.vm_manifest(parse_vm({"name": "web-1"}), kv.Placement("apps", instancetype={"kind": "K", "name": "u1"}),
+    vm = kv.vm_manifest(parse_vm({"name": "web-1"}), checks.Placement("apps", instancetype={"kind": "K", "name": "u1"}),
                         None, None)
     seen = kv.observed(vm, None, {"instancetype": {"cpu": {"guest": 4}, "memory": {"guest": "8Gi"}}})
     assert (seen.cpu, seen.memory_mib, seen.max_cpu, seen.power_state) == (4, 8192, None, "Off")
@@ -180,7 +185,7 @@ def test_reconfiguration_grows_claims_and_adds_disks_and_nics():
     change = Reconfiguration(cpu=3, memory_mib=1536, disk_sizes_gib={"data": 8},
                              add_disks=(DiskSpec("logs", 2),), add_networks=(NetworkSpec("san", network="san-net"),),
                              tags=("db",))
-    updated, grow = kv.reconfigured(vm, change, "fast")
+    updated, grow = reconfiguration.reconfigured(vm, change, "fast")
     domain = template(updated)["domain"]
     assert grow == {"web-1-data": 8}
     assert domain["cpu"]["sockets"] == 3 and domain["cpu"]["maxSockets"] == 12
@@ -189,18 +194,19 @@ def test_reconfiguration_grows_claims_and_adds_disks_and_nics():
     assert [d["name"] for d in domain["devices"]["disks"]] == ["root", "data", "logs"]
     assert domain["devices"]["interfaces"][-1] == {"name": "san", "model": "virtio", "bridge": {}}
     assert updated["metadata"]["labels"]["tag.virtrigaud.io/db"] == "true"
-    live, dummy = kv.reconfigured(vm, Reconfiguration(cpu=3, live=True), "fast")
+    live, dummy = reconfiguration.reconfigured(vm, Reconfiguration(cpu=3, live=True), "fast")
     assert template(live)["domain"]["cpu"]["maxSockets"] == 8
-    assert kv.live_refusal(Reconfiguration(add_disks=(DiskSpec("x", 1),), live=True))
-    assert kv.live_refusal(Reconfiguration(add_networks=(NetworkSpec("san", network="san-net"),))) is None
+    assert reconfiguration.live_refusal(Reconfiguration(add_disks=(DiskSpec("x", 1),), live=True))
+    assert reconfiguration.live_refusal(Reconfiguration(add_networks=(NetworkSpec("san", network="san-net"),))) is None
 
 
 def test_snapshot_names_become_kubernetes_names_without_clashes():
-    assert kv.snapshot_object_name("web-1", "before-change") == "web-1-before-change"
-    assert kv.snapshot_object_name("web-1", "Before_Change") != kv.snapshot_object_name("web-1", "before-change")
-    obj = kv.snapshot_object("web-1", "apps", "Before_Change", "why")
+    assert snapshots.snapshot_object_name("web-1", "before-change") == "web-1-before-change"
+    assert (snapshots.snapshot_object_name("web-1", "Before_Change")
+            != snapshots.snapshot_object_name("web-1", "before-change"))
+    obj = snapshots.snapshot_object("web-1", "apps", "Before_Change", "why")
     obj["status"] = {"creationTime": "2026-01-01T00:00:00Z", "readyToUse": True}
-    taken = kv.snapshots_of([obj, dict(obj, spec={"source": {"name": "other"}})], "web-1")
+    taken = snapshots.snapshots_of([obj, dict(obj, spec={"source": {"name": "other"}})], "web-1")
     assert [(s.name, s.description, s.created, s.has_memory) for s in taken] == [
         ("Before_Change", "why", "2026-01-01T00:00:00Z", False)]
 
@@ -229,10 +235,11 @@ def test_api_errors_map_onto_the_taxonomy():
 
 
 def test_failures_of_snapshots_restores_and_clones_are_read_from_status():
-    assert kv.failure({"status": {"phase": "Failed", "conditions": [{"message": "source gone"}]}}) == "source gone"
-    assert kv.failure({"status": {"conditions": [{"type": "Failure", "status": "True", "reason": "VMRunning"}]}}) \
-        == "VMRunning"
-    assert kv.failure({"status": {"readyToUse": True}}) is None
+    failed = {"phase": "Failed", "conditions": [{"message": "source gone"}]}
+    assert snapshots.failure({"status": failed}) == "source gone"
+    refused = {"conditions": [{"type": "Failure", "status": "True", "reason": "VMRunning"}]}
+    assert snapshots.failure({"status": refused}) == "VMRunning"
+    assert snapshots.failure({"status": {"readyToUse": True}}) is None
 
 
 def test_nics_are_removed_and_changed_by_name():
@@ -242,7 +249,7 @@ def test_nics_are_removed_and_changed_by_name():
     change = Reconfiguration(remove_networks=("old",), change_networks=(
         NicChange(NetworkSpec("san", network="san-b"), ("network",)),
         NicChange(NetworkSpec("lan", network="pod", mac_address="02:00:00:00:00:09"), ("mac_address",))))
-    updated, dummy = kv.reconfigured(vm, change, "fast")
+    updated, dummy = reconfiguration.reconfigured(vm, change, "fast")
     interfaces = template(updated)["domain"]["devices"]["interfaces"]
     assert [i["name"] for i in interfaces] == ["lan", "san"]
     assert interfaces[0]["macAddress"] == "02:00:00:00:00:09" and "masquerade" in interfaces[0]
@@ -256,7 +263,7 @@ def test_nics_are_removed_and_changed_by_name():
     ("vr-multus", True), ("infra/storage-net", True), ("a.b-c", True), ("missing/../../etc", False),
     ("../x", False), ("missing'/><foo x='", False), ("Upper", False), ("a/b/c", False)])
 def test_object_references_refuse_path_tricks(value, valid):
-    assert kv.object_ref(value) is valid
+    assert checks.object_ref(value) is valid
 
 
 @pytest.mark.parametrize("params, bootloader, features, secure", [
@@ -265,7 +272,7 @@ def test_object_references_refuse_path_tricks(value, valid):
     ({"firmware": "bios"}, {"bios": {}}, None, False),
 ])
 def test_secure_boot_comes_with_the_smm_feature_kubevirt_requires(params, bootloader, features, secure):
-    vm = kv.vm_manifest(spec(**params), PLACEMENT, kv.Image(container="quay.io/x/y:1"), None)
+    vm = kv.vm_manifest(spec(**params), PLACEMENT, checks.Image(container="quay.io/x/y:1"), None)
     domain = template(vm)["domain"]
     assert domain["firmware"]["bootloader"] == bootloader and domain.get("features") == features
     assert kv.admission_errors(vm) == [] and kv.observed(vm, None).secure_boot is secure
