@@ -12,6 +12,7 @@ from ...errors import MissingDependency
 from ...spec import VMSpec
 from . import translate as dx
 from .storage import Storage
+from .storage_xml import volume_xml
 
 try:
     import pycdlib
@@ -78,7 +79,7 @@ def upload_seed(storage: Storage, spec: VMSpec, pool: Any, vm_id: str, nics: tup
                 created: list[Any]) -> str:
     """The seed as the volume ``<vm>-cidata.iso`` in ``pool``; its path."""
     data = seed_iso(seed_files(spec, vm_id, nics))
-    volume = storage.new_volume(pool, dx.volume_xml("%s-cidata.iso" % spec.name, len(data), fmt="raw"), created)
+    volume = storage.new_volume(pool, volume_xml("%s-cidata.iso" % spec.name, len(data), fmt="raw"), created)
     stream = storage.client.conn.newStream(0)
     volume.upload(stream, 0, len(data), 0)
     stream.send(data)

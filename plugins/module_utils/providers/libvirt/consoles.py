@@ -18,6 +18,7 @@ from ...spec import LOOPBACK, ConsoleSpec
 from ..base import ConsoleAccess
 from . import translate as dx
 from .client import libvirt
+from .graphics_xml import graphics_xml, replace_graphics
 
 # VNC's password authentication reads at most 8 characters; SPICE takes longer ones.
 _PASSWORD_LENGTHS = {"vnc": 8, "spice": 24}
@@ -66,12 +67,12 @@ def set_console(conn: Any, domain: Any, console: ConsoleSpec) -> None:
     current = dx.parse_domain(xml)
     keep = current.console.type == console.type and current.console_password
     password = current.console_password if keep else new_console_password(console.type)
-    conn.defineXMLFlags(dx.replace_graphics(xml, console, password or ""), libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+    conn.defineXMLFlags(replace_graphics(xml, console, password or ""), libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
 
 
 def rotate_password(domain: Any, flags: int) -> None:
     facts = dx.parse_domain(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
     if facts.console.type == "none":
         raise PreconditionError("the VM has no vnc or spice console whose password could be rotated")
-    display = dx.graphics_xml(facts.console, new_console_password(facts.console.type))
+    display = graphics_xml(facts.console, new_console_password(facts.console.type))
     domain.updateDeviceFlags(dx.device_string(display), flags)

@@ -31,6 +31,7 @@ from ...image_transfer import (
 from . import images
 from . import translate as dx
 from .storage import Storage
+from .storage_xml import backing_path, pool_path, pool_type, volume_format
 
 MAX_CHAIN = 16
 # Pools whose volumes are files in one folder.
@@ -56,11 +57,11 @@ def disk_ref(facts: dx.DomainFacts, disk: str) -> dx.DiskRef:
 def backing_chain(storage: Storage, volume: Any) -> tuple[str, ...]:
     """The files ``volume`` reads through, nearest first, as far as libvirt knows them as volumes."""
     chain: list[str] = []
-    path = dx.backing_path(volume.XMLDesc(0))
+    path = backing_path(volume.XMLDesc(0))
     while path and len(chain) < MAX_CHAIN:
         chain.append(path)
         below = storage.volume_at(path)
-        path = dx.backing_path(below.XMLDesc(0)) if below is not None else ""
+        path = backing_path(below.XMLDesc(0)) if below is not None else ""
     return tuple(chain)
 
 
@@ -77,7 +78,7 @@ def disk_info(storage: Storage, facts: dx.DomainFacts, disk: str, snapshots: tup
     dummy, capacity, allocation = volume.info()
     pool = volume.storagePoolLookupByVolume()
     return DiskDetails(
-        disk_id=ref.name, format=dx.volume_format(volume.XMLDesc(0)), virtual_size_bytes=capacity,
+        disk_id=ref.name, format=volume_format(volume.XMLDesc(0)), virtual_size_bytes=capacity,
         actual_size_bytes=allocation, path=ref.path, bootable=ref.name == dx.ROOT_DISK or ref.dev == "vda",
         snapshots=snapshots, backing_chain=backing_chain(storage, volume),
         metadata={"device": ref.dev, "pool": pool.name(), "volume": volume.name()},
@@ -90,7 +91,7 @@ def disk_info(storage: Storage, facts: dx.DomainFacts, disk: str, snapshots: tup
 def export_disk(storage: Storage, facts: dx.DomainFacts, spec: ExportSpec, transfer: Transfer) -> ExportedDisk:
     ref = disk_ref(facts, spec.disk)
     volume = _volume(storage, ref)
-    source_format = dx.volume_format(volume.XMLDesc(0))
+    source_format = volume_format(volume.XMLDesc(0))
     fmt = spec.format or source_format
     if spec.compress and fmt != "qcow2":
         raise SpecError("only a qcow2 export is compressed; the disk is %s" % fmt, option="compress")
@@ -215,8 +216,8 @@ def _local_folder(storage: Storage, pool: Any) -> str:
     if urlsplit(storage.client.uri).netloc:
         return ""
     xml = pool.XMLDesc(0)
-    folder = dx.pool_path(xml)
-    if dx.pool_type(xml) not in FOLDER_POOLS or not folder or not os.access(folder, os.W_OK):
+    folder = pool_path(xml)
+    if pool_type(xml) not in FOLDER_POOLS or not folder or not os.access(folder, os.W_OK):
         return ""
     return folder
 
@@ -243,7 +244,7 @@ def _copy_into(pool: Any, folder: str, name: str, path: str, digest: Any) -> Any
 
 def _existing(storage: Storage, volume: Any, spec: ImportSpec) -> ImportedDisk:
     checksum = volume_digest(storage, volume)
-    fmt = dx.volume_format(volume.XMLDesc(0))
+    fmt = volume_format(volume.XMLDesc(0))
     comparable = spec.checksum is not None and spec.checksum.algorithm == "sha256" and spec.format in ("", fmt)
     if comparable and spec.checksum and checksum != spec.checksum.digest:
         raise ConflictError("volume '%s' exists already with other bytes (sha256 %s); remove it or import under "
@@ -253,7 +254,7 @@ def _existing(storage: Storage, volume: Any, spec: ImportSpec) -> ImportedDisk:
 
 def _imported(name: str, volume: Any, checksum: str) -> ImportedDisk:
     """The volume as ImportDisk reports it: its allocated size, the same on a repeat."""
-    return ImportedDisk(disk_id=name, path=volume.path(), format=dx.volume_format(volume.XMLDesc(0)),
+    return ImportedDisk(disk_id=name, path=volume.path(), format=volume_format(volume.XMLDesc(0)),
                         size_bytes=volume.info()[2], checksum=checksum)
 
 

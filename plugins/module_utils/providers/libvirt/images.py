@@ -13,8 +13,8 @@ from typing import Any, Optional
 from ...errors import ConflictError
 from ...image_transfer import CHUNK, LocalImage, Transfer
 from ...images import ImageSpec, PreparedImage
-from . import translate as dx
 from .storage import Storage
+from .storage_xml import backing_path, volume_format, volume_xml
 
 
 def image_pool(storage: Storage, spec: ImageSpec) -> Any:
@@ -28,7 +28,7 @@ def find_image(storage: Storage, spec: ImageSpec) -> Optional[PreparedImage]:
 
 
 def _prepared(name: str, volume: Any, pool: Any) -> PreparedImage:
-    return PreparedImage(name=name, id=name, path=volume.path(), format=dx.volume_format(volume.XMLDesc(0)),
+    return PreparedImage(name=name, id=name, path=volume.path(), format=volume_format(volume.XMLDesc(0)),
                          size_bytes=volume.info()[1], storage=pool.name())
 
 
@@ -50,7 +50,7 @@ def upload(storage: Storage, pool: Any, name: str, local: LocalImage, digest: An
     libvirt reads the format from the uploaded header, as it does for a file copied into a directory pool.
     A ``digest`` (hashlib's) is fed the bytes as they go, so the caller verifies them in the same pass."""
     created: list[Any] = []
-    volume = storage.new_volume(pool, dx.volume_xml(name, local.size_bytes, fmt="raw"), created)
+    volume = storage.new_volume(pool, volume_xml(name, local.size_bytes, fmt="raw"), created)
     stream = storage.client.conn.newStream(0)
     try:
         volume.upload(stream, 0, local.size_bytes, 0)
@@ -81,7 +81,7 @@ def delete_image(storage: Storage, image: PreparedImage) -> None:
     if volume is None:
         return
     pool = volume.storagePoolLookupByVolume()
-    users = [other.name() for other in pool.listAllVolumes(0) if dx.backing_path(other.XMLDesc(0)) == image.path]
+    users = [other.name() for other in pool.listAllVolumes(0) if backing_path(other.XMLDesc(0)) == image.path]
     if users:
         raise ConflictError("image '%s' is the backing file of volume(s) %s; remove the VMs first"
                             % (image.name, ", ".join(sorted(users))))

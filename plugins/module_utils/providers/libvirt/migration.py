@@ -27,6 +27,7 @@ from ...errors import ConflictError, PreconditionError, ProviderError
 from . import translate as dx
 from .client import libvirt
 from .storage import Storage
+from .storage_xml import volume_format, volume_xml
 
 CHUNK = 1024 * 1024
 LIVE_FLAGS = ("VIR_MIGRATE_LIVE", "VIR_MIGRATE_PERSIST_DEST", "VIR_MIGRATE_UNDEFINE_SOURCE",
@@ -118,7 +119,7 @@ class HostMove:
 
     def _empty_like(self, volume: Any) -> str:
         """An empty volume in the target pool, as large as ``volume``, for QEMU to copy it into; its path."""
-        xml = dx.volume_xml(volume.name(), volume.info()[1], fmt=dx.volume_format(volume.XMLDesc(0)))
+        xml = volume_xml(volume.name(), volume.info()[1], fmt=volume_format(volume.XMLDesc(0)))
         return str(self.target.new_volume(self.pool, xml, self.created).path())
 
     def _copy(self, volume: Any) -> str:
@@ -126,11 +127,11 @@ class HostMove:
         flat = None
         if _has_backing(volume.XMLDesc(0)):
             scratch: list[Any] = []
-            xml = dx.volume_xml(volume.name() + ".moving", volume.info()[1], fmt=dx.volume_format(volume.XMLDesc(0)))
+            xml = volume_xml(volume.name() + ".moving", volume.info()[1], fmt=volume_format(volume.XMLDesc(0)))
             flat = self.source.new_volume(volume.storagePoolLookupByVolume(), xml, scratch, source=volume)
         try:
-            copy = self.target.new_volume(self.pool, dx.volume_xml(
-                volume.name(), volume.info()[1], fmt=dx.volume_format(volume.XMLDesc(0))), self.created)
+            copy = self.target.new_volume(self.pool, volume_xml(
+                volume.name(), volume.info()[1], fmt=volume_format(volume.XMLDesc(0))), self.created)
             sent = stream_copy(flat or volume, copy)
             kept = stream_digest(copy)
             if sent != kept:
@@ -143,8 +144,8 @@ class HostMove:
                 self.source.delete_volumes([flat])
 
 
-def _has_backing(volume_xml: str) -> bool:
-    return bool(ElementTree.fromstring(volume_xml).findtext("backingStore/path"))
+def _has_backing(xml: str) -> bool:
+    return bool(ElementTree.fromstring(xml).findtext("backingStore/path"))
 
 
 def stream_copy(source: Any, target: Any) -> tuple[int, str]:

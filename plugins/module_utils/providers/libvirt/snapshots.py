@@ -13,6 +13,7 @@ from typing import Any
 from ...errors import PreconditionError
 from ..base import Snapshot
 from . import translate as dx
+from .snapshot_xml import parse_snapshot, restorable_snapshot_xml, restore_problem, snapshot_xml
 
 DISK_ONLY_HINT = (
     "libvirt saves the memory of a running VM with every snapshot. For a disk-only snapshot, stop the VM first "
@@ -25,7 +26,7 @@ def listing(domain: Any) -> list[Snapshot]:
     """The domain's snapshots, oldest first."""
     found = []
     for handle in domain.listAllSnapshots(0):
-        facts = dx.parse_snapshot(handle.getXMLDesc(0))
+        facts = parse_snapshot(handle.getXMLDesc(0))
         found.append((facts.created or 0, Snapshot(
             id=facts.name, name=facts.name, description=facts.description,
             created=str(facts.created) if facts.created is not None else None,
@@ -43,7 +44,7 @@ def refuse_unrestorable(domain: Any) -> None:
     """
     if not domain.isActive():
         return
-    problem = dx.restore_problem(domain.XMLDesc(0))
+    problem = restore_problem(domain.XMLDesc(0))
     if problem:
         raise PreconditionError(
             "a snapshot of VM '%s' now could not be reverted: %s. %s." % (domain.name(), problem, DISK_ONLY_HINT),
@@ -54,7 +55,7 @@ def refuse_unrestorable(domain: Any) -> None:
 def take(libvirt: Any, domain: Any, name: str, description: str) -> None:
     """Take an internal snapshot (with the memory state when the domain runs) that QEMU can restore."""
     refuse_unrestorable(domain)
-    handle = domain.snapshotCreateXML(dx.snapshot_xml(name, description), 0)
+    handle = domain.snapshotCreateXML(snapshot_xml(name, description), 0)
     _make_restorable(libvirt, domain, handle)
 
 
@@ -64,7 +65,7 @@ def revert(libvirt: Any, domain: Any, handle: Any) -> None:
     Raises:
         PreconditionError: the snapshot holds a memory state that no QEMU could load.
     """
-    problem = dx.restore_problem(handle.getXMLDesc(0))
+    problem = restore_problem(handle.getXMLDesc(0))
     if problem:
         raise PreconditionError("snapshot '%s' holds a memory state that QEMU cannot load again: %s"
                                 % (handle.getName(), problem))
@@ -75,8 +76,8 @@ def revert(libvirt: Any, domain: Any, handle: Any) -> None:
 
 
 def _make_restorable(libvirt: Any, domain: Any, handle: Any) -> None:
-    """Record the snapshot's hot-plugged vCPUs as boot vCPUs (see ``dx.restorable_snapshot_xml``)."""
-    fixed = dx.restorable_snapshot_xml(handle.getXMLDesc(libvirt.VIR_DOMAIN_SNAPSHOT_XML_SECURE))
+    """Record the snapshot's hot-plugged vCPUs as boot vCPUs (see ``restorable_snapshot_xml``)."""
+    fixed = restorable_snapshot_xml(handle.getXMLDesc(libvirt.VIR_DOMAIN_SNAPSHOT_XML_SECURE))
     if fixed is None:
         return
     flags = libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE

@@ -16,6 +16,7 @@ from ...spec import GIB, VMSpec
 from ..base import ProviderConfig, Reconfiguration
 from . import translate as dx
 from .client import LibvirtClient, libvirt
+from .storage_xml import volume_format, volume_xml
 
 DEFAULT_POOL = "default"
 DEFAULT_ROOT_GIB = 10
@@ -94,14 +95,14 @@ class Storage:
         backing = None
         if spec.image:
             image = self.image(spec, pool)
-            backing = (image.path(), dx.volume_format(image.XMLDesc(0)))
+            backing = (image.path(), volume_format(image.XMLDesc(0)))
             root_size = max(root_size, image.info()[1])
         root_size = root_size or DEFAULT_ROOT_GIB * GIB
         root = self.new_volume(
             pool,
-            dx.volume_xml("%s-root.qcow2" % spec.name, root_size,
-                          allocation=0 if backing else _allocation(spec.disk_type, root_size),
-                          backing=backing),
+            volume_xml("%s-root.qcow2" % spec.name, root_size,
+                       allocation=0 if backing else _allocation(spec.disk_type, root_size),
+                       backing=backing),
             created,
         )
         disks = [dx.DiskRef(dx.ROOT_DISK, dx.disk_device(0), root.path())]
@@ -109,7 +110,7 @@ class Storage:
             size = disk.size_gib * GIB
             volume = self.new_volume(
                 pool,
-                dx.volume_xml("%s-%s.qcow2" % (spec.name, disk.name), size, allocation=_allocation(disk.type, size)),
+                volume_xml("%s-%s.qcow2" % (spec.name, disk.name), size, allocation=_allocation(disk.type, size)),
                 created,
             )
             disks.append(dx.DiskRef(disk.name, dx.disk_device(index), volume.path()))
@@ -150,7 +151,7 @@ class Storage:
             size = disk.size_gib * GIB
             volume = self.new_volume(
                 pool,
-                dx.volume_xml("%s-%s.qcow2" % (facts.name, disk.name), size, allocation=_allocation(disk.type, size)),
+                volume_xml("%s-%s.qcow2" % (facts.name, disk.name), size, allocation=_allocation(disk.type, size)),
                 created,
             )
             ref = dx.DiskRef(disk.name, dx.next_disk_device(used), volume.path())
@@ -171,10 +172,10 @@ class Storage:
         capacity = source.info()[1]
         volume_name = "%s-%s.qcow2" % (target, name)
         if linked:
-            xml = dx.volume_xml(volume_name, capacity, backing=(path, dx.volume_format(source.XMLDesc(0))))
+            xml = volume_xml(volume_name, capacity, backing=(path, volume_format(source.XMLDesc(0))))
             volume = self.new_volume(pool, xml, created)
         else:
-            volume = self.new_volume(pool, dx.volume_xml(volume_name, capacity), created, source=source)
+            volume = self.new_volume(pool, volume_xml(volume_name, capacity), created, source=source)
         return dx.DiskRef(name, dev, volume.path())
 
     def move_volumes(self, paths: Iterable[str], pool: Any, created: list[Any]) -> dict[str, str]:
@@ -191,6 +192,6 @@ class Storage:
                 continue
             if source.storagePoolLookupByVolume().name() == pool.name():
                 continue
-            xml = dx.volume_xml(source.name(), source.info()[1], fmt=dx.volume_format(source.XMLDesc(0)))
+            xml = volume_xml(source.name(), source.info()[1], fmt=volume_format(source.XMLDesc(0)))
             moved[path] = self.new_volume(pool, xml, created, source=source).path()
         return moved

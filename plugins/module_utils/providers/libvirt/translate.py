@@ -1,7 +1,8 @@
 # Copyright: virtrigaud.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Domain, volume and device XML for libvirt, built from and read into plain values, and libvirt's errors as the
-collection's.
+"""Domain and device XML for libvirt, built from and read into plain values, and libvirt's errors as the
+collection's.  Display, volume and snapshot XML have their own
+modules (graphics_xml.py, storage_xml.py, snapshot_xml.py).
 
 Pure code: no libvirt import (the error map is handed the ``libvirt`` module), so
 it is unit-tested without a daemon.  What the spec knows and libvirt does not
@@ -18,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
 from ... import errors
-from ...spec import CONSOLE_DEVICES, LOOPBACK, ConsoleSpec
+from ...spec import CONSOLE_DEVICES, ConsoleSpec
+from .graphics_xml import graphics_xml, parse_graphics
 
 NAMESPACE = "https://virtrigaud.io/xmlns/libvirt-domain/1"
 PREFIX = "vr"
@@ -154,7 +156,7 @@ def next_disk_device(used: set[str]) -> str:
     return disk_device(index)
 
 
-def _sub(parent: ET.Element, tag: str, text: Optional[str] = None, **attrs: str) -> ET.Element:
+def sub_element(parent: ET.Element, tag: str, text: Optional[str] = None, **attrs: str) -> ET.Element:
     node = ET.SubElement(parent, tag, attrs)
     if text is not None:
         node.text = text
@@ -170,15 +172,15 @@ def metadata_xml(meta: Metadata, namespaced: bool = True) -> str:
     q = _Q if namespaced else ""
     root = ET.Element(q + "vm")
     for disk in meta.disks:
-        _sub(root, q + "disk", name=disk.name, dev=disk.dev, path=disk.path)
+        sub_element(root, q + "disk", name=disk.name, dev=disk.dev, path=disk.path)
     for nic in meta.nics:
         static = {"static": nic.static} if nic.static is not None else {}
         static.update({k: v for k, v in (("gateway", nic.gateway), ("dns", ",".join(nic.dns))) if v})
-        _sub(root, q + "nic", name=nic.name, mac=nic.mac, **static)
+        sub_element(root, q + "nic", name=nic.name, mac=nic.mac, **static)
     if meta.seed:
-        _sub(root, q + "seed", path=meta.seed)
+        sub_element(root, q + "seed", path=meta.seed)
     for tag in meta.tags:
-        _sub(root, q + "tag", tag)
+        sub_element(root, q + "tag", tag)
     return ET.tostring(root, encoding="unicode")
 
 
@@ -207,67 +209,33 @@ def disk_xml(disk: DiskRef, queues: int, fmt: str = "qcow2") -> ET.Element:
     after a vCPU hot-plug could not be loaded again (see :func:`restorable_snapshot_xml`).
     """
     node = ET.Element("disk", type="file", device="disk")
-    _sub(node, "driver", name="qemu", type=fmt, discard="unmap", queues=str(queues))
-    _sub(node, "source", file=disk.path)
-    _sub(node, "target", dev=disk.dev, bus="virtio")
+    sub_element(node, "driver", name="qemu", type=fmt, discard="unmap", queues=str(queues))
+    sub_element(node, "source", file=disk.path)
+    sub_element(node, "target", dev=disk.dev, bus="virtio")
     return node
 
 
 def seed_xml(path: str) -> ET.Element:
     """The NoCloud seed as a read-only SATA CD-ROM, left out of snapshots."""
     node = ET.Element("disk", type="file", device="cdrom", snapshot="no")
-    _sub(node, "driver", name="qemu", type="raw")
-    _sub(node, "source", file=path)
-    _sub(node, "target", dev=SEED_DEVICE, bus="sata")
-    _sub(node, "readonly")
+    sub_element(node, "driver", name="qemu", type="raw")
+    sub_element(node, "source", file=path)
+    sub_element(node, "target", dev=SEED_DEVICE, bus="sata")
+    sub_element(node, "readonly")
     return node
 
 
 def interface_xml(nic: NicPlan) -> ET.Element:
     if nic.bridge:
         node = ET.Element("interface", type="bridge")
-        _sub(node, "source", bridge=nic.bridge)
+        sub_element(node, "source", bridge=nic.bridge)
     else:
         node = ET.Element("interface", type="network")
-        _sub(node, "source", network=nic.network or "default")
-    _sub(node, "mac", address=nic.mac)
+        sub_element(node, "source", network=nic.network or "default")
+    sub_element(node, "mac", address=nic.mac)
     if nic.model:  # left out when unknown: libvirt refuses an update that names another model
-        _sub(node, "model", type=nic.model)
+        sub_element(node, "model", type=nic.model)
     return node
-
-
-def graphics_xml(console: ConsoleSpec, password: str) -> ET.Element:
-    """A VNC or SPICE display on a port libvirt picks, listening on one address, behind a password."""
-    address = console.address or LOOPBACK
-    node = ET.Element("graphics", type=console.type, autoport="yes", listen=address, passwd=password)
-    _sub(node, "listen", type="address", address=address)
-    return node
-
-
-def parse_graphics(domain: ET.Element) -> tuple[ConsoleSpec, Optional[int], Optional[str]]:
-    """The domain's first VNC or SPICE display: (what it is, its port when running, its password when read)."""
-    for node in domain.findall("devices/graphics"):
-        kind = node.get("type", "")
-        if kind not in CONSOLE_DEVICES:
-            continue
-        listen = node.find("listen")
-        address = node.get("listen") or (listen.get("address") if listen is not None else None) or LOOPBACK
-        port = int(node.get("port", "-1"))
-        return ConsoleSpec(kind, address), (port if port > 0 else None), node.get("passwd")
-    return ConsoleSpec("none"), None, None
-
-
-def replace_graphics(xml: str, console: ConsoleSpec, password: str) -> str:
-    """The domain definition ``xml`` with its displays replaced by ``console`` (none for type none)."""
-    domain = ET.fromstring(xml)
-    devices = domain.find("devices")
-    if devices is None:
-        raise ValueError("the domain has no devices element")
-    for node in devices.findall("graphics"):
-        devices.remove(node)
-    if console.type in CONSOLE_DEVICES:
-        devices.append(graphics_xml(console, password))
-    return ET.tostring(domain, encoding="unicode")
 
 
 def device_string(node: ET.Element) -> str:
@@ -276,33 +244,33 @@ def device_string(node: ET.Element) -> str:
 
 def domain_xml(plan: DomainPlan) -> str:
     domain = ET.Element("domain", type=plan.domain_type)
-    _sub(domain, "name", plan.name)
-    _sub(domain, "uuid", plan.uuid)
-    _sub(domain, "metadata")
-    _sub(domain, "memory", str(plan.max_memory_mib or hotplug_ceiling_memory(plan.memory_mib)), unit="MiB")
-    _sub(domain, "currentMemory", str(plan.memory_mib), unit="MiB")
+    sub_element(domain, "name", plan.name)
+    sub_element(domain, "uuid", plan.uuid)
+    sub_element(domain, "metadata")
+    sub_element(domain, "memory", str(plan.max_memory_mib or hotplug_ceiling_memory(plan.memory_mib)), unit="MiB")
+    sub_element(domain, "currentMemory", str(plan.memory_mib), unit="MiB")
     max_cpu = plan.max_cpu or hotplug_ceiling_cpu(plan.cpu)
-    _sub(domain, "vcpu", str(max_cpu), placement="static", current=str(plan.cpu))
+    sub_element(domain, "vcpu", str(max_cpu), placement="static", current=str(plan.cpu))
     os_attrs = {"firmware": "efi"} if plan.firmware == "uefi" else {}
-    os_node = _sub(domain, "os", **os_attrs)
+    os_node = sub_element(domain, "os", **os_attrs)
     # OVMF's secure-boot builds need SMM, which QEMU offers on q35 only; libvirt picks the build from these features.
-    _sub(os_node, "type", "hvm", arch="x86_64", **({"machine": "q35"} if plan.secure_boot else {}))
+    sub_element(os_node, "type", "hvm", arch="x86_64", **({"machine": "q35"} if plan.secure_boot else {}))
     if plan.secure_boot:
-        wanted = _sub(os_node, "firmware")
+        wanted = sub_element(os_node, "firmware")
         for feature in ("secure-boot", "enrolled-keys"):
-            _sub(wanted, "feature", enabled="yes", name=feature)
-    _sub(os_node, "boot", dev="hd")
-    features = _sub(domain, "features")
-    _sub(features, "acpi")
-    _sub(features, "apic")
+            sub_element(wanted, "feature", enabled="yes", name=feature)
+    sub_element(os_node, "boot", dev="hd")
+    features = sub_element(domain, "features")
+    sub_element(features, "acpi")
+    sub_element(features, "apic")
     if plan.secure_boot:
-        _sub(features, "smm", state="on")
+        sub_element(features, "smm", state="on")
     if plan.domain_type == "kvm":
-        _sub(domain, "cpu", mode="host-passthrough")
-    _sub(domain, "clock", offset="utc")
+        sub_element(domain, "cpu", mode="host-passthrough")
+    sub_element(domain, "clock", offset="utc")
     for event, action in (("on_poweroff", "destroy"), ("on_reboot", "restart"), ("on_crash", "destroy")):
-        _sub(domain, event, action)
-    devices = _sub(domain, "devices")
+        sub_element(domain, event, action)
+    devices = sub_element(domain, "devices")
     for disk in plan.disks:
         devices.append(disk_xml(disk, max_cpu))
     if plan.seed:
@@ -311,13 +279,13 @@ def domain_xml(plan: DomainPlan) -> str:
         devices.append(interface_xml(nic))
     if plan.console is not None and plan.console.type in CONSOLE_DEVICES:
         devices.append(graphics_xml(plan.console, plan.console_password))
-    _sub(devices, "serial", type="pty")
-    _sub(devices, "console", type="pty")
-    channel = _sub(devices, "channel", type="unix")
-    _sub(channel, "target", type="virtio", name="org.qemu.guest_agent.0")
-    _sub(devices, "memballoon", model="virtio")
-    rng = _sub(devices, "rng", model="virtio")
-    _sub(rng, "backend", "/dev/urandom", model="random")
+    sub_element(devices, "serial", type="pty")
+    sub_element(devices, "console", type="pty")
+    channel = sub_element(devices, "channel", type="unix")
+    sub_element(channel, "target", type="virtio", name="org.qemu.guest_agent.0")
+    sub_element(devices, "memballoon", model="virtio")
+    rng = sub_element(devices, "rng", model="virtio")
+    sub_element(rng, "backend", "/dev/urandom", model="random")
     return _with_metadata(domain, plan.metadata())
 
 
@@ -435,7 +403,7 @@ def clone_xml(source_xml: str, name: str, uuid: str, meta: Metadata, macs: list[
     for interface, mac in zip(devices.findall("interface"), macs):
         mac_node = interface.find("mac")
         if mac_node is None:
-            mac_node = _sub(interface, "mac")
+            mac_node = sub_element(interface, "mac")
         mac_node.set("address", mac)
         for stale in interface.findall("target"):
             interface.remove(stale)
@@ -459,132 +427,6 @@ def moved_xml(xml: str, moved: dict[str, str]) -> str:
     meta = Metadata(disks=tuple(dataclasses.replace(d, path=moved.get(d.path, d.path)) for d in meta.disks),
                     nics=meta.nics, seed=moved.get(meta.seed, meta.seed) if meta.seed else None, tags=meta.tags)
     return _with_metadata(domain, meta)
-
-
-def volume_xml(name: str, capacity: int, fmt: str = "qcow2", allocation: int = 0,
-               backing: Optional[tuple[str, str]] = None) -> str:
-    """A storage volume; ``backing`` is (path, format) of the image an overlay reads from."""
-    volume = ET.Element("volume")
-    _sub(volume, "name", name)
-    _sub(volume, "capacity", str(capacity), unit="bytes")
-    _sub(volume, "allocation", str(allocation), unit="bytes")
-    target = _sub(volume, "target")
-    _sub(target, "format", type=fmt)
-    if backing:
-        store = _sub(volume, "backingStore")
-        _sub(store, "path", backing[0])
-        _sub(store, "format", type=backing[1])
-    return ET.tostring(volume, encoding="unicode")
-
-
-def volume_format(xml: str) -> str:
-    node = ET.fromstring(xml).find("target/format")
-    return node.get("type", "raw") if node is not None else "raw"
-
-
-def backing_path(xml: str) -> str:
-    """The path of the file a volume reads from, "" for a volume that has none."""
-    return ET.fromstring(xml).findtext("backingStore/path", "") or ""
-
-
-def pool_path(xml: str) -> str:
-    return ET.fromstring(xml).findtext("target/path", "")
-
-
-def pool_type(xml: str) -> str:
-    return ET.fromstring(xml).get("type", "")
-
-
-def snapshot_xml(name: str, description: str) -> str:
-    snapshot = ET.Element("domainsnapshot")
-    _sub(snapshot, "name", name)
-    if description:
-        _sub(snapshot, "description", description)
-    return ET.tostring(snapshot, encoding="unicode")
-
-
-@dataclass(frozen=True)
-class SnapshotFacts:
-    name: str
-    description: str
-    created: Optional[int]
-    state: str
-    parent: Optional[str]
-
-
-def parse_snapshot(xml: str) -> SnapshotFacts:
-    node = ET.fromstring(xml)
-    created = node.findtext("creationTime")
-    return SnapshotFacts(
-        name=node.findtext("name", ""),
-        description=node.findtext("description", ""),
-        created=int(created) if created else None,
-        state=node.findtext("state", ""),
-        parent=node.findtext("parent/name"),
-    )
-
-
-def _hotplugged(domain: ET.Element) -> list[ET.Element]:
-    """The vCPUs that are on and were plugged in while the domain ran."""
-    return [vcpu for vcpu in domain.findall("vcpus/vcpu")
-            if vcpu.get("enabled") == "yes" and vcpu.get("hotpluggable") == "yes"]
-
-
-def _boot_sized_queues(domain: ET.Element) -> list[str]:
-    """Devices whose queue count QEMU derives from the vCPUs present at boot, because none is stated."""
-    found = []
-    for disk in domain.findall("devices/disk"):
-        target, driver = disk.find("target"), disk.find("driver")
-        if target is not None and target.get("bus") == "virtio" and (driver is None or not driver.get("queues")):
-            found.append(target.get("dev", ""))
-    for controller in domain.findall("devices/controller[@type='scsi'][@model='virtio-scsi']"):
-        driver = controller.find("driver")
-        if driver is None or not driver.get("queues"):
-            found.append("scsi%s" % controller.get("index", "0"))
-    return found
-
-
-def restore_problem(xml: str) -> Optional[str]:
-    """Why no QEMU could load a memory state saved from this domain, or None when one can.
-
-    ``xml`` is a running domain's XML or a snapshot's (its ``<domain>``).  A
-    state saved after a vCPU hot-plug loads only into a QEMU started with those
-    vCPUs, and that QEMU gives every device without a stated queue count as
-    many queues as it has vCPUs: more than the saved devices had.
-    """
-    root = ET.fromstring(xml)
-    domain = root.find("domain") if root.tag == "domainsnapshot" else root
-    if domain is None:
-        return None
-    vcpus = [vcpu.get("id", "") for vcpu in _hotplugged(domain)]
-    devices = _boot_sized_queues(domain)
-    if not (vcpus and devices):
-        return None
-    return (
-        "vCPU %s %s hot-plugged while the VM ran, and %s %s the number of queues from the vCPUs present at boot "
-        "(a definition made before this collection stated it)"
-        % (", ".join(vcpus), "was" if len(vcpus) == 1 else "were", ", ".join(devices),
-           "takes" if len(devices) == 1 else "take")
-    )
-
-
-def restorable_snapshot_xml(xml: str) -> Optional[str]:
-    """The snapshot with its hot-plugged vCPUs recorded as boot vCPUs; None when it has none.
-
-    libvirt 9.0 restores a memory snapshot by starting QEMU with ``-loadvm``
-    and plugs hot-pluggable vCPUs in only afterwards, when the state is
-    already loaded, so QEMU fails on their sections ("Unknown savevm section
-    or instance 'cpu_common' 1").  Started with them as boot vCPUs, QEMU has
-    every vCPU the state holds.  libvirt accepts this redefinition because
-    hot-pluggability is not part of the guest ABI it compares.  Check
-    :func:`restore_problem` first: the devices must not change with it.
-    """
-    root = ET.fromstring(xml)
-    domain = root.find("domain")
-    hotplugged = _hotplugged(domain) if domain is not None else []
-    for vcpu in hotplugged:
-        vcpu.set("hotpluggable", "no")
-    return ET.tostring(root, encoding="unicode") if hotplugged else None
 
 
 # errors: libvirt errors → the collection's error taxonomy, with secrets scrubbed from messages

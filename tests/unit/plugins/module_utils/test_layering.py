@@ -18,6 +18,7 @@ BACKENDS = ["kubevirt", "libvirt", "proxmox", "remote", "vsphere"]
 PURE += ["providers/%s/translate.py" % backend for backend in BACKENDS]
 # Pure topics split out of a translate.py, each with one job.
 PURE += ["providers/kubevirt/%s.py" % topic for topic in ("checks", "reconfiguration", "snapshots")]
+PURE += ["providers/libvirt/%s.py" % topic for topic in ("graphics_xml", "storage_xml", "snapshot_xml")]
 THIRD_PARTY = {"libvirt", "pyVmomi", "pyVim", "proxmoxer", "grpc", "kubernetes", "requests", "pycdlib", "jmespath"}
 
 

@@ -10,6 +10,18 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.libvirt import translate as dx
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.libvirt.graphics_xml import replace_graphics
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.libvirt.snapshot_xml import (
+    SnapshotFacts,
+    parse_snapshot,
+    restorable_snapshot_xml,
+    restore_problem,
+)
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.libvirt.storage_xml import (
+    volume_format,
+    volume_xml,
+)
+from ansible_collections.virtrigaud.core.plugins.module_utils.spec import ConsoleSpec
 
 NIC = dx.NicPlan("lan", "52:54:00:00:00:01", network="default")
 
@@ -117,16 +129,16 @@ def test_a_storage_move_repoints_the_disks_and_the_metadata_and_keeps_the_rest()
 
 
 def test_overlay_volume_names_its_backing_image():
-    volume = ET.fromstring(dx.volume_xml("web-root.qcow2", 2 << 30, backing=("/img/base.raw", "raw")))
+    volume = ET.fromstring(volume_xml("web-root.qcow2", 2 << 30, backing=("/img/base.raw", "raw")))
     assert volume.findtext("capacity") == str(2 << 30)
     assert volume.find("backingStore/format").get("type") == "raw"
-    assert dx.volume_format(dx.volume_xml("x", 1)) == "qcow2"
+    assert volume_format(volume_xml("x", 1)) == "qcow2"
 
 
 def test_snapshot_facts():
-    facts = dx.parse_snapshot("<domainsnapshot><name>s1</name><description>d</description><state>running</state>"
-                              "<creationTime>1700000000</creationTime><parent><name>s0</name></parent></domainsnapshot>")
-    assert facts == dx.SnapshotFacts("s1", "d", 1700000000, "running", "s0")
+    facts = parse_snapshot("<domainsnapshot><name>s1</name><description>d</description><state>running</state>"
+                           "<creationTime>1700000000</creationTime><parent><name>s0</name></parent></domainsnapshot>")
+    assert facts == SnapshotFacts("s1", "d", 1700000000, "running", "s0")
 
 
 def test_virtio_disks_state_one_queue_per_vcpu_the_vm_may_grow_to():
@@ -156,23 +168,23 @@ def snapshot(domain):
 
 
 def test_hot_plugged_vcpus_with_stated_queues_can_be_restored():
-    assert dx.restore_problem(running()) is None
-    assert dx.restore_problem(snapshot(running())) is None
+    assert restore_problem(running()) is None
+    assert restore_problem(snapshot(running())) is None
 
 
 def test_devices_sized_by_the_boot_vcpus_cannot_follow_hot_plugged_ones():
     scsi = "<controller type='scsi' index='0' model='virtio-scsi'/>"
-    problem = dx.restore_problem(running(queues="", extra=scsi))
+    problem = restore_problem(running(queues="", extra=scsi))
     assert problem.startswith("vCPU 1 was hot-plugged while the VM ran, and vda, scsi0 take the number of queues")
-    assert dx.restore_problem(snapshot(running(queues=""))).startswith("vCPU 1 was hot-plugged")
+    assert restore_problem(snapshot(running(queues=""))).startswith("vCPU 1 was hot-plugged")
 
 
 def test_without_hot_plugged_vcpus_queue_counts_do_not_matter():
-    assert dx.restore_problem(running(vcpus="<vcpu current='2'>4</vcpu>", queues="")) is None
+    assert restore_problem(running(vcpus="<vcpu current='2'>4</vcpu>", queues="")) is None
 
 
 def test_a_snapshot_records_its_hot_plugged_vcpus_as_boot_vcpus_and_nothing_else():
-    fixed = ET.fromstring(dx.restorable_snapshot_xml(snapshot(running())))
+    fixed = ET.fromstring(restorable_snapshot_xml(snapshot(running())))
     vcpus = [(v.get("id"), v.get("enabled"), v.get("hotpluggable"), v.get("order"))
              for v in fixed.findall("domain/vcpus/vcpu")]
     assert vcpus == [("0", "yes", "no", "1"), ("1", "yes", "no", "2"), ("2", "no", "yes", None),
@@ -182,8 +194,8 @@ def test_a_snapshot_records_its_hot_plugged_vcpus_as_boot_vcpus_and_nothing_else
 
 
 def test_a_snapshot_without_hot_plugged_vcpus_is_left_alone():
-    assert dx.restorable_snapshot_xml(dx.restorable_snapshot_xml(snapshot(running()))) is None
-    assert dx.restorable_snapshot_xml("<domainsnapshot><name>s0</name><state>shutoff</state></domainsnapshot>") is None
+    assert restorable_snapshot_xml(restorable_snapshot_xml(snapshot(running()))) is None
+    assert restorable_snapshot_xml("<domainsnapshot><name>s0</name><state>shutoff</state></domainsnapshot>") is None
 
 
 def test_nic_records_keep_the_static_address_the_seed_carries():
@@ -240,7 +252,7 @@ def test_secure_boot_is_offered_only_with_a_secure_loader(caps, offered):
 
 
 def test_a_display_is_written_behind_its_password_and_read_back():
-    vnc = dx.ConsoleSpec("vnc")
+    vnc = ConsoleSpec("vnc")
     facts = dx.parse_domain(dx.domain_xml(plan(console=vnc, console_password="s3cret")))
     assert (facts.console.view(), facts.console_port, facts.console_password) == (
         {"type": "vnc", "listen": "127.0.0.1"}, None, "s3cret")
@@ -248,16 +260,16 @@ def test_a_display_is_written_behind_its_password_and_read_back():
 
 
 def test_a_running_display_reports_its_port_and_a_replacement_keeps_one_display():
-    live = dx.domain_xml(plan(console=dx.ConsoleSpec("vnc"), console_password="pw")).replace(
+    live = dx.domain_xml(plan(console=ConsoleSpec("vnc"), console_password="pw")).replace(
         "autoport=", "port='5901' autoport=")
     assert dx.parse_domain(live).console_port == 5901
-    spice = dx.replace_graphics(live, dx.ConsoleSpec("spice", "0.0.0.0"), "other")
+    spice = replace_graphics(live, ConsoleSpec("spice", "0.0.0.0"), "other")
     assert ET.fromstring(spice).findall("devices/graphics")[0].get("type") == "spice"
     assert len(ET.fromstring(spice).findall("devices/graphics")) == 1
-    assert dx.parse_domain(dx.replace_graphics(spice, dx.ConsoleSpec("none"), "")).console.type == "none"
+    assert dx.parse_domain(replace_graphics(spice, ConsoleSpec("none"), "")).console.type == "none"
 
 
 def test_a_clone_gets_a_display_password_of_its_own():
-    source = dx.domain_xml(plan(console=dx.ConsoleSpec("vnc"), console_password="source"))
+    source = dx.domain_xml(plan(console=ConsoleSpec("vnc"), console_password="source"))
     copy = dx.clone_xml(source, "copy", "u-2", dx.Metadata(), [], "fresh")
     assert dx.parse_domain(copy).console_password == "fresh"
