@@ -41,6 +41,8 @@ _TAG_KEY = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _FORBIDDEN = re.compile(r'cannot (\w+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]+)")?')
 
 
+# spec → objects
+
 def secret_name(vm: str) -> str:
     return "%s-cloudinit" % vm
 
@@ -179,6 +181,8 @@ def cloud_init_secret(spec: VMSpec, namespace: str, owner: Mapping[str, Any]) ->
                                               "uid": metadata["uid"], "blockOwnerDeletion": False}]}}
 
 
+# KubeVirt's admission rules, for servers without its webhooks
+
 def admission_errors(vm: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(field, reason) for each rule of KubeVirt's VM webhook this object breaks."""
     spec = vm.get("spec") or {}
@@ -210,6 +214,8 @@ def check_admission(vm: Mapping[str, Any]) -> None:
         raise errors.SpecError("KubeVirt refuses VirtualMachine %s: %s" % (vm["metadata"]["name"], reason),
                                option=field)
 
+
+# objects → observed
 
 def claim_of(vm: Mapping[str, Any], volume: Mapping[str, Any]) -> Optional[str]:
     if "dataVolume" in volume:
@@ -353,6 +359,8 @@ def tags_of(metadata: Mapping[str, Any]) -> tuple[str, ...]:
     except (TypeError, ValueError):
         return ()
 
+
+# errors
 
 def translate_error(status: int, body: bytes, what: str) -> errors.VirtrigaudError:
     """A failed Kubernetes API answer (its Status object) as the collection's error, naming what was asked."""
