@@ -11,15 +11,14 @@ phase runs N clients for T seconds against one VM of the run.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
-from xml.etree import ElementTree
 
 from . import errors
+from .conformance_report import FAILED, PASSED, SKIPPED, CallRecord, Report, StepResult
 from .providers.remote.client import DEADLINES, MINUTE, Channel
 from .providers.remote.translate import create_fields, dumps
 from .spec import parse_vm
@@ -27,7 +26,6 @@ from .spec import parse_vm
 ON, OFF, REBOOT, SHUTDOWN_GRACEFUL = 1, 2, 3, 4
 # Every gRPC server answers a method it does not serve with UNIMPLEMENTED, so this one is fair to any provider.
 UNLISTED_METHOD = "ConformanceUnlistedMethod"
-PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 STEPS = (
     "validate", "get_capabilities", "create", "create_again", "describe", "describe_missing", "power_on", "reboot",
     "reconfigure_online", "shutdown_graceful", "reconfigure_offline", "snapshot_create", "snapshot_revert",
@@ -61,53 +59,6 @@ class Settings:
     skip: tuple[str, ...] = ()
     load_clients: int = 0
     load_seconds: float = 0.0
-
-
-@dataclass
-class StepResult:
-    name: str
-    status: str
-    seconds: float
-    error: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "seconds": round(self.seconds, 3), "error": self.error}
-
-
-@dataclass
-class CallRecord:
-    method: str
-    seconds: float
-    code: str
-
-
-@dataclass
-class Report:
-    """The outcome of one run: the steps in order, the RPCs they made, and the load figures."""
-
-    endpoint: str
-    prefix: str
-    steps: list[StepResult] = field(default_factory=list)
-    calls: list[CallRecord] = field(default_factory=list)
-    capabilities: dict[str, Any] = field(default_factory=dict)
-    load: Optional[dict[str, Any]] = None
-    leftovers: list[str] = field(default_factory=list)
-
-    def count(self, status: str) -> int:
-        return sum(1 for step in self.steps if step.status == status)
-
-    @property
-    def ok(self) -> bool:
-        return self.count(FAILED) == 0 and not self.leftovers
-
-    def summary(self) -> dict[str, int]:
-        return {"total": len(self.steps), PASSED: self.count(PASSED), FAILED: self.count(FAILED),
-                SKIPPED: self.count(SKIPPED)}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"endpoint": self.endpoint, "run_prefix": self.prefix, "summary": self.summary(),
-                "steps": [step.to_dict() for step in self.steps], "capabilities": self.capabilities,
-                "load": self.load, "leftovers": self.leftovers}
 
 
 class Client:
@@ -574,52 +525,3 @@ def _quantile(ordered: list[float], share: float) -> float:
     if not ordered:
         return 0.0
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-# the report files
-
-def markdown(report: Report) -> str:
-    summary = report.summary()
-    counts = (summary["total"], summary[PASSED], summary[FAILED], summary[SKIPPED])
-    lines = ["## Conformance of %s (run %s)" % (report.endpoint, report.prefix), "",
-             "%d steps: %d passed, %d failed, %d skipped" % counts, "",
-             "| step | result | time (s) | error or reason |", "| --- | --- | ---: | --- |"]
-    for step in report.steps:
-        lines.append("| %s | %s | %.2f | %s |" % (step.name, step.status, step.seconds,
-                                                  step.error.replace("|", "\\|").replace("\n", " ")))
-    if report.load:
-        load = report.load
-        lines += ["", "Load: %d clients for %.1f s: %d requests, %.1f/s, p50 %.1f ms, p99 %.1f ms, %d errors"
-                  % (load["clients"], load["seconds"], load["requests"], load["throughput_per_second"],
-                     load["p50_ms"], load["p99_ms"], load["errors"])]
-    if report.leftovers:
-        lines += ["", "Left behind after cleanup: %s" % ", ".join(report.leftovers)]
-    return "\n".join(lines) + "\n"
-
-
-def junit(report: Report) -> str:
-    summary = report.summary()
-    suite = ElementTree.Element("testsuite", name="virtrigaud-conformance", tests=str(summary["total"]),
-                                failures=str(summary[FAILED]), skipped=str(summary[SKIPPED]), errors="0",
-                                time="%.3f" % sum(step.seconds for step in report.steps))
-    for step in report.steps:
-        case = ElementTree.SubElement(suite, "testcase", classname="conformance", name=step.name,
-                                      time="%.3f" % step.seconds)
-        if step.status == FAILED:
-            ElementTree.SubElement(case, "failure", message=step.error)
-        elif step.status == SKIPPED:
-            ElementTree.SubElement(case, "skipped", message=step.error)
-    return ElementTree.tostring(suite, encoding="unicode") + "\n"
-
-
-def write_reports(report: Report, folder: str) -> dict[str, str]:
-    """The JUnit XML, JSON and Markdown files in ``folder``, by kind."""
-    os.makedirs(folder, exist_ok=True)
-    paths = {kind: os.path.join(folder, "conformance.%s" % ext)
-             for kind, ext in (("junit", "xml"), ("json", "json"), ("markdown", "md"))}
-    texts = {"junit": junit(report), "json": json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n",
-             "markdown": markdown(report)}
-    for kind, path in paths.items():
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(texts[kind])
-    return paths

@@ -169,13 +169,8 @@ import re
 from typing import Any
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec
-from ansible_collections.virtrigaud.core.plugins.module_utils.conformance import (
-    STEPS,
-    Settings,
-    Suite,
-    markdown,
-    write_reports,
-)
+from ansible_collections.virtrigaud.core.plugins.module_utils.conformance import STEPS, Settings, Suite
+from ansible_collections.virtrigaud.core.plugins.module_utils.conformance_report import markdown, write_reports
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudModule, VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.client import Channel

@@ -10,13 +10,8 @@ import pathlib
 import pytest
 import yaml
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.conformance import (
-    FAILED,
-    SKIPPED,
-    Settings,
-    Suite,
-    markdown,
-)
+from ansible_collections.virtrigaud.core.plugins.module_utils.conformance import Settings, Suite
+from ansible_collections.virtrigaud.core.plugins.module_utils.conformance_report import FAILED, SKIPPED, markdown
 from ansible_collections.virtrigaud.core.plugins.module_utils.module import VirtrigaudRun
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ProviderConfig
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.remote.client import Channel

@@ -11,13 +11,13 @@ from xml.etree import ElementTree
 import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
-from ansible_collections.virtrigaud.core.plugins.module_utils.conformance import (
+from ansible_collections.virtrigaud.core.plugins.module_utils.conformance import _quantile
+from ansible_collections.virtrigaud.core.plugins.module_utils.conformance_report import (
     FAILED,
     PASSED,
     SKIPPED,
     Report,
     StepResult,
-    _quantile,
     junit,
     markdown,
     write_reports,
