@@ -41,7 +41,7 @@ from ..base import (
     backend_call,
 )
 from ..discovery import Discovery
-from . import client, ovf, placement, snapshots
+from . import client, lookups, ovf, placement, snapshots
 from . import devices as hw
 from . import disks as vdisks
 from . import migration as moves
@@ -111,48 +111,16 @@ class VsphereProvider(Provider):
     # lookups
 
     def _vm(self, vm_id: str) -> Any:
-        found = self._find_by_id(vm_id)
+        found = lookups.find_by_id(self.content, vm_id)
         if found is None:
             raise NotFoundError("VM '%s' not found" % vm_id)
         return found[0]
 
-    def _find_by_id(self, vm_id: str) -> Optional[tuple[Any, dict[str, Any]]]:
-        if vm_id.startswith("vm-"):
-            matches = [(o, p) for o, p in client.collect(self.content, vim.VirtualMachine, ("name",))
-                       if o._moId == vm_id]  # pylint: disable=protected-access
-        else:
-            found = self.content.searchIndex.FindByUuid(None, vm_id, True, True)
-            matches = [(found, {})] if found is not None else []
-        if not matches:
-            return None
-        obj = matches[0][0]
-        return obj, self._properties(obj)
-
-    def _properties(self, obj: Any) -> dict[str, Any]:
-        collector = self.content.propertyCollector
-        spec = vmodl.query.PropertyCollector.FilterSpec(
-            objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=obj, skip=False)],
-            propSet=[vmodl.query.PropertyCollector.PropertySpec(type=vim.VirtualMachine, pathSet=list(VM_PROPERTIES))],
-        )
-        result = collector.RetrieveContents([spec])
-        return {prop.name: prop.val for prop in result[0].propSet} if result else {}
-
     def _named(self, kind: Any, name: str, option: str, templates: Optional[bool] = None, root: Any = None) -> Any:
-        """The one object of ``kind`` with this name (below ``root``); two are an error naming both ids."""
-        properties = ("name", "config.template") if kind is vim.VirtualMachine else ("name",)
-        matches = [obj for obj, props in client.collect(self.content, kind, properties, root)
-                   if props.get("name") == name
-                   and (templates is None or bool(props.get("config.template")) == templates)]
-        if len(matches) > 1:
-            ids = ", ".join(m._moId for m in matches)  # pylint: disable=protected-access
-            raise ConflictError("%d objects are named '%s': %s" % (len(matches), name, ids), option=option)
-        return matches[0] if matches else None
+        return lookups.named(self.content, kind, name, option, templates, root)
 
     def _required(self, kind: Any, name: str, option: str, what: str, root: Any = None) -> Any:
-        found = self._named(kind, name, option, root=root)
-        if found is None:
-            raise SpecError("%s '%s' does not exist" % (what, name), option=option)
-        return found
+        return lookups.required(self.content, kind, name, option, what, root)
 
     # the contract
 
@@ -273,12 +241,12 @@ class VsphereProvider(Provider):
 
     @backend_call("describe")
     def describe(self, vm_id: str) -> Optional[ObservedVM]:
-        found = self._find_by_id(vm_id)
+        found = lookups.find_by_id(self.content, vm_id)
         return self._observed(*found) if found else None
 
     @backend_call("open console")
     def open_console(self, vm_id: str) -> Optional[ConsoleAccess]:
-        found = self._find_by_id(vm_id)
+        found = lookups.find_by_id(self.content, vm_id)
         if found is None:
             raise NotFoundError("VM '%s' not found" % vm_id)
         obj, props = found
@@ -292,7 +260,7 @@ class VsphereProvider(Provider):
     @backend_call("find")
     def find(self, name: str) -> Optional[ObservedVM]:
         obj = self._named(vim.VirtualMachine, name, "name", templates=False)
-        return self._observed(obj, self._properties(obj)) if obj is not None else None
+        return self._observed(obj, lookups.properties(self.content, obj)) if obj is not None else None
 
     @backend_call("list")
     def list_vms(self) -> list[ObservedVM]:
@@ -385,7 +353,7 @@ class VsphereProvider(Provider):
 
     def _finish_create(self, vm: Any, spec: VMSpec, config: Any) -> None:
         """Hardware, root size, data disks and NICs, applied the same way to a clone and to a VM made from scratch."""
-        devices = list(self._properties(vm).get("config.hardware.device") or ())
+        devices = list(lookups.properties(self.content, vm).get("config.hardware.device") or ())
         disks = [d for d in devices if isinstance(d, vim.vm.device.VirtualDisk)]
         changes = []
         if disks and spec.root_disk_gib and spec.root_disk_gib * 1024 * 1024 > disks[0].capacityInKB:
@@ -404,7 +372,7 @@ class VsphereProvider(Provider):
 
     def _name_new_devices(self, vm: Any, spec: VMSpec) -> None:
         """vSphere gives new devices their real keys; record those against the spec's names."""
-        devices = list(self._properties(vm).get("config.hardware.device") or ())
+        devices = list(lookups.properties(self.content, vm).get("config.hardware.device") or ())
         disks = [d for d in devices if isinstance(d, vim.vm.device.VirtualDisk)]
         nics = [d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)]
         names = ["root"] + [d.name for d in spec.disks]
@@ -442,7 +410,7 @@ class VsphereProvider(Provider):
 
     @backend_call("delete")
     def delete(self, vm_id: str, delete_disks: bool = True) -> TaskRef:
-        found = self._find_by_id(vm_id)
+        found = lookups.find_by_id(self.content, vm_id)
         if found is None:
             return _DONE
         vm, props = found
@@ -475,7 +443,7 @@ class VsphereProvider(Provider):
 
     @backend_call("reconfigure")
     def reconfigure(self, vm_id: str, change: Reconfiguration) -> TaskRef:
-        vm, props = self._find_by_id(vm_id) or (None, {})
+        vm, props = lookups.find_by_id(self.content, vm_id) or (None, {})
         if vm is None:
             raise NotFoundError("VM '%s' not found" % vm_id)
         extra = vs.extra_config(props)
@@ -509,7 +477,7 @@ class VsphereProvider(Provider):
         return _DONE
 
     def _name_added(self, vm: Any, before: dict[int, str], change: Reconfiguration) -> None:
-        props = self._properties(vm)
+        props = lookups.properties(self.content, vm)
         devices = list(props.get("config.hardware.device") or ())
         extra = vs.extra_config(props)
         new_disks = [d for d in devices if isinstance(d, vim.vm.device.VirtualDisk) and d.key not in before]
@@ -574,8 +542,8 @@ class VsphereProvider(Provider):
             clone.snapshot = snapshot
         vm = self._wait(source.CloneVM_Task(folder=source.parent, name=target_name, spec=clone), "clone")
         # The collection's own records (disk and NIC names, tags, ceilings) travel with the copy.
-        records = [hw.option(key, value) for key, value in vs.extra_config(self._properties(source)).items()
-                   if key.startswith(EXTRA_PREFIX)]
+        extra = vs.extra_config(lookups.properties(self.content, source))
+        records = [hw.option(key, value) for key, value in extra.items() if key.startswith(EXTRA_PREFIX)]
         self._wait(vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(extraConfig=records)), "clone")
         return vm._moId, _DONE  # pylint: disable=protected-access
 
@@ -587,7 +555,7 @@ class VsphereProvider(Provider):
                                      self.service._stub.cookie, self.config.validate_certs)  # pylint: disable=protected-access
 
     def _vm_disk(self, vm_id: str, disk: str, doing: str = "") -> tuple[Any, vdisks.VmDisk]:
-        found = self._find_by_id(vm_id)
+        found = lookups.find_by_id(self.content, vm_id)
         if found is None:
             raise NotFoundError("VM '%s' not found" % vm_id)
         return found[0], vdisks.vm_disk(found[1].get("name") or vm_id, found[1], disk, doing)
