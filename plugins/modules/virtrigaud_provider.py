@@ -400,7 +400,6 @@ validation:
 from typing import Any, Optional, Sequence
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.argspec import group_spec
-from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube import provider as objects
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import Change, comparable, condition
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.converge import (
@@ -412,7 +411,6 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.kube.converge impo
     merged_diff,
     secret_view,
 )
-from ansible_collections.virtrigaud.core.plugins.module_utils.kube.manifests import read_one
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.probe import (
     passed,
     probe,
@@ -433,21 +431,6 @@ def _provider_view(obj: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
 
 def _available(obj: Optional[dict[str, Any]]) -> bool:
     return (condition(obj, "ProviderAvailable") or {}).get("status") == "True"
-
-
-def given(params: dict[str, Any]) -> tuple[dict[str, Any], Optional[dict[str, Any]]]:
-    """The options, with what a definition's Provider says of them, and that Provider (None without one)."""
-    if params["definition"] is None:
-        for option in ("type", "uri"):
-            if params["state"] == "present" and not params[option]:
-                raise SpecError("is required with state=present (or give the Provider as definition)", option=option)
-        return params, None
-    document = read_one(params["definition"], "Provider")
-    metadata, spec = document["metadata"], document["spec"]
-    namespace = metadata.get("namespace") or "default"
-    return (dict(params, name=metadata["name"], namespace=namespace, type=spec["type"], uri=spec["endpoint"],
-                 credentials_secret=spec["credentialSecretRef"]["name"]),
-            dict(document, metadata=dict(metadata, namespace=namespace)))
 
 
 def present(m: VirtrigaudRun, p: dict[str, Any], document: Optional[dict[str, Any]]) -> tuple[Outcome, dict[str, Any]]:
@@ -499,7 +482,7 @@ def _deprecated_diff(outcome: Outcome, provider: Change, stored: Optional[dict[s
 
 
 def run(m: VirtrigaudRun) -> dict[str, Any]:
-    p, document = given(m.params)
+    p, document = objects.options_and_definition(m.params)
     outcome, result = present(m, p, document) if p["state"] == "present" else absent(m, p)
     result.update(changed=outcome.changed, objects=outcome.objects(),
                   secrets=[{"name": entry["name"], "changed": entry["changed"]}

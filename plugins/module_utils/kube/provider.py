@@ -17,6 +17,7 @@ from ..errors import SpecError
 from ..providers.base import ProviderConfig
 from ..providers.connection import config_from, settings_of
 from .durations import seconds
+from .manifests import read_one
 from .resources import TYPE_ANNOTATION, VIRTRIGAUD_API
 from .runtime import check_health_check_served, check_served, default_image
 
@@ -166,6 +167,22 @@ def _carry(provider_type: str, env: list[dict[str, Any]], annotations: Optional[
     return CARRIED_TYPES[provider_type], env, dict(annotations or {}, **{TYPE_ANNOTATION: provider_type})
 
 
+def options_and_definition(params: dict[str, Any]) -> tuple[dict[str, Any], Optional[dict[str, Any]]]:
+    """virtrigaud_provider's options, with what a definition's Provider says of them, and that Provider (None
+    without one)."""
+    if params["definition"] is None:
+        for option in ("type", "uri"):
+            if params["state"] == "present" and not params[option]:
+                raise SpecError("is required with state=present (or give the Provider as definition)", option=option)
+        return params, None
+    document = read_one(params["definition"], "Provider")
+    metadata, spec = document["metadata"], document["spec"]
+    namespace = metadata.get("namespace") or "default"
+    return (dict(params, name=metadata["name"], namespace=namespace, type=spec["type"], uri=spec["endpoint"],
+                 credentials_secret=spec["credentialSecretRef"]["name"]),
+            dict(document, metadata=dict(metadata, namespace=namespace)))
+
+
 def provider_resource(params: dict[str, Any]) -> dict[str, Any]:
     """The Provider object (checked input → the upstream schema's field names)."""
     # 63, not 253: the name is also a label value on the Secrets written for the Provider.
@@ -173,11 +190,36 @@ def provider_resource(params: dict[str, Any]) -> dict[str, Any]:
     namespace = check_name(params["namespace"], "namespace")
     provider_type, carried_env, annotations = _carry(params["type"], env_entries(
         (params.get("runtime") or {}).get("env"), "runtime.env"), params.get("annotations"))
-    endpoint = params.get("uri") or ""
+    endpoint = _checked_endpoint(params.get("uri") or "")
+    spec_runtime = _runtime_spec(params, provider_type, carried_env)
+    health = _health_check(params.get("health_check") or {})
+    spec = _drop_empty({
+        "type": provider_type,
+        "endpoint": endpoint,
+        "credentialSecretRef": {"name": check_name(credentials_secret_name(params), "credentials_secret", 253)},
+        "insecureSkipVerify": insecure_skip_verify(params),
+        "defaults": check_defaults(params.get("defaults")),
+        "rateLimit": check_rate_limit(params.get("rate_limit")),
+        "healthCheck": health,
+        "runtime": spec_runtime,
+    })
+    check_served(spec)
+    check_health_check_served(spec)
+    metadata = _drop_empty({"name": name, "namespace": namespace, "labels": params.get("labels"),
+                            "annotations": annotations})
+    return {"apiVersion": VIRTRIGAUD_API, "kind": "Provider", "metadata": metadata, "spec": spec}
+
+
+def _checked_endpoint(endpoint: str) -> str:
     if not _ENDPOINT.fullmatch(endpoint) or not _port_in_range(endpoint):
         raise SpecError("'%s' is not an endpoint the Provider schema accepts: use https://host[:port][/path], "
                         "tcp:// or grpc://host:port, or qemu[+ssh|+tcp|+tls]://[user@host[:port]]/path" % endpoint,
                         option="endpoint")
+    return endpoint
+
+
+def _runtime_spec(params: dict[str, Any], provider_type: str, carried_env: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Provider's ``spec.runtime``: the runtime's image, replicas, Service and pod settings."""
     runtime = params.get("runtime") or {}
     image = runtime.get("image") or default_image(provider_type)
     if not _IMAGE.fullmatch(image):
@@ -189,19 +231,14 @@ def provider_resource(params: dict[str, Any]) -> dict[str, Any]:
     port = runtime.get("service_port") or 9443
     if not 1024 <= port <= 65535:
         raise SpecError("%s is outside 1024-65535" % port, option="runtime.service_port")
-    tls = runtime.get("tls") or {}
-    tls_block: dict[str, Any] = {"enabled": tls.get("enabled", True) is not False}
-    if tls_block["enabled"]:
-        tls_block["secretRef"] = {"name": check_name(tls_secret_name(params), "runtime.tls.secret_name", 253)}
-    if tls.get("insecure_skip_verify"):
-        tls_block["insecureSkipVerify"] = True
-    spec_runtime = _drop_empty({
+    tls = _runtime_tls(params, runtime.get("tls") or {})
+    return _drop_empty({
         "mode": "Remote",
         "image": image,
         "imagePullPolicy": runtime.get("image_pull_policy"),
         "imagePullSecrets": pull_secrets(runtime.get("image_pull_secrets"), "runtime.image_pull_secrets"),
         "replicas": replicas,
-        "service": {"port": port, "tls": tls_block},
+        "service": {"port": port, "tls": tls},
         "resources": runtime.get("resources"),
         "nodeSelector": runtime.get("node_selector"),
         "tolerations": runtime.get("tolerations"),
@@ -211,7 +248,19 @@ def provider_resource(params: dict[str, Any]) -> dict[str, Any]:
         "logFormat": runtime.get("log_format"),
         "env": carried_env,
     })
-    health = params.get("health_check") or {}
+
+
+def _runtime_tls(params: dict[str, Any], tls: dict[str, Any]) -> dict[str, Any]:
+    block: dict[str, Any] = {"enabled": tls.get("enabled", True) is not False}
+    if block["enabled"]:
+        block["secretRef"] = {"name": check_name(tls_secret_name(params), "runtime.tls.secret_name", 253)}
+    if tls.get("insecure_skip_verify"):
+        block["insecureSkipVerify"] = True
+    return block
+
+
+def _health_check(health: dict[str, Any]) -> dict[str, Any]:
+    """The Provider's ``spec.healthCheck``, its times and thresholds checked against the schema."""
     for key in ("interval", "timeout"):
         if health.get(key) is not None and seconds(health[key], "health_check.%s" % key) <= 0:
             raise SpecError("%s is no time at all; the runtime checks the hypervisor every interval, for at most "
@@ -221,24 +270,9 @@ def provider_resource(params: dict[str, Any]) -> dict[str, Any]:
                                      ("health_check.success_threshold", health.get("success_threshold"), 1, 10)):
         if value is not None and not low <= value <= high:
             raise SpecError("%s is outside %d-%d, the Provider schema's range" % (value, low, high), option=option)
-    spec = _drop_empty({
-        "type": provider_type,
-        "endpoint": endpoint,
-        "credentialSecretRef": {"name": check_name(credentials_secret_name(params), "credentials_secret", 253)},
-        "insecureSkipVerify": insecure_skip_verify(params),
-        "defaults": check_defaults(params.get("defaults")),
-        "rateLimit": check_rate_limit(params.get("rate_limit")),
-        "healthCheck": _drop_empty({"enabled": health.get("enabled"), "interval": health.get("interval"),
-                                    "timeout": health.get("timeout"),
-                                    "failureThreshold": health.get("failure_threshold"),
-                                    "successThreshold": health.get("success_threshold")}),
-        "runtime": spec_runtime,
-    })
-    check_served(spec)
-    check_health_check_served(spec)
-    metadata = _drop_empty({"name": name, "namespace": namespace, "labels": params.get("labels"),
-                            "annotations": annotations})
-    return {"apiVersion": VIRTRIGAUD_API, "kind": "Provider", "metadata": metadata, "spec": spec}
+    return _drop_empty({"enabled": health.get("enabled"), "interval": health.get("interval"),
+                        "timeout": health.get("timeout"), "failureThreshold": health.get("failure_threshold"),
+                        "successThreshold": health.get("success_threshold")})
 
 
 OWNER_LABEL = "virtrigaud.core/provider"
