@@ -37,75 +37,78 @@ class LocalApi:
 
 
 def _handler(agent: Any) -> type[BaseHTTPRequestHandler]:
-    settings = agent.settings
+    """The request handler class for ``agent``: the server makes one handler per connection, from the class."""
+    return type("Handler", (_Handler,), {"agent": agent})
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # Headers and body leave in two writes: with Nagle's algorithm on, a keep-alive client would wait for
-        # the delayed ACK (40 ms on Linux) of the first before it sees the second, on every request.
-        disable_nagle_algorithm = True
 
-        def log_message(self, *args: Any) -> None:  # pylint: disable=arguments-differ
-            pass
+class _Handler(BaseHTTPRequestHandler):
+    """Answers one connection for ``agent``, which a subclass made by :func:`_handler` sets."""
 
-        def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    agent: Any = None
+    protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes: with Nagle's algorithm on, a keep-alive client would wait for
+    # the delayed ACK (40 ms on Linux) of the first before it sees the second, on every request.
+    disable_nagle_algorithm = True
 
-        def _json(self, status: int, document: Any) -> None:
-            self._send(status, json.dumps(document).encode("utf-8"))
+    def log_message(self, *args: Any) -> None:  # pylint: disable=arguments-differ
+        pass
 
-        def do_GET(self) -> None:  # pylint: disable=invalid-name
-            path = self.path.split("?", 1)[0].rstrip("/") or "/"
-            routes: dict[str, Callable[[], None]] = {
-                "/health/live": lambda: self._json(200, {"status": "alive"}),
-                "/health/ready": self._ready,
-                "/health/status": lambda: self._json(200, agent.detailed_status()),
-                "/status": lambda: self._json(200, agent.detailed_status()),
-                "/health": lambda: self._json(200, {"status": agent.state.snapshot()["status"],
-                                                    "agent_id": settings.agent_id}),
-                "/metrics": self._metrics,
-            }
-            routes.get(path, lambda: self._json(404, {"error": "not found"}))()
+    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
-        def _ready(self) -> None:
-            snapshot = agent.state.snapshot()
-            self._json(200 if agent.state.ready else 503, {"ready": agent.state.ready, **snapshot})
+    def _json(self, status: int, document: Any) -> None:
+        self._send(status, json.dumps(document).encode("utf-8"))
 
-        def _metrics(self) -> None:
-            if not settings.metrics_enabled:
-                self._json(404, {"error": "metrics are off (OVIM_METRICS_ENABLED=false)"})
-                return
-            self._send(200, generate_latest(agent.metrics.registry), CONTENT_TYPE_LATEST)
+    def do_GET(self) -> None:  # pylint: disable=invalid-name
+        path = self.path.split("?", 1)[0].rstrip("/") or "/"
+        routes: dict[str, Callable[[], None]] = {
+            "/health/live": lambda: self._json(200, {"status": "alive"}),
+            "/health/ready": self._ready,
+            "/health/status": lambda: self._json(200, self.agent.detailed_status()),
+            "/status": lambda: self._json(200, self.agent.detailed_status()),
+            "/health": lambda: self._json(200, {"status": self.agent.state.snapshot()["status"],
+                                                "agent_id": self.agent.settings.agent_id}),
+            "/metrics": self._metrics,
+        }
+        routes.get(path, lambda: self._json(404, {"error": "not found"}))()
 
-        def _authorized(self) -> bool:
-            if settings.push_auth == "none" or not settings.hub_token:
-                return True
-            given = (self.headers.get("Authorization") or "").encode("utf-8")
-            return hmac.compare_digest(given, ("Bearer " + settings.hub_token).encode("utf-8"))
+    def _ready(self) -> None:
+        snapshot = self.agent.state.snapshot()
+        self._json(200 if self.agent.state.ready else 503, {"ready": self.agent.state.ready, **snapshot})
 
-        def do_POST(self) -> None:  # pylint: disable=invalid-name
-            length = int(self.headers.get("Content-Length") or 0)
-            if self.path.split("?", 1)[0].rstrip("/") != "/operations":
-                self._json(404, {"error": "not found"})
-                return
-            if not self._authorized():
-                self._json(401, {"error": "a pushed operation needs the hub's bearer token"})
-                return
-            if length > MAX_BODY:
-                self._json(413, {"error": "an operation is at most %d bytes" % MAX_BODY})
-                return
-            try:
-                operation = agent.accept(json.loads(self.rfile.read(length) or b"null"), "push")
-            except (ValueError, wire.BadOperation) as err:
-                self._json(400, {"error": str(err)})
-                return
-            except RuntimeError as err:
-                self._json(503, {"error": str(err)})
-                return
-            self._json(200, {"status": "accepted", "operation_id": operation.id})
+    def _metrics(self) -> None:
+        if not self.agent.settings.metrics_enabled:
+            self._json(404, {"error": "metrics are off (OVIM_METRICS_ENABLED=false)"})
+            return
+        self._send(200, generate_latest(self.agent.metrics.registry), CONTENT_TYPE_LATEST)
 
-    return Handler
+    def _authorized(self) -> bool:
+        if self.agent.settings.push_auth == "none" or not self.agent.settings.hub_token:
+            return True
+        given = (self.headers.get("Authorization") or "").encode("utf-8")
+        return hmac.compare_digest(given, ("Bearer " + self.agent.settings.hub_token).encode("utf-8"))
+
+    def do_POST(self) -> None:  # pylint: disable=invalid-name
+        length = int(self.headers.get("Content-Length") or 0)
+        if self.path.split("?", 1)[0].rstrip("/") != "/operations":
+            self._json(404, {"error": "not found"})
+            return
+        if not self._authorized():
+            self._json(401, {"error": "a pushed operation needs the hub's bearer token"})
+            return
+        if length > MAX_BODY:
+            self._json(413, {"error": "an operation is at most %d bytes" % MAX_BODY})
+            return
+        try:
+            operation = self.agent.accept(json.loads(self.rfile.read(length) or b"null"), "push")
+        except (ValueError, wire.BadOperation) as err:
+            self._json(400, {"error": str(err)})
+            return
+        except RuntimeError as err:
+            self._json(503, {"error": str(err)})
+            return
+        self._json(200, {"status": "accepted", "operation_id": operation.id})
