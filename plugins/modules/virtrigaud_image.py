@@ -232,6 +232,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer imp
 from ansible_collections.virtrigaud.core.plugins.module_utils.images import (
     IMAGE_FORMATS,
     check_import_options,
+    not_ready,
     parse_image,
 )
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.kind_documents import image_spec
@@ -253,15 +254,18 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
     image = observed.to_dict() if observed else None
     result: dict[str, Any] = {"changed": the_plan.changed, "changes": [a.to_dict() for a in the_plan.actions],
                               "progress": []}
-    if the_plan.changed and not m.check_mode:
-        if observed is not None:
-            m.provider.delete_image(observed)
-            image = None
-        else:
-            transfer = Transfer(result["progress"].append, p["download_dir"], run_command=m.run_command)
-            image = m.provider.prepare_image(spec, transfer).to_dict()
-            if transfer.fetched is not None:
-                result["transfer"] = transfer.fetched.report()
+    # An import found in flight (another task's, or a killed run's) is waited for, but is no change of this run.
+    importing = observed if p["state"] == "present" and observed is not None and not observed.ready else None
+    if importing is not None and m.check_mode:
+        m.warn(not_ready(importing))
+    elif the_plan.changed and not m.check_mode and observed is not None:
+        m.provider.delete_image(observed)
+        image = None
+    elif (the_plan.changed or importing is not None) and not m.check_mode:
+        transfer = Transfer(result["progress"].append, p["download_dir"], run_command=m.run_command)
+        image = m.provider.prepare_image(spec, transfer).to_dict()
+        if transfer.fetched is not None:
+            result["transfer"] = transfer.fetched.report()
     result["image"] = image
     if m.diff_mode:
         result["diff"] = the_plan.diff
