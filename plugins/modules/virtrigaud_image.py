@@ -30,6 +30,13 @@ description:
     from its C(status.progress); an import that CDI's importer fails more often than O(retries) (a 404, a
     connection refused) is reported with CDI's message, and the DataVolume and its PVC are removed. A DataVolume of
     that name importing another URL is refused; a PVC of that name without one is the image.
+  - With KubeVirt, O(state=present) returns only once the image is usable. A DataVolume of that name found before
+    CDI finished (another task's import, or one a killed run left) is waited for as a fresh import is, and the
+    run reports no change, as it made nothing; in check mode nothing is waited for, RV(image.phase) is
+    V(Importing) and a warning says the image is not usable yet. One found failed (by the same O(retries) rule)
+    fails the task, in check mode too, with CDI's message naming the DataVolume, and is left as it is for you to
+    inspect, unlike an import the task itself started: this task did not start it, and another may still be
+    waiting for it; remove it with O(state=absent) to import it again.
     A VM's O(virtrigaud.core.virtrigaud_vm#module:image) then names the PVC, and its root disk is cloned from it.
     O(checksum) (CDI's http source has none), O(path) and O(format) (CDI stores the disk raw) are refused by name.
   - With Proxmox VE and vSphere, O(template) names a template the backend holds already; the module reports it
@@ -193,11 +200,14 @@ EXAMPLES = r"""
 
 RETURN = r"""
 image:
-  description: The image after the run (before it, in check mode); null when absent.
+  description:
+    - The image after the run (before it, in check mode); null when absent.
+    - RV(image.phase) is V(Ready) when a VM can use the image. With KubeVirt, check mode can find it V(Importing)
+      (CDI still imports it), RV(image.message) then saying how far it got.
   returned: always
   type: dict
   sample: {name: debian-12.qcow2, id: debian-12.qcow2, path: /var/lib/libvirt/images/debian-12.qcow2,
-           format: qcow2, size_bytes: 2147483648, storage: default}
+           format: qcow2, size_bytes: 2147483648, storage: default, phase: Ready, message: ""}
 transfer:
   description: What was fetched, when the run fetched bytes; RV(transfer.resumed_from) is where an interrupted download
     went on from.
@@ -212,7 +222,8 @@ transfer:
                      returned: always}
   sample: {size_bytes: 356515840, format: qcow2, resumed_from: 0, converted_from: null}
 progress:
-  description: Progress lines of a long download, at most one each 10 seconds.
+  description: Progress lines of a long download, at most one each 10 seconds, or of an import found in flight
+    that the run waited for.
   returned: always
   type: list
   elements: str
