@@ -30,15 +30,15 @@ description:
     from its C(status.progress); an import that CDI's importer fails more often than O(retries) (a 404, a
     connection refused) is reported with CDI's message, and the DataVolume and its PVC are removed. A DataVolume of
     that name importing another URL is refused; a PVC of that name without one is the image.
+    A VM's O(virtrigaud.core.virtrigaud_vm#module:image) then names the PVC, and its root disk is cloned from it.
+    O(checksum) (CDI's http source has none), O(path) and O(format) (CDI stores the disk raw) are refused by name.
   - With KubeVirt, O(state=present) returns only once the image is usable. A DataVolume of that name found before
     CDI finished (another task's import, or one a killed run left) is waited for as a fresh import is, and the
     run reports no change, as it made nothing; in check mode nothing is waited for, RV(image.phase) is
     V(Importing) and a warning says the image is not usable yet. One found failed (by the same O(retries) rule)
     fails the task, in check mode too, with CDI's message naming the DataVolume, and is left as it is for you to
-    inspect, unlike an import the task itself started: this task did not start it, and another may still be
-    waiting for it; remove it with O(state=absent) to import it again.
-    A VM's O(virtrigaud.core.virtrigaud_vm#module:image) then names the PVC, and its root disk is cloned from it.
-    O(checksum) (CDI's http source has none), O(path) and O(format) (CDI stores the disk raw) are refused by name.
+    inspect, unlike an import the task itself started (this task did not start it, and another may still be
+    waiting for it); remove it with O(state=absent) to import it again.
   - With Proxmox VE and vSphere, O(template) names a template the backend holds already; the module reports it
     and changes nothing. Importing from O(url) or O(path) is refused by name on every backend whose capabilities
     do not include image import (C(supports_image_import)).
