@@ -206,6 +206,15 @@ image:
       (CDI still imports it), RV(image.message) then saying how far it got.
   returned: always
   type: dict
+  contains:
+    phase:
+      description: V(Ready) when a VM can use the image; with KubeVirt, V(Importing) while CDI still imports it.
+      type: str
+      returned: always
+    message:
+      description: How far CDI got, while RV(image.phase) is V(Importing); empty otherwise.
+      type: str
+      returned: always
   sample: {name: debian-12.qcow2, id: debian-12.qcow2, path: /var/lib/libvirt/images/debian-12.qcow2,
            format: qcow2, size_bytes: 2147483648, storage: default, phase: Ready, message: ""}
 transfer:
