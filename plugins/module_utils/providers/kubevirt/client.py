@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from ... import errors
-from ...kube.client import Kube, KubeConfig
+from ...kube.client import Kube, KubeConfig, dropped_fields
 from ...kube.resources import Kind
 from ..base import ProviderConfig
 from .translate import translate_error
@@ -112,6 +112,13 @@ class Cluster:
 
     def close(self) -> None:
         self.kube.close()
+
+
+def check_stored(sent: dict[str, Any], stored: dict[str, Any], why: str) -> None:
+    """Raise when the API server pruned fields of ``sent`` (CRDs drop what they do not know); ``why`` says whose."""
+    dropped = dropped_fields(sent["spec"], stored.get("spec"), "spec")
+    if dropped:
+        raise errors.ProviderError("the API server dropped %s: %s" % (", ".join(dropped[:5]), why))
 
 
 def _rule(group: str, resources: list[str], verbs: list[str]) -> dict[str, list[str]]:

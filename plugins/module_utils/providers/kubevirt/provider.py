@@ -16,7 +16,6 @@ from typing import Any, Mapping, Optional, cast
 
 from ... import errors
 from ...images import FAILED, READY, ImageSpec, PreparedImage, failed_import
-from ...kube.client import dropped_fields
 from ...resilience import Deadline, poll
 from ...spec import VMSpec
 from ..base import (
@@ -239,7 +238,7 @@ class KubevirtProvider(Provider):
         kv.check_admission(manifest)
         stored = self.cluster.create(api.VM, manifest)
         try:
-            _check_stored(manifest, stored, "its KubeVirt CRDs do not know these fields")
+            api.check_stored(manifest, stored, "its KubeVirt CRDs do not know these fields")
             self._write_secret(kv.cloud_init_secret(spec, self.namespace, stored))
         except errors.VirtrigaudError:
             self.cluster.delete(api.VM, spec.name, self.namespace)
@@ -372,7 +371,7 @@ class KubevirtProvider(Provider):
         manifest = kvi.data_volume(spec, self.namespace, storage_class)
         stored = self.cluster.create(api.DV, manifest)
         try:
-            _check_stored(manifest, stored, "its CDI CRD does not know these fields")
+            api.check_stored(manifest, stored, "its CDI CRD does not know these fields")
             dv = self._imported(spec, transfer.say, transfer.interval)
         except BaseException:
             self._remove_image(spec.name)
@@ -596,10 +595,3 @@ class KubevirtProvider(Provider):
             poll(lambda: True if self.task_status(task).done else None, self._deadline(),
                  "VM %s/%s to start" % (namespace, name), interval=0.2, max_interval=2.0)
         return _DONE
-
-
-def _check_stored(sent: dict[str, Any], stored: dict[str, Any], why: str) -> None:
-    """Raise when the API server pruned fields of ``sent`` (CRDs drop what they do not know); ``why`` says whose."""
-    dropped = dropped_fields(sent["spec"], stored.get("spec"), "spec")
-    if dropped:
-        raise errors.ProviderError("the API server dropped %s: %s" % (", ".join(dropped[:5]), why))
