@@ -448,9 +448,9 @@ def remove_folder(content: Any, datacenter: Any, folder: DatastorePath) -> None:
 def holds_import(template: Any, folder: DatastorePath) -> bool:
     """Whether the template's disks all lie in the import's folder: a template of that name made otherwise is not
     the import's to remove."""
-    files = [parse_datastore_path(d.backing.fileName) for d in template.config.hardware.device
+    files = [getattr(d.backing, "fileName", "") for d in template.config.hardware.device
              if isinstance(d, vim.vm.device.VirtualDisk)]
-    return bool(files) and all(f.folder == folder for f in files)
+    return bool(files) and all(f and parse_datastore_path(f).folder == folder for f in files)
 
 
 def template_config(name: str, disk: DatastorePath, size_bytes: int) -> Any:
