@@ -316,20 +316,20 @@ def _write(files: DatastoreFiles, where: DatastorePath, descriptor: Descriptor, 
            spec: ExportSpec, transfer: Transfer) -> str:
     """The disk at ``target`` in format ``fmt``; return the SHA-256 of that file."""
     if fmt == "raw":
-        return _pull(files, where, descriptor, target)
+        return _pull(files, where, descriptor, target, hashlib.sha256())
     raw = target + ".raw"
     try:
-        _pull(files, where, descriptor, raw)
+        # Converted once, by qemu-img; the raw file's own hash would be read by no one.
+        _pull(files, where, descriptor, raw, _NoDigest())
         transfer.convert(raw, "raw", target, fmt, spec.compress)
     finally:
         remove_file(raw)
     return file_digest(target, "sha256")
 
 
-def _pull(files: DatastoreFiles, where: DatastorePath, descriptor: Descriptor, target: str) -> str:
+def _pull(files: DatastoreFiles, where: DatastorePath, descriptor: Descriptor, target: str, digest: Any) -> str:
     """The extents, one after the other, as a raw file at ``target``, sparse where the disk holds zeros; return
-    its SHA-256."""
-    digest = hashlib.sha256()
+    its hash by ``digest``."""
     with open(target, "wb") as handle:
         for extent in descriptor.extents:
             files.read(where.sibling(extent.file), extent.size_bytes, partial(_write_sparse, handle), digest)
@@ -526,6 +526,9 @@ def _read_back(files: DatastoreFiles, where: DatastorePath, size: int, sent: IO[
 class _NoDigest:
     def update(self, data: bytes) -> None:
         pass
+
+    def hexdigest(self) -> str:
+        return ""
 
 
 def _digest(files: DatastoreFiles, where: DatastorePath, size: int) -> str:
