@@ -8,8 +8,8 @@ A vSphere disk is a text descriptor (``disk.vmdk``) naming its extents; a flat d
 them with qemu-img; an import writes a raw extent and then its descriptor, so a descriptor exists only over
 bytes that were read back whole.  The import also makes a template of the same name holding that disk, so a
 VM's ``image`` can name it.  A failed import removes what it made (the folder of the disk's files, through the
-FileManager, and the template), and its error names what could not be removed.  Disks that read through a parent (snapshots, linked clones) or keep their bytes in
-sparse extents are refused by name: their files are no raw image.
+FileManager, and the template), and its error names what could not be removed.  Disks that read through a parent
+(snapshots, linked clones) or keep their bytes in sparse extents are refused by name: their files are no raw image.
 
 Not through an HttpNfcLease (ImportVApp, as ovf.py does for OVAs): what it stores cannot be read back to check,
 and vcsim keeps none of the bytes put to a lease (it hashes them and drops them).
