@@ -335,7 +335,8 @@ def _pull(files: DatastoreFiles, where: DatastorePath, descriptor: Descriptor, t
         for extent in descriptor.extents:
             files.read(where.sibling(extent.file), extent.size_bytes, partial(_write_sparse, handle), digest)
         handle.truncate()
-    return digest.hexdigest()
+    held: str = digest.hexdigest()
+    return held
 
 
 _ZEROS = bytes(CHUNK)
