@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
-from .errors import SpecError, UnsupportedError
+from .errors import ProviderError, SpecError, UnsupportedError
 from .spec import parse_quantity
 
 CHECKSUM_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
@@ -23,6 +23,8 @@ SOURCE_OPTIONS = ("url", "path", "template")
 REGISTRY_SCHEME = "docker://"
 # The options of an import every backend that imports takes, unless it says otherwise; ``size`` is none of them.
 IMPORT_OPTIONS = ("url", "path", "checksum", "format", "storage")
+# An image's phases, VMImage's own (status.phase): an import the backend runs is waited for, a failed one reported.
+READY, IMPORTING, FAILED = "Ready", "Importing", "Failed"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 _IMAGE_REFERENCE = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*"
                               r"(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[0-9a-f]{64})?$")
@@ -75,7 +77,9 @@ class ImageSpec:
 
 @dataclass(frozen=True)
 class PreparedImage:
-    """An image present on a backend: ``id`` is what a VM's ``image`` names, ``path`` where it lies."""
+    """An image present on a backend: ``id`` is what a VM's ``image`` names, ``path`` where it lies.  ``phase``
+    is READY when a VM can use it; an import the backend runs by itself (KubeVirt's CDI) can be found IMPORTING
+    or FAILED, ``message`` then saying how far it got or why it failed."""
 
     name: str
     id: str
@@ -83,9 +87,28 @@ class PreparedImage:
     format: str = ""
     size_bytes: int = 0
     storage: str = ""
+    phase: str = READY
+    message: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.phase == READY
 
     def to_dict(self) -> dict[str, Any]:
         return dict(vars(self))
+
+
+def not_ready(image: PreparedImage) -> str:
+    """What a check-mode run says of an import it found in flight, which a real run waits for."""
+    return "image %s is not usable yet (%s); a real run waits until it is" % (image.name, image.message)
+
+
+def failed_import(message: str) -> ProviderError:
+    """The failure of an import found failed.  A later task does not remove it, unlike the task that started an
+    import and saw it fail: it did not start it, another task may still be waiting for it with more ``retries``,
+    and what CDI left says why it failed."""
+    return ProviderError("%s; it is left as it is: remove the image (state=absent) to import it again"
+                         % message, option="name")
 
 
 def parse_checksum(text: Any, algorithm: Optional[str] = None, option: str = "checksum") -> Optional[Checksum]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping, Optional
 
 from .errors import NotFoundError, PreconditionError, SpecError, UnsupportedError
-from .images import ImageSpec, PreparedImage
+from .images import FAILED, ImageSpec, PreparedImage, failed_import
 from .providers import nics
 from .providers.base import Capabilities, ObservedNIC, ObservedVM, Snapshot
 from .spec import ConsoleSpec, NetworkSpec, Placement, VMSpec
@@ -522,15 +522,19 @@ def plan_snapshot(
 
 def plan_image(state: str, spec: ImageSpec, observed: Optional[PreparedImage]) -> Plan:
     """Prepare a missing image, remove a present one; an image of that name already there counts as prepared.
+    One whose import is still running is no change either: the run waits for it, and changes nothing by that.
 
     Raises:
         NotFoundError: a template to use does not exist (it cannot be made from nothing).
+        ProviderError: the image's import failed (before this run), naming ``name``.
     """
     before = observed.to_dict() if observed else None
     if state == "absent":
         if observed is None:
             return Plan((), None, None)
         return Plan((Action("image_delete", spec.name, "present", "absent"),), before, None)
+    if observed is not None and observed.phase == FAILED:
+        raise failed_import(observed.message)
     if observed is not None:
         return Plan((), before, before)
     if not spec.imports:

@@ -10,7 +10,7 @@ from . import migration
 from .errors import SpecError, VirtrigaudError
 from .executor import Executor
 from .image_transfer import Transfer
-from .images import check_import_options, parse_image
+from .images import check_import_options, not_ready, parse_image
 from .module import VirtrigaudRun
 from .placement import Placed
 from .placing import on_host, place, placed, read_policy, refuse_fixed_host, report
@@ -47,11 +47,12 @@ def converge(m: VirtrigaudRun, p: Mapping[str, Any]) -> dict[str, Any]:
 
     source = None
     image_step = None
+    progress: list[str] = []
     if observed is None and desired is not None:
         if p["clone_from"]:
             source = provider.find(p["clone_from"])
         else:
-            image_step = missing_image(m, p, desired)
+            image_step = missing_image(m, p, desired, progress.append)
             if image_step is None:
                 provider.check_spec(desired)
             else:
@@ -63,7 +64,6 @@ def converge(m: VirtrigaudRun, p: Mapping[str, Any]) -> dict[str, Any]:
     phases = migration.PhaseLog()
     migration.check_plan(provider, observed, the_plan, phases)
 
-    progress: list[str] = []
     if m.check_mode:
         done = ([image_step] if image_step else []) + list(the_plan.actions)
         vm = observed
@@ -166,8 +166,10 @@ def _placed(m: VirtrigaudRun, policy: Any, desired: VMSpec,
     return desired, dict(report(policy, choice), unmoved=unmoved)
 
 
-def missing_image(m: VirtrigaudRun, p: Mapping[str, Any], desired: VMSpec) -> Optional[Action]:
-    """The image_prepare step when the image is missing and may be prepared; None when nothing is to do."""
+def missing_image(m: VirtrigaudRun, p: Mapping[str, Any], desired: VMSpec,
+                  progress: Callable[[str], None]) -> Optional[Action]:
+    """The image_prepare step when the image is missing and may be prepared; None when nothing is to do.  An
+    import found still running is waited for first (not in check mode), as no change of this run."""
     if p["image_source"] and p["image_on_missing"] != "prepare":
         raise SpecError("is used only with image_on_missing=prepare", option="image_source")
     if not desired.image or p["image_on_missing"] != "prepare":
@@ -178,6 +180,12 @@ def missing_image(m: VirtrigaudRun, p: Mapping[str, Any], desired: VMSpec) -> Op
             capabilities = m.provider.capabilities()
             check_import_options(spec, capabilities.image_import_options, m.provider.type_name)
         found = m.provider.find_image(spec)
+        if found is not None and not found.ready:
+            plan_image("present", spec, found)  # refuses an import that failed
+            if m.check_mode:
+                m.warn(not_ready(found))
+            else:
+                m.provider.prepare_image(spec, Transfer(progress, run_command=m.run_command))
     except VirtrigaudError as err:
         if err.option:
             err.option = "image" if err.option == "name" else "image_source.%s" % err.option

@@ -32,6 +32,13 @@ description:
     that name importing another URL is refused; a PVC of that name without one is the image.
     A VM's O(virtrigaud.core.virtrigaud_vm#module:image) then names the PVC, and its root disk is cloned from it.
     O(checksum) (CDI's http source has none), O(path) and O(format) (CDI stores the disk raw) are refused by name.
+  - With KubeVirt, O(state=present) returns only once the image is usable. A DataVolume of that name found before
+    CDI finished (another task's import, or one a killed run left) is waited for as a fresh import is, and the
+    run reports no change, as it made nothing; in check mode nothing is waited for, RV(image.phase) is
+    V(Importing) and a warning says the image is not usable yet. One found failed (by the same O(retries) rule)
+    fails the task, in check mode too, with CDI's message naming the DataVolume, and is left as it is for you to
+    inspect, unlike an import the task itself started (this task did not start it, and another may still be
+    waiting for it); remove it with O(state=absent) to import it again.
   - With Proxmox VE and vSphere, O(template) names a template the backend holds already; the module reports it
     and changes nothing. Importing from O(url) or O(path) is refused by name on every backend whose capabilities
     do not include image import (C(supports_image_import)).
@@ -193,11 +200,23 @@ EXAMPLES = r"""
 
 RETURN = r"""
 image:
-  description: The image after the run (before it, in check mode); null when absent.
+  description:
+    - The image after the run (before it, in check mode); null when absent.
+    - RV(image.phase) is V(Ready) when a VM can use the image. With KubeVirt, check mode can find it V(Importing)
+      (CDI still imports it), RV(image.message) then saying how far it got.
   returned: always
   type: dict
+  contains:
+    phase:
+      description: V(Ready) when a VM can use the image; with KubeVirt, V(Importing) while CDI still imports it.
+      type: str
+      returned: always
+    message:
+      description: How far CDI got, while RV(image.phase) is V(Importing); empty otherwise.
+      type: str
+      returned: always
   sample: {name: debian-12.qcow2, id: debian-12.qcow2, path: /var/lib/libvirt/images/debian-12.qcow2,
-           format: qcow2, size_bytes: 2147483648, storage: default}
+           format: qcow2, size_bytes: 2147483648, storage: default, phase: Ready, message: ""}
 transfer:
   description: What was fetched, when the run fetched bytes; RV(transfer.resumed_from) is where an interrupted download
     went on from.
@@ -212,7 +231,8 @@ transfer:
                      returned: always}
   sample: {size_bytes: 356515840, format: qcow2, resumed_from: 0, converted_from: null}
 progress:
-  description: Progress lines of a long download, at most one each 10 seconds.
+  description: Progress lines of a long download, at most one each 10 seconds, or of an import found in flight
+    that the run waited for.
   returned: always
   type: list
   elements: str
@@ -232,6 +252,7 @@ from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer imp
 from ansible_collections.virtrigaud.core.plugins.module_utils.images import (
     IMAGE_FORMATS,
     check_import_options,
+    not_ready,
     parse_image,
 )
 from ansible_collections.virtrigaud.core.plugins.module_utils.kube.kind_documents import image_spec
@@ -253,15 +274,18 @@ def run(m: VirtrigaudRun) -> dict[str, Any]:
     image = observed.to_dict() if observed else None
     result: dict[str, Any] = {"changed": the_plan.changed, "changes": [a.to_dict() for a in the_plan.actions],
                               "progress": []}
-    if the_plan.changed and not m.check_mode:
-        if observed is not None:
-            m.provider.delete_image(observed)
-            image = None
-        else:
-            transfer = Transfer(result["progress"].append, p["download_dir"], run_command=m.run_command)
-            image = m.provider.prepare_image(spec, transfer).to_dict()
-            if transfer.fetched is not None:
-                result["transfer"] = transfer.fetched.report()
+    # An import found in flight (another task's, or a killed run's) is waited for, but is no change of this run.
+    importing = observed if p["state"] == "present" and observed is not None and not observed.ready else None
+    if importing is not None and m.check_mode:
+        m.warn(not_ready(importing))
+    elif the_plan.changed and not m.check_mode and observed is not None:
+        m.provider.delete_image(observed)
+        image = None
+    elif (the_plan.changed or importing is not None) and not m.check_mode:
+        transfer = Transfer(result["progress"].append, p["download_dir"], run_command=m.run_command)
+        image = m.provider.prepare_image(spec, transfer).to_dict()
+        if transfer.fetched is not None:
+            result["transfer"] = transfer.fetched.report()
     result["image"] = image
     if m.diff_mode:
         result["diff"] = the_plan.diff

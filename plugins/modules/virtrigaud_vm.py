@@ -376,7 +376,9 @@ options:
       - What to do when the VM is created and the backend has no image named O(image).
       - V(fail) refuses, naming O(image).
       - V(prepare) prepares it first from O(image_source), as M(virtrigaud.core.virtrigaud_image) does (check mode
-        reports an C(image_prepare) change). Refused with O(provider_ref) (there, a C(VMImage)'s
+        reports an C(image_prepare) change). An import found still running (KubeVirt) is waited for first, as no
+        change of this task (check mode warns that the image is not usable yet); one found failed fails the task,
+        naming O(image). Refused with O(provider_ref) (there, a C(VMImage)'s
         C(prepare.onMissing) decides).
     type: str
     choices: [fail, prepare]
@@ -550,8 +552,9 @@ placement:
       returned: always
   sample: {policy: placement_policy, hosts: {db-4: esx3.example.com}, unmoved: []}
 image_progress:
-  description: Progress lines of a long download made for O(image_on_missing=prepare), at most one each 10 seconds.
-  returned: when an image was prepared and its transfer took long
+  description: Progress lines of a long download made for O(image_on_missing=prepare), at most one each 10 seconds,
+    or of an import found in flight that the run waited for.
+  returned: when an image was prepared or waited for, and its transfer took long
   type: list
   elements: str
 vm:

@@ -239,10 +239,11 @@ class ProviderService:
                 raise
         with self._names.hold("image:" + spec.name):
             image = self.provider.find_image(spec)
-            if image is None:
-                if not spec.imports:
-                    raise errors.NotFoundError("the backend holds no template '%s'" % spec.template,
-                                               option="image_json.source")
+            if image is None and not spec.imports:
+                raise errors.NotFoundError("the backend holds no template '%s'" % spec.template,
+                                           option="image_json.source")
+            if image is None or not image.ready:
+                # An import found running is waited for, one found failed refused: the answer means usable.
                 image = self.provider.prepare_image(spec, self._transfer())
         return {"prepared_image_id": image.id, "prepared_image_path": image.path}
 

@@ -4,7 +4,7 @@
 
 Paths:
   /NAME           the file, whole or from a ``Range: bytes=N-`` on (206)
-  /slow/NAME      the same, paced to ``--slow-rate`` bytes a second
+  /slow/NAME      the same, paced to ``--slow-rate`` bytes a second, or to N with ``?rate=N``
   /cut/NAME       from the start: the first half of the file, then the connection closes (an interrupted
                   download); from a byte range on: the rest, as /NAME does
   /SUMS           ``sha256  NAME`` lines of every file, for the tests to read
@@ -21,6 +21,7 @@ import re
 import socketserver
 import time
 from typing import Optional
+from urllib.parse import parse_qs, urlsplit
 
 CHUNK = 64 * 1024
 
@@ -65,7 +66,7 @@ class ImageHandler(http.server.BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
         self.end_headers()
         if body:
-            self._copy(path, start, end, mode == "slow")
+            self._copy(path, start, end, self._rate() if mode == "slow" else 0)
         if cut:
             self.close_connection = True
 
@@ -76,6 +77,11 @@ class ImageHandler(http.server.BaseHTTPRequestHandler):
             return parts[0], parts[1]
         return "", "/".join(parts)
 
+    def _rate(self) -> int:
+        """The pace of /slow/: ``?rate=N`` bytes a second, so a test waits no longer than it needs."""
+        asked = parse_qs(urlsplit(self.path).query).get("rate") or [""]
+        return int(asked[0]) if asked[0].isdigit() and int(asked[0]) > 0 else self.slow_rate
+
     def _range_start(self, size: int) -> Optional[int]:
         header = self.headers.get("Range")
         if not header:
@@ -85,7 +91,8 @@ class ImageHandler(http.server.BaseHTTPRequestHandler):
             return None
         return int(match.group(1))
 
-    def _copy(self, path: str, start: int, end: int, slow: bool) -> None:
+    def _copy(self, path: str, start: int, end: int, rate: int) -> None:
+        """The bytes from ``start`` to ``end``, ``rate`` bytes a second at most (0: as fast as they go)."""
         with open(path, "rb") as handle:
             handle.seek(start)
             left = end - start
@@ -95,8 +102,8 @@ class ImageHandler(http.server.BaseHTTPRequestHandler):
                     break
                 self.wfile.write(data)
                 left -= len(data)
-                if slow:
-                    time.sleep(len(data) / self.slow_rate)
+                if rate:
+                    time.sleep(len(data) / rate)
 
     def _sums(self) -> bytes:
         lines = []

@@ -523,9 +523,10 @@ class Provider(abc.ABC):
 
     def prepare_image(self, spec: ImageSpec, transfer: "Transfer") -> PreparedImage:
         """Bring the image onto the backend (``transfer`` fetches its bytes); an image already there is returned
-        as it is.
+        once usable: an import found still running (not :attr:`PreparedImage.ready`) is waited for.
 
         Raises:
+            ProviderError: an import found failed (:func:`images.failed_import`), left as it is.
             UnsupportedError: the backend cannot import images, naming the source option.
             PreconditionError: the checksum does not match; nothing is left behind.
         """

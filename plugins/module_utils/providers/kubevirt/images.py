@@ -6,7 +6,9 @@ is cloned from it.  Pure: the provider reads and writes the objects.
 
 CDI's importer pod retries a failed import for ever, the DataVolume staying ``ImportInProgress`` with its
 ``Running`` condition false, the importer's message in it, and ``restartCount`` growing; an import is taken as
-failed once it restarted more often than the image's ``retries``, or when CDI says ``Failed``.
+failed once it restarted more often than the image's ``retries``, or when CDI says ``Failed``.  A DataVolume
+found before it succeeded (another task's import, or one a killed run left) is no usable image yet: it is
+waited for, or reported when it failed (:func:`import_state`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import re
 from typing import Any, Mapping, Optional
 
 from ... import errors
-from ...images import ImageSpec, PreparedImage
+from ...images import FAILED, IMPORTING, READY, ImageSpec, PreparedImage
 from ...spec import parse_quantity
 from . import translate as kv
 
@@ -81,8 +83,10 @@ def check_same_source(spec: ImageSpec, dv: Mapping[str, Any]) -> None:
 
 
 def prepared(name: str, namespace: str, pvc: Optional[Mapping[str, Any]],
-             dv: Optional[Mapping[str, Any]] = None) -> PreparedImage:
-    """The image: a PVC (filled by its DataVolume, or one the namespace holds already)."""
+             dv: Optional[Mapping[str, Any]] = None, retries: int = 0) -> PreparedImage:
+    """The image: a PVC (filled by its DataVolume, or one the namespace holds already), with how far its
+    DataVolume's import got (``retries`` as in :func:`import_failure`)."""
+    phase, message = import_state(dv, retries) if dv is not None else (READY, "")
     claim = pvc or {}
     spec = claim.get("spec") or ((dv or {}).get("spec") or {}).get("storage") or {}
     size = ((claim.get("status") or {}).get("capacity") or {}).get("storage") or \
@@ -90,7 +94,21 @@ def prepared(name: str, namespace: str, pvc: Optional[Mapping[str, Any]],
     return PreparedImage(name=name, id=name, path="%s/%s" % (namespace, name),
                          format=STORED_FORMAT if dv is not None else "",
                          size_bytes=parse_quantity(size, "size") if size else 0,
-                         storage=spec.get("storageClassName") or "")
+                         storage=spec.get("storageClassName") or "", phase=phase, message=message)
+
+
+def import_state(dv: Mapping[str, Any], retries: int) -> tuple[str, str]:
+    """The image's phase as its DataVolume tells it (READY once CDI succeeded, FAILED, else IMPORTING), with
+    CDI's message when it failed or how far it got while it runs."""
+    what = "DataVolume %s/%s" % (dv["metadata"].get("namespace"), dv["metadata"].get("name"))
+    if succeeded(dv):
+        return READY, ""
+    failure = import_failure(dv, retries)
+    if failure:
+        return FAILED, "CDI could not import %s into %s: %s" % (source_url(dv) or "its source", what, failure)
+    progress = progress_of(dv)
+    return IMPORTING, "%s is %s%s" % (what, (dv.get("status") or {}).get("phase") or "Pending",
+                                      ", %s imported" % progress if progress else "")
 
 
 def import_failure(dv: Mapping[str, Any], retries: int) -> Optional[str]:

@@ -15,7 +15,7 @@ import time
 from typing import Any, Mapping, Optional, cast
 
 from ... import errors
-from ...images import ImageSpec, PreparedImage
+from ...images import FAILED, READY, ImageSpec, PreparedImage, failed_import
 from ...kube.client import dropped_fields
 from ...resilience import Deadline, poll
 from ...spec import VMSpec
@@ -351,12 +351,19 @@ class KubevirtProvider(Provider):
         pvc = self._live(api.PVC, spec.name)
         if dv is None and pvc is None:
             return None
-        return kvi.prepared(spec.name, self.namespace, pvc, dv)
+        return kvi.prepared(spec.name, self.namespace, pvc, dv, spec.retries)
 
     def prepare_image(self, spec: ImageSpec, transfer: Any) -> PreparedImage:
         """Create the DataVolume and wait until CDI filled its PVC; a failed import is removed, with CDI's
-        message in the error."""
+        message in the error.  A DataVolume found still importing is waited for, and one found failed reported;
+        neither is removed, as this task did not start them (:func:`images.failed_import`)."""
         existing = self.find_image(spec)
+        if existing is not None and existing.phase == FAILED:
+            raise failed_import(existing.message)
+        if existing is not None and not existing.ready:
+            transfer.say("%s; waiting for the import another task started" % existing.message)
+            dv = self._imported(spec, transfer.say, transfer.interval, started=False)
+            return kvi.prepared(spec.name, self.namespace, self._live(api.PVC, spec.name), dv, spec.retries)
         if existing is not None:
             return existing
         storage_class = spec.storage or self.config.options.get("storage_pool")
@@ -371,8 +378,9 @@ class KubevirtProvider(Provider):
             raise
         return kvi.prepared(spec.name, self.namespace, self.cluster.get(api.PVC, spec.name, self.namespace), dv)
 
-    def _imported(self, spec: ImageSpec, say: Any, interval: float) -> dict[str, Any]:
-        """The DataVolume once it succeeded; a progress line at most every ``interval`` seconds."""
+    def _imported(self, spec: ImageSpec, say: Any, interval: float, started: bool = True) -> dict[str, Any]:
+        """The DataVolume once it succeeded; a progress line at most every ``interval`` seconds.  A failure
+        names ``url`` when this task ``started`` the import, else the image left as it is."""
         what = "DataVolume %s/%s" % (self.namespace, spec.name)
         last_said, last_progress = time.monotonic(), ""
 
@@ -381,15 +389,14 @@ class KubevirtProvider(Provider):
             dv = self.cluster.get(api.DV, spec.name, self.namespace)
             if dv is None:
                 raise errors.NotFoundError("%s disappeared during the import" % what)
-            failure = kvi.import_failure(dv, spec.retries)
-            if failure:
-                raise errors.ProviderError("CDI could not import %s into %s: %s" % (spec.url, what, failure),
-                                           option="url")
+            phase, message = kvi.import_state(dv, spec.retries)
+            if phase == FAILED:
+                raise errors.ProviderError(message, option="url") if started else failed_import(message)
             progress = kvi.progress_of(dv)
             if progress and progress != last_progress and time.monotonic() - last_said >= interval:
                 last_said, last_progress = time.monotonic(), progress
                 say("%s: %s imported" % (what, progress))
-            return dv if kvi.succeeded(dv) else None
+            return dv if phase == READY else None
 
         return poll(probe, self._deadline(), what + " to import", interval=0.2, max_interval=2.0)
 

@@ -8,12 +8,17 @@ import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
 from ansible_collections.virtrigaud.core.plugins.module_utils.images import (
+    FAILED,
     IMPORT_OPTIONS,
+    IMPORTING,
+    READY,
     ImageSpec,
     check_import_options,
+    not_ready,
     parse_image,
     parse_vmimage,
 )
+from ansible_collections.virtrigaud.core.plugins.module_utils.planner import plan_image
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.kubevirt import images as kvi
 
 GIB = 1024 ** 3
@@ -98,17 +103,18 @@ def test_another_source_under_the_name_is_a_conflict():
 def test_the_image_reports_the_pvc():
     pvc = {"spec": {"storageClassName": "fast", "resources": {"requests": {"storage": "1Gi"}}},
            "status": {"capacity": {"storage": "2Gi"}}}
-    dv = {"spec": {"storage": {}}}
+    dv = dict(_dv("Succeeded"), spec={"storage": {}})
     image = kvi.prepared("tiny", "vms", pvc, dv)
     assert image.to_dict() == {"name": "tiny", "id": "tiny", "path": "vms/tiny", "format": "raw",
-                               "size_bytes": 2 * GIB, "storage": "fast"}
+                               "size_bytes": 2 * GIB, "storage": "fast", "phase": "Ready", "message": ""}
     assert kvi.prepared("base", "vms", pvc).format == ""
 
 
 def _dv(phase, restarts=0, running=None):
     conditions = [{"type": "Running", "status": "False", "reason": reason, "message": message}
                   for reason, message in ([running] if running else [])]
-    return {"status": {"phase": phase, "restartCount": restarts, "conditions": conditions, "progress": "42.5%"}}
+    return {"metadata": {"name": "tiny", "namespace": "vms"}, "spec": {"source": {"http": {"url": URL}}},
+            "status": {"phase": phase, "restartCount": restarts, "conditions": conditions, "progress": "42.5%"}}
 
 
 MESSAGE = "Unable to connect to http data source: expected status code 200, got 404. Status: 404 Not Found"
@@ -127,3 +133,42 @@ def test_progress_is_cdis_percentage():
     assert kvi.progress_of(_dv("ImportInProgress")) == "42.5%"
     assert kvi.progress_of({"status": {"progress": "N/A"}}) is None
     assert kvi.succeeded(_dv("Succeeded")) and not kvi.succeeded(_dv("ImportInProgress"))
+
+
+def test_a_data_volume_found_is_ready_only_once_cdi_succeeded():
+    assert kvi.import_state(_dv("Succeeded", 2, ("Completed", "Import Complete")), 0) == (READY, "")
+    assert kvi.import_state(_dv("ImportInProgress"), 3) == (
+        IMPORTING, "DataVolume vms/tiny is ImportInProgress, 42.5% imported")
+    scheduled = dict(_dv("ImportScheduled"), status={"phase": "ImportScheduled", "progress": "N/A"})
+    assert kvi.import_state(scheduled, 3) == (IMPORTING, "DataVolume vms/tiny is ImportScheduled")
+    assert kvi.import_state(dict(_dv(""), status={}), 3) == (IMPORTING, "DataVolume vms/tiny is Pending")
+    # Still retrying, but within what this task's retries allow: in flight, not failed.
+    assert kvi.import_state(_dv("ImportInProgress", 1, ("Error", MESSAGE)), 1)[0] == IMPORTING
+
+
+def test_a_data_volume_found_failed_names_itself_and_cdis_message():
+    phase, message = kvi.import_state(_dv("ImportInProgress", 2, ("Error", MESSAGE)), 1)
+    assert phase == FAILED
+    assert message == "CDI could not import %s into DataVolume vms/tiny: %s (the importer failed 2 times)" % (
+        URL, MESSAGE)
+    assert kvi.import_state(_dv("Failed", 0, ("Error", "boom")), 3) == (
+        FAILED, "CDI could not import %s into DataVolume vms/tiny: boom" % URL)
+
+
+def test_the_image_carries_its_import_phase():
+    importing = kvi.prepared("tiny", "vms", None, _dv("ImportInProgress"), 3)
+    assert not importing.ready and importing.phase == IMPORTING and "42.5%" in importing.message
+    assert "not usable yet" in not_ready(importing)
+    assert kvi.prepared("base", "vms", {"spec": {}}).ready  # a PVC of its own, no DataVolume
+
+
+def test_a_later_task_waits_for_an_import_in_flight_and_refuses_a_failed_one_by_name():
+    spec = ImageSpec("tiny", url=URL, size_bytes=GIB)
+    importing = kvi.prepared("tiny", "vms", None, _dv("ImportInProgress"), 3)
+    assert not plan_image("present", spec, importing).changed
+    failed = kvi.prepared("tiny", "vms", None, _dv("Failed", 0, ("Error", "boom")), 3)
+    with pytest.raises(errors.ProviderError) as err:
+        plan_image("present", spec, failed)
+    assert err.value.option == "name" and "DataVolume vms/tiny: boom" in err.value.message
+    assert "state=absent" in err.value.message
+    assert [a.action for a in plan_image("absent", spec, failed).actions] == ["image_delete"]
