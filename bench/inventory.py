@@ -353,8 +353,8 @@ def report(name: str, size: int, rows: list[dict], ours: tuple) -> None:
             benchlib.figure(label, entry["seconds"], "s", ours[0], OURS, "slower than ours", entry["seconds"] > ours[0])
             benchlib.figure(label + " (CPU)", entry["cpu_seconds"], "s", ours[3], OURS + " (CPU)", "more than ours",
                             entry["cpu_seconds"] > ours[3])
-            print("  %s is %.2fx faster than %s (%.2fx in CPU time)" % (
-                OURS, entry["seconds"] / ours[0], entry["what"], entry["cpu_seconds"] / ours[3]))
+            print("  %s takes %.2fx the time of %s (%.2fx its CPU time); below 1 is faster" % (
+                OURS, ours[0] / entry["seconds"], entry["what"], ours[3] / entry["cpu_seconds"]))
             continue
         limit = {"<= 2x floor": 2.0, "<= 1.2x floor": 1.2, "<= 2x its floor": 2.0}.get(entry["goal"])
         benchlib.figure(label, entry["seconds"], "s", entry["floor_seconds"], "script inventory", entry["goal"],

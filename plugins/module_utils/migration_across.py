@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Optional
 
 from .disk_server import ServedFile
-from .disks import ExportedDisk, ExportSpec, ImportSpec, Location
+from .disks import ExportedDisk, ExportSpec, ImportedDisk, ImportSpec, Location
 from .errors import (
     ConflictError,
     DeadlineExceededError,
@@ -78,7 +78,7 @@ class Made:
     stopped_source: bool = False
     files: list[str] = field(default_factory=list)
     image: Optional[PreparedImage] = None
-    imported: Optional[str] = None
+    imported: Optional[ImportedDisk] = None
     vm_id: Optional[str] = None
 
 
@@ -269,8 +269,8 @@ class AcrossMigration:
         self._phase("Importing", lambda: self._check_held(path, digest))
         vm_id = self._phase("Creating", lambda: self._create(replace(spec, image=image_ref)))
         target_vm: ObservedVM = self._phase("Validating-Target", lambda: self._running(vm_id))
-        if self.target.imports_copy_image and self.made.image is not None:
-            self._discard_image(self.made.image)
+        if self.target.imports_copy_image:
+            self._discard_transferred()
         return target_vm
 
     def _stop_source(self, vm: ObservedVM) -> None:
@@ -293,8 +293,12 @@ class AcrossMigration:
     def _export(self, vm: ObservedVM) -> ExportedDisk:
         """The root disk in its own format, in the staging folder; its SHA-256 is read again here."""
         destination = self._staging("%s.export" % vm.id.replace("/", "_"))
-        exported = self.source.export_disk(ExportSpec(vm_id=vm.id, destination=Location(path=destination)),
-                                           self.transfer)
+        # In the format the target takes, when the source writes it: the source converts once, and nothing here.
+        fmt = self._target_format()
+        exported = self.source.export_disk(
+            ExportSpec(vm_id=vm.id, destination=Location(path=destination),
+                       format=fmt if fmt in self.source.capabilities().supported_export_formats else ""),
+            self.transfer)
         actual = file_digest(destination, "sha256")
         if actual != exported.checksum:
             raise PreconditionError("the exported file hashes to %s, but the %s backend wrote %s"
@@ -324,7 +328,7 @@ class AcrossMigration:
                 imported = self.target.import_disk(ImportSpec(name=name, source=Location(url=served.url), format=fmt,
                                                               checksum=checksum, storage=self.request.image_storage),
                                                    self.transfer)
-                self.made.imported = imported.disk_id
+                self.made.imported = imported
                 if imported.checksum != digest:
                     raise PreconditionError("the %s backend holds bytes hashing to %s, not %s"
                                             % (self.target.type_name, imported.checksum, digest))
@@ -359,11 +363,22 @@ class AcrossMigration:
                 vm_id, observed.power_state if observed else "gone"))
         return observed
 
-    def _discard_image(self, image: PreparedImage) -> None:
-        try:
-            self.target.delete_image(image)
-        except VirtrigaudError as err:
-            self.warn("the transferred disk %s stays on the target: %s" % (image.id, err.msg))
+    def _discard_transferred(self) -> None:
+        """The transferred disk, once the target VM holds its own copy of it: garbage of the move."""
+        for what, remove in self._transferred():
+            try:
+                remove()
+            except VirtrigaudError as err:
+                self.warn("%s stays on the target: %s" % (what, err.msg))
+
+    def _transferred(self) -> list[tuple[str, Callable[[], None]]]:
+        """The disk the target holds, named, with the call that removes it."""
+        image, imported = self.made.image, self.made.imported
+        if image is not None:
+            return [("the transferred disk %s" % image.id, lambda: self.target.delete_image(image))]
+        if imported is not None:
+            return [("the imported disk %s" % imported.disk_id, lambda: self.target.delete_disk(imported))]
+        return []
 
     def delete_source(self, vm: ObservedVM) -> None:
         wait_task(self.source, self.source.delete(vm.id, delete_disks=True), self.deadline)
@@ -379,15 +394,10 @@ class AcrossMigration:
             vm_id = self.made.vm_id
             steps.append(("the target VM %s" % vm_id,
                           lambda: wait_task(self.target, self.target.delete(vm_id), self.deadline)))
-        if self.made.image is not None:
-            image = self.made.image
-            steps.append(("the transferred disk %s" % image.id, lambda: self.target.delete_image(image)))
+        steps.extend(self._transferred())
         if self.made.stopped_source:
             steps.append(("the source VM stopped",
                           lambda: wait_task(self.source, self.source.power(vm.id, PowerOp.ON), self.deadline)))
-        if self.made.imported is not None:
-            left.append("the imported disk %s: the contract has no call to remove it; remove it by hand"
-                        % self.made.imported)
         for what, step in steps:
             try:
                 step()

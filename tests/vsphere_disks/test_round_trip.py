@@ -3,7 +3,9 @@
 """The tiny guest image through vSphere and back, on the vSphere leg's vcsim: imported from the image server as a
 disk (qcow2 in, a flat vmdk held), exported from the template the import made, and its raw bytes compared with the
 image's own raw bytes (the image server's tiny.raw).  vcsim's datastore file API keeps real bytes, so this proves
-that what ImportDisk wrote is what ExportDisk reads, with the checksums both report.
+that what ImportDisk wrote is what ExportDisk reads, with the checksums both report.  An import that fails after
+its upload (vcsim refusing the template, or the read-back failing) leaves no file and no template behind, and
+removing an imported disk removes both.
 
 Needs the VMWARE_* settings of ``vcsim.sh env`` and IMAGESERVER_URL; skipped without them."""
 
@@ -17,11 +19,16 @@ import uuid
 import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.disks import parse_export, parse_import
-from ansible_collections.virtrigaud.core.plugins.module_utils.errors import PreconditionError
+from ansible_collections.virtrigaud.core.plugins.module_utils.errors import (
+    PreconditionError,
+    ProviderError,
+    VirtrigaudError,
+)
 from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer import Transfer
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ProviderConfig
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import open_provider
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import client
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.vsphere import disks as vdisks
 
 vim = pytest.importorskip("pyVmomi").vim
 pytestmark = pytest.mark.skipif(not (os.environ.get("VMWARE_HOST") and os.environ.get("IMAGESERVER_URL")),
@@ -64,6 +71,18 @@ def test_an_imported_disk_exports_the_same_raw_bytes(provider, tmp_path):
                                                   "format": "raw"}), transfer)
     assert exported.checksum == expected["tiny.raw"] == imported.checksum
     assert os.path.getsize(tmp_path / "back.raw") == imported.size_bytes
+    provider.delete_disk(imported)
+    assert_gone(provider, name)
+    provider.delete_disk(imported)
+
+
+def assert_gone(provider, name: str) -> None:
+    """Neither the imported disk's files nor a VM or template of its name are left."""
+    where = vdisks.import_location("LocalDS_0", name)
+    files = provider._disk_files(provider.content.rootFolder.childEntity[0])
+    assert files.read_text(where) is None and files.read_text(where.sibling(name + "-flat.vmdk")) is None
+    assert not [props for obj, props in client.collect(provider.content, vim.VirtualMachine, ("name",))
+                if props.get("name") == name]
 
 
 def template_id(provider, name: str) -> str:
@@ -79,3 +98,30 @@ def test_a_running_vm_is_refused_by_name(provider, tmp_path):
     with pytest.raises(PreconditionError, match="VM '%s' is poweredOn; stop it" % running.name):
         provider.export_disk(parse_export({"vm_id": running.id, "destination_url": str(tmp_path / "x.raw")}),
                              Transfer(lambda line: None, work_dir=str(tmp_path / "work"), run_command=run))
+
+
+MAKE_TEMPLATE = vdisks.template_config
+
+
+def refuse_template(name: str, disk, size_bytes: int):
+    """A template vcsim refuses (CreateVM_Task answers InvalidVmConfig: no file path), after the disk is written."""
+    config = MAKE_TEMPLATE(name, disk, size_bytes)
+    config.files = vim.vm.FileInfo(vmPathName="")
+    return config
+
+
+def fail_read_back(*args):
+    raise ProviderError("the read-back was cut short")
+
+
+@pytest.mark.parametrize("step, fault", [("template_config", refuse_template), ("_read_back", fail_read_back)])
+def test_a_failed_import_leaves_no_file_and_no_template(provider, tmp_path, monkeypatch, step, fault):
+    name = "vr-failed-%s" % uuid.uuid4().hex[:8]
+    source = tmp_path / "disk.raw"
+    source.write_bytes(os.urandom(1 << 20))
+    monkeypatch.setattr(vdisks, step, fault)
+    with pytest.raises(VirtrigaudError) as caught:
+        provider.import_disk(parse_import({"source_url": str(source), "target_name": name, "format": "raw"}),
+                             Transfer(lambda line: None, work_dir=str(tmp_path / "work"), run_command=run))
+    assert "left behind" not in caught.value.msg, caught.value.msg
+    assert_gone(provider, name)

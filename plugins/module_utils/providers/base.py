@@ -570,3 +570,12 @@ class Provider(abc.ABC):
         """
         raise UnsupportedError("the %s backend cannot import disks (ImportDisk)" % self.type_name,
                                option="source_url")
+
+    def delete_disk(self, disk: ImportedDisk) -> None:
+        """Remove what ``import_disk`` made for ``disk``; what is missing already is a success.
+
+        Raises:
+            UnsupportedError: the backend cannot remove imported disks, naming it.
+        """
+        raise UnsupportedError("the %s backend cannot remove a disk it imported; remove %s by hand"
+                               % (self.type_name, disk.path or disk.disk_id))

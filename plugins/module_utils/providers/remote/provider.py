@@ -185,6 +185,10 @@ class RemoteProvider(Provider):
         return ImportedDisk(disk_id=response.disk_id, path=response.path, format="",
                             size_bytes=response.actual_size_bytes, checksum=response.checksum)
 
+    def delete_disk(self, disk: ImportedDisk) -> None:
+        raise errors.UnsupportedError("the provider contract has no call to remove an imported disk; remove %s by "
+                                      "hand" % (disk.path or disk.disk_id))
+
     def _wait(self, task: TaskRef, what: str) -> None:
         if not task.id:
             return

@@ -74,10 +74,12 @@ def disconnect(service: Any) -> None:
         pass
 
 
-def wait_for(task: Any, deadline: Deadline, operation: str) -> Any:
-    """Block until a vSphere task ends; return its result or raise its fault."""
+def wait_for(task: Any, deadline: Deadline, operation: str, content: Any = None) -> Any:
+    """Block until a vSphere task ends; return its result or raise its fault.  With ``content``, only the task's
+    state and fault are read, through the property collector: a FileManager or VirtualDiskManager task names the
+    manager as its entity, which pyVmomi cannot read as ``task.info`` (vcsim); such tasks have no result."""
     while True:
-        info = task.info
+        info = _task_state(content, task) if content is not None else task.info
         if info.state == vim.TaskInfo.State.success:
             return info.result
         if info.state == vim.TaskInfo.State.error:
@@ -86,6 +88,15 @@ def wait_for(task: Any, deadline: Deadline, operation: str) -> Any:
             raise errors.DeadlineExceededError(
                 "task %s of %s did not finish in time" % (str(task).strip("'"), operation))
         time.sleep(deadline.cap(0.2))
+
+
+def _task_state(content: Any, task: Any) -> Any:
+    spec = vmodl.query.PropertyCollector.FilterSpec(
+        objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=task)],
+        propSet=[vmodl.query.PropertyCollector.PropertySpec(type=vim.Task, pathSet=["info.state", "info.error"])])
+    found = content.propertyCollector.RetrieveContents([spec])
+    props = {prop.name: prop.val for prop in found[0].propSet} if found else {}
+    return vim.TaskInfo(state=props.get("info.state"), error=props.get("info.error"))
 
 
 def collect(content: Any, kind: Any, properties: tuple[str, ...],

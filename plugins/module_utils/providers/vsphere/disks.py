@@ -7,8 +7,9 @@ A vSphere disk is a text descriptor (``disk.vmdk``) naming its extents; a flat d
 ``disk-flat.vmdk``, which holds the disk's bytes as they are (raw).  An export reads the extents and converts
 them with qemu-img; an import writes a raw extent and then its descriptor, so a descriptor exists only over
 bytes that were read back whole.  The import also makes a template of the same name holding that disk, so a
-VM's ``image`` can name it.  Disks that read through a parent (snapshots, linked clones) or keep their bytes in
-sparse extents are refused by name: their files are no raw image.
+VM's ``image`` can name it.  A failed import removes what it made (the folder of the disk's files, through the
+FileManager, and the template), and its error names what could not be removed.  Disks that read through a parent
+(snapshots, linked clones) or keep their bytes in sparse extents are refused by name: their files are no raw image.
 
 Not through an HttpNfcLease (ImportVApp, as ovf.py does for OVAs): what it stores cannot be read back to check,
 and vcsim keeps none of the bytes put to a lease (it hashes them and drops them).
@@ -27,7 +28,15 @@ from typing import IO, Any, Callable, Iterable, Optional
 from urllib.parse import quote, urlencode
 
 from ...disks import DiskDetails, ExportedDisk, ExportSpec, ImportedDisk, ImportSpec
-from ...errors import ConflictError, NotFoundError, PreconditionError, ProviderError, SpecError, UnavailableError
+from ...errors import (
+    ConflictError,
+    NotFoundError,
+    PreconditionError,
+    ProviderError,
+    SpecError,
+    UnavailableError,
+    VirtrigaudError,
+)
 from ...image_transfer import CHUNK, Transfer, file_digest, land_export, remove_file
 from ...resilience import Deadline
 from . import client
@@ -35,9 +44,9 @@ from . import translate as vs
 from .client import tls_context
 
 try:
-    from pyVmomi import vim
+    from pyVmomi import vim, vmodl
 except ImportError:  # pragma: no cover - client.connect reports it
-    vim = None  # type: ignore[assignment]  # unused without pyVmomi
+    vim = vmodl = None  # type: ignore[assignment]  # unused without pyVmomi
 
 SECTOR = 512
 # Where imported disks go on a datastore, one folder per disk.
@@ -61,6 +70,10 @@ class DatastorePath:
 
     def __str__(self) -> str:
         return "[%s] %s" % (self.datastore, self.path)
+
+    @property
+    def folder(self) -> DatastorePath:
+        return DatastorePath(self.datastore, os.path.dirname(self.path))
 
     def sibling(self, name: str) -> DatastorePath:
         """Another file in the same folder: descriptors name their extents relative to themselves."""
@@ -304,25 +317,26 @@ def _write(files: DatastoreFiles, where: DatastorePath, descriptor: Descriptor, 
            spec: ExportSpec, transfer: Transfer) -> str:
     """The disk at ``target`` in format ``fmt``; return the SHA-256 of that file."""
     if fmt == "raw":
-        return _pull(files, where, descriptor, target)
+        return _pull(files, where, descriptor, target, hashlib.sha256())
     raw = target + ".raw"
     try:
-        _pull(files, where, descriptor, raw)
+        # Converted once, by qemu-img; the raw file's own hash would be read by no one.
+        _pull(files, where, descriptor, raw, _NoDigest())
         transfer.convert(raw, "raw", target, fmt, spec.compress)
     finally:
         remove_file(raw)
     return file_digest(target, "sha256")
 
 
-def _pull(files: DatastoreFiles, where: DatastorePath, descriptor: Descriptor, target: str) -> str:
+def _pull(files: DatastoreFiles, where: DatastorePath, descriptor: Descriptor, target: str, digest: Any) -> str:
     """The extents, one after the other, as a raw file at ``target``, sparse where the disk holds zeros; return
-    its SHA-256."""
-    digest = hashlib.sha256()
+    its hash by ``digest``."""
     with open(target, "wb") as handle:
         for extent in descriptor.extents:
             files.read(where.sibling(extent.file), extent.size_bytes, partial(_write_sparse, handle), digest)
         handle.truncate()
-    return digest.hexdigest()
+    held: str = digest.hexdigest()
+    return held
 
 
 _ZEROS = bytes(CHUNK)
@@ -344,11 +358,35 @@ def import_location(datastore: str, name: str) -> DatastorePath:
     return DatastorePath(datastore, "%s/%s/%s.vmdk" % (IMPORT_FOLDER, name, name))
 
 
+def import_folder(descriptor: DatastorePath) -> DatastorePath:
+    """The folder of an imported disk, which holds that disk's files only.
+
+    Raises:
+        ProviderError: the descriptor lies in no folder an import makes.
+    """
+    folder = descriptor.folder
+    if folder.folder.path != IMPORT_FOLDER:
+        raise ProviderError("%s is no disk this collection imported (those lie in %s/<name>/)"
+                            % (descriptor, IMPORT_FOLDER))
+    return folder
+
+
+@dataclass
+class Written:
+    """What an import made on the backend so far, so that a failure can remove it: the folder of the disk's files
+    (set before the first byte is put), and the template around the disk."""
+
+    name: str
+    folder: Optional[DatastorePath] = None
+    template: Any = None
+
+
 def import_disk(files: DatastoreFiles, placed: tuple[Any, Any, Optional[Any], Optional[Any]], named: Any,
-                spec: ImportSpec, transfer: Transfer) -> ImportedDisk:
+                spec: ImportSpec, transfer: Transfer, written: Written) -> ImportedDisk:
     """The file as a flat vmdk on the datastore of ``placed`` (folder, resource pool, host, datastore), and a
     template of the same name holding it, which a VM's ``image`` can name.  ``named`` is what already has that
-    name: a template is kept as it is; a VM that is no template is a conflict.
+    name: a template is kept as it is; a VM that is no template is a conflict.  What is made enters ``written``,
+    for ``undo_import`` when this fails.
 
     Raises:
         ConflictError: a VM that is no template, or a disk with other bytes, has the name already.
@@ -358,13 +396,63 @@ def import_disk(files: DatastoreFiles, placed: tuple[Any, Any, Optional[Any], Op
         raise SpecError("there is no datastore to import the disk to; name one", option="storage_hint")
     if named is not None and not named.config.template:
         raise ConflictError("a VM that is no template is named '%s'; import under another target_name" % spec.name)
-    disk = store_disk(files, datastore.name, spec, transfer)
+    disk = store_disk(files, datastore.name, spec, transfer, written)
     if named is None:
         config = template_config(spec.name, parse_datastore_path(disk.path), disk.size_bytes)
-        vm = client.wait_for(folder.CreateVM_Task(config=config, pool=pool, host=host), Deadline(TASK_SECONDS),
-                             "import disk")
-        vm.MarkAsTemplate()
+        written.template = client.wait_for(folder.CreateVM_Task(config=config, pool=pool, host=host),
+                                           Deadline(TASK_SECONDS), "import disk")
+        written.template.MarkAsTemplate()
     return disk
+
+
+def undo_import(failure: VirtrigaudError, content: Any, datacenter: Any, written: Written) -> None:
+    """Remove what a failed import made (``remove_written``); ``failure`` then names what could not be removed."""
+    left = remove_written(content, datacenter, written)
+    if left:
+        failure.msg = "%s; left behind: %s" % (failure.msg, "; ".join(left))
+        failure.args = (failure.msg,)
+        failure.details["left_behind"] = left
+
+
+def remove_written(content: Any, datacenter: Any, written: Written) -> list[str]:
+    """Remove the template, then the folder of the disk's files; what could not be removed, in words.  Missing
+    ones are a success (vCenter removes a template's disk with it; vcsim does not)."""
+    left: list[str] = []
+    steps: list[tuple[str, Callable[[], Any]]] = []
+    if written.template is not None:
+        template = written.template
+        steps.append(("the template '%s'" % written.name,
+                      lambda: client.wait_for(template.Destroy_Task(), Deadline(TASK_SECONDS), "remove template")))
+    if written.folder is not None:
+        where = written.folder
+        steps.append(("the disk's files in %s" % where, lambda: remove_folder(content, datacenter, where)))
+    for what, step in steps:
+        try:
+            step()
+        except NotFoundError:
+            pass
+        except (VirtrigaudError, vmodl.MethodFault) as err:
+            left.append("%s (%s)" % (what, err.msg if isinstance(err, VirtrigaudError) else vs.translate(err).msg))
+    return left
+
+
+def remove_folder(content: Any, datacenter: Any, folder: DatastorePath) -> None:
+    """Remove the folder and all it holds, through the FileManager: a DELETE through /folder removes nothing on
+    vcsim.
+
+    Raises:
+        NotFoundError: there is no such folder.
+    """
+    client.wait_for(content.fileManager.DeleteDatastoreFile_Task(name=str(folder), datacenter=datacenter),
+                    Deadline(TASK_SECONDS), "remove %s" % folder, content)
+
+
+def holds_import(template: Any, folder: DatastorePath) -> bool:
+    """Whether the template's disks all lie in the import's folder: a template of that name made otherwise is not
+    the import's to remove."""
+    files = [getattr(d.backing, "fileName", "") for d in template.config.hardware.device
+             if isinstance(d, vim.vm.device.VirtualDisk)]
+    return bool(files) and all(f and parse_datastore_path(f).folder == folder for f in files)
 
 
 def template_config(name: str, disk: DatastorePath, size_bytes: int) -> Any:
@@ -381,7 +469,8 @@ def template_config(name: str, disk: DatastorePath, size_bytes: int) -> Any:
                       vim.vm.device.VirtualDeviceSpec(operation="add", device=device)])
 
 
-def store_disk(files: DatastoreFiles, datastore: str, spec: ImportSpec, transfer: Transfer) -> ImportedDisk:
+def store_disk(files: DatastoreFiles, datastore: str, spec: ImportSpec, transfer: Transfer,
+               written: Written) -> ImportedDisk:
     """The file as a flat vmdk on ``datastore``: fetched and verified here, converted to raw, written as the
     extent, read back whole, and only then given its descriptor.  A disk of that name is returned as it is,
     unless the caller's checksum says it holds other bytes.
@@ -403,6 +492,7 @@ def store_disk(files: DatastoreFiles, datastore: str, spec: ImportSpec, transfer
             raise SpecError("the raw disk is %d bytes, no whole number of %d-byte sectors" % (local.size_bytes, SECTOR),
                             option="source_url")
         size = local.size_bytes
+        written.folder = import_folder(where)
         with open(local.path, "rb") as handle:
             files.write_file(extent, handle, size)
         # Bytes equal to a file whose SHA-256 was just verified have that SHA-256: no second hash of them.
@@ -438,6 +528,9 @@ def _read_back(files: DatastoreFiles, where: DatastorePath, size: int, sent: IO[
 class _NoDigest:
     def update(self, data: bytes) -> None:
         pass
+
+    def hexdigest(self) -> str:
+        return ""
 
 
 def _digest(files: DatastoreFiles, where: DatastorePath, size: int) -> str:

@@ -19,6 +19,7 @@ from ...errors import (
     DeadlineExceededError,
     NotFoundError,
     PreconditionError,
+    ProviderError,
     SpecError,
     VirtrigaudError,
 )
@@ -74,6 +75,8 @@ RAW_FIRST = ("raw",) + tuple(f for f in IMAGE_FORMATS if f != "raw")
 
 class VsphereProvider(Provider):
     type_name = "vsphere"
+    # A VM made from a template is a full clone: the template (an imported disk's) may go afterwards.
+    imports_copy_image = True
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
@@ -573,6 +576,25 @@ class VsphereProvider(Provider):
 
     @backend_call("import disk")
     def import_disk(self, spec: ImportSpec, transfer: Transfer) -> ImportedDisk:
+        """A failure removes what the import made, and names what it could not remove."""
         placed = self._locate(cast(VMSpec, _Placed(Placement(datastore=spec.storage))))
-        return vdisks.import_disk(self._disk_files(placed[0]), placed,
-                                  self._named(vim.VirtualMachine, spec.name, "target_name"), spec, transfer)
+        written = vdisks.Written(spec.name)
+        try:
+            return vdisks.import_disk(self._disk_files(placed[0]), placed,
+                                      self._named(vim.VirtualMachine, spec.name, "target_name"), spec, transfer,
+                                      written)
+        except (VirtrigaudError, vmodl.MethodFault) as err:
+            failure = err if isinstance(err, VirtrigaudError) else self.translate(err, "import disk")
+            vdisks.undo_import(failure, self.content, vdisks.datacenter_of(placed[0]), written)
+            raise failure from None
+
+    @backend_call("remove disk")
+    def delete_disk(self, disk: ImportedDisk) -> None:
+        folder = vdisks.import_folder(vdisks.parse_datastore_path(disk.path))
+        template = self._named(vim.VirtualMachine, disk.disk_id, "target_name", templates=True)
+        placed = self._locate(cast(VMSpec, _Placed(Placement(datastore=folder.datastore))))
+        written = vdisks.Written(disk.disk_id, folder,
+                                 template if template is not None and vdisks.holds_import(template, folder) else None)
+        left = vdisks.remove_written(self.content, vdisks.datacenter_of(placed[0]), written)
+        if left:
+            raise ProviderError("could not remove %s" % "; ".join(left))

@@ -14,11 +14,12 @@ import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import migration_across as across
 from ansible_collections.virtrigaud.core.plugins.module_utils.disk_server import ServedFile
-from ansible_collections.virtrigaud.core.plugins.module_utils.disks import ExportedDisk
+from ansible_collections.virtrigaud.core.plugins.module_utils.disks import ExportedDisk, ImportedDisk
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import (
     ConflictError,
     NotFoundError,
     PreconditionError,
+    ProviderError,
     SpecError,
 )
 from ansible_collections.virtrigaud.core.plugins.module_utils.image_transfer import Transfer
@@ -183,3 +184,89 @@ def test_the_disk_travels_in_the_first_format_the_target_lists(tmp_path, formats
     target = ListingMock(ProviderConfig(type="mock", uri="mock://%s" % (tmp_path / "listing.json")))
     target.formats = formats
     assert migration(source, target, tmp_path)._target_format() == travels
+
+
+class ImportingMock(MockProvider):
+    """The mock backend with ImportDisk: it fetches the file and keeps its SHA-256; ``removable`` says whether it
+    can remove an imported disk, as an in-process vSphere target can and a remote one cannot."""
+
+    imports_copy_image = True
+    removable = True
+    fail_create = False
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.disks = {}
+
+    def capabilities(self):
+        return replace(super().capabilities(), supports_disk_import=True, supports_image_import=False)
+
+    def import_disk(self, spec, transfer):
+        with urllib.request.urlopen(spec.source.url) as answer:
+            digest = hashlib.sha256(answer.read()).hexdigest()
+        self.disks[spec.name] = ImportedDisk(spec.name, "[ds] virtrigaud-disks/%s" % spec.name, "vmdk", 1, digest)
+        return self.disks[spec.name]
+
+    def delete_disk(self, disk):
+        if not self.removable:
+            super().delete_disk(disk)
+        self.disks.pop(disk.disk_id, None)
+
+    def create(self, spec):
+        if self.fail_create:
+            raise ProviderError("no room")
+        return super().create(spec)
+
+
+def importing_target(tmp_path, **attributes):
+    target = ImportingMock(ProviderConfig(type="mock", uri="mock://%s" % (tmp_path / "importing.json")))
+    for key, value in attributes.items():
+        setattr(target, key, value)
+    return target
+
+
+def test_the_imported_disk_is_removed_once_the_target_vm_runs(tmp_path):
+    source = providers(tmp_path)[0]
+    target = importing_target(tmp_path)
+    vm = source.find("web")
+    move = migration(source, target, tmp_path)
+    assert move.run(vm, move.validate(vm)).power_state == "On" and target.disks == {}
+
+
+@pytest.mark.parametrize("removable, left", [
+    (True, []),
+    (False, ["the imported disk web-migrated.qcow2: the mock backend cannot remove a disk it imported; remove "
+             "[ds] virtrigaud-disks/web-migrated.qcow2 by hand"]),
+])
+def test_a_failed_move_removes_the_imported_disk_where_the_target_can(tmp_path, removable, left):
+    source = providers(tmp_path)[0]
+    target = importing_target(tmp_path, removable=removable, fail_create=True)
+    vm = source.find("web")
+    move = migration(source, target, tmp_path)
+    with pytest.raises(ProviderError) as caught:
+        move.run(vm, move.validate(vm))
+    assert caught.value.details.get("left_behind", []) == left
+    assert (target.disks == {}) is removable and source.find("web").power_state == "On"
+
+
+class ListingExporter(ExportingMock):
+    """The exporting mock, listing the formats it writes and keeping the one it was asked for."""
+
+    writes: tuple = ()
+    asked = None
+
+    def capabilities(self):
+        return replace(super().capabilities(), supported_export_formats=self.writes)
+
+    def export_disk(self, spec, transfer):
+        type(self).asked = spec.format
+        return replace(super().export_disk(spec, transfer), format=spec.format or "vmdk")
+
+
+@pytest.mark.parametrize("writes, asked", [(("vmdk", "raw", "qcow2"), "qcow2"), (("vmdk",), "")])
+def test_the_source_writes_the_target_format_when_it_can_so_the_disk_is_converted_once(tmp_path, writes, asked):
+    source = ListingExporter(ProviderConfig(type="mock", uri="mock://%s" % (tmp_path / "exporter.json")))
+    source.writes = writes
+    exported = migration(source, MockProvider(ProviderConfig(type="mock", uri="mock://%s" % (tmp_path / "t.json"))),
+                         tmp_path)._export(ObservedVM(id="u-1", name="web", power_state="Off"))
+    assert ListingExporter.asked == asked and exported.format == (asked or "vmdk")
