@@ -592,9 +592,9 @@ class VsphereProvider(Provider):
     def delete_disk(self, disk: ImportedDisk) -> None:
         folder = vdisks.import_folder(vdisks.parse_datastore_path(disk.path))
         template = self._named(vim.VirtualMachine, disk.disk_id, "target_name", templates=True)
-        placed = self._locate(cast(VMSpec, _Placed(Placement(datastore=folder.datastore))))
+        datastore = self._required(vim.Datastore, folder.datastore, "path", "datastore")
         written = vdisks.Written(disk.disk_id, folder,
                                  template if template is not None and vdisks.holds_import(template, folder) else None)
-        left = vdisks.remove_written(self.content, vdisks.datacenter_of(placed[0]), written)
+        left = vdisks.remove_written(self.content, vdisks.datacenter_of(datastore), written)
         if left:
             raise ProviderError("could not remove %s" % "; ".join(left))
