@@ -358,14 +358,14 @@ class KubevirtProvider(Provider):
         message in the error.  A DataVolume found still importing is waited for, and one found failed reported;
         neither is removed, as this task did not start them (:func:`images.failed_import`)."""
         existing = self.find_image(spec)
-        if existing is not None and existing.phase == FAILED:
-            raise failed_import(existing.message)
-        if existing is not None and not existing.ready:
+        if existing is not None:
+            if existing.phase == FAILED:
+                raise failed_import(existing.message)
+            if existing.ready:
+                return existing
             transfer.say("%s; waiting for the import another task started" % existing.message)
             dv = self._imported(spec, transfer.say, transfer.interval, started=False)
             return kvi.prepared(spec.name, self.namespace, self._live(api.PVC, spec.name), dv, spec.retries)
-        if existing is not None:
-            return existing
         storage_class = spec.storage or self.config.options.get("storage_pool")
         self._require_storage_class(storage_class, "storage" if spec.storage else "default_datastore")
         manifest = kvi.data_volume(spec, self.namespace, storage_class)
