@@ -30,11 +30,14 @@ def observed(domain: Any, storage: Storage, client: LibvirtClient, addresses: Ad
     pool = None
     for dev, path in facts.disk_paths.items():
         volume = storage.volume_at(path) if path else None
-        size = volume.info()[1] if volume is not None else 0
+        # A volume deleted between the lookup and this read (a member being removed) counts as gone.
+        info = client.quietly(volume.info, ["NO_STORAGE_VOL"]) if volume is not None else None
+        volume = volume if info is not None else None
+        size = info[1] if info is not None else 0
         disks.append(ObservedDisk(name=names.get(dev, dev), size_gib=gib(size), format="qcow2", path=path,
                                   device=dev))
         if names.get(dev) == dx.ROOT_DISK and volume is not None:
-            pool = client.quietly(volume.storagePoolLookupByVolume, ["NO_STORAGE_POOL"])
+            pool = client.quietly(volume.storagePoolLookupByVolume, ["NO_STORAGE_POOL", "NO_STORAGE_VOL"])
     found = addresses(domain) if running else {}
     nics = tuple(
         ObservedNIC(

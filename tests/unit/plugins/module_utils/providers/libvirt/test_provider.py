@@ -78,3 +78,24 @@ def test_a_network_that_keeps_no_leases_gives_its_vms_no_address_rather_than_fai
     listed = provider().list_vms()
     assert sorted(vm.name for vm in listed) == names
     assert all(not vm.ip_addresses for vm in listed)
+
+
+def test_a_volume_deleted_while_the_listing_reads_it_counts_as_gone():
+    """A member being removed loses its volumes between their lookup and their read; the listing goes on."""
+    backend = provider()
+    name = "vr-%s" % uuid.uuid4().hex[:6]
+    backend.create(VMSpec(name=name, cpu=1, memory_mib=256, root_disk_gib=1))
+    find_volume = backend.storage.volume_at
+
+    def volume_deleted_after_lookup(path):
+        volume = find_volume(path)
+        if volume is not None:
+            volume.delete(0)
+        return volume
+
+    backend.storage.volume_at = volume_deleted_after_lookup
+    listed = {vm.name: vm for vm in backend.list_vms()}
+    backend.close()
+    interfaces_then_undefine(name)
+    assert [(disk.size_gib, disk.path is not None) for disk in listed[name].disks] == [(0, True)]
+    assert listed[name].placement.datastore is None
