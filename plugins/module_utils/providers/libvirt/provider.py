@@ -194,13 +194,12 @@ class LibvirtProvider(Provider):
 
     @backend_call("describe")
     def describe(self, vm_id: str) -> Optional[ObservedVM]:
-        domain = self._find_domain(vm_id)
-        return self._observe(domain, observe.domain_addresses) if domain is not None else None
+        return self._observe_if_present(self._find_domain(vm_id), observe.domain_addresses)
 
     @backend_call("find")
     def find(self, name: str) -> Optional[ObservedVM]:
         domain = self.client.quietly(lambda: self.conn.lookupByName(name), ["NO_DOMAIN"])
-        return self._observe(domain, observe.domain_addresses) if domain is not None else None
+        return self._observe_if_present(domain, observe.domain_addresses)
 
     def placement_hosts(self) -> tuple[Host, ...]:
         """One connection, one host: a policy can only confirm it, or refuse it by its URI."""
@@ -209,12 +208,8 @@ class LibvirtProvider(Provider):
     @backend_call("list")
     def list_vms(self) -> list[ObservedVM]:
         leases = observe.lease_table(self.conn)
-        found = []
-        for domain in self.conn.listAllDomains(0):
-            vm = self.client.quietly(functools.partial(self._observe, domain, lambda _d: leases), ["NO_DOMAIN"])
-            if vm is not None:
-                found.append(vm)
-        return found
+        observed = (self._observe_if_present(domain, lambda _d: leases) for domain in self.conn.listAllDomains(0))
+        return [vm for vm in observed if vm is not None]
 
     @backend_call("create")
     def create(self, spec: VMSpec) -> tuple[str, TaskRef]:
@@ -544,6 +539,13 @@ class LibvirtProvider(Provider):
 
     def _observe(self, domain: Any, addresses: Callable[[Any], dict[str, tuple[str, ...]]]) -> ObservedVM:
         return observe.observed(domain, self.storage, self.client, addresses, self.config.uri)
+
+    def _observe_if_present(self, domain: Any,
+                            addresses: Callable[[Any], dict[str, tuple[str, ...]]]) -> Optional[ObservedVM]:
+        """The domain as observed, or None when there is none or it was undefined while being read."""
+        if domain is None:
+            return None
+        return self.client.quietly(functools.partial(self._observe, domain, addresses), ["NO_DOMAIN"])
 
     # images
 

@@ -99,3 +99,19 @@ def test_a_volume_deleted_while_the_listing_reads_it_counts_as_gone():
     interfaces_then_undefine(name)
     assert [(disk.size_gib, disk.path is not None) for disk in listed[name].disks] == [(0, True)]
     assert listed[name].placement.datastore is None
+
+
+def test_a_domain_undefined_while_it_is_described_is_not_there():
+    backend = provider()
+    name = "vr-%s" % uuid.uuid4().hex[:6]
+    vm_id, _task = backend.create(VMSpec(name=name, cpu=1, memory_mib=256))
+    find_domain = backend._find_domain
+
+    def domain_undefined_after_lookup(wanted):
+        domain = find_domain(wanted)
+        domain.undefine()
+        return domain
+
+    backend._find_domain = domain_undefined_after_lookup
+    assert backend.describe(vm_id) is None
+    backend.close()
