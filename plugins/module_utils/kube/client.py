@@ -20,6 +20,7 @@ from .. import errors
 from ..providers.base import ProviderConfig
 from ..providers.connection import KUBERNETES, read
 from ..resilience import Deadline, poll, retry
+from .list_stream import ListBodyError, read_list
 from .resources import KINDS, Kind, kind_of
 
 try:
@@ -29,8 +30,8 @@ except ImportError as err:  # pragma: no cover - depends on the environment
     URLLIB3_ERROR = err
 
 FIELD_MANAGER = "virtrigaud.core"
-LIST_PAGE = 500
-"""Items per list answer, as kubectl asks."""
+LIST_CHUNK = 256 * 1024
+"""Bytes of a list answer read at a time."""
 SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 # Fields the server owns; comparing objects without them tells whether an apply changed anything.
 _SERVER_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
@@ -211,19 +212,26 @@ class Kube:
 
     def _request(self, method: str, path: str, body: Any, query: Optional[dict[str, Any]], content_type: str,
                  what: str) -> dict[str, Any]:
+        response = self._send(method, path, body, query, content_type, what, preload=True)
+        # json reads the bytes as they came: no decoded copy of a list of thousands.
+        return json.loads(response.data) if response.data else {}
+
+    def _send(self, method: str, path: str, body: Any, query: Optional[dict[str, Any]], content_type: str,
+              what: str, preload: bool) -> Any:
+        """The answer to one call, its body read already when ``preload``; a failed answer raises mapped."""
         url = self.base + path
         fields = {key: value for key, value in (query or {}).items() if value is not None}
         if fields:
             url += "?" + urlencode(fields)
         try:
             response = self._pool.request(method, url, body=None if body is None else json.dumps(body),
-                                          headers=self._headers(content_type), timeout=self.timeout)
+                                          headers=self._headers(content_type), timeout=self.timeout,
+                                          preload_content=preload)
         except urllib3.exceptions.HTTPError as err:
             raise _unreachable("cannot reach the Kubernetes API server at %s: %s" % (self.base, err)) from None
         if response.status >= 300:
             raise self.error_map(response.status, response.data, what or "%s %s" % (method, path))
-        # json reads the bytes as they came: no decoded copy of a list of thousands.
-        return json.loads(response.data) if response.data else {}
+        return response
 
     def raw_get(self, path: str, timeout: Optional[float] = None) -> tuple[int, bytes]:
         """One GET of a path whose answer may be other than JSON (a service proxy's): its status and body as they
@@ -245,25 +253,34 @@ class Kube:
              label_selector: Optional[str] = None) -> list[dict[str, Any]]:
         return self.list_items(KINDS[kind].path(namespace), label_selector)
 
-    def list_items(self, path: str, label_selector: Optional[str] = None,
-                   what: str = "") -> builtins.list[dict[str, Any]]:
-        """Every item of a list path, in pages of ``LIST_PAGE`` followed by their ``continue`` token.
+    def list_items(self, path: str, label_selector: Optional[str] = None, what: str = "",
+                   kept: Callable[[dict[str, Any]], dict[str, Any]] = lambda item: item
+                   ) -> builtins.list[dict[str, Any]]:
+        """Every item of a list path, from one answer read as it arrives (:mod:`.list_stream`); ``kept`` gives the
+        part of an item to keep, taken as soon as the item is read.
 
-        Pages keep each answer short: a list of 10,000 VMIs in one answer keeps a busy API server past the
-        request's timeout, and holds the whole list in its memory and ours at once.  Each item comes without
-        its ``metadata.managedFields``, which no caller reads and which make up half of a list's bytes.
+        One answer, not pages: the API server serves a whole list from its cache, where each page with a
+        ``limit`` is read from etcd; for 10,000 VMIs, 0.8 CPU-s of the server's against 5-6.  Each item comes
+        without its ``metadata.managedFields``, which no caller reads and which make up half of a list's bytes.
         """
+        what = what or "list " + path
+        response = retry(lambda: self._send("GET", path, None, {"labelSelector": label_selector},
+                                            "application/json", what, preload=False),
+                         attempts=6, only=(errors.UnavailableError,))
         items: builtins.list[dict[str, Any]] = []
-        token = None
-        while True:
-            found = self.request("GET", path, query={"labelSelector": label_selector, "limit": LIST_PAGE,
-                                                     "continue": token}, what=what)
-            for item in found.get("items") or []:
+        try:
+            for item in read_list(response.stream(LIST_CHUNK), {}):
                 (item.get("metadata") or {}).pop("managedFields", None)
-                items.append(item)
-            token = (found.get("metadata") or {}).get("continue")
-            if not token:
-                return items
+                items.append(kept(item))
+        except urllib3.exceptions.HTTPError as err:
+            raise _unreachable("the Kubernetes API server at %s broke off its answer to %s: %s"
+                               % (self.base, what, err)) from None
+        except ListBodyError as err:
+            raise errors.ProviderError("the Kubernetes API server's answer to %s is not a list: %s"
+                                       % (what, err)) from None
+        finally:
+            response.release_conn()
+        return items
 
     def apply(self, obj: dict[str, Any], dry_run: bool = False, subresource: str = "") -> dict[str, Any]:
         """Server-side apply under the collection's field manager; ``dry_run`` asks the server what it would store."""

@@ -60,9 +60,10 @@ class Cluster:
         except errors.NotFoundError:
             return None
 
-    def list(self, kind: Kind, namespace: Optional[str] = None, selector: Optional[str] = None) -> list[dict[str, Any]]:
+    def list(self, kind: Kind, namespace: Optional[str] = None, selector: Optional[str] = None,
+             kept: Callable[[dict[str, Any]], dict[str, Any]] = lambda item: item) -> list[dict[str, Any]]:
         return self.kube.list_items(kind.path(namespace), selector,
-                                    what="list %s in %s" % (kind.plural, namespace or "every namespace"))
+                                    what="list %s in %s" % (kind.plural, namespace or "every namespace"), kept=kept)
 
     def create(self, kind: Kind, obj: dict[str, Any]) -> dict[str, Any]:
         metadata = obj["metadata"]

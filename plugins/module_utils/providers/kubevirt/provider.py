@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
-from typing import Any, Mapping, Optional, cast
+from typing import Any, Callable, Mapping, Optional, cast
 
 from ... import errors
 from ...images import FAILED, READY, ImageSpec, PreparedImage, failed_import
+from ...kube.resources import Kind
 from ...resilience import Deadline, poll
 from ...spec import VMSpec
 from ..base import (
@@ -204,7 +205,8 @@ class KubevirtProvider(Provider):
         calls = [(kind, namespace, selector if kind is api.VM else None)
                  for namespace in self._scope() for kind in (api.VM, api.VMI)]
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(LIST_CALLS_AT_ONCE, len(calls))) as pool:
-            lists = list(pool.map(lambda call: self.cluster.list(*call), calls))
+            lists = list(pool.map(lambda call: self.cluster.list(call[0], call[1], call[2], kept=_kept_of(call[0])),
+                                  calls))
         vms: list[dict[str, Any]] = []
         instances: dict[tuple[str, str], dict[str, Any]] = {}
         for call, items in zip(calls, lists):
@@ -595,3 +597,12 @@ class KubevirtProvider(Provider):
             poll(lambda: True if self.task_status(task).done else None, self._deadline(),
                  "VM %s/%s to start" % (namespace, name), interval=0.2, max_interval=2.0)
         return _DONE
+
+
+def _kept_of(kind: Kind) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """What a listing keeps of each item: a VM whole; of a VMI, its name and the status that is read of it, since
+    its spec repeats its VM's template and would double the listing's memory."""
+    if kind is not api.VMI:
+        return lambda item: item
+    return lambda item: {"metadata": {key: item["metadata"][key] for key in ("name", "namespace")},
+                         "status": item.get("status")}

@@ -4,10 +4,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
-from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import LIST_PAGE, Change, Kube, comparable
+import pytest
+
+from ansible_collections.virtrigaud.core.plugins.module_utils import errors
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import Change, Kube, comparable
 
 
 def test_a_change_ignores_what_the_server_maintains():
@@ -25,23 +29,41 @@ def test_a_module_imports_the_kubernetes_package_only_when_it_connects_to_kubern
     assert imported.stdout.strip() == "False"
 
 
-def test_a_list_follows_its_continue_tokens_page_by_page_and_drops_managed_fields():
-    pages = {None: {"items": [{"n": 1}, {"n": 2, "metadata": {"name": "b", "managedFields": [{"manager": "x"}]}}],
-                    "metadata": {"continue": "p2"}},
-             "p2": {"items": [{"n": 3}], "metadata": {"continue": "p3"}},
-             "p3": {"items": [], "metadata": {}}}
+class StreamedAnswer:
+    """An answer whose body comes in chunks of a few bytes, as a slow network gives it."""
+
+    def __init__(self, body):
+        self.body = body
+        self.released = False
+
+    def stream(self, amount):
+        return (self.body[at:at + 5] for at in range(0, len(self.body), 5))
+
+    def release_conn(self):
+        self.released = True
+
+
+def test_a_list_is_one_answer_read_item_by_item_without_managed_fields():
+    answer = StreamedAnswer(json.dumps({"kind": "List", "metadata": {"resourceVersion": "7"}, "items": [
+        {"n": 1}, {"n": 2, "metadata": {"name": "b", "managedFields": [{"manager": "x"}]}}, {"n": 3}]}).encode())
     asked = []
 
-    def request(method, path, body=None, query=None, content_type="application/json", what=""):
-        asked.append((method, path, dict(query or {}), what))
-        return pages[(query or {}).get("continue")]
+    def send(method, path, body, query, content_type, what, preload):
+        asked.append((method, path, query, what, preload))
+        return answer
 
     kube = Kube.__new__(Kube)
-    kube.request = request
+    kube._send = send
     assert kube.list_items("/apis/kubevirt.io/v1/virtualmachines", "env=prod", what="list VMs") == [
         {"n": 1}, {"n": 2, "metadata": {"name": "b"}}, {"n": 3}]
-    assert [query["continue"] for dummy, dummy, query, dummy in asked] == [None, "p2", "p3"]
-    assert all(query["limit"] == LIST_PAGE and query["labelSelector"] == "env=prod"
-               for dummy, dummy, query, dummy in asked)
-    assert {(method, path, what) for method, path, dummy, what in asked} == {
-        ("GET", "/apis/kubevirt.io/v1/virtualmachines", "list VMs")}
+    assert asked == [("GET", "/apis/kubevirt.io/v1/virtualmachines", {"labelSelector": "env=prod"}, "list VMs", False)]
+    assert answer.released
+
+
+def test_a_list_answer_cut_short_is_an_error_that_names_the_list():
+    kube = Kube.__new__(Kube)
+    answer = StreamedAnswer(b'{"items": [{"n": 1}, {"n"')
+    kube._send = lambda *args, **kwargs: answer
+    with pytest.raises(errors.ProviderError, match="list VMs"):
+        kube.list_items("/apis/kubevirt.io/v1/virtualmachines", what="list VMs")
+    assert answer.released

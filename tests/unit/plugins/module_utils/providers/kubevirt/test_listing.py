@@ -20,7 +20,8 @@ def _vm(namespace: str, name: str) -> dict[str, Any]:
 
 
 def _vmi(namespace: str, name: str, node: str) -> dict[str, Any]:
-    return {"metadata": {"namespace": namespace, "name": name}, "status": {"nodeName": node, "phase": "Running"}}
+    return {"metadata": {"namespace": namespace, "name": name, "labels": {"app": name}},
+            "spec": {"domain": {"devices": {}}}, "status": {"nodeName": node, "phase": "Running"}}
 
 
 class _Cluster:
@@ -32,16 +33,18 @@ class _Cluster:
         self.threads: set[int] = set()
         self.both_waiting = threading.Barrier(2, timeout=5)
         self.namespace = "default"
+        self.kept_vmis: list[dict[str, Any]] = []
         self.kube = types.SimpleNamespace(base="https://kube.example.com")
 
-    def list(self, kind: api.Kind, namespace: Optional[str] = None,
-             selector: Optional[str] = None) -> list[dict[str, Any]]:
+    def list(self, kind: api.Kind, namespace: Optional[str] = None, selector: Optional[str] = None,
+             kept: Any = None) -> list[dict[str, Any]]:
         self.calls.append((kind.plural, namespace, selector))
         self.threads.add(threading.get_ident())
         if namespace == "a":
             # The VM and VMI lists of one namespace are asked for together: each waits here for the other.
             self.both_waiting.wait()
-        return self.table.get((kind.plural, namespace), [])
+        self.kept_vmis += [kept(item) for item in self.table.get((kind.plural, namespace), []) if kind is api.VMI]
+        return [kept(item) for item in self.table.get((kind.plural, namespace), [])]
 
 
 def _provider(cluster: _Cluster, namespaces: list[str], selector: Optional[str] = None) -> KubevirtProvider:
@@ -68,6 +71,10 @@ def test_lists_vms_and_vmis_at_once_and_joins_each_vm_with_its_own_vmi():
     assert sorted(cluster.calls) == [("virtualmachineinstances", "a", None), ("virtualmachineinstances", "b", None),
                                      ("virtualmachines", "a", "env=prod"), ("virtualmachines", "b", "env=prod")]
     assert len(cluster.threads) >= 2
+    # Of a VMI only its name and status are kept while the lists are read.
+    assert {"metadata": {"namespace": "a", "name": "web"},
+            "status": {"nodeName": "node-1", "phase": "Running"}} in cluster.kept_vmis
+    assert all(set(vmi) == {"metadata", "status"} for vmi in cluster.kept_vmis)
 
 
 def test_a_vm_without_a_vmi_has_no_node():
