@@ -32,6 +32,9 @@ except ImportError as err:  # pragma: no cover - depends on the environment
 FIELD_MANAGER = "virtrigaud.core"
 LIST_CHUNK = 256 * 1024
 """Bytes of a list answer read at a time."""
+LIST_READ_SECONDS = 90.0
+"""How long a list answer may keep us waiting: past the API server's own 60 s limit on a request, so that a
+server too busy to build a large list answers with its retryable timeout before we give up on it."""
 SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 # Fields the server owns; comparing objects without them tells whether an apply changed anything.
 _SERVER_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
@@ -217,7 +220,7 @@ class Kube:
         return json.loads(response.data) if response.data else {}
 
     def _send(self, method: str, path: str, body: Any, query: Optional[dict[str, Any]], content_type: str,
-              what: str, preload: bool) -> Any:
+              what: str, preload: bool, read_timeout: Optional[float] = None) -> Any:
         """The answer to one call, its body read already when ``preload``; a failed answer raises mapped."""
         url = self.base + path
         fields = {key: value for key, value in (query or {}).items() if value is not None}
@@ -225,7 +228,9 @@ class Kube:
             url += "?" + urlencode(fields)
         try:
             response = self._pool.request(method, url, body=None if body is None else json.dumps(body),
-                                          headers=self._headers(content_type), timeout=self.timeout,
+                                          headers=self._headers(content_type),
+                                          timeout=urllib3.Timeout(connect=self.timeout,
+                                                                  read=read_timeout or self.timeout),
                                           preload_content=preload)
         except urllib3.exceptions.HTTPError as err:
             raise _unreachable("cannot reach the Kubernetes API server at %s: %s" % (self.base, err)) from None
@@ -265,7 +270,7 @@ class Kube:
         """
         what = what or "list " + path
         response = retry(lambda: self._send("GET", path, None, {"labelSelector": label_selector},
-                                            "application/json", what, preload=False),
+                                            "application/json", what, preload=False, read_timeout=LIST_READ_SECONDS),
                          attempts=6, only=(errors.UnavailableError,))
         items: builtins.list[dict[str, Any]] = []
         try:

@@ -11,7 +11,12 @@ import sys
 import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils import errors
-from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import Change, Kube, comparable
+from ansible_collections.virtrigaud.core.plugins.module_utils.kube.client import (
+    LIST_READ_SECONDS,
+    Change,
+    Kube,
+    comparable,
+)
 
 
 def test_a_change_ignores_what_the_server_maintains():
@@ -48,15 +53,16 @@ def test_a_list_is_one_answer_read_item_by_item_without_managed_fields():
         {"n": 1}, {"n": 2, "metadata": {"name": "b", "managedFields": [{"manager": "x"}]}}, {"n": 3}]}).encode())
     asked = []
 
-    def send(method, path, body, query, content_type, what, preload):
-        asked.append((method, path, query, what, preload))
+    def send(method, path, body, query, content_type, what, preload, read_timeout=None):
+        asked.append((method, path, query, what, preload, read_timeout))
         return answer
 
     kube = Kube.__new__(Kube)
     kube._send = send
     assert kube.list_items("/apis/kubevirt.io/v1/virtualmachines", "env=prod", what="list VMs") == [
         {"n": 1}, {"n": 2, "metadata": {"name": "b"}}, {"n": 3}]
-    assert asked == [("GET", "/apis/kubevirt.io/v1/virtualmachines", {"labelSelector": "env=prod"}, "list VMs", False)]
+    assert asked == [("GET", "/apis/kubevirt.io/v1/virtualmachines", {"labelSelector": "env=prod"}, "list VMs", False,
+                     LIST_READ_SECONDS)]
     assert answer.released
 
 
