@@ -283,9 +283,10 @@ class LibvirtProvider(Provider):
             domain.destroy()
         elif op is PowerOp.REBOOT:
             if active:
-                domain.reset(0)
-            else:
-                domain.create()
+                # A new QEMU process, not reset(): under emulation, a guest reset in its first instants can hang in
+                # its firmware for good.
+                domain.destroy()
+            domain.create()
         elif op is PowerOp.SHUTDOWN_GRACEFUL and active:
             self._shut_down(domain, graceful_timeout)
         return _DONE

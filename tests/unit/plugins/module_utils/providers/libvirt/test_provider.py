@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ansible_collections.virtrigaud.core.plugins.module_utils.errors import SpecError
-from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import ProviderConfig
+from ansible_collections.virtrigaud.core.plugins.module_utils.providers.base import PowerOp, ProviderConfig
 from ansible_collections.virtrigaud.core.plugins.module_utils.providers.registry import open_provider
 from ansible_collections.virtrigaud.core.plugins.module_utils.spec import NetworkSpec, VMSpec
 
@@ -115,3 +115,18 @@ def test_a_domain_undefined_while_it_is_described_is_not_there():
     backend._find_domain = domain_undefined_after_lookup
     assert backend.describe(vm_id) is None
     backend.close()
+
+
+def test_a_reboot_of_a_running_domain_starts_it_anew_rather_than_resetting_it():
+    """A reset in a guest's first instants can hang its firmware under emulation; a new process cannot."""
+    backend = provider()
+    name = "vr-%s" % uuid.uuid4().hex[:6]
+    vm_id, _task = backend.create(VMSpec(name=name, cpu=1, memory_mib=256))
+    backend.power(vm_id, PowerOp.ON)
+    first = backend._domain(vm_id).ID()
+    backend.power(vm_id, PowerOp.REBOOT)
+    domain = backend._domain(vm_id)
+    assert domain.isActive() and domain.ID() != first
+    backend.power(vm_id, PowerOp.OFF)
+    backend.close()
+    interfaces_then_undefine(name)
