@@ -13,7 +13,7 @@ import builtins
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Optional, cast
+from typing import Any, Callable, Iterable, Mapping, Optional, TypeVar, cast
 from urllib.parse import urlencode
 
 from .. import errors
@@ -28,6 +28,8 @@ try:
     URLLIB3_ERROR: Optional[ImportError] = None
 except ImportError as err:  # pragma: no cover - depends on the environment
     URLLIB3_ERROR = err
+
+T = TypeVar("T")
 
 FIELD_MANAGER = "virtrigaud.core"
 LIST_CHUNK = 256 * 1024
@@ -210,8 +212,7 @@ class Kube:
     def request(self, method: str, path: str, body: Any = None, query: Optional[dict[str, Any]] = None,
                 content_type: str = "application/json", what: str = "") -> dict[str, Any]:
         """One call; the server's "try again" (429, 5xx) is retried, as every such call is safe to repeat."""
-        return retry(lambda: self._request(method, path, body, query, content_type, what), attempts=6,
-                     only=(errors.UnavailableError,))
+        return _retried(lambda: self._request(method, path, body, query, content_type, what))
 
     def _request(self, method: str, path: str, body: Any, query: Optional[dict[str, Any]], content_type: str,
                  what: str) -> dict[str, Any]:
@@ -259,8 +260,7 @@ class Kube:
         return self.list_items(KINDS[kind].path(namespace), label_selector)
 
     def list_items(self, path: str, label_selector: Optional[str] = None, what: str = "",
-                   kept: Callable[[dict[str, Any]], dict[str, Any]] = lambda item: item
-                   ) -> builtins.list[dict[str, Any]]:
+                   kept: Optional[Callable[[dict[str, Any]], dict[str, Any]]] = None) -> builtins.list[dict[str, Any]]:
         """Every item of a list path, from one answer read as it arrives (:mod:`.list_stream`); ``kept`` gives the
         part of an item to keep, taken as soon as the item is read.
 
@@ -269,14 +269,14 @@ class Kube:
         without its ``metadata.managedFields``, which no caller reads and which make up half of a list's bytes.
         """
         what = what or "list " + path
-        response = retry(lambda: self._send("GET", path, None, {"labelSelector": label_selector},
-                                            "application/json", what, preload=False, read_timeout=LIST_READ_SECONDS),
-                         attempts=6, only=(errors.UnavailableError,))
+        response = _retried(lambda: self._send("GET", path, None, {"labelSelector": label_selector},
+                                               "application/json", what, preload=False,
+                                               read_timeout=LIST_READ_SECONDS))
         items: builtins.list[dict[str, Any]] = []
         try:
             for item in read_list(response.stream(LIST_CHUNK), {}):
                 (item.get("metadata") or {}).pop("managedFields", None)
-                items.append(kept(item))
+                items.append(kept(item) if kept else item)
         except urllib3.exceptions.HTTPError as err:
             raise _unreachable("the Kubernetes API server at %s broke off its answer to %s: %s"
                                % (self.base, what, err)) from None
@@ -337,6 +337,11 @@ class Kube:
 
     def close(self) -> None:
         self._pool.clear()
+
+
+def _retried(call: Callable[[], T]) -> T:
+    """The call, again while the server says "try again" (429, 5xx): every call made here is safe to repeat."""
+    return retry(call, attempts=6, only=(errors.UnavailableError,))
 
 
 def _unreachable(message: str) -> errors.UnavailableError:

@@ -61,7 +61,7 @@ class Cluster:
             return None
 
     def list(self, kind: Kind, namespace: Optional[str] = None, selector: Optional[str] = None,
-             kept: Callable[[dict[str, Any]], dict[str, Any]] = lambda item: item) -> list[dict[str, Any]]:
+             kept: Optional[Callable[[dict[str, Any]], dict[str, Any]]] = None) -> list[dict[str, Any]]:
         return self.kube.list_items(kind.path(namespace), selector,
                                     what="list %s in %s" % (kind.plural, namespace or "every namespace"), kept=kept)
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
-from typing import Any, Callable, Mapping, Optional, cast
+from typing import Any, Mapping, Optional, cast
 
 from ... import errors
 from ...images import FAILED, READY, ImageSpec, PreparedImage, failed_import
-from ...kube.resources import Kind
 from ...resilience import Deadline, poll
 from ...spec import VMSpec
 from ..base import (
@@ -202,11 +201,10 @@ class KubevirtProvider(Provider):
         """Every list call at once: the API server takes longer to build a list of thousands than we take to read
         it, and it builds each on its own."""
         selector = self.config.options.get("label_selector")
-        calls = [(kind, namespace, selector if kind is api.VM else None)
+        calls = [(kind, namespace, selector if kind is api.VM else None, _vmi_as_read if kind is api.VMI else None)
                  for namespace in self._scope() for kind in (api.VM, api.VMI)]
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(LIST_CALLS_AT_ONCE, len(calls))) as pool:
-            lists = list(pool.map(lambda call: self.cluster.list(call[0], call[1], call[2], kept=_kept_of(call[0])),
-                                  calls))
+            lists = list(pool.map(lambda call: self.cluster.list(*call), calls))
         vms: list[dict[str, Any]] = []
         instances: dict[tuple[str, str], dict[str, Any]] = {}
         for call, items in zip(calls, lists):
@@ -599,10 +597,7 @@ class KubevirtProvider(Provider):
         return _DONE
 
 
-def _kept_of(kind: Kind) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """What a listing keeps of each item: a VM whole; of a VMI, its name and the status that is read of it, since
-    its spec repeats its VM's template and would double the listing's memory."""
-    if kind is not api.VMI:
-        return lambda item: item
-    return lambda item: {"metadata": {key: item["metadata"][key] for key in ("name", "namespace")},
-                         "status": item.get("status")}
+def _vmi_as_read(vmi: dict[str, Any]) -> dict[str, Any]:
+    """What a listing keeps of a VMI: its name and the status that is read of it.  Its spec repeats its VM's
+    template and would double the listing's memory."""
+    return {"metadata": {key: vmi["metadata"][key] for key in ("name", "namespace")}, "status": vmi.get("status")}

@@ -43,8 +43,10 @@ class _Cluster:
         if namespace == "a":
             # The VM and VMI lists of one namespace are asked for together: each waits here for the other.
             self.both_waiting.wait()
-        self.kept_vmis += [kept(item) for item in self.table.get((kind.plural, namespace), []) if kind is api.VMI]
-        return [kept(item) for item in self.table.get((kind.plural, namespace), [])]
+        items = [kept(item) if kept else item for item in self.table.get((kind.plural, namespace), [])]
+        if kind is api.VMI:
+            self.kept_vmis += items
+        return items
 
 
 def _provider(cluster: _Cluster, namespaces: list[str], selector: Optional[str] = None) -> KubevirtProvider:
